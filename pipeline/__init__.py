@@ -1,0 +1,5 @@
+"""Windstil: keep B2B customers warm between orders."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

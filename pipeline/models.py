@@ -1,0 +1,501 @@
+"""Typed values passed between the stages of the batch.
+
+Every stage takes these as explicit arguments and returns new ones; nothing is mutated
+after construction. The words are DESIGN.md's words.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+
+class Segment(enum.StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+class Level(enum.StrEnum):
+    """The level of a contact person on the customer's side."""
+
+    MANAGEMENT = "management"
+    OPERATIONAL = "operational"
+    TECHNICAL = "technical"
+    FINANCE = "finance"
+
+
+class OurLevel(enum.StrEnum):
+    """Who on our side held an interaction."""
+
+    ACCOUNT_MANAGER = "account_manager"
+    MANAGEMENT = "management"
+
+
+class Channel(enum.StrEnum):
+    CALL = "call"
+    VISIT = "visit"
+    MEETING = "meeting"
+    EMAIL = "email"
+
+
+class OrderStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class ItemType(enum.StrEnum):
+    ARTICLE = "article"
+    ALERT = "alert"
+    CASE = "case"
+    EVENT = "event"
+
+
+LANGUAGES = ("nl", "en")
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class AccountManager:
+    account_manager_id: str
+    name: str
+    email: str
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str
+    name: str
+    account_manager_id: str
+    sector: str = ""
+    language: str = "nl"
+    customer_since: date | None = None
+    reference_customer: bool = False
+    referrals: int = 0
+    knowledge_partner: bool = False
+    strategic_fit: int = 0
+
+
+@dataclass(frozen=True)
+class Contact:
+    contact_id: str
+    customer_id: str
+    first_name: str
+    last_name: str = ""
+    email: str = ""  # normalised when valid, else as given ("" when absent)
+    email_valid: bool = False
+    phone: str = ""
+    job_title: str = ""
+    level: Level = Level.OPERATIONAL
+    language: str | None = None  # overrides the customer's language when set
+    newsletter_opt_in: bool = False
+    do_not_call: bool = False
+    interests: tuple[str, ...] = ()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    customer_id: str
+    order_date: date
+    revenue: Decimal
+    product_id: str = ""
+    description: str = ""
+    end_date: date | None = None  # None: still running
+    cost: Decimal = Decimal(0)
+    status: OrderStatus | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status is OrderStatus.CANCELLED
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    customer_id: str
+    date: date
+    score: Decimal
+    order_id: str = ""
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Interaction:
+    customer_id: str
+    date: date
+    contact_id: str = ""
+    channel: Channel | None = None
+    our_level: OurLevel | None = None
+    their_level: Level | None = None
+    note: str = ""
+    source: str = "interactions.csv"  # or "calls import"
+
+
+@dataclass(frozen=True)
+class Suppression:
+    email: str  # normalised (lower-cased)
+    reason: str = ""
+    date: date | None = None
+    source: str = "suppressions.csv"
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    name: str
+    tags: tuple[str, ...] = ()
+    cross_sell: tuple[str, ...] = ()
+    up_sell: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContentItem:
+    """One content item; `body_html` is the sanitised HTML fragment, made once at load."""
+
+    id: str
+    path: str  # relative to the project root, for messages
+    title: str
+    type: ItemType
+    language: str
+    published: date
+    body_markdown: str
+    body_html: str
+    tags: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    sectors: tuple[str, ...] = ()
+    segments: tuple[Segment, ...] = ()  # empty: all segments
+    expires: date | None = None
+    priority: int = 0
+    url: str = ""
+    summary: str = ""
+    event_date: date | None = None  # for events: when it takes place (default: published)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A bad input row, as listed in rejects.csv."""
+
+    file: str
+    line: int
+    column: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.column}: {self.reason} ({self.value!r})"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Everything loaded from data/ and content/: the good rows and the rejects."""
+
+    account_managers: dict[str, AccountManager]
+    customers: dict[str, Customer]
+    contacts: dict[str, Contact]  # in file order
+    orders: tuple[Order, ...]
+    evaluations: tuple[Evaluation, ...]
+    interactions: tuple[Interaction, ...]
+    suppressions: tuple[Suppression, ...]
+    products: dict[str, Product]
+    content: dict[str, ContentItem]  # by id, sorted by id
+    rejects: tuple[Reject, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Input and output locations, resolved against the project root."""
+
+    root: Path
+    data: Path
+    content: Path
+    templates: Path
+    output: Path
+    state: Path  # the SQLite file
+
+
+@dataclass(frozen=True)
+class Settings:
+    """settings.yaml, validated."""
+
+    paths: Paths
+    sender_name: str
+    sender_email: str
+    reply_to: str
+    company_name: str
+    postal_address: str  # one line per address line, joined with "\n"
+    company_phone: str
+    website_url: str  # base URL for links
+    unsubscribe_url: str  # https base; the token is appended
+    unsubscribe_mailto: str  # address for the mailto: entry
+    decimal_mark: str = "."  # "." or ","
+    max_reject_share: Decimal = Decimal("0.05")
+    utm_source: str = "newsletter"
+    utm_medium: str = "email"
+
+
+@dataclass(frozen=True)
+class StrategicPoints:
+    reference_customer: int = 3
+    knowledge_partner: int = 2
+    referral: int = 1
+    max_referrals: int = 3
+    strategic_fit: int = 1
+
+
+@dataclass(frozen=True)
+class ScheduleRule:
+    """One contact_schedule pair: who on our side talks to which level on theirs, how often."""
+
+    ours: OurLevel
+    theirs: Level
+    every_days: int
+
+
+@dataclass(frozen=True)
+class Treatment:
+    newsletter_every_days: int | None  # None: this segment gets no newsletter
+    alerts: bool = False
+    max_items: int = 3
+    call_within_days: int | None = None
+    contact_schedule: tuple[ScheduleRule, ...] = ()
+    review: bool = False
+
+
+@dataclass(frozen=True)
+class Override:
+    customer_id: str
+    segment: Segment
+    reason: str
+    until: date | None = None
+
+
+@dataclass(frozen=True)
+class SelectionWeights:
+    """How items are scored for a contact; tunable under segments.yaml `selection:`."""
+
+    interest_tag: int = 3  # per tag shared with the contact's interests
+    product_tag: int = 2  # per tag shared with products the customer bought
+    cross_sell: int = 4
+    up_sell: int = 4
+    sector: int = 2
+    priority: int = 1  # per priority point
+    freshness: int = 2  # full points when published in the last `fresh_days`
+    fresh_days: int = 30
+    event_window_days: int = 30  # an event is timely within this many days of as-of
+
+
+@dataclass(frozen=True)
+class SegmentsConfig:
+    """segments.yaml, validated. Weights are exact fractions so cut-offs are decided exactly."""
+
+    window_months: int
+    weights: dict[str, Fraction]  # revenue, margin, strategic
+    points: StrategicPoints
+    groups_by: str | None  # a customer attribute, e.g. "sector"; None: one group
+    cutoffs: dict[Segment, Fraction]  # A and B
+    overrides: tuple[Override, ...]
+    quiet_after_days: int
+    treatment: dict[Segment, Treatment]
+    satisfaction_norm: Decimal
+    selection: SelectionWeights = field(default_factory=SelectionWeights)
+    revenue_decline_share: Decimal = Decimal("0.30")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded, validated project: config plus data."""
+
+    settings: Settings
+    segments: SegmentsConfig
+    data: Dataset
+
+
+# --------------------------------------------------------------------------- stages
+
+
+@dataclass(frozen=True)
+class CustomerValue:
+    """One customer's row of the segmentation (segments.csv)."""
+
+    customer_id: str
+    name: str
+    group: str
+    segment: Segment
+    computed_segment: Segment  # before overrides
+    value_share: Fraction
+    revenue: Decimal
+    margin: Decimal
+    strategic: int
+    revenue_share: Fraction
+    margin_share: Fraction
+    strategic_share: Fraction
+    override_reason: str = ""
+
+
+@dataclass(frozen=True)
+class SegmentMove:
+    """A customer whose segment changed since the last frozen segmentation."""
+
+    customer_id: str
+    name: str
+    before: Segment
+    after: Segment
+    explanation: str  # "A → B: revenue share 4.1% → 1.9%"
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    as_of: date
+    customers: dict[str, CustomerValue]  # in segment order (value share descending per group)
+    frozen_at: date | None = None  # set when this one was read from the state
+    moves: tuple[SegmentMove, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def segment_of(self, customer_id: str) -> Segment:
+        return self.customers[customer_id].segment
+
+
+class Activity(enum.StrEnum):
+    ACTIVE = "active"
+    QUIET = "quiet"  # no running order, last activity at least after_days ago
+    RECENT = "recent"  # no running order, but the last one ended too recently
+    NO_ORDERS = "no_orders"
+
+
+@dataclass(frozen=True)
+class QuietStatus:
+    customer_id: str
+    activity: Activity
+    last_activity: date | None = None
+    quiet_since: date | None = None  # set when quiet
+
+    @property
+    def quiet(self) -> bool:
+        return self.activity is Activity.QUIET
+
+
+class SkipReason(enum.StrEnum):
+    """Why a newsletter or alert was not made (recipients.csv)."""
+
+    NOT_QUIET = "not_quiet"
+    NO_ORDERS = "no_orders"
+    NO_OPT_IN = "no_opt_in"
+    NO_VALID_EMAIL = "no_valid_email"
+    SUPPRESSED = "suppressed"
+    CADENCE = "cadence"
+    SEGMENT_TREATMENT = "segment_treatment"
+    NO_MATCHING_ITEM = "no_matching_item"
+
+
+@dataclass(frozen=True)
+class ItemReason:
+    """One reason an item scored for a contact, with the points it gave."""
+
+    kind: str  # interest | product_tag | cross_sell | up_sell | sector | priority | freshness | fallback | timely
+    detail: str  # e.g. "backup" or "Backup Pro (u gebruikt Cloud Opslag)"
+    points: int
+
+
+@dataclass(frozen=True)
+class ChosenItem:
+    item_id: str
+    score: int
+    reasons: tuple[ItemReason, ...]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What one contact gets this run, and why."""
+
+    contact_id: str
+    customer_id: str
+    account_manager_id: str
+    segment: Segment
+    language: str
+    quiet: bool
+    newsletter_reasons: tuple[SkipReason, ...]  # empty: newsletter is made
+    alert_reasons: tuple[SkipReason, ...]  # empty: alert is made
+    items: tuple[ChosenItem, ...] = ()  # newsletter items, best first
+    fallback: bool = False  # nothing personal scored; general items filled in
+    alert_item: ChosenItem | None = None
+
+    @property
+    def newsletter(self) -> bool:
+        return not self.newsletter_reasons
+
+    @property
+    def alert(self) -> bool:
+        return not self.alert_reasons
+
+
+class MessageKind(enum.StrEnum):
+    NEWSLETTER = "newsletter"
+    ALERT = "alert"
+
+
+@dataclass(frozen=True)
+class Lint:
+    code: str  # size_budget | fallback_field | item_expired | item_future | missing_alt | broken_link
+    message: str
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """What rendering produced for one message, without its bytes (those are on disk)."""
+
+    contact_id: str
+    kind: MessageKind
+    subject: str
+    preheader: str
+    message_id: str
+    item_ids: tuple[str, ...]
+    html_bytes: int
+    lints: tuple[Lint, ...] = ()
+
+
+class CallReason(enum.StrEnum):
+    EVALUATION_BELOW_NORM = "evaluation_below_norm"
+    QUIET_FOLLOWUP = "quiet_followup"
+    CONTACT_OVERDUE = "contact_overdue"
+    CROSS_SELL = "cross_sell"
+    UP_SELL = "up_sell"
+    REVENUE_DECLINE = "revenue_decline"
+    REVIEW_SEGMENT_D = "review_segment_d"
+
+
+@dataclass(frozen=True)
+class CallItem:
+    """One row of an account manager's call list."""
+
+    account_manager_id: str
+    customer_id: str
+    customer_name: str
+    segment: Segment
+    priority: int  # 1 is most urgent
+    due: date
+    reasons: tuple[CallReason, ...]
+    contact_id: str  # "" when nobody is callable
+    contact_name: str
+    job_title: str
+    phone: str
+    talking_points: tuple[str, ...]
+    last_contact: date | None = None
+    last_contact_channel: str = ""
+    note: str = ""  # e.g. "no callable contact: all marked do_not_call"
