@@ -499,3 +499,20 @@ class CallItem:
     last_contact: date | None = None
     last_contact_channel: str = ""
     note: str = ""  # e.g. "no callable contact: all marked do_not_call"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message that counts as sent: recorded when its run is approved."""
+
+    run_id: str  # the run's as-of date, ISO
+    contact_id: str
+    kind: MessageKind
+    as_of: date
+    item_ids: tuple[str, ...] = ()
+    message_id: str = ""
+
+    @property
+    def month(self) -> str:
+        """The as-of month: a contact gets at most one delivery of a kind per month."""
+        return self.as_of.strftime("%Y-%m")
