@@ -109,3 +109,27 @@ def atomic_folder(target: Path, *, dry_run: bool = False) -> Iterator[RunWriter]
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_stale_temp_folders(output: Path) -> list[Path]:
+    """Remove temporary run folders left by runs that were killed (their process is gone)."""
+    removed = []
+    for tmp in output.glob(".*.tmp-*"):
+        pid_text = tmp.name.rsplit("-", 1)[-1]
+        if not pid_text.isdigit() or not tmp.is_dir() or tmp.is_symlink():
+            continue
+        if int(pid_text) != os.getpid() and not _alive(int(pid_text)):
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+            log.info("removed %s, left by an interrupted run", tmp.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
