@@ -299,6 +299,7 @@ class SelectionWeights:
     freshness: int = 2  # full points when published in the last `fresh_days`
     fresh_days: int = 30
     event_window_days: int = 30  # an event is timely within this many days of as-of
+    own_product: int = 3  # the item is about a product the customer already has
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,75 @@
+"""Quiet periods: which customers have no running order and have not had one for a while.
+
+DESIGN.md "Quiet periods", exactly. On the as-of date a customer is *active* when it has a
+non-cancelled order that has started and not ended (`order_date ≤ as_of` and no `end_date`
+or `end_date ≥ as_of`, so an order ending on the as-of date still runs), or one signed for
+the future (`order_date > as_of`). A customer that is not active, has at least one
+non-cancelled order, and whose last activity lies at least `quiet_period.after_days` before
+the as-of date is *quiet* from that last activity on. Cancelled orders never count.
+
+The last activity of an ended order is its `end_date`; an order marked `closed` without an
+end date ended on its `order_date` (DESIGN.md: "or `order_date` where an ended order has no
+end date"). An order with neither an end date nor the status `closed` is still running.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import date
+
+from pipeline.models import Activity, Dataset, Order, OrderStatus, QuietStatus, SegmentsConfig
+
+log = logging.getLogger(__name__)
+
+
+def quiet_periods(data: Dataset, config: SegmentsConfig, as_of: date) -> dict[str, QuietStatus]:
+    """Return the activity of every customer on `as_of`, keyed by customer_id in file order."""
+    orders: dict[str, list[Order]] = defaultdict(list)
+    for order in data.orders:
+        if not order.cancelled:
+            orders[order.customer_id].append(order)
+    statuses = {
+        customer_id: _status(customer_id, orders.get(customer_id, []), config.quiet_after_days, as_of)
+        for customer_id in data.customers
+    }
+    counts: dict[Activity, int] = defaultdict(int)
+    for status in statuses.values():
+        counts[status.activity] += 1
+    log.info(
+        "quiet periods on %s: %d quiet, %d active, %d recently ended, %d without orders",
+        as_of,
+        counts[Activity.QUIET],
+        counts[Activity.ACTIVE],
+        counts[Activity.RECENT],
+        counts[Activity.NO_ORDERS],
+    )
+    return statuses
+
+
+def _status(customer_id: str, orders: list[Order], after_days: int, as_of: date) -> QuietStatus:
+    """Return one customer's activity from its non-cancelled orders."""
+    if not orders:
+        return QuietStatus(customer_id, Activity.NO_ORDERS)
+    last = max(_last_activity(order) for order in orders)
+    if any(_running(order, as_of) for order in orders):
+        return QuietStatus(customer_id, Activity.ACTIVE, last_activity=last)
+    if (as_of - last).days >= after_days:
+        return QuietStatus(customer_id, Activity.QUIET, last_activity=last, quiet_since=last)
+    return QuietStatus(customer_id, Activity.RECENT, last_activity=last)
+
+
+def _running(order: Order, as_of: date) -> bool:
+    """Tell whether `order` keeps its customer active on `as_of` (signed for later counts)."""
+    if order.order_date > as_of:
+        return True
+    if order.end_date is None:
+        return order.status is not OrderStatus.CLOSED
+    return order.end_date >= as_of
+
+
+def _last_activity(order: Order) -> date:
+    """Return the day this order last kept the customer busy."""
+    if order.end_date is None:
+        return order.order_date
+    return max(order.end_date, order.order_date)
