@@ -348,6 +348,8 @@ class CustomerValue:
     margin_share: Fraction
     strategic_share: Fraction
     override_reason: str = ""
+    override_until: date | None = None  # of the applied override; None: none or open-ended
+    cumulative_before: Fraction = Fraction(0)  # group's cumulative value share before this one
 
 
 @dataclass(frozen=True)
