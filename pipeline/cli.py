@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -121,6 +122,104 @@ def cli(ctx: click.Context, project: Path | None, verbose: int, quiet: bool) -> 
     verbosity = -1 if quiet else verbose
     _setup_logging(verbosity)
     ctx.obj = Context(project_option=project, verbosity=verbosity)
+
+
+# --------------------------------------------------------------------------- run & approve
+
+
+def _summary_table(rows: list[tuple[str, str]]) -> str:
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"  {label:<{width}}  {value:>8}" for label, value in rows)
+
+
+@cli.command()
+@click.option("--as-of", "as_of", type=ISO_DATE, default=None, help="The run's date (YYYY-MM-DD). Default: today.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Render processes. Default: all cores.")
+@click.option("--dry-run", is_flag=True, help="Do everything but write: check that the batch would succeed.")
+@click.option("--force", is_flag=True, help="Replace a run that was approved already.")
+@pass_context
+@user_errors
+def run(obj: Context, as_of: date | None, jobs: int | None, dry_run: bool, force: bool) -> None:
+    """Run the monthly batch: segment, select, render, call lists, reports, review site.
+
+    The run lands in output/<as-of>/ only when complete; open its index.html to review it,
+    then `windstil approve <as-of>`.
+
+    \b
+    Example:
+      windstil run --as-of 2026-11-30
+      windstil run --as-of 2026-11-30 --jobs 2 --dry-run
+    """
+    from pipeline.run import run_batch
+
+    bars: dict[str, Any] = {}
+
+    def progress(step: str, done: int, total: int) -> None:
+        if obj.verbosity < 0 or not total:
+            return
+        bar = bars.get(step)
+        if bar is None:
+            bar = bars[step] = click.progressbar(length=total, label=f"{step:<8}", file=sys.stderr,
+                                                 show_pos=True)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    started = time.perf_counter()
+    result = run_batch(obj.project, as_of=as_of or date.today(), jobs=jobs, dry_run=dry_run,
+                       force=force, progress=progress)
+    elapsed = time.perf_counter() - started
+    if obj.verbosity < 0:
+        return
+    c = result.counts
+    rows = [
+        ("customers", str(c["customers"])),
+        ("  segment A / B / C / D", f"{c['segment_A']}/{c['segment_B']}/{c['segment_C']}/{c['segment_D']}"),
+        ("quiet customers", str(c["quiet_customers"])),
+        ("contacts", str(c["contacts"])),
+        ("newsletters", str(c["newsletters"])),
+        ("alerts", str(c["alerts"])),
+        ("calls", str(c["calls"])),
+        ("rejected rows", str(c["rejects"])),
+        ("lints", str(c["lints"])),
+        ("time", f"{elapsed:.1f} s"),
+    ]
+    title = "dry run (nothing written)" if result.dry_run else f"run {result.run_id}"
+    click.echo(f"{title}\n{_summary_table(rows)}")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if not result.dry_run:
+        click.echo(f"review: {result.folder / 'index.html'}  (or: windstil preview {result.run_id})")
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--exclude", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File with one contact_id a line: the reviewer's 'do not send'.")
+@pass_context
+@user_errors
+def approve(obj: Context, run_id: str, exclude: Path | None) -> None:
+    """Mark a reviewed run as final: its messages count as sent from now on.
+
+    Cadence and "never the same item twice" read approved deliveries; a contact gets at most
+    one newsletter a month, whatever is re-run or re-approved.
+
+    \b
+    Example:
+      windstil approve 2026-11-30
+      windstil approve 2026-11-30 --exclude do-not-send.txt
+    """
+    from pipeline.approve import approve_run
+
+    result = approve_run(obj.project, run_id, exclude)
+    if result.was_approved:
+        click.echo(f"run {run_id} was approved already; nothing changed")
+        return
+    click.echo(
+        f"approved {run_id}: {result.added} deliveries recorded, {result.excluded} contacts excluded"
+        + (f", {result.already_sent} already sent this month" if result.already_sent else "")
+    )
 
 
 def main() -> None:
