@@ -77,6 +77,9 @@ def user_errors(func: F) -> F:
         except WindstilError as error:
             echo_err(f"error: {error}")
             sys.exit(error.exit_code)
+        except KeyboardInterrupt:
+            echo_err("interrupted; nothing was changed")
+            sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
 

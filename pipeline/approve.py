@@ -1,0 +1,71 @@
+"""Approval: a reviewed run becomes final, and its messages count as sent from then on."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from pipeline.config import load_settings
+from pipeline.errors import InputError, Problem, UsageError
+from pipeline.lock import project_lock
+from pipeline.run import read_deliveries
+from pipeline.state import State
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ApproveResult:
+    run_id: str
+    added: int  # deliveries recorded now
+    excluded: int  # contacts the reviewer left out
+    already_sent: int  # deliveries whose contact × kind × month was recorded before
+    was_approved: bool  # the run was approved before this call: nothing changed
+
+
+def read_exclusions(path: Path, known: set[str]) -> set[str]:
+    """Read one contact_id a line (blank lines and `#` comments allowed); unknown ids are errors."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the exclusion file ({error.strerror})") from error
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text") from error
+    excluded, problems = set(), []
+    for number, line in enumerate(lines, start=1):
+        contact_id = line.split("#", 1)[0].strip()
+        if not contact_id:
+            continue
+        if contact_id not in known:
+            problems.append(Problem(path.name, number, "contact_id",
+                                    f"{contact_id!r} has no message in this run"))
+        excluded.add(contact_id)
+    if problems:
+        raise InputError(f"{path}: {len(problems)} unknown contact id(s); nothing was approved", problems)
+    return excluded
+
+
+def approve_run(root: Path, run_id: str, exclude: Path | None = None) -> ApproveResult:
+    """Record run `run_id` as approved with every delivery except the excluded contacts."""
+    try:
+        as_of = date.fromisoformat(run_id)
+    except ValueError:
+        raise UsageError(f"{run_id!r} is not a run id (the run's as-of date, YYYY-MM-DD)") from None
+    settings = load_settings(root)
+    folder = settings.paths.output / run_id
+    if not (folder / "manifest.json").is_file():
+        raise UsageError(f"no run {run_id} in {settings.paths.output} (run `windstil run --as-of {run_id}` first)")
+    deliveries = read_deliveries(folder, run_id, as_of)
+    excluded = read_exclusions(exclude, {d.contact_id for d in deliveries}) if exclude else set()
+    with project_lock(settings.paths.output), State.open(settings.paths.state) as state:
+        status = state.run_status(run_id)
+        if status is None:
+            raise UsageError(f"run {run_id} is not in the state {settings.paths.state}; run it again")
+        if status == "approved":
+            return ApproveResult(run_id, 0, len(excluded), 0, was_approved=True)
+        keep = [d for d in deliveries if d.contact_id not in excluded]
+        added = state.approve_run(run_id, keep)
+    log.info("approved %s: %d deliveries recorded", run_id, added)
+    return ApproveResult(run_id, added, len(excluded), len(keep) - added, was_approved=False)

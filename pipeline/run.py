@@ -1,0 +1,435 @@
+"""The monthly batch, top to bottom: load → segment → quiet → select → render → calls → reports → site.
+
+`run_batch()` is the whole run in one screen; each stage is one call with explicit
+arguments. Output goes into a temporary folder that replaces `output/<as-of>` only when
+everything was written; the state learns of the run only after that rename succeeded, so
+a failure or an interruption leaves both the previous run folder and the state untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from importlib import metadata
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from pipeline import __version__
+from pipeline.calls import build_calls, write_call_lists
+from pipeline.errors import UsageError, WindstilError
+from pipeline.fingerprint import project_hashes
+from pipeline.load import load_project
+from pipeline.lock import project_lock
+from pipeline.models import (
+    CallItem,
+    Dataset,
+    Delivery,
+    MessageKind,
+    Project,
+    RenderedMessage,
+    Segmentation,
+    Selection,
+)
+from pipeline.quiet import quiet_periods
+from pipeline.render.compile import Compiled, compile_templates
+from pipeline.render.message import render_messages
+from pipeline.reports import render_segmentation_report
+from pipeline.retention import compute_retention, render_retention_report
+from pipeline.segment import segment, segments_csv_bytes
+from pipeline.select import recipients_csv_bytes, select
+from pipeline.site import SiteData, write_site
+from pipeline.state import State
+from pipeline.unsubscribe import load_secret
+from pipeline.writer import RunWriter, atomic_folder, remove_stale_temp_folders
+
+log = logging.getLogger(__name__)
+
+FROZEN_MAX_AGE_DAYS = 90
+CHUNK = 250  # recipients per work unit handed to a render process
+
+Progress = Callable[[str, int, int], None]
+
+
+class Interrupted(WindstilError):
+    """The run was stopped by a signal; nothing was written."""
+
+    def __init__(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}: the run was abandoned, previous output kept")
+        self.exit_code = 128 + signum
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run did, for the summary table."""
+
+    run_id: str
+    folder: Path
+    counts: dict[str, int]
+    timings: dict[str, float]
+    warnings: tuple[str, ...]
+    dry_run: bool = False
+
+
+@dataclass
+class _Timer:
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.perf_counter() - start, 3)
+
+
+def run_batch(
+    root: Path,
+    *,
+    as_of: date,
+    jobs: int | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run the monthly batch for `as_of` on the project at `root` and return its summary."""
+    timer = _Timer()
+    run_id = as_of.isoformat()
+    with timer.stage("load"):
+        project = load_project(root)
+    settings, config, data = project.settings, project.segments, project.data
+    output = settings.paths.output
+    with project_lock(output), _signals_as_errors(), State.open(settings.paths.state) as state:
+        if state.run_status(run_id) == "approved" and not force:
+            raise UsageError(f"run {run_id} is approved already; re-run it with --force to replace its files")
+        remove_stale_temp_folders(output)
+        warnings = list(data.warnings)
+        with timer.stage("segment"):
+            segmentation = _segmentation(project, state, as_of)
+        warnings += segmentation.warnings
+        with timer.stage("quiet"):
+            quiet = quiet_periods(data, config, as_of)
+        with timer.stage("select"):
+            # The run's own deliveries (an approved run re-made with --force) must not block it.
+            sent = [d for d in state.deliveries(approved_only=True) if d.run_id != run_id]
+            suppressed = {s.email for s in state.suppressions()}
+            selections = select(data, config, segmentation, quiet, sent, as_of, suppressed)
+        secret = load_secret(settings.paths.state.parent)
+        with timer.stage("compile"):
+            compiled = compile_templates(settings, data.content)
+        with atomic_folder(output / run_id, dry_run=dry_run) as writer:
+            with timer.stage("render"):
+                rendered = _render_all(compiled, selections, project, segmentation, as_of, secret,
+                                       writer, jobs, progress)
+            with timer.stage("calls"):
+                interactions = [*data.interactions, *state.interactions()]
+                calls = build_calls(data, config, segmentation, quiet, selections, interactions, as_of)
+                write_call_lists(writer, calls, data, settings, as_of)
+            with timer.stage("reports"):
+                retention = compute_retention(data, segmentation, config, as_of)
+                writer.write_text("reports/segments.html",
+                                  render_segmentation_report(segmentation, data, config))
+                writer.write_text("reports/retention.html", render_retention_report(retention))
+                writer.write_bytes("segments.csv", segments_csv_bytes(segmentation))
+                writer.write_bytes("recipients.csv", recipients_csv_bytes(selections))
+                writer.write_bytes("rejects.csv", rejects_csv_bytes(data))
+                writer.write_bytes("deliveries.csv", deliveries_csv_bytes(rendered.values()))
+            counts = _counts(data, segmentation, quiet, selections, rendered, calls)
+            previous = _previous_manifest(output, run_id)
+            with timer.stage("site"):
+                write_site(writer, SiteData(
+                    as_of=as_of,
+                    created=_now(),
+                    counts=counts,
+                    warnings=tuple(warnings),
+                    selections=selections,
+                    rendered=rendered,
+                    data=data,
+                    segmentation=segmentation,
+                    calls=calls,
+                    previous=previous,
+                    reports=(("Segmentatie", "reports/segments.html"),
+                             ("Retentie", "reports/retention.html")),
+                    call_lists=tuple(
+                        (data.account_managers[am].name, f"calls/{am}.html")
+                        for am in sorted({c.account_manager_id for c in calls})
+                    ),
+                ))
+            manifest = _manifest(project, run_id, counts, timer.timings, warnings, segmentation,
+                                 writer.bytes_written)
+            writer.write_text("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        if not dry_run:
+            state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
+    return RunResult(run_id, output / run_id, counts, timer.timings, tuple(warnings), dry_run)
+
+
+# --------------------------------------------------------------------------- segmentation
+
+
+def _segmentation(project: Project, state: State, as_of: date) -> Segmentation:
+    """Return the latest frozen segmentation, completed for new customers, else compute one."""
+    frozen = state.latest_frozen_segmentation()
+    if frozen is not None and frozen.as_of > as_of:
+        frozen = None  # frozen after this run's as-of date: it cannot apply to the past
+    computed = segment(project.data, project.segments, as_of, previous=frozen)
+    if frozen is None:
+        return computed
+    warnings = list(computed.warnings)
+    age = (as_of - frozen.as_of).days
+    if age > FROZEN_MAX_AGE_DAYS:
+        warnings.append(
+            f"the frozen segmentation of {frozen.as_of} is {age} days old; "
+            "review it with `windstil segment --freeze`"
+        )
+    customers = {}
+    new = []
+    for cid, value in computed.customers.items():
+        if cid in frozen.customers:
+            customers[cid] = replace(value, segment=frozen.customers[cid].segment,
+                                     override_reason=frozen.customers[cid].override_reason)
+        else:
+            customers[cid] = value
+            new.append(cid)
+    if new:
+        warnings.append(f"{len(new)} customers are not in the frozen segmentation of "
+                        f"{frozen.as_of}; their segment is computed for {as_of}")
+    return replace(computed, customers=customers, frozen_at=frozen.as_of, moves=(),
+                   warnings=tuple(warnings))
+
+
+# --------------------------------------------------------------------------- rendering
+
+# The render processes are forked with these already built (compiled templates hold
+# Jinja objects that cannot be pickled; forking shares them for free).
+_WORKER: dict[str, Any] = {}
+
+
+def _render_chunk(selections: Sequence[Selection]) -> tuple[list[RenderedMessage], int]:
+    """Render and write the messages of a chunk of recipients; return what was made."""
+    w = _WORKER
+    writer = RunWriter(w["root"])
+    made: list[RenderedMessage] = []
+    for selection in selections:
+        for message, files in render_messages(w["compiled"], selection, w["data"], w["settings"],
+                                              w["segmentation"], w["as_of"], w["secret"]):
+            for relpath, payload in files.items():
+                writer.write_bytes(relpath, payload)
+            made.append(message)
+    return made, writer.bytes_written
+
+
+def _worker_init() -> None:
+    # Ctrl-C reaches the whole process group; the parent decides and terminates us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _render_all(
+    compiled: Compiled,
+    selections: Sequence[Selection],
+    project: Project,
+    segmentation: Segmentation,
+    as_of: date,
+    secret: bytes,
+    writer: RunWriter,
+    jobs: int | None,
+    progress: Progress | None,
+) -> dict[tuple[str, MessageKind], RenderedMessage]:
+    """Render every message of the batch into the writer's folder, in `jobs` processes."""
+    todo = [s for s in selections if s.newsletter or s.alert]
+    chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
+    _WORKER.update(compiled=compiled, data=project.data, settings=project.settings,
+                   segmentation=segmentation, as_of=as_of, secret=secret, root=writer.root)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    rendered: dict[tuple[str, MessageKind], RenderedMessage] = {}
+    done = 0
+
+    def collect(result: tuple[list[RenderedMessage], int], size: int) -> None:
+        nonlocal done
+        messages, written = result
+        for message in messages:
+            rendered[(message.contact_id, message.kind)] = message
+        writer.bytes_written += written
+        done += size
+        if progress:
+            progress("render", done, len(todo))
+
+    if progress:
+        progress("render", 0, len(todo))
+    try:
+        if jobs == 1 or len(chunks) <= 1:
+            for chunk in chunks:
+                collect(_render_chunk(chunk), len(chunk))
+        else:
+            pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_worker_init)
+            try:
+                # imap keeps chunks in order and streams results: memory stays flat.
+                for chunk, result in zip(chunks, pool.imap(_render_chunk, chunks), strict=True):
+                    collect(result, len(chunk))
+                pool.close()
+            finally:
+                pool.terminate()
+                pool.join()
+    finally:
+        _WORKER.clear()
+    return rendered
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _csv_bytes(header: Sequence[str], rows: Iterator[Sequence[object]] | Sequence[Sequence[object]]) -> bytes:
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\n")
+    out.writerow(header)
+    out.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def rejects_csv_bytes(data: Dataset) -> bytes:
+    """Return rejects.csv: every bad input row with file, line, column, value and reason."""
+    return _csv_bytes(
+        ("file", "line", "column", "value", "reason"),
+        [(r.file, r.line, r.column, r.value, r.reason) for r in data.rejects],
+    )
+
+
+def deliveries_csv_bytes(rendered: Any) -> bytes:
+    """Return deliveries.csv: what `windstil approve` records as sent."""
+    rows = sorted(
+        (m.contact_id, m.kind.value, ";".join(m.item_ids), m.message_id) for m in rendered
+    )
+    return _csv_bytes(("contact_id", "kind", "item_ids", "message_id"), rows)
+
+
+def read_deliveries(folder: Path, run_id: str, as_of: date) -> list[Delivery]:
+    """Read a run folder's deliveries.csv back as Delivery records."""
+    path = folder / "deliveries.csv"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the run's deliveries ({error.strerror})") from error
+    return [
+        Delivery(run_id=run_id, contact_id=row["contact_id"], kind=MessageKind(row["kind"]),
+                 as_of=as_of, item_ids=tuple(filter(None, row["item_ids"].split(";"))),
+                 message_id=row["message_id"])
+        for row in csv.DictReader(io.StringIO(text))
+    ]
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def _counts(
+    data: Dataset,
+    segmentation: Segmentation,
+    quiet: dict[str, Any],
+    selections: Sequence[Selection],
+    rendered: dict[tuple[str, MessageKind], RenderedMessage],
+    calls: Sequence[CallItem],
+) -> dict[str, int]:
+    segments = Counter(v.segment.value for v in segmentation.customers.values())
+    kinds = Counter(kind.value for _, kind in rendered)
+    skips = Counter(r.value for s in selections for r in s.newsletter_reasons)
+    lints = Counter(lint.code for m in rendered.values() for lint in m.lints)
+    counts = {
+        "customers": len(data.customers),
+        "contacts": len(data.contacts),
+        **{f"segment_{s}": segments.get(s, 0) for s in "ABCD"},
+        "quiet_customers": sum(1 for q in quiet.values() if q.quiet),
+        "newsletters": kinds.get("newsletter", 0),
+        "alerts": kinds.get("alert", 0),
+        "fallback_newsletters": sum(1 for s in selections if s.newsletter and s.fallback),
+        "calls": len(calls),
+        "rejects": len(data.rejects),
+        "lints": sum(lints.values()),
+        **{f"skip_{reason}": n for reason, n in sorted(skips.items())},
+        **{f"lint_{code}": n for code, n in sorted(lints.items())},
+    }
+    return counts
+
+
+def _previous_manifest(output: Path, run_id: str) -> dict[str, Any] | None:
+    """Return the manifest of the latest run before this one, if there is one."""
+    earlier = sorted(p.name for p in output.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]")
+                     if p.is_dir() and p.name < run_id)
+    if not earlier:
+        return None
+    try:
+        result: dict[str, Any] = json.loads((output / earlier[-1] / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return result
+
+
+def _versions() -> dict[str, str]:
+    versions = {"windstil": __version__, "python": platform.python_version()}
+    for dist in ("Jinja2", "mjml-python", "premailer", "nh3", "markdown-it-py", "Babel", "openpyxl"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = "not installed"
+    return versions
+
+
+def _manifest(
+    project: Project,
+    run_id: str,
+    counts: dict[str, int],
+    timings: dict[str, float],
+    warnings: Sequence[str],
+    segmentation: Segmentation,
+    bytes_written: int,
+) -> dict[str, Any]:
+    return {
+        "as_of": run_id,
+        "created": _now(),
+        "versions": _versions(),
+        "hashes": project_hashes(project.settings),
+        "segmentation": {
+            "source": "frozen" if segmentation.frozen_at else "computed",
+            "frozen_at": segmentation.frozen_at.isoformat() if segmentation.frozen_at else None,
+        },
+        "counts": counts,
+        "timings": timings,
+        "bytes_written": bytes_written,
+        "warnings": list(warnings),
+    }
+
+
+def _now() -> str:
+    # Wall-clock time belongs in the manifest and the site only, never inside an e-mail.
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+# --------------------------------------------------------------------------- signals
+
+
+@contextmanager
+def _signals_as_errors() -> Iterator[None]:
+    """Turn SIGTERM into an exception, so the temporary folder is cleaned up on the way out."""
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    before = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(signal.SIGINT) from None
+    finally:
+        signal.signal(signal.SIGTERM, before)
