@@ -1,0 +1,236 @@
+"""The monthly run end to end on the tiny project: output, atomicity, re-runs, approval."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+CHECK_RUN = REPO.parent / "shared" / "tools" / "check-run"
+RUN_ID = "2026-11-30"
+
+
+def invoke(project: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--project", str(project), *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Map every file below `folder` to the sha256 of its bytes."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def state_dump(project: Path) -> list[tuple[object, ...]]:
+    """Every row of every table of the project's state, for before/after comparisons."""
+    path = project / "output" / "state.sqlite"
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return [(t, *row) for t in tables for row in conn.execute(f"SELECT * FROM {t} ORDER BY 1")]
+
+
+def newsletter_deliveries(project: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(project / "output" / "state.sqlite") as conn:
+        return sorted(conn.execute("SELECT contact_id, kind FROM deliveries WHERE kind = 'newsletter'"))
+
+
+@pytest.fixture
+def project(tiny_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WINDSTIL_SECRET", "test-secret-not-for-production")
+    return tiny_project
+
+
+def test_run_writes_the_whole_run_folder(project: Path) -> None:
+    """A run writes every file of DESIGN.md's run folder and a manifest with its as-of date."""
+    code, output = invoke(project, "run", "--as-of", RUN_ID, "--jobs", "1")
+    assert code == 0, output
+    run = project / "output" / RUN_ID
+    for name in ("index.html", "manifest.json", "recipients.csv", "rejects.csv", "segments.csv",
+                 "reports/segments.html", "reports/retention.html", "calls/all.csv"):
+        assert (run / name).is_file(), name
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["as_of"] == RUN_ID
+    assert manifest["counts"]["newsletters"] == len(list(run.glob("emails/*/newsletter.eml")))
+    assert manifest["counts"]["newsletters"] > 0
+    assert "test-secret" not in (run / "manifest.json").read_text()
+    assert "newsletters" in output and f"run {RUN_ID}" in output
+    assert not list((project / "output").glob(".*.tmp-*"))
+
+
+@pytest.mark.skipif(not CHECK_RUN.exists(), reason="shared/tools/check-run is not beside the checkout")
+def test_run_passes_the_contract_check(project: Path) -> None:
+    """check-run, the structural contract of DESIGN.md, passes on the tiny project's run."""
+    assert invoke(project, "run", "--as-of", RUN_ID, "--jobs", "1")[0] == 0
+    done = subprocess.run([sys.executable, str(CHECK_RUN), str(project / "output" / RUN_ID)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_same_inputs_give_byte_identical_emails(project: Path) -> None:
+    """Two runs of the same inputs, one with two processes, write the same e-mail bytes."""
+    assert invoke(project, "run", "--as-of", RUN_ID, "--jobs", "1")[0] == 0
+    first = tree_digest(project / "output" / RUN_ID / "emails")
+    assert invoke(project, "run", "--as-of", RUN_ID, "--jobs", "2")[0] == 0
+    assert tree_digest(project / "output" / RUN_ID / "emails") == first
+    assert first
+
+
+def test_dry_run_writes_nothing(project: Path) -> None:
+    """--dry-run does all the work but leaves no run folder and no state behind."""
+    code, output = invoke(project, "run", "--as-of", RUN_ID, "--dry-run")
+    assert code == 0, output
+    assert "dry run" in output
+    assert not (project / "output" / RUN_ID).exists()
+    assert state_dump(project) == [] or ("runs",) not in {row[:1] for row in state_dump(project)}
+
+
+def test_approved_run_is_refused_without_force(project: Path) -> None:
+    """Re-running an approved as-of date exits 2 unless --force is given."""
+    assert invoke(project, "run", "--as-of", RUN_ID)[0] == 0
+    assert invoke(project, "approve", RUN_ID)[0] == 0
+    code, output = invoke(project, "run", "--as-of", RUN_ID)
+    assert code == 2
+    assert "--force" in output
+    assert invoke(project, "run", "--as-of", RUN_ID, "--force")[0] == 0
+
+
+def test_one_newsletter_per_contact_per_month_whatever_is_rerun(project: Path) -> None:
+    """Approve twice, re-run with --force, approve again: one newsletter delivery per contact."""
+    assert invoke(project, "run", "--as-of", RUN_ID)[0] == 0
+    made = sorted(p.parent.name for p in (project / "output" / RUN_ID).glob("emails/*/newsletter.eml"))
+    messages = len(list((project / "output" / RUN_ID).glob("emails/*/*.eml")))
+    code, first = invoke(project, "approve", RUN_ID)
+    assert code == 0
+    assert f"{messages} deliveries recorded" in first
+    code, second = invoke(project, "approve", RUN_ID)
+    assert code == 0 and "already" in second
+    assert invoke(project, "run", "--as-of", RUN_ID, "--force")[0] == 0
+    assert invoke(project, "approve", RUN_ID)[0] == 0
+    # A later run in the same month cannot add a second one either.
+    assert invoke(project, "run", "--as-of", "2026-11-30", "--force")[0] == 0
+    assert invoke(project, "approve", RUN_ID)[0] == 0
+    assert newsletter_deliveries(project) == [(cid, "newsletter") for cid in made]
+
+
+def test_approve_leaves_out_excluded_contacts(project: Path, tmp_path: Path) -> None:
+    """Contacts in the exclusion file get no delivery; an unknown id names its line and exits 2."""
+    assert invoke(project, "run", "--as-of", RUN_ID)[0] == 0
+    made = sorted(p.parent.name for p in (project / "output" / RUN_ID).glob("emails/*/newsletter.eml"))
+    assert len(made) >= 2
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"{made[0]}\nNOPE-999\n")
+    code, output = invoke(project, "approve", RUN_ID, "--exclude", str(bad))
+    assert code == 2
+    assert "bad.txt:2: contact_id" in output
+    exclude = tmp_path / "exclude.txt"
+    exclude.write_text(f"# reviewer: not this month\n{made[0]}\n")
+    code, output = invoke(project, "approve", RUN_ID, "--exclude", str(exclude))
+    assert code == 0, output
+    assert newsletter_deliveries(project) == [(cid, "newsletter") for cid in made[1:]]
+
+
+def test_next_run_honours_cadence_of_approved_deliveries(project: Path) -> None:
+    """After approval, a run 20 days later skips those contacts with reason cadence."""
+    assert invoke(project, "run", "--as-of", RUN_ID)[0] == 0
+    assert invoke(project, "approve", RUN_ID)[0] == 0
+    assert invoke(project, "run", "--as-of", "2026-12-20")[0] == 0
+    rows = (project / "output" / "2026-12-20" / "recipients.csv").read_text().splitlines()
+    made = {p.parent.name for p in (project / "output" / RUN_ID).glob("emails/*/newsletter.eml")}
+    header = rows[0].split(",")
+    for line in rows[1:]:
+        cells = dict(zip(header, line.split(","), strict=False))
+        if cells["contact_id"] in made:
+            assert cells["newsletter"] == "skipped"
+            assert "cadence" in cells["reason"]
+
+
+# --------------------------------------------------------------------------- killed runs
+
+HOOK = """
+import os, sys, time
+from pathlib import Path
+import pipeline.run as run
+marker = Path(sys.argv[1])
+original = run.render_messages
+calls = 0
+def slow(*args, **kwargs):
+    global calls
+    calls += 1
+    if calls == 2:
+        marker.write_text(str(os.getpid()))
+        time.sleep(60)
+    return original(*args, **kwargs)
+run.render_messages = slow
+from pipeline.cli import cli
+cli(sys.argv[2:], prog_name="windstil")
+"""
+
+
+def start_slow_run(project: Path, marker: Path) -> subprocess.Popen[str]:
+    """Start `windstil run` in a subprocess that stops in the middle of rendering."""
+    env = {**os.environ, "WINDSTIL_SECRET": "test-secret-not-for-production"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOOK, str(marker), "--project", str(project), "run", "--as-of", RUN_ID, "--jobs", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the run never reached rendering"
+        time.sleep(0.05)
+    return proc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_killed_run_leaves_previous_output_and_state_untouched(project: Path, tmp_path: Path, signum: int) -> None:
+    """A run killed mid-render leaves the previous run folder byte-identical and the state unchanged."""
+    assert invoke(project, "run", "--as-of", RUN_ID)[0] == 0
+    before, state_before = tree_digest(project / "output" / RUN_ID), state_dump(project)
+    proc = start_slow_run(project, tmp_path / "rendering")
+    os.kill(proc.pid, signum)
+    _, err = proc.communicate(timeout=60)
+    if signum == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+    else:
+        assert proc.returncode == 128 + signum, err
+        assert "interrupted" in err
+        assert not list((project / "output").glob(".*.tmp-*")), "the temp folder was not removed"
+    assert tree_digest(project / "output" / RUN_ID) == before
+    assert state_dump(project) == state_before
+    code, output = invoke(project, "run", "--as-of", RUN_ID)
+    assert code == 0, output
+    assert not list((project / "output").glob(".*.tmp-*"))
+    assert tree_digest(project / "output" / RUN_ID / "emails") == {
+        k[len("emails/"):]: v for k, v in before.items() if k.startswith("emails/")
+    }
+
+
+@pytest.mark.slow
+def test_second_run_at_once_is_refused_with_the_holders_pid(project: Path, tmp_path: Path) -> None:
+    """While one run works on a project, a second is refused and names the first one's pid."""
+    proc = start_slow_run(project, tmp_path / "rendering")
+    try:
+        code, output = invoke(project, "run", "--as-of", RUN_ID)
+        assert code == 2
+        assert f"pid {proc.pid}" in output
+    finally:
+        proc.kill()
+        proc.communicate()
