@@ -1,0 +1,68 @@
+"""End-to-end batch benchmark: `windstil run --jobs 2` on 10,000 and 30,000 demo customers.
+
+    python benchmarks/batch.py [--work DIR] [--small 10000] [--large 30000] [--jobs 2]
+
+Prints, per size, the wall time per stage (from manifest.json), messages per second, the
+peak RSS of the whole process tree (parent and render processes summed) and the megabytes
+written; last, `rss_growth_per_output_growth`: how much peak memory grows per byte of
+output added between the two sizes. Near 0 means rendered messages are streamed to disk,
+not held in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import AS_OF, WINDSTIL, demo_project, folder_bytes, run_measured
+
+
+def measure(project: Path, jobs: int) -> dict[str, float]:
+    shutil.rmtree(project / "output", ignore_errors=True)
+    wall, peak_kb, done = run_measured([*WINDSTIL, "-q", "--project", str(project), "run",
+                                        "--as-of", AS_OF, "--jobs", str(jobs)])
+    if done.returncode != 0:
+        sys.exit(f"windstil run failed ({done.returncode}):\n{done.stderr}")
+    run = project / "output" / AS_OF
+    manifest = json.loads((run / "manifest.json").read_text())
+    messages = manifest["counts"]["newsletters"] + manifest["counts"]["alerts"]
+    return {
+        "customers": manifest["counts"]["customers"],
+        "contacts": manifest["counts"]["contacts"],
+        "messages": messages,
+        "wall_s": wall,
+        "messages_per_s": messages / wall,
+        "peak_rss_mb": peak_kb / 1024,
+        "output_mb": folder_bytes(run) / 1e6,
+        **{f"stage_{k}_s": v for k, v in manifest["timings"].items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=None, help="folder for the demo projects (default: a temp dir)")
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=30_000)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="windstil-bench-"))
+    results = {}
+    for size in (args.small, args.large):
+        project = demo_project(work, size)
+        figures = measure(project, args.jobs)
+        results[size] = figures
+        print(f"# {size} customers, --jobs {args.jobs}")
+        for key, value in figures.items():
+            print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
+    small, large = results[args.small], results[args.large]
+    growth = (large["peak_rss_mb"] - small["peak_rss_mb"]) / (large["output_mb"] - small["output_mb"])
+    print(f"rss_growth_per_output_growth: {growth:.4f}")
+
+
+if __name__ == "__main__":
+    main()
