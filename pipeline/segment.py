@@ -1,0 +1,324 @@
+"""Split the customers into A/B/C/D by value: DESIGN.md "Segmentation", exactly.
+
+Shares and cut-off decisions use exact fractions, never floats, so a customer whose
+preceding cumulative share is exactly a cut-off lands on the same side on every machine.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+
+from babel.numbers import format_percent
+
+from pipeline.models import (
+    Customer,
+    CustomerValue,
+    Dataset,
+    Order,
+    Segment,
+    Segmentation,
+    SegmentMove,
+    SegmentsConfig,
+)
+from pipeline.writer import RunWriter
+
+log = logging.getLogger(__name__)
+
+ELEMENTS = ("revenue", "margin", "strategic")
+ELEMENT_LABELS = {"revenue": "revenue share", "margin": "margin share", "strategic": "strategic share"}
+SEGMENTS_CSV_COLUMNS = (
+    "customer_id",
+    "name",
+    "group",
+    "segment",
+    "value_share",
+    "revenue",
+    "margin",
+    "strategic",
+    "revenue_share",
+    "margin_share",
+    "strategic_share",
+    "override_reason",
+)
+FROZEN_MAX_AGE_DAYS = 90
+
+
+def months_before(day: date, months: int) -> date:
+    """Return `day` moved back `months` calendar months, clamped to the end of a shorter month."""
+    index = day.year * 12 + (day.month - 1) - months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def in_window(order: Order, start: date, end: date) -> bool:
+    """Tell whether a non-cancelled order falls in the window `(start, end]` by order_date."""
+    return not order.cancelled and start < order.order_date <= end
+
+
+def revenue_in_window(orders: Iterable[Order], start: date, end: date) -> dict[str, Decimal]:
+    """Return Σ revenue per customer over the window `(start, end]`, cancelled orders excluded."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for order in orders:
+        if in_window(order, start, end):
+            totals[order.customer_id] += order.revenue
+    return dict(totals)
+
+
+def strategic_points(customer: Customer, config: SegmentsConfig) -> int:
+    """Return the customer's strategic points with the point values of the config."""
+    p = config.points
+    return (
+        p.reference_customer * int(customer.reference_customer)
+        + p.knowledge_partner * int(customer.knowledge_partner)
+        + p.referral * min(customer.referrals, p.max_referrals)
+        + p.strategic_fit * customer.strategic_fit
+    )
+
+
+def group_of(customer: Customer, config: SegmentsConfig) -> str:
+    """Return the customer's group: the value of the `groups.by` attribute, "" when ungrouped."""
+    if not config.groups_by:
+        return ""
+    return str(getattr(customer, config.groups_by, "") or "")
+
+
+def segment(
+    data: Dataset,
+    config: SegmentsConfig,
+    as_of: date,
+    previous: Segmentation | None = None,
+) -> Segmentation:
+    """Compute the value segmentation on `as_of`; explain moves against `previous` if given."""
+    start = months_before(as_of, config.window_months)
+    revenue: dict[str, Decimal] = defaultdict(Decimal)
+    net_margin: dict[str, Decimal] = defaultdict(Decimal)
+    for order in data.orders:
+        if order.customer_id in data.customers and in_window(order, start, as_of):
+            revenue[order.customer_id] += order.revenue
+            net_margin[order.customer_id] += order.revenue - order.cost
+
+    groups: dict[str, list[Customer]] = defaultdict(list)
+    for customer in data.customers.values():
+        groups[group_of(customer, config)].append(customer)
+
+    weights = {e: Fraction(config.weights.get(e, 0)) for e in ELEMENTS}
+    cutoff_a = Fraction(config.cutoffs[Segment.A])
+    cutoff_b = Fraction(config.cutoffs[Segment.B])
+    rows: list[CustomerValue] = []
+    for group in sorted(groups):
+        members = groups[group]
+        # Shares are of what a customer brings: a net credit (negative revenue) counts as 0.
+        element = {
+            c.customer_id: {
+                "revenue": max(Decimal(0), revenue[c.customer_id]),
+                "margin": max(Decimal(0), net_margin[c.customer_id]),
+                "strategic": Decimal(strategic_points(c, config)),
+            }
+            for c in members
+        }
+        totals = {e: sum((element[c.customer_id][e] for c in members), Decimal(0)) for e in ELEMENTS}
+        shares = {
+            c.customer_id: {
+                e: Fraction(element[c.customer_id][e]) / Fraction(totals[e]) if totals[e] else Fraction(0)
+                for e in ELEMENTS
+            }
+            for c in members
+        }
+        value = {cid: sum((weights[e] * s[e] for e in ELEMENTS), Fraction(0)) for cid, s in shares.items()}
+        ordered = sorted(members, key=lambda c: (-value[c.customer_id], c.customer_id))
+        cumulative = Fraction(0)
+        for c in ordered:
+            cid = c.customer_id
+            before = cumulative
+            cumulative += value[cid]
+            if revenue[cid] <= 0:
+                seg = Segment.D  # no revenue in the window, whatever its strategic points
+            elif before < cutoff_a:
+                seg = Segment.A
+            elif before < cutoff_b:
+                seg = Segment.B
+            else:
+                seg = Segment.C
+            rows.append(
+                CustomerValue(
+                    customer_id=cid,
+                    name=c.name,
+                    group=group,
+                    segment=seg,
+                    computed_segment=seg,
+                    value_share=value[cid],
+                    revenue=revenue[cid],
+                    margin=max(Decimal(0), net_margin[cid]),
+                    strategic=int(element[cid]["strategic"]),
+                    revenue_share=shares[cid]["revenue"],
+                    margin_share=shares[cid]["margin"],
+                    strategic_share=shares[cid]["strategic"],
+                    cumulative_before=before,
+                )
+            )
+
+    customers = {row.customer_id: row for row in rows}
+    warnings: list[str] = []
+    for override in config.overrides:
+        label = f"override {override.customer_id} → {override.segment}"
+        if override.customer_id not in customers:
+            warnings.append(f"{label} ignored: no customer {override.customer_id} in customers.csv")
+        elif override.until is not None and override.until < as_of:
+            warnings.append(
+                f"{label} expired on {override.until.isoformat()} and was not applied "
+                f"(reason was: {override.reason}); remove it or extend `until` in segments.yaml"
+            )
+        else:
+            customers[override.customer_id] = replace(
+                customers[override.customer_id],
+                segment=override.segment,
+                override_reason=override.reason,
+                override_until=override.until,
+            )
+    for warning in warnings:
+        log.warning(warning)
+
+    moves = explain_moves(previous, customers, weights) if previous is not None else ()
+    return Segmentation(as_of=as_of, customers=customers, moves=moves, warnings=tuple(warnings))
+
+
+def percent(share: Fraction) -> str:
+    """Format a share as a Dutch percentage with one decimal: 4,1%."""
+    return format_percent(Decimal(share.numerator) / Decimal(share.denominator), "#,##0.0%", locale="nl_NL")
+
+
+def explain_move(before: CustomerValue, after: CustomerValue, weights: Mapping[str, Fraction]) -> str:
+    """Say in words why a customer moved: the element whose weighted share moved most."""
+    head = f"{before.segment} → {after.segment}: "
+    if after.override_reason:
+        until = f" (until {after.override_until.isoformat()})" if after.override_until else ""
+        return f"{head}override: {after.override_reason}{until}"
+    if before.override_reason and not after.override_reason:
+        return f"{head}override ended (was: {before.override_reason})"
+    if after.revenue <= 0 < before.revenue:
+        return f"{head}no revenue in the window (revenue share {percent(before.revenue_share)} → 0,0%)"
+    shares_before = (before.revenue_share, before.margin_share, before.strategic_share)
+    shares_after = (after.revenue_share, after.margin_share, after.strategic_share)
+    change = [
+        (weights.get(e, Fraction(0)) * abs(a - b), -i, e, b, a)
+        for i, (e, b, a) in enumerate(zip(ELEMENTS, shares_before, shares_after, strict=True))
+    ]
+    weighted, _, element, share_before, share_after = max(change)
+    if weighted == 0:
+        return (
+            f"{head}its own shares did not change; the cumulative share before it moved "
+            f"{percent(before.cumulative_before)} → {percent(after.cumulative_before)}"
+        )
+    return f"{head}{ELEMENT_LABELS[element]} {percent(share_before)} → {percent(share_after)}"
+
+
+def explain_moves(
+    previous: Segmentation,
+    customers: Mapping[str, CustomerValue],
+    weights: Mapping[str, Fraction],
+) -> tuple[SegmentMove, ...]:
+    """Return the customers whose segment differs from `previous`, each with its explanation."""
+    moves = []
+    for cid, after in customers.items():
+        before = previous.customers.get(cid)
+        if before is None or before.segment == after.segment:
+            continue
+        moves.append(
+            SegmentMove(
+                customer_id=cid,
+                name=after.name,
+                before=before.segment,
+                after=after.segment,
+                explanation=explain_move(before, after, weights),
+            )
+        )
+    return tuple(moves)
+
+
+def resolve_segmentation(
+    data: Dataset,
+    config: SegmentsConfig,
+    as_of: date,
+    frozen: Segmentation | None,
+) -> Segmentation:
+    """Return the segmentation a run uses: the frozen one if any, else one computed for `as_of`.
+
+    Customers that joined after the freeze get their computed segment, with a warning; a
+    frozen segmentation older than 90 days is used, with a warning to freeze a new one.
+    """
+    computed = segment(data, config, as_of, previous=frozen)
+    if frozen is None:
+        note = (
+            f"no frozen segmentation: computed one for {as_of.isoformat()} "
+            "(review it, then freeze it with `windstil segment --freeze`)"
+        )
+        log.warning(note)
+        return replace(computed, warnings=(*computed.warnings, note))
+    warnings: list[str] = []
+    age = (as_of - frozen.as_of).days
+    if age > FROZEN_MAX_AGE_DAYS:
+        warnings.append(
+            f"the frozen segmentation of {frozen.as_of.isoformat()} is {age} days old "
+            f"(more than {FROZEN_MAX_AGE_DAYS}); review and freeze a new one with `windstil segment --freeze`"
+        )
+    customers = {cid: row for cid, row in frozen.customers.items() if cid in data.customers}
+    joined = [cid for cid in computed.customers if cid not in customers]
+    for cid in joined:
+        customers[cid] = computed.customers[cid]
+    if joined:
+        warnings.append(
+            f"{len(joined)} customer(s) are not in the frozen segmentation of "
+            f"{frozen.as_of.isoformat()} and got their computed segment: {', '.join(joined[:10])}"
+            + (" …" if len(joined) > 10 else "")
+        )
+    for warning in warnings:
+        log.warning(warning)
+    return replace(frozen, customers=customers, moves=computed.moves, warnings=(*frozen.warnings, *warnings))
+
+
+def _decimal6(share: Fraction) -> str:
+    # round() on a Fraction is exact and rounds half to even: no float drift in the CSV.
+    millionths = round(share * 1_000_000)
+    sign = "-" if millionths < 0 else ""
+    whole, frac = divmod(abs(millionths), 1_000_000)
+    return f"{sign}{whole}.{frac:06d}"
+
+
+def segments_csv_bytes(seg: Segmentation) -> bytes:
+    """Return segments.csv: DESIGN.md's columns in order, shares as decimals with 6 places."""
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\n")
+    out.writerow(SEGMENTS_CSV_COLUMNS)
+    for row in seg.customers.values():
+        out.writerow(
+            [
+                row.customer_id,
+                row.name,
+                row.group,
+                row.segment.value,
+                _decimal6(row.value_share),
+                f"{row.revenue:.2f}",
+                f"{row.margin:.2f}",
+                row.strategic,
+                _decimal6(row.revenue_share),
+                _decimal6(row.margin_share),
+                _decimal6(row.strategic_share),
+                row.override_reason,
+            ]
+        )
+    return buffer.getvalue().encode("utf-8")
+
+
+def write_segments_csv(writer: RunWriter, seg: Segmentation, relpath: str = "segments.csv") -> None:
+    """Write segments.csv through the run writer."""
+    writer.write_bytes(relpath, segments_csv_bytes(seg))
