@@ -1,0 +1,554 @@
+"""Load and validate settings.yaml and segments.yaml, reporting every problem at once.
+
+Each problem names its key path (`treatment.A.max_items`) and, where the YAML shows it, the
+line. Unknown keys are errors: a typo must never be silently ignored. Numbers that decide
+segments (weights, cut-offs) are read as exact fractions of their written decimal, so
+`0.5 + 0.3 + 0.2` is exactly 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from email_validator import EmailNotValidError, validate_email
+
+from pipeline.errors import ConfigError, Problem
+from pipeline.models import (
+    Level,
+    OurLevel,
+    Override,
+    Paths,
+    ScheduleRule,
+    Segment,
+    SegmentsConfig,
+    SelectionWeights,
+    Settings,
+    StrategicPoints,
+    Treatment,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+GROUP_ATTRIBUTES = ("sector", "language", "account_manager_id")
+VALUE_ELEMENTS = ("revenue", "margin", "strategic")
+DEFAULT_PATHS = {
+    "data": "data",
+    "content": "content",
+    "templates": "templates",
+    "output": "output",
+    "state": "output/state.sqlite",
+}
+
+
+# --------------------------------------------------------------------------- YAML with lines
+
+
+def read_yaml(path: Path, display: str) -> tuple[Any, dict[str, int]]:
+    """Return the parsed YAML document and the line (1-based) of every key path in it."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{display}: file not found", [Problem(display, None, "", "file not found")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{display}: not UTF-8 text", [Problem(display, None, "", "not UTF-8 text")]) from None
+    except OSError as error:
+        raise ConfigError(f"{display}: cannot read ({error.strerror})") from error
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        document = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(error, "problem", None) or str(error)
+        raise ConfigError(
+            f"{display}: not valid YAML", [Problem(display, line, "", f"not valid YAML: {reason}")]
+        ) from None
+    lines: dict[str, int] = {}
+    if node is not None:
+        _collect_lines(node, "", lines)
+    return document, lines
+
+
+def _collect_lines(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
+    lines.setdefault(prefix, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            if key in lines and key != prefix:
+                # YAML keeps the last of two equal keys; a silent overwrite hides a mistake.
+                lines[f"\x00duplicate:{key}"] = key_node.start_mark.line + 1
+            lines[key] = key_node.start_mark.line + 1
+            _collect_lines(value_node, key, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _collect_lines(item, f"{prefix}[{index}]", lines)
+
+
+class _Checker:
+    """Collect problems for one file; every getter returns a usable default after a problem."""
+
+    def __init__(self, display: str, lines: dict[str, int]) -> None:
+        self.display = display
+        self.lines = lines
+        self.problems: list[Problem] = []
+        for key, line in lines.items():
+            if key.startswith("\x00duplicate:"):
+                name = key.removeprefix("\x00duplicate:")
+                self.problems.append(Problem(display, line, name, "key appears twice"))
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(Problem(self.display, self.line_of(key), key, message))
+
+    def line_of(self, key: str) -> int | None:
+        """Return the line of `key`, else of its nearest parent present in the file."""
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", key) if re.search(r"[.\[]", key) else ""
+        return None
+
+    def mapping(
+        self,
+        value: Any,
+        key: str,
+        allowed: tuple[str, ...],
+        required: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        """Return `value` as a mapping, reporting unknown and missing keys."""
+        where = key or "the file"
+        if value is None:
+            if key and key not in self.lines:
+                return {}  # absent: the parent already reports it if it is required
+            value = {}
+        if not isinstance(value, Mapping):
+            self.problem(key, f"must be a mapping of keys ({', '.join(allowed)})")
+            return {}
+        result: dict[str, Any] = {}
+        for name, item in value.items():
+            if not isinstance(name, str) or name not in allowed:
+                sub = f"{key}.{name}" if key else str(name)
+                self.problem(sub, f"unknown key (allowed in {where}: {', '.join(allowed)})")
+                continue
+            result[name] = item
+        for name in required:
+            if name not in result:
+                self.problem(f"{key}.{name}" if key else name, "required key is missing")
+        return result
+
+    def text(self, value: Any, key: str, *, required: bool = True, default: str = "") -> str:
+        if value is None:
+            if required:
+                self.problem(key, "required value is missing")
+            return default
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.problem(key, "must be text")
+            return default
+        text = str(value).strip()
+        if required and not text:
+            self.problem(key, "must not be empty")
+        if any(ch in text for ch in "\r\n\x00"):
+            self.problem(key, "must be a single line")
+            return default
+        return text
+
+    def email(self, value: Any, key: str, *, required: bool = True) -> str:
+        text = self.text(value, key, required=required)
+        if not text:
+            return ""
+        try:
+            return str(validate_email(text, check_deliverability=False).normalized)
+        except EmailNotValidError as error:
+            self.problem(key, f"not a valid e-mail address: {error}")
+            return text
+
+    def url(self, value: Any, key: str, *, https_only: bool = False) -> str:
+        text = self.text(value, key)
+        if not text:
+            return ""
+        pattern = r"https://[^\s/]+\.[^\s]*" if https_only else r"https?://[^\s/]+\.[^\s]*"
+        if not re.fullmatch(pattern, text):
+            kind = "an https:// URL" if https_only else "an http:// or https:// URL"
+            self.problem(key, f"must be {kind}")
+        return text
+
+    def whole(self, value: Any, key: str, *, minimum: int = 1, maximum: int | None = None, default: int) -> int:
+        if value is None:
+            return default
+        bound = f"≥ {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(key, f"must be a whole number {bound}")
+            return default
+        if value < minimum or (maximum is not None and value > maximum):
+            self.problem(key, f"must be a whole number {bound}")
+            return default
+        return value
+
+    def fraction(self, value: Any, key: str) -> Fraction | None:
+        """Return the exact value of a written number (0.1 is 1/10, not its float)."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem(key, "must be a number")
+            return None
+        return Fraction(str(value))
+
+    def flag(self, value: Any, key: str, *, default: bool = False) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.problem(key, "must be true or false")
+            return default
+        return value
+
+    def day(self, value: Any, key: str) -> date | None:
+        if value is None:
+            return None
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        self.problem(key, "must be a date YYYY-MM-DD")
+        return None
+
+    def choice(self, value: Any, key: str, make: Callable[[str], T], allowed: str) -> T | None:
+        if isinstance(value, str):
+            try:
+                return make(value.strip())
+            except ValueError:
+                pass
+        self.problem(key, f"must be one of {allowed}")
+        return None
+
+    def items(self, value: Any, key: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problem(key, "must be a list")
+            return []
+        return value
+
+
+# --------------------------------------------------------------------------- settings.yaml
+
+
+def load_settings(root: Path) -> Settings:
+    """Read and validate `root/settings.yaml`; raise ConfigError listing every problem."""
+    document, lines = read_yaml(root / "settings.yaml", "settings.yaml")
+    check = _Checker("settings.yaml", lines)
+    top = check.mapping(
+        document,
+        "",
+        (
+            "sender",
+            "company",
+            "utm",
+            "unsubscribe",
+            "paths",
+            "decimal_mark",
+            "max_reject_share",
+        ),
+        required=("sender", "company", "unsubscribe"),
+    )
+    sender = check.mapping(top.get("sender"), "sender", ("name", "email", "reply_to"), ("name", "email"))
+    sender_email = check.email(sender.get("email"), "sender.email") if "email" in sender else ""
+    reply_to = check.email(sender.get("reply_to"), "sender.reply_to", required=False)
+    company = check.mapping(
+        top.get("company"),
+        "company",
+        ("name", "address", "phone", "website"),
+        ("name", "address", "website"),
+    )
+    address = _address(check, company.get("address")) if "address" in company else ""
+    utm = check.mapping(top.get("utm"), "utm", ("source", "medium"))
+    unsubscribe = check.mapping(top.get("unsubscribe"), "unsubscribe", ("url", "mailto"), ("url", "mailto"))
+    mark = top.get("decimal_mark", ".")
+    if mark not in (".", ","):
+        check.problem("decimal_mark", 'must be "." or ","')
+        mark = "."
+    share = Decimal("0.05")
+    if "max_reject_share" in top:
+        exact = check.fraction(top["max_reject_share"], "max_reject_share")
+        if exact is not None and not 0 <= exact <= 1:
+            check.problem("max_reject_share", "must be a share from 0 to 1 (0.05 is 5%)")
+        elif exact is not None:
+            share = Decimal(str(top["max_reject_share"]))
+    paths = _paths(check, root, top.get("paths"))
+    settings = Settings(
+        paths=paths,
+        sender_name=check.text(sender.get("name"), "sender.name") if "name" in sender else "",
+        sender_email=sender_email,
+        reply_to=reply_to or sender_email,
+        company_name=check.text(company.get("name"), "company.name") if "name" in company else "",
+        postal_address=address,
+        company_phone=check.text(company.get("phone"), "company.phone", required=False),
+        website_url=check.url(company.get("website"), "company.website") if "website" in company else "",
+        unsubscribe_url=check.url(unsubscribe.get("url"), "unsubscribe.url", https_only=True)
+        if "url" in unsubscribe
+        else "",
+        unsubscribe_mailto=_mailto(check, unsubscribe.get("mailto")) if "mailto" in unsubscribe else "",
+        decimal_mark=mark,
+        max_reject_share=share,
+        utm_source=check.text(utm.get("source"), "utm.source", required=False) or "newsletter",
+        utm_medium=check.text(utm.get("medium"), "utm.medium", required=False) or "email",
+    )
+    if check.problems:
+        raise ConfigError(f"settings.yaml has {_count(check.problems)}", sorted(check.problems, key=_order))
+    return settings
+
+
+def _address(check: _Checker, value: Any) -> str:
+    if isinstance(value, str):
+        value = [value]
+    lines = [check.text(v, f"company.address[{i}]") for i, v in enumerate(check.items(value, "company.address"))]
+    if not any(lines):
+        check.problem("company.address", "the postal address is required (it goes in every footer)")
+    return "\n".join(line for line in lines if line)
+
+
+def _mailto(check: _Checker, value: Any) -> str:
+    if isinstance(value, str) and value.strip().lower().startswith("mailto:"):
+        value = value.strip()[len("mailto:") :]
+    return check.email(value, "unsubscribe.mailto")
+
+
+def _paths(check: _Checker, root: Path, value: Any) -> Paths:
+    given = check.mapping(value, "paths", tuple(DEFAULT_PATHS))
+    resolved: dict[str, Path] = {}
+    base = root.resolve()
+    for name, default in DEFAULT_PATHS.items():
+        key = f"paths.{name}"
+        text = check.text(given.get(name), key, required=False) or default
+        path = Path(text).expanduser()
+        if path.is_absolute():
+            # An absolute path is the user's explicit choice (e.g. a shared drive): allowed.
+            resolved[name] = path
+            continue
+        full = (base / path).resolve()
+        if not full.is_relative_to(base):
+            check.problem(key, "a relative path must stay inside the project folder")
+            full = (base / default).resolve()
+        resolved[name] = full
+    return Paths(root=base, **resolved)
+
+
+# --------------------------------------------------------------------------- segments.yaml
+
+
+def load_segments_config(path: Path) -> SegmentsConfig:
+    """Read and validate segments.yaml; raise ConfigError listing every problem."""
+    display = path.name
+    document, lines = read_yaml(path, display)
+    check = _Checker(display, lines)
+    top = check.mapping(
+        document,
+        "",
+        (
+            "window_months",
+            "value_elements",
+            "groups",
+            "cutoffs",
+            "overrides",
+            "quiet_period",
+            "treatment",
+            "satisfaction_norm",
+            "selection",
+            "revenue_decline",
+        ),
+        required=("window_months", "value_elements", "cutoffs", "treatment"),
+    )
+    window = check.whole(top.get("window_months"), "window_months", maximum=120, default=12)
+    weights, points = _value_elements(check, top.get("value_elements"))
+    groups_by = _groups(check, top.get("groups"))
+    cutoffs = _cutoffs(check, top.get("cutoffs"))
+    overrides = _overrides(check, top.get("overrides"))
+    quiet = check.mapping(top.get("quiet_period"), "quiet_period", ("after_days",))
+    after_days = check.whole(quiet.get("after_days"), "quiet_period.after_days", default=30)
+    treatment = _treatments(check, top.get("treatment"))
+    norm = Decimal(8)
+    if "satisfaction_norm" in top:
+        exact = check.fraction(top["satisfaction_norm"], "satisfaction_norm")
+        if exact is not None and not 1 <= exact <= 10:
+            check.problem("satisfaction_norm", "must be a score from 1 to 10")
+        elif exact is not None:
+            norm = Decimal(str(top["satisfaction_norm"]))
+    selection = _selection(check, top.get("selection"))
+    decline = Decimal("0.30")
+    if "revenue_decline" in top:
+        exact = check.fraction(top["revenue_decline"], "revenue_decline")
+        if exact is not None and not 0 < exact < 1:
+            check.problem("revenue_decline", "must be a share between 0 and 1 (0.30 is 30%)")
+        elif exact is not None:
+            decline = Decimal(str(top["revenue_decline"]))
+    if check.problems:
+        raise ConfigError(f"{display} has {_count(check.problems)}", sorted(check.problems, key=_order))
+    return SegmentsConfig(
+        window_months=window,
+        weights=weights,
+        points=points,
+        groups_by=groups_by,
+        cutoffs=cutoffs,
+        overrides=overrides,
+        quiet_after_days=after_days,
+        treatment=treatment,
+        satisfaction_norm=norm,
+        selection=selection,
+        revenue_decline_share=decline,
+    )
+
+
+def _value_elements(check: _Checker, value: Any) -> tuple[dict[str, Fraction], StrategicPoints]:
+    elements = check.mapping(value, "value_elements", VALUE_ELEMENTS)
+    weights: dict[str, Fraction] = {}
+    points = StrategicPoints()
+    for name in VALUE_ELEMENTS:
+        if name not in elements:
+            weights[name] = Fraction(0)
+            continue
+        key = f"value_elements.{name}"
+        allowed = ("weight", "points") if name == "strategic" else ("weight",)
+        element = check.mapping(elements[name], key, allowed, ("weight",))
+        weight = check.fraction(element["weight"], f"{key}.weight") if "weight" in element else None
+        if weight is not None and not 0 <= weight <= 1:
+            check.problem(f"{key}.weight", "must be from 0 to 1")
+        weights[name] = weight if weight is not None else Fraction(0)
+        if name == "strategic" and "points" in element:
+            points = _points(check, element["points"], f"{key}.points")
+    total = sum(weights.values(), Fraction(0))
+    weights_ok = not any(p.field.startswith("value_elements") for p in check.problems)
+    if weights_ok and total != 1:
+        check.problem("value_elements", f"the weights must sum to 1 (they sum to {float(total):g})")
+    return weights, points
+
+
+def _points(check: _Checker, value: Any, key: str) -> StrategicPoints:
+    names = tuple(f.name for f in fields(StrategicPoints))
+    given = check.mapping(value, key, names)
+    defaults = StrategicPoints()
+    kwargs = {
+        name: check.whole(given.get(name), f"{key}.{name}", minimum=0, default=getattr(defaults, name))
+        for name in names
+    }
+    return StrategicPoints(**kwargs)
+
+
+def _groups(check: _Checker, value: Any) -> str | None:
+    if value is None:
+        return None
+    given = check.mapping(value, "groups", ("by",), ("by",))
+    by = given.get("by")
+    if by is None:
+        return None
+    if by not in GROUP_ATTRIBUTES:
+        check.problem("groups.by", f"must be one of {', '.join(GROUP_ATTRIBUTES)}")
+        return None
+    return str(by)
+
+
+def _cutoffs(check: _Checker, value: Any) -> dict[Segment, Fraction]:
+    given = check.mapping(value, "cutoffs", ("A", "B"), ("A", "B"))
+    a = check.fraction(given["A"], "cutoffs.A") if "A" in given else None
+    b = check.fraction(given["B"], "cutoffs.B") if "B" in given else None
+    if a is not None and b is not None and not 0 < a < b <= 1:
+        check.problem("cutoffs", "must satisfy 0 < A < B ≤ 1 (cumulative value shares)")
+    return {Segment.A: a or Fraction(4, 5), Segment.B: b or Fraction(19, 20)}
+
+
+def _overrides(check: _Checker, value: Any) -> tuple[Override, ...]:
+    result: list[Override] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(check.items(value, "overrides")):
+        key = f"overrides[{index}]"
+        given = check.mapping(
+            entry, key, ("customer_id", "segment", "reason", "until"), ("customer_id", "segment", "reason")
+        )
+        customer_id = check.text(given.get("customer_id"), f"{key}.customer_id") if "customer_id" in given else ""
+        if customer_id and not SAFE_ID.fullmatch(customer_id):
+            check.problem(f"{key}.customer_id", "not a valid id")
+        elif customer_id in seen:
+            check.problem(f"{key}.customer_id", f"customer {customer_id} is overridden twice")
+        seen.add(customer_id)
+        segment = (
+            check.choice(str(given["segment"]).upper(), f"{key}.segment", Segment, "A, B, C, D")
+            if "segment" in given
+            else None
+        )
+        reason = check.text(given.get("reason"), f"{key}.reason") if "reason" in given else ""
+        until = check.day(given.get("until"), f"{key}.until")
+        if customer_id and segment is not None and reason:
+            result.append(Override(customer_id, segment, reason, until))
+    return tuple(result)
+
+
+def _treatments(check: _Checker, value: Any) -> dict[Segment, Treatment]:
+    names = tuple(s.value for s in Segment)
+    given = check.mapping(value, "treatment", names, names)
+    result: dict[Segment, Treatment] = {}
+    for segment in Segment:
+        key = f"treatment.{segment.value}"
+        entry = check.mapping(
+            given.get(segment.value),
+            key,
+            ("newsletter_every_days", "alerts", "max_items", "call_within_days", "contact_schedule", "review"),
+        )
+        every = entry.get("newsletter_every_days")
+        call = entry.get("call_within_days")
+        result[segment] = Treatment(
+            newsletter_every_days=None
+            if every is None
+            else check.whole(every, f"{key}.newsletter_every_days", default=30),
+            alerts=check.flag(entry.get("alerts"), f"{key}.alerts"),
+            max_items=check.whole(entry.get("max_items"), f"{key}.max_items", maximum=20, default=3),
+            call_within_days=None if call is None else check.whole(call, f"{key}.call_within_days", default=14),
+            contact_schedule=_schedule(check, entry.get("contact_schedule"), f"{key}.contact_schedule"),
+            review=check.flag(entry.get("review"), f"{key}.review"),
+        )
+    return result
+
+
+def _schedule(check: _Checker, value: Any, key: str) -> tuple[ScheduleRule, ...]:
+    rules: list[ScheduleRule] = []
+    ours_allowed = ", ".join(v.value for v in OurLevel)
+    theirs_allowed = ", ".join(v.value for v in Level)
+    for index, entry in enumerate(check.items(value, key)):
+        sub = f"{key}[{index}]"
+        given = check.mapping(entry, sub, ("ours", "theirs", "every_days"), ("ours", "theirs", "every_days"))
+        ours = check.choice(given["ours"], f"{sub}.ours", OurLevel, ours_allowed) if "ours" in given else None
+        theirs = check.choice(given["theirs"], f"{sub}.theirs", Level, theirs_allowed) if "theirs" in given else None
+        every = check.whole(given.get("every_days"), f"{sub}.every_days", default=0)
+        if ours is not None and theirs is not None and every:
+            rules.append(ScheduleRule(ours, theirs, every))
+    return tuple(rules)
+
+
+def _selection(check: _Checker, value: Any) -> SelectionWeights:
+    names = tuple(f.name for f in fields(SelectionWeights))
+    given = check.mapping(value, "selection", names)
+    defaults = SelectionWeights()
+    kwargs: dict[str, int] = {}
+    for name in names:
+        minimum = 1 if name.endswith("_days") else 0
+        kwargs[name] = check.whole(
+            given.get(name), f"selection.{name}", minimum=minimum, default=getattr(defaults, name)
+        )
+    return SelectionWeights(**kwargs)
+
+
+def _count(problems: list[Problem]) -> str:
+    return "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+
+
+def _order(problem: Problem) -> tuple[int, str]:
+    return (problem.line or 0, problem.field)
