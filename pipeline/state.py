@@ -1,0 +1,608 @@
+"""The state database (SQLite): runs, deliveries, frozen segmentations, interactions, suppressions.
+
+The only module that writes SQL. The schema is versioned with `PRAGMA user_version` and an
+ordered list of migrations; every write runs in one `BEGIN IMMEDIATE … COMMIT` transaction, so
+a crash or an exception halfway leaves the database as it was. WAL journaling lets a preview
+read while a run writes; a busy timeout waits for a short lock before giving up clearly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pipeline.errors import StateError
+from pipeline.models import (
+    Channel,
+    CustomerValue,
+    Delivery,
+    Interaction,
+    Level,
+    MessageKind,
+    OurLevel,
+    Segment,
+    Segmentation,
+    SegmentMove,
+    Suppression,
+)
+
+log = logging.getLogger(__name__)
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+# MIGRATIONS[i] brings the schema from version i to version i + 1. Append only: never edit a
+# step that has shipped, because databases out there already ran it.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: runs, deliveries, frozen segmentations, interactions
+    (
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            as_of TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('rendered', 'approved')),
+            hashes TEXT NOT NULL DEFAULT '{}',
+            rendered_at TEXT NOT NULL,
+            approved_at TEXT
+        )""",
+        """CREATE TABLE deliveries (
+            run_id TEXT NOT NULL REFERENCES runs (run_id),
+            contact_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('newsletter', 'alert')),
+            month TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            item_ids TEXT NOT NULL DEFAULT '[]',
+            message_id TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (contact_id, kind, month)
+        )""",
+        """CREATE TABLE segmentations (
+            id INTEGER PRIMARY KEY,
+            as_of TEXT NOT NULL,
+            frozen_at TEXT NOT NULL,
+            customers TEXT NOT NULL,
+            moves TEXT NOT NULL DEFAULT '[]',
+            warnings TEXT NOT NULL DEFAULT '[]'
+        )""",
+        """CREATE TABLE interactions (
+            id INTEGER PRIMARY KEY,
+            fingerprint TEXT NOT NULL UNIQUE,
+            source_key TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            contact_id TEXT NOT NULL DEFAULT '',
+            date TEXT NOT NULL,
+            channel TEXT,
+            our_level TEXT,
+            their_level TEXT,
+            note TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL,
+            imported_at TEXT NOT NULL
+        )""",
+    ),
+    # 2: suppressions recorded in the state (unsubscribes), next to suppressions.csv
+    (
+        """CREATE TABLE suppressions (
+            email TEXT PRIMARY KEY,
+            reason TEXT NOT NULL DEFAULT '',
+            date TEXT,
+            source TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        )""",
+    ),
+    # 3: look-ups by run and by customer stay fast as the history grows
+    (
+        "CREATE INDEX deliveries_by_run ON deliveries (run_id)",
+        "CREATE INDEX interactions_by_customer ON interactions (customer_id, date)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+OUR_TABLES = frozenset({"runs", "deliveries", "segmentations", "interactions", "suppressions"})
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as the state knows it."""
+
+    run_id: str
+    as_of: date
+    status: str  # rendered | approved
+    hashes: dict[str, str]
+    rendered_at: str  # UTC, ISO 8601
+    approved_at: str | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _fraction(text: str) -> Fraction:
+    return Fraction(text)
+
+
+def _row_to_json(row: CustomerValue) -> dict[str, Any]:
+    return {
+        "customer_id": row.customer_id,
+        "name": row.name,
+        "group": row.group,
+        "segment": row.segment.value,
+        "computed_segment": row.computed_segment.value,
+        "value_share": str(row.value_share),
+        "revenue": str(row.revenue),
+        "margin": str(row.margin),
+        "strategic": row.strategic,
+        "revenue_share": str(row.revenue_share),
+        "margin_share": str(row.margin_share),
+        "strategic_share": str(row.strategic_share),
+        "override_reason": row.override_reason,
+        "override_until": row.override_until.isoformat() if row.override_until else None,
+        "cumulative_before": str(row.cumulative_before),
+    }
+
+
+def _row_from_json(obj: dict[str, Any]) -> CustomerValue:
+    return CustomerValue(
+        customer_id=obj["customer_id"],
+        name=obj["name"],
+        group=obj["group"],
+        segment=Segment(obj["segment"]),
+        computed_segment=Segment(obj["computed_segment"]),
+        value_share=_fraction(obj["value_share"]),
+        revenue=Decimal(obj["revenue"]),
+        margin=Decimal(obj["margin"]),
+        strategic=int(obj["strategic"]),
+        revenue_share=_fraction(obj["revenue_share"]),
+        margin_share=_fraction(obj["margin_share"]),
+        strategic_share=_fraction(obj["strategic_share"]),
+        override_reason=obj.get("override_reason", ""),
+        override_until=date.fromisoformat(obj["override_until"]) if obj.get("override_until") else None,
+        cumulative_before=_fraction(obj.get("cumulative_before", "0")),
+    )
+
+
+def _fingerprint(item: Interaction) -> str:
+    key = [
+        item.customer_id,
+        item.contact_id,
+        item.date.isoformat(),
+        item.channel.value if item.channel else None,
+        item.our_level.value if item.our_level else None,
+        item.their_level.value if item.their_level else None,
+        item.note,
+    ]
+    return hashlib.sha256(json.dumps(key, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+class State:
+    """An open state database. Use `State.open(path)`, preferably as a context manager."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = conn
+
+    # ----------------------------------------------------------------- opening
+
+    @classmethod
+    def open(cls, path: Path, *, timeout: float = 5.0) -> State:
+        """Open (or create) the state at `path`, check it and migrate it to the current schema."""
+        _refuse_foreign_file(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StateError(f"cannot create the folder for the state database {path}: {error.strerror}") from error
+        try:
+            conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        except sqlite3.Error as error:
+            raise StateError(f"cannot open the state database {path}: {error}") from error
+        state = cls(path, conn)
+        try:
+            state._prepare(timeout)
+        except BaseException:
+            conn.close()
+            raise
+        return state
+
+    def _prepare(self, timeout: float) -> None:
+        with self._mapped():
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            check = [r[0] for r in self._conn.execute("PRAGMA quick_check").fetchall()]
+            if check != ["ok"]:
+                raise StateError(
+                    self._corrupt_message(),
+                ) from None
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if version == 0 and tables:
+                raise StateError(f"{self.path} is a SQLite database of something else, not a Windstil state database")
+            if version > SCHEMA_VERSION:
+                raise StateError(
+                    f"{self.path} has schema version {version}, newer than this Windstil knows "
+                    f"({SCHEMA_VERSION}); upgrade Windstil"
+                )
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                log.debug("state: journal mode is %s, not WAL", mode)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._write() as conn:
+            # Read inside the write lock: another process may have migrated in the meantime.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for step in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[step]:
+                    conn.execute(statement)
+                log.info("state: migrated %s to schema version %d", self.path, step + 1)
+            if version < SCHEMA_VERSION:
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _corrupt_message(self) -> str:
+        return f"{self.path} is not a Windstil state database (integrity check failed); it was left untouched"
+
+    def close(self) -> None:
+        """Close the database."""
+        self._conn.close()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- plumbing
+
+    @contextmanager
+    def _mapped(self) -> Iterator[None]:
+        """Turn sqlite3 errors into StateErrors that say what to do."""
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            text = str(error).lower()
+            if "locked" in text or "busy" in text:
+                raise StateError(
+                    f"the state database {self.path} is locked by another Windstil process "
+                    "(a run, approve or import still busy?); try again when it has finished"
+                ) from error
+            if "not a database" in text or "malformed" in text:
+                raise StateError(self._corrupt_message()) from error
+            raise StateError(f"state database {self.path}: {error}") from error
+        except sqlite3.DatabaseError as error:
+            text = str(error).lower()
+            if "not a database" in text or "malformed" in text or "corrupt" in text:
+                raise StateError(self._corrupt_message()) from error
+            raise StateError(f"state database {self.path}: {error}") from error
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """Run the block as one transaction: all of it is committed, or none of it."""
+        with self._mapped():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._mapped():
+            cursor = self._conn.execute(sql, params)
+            cursor.row_factory = sqlite3.Row
+            return cursor.fetchall()
+
+    @property
+    def schema_version(self) -> int:
+        """Return the schema version of the open database."""
+        return int(self._read("PRAGMA user_version")[0][0])
+
+    # ----------------------------------------------------------------- runs
+
+    def record_run(self, run_id: str, as_of: date, hashes: dict[str, str]) -> None:
+        """Record a rendered run (status `rendered`), replacing the record of an earlier render."""
+        with self._write() as conn:
+            conn.execute(
+                """INSERT INTO runs (run_id, as_of, status, hashes, rendered_at)
+                   VALUES (?, ?, 'rendered', ?, ?)
+                   ON CONFLICT (run_id) DO UPDATE SET
+                     as_of = excluded.as_of, status = 'rendered',
+                     hashes = excluded.hashes, rendered_at = excluded.rendered_at""",
+                (run_id, as_of.isoformat(), json.dumps(hashes, sort_keys=True), _now()),
+            )
+
+    def run_status(self, run_id: str) -> str | None:
+        """Return `rendered` or `approved` for a known run, None for an unknown one."""
+        rows = self._read("SELECT status FROM runs WHERE run_id = ?", (run_id,))
+        return str(rows[0]["status"]) if rows else None
+
+    def runs(self) -> list[RunRecord]:
+        """Return every recorded run, oldest first."""
+        return [self._run(r) for r in self._read("SELECT * FROM runs ORDER BY run_id")]
+
+    def latest_run_before(self, run_id: str, *, approved_only: bool = False) -> RunRecord | None:
+        """Return the latest run before `run_id` (run ids are ISO dates), or None."""
+        status = " AND status = 'approved'" if approved_only else ""
+        rows = self._read(
+            f"SELECT * FROM runs WHERE run_id < ?{status} ORDER BY run_id DESC LIMIT 1",  # noqa: S608 (fixed text)
+            (run_id,),
+        )
+        return self._run(rows[0]) if rows else None
+
+    def delete_run(self, run_id: str) -> bool:
+        """Forget a run that was not approved; refuse an approved one. Return whether it existed."""
+        with self._write() as conn:
+            row = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                return False
+            if row[0] == "approved":
+                raise StateError(f"run {run_id} is approved: its deliveries count as sent and stay recorded")
+            conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+            return True
+
+    @staticmethod
+    def _run(row: sqlite3.Row) -> RunRecord:
+        return RunRecord(
+            run_id=row["run_id"],
+            as_of=date.fromisoformat(row["as_of"]),
+            status=row["status"],
+            hashes=json.loads(row["hashes"]),
+            rendered_at=row["rendered_at"],
+            approved_at=row["approved_at"],
+        )
+
+    # ----------------------------------------------------------------- deliveries
+
+    def approve_run(self, run_id: str, deliveries: Sequence[Delivery]) -> int:
+        """Mark the run approved and record its deliveries in one transaction; return how many are new.
+
+        A delivery whose (contact, kind, month) is already recorded is skipped: no run, re-run or
+        approval can count a second newsletter for a contact in one month.
+        """
+        added = 0
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+                raise StateError(f"run {run_id} is not in the state: render it with `windstil run` first")
+            for delivery in deliveries:
+                if delivery.run_id != run_id:
+                    raise StateError(
+                        f"delivery for {delivery.contact_id} belongs to run {delivery.run_id}, not {run_id}"
+                    )
+                cursor = conn.execute(
+                    """INSERT OR IGNORE INTO deliveries
+                       (run_id, contact_id, kind, month, as_of, item_ids, message_id)
+                       VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        run_id,
+                        delivery.contact_id,
+                        delivery.kind.value,
+                        delivery.month,
+                        delivery.as_of.isoformat(),
+                        json.dumps(list(delivery.item_ids)),
+                        delivery.message_id,
+                    ),
+                )
+                added += cursor.rowcount
+            conn.execute(
+                "UPDATE runs SET status = 'approved', approved_at = ? WHERE run_id = ?",
+                (_now(), run_id),
+            )
+        return added
+
+    def deliveries(self, approved_only: bool = True) -> list[Delivery]:
+        """Return the recorded deliveries, oldest first.
+
+        Deliveries are only recorded on approval, so every one counts as sent; with
+        `approved_only` those of a run that was re-rendered since (status back to rendered)
+        are still returned, because they were sent.
+        """
+        del approved_only  # every recorded delivery was approved when it was recorded
+        rows = self._read("SELECT * FROM deliveries ORDER BY as_of, contact_id, kind")
+        return [
+            Delivery(
+                run_id=r["run_id"],
+                contact_id=r["contact_id"],
+                kind=MessageKind(r["kind"]),
+                as_of=date.fromisoformat(r["as_of"]),
+                item_ids=tuple(json.loads(r["item_ids"])),
+                message_id=r["message_id"],
+            )
+            for r in rows
+        ]
+
+    # ----------------------------------------------------------------- segmentations
+
+    def freeze_segmentation(self, seg: Segmentation) -> None:
+        """Store the segmentation as final; later runs use the latest frozen one."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO segmentations (as_of, frozen_at, customers, moves, warnings) VALUES (?, ?, ?, ?, ?)",
+                (
+                    seg.as_of.isoformat(),
+                    _now(),
+                    json.dumps([_row_to_json(r) for r in seg.customers.values()], ensure_ascii=False),
+                    json.dumps(
+                        [[m.customer_id, m.name, m.before.value, m.after.value, m.explanation] for m in seg.moves],
+                        ensure_ascii=False,
+                    ),
+                    json.dumps(list(seg.warnings), ensure_ascii=False),
+                ),
+            )
+
+    def latest_frozen_segmentation(self, on_or_before: date | None = None) -> Segmentation | None:
+        """Return the frozen segmentation with the latest as-of date (not after `on_or_before`)."""
+        where, params = ("WHERE as_of <= ?", (on_or_before.isoformat(),)) if on_or_before else ("", ())
+        rows = self._read(
+            f"SELECT * FROM segmentations {where} ORDER BY as_of DESC, id DESC LIMIT 1",  # noqa: S608 (fixed text)
+            params,
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        try:
+            customers = [_row_from_json(obj) for obj in json.loads(row["customers"])]
+            moves = tuple(
+                SegmentMove(customer_id=c, name=n, before=Segment(b), after=Segment(a), explanation=e)
+                for c, n, b, a, e in json.loads(row["moves"])
+            )
+            warnings = tuple(json.loads(row["warnings"]))
+        except (ValueError, KeyError, TypeError) as error:
+            raise StateError(
+                f"{self.path}: frozen segmentation {row['id']} of {row['as_of']} cannot be read ({error}); "
+                "freeze a new one with `windstil segment --freeze`"
+            ) from error
+        return Segmentation(
+            as_of=date.fromisoformat(row["as_of"]),
+            customers={c.customer_id: c for c in customers},
+            frozen_at=datetime.fromisoformat(row["frozen_at"]).date(),
+            moves=moves,
+            warnings=warnings,
+        )
+
+    # ----------------------------------------------------------------- interactions
+
+    def add_interactions(self, items: Iterable[Interaction], source_key: str) -> tuple[int, int]:
+        """Record interactions (e.g. imported call outcomes); return (added, duplicates).
+
+        Idempotent: an interaction equal to one recorded before (same customer, contact, date,
+        channel, levels and note) counts as a duplicate, so importing a file twice adds nothing.
+        """
+        added = duplicates = 0
+        now = _now()
+        with self._write() as conn:
+            for item in items:
+                cursor = conn.execute(
+                    """INSERT OR IGNORE INTO interactions
+                       (fingerprint, source_key, customer_id, contact_id, date, channel,
+                        our_level, their_level, note, source, imported_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        _fingerprint(item),
+                        source_key,
+                        item.customer_id,
+                        item.contact_id,
+                        item.date.isoformat(),
+                        item.channel.value if item.channel else None,
+                        item.our_level.value if item.our_level else None,
+                        item.their_level.value if item.their_level else None,
+                        item.note,
+                        item.source,
+                        now,
+                    ),
+                )
+                if cursor.rowcount:
+                    added += 1
+                else:
+                    duplicates += 1
+        return added, duplicates
+
+    def interactions(self) -> list[Interaction]:
+        """Return the recorded interactions, by date."""
+        rows = self._read("SELECT * FROM interactions ORDER BY date, customer_id, id")
+        return [
+            Interaction(
+                customer_id=r["customer_id"],
+                date=date.fromisoformat(r["date"]),
+                contact_id=r["contact_id"],
+                channel=Channel(r["channel"]) if r["channel"] else None,
+                our_level=OurLevel(r["our_level"]) if r["our_level"] else None,
+                their_level=Level(r["their_level"]) if r["their_level"] else None,
+                note=r["note"],
+                source=r["source"],
+            )
+            for r in rows
+        ]
+
+    # ----------------------------------------------------------------- suppressions
+
+    def add_suppressions(self, items: Iterable[Suppression]) -> tuple[int, int]:
+        """Record addresses never to e-mail again; return (added, already known)."""
+        added = known = 0
+        now = _now()
+        with self._write() as conn:
+            for item in items:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO suppressions (email, reason, date, source, added_at) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        item.email.strip().lower(),
+                        item.reason,
+                        item.date.isoformat() if item.date else None,
+                        item.source,
+                        now,
+                    ),
+                )
+                if cursor.rowcount:
+                    added += 1
+                else:
+                    known += 1
+        return added, known
+
+    def suppressions(self) -> list[Suppression]:
+        """Return the suppressed addresses recorded in the state, by address."""
+        return [
+            Suppression(
+                email=r["email"],
+                reason=r["reason"],
+                date=date.fromisoformat(r["date"]) if r["date"] else None,
+                source=r["source"],
+            )
+            for r in self._read("SELECT * FROM suppressions ORDER BY email")
+        ]
+
+    # ----------------------------------------------------------------- checks
+
+    def check(self) -> list[str]:
+        """Return integrity problems (empty when the database is sound)."""
+        problems: list[str] = []
+        for (line,) in self._read("PRAGMA integrity_check"):
+            if line != "ok":
+                problems.append(f"integrity: {line}")
+        for row in self._read("PRAGMA foreign_key_check"):
+            problems.append(f"foreign key: {row[0]} row {row[1]} points to a missing {row[2]}")
+        if (version := self.schema_version) != SCHEMA_VERSION:
+            problems.append(f"schema version {version}, expected {SCHEMA_VERSION}")
+        for row in self._read("SELECT run_id FROM runs WHERE status = 'approved' AND approved_at IS NULL"):
+            problems.append(f"run {row[0]} is approved without an approval time")
+        for row in self._read(
+            "SELECT contact_id, kind, month, as_of FROM deliveries WHERE month != substr(as_of, 1, 7)"
+        ):
+            problems.append(f"delivery {row[0]}/{row[1]}: month {row[2]} does not match as-of {row[3]}")
+        for row in self._read("SELECT id, as_of, customers, moves, warnings FROM segmentations"):
+            try:
+                for obj in json.loads(row["customers"]):
+                    _row_from_json(obj)
+                json.loads(row["moves"])
+                json.loads(row["warnings"])
+            except (ValueError, KeyError, TypeError) as error:
+                problems.append(f"frozen segmentation {row['id']} of {row['as_of']} is unreadable: {error}")
+        return problems
+
+
+def _refuse_foreign_file(path: Path) -> None:
+    """Refuse, before SQLite touches it, a file that is not a SQLite database at all."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except IsADirectoryError as error:
+        raise StateError(f"{path} is a folder, not a Windstil state database") from error
+    except OSError as error:
+        raise StateError(f"cannot read the state database {path}: {error.strerror}") from error
+    if header and header != SQLITE_HEADER:
+        raise StateError(f"{path} is not a Windstil state database (integrity check failed); it was left untouched")
