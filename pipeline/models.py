@@ -519,3 +519,73 @@ class Delivery:
     def month(self) -> str:
         """The as-of month: a contact gets at most one delivery of a kind per month."""
         return self.as_of.strftime("%Y-%m")
+
+
+@dataclass(frozen=True)
+class RetentionSegment:
+    """Retention of one segment: the customers it had in the previous window, and what became of them."""
+
+    segment: Segment
+    previous: int  # customers of the previous window with this segment at its end
+    retained: int
+    lost: int
+    new: int  # new customers in this window whose current segment is this one
+    revenue_retained: Decimal = Decimal(0)  # this window's revenue from its retained customers
+
+    @property
+    def factor(self) -> Fraction | None:
+        """Retained ÷ customers of the previous window; None when there were none."""
+        return Fraction(self.retained, self.previous) if self.previous else None
+
+
+@dataclass(frozen=True)
+class LostCustomer:
+    """A customer that bought in the previous window but not in this one, with its signals."""
+
+    customer_id: str
+    name: str
+    account_manager_id: str
+    segment: Segment  # at the end of the previous window
+    current_segment: Segment | None  # in the segmentation the report was made with
+    previous_revenue: Decimal
+    last_order: date | None
+    last_evaluation_score: Decimal | None = None
+    last_evaluation_date: date | None = None
+    last_interaction: date | None = None
+    months_since_interaction: int | None = None  # None: no interaction on record
+
+
+@dataclass(frozen=True)
+class RetainedChange:
+    """A retained customer whose revenue moved: previous window against this one."""
+
+    customer_id: str
+    name: str
+    segment: Segment
+    previous_revenue: Decimal
+    revenue: Decimal
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Which customers keep buying: this window against the window before (DESIGN.md "Retention report")."""
+
+    as_of: date
+    window_start: date  # this window is (window_start, as_of]
+    previous_start: date  # the previous one is (previous_start, window_start]
+    previous_customers: int
+    current_customers: int
+    retained: tuple[str, ...]
+    new: tuple[str, ...]
+    lost: tuple[LostCustomer, ...]  # biggest previous revenue first
+    revenue_retained: Decimal
+    revenue_new: Decimal
+    revenue_lost: Decimal  # what the lost customers brought in the previous window
+    by_segment: tuple[RetentionSegment, ...]
+    declines: tuple[RetainedChange, ...] = ()  # retained customers that bought less, biggest drop first
+    satisfaction_norm: Decimal = Decimal(8)
+
+    @property
+    def factor(self) -> Fraction | None:
+        """Retained ÷ customers of the previous window; None when there were none."""
+        return Fraction(len(self.retained), self.previous_customers) if self.previous_customers else None
