@@ -1,0 +1,785 @@
+"""Follow-up call lists: whom each account manager calls, why, what to say and by when.
+
+`build_calls` makes one `CallItem` per customer with at least one reason (DESIGN.md "Call
+lists"); `write_call_lists` writes them per account manager as CSV, XLSX, printable HTML
+and a summary e-mail, plus `calls/all.csv`.
+
+Reasons and their due dates (days after the as-of date):
+
+| reason | when | due |
+|---|---|---|
+| `evaluation_below_norm` | latest evaluation of the last 12 months < `satisfaction_norm` | 0 |
+| `quiet_followup` | a newsletter was made for the customer this run; the treatment has `call_within_days` | that |
+| `contact_overdue` | a `contact_schedule` pair had no interaction in the last `every_days` days | 0 |
+| `revenue_decline` | window revenue fell by ≥ `revenue_decline` (0.30) against the window before | 14 |
+| `cross_sell` / `up_sell` | a product in the cross_sell / up_sell of one they bought, never bought | 30 |
+| `review_segment_d` | a D customer whose treatment has `review: true` | 30 |
+
+A row's due date is the earliest of its reasons'. Priority (1 is most urgent):
+
+1. an evaluation below the norm (any segment), or revenue decline in segment A;
+2. segment A or B with a quiet follow-up, an overdue contact schedule or a revenue decline;
+3. everything else for segments A, B and C (catalogue opportunities, C follow-ups);
+4. segment D (the review), unless rule 1 applies.
+
+Rows are sorted by priority, then due date, then customer name.
+
+Interactions are those of interactions.csv plus those passed in (imported call outcomes);
+the same interaction passed twice counts once. An interaction without `our_level` counts as
+the account manager's; without `their_level`, its contact's level counts. Every channel counts.
+
+The contact to call: never one marked `do_not_call`. First a contact at the level of an
+overdue schedule pair (management pairs first), then a contact who got the newsletter this
+run, then one with a phone number, then by level (management, operational, technical,
+finance), then file order. When nobody is callable, `contact_id` is empty and `note` says why.
+
+CSV columns (calls/<account_manager_id>.csv; calls/all.csv has `account_manager_id` first):
+`priority` (1–4), `due` (YYYY-MM-DD), `customer_id`, `customer`, `segment`, `contact_id`,
+`contact`, `job_title`, `phone`, `reasons` (codes joined with `;`), `talking_points` (joined
+with ` | `), `last_contact` (YYYY-MM-DD or empty), `last_channel` (call/visit/meeting/email),
+`note`. UTF-8, comma-separated, CRLF line ends (RFC 4180).
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import hashlib
+import io
+import logging
+import re
+import zipfile
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from typing import Any
+
+import jinja2
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+
+from pipeline.errors import OutputError
+from pipeline.models import (
+    AccountManager,
+    CallItem,
+    CallReason,
+    Channel,
+    Contact,
+    Dataset,
+    Evaluation,
+    Interaction,
+    Level,
+    OurLevel,
+    QuietStatus,
+    ScheduleRule,
+    Segment,
+    Segmentation,
+    SegmentsConfig,
+    Selection,
+    Settings,
+)
+from pipeline.writer import RunWriter
+
+log = logging.getLogger(__name__)
+
+LOCALE = "nl"
+
+CSV_COLUMNS = (
+    "priority",
+    "due",
+    "customer_id",
+    "customer",
+    "segment",
+    "contact_id",
+    "contact",
+    "job_title",
+    "phone",
+    "reasons",
+    "talking_points",
+    "last_contact",
+    "last_channel",
+    "note",
+)
+ALL_CSV_COLUMNS = ("account_manager_id", *CSV_COLUMNS)
+
+# Days after the as-of date by which a call for this reason should have been made.
+DUE_DAYS: dict[CallReason, int] = {
+    CallReason.EVALUATION_BELOW_NORM: 0,
+    CallReason.CONTACT_OVERDUE: 0,
+    CallReason.REVENUE_DECLINE: 14,
+    CallReason.CROSS_SELL: 30,
+    CallReason.UP_SELL: 30,
+    CallReason.REVIEW_SEGMENT_D: 30,
+}  # quiet_followup: the treatment's call_within_days
+
+REASON_LABELS: dict[CallReason, str] = {
+    CallReason.EVALUATION_BELOW_NORM: "Evaluatie onder de norm",
+    CallReason.QUIET_FOLLOWUP: "Nabellen nieuwsbrief",
+    CallReason.CONTACT_OVERDUE: "Contactschema verlopen",
+    CallReason.CROSS_SELL: "Kans op cross-sell",
+    CallReason.UP_SELL: "Kans op up-sell",
+    CallReason.REVENUE_DECLINE: "Omzet gedaald",
+    CallReason.REVIEW_SEGMENT_D: "D-klant: relatie beoordelen",
+}
+
+PRIORITY_LABELS = {1: "Eerst", 2: "Deze week", 3: "Deze maand", 4: "Beoordelen"}
+
+LEVEL_LABELS = {
+    Level.MANAGEMENT: "management",
+    Level.OPERATIONAL: "operationeel",
+    Level.TECHNICAL: "technisch",
+    Level.FINANCE: "financieel",
+}
+OUR_LEVEL_LABELS = {OurLevel.ACCOUNT_MANAGER: "accountmanager", OurLevel.MANAGEMENT: "onze directie"}
+CHANNEL_LABELS = {
+    Channel.CALL: "telefoon",
+    Channel.VISIT: "bezoek",
+    Channel.MEETING: "overleg",
+    Channel.EMAIL: "e-mail",
+}
+
+_LEVEL_RANK = {Level.MANAGEMENT: 0, Level.OPERATIONAL: 1, Level.TECHNICAL: 2, Level.FINANCE: 3}
+_EVALUATION_MONTHS = 12
+_MAX_SUGGESTIONS = 3
+_TOP_IN_SUMMARY = 5
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+# --------------------------------------------------------------------------- build
+
+
+@dataclass(frozen=True)
+class _Finding:
+    """One reason to call, with its due date and what to say about it."""
+
+    reason: CallReason
+    due: date
+    points: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Customer:
+    """Everything build_calls knows about one customer, grouped once."""
+
+    contacts: tuple[Contact, ...]
+    selections: tuple[Selection, ...]
+    interactions: tuple[Interaction, ...]  # up to the as-of date, oldest first
+    evaluations: tuple[Evaluation, ...]  # up to the as-of date, oldest first
+
+
+def build_calls(
+    data: Dataset,
+    config: SegmentsConfig,
+    segmentation: Segmentation,
+    quiet: dict[str, QuietStatus],
+    selections: Sequence[Selection],
+    interactions: Sequence[Interaction],
+    as_of: date,
+) -> list[CallItem]:
+    """Return the call list of every account manager, sorted by priority, due date, customer."""
+    grouped = _group(data, selections, interactions, as_of)
+    calls: list[CallItem] = []
+    for customer_id, customer in data.customers.items():
+        value = segmentation.customers.get(customer_id)
+        if value is None:
+            log.debug("%s: not in the segmentation, no call list entry", customer_id)
+            continue
+        facts = grouped.get(customer_id, _Customer((), (), (), ()))
+        segment = value.segment
+        findings, overdue_rules = _findings(data, config, customer_id, segment, facts, quiet.get(customer_id), as_of)
+        if not findings:
+            continue
+        reasons = tuple(sorted({f.reason for f in findings}, key=list(CallReason).index))
+        contact, notes = _choose_contact(facts, overdue_rules)
+        last = facts.interactions[-1] if facts.interactions else None
+        calls.append(
+            CallItem(
+                account_manager_id=customer.account_manager_id,
+                customer_id=customer_id,
+                customer_name=customer.name,
+                segment=segment,
+                priority=_priority(reasons, segment),
+                due=min(f.due for f in findings),
+                reasons=reasons,
+                contact_id=contact.contact_id if contact else "",
+                contact_name=contact.full_name if contact else "",
+                job_title=contact.job_title if contact else "",
+                phone=contact.phone if contact else "",
+                talking_points=_talking_points(data, facts, findings, last),
+                last_contact=last.date if last else None,
+                last_contact_channel=last.channel.value if last and last.channel else "",
+                note="; ".join(notes),
+            )
+        )
+    calls.sort(key=lambda c: (c.priority, c.due, c.customer_name.casefold(), c.customer_id))
+    log.info("call lists: %d calls for %d account managers", len(calls), len({c.account_manager_id for c in calls}))
+    return calls
+
+
+def _group(
+    data: Dataset, selections: Sequence[Selection], interactions: Sequence[Interaction], as_of: date
+) -> dict[str, _Customer]:
+    contacts: dict[str, list[Contact]] = defaultdict(list)
+    for contact in data.contacts.values():
+        contacts[contact.customer_id].append(contact)
+    chosen: dict[str, list[Selection]] = defaultdict(list)
+    for selection in selections:
+        chosen[selection.customer_id].append(selection)
+    seen: set[Interaction] = set()
+    talks: dict[str, list[Interaction]] = defaultdict(list)
+    for interaction in [*data.interactions, *interactions]:
+        if interaction.date <= as_of and interaction not in seen:
+            seen.add(interaction)
+            talks[interaction.customer_id].append(interaction)
+    evaluations: dict[str, list[Evaluation]] = defaultdict(list)
+    for evaluation in data.evaluations:
+        if evaluation.date <= as_of:
+            evaluations[evaluation.customer_id].append(evaluation)
+    return {
+        customer_id: _Customer(
+            contacts=tuple(contacts[customer_id]),
+            selections=tuple(chosen[customer_id]),
+            # sorted() is stable: on one day the later row counts as the later interaction
+            interactions=tuple(sorted(talks[customer_id], key=lambda i: i.date)),
+            evaluations=tuple(sorted(evaluations[customer_id], key=lambda e: e.date)),
+        )
+        for customer_id in data.customers
+    }
+
+
+def _findings(
+    data: Dataset,
+    config: SegmentsConfig,
+    customer_id: str,
+    segment: Segment,
+    facts: _Customer,
+    quiet: QuietStatus | None,
+    as_of: date,
+) -> tuple[list[_Finding], list[ScheduleRule]]:
+    treatment = config.treatment.get(segment)
+    findings: list[_Finding] = []
+
+    def due(reason: CallReason) -> date:
+        return as_of + timedelta(days=DUE_DAYS[reason])
+
+    # evaluation_below_norm
+    recent = [e for e in facts.evaluations if e.date > months_before(as_of, _EVALUATION_MONTHS)]
+    if recent and recent[-1].score < config.satisfaction_norm:
+        latest = recent[-1]
+        findings.append(
+            _Finding(
+                CallReason.EVALUATION_BELOW_NORM,
+                due(CallReason.EVALUATION_BELOW_NORM),
+                (
+                    f"Evaluatie {_number(latest.score)} is onder de norm van {_number(config.satisfaction_norm)}: "
+                    "bespreek een herstelplan met de klant",
+                ),
+            )
+        )
+
+    # quiet_followup
+    newsletter_made = any(s.newsletter for s in facts.selections)
+    if newsletter_made and treatment is not None and treatment.call_within_days is not None:
+        since = f" (stil sinds {_date(quiet.quiet_since)})" if quiet and quiet.quiet_since else ""
+        findings.append(
+            _Finding(
+                CallReason.QUIET_FOLLOWUP,
+                as_of + timedelta(days=treatment.call_within_days),
+                (f"Nabellen op de nieuwsbrief van deze maand{since}: vraag wat er speelt en wat er komt",),
+            )
+        )
+
+    # contact_overdue
+    overdue_rules: list[ScheduleRule] = []
+    for rule in treatment.contact_schedule if treatment else ():
+        last = _last_of_pair(rule, facts.interactions, data)
+        if last is not None and (as_of - last).days < rule.every_days:
+            continue
+        overdue_rules.append(rule)
+        pair = f"{OUR_LEVEL_LABELS[rule.ours]} ↔ {LEVEL_LABELS[rule.theirs]} (elke {rule.every_days} dagen)"
+        when = f"laatste {_date(last)}, {(as_of - last).days} dagen geleden" if last else "nog geen contact vastgelegd"
+        action = "plan een gesprek met onze directie" if rule.ours is OurLevel.MANAGEMENT else "bel"
+        findings.append(
+            _Finding(
+                CallReason.CONTACT_OVERDUE,
+                due(CallReason.CONTACT_OVERDUE),
+                (f"Contactschema {pair}: {when}; {action}",),
+            )
+        )
+
+    # cross_sell / up_sell
+    for reason, label in ((CallReason.CROSS_SELL, "Cross-sell"), (CallReason.UP_SELL, "Up-sell")):
+        suggestions = _opportunities(data, customer_id, reason, as_of)
+        if suggestions:
+            shown = [f"{data.products[new].name} (bij {data.products[had].name})" for new, had in suggestions]
+            more = len(shown) - _MAX_SUGGESTIONS
+            text = ", ".join(shown[:_MAX_SUGGESTIONS]) + (f" en nog {more}" if more > 0 else "")
+            findings.append(_Finding(reason, due(reason), (f"{label}: {text}",)))
+
+    # revenue_decline
+    current, previous = _window_revenues(data, customer_id, config.window_months, as_of)
+    if previous > 0 and (previous - current) / previous >= config.revenue_decline_share:
+        drop = (previous - current) / previous * 100
+        findings.append(
+            _Finding(
+                CallReason.REVENUE_DECLINE,
+                due(CallReason.REVENUE_DECLINE),
+                (
+                    f"Omzet laatste {config.window_months} maanden {_euro(current)} tegen {_euro(previous)} "
+                    f"in de periode daarvoor (−{drop:.0f}%): vraag waarom en wat er nodig is",
+                ),
+            )
+        )
+
+    # review_segment_d
+    if segment is Segment.D and treatment is not None and treatment.review:
+        findings.append(
+            _Finding(
+                CallReason.REVIEW_SEGMENT_D,
+                due(CallReason.REVIEW_SEGMENT_D),
+                ("D-klant: beoordeel of de relatie verder kan; nemen we afscheid, doe dat dan netjes",),
+            )
+        )
+    return findings, overdue_rules
+
+
+def _last_of_pair(rule: ScheduleRule, interactions: Iterable[Interaction], data: Dataset) -> date | None:
+    """Return the date of the latest interaction between our `rule.ours` and their `rule.theirs`."""
+    last: date | None = None
+    for interaction in interactions:
+        ours = interaction.our_level or OurLevel.ACCOUNT_MANAGER
+        theirs = interaction.their_level
+        if theirs is None and interaction.contact_id in data.contacts:
+            theirs = data.contacts[interaction.contact_id].level
+        if ours is rule.ours and theirs is rule.theirs and (last is None or interaction.date > last):
+            last = interaction.date
+    return last
+
+
+def _opportunities(data: Dataset, customer_id: str, reason: CallReason, as_of: date) -> list[tuple[str, str]]:
+    """Return (suggested product, product it builds on) pairs, in catalogue order."""
+    bought = {
+        o.product_id
+        for o in data.orders
+        if o.customer_id == customer_id and not o.cancelled and o.order_date <= as_of and o.product_id
+    }
+    found: dict[str, str] = {}
+    for product in data.products.values():
+        if product.id not in bought:
+            continue
+        for new in product.cross_sell if reason is CallReason.CROSS_SELL else product.up_sell:
+            if new not in bought and new in data.products and new not in found:
+                found[new] = product.id
+    return list(found.items())
+
+
+def _window_revenues(data: Dataset, customer_id: str, window_months: int, as_of: date) -> tuple[Decimal, Decimal]:
+    """Return revenue in (as_of − window, as_of] and in the window before it, cancelled orders excluded."""
+    start = months_before(as_of, window_months)
+    before = months_before(as_of, 2 * window_months)
+    current = previous = Decimal(0)
+    for order in data.orders:
+        if order.customer_id != customer_id or order.cancelled:
+            continue
+        if start < order.order_date <= as_of:
+            current += order.revenue
+        elif before < order.order_date <= start:
+            previous += order.revenue
+    return current, previous
+
+
+def months_before(day: date, months: int) -> date:
+    """Return the same day `months` earlier, clamped to the end of a shorter month."""
+    year, month0 = divmod(day.year * 12 + day.month - 1 - months, 12)
+    month = month0 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _priority(reasons: Sequence[CallReason], segment: Segment) -> int:
+    """Return 1–4 by the rule in the module docstring."""
+    if CallReason.EVALUATION_BELOW_NORM in reasons:
+        return 1
+    if segment is Segment.A and CallReason.REVENUE_DECLINE in reasons:
+        return 1
+    if segment is Segment.D:
+        return 4
+    urgent = {CallReason.QUIET_FOLLOWUP, CallReason.CONTACT_OVERDUE, CallReason.REVENUE_DECLINE}
+    if segment in (Segment.A, Segment.B) and urgent.intersection(reasons):
+        return 2
+    return 3
+
+
+def _choose_contact(facts: _Customer, overdue_rules: Sequence[ScheduleRule]) -> tuple[Contact | None, list[str]]:
+    """Return the contact to call (None: nobody callable) and notes for the account manager."""
+    notes: list[str] = []
+    blocked = [c for c in facts.contacts if c.do_not_call]
+    callable_ = [c for c in facts.contacts if not c.do_not_call]
+    if not facts.contacts:
+        return None, ["Geen contactpersoon bekend: zoek uit wie we moeten bellen"]
+    if not callable_:
+        names = ", ".join(c.full_name for c in blocked)
+        return None, [f"Niemand te bellen: alle contactpersonen staan op 'niet bellen' ({names})"]
+    # Management pairs first: that conversation is the one the schedule guards most.
+    wanted = sorted({r.theirs for r in overdue_rules}, key=lambda lvl: _LEVEL_RANK[lvl])
+    got_newsletter = {s.contact_id for s in facts.selections if s.newsletter}
+    order = {c.contact_id: i for i, c in enumerate(facts.contacts)}
+
+    def rank(contact: Contact) -> tuple[int, int, int, int, int]:
+        return (
+            wanted.index(contact.level) if contact.level in wanted else len(wanted),
+            0 if contact.contact_id in got_newsletter else 1,
+            0 if contact.phone else 1,
+            _LEVEL_RANK[contact.level],
+            order[contact.contact_id],
+        )
+
+    chosen = min(callable_, key=rank)
+    for level in wanted:
+        if not any(c.level is level for c in callable_):
+            notes.append(f"Geen belbare contactpersoon op {LEVEL_LABELS[level]}niveau bekend")
+    if not chosen.phone:
+        notes.append("Geen telefoonnummer bekend")
+    if blocked:
+        notes.append("Niet bellen: " + ", ".join(c.full_name for c in blocked))
+    return chosen, notes
+
+
+def _talking_points(
+    data: Dataset, facts: _Customer, findings: Sequence[_Finding], last: Interaction | None
+) -> tuple[str, ...]:
+    points: list[str] = []
+    for selection in facts.selections:
+        name = (
+            data.contacts[selection.contact_id].full_name
+            if selection.contact_id in data.contacts
+            else selection.contact_id
+        )
+        if selection.newsletter and selection.items:
+            titles = ", ".join(f"‘{_title(data, c.item_id)}’" for c in selection.items)
+            points.append(f"Nieuwsbrief aan {name}: {titles}")
+        if selection.alert and selection.alert_item is not None:
+            points.append(f"Alert aan {name}: ‘{_title(data, selection.alert_item.item_id)}’")
+    for finding in sorted(findings, key=lambda f: list(CallReason).index(f.reason)):
+        points.extend(finding.points)
+    if facts.evaluations:
+        latest = facts.evaluations[-1]
+        comment = f": “{latest.comment}”" if latest.comment else ""
+        points.append(f"Laatste evaluatie: {_number(latest.score)} op {_date(latest.date)}{comment}")
+    else:
+        points.append("Nog geen evaluatie: vraag hoe tevreden ze zijn")
+    if last is not None:
+        channel = f" ({CHANNEL_LABELS[last.channel]})" if last.channel else ""
+        with_whom = ""
+        if last.contact_id in data.contacts:
+            with_whom = f" met {data.contacts[last.contact_id].full_name}"
+        points.append(f"Laatste contact: {_date(last.date)}{channel}{with_whom}")
+    else:
+        points.append("Laatste contact: niet vastgelegd")
+    return tuple(points)
+
+
+def _title(data: Dataset, item_id: str) -> str:
+    item = data.content.get(item_id)
+    return item.title if item else item_id
+
+
+def _date(day: date | None) -> str:
+    return format_date(day, "d MMM y", locale=LOCALE) if day else ""
+
+
+def _long_date(day: date) -> str:
+    return format_date(day, "long", locale=LOCALE)
+
+
+def _number(value: Decimal) -> str:
+    return format_decimal(value, locale=LOCALE)
+
+
+def _euro(value: Decimal) -> str:
+    return format_currency(value, "EUR", format="¤ #,##0", locale=LOCALE, currency_digits=False)
+
+
+# --------------------------------------------------------------------------- write
+
+
+def write_call_lists(
+    writer: RunWriter, calls: Sequence[CallItem], data: Dataset, settings: Settings, as_of: date
+) -> None:
+    """Write calls/<am>.csv, .xlsx, .html and .eml for every account manager, and calls/all.csv."""
+    env = _environment(settings)
+    by_am: dict[str, list[CallItem]] = {am: [] for am in data.account_managers}
+    for call in calls:
+        by_am.setdefault(call.account_manager_id, []).append(call)
+    for am_id, am_calls in by_am.items():
+        manager = data.account_managers.get(am_id) or AccountManager(am_id, am_id, "")
+        xlsx = call_list_xlsx(am_calls, manager, as_of)
+        writer.write_text(f"calls/{am_id}.csv", call_list_csv(am_calls))
+        writer.write_bytes(f"calls/{am_id}.xlsx", xlsx)
+        writer.write_text(
+            f"calls/{am_id}.html", env.get_template("list.html").render(_context(am_calls, manager, settings, as_of))
+        )
+        if manager.email:
+            writer.write_bytes(f"calls/{am_id}.eml", _summary_email(env, am_calls, manager, settings, as_of, xlsx))
+        else:
+            log.warning("calls/%s.eml not written: account manager %s has no e-mail address", am_id, am_id)
+    writer.write_text("calls/all.csv", call_list_csv(calls, with_account_manager=True))
+
+
+def _row(call: CallItem) -> dict[str, str]:
+    return {
+        "account_manager_id": call.account_manager_id,
+        "priority": str(call.priority),
+        "due": call.due.isoformat(),
+        "customer_id": call.customer_id,
+        "customer": call.customer_name,
+        "segment": call.segment.value,
+        "contact_id": call.contact_id,
+        "contact": call.contact_name,
+        "job_title": call.job_title,
+        "phone": call.phone,
+        "reasons": ";".join(r.value for r in call.reasons),
+        "talking_points": " | ".join(call.talking_points),
+        "last_contact": call.last_contact.isoformat() if call.last_contact else "",
+        "last_channel": call.last_contact_channel,
+        "note": call.note,
+    }
+
+
+def call_list_csv(calls: Sequence[CallItem], *, with_account_manager: bool = False) -> str:
+    """Return the calls as CSV text with the documented columns."""
+    out = io.StringIO()
+    columns = ALL_CSV_COLUMNS if with_account_manager else CSV_COLUMNS
+    rows = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
+    rows.writeheader()
+    for call in calls:
+        rows.writerow({k: _no_formula(v) for k, v in _row(call).items()})
+    return out.getvalue()
+
+
+def _no_formula(value: str) -> str:
+    """Keep a data value from being run as a spreadsheet formula when the CSV is opened in Excel."""
+    # A phone number like "+31 ..." is data, not a formula; only defuse what Excel would evaluate.
+    if value[:1] in ("=", "@") or (value[:1] in ("+", "-") and not re.fullmatch(r"[+\-][\d\s()./-]*", value)):
+        return "'" + value
+    return value
+
+
+# Column title, width (characters), key in _row; dates and numbers get real cell types below.
+_XLSX_COLUMNS = (
+    ("Prioriteit", 10, "priority"),
+    ("Uiterlijk", 12, "due"),
+    ("Klantnr.", 10, "customer_id"),
+    ("Klant", 28, "customer"),
+    ("Segment", 9, "segment"),
+    ("Contactnr.", 11, "contact_id"),
+    ("Contactpersoon", 22, "contact"),
+    ("Functie", 22, "job_title"),
+    ("Telefoon", 17, "phone"),
+    ("Redenen", 26, "reasons"),
+    ("Gesprekspunten", 70, "talking_points"),
+    ("Laatste contact", 14, "last_contact"),
+    ("Kanaal", 10, "last_channel"),
+    ("Opmerking", 30, "note"),
+)
+XLSX_DATE_FORMAT = "DD-MM-YYYY"
+
+
+def call_list_xlsx(calls: Sequence[CallItem], manager: AccountManager, as_of: date) -> bytes:
+    """Return the call list as an .xlsx workbook: frozen header, filters, real dates, wrapped talking points."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Bellijst"
+    sheet.append([title for title, _, _ in _XLSX_COLUMNS])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = PatternFill("solid", fgColor="1F4E79")
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+    wrap = Alignment(wrap_text=True, vertical="top")
+    top = Alignment(vertical="top")
+    for call in calls:
+        channel = CHANNEL_LABELS.get(Channel(call.last_contact_channel)) if call.last_contact_channel else ""
+        values: dict[str, Any] = {
+            **{key: _no_formula(value) for key, value in _row(call).items()},
+            "priority": call.priority,
+            "due": call.due,
+            "reasons": "\n".join(REASON_LABELS[r] for r in call.reasons),
+            "talking_points": "\n".join(f"• {_no_formula(p)}" for p in call.talking_points),
+            "last_contact": call.last_contact,
+            "last_channel": channel,
+        }
+        sheet.append([values[key] for _, _, key in _XLSX_COLUMNS])
+        for cell, (_, _, key) in zip(sheet[sheet.max_row], _XLSX_COLUMNS, strict=True):
+            cell.alignment = wrap if key in ("reasons", "talking_points", "note") else top
+            if key in ("due", "last_contact"):
+                cell.number_format = XLSX_DATE_FORMAT
+    last_column = sheet.cell(row=1, column=len(_XLSX_COLUMNS)).column_letter
+    sheet.auto_filter.ref = f"A1:{last_column}{max(sheet.max_row, 1)}"
+    sheet.freeze_panes = "A2"
+    for index, (_, width, _) in enumerate(_XLSX_COLUMNS, start=1):
+        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width
+    sheet.print_options.gridLines = False
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = "1:1"
+    stamp = datetime(as_of.year, as_of.month, as_of.day)
+    book.properties.creator = "Windstil"
+    book.properties.title = f"Bellijst {manager.name} {as_of.isoformat()}"
+    book.properties.created = stamp
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return _reproducible_zip(buffer.getvalue(), stamp)
+
+
+def _reproducible_zip(data: bytes, stamp: datetime) -> bytes:
+    """Return the .xlsx with the as-of date instead of the wall clock in its zip entries and properties.
+
+    openpyxl stamps the save time into docProps/core.xml and every zip entry; the run's
+    output must depend on its inputs only, so a re-run gives the same bytes.
+    """
+    when = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>" + when.encode() + rb"\g<2>",
+                    content,
+                )
+            entry = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            target.writestr(entry, content)
+    return out.getvalue()
+
+
+def _environment(settings: Settings) -> jinja2.Environment:
+    folder = settings.paths.templates / "calls"
+    if not folder.is_dir():
+        raise OutputError(f"{folder}: the call list templates are missing (list.html, summary.html, summary.txt)")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["nl_date"] = _date
+    env.filters["nl_long_date"] = _long_date
+    return env
+
+
+def _view(call: CallItem) -> dict[str, Any]:
+    """Return one call as a template context entry."""
+    return {
+        "priority": call.priority,
+        "priority_label": PRIORITY_LABELS.get(call.priority, str(call.priority)),
+        "due": call.due,
+        "customer_id": call.customer_id,
+        "customer": call.customer_name,
+        "segment": call.segment.value,
+        "contact_id": call.contact_id,
+        "contact": call.contact_name,
+        "job_title": call.job_title,
+        "phone": call.phone,
+        "tel": re.sub(r"[^\d+]", "", call.phone),
+        "reasons": [(r.value, REASON_LABELS[r]) for r in call.reasons],
+        "talking_points": list(call.talking_points),
+        "last_contact": call.last_contact,
+        "last_channel": CHANNEL_LABELS.get(Channel(call.last_contact_channel), "") if call.last_contact_channel else "",
+        "note": call.note,
+    }
+
+
+def _context(calls: Sequence[CallItem], manager: AccountManager, settings: Settings, as_of: date) -> dict[str, Any]:
+    counts: dict[str, int] = defaultdict(int)
+    for call in calls:
+        for reason in call.reasons:
+            counts[REASON_LABELS[reason]] += 1
+    return {
+        "manager": {"id": manager.account_manager_id, "name": manager.name, "email": manager.email},
+        "company": settings.company_name,
+        "as_of": as_of,
+        "calls": [_view(c) for c in calls],
+        "reason_counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
+        "priority_counts": [(p, PRIORITY_LABELS[p], sum(c.priority == p for c in calls)) for p in PRIORITY_LABELS],
+    }
+
+
+def _summary_email(
+    env: jinja2.Environment,
+    calls: Sequence[CallItem],
+    manager: AccountManager,
+    settings: Settings,
+    as_of: date,
+    xlsx: bytes,
+) -> bytes:
+    """Return the account manager's summary e-mail: counts, the top five, the list attached as .xlsx."""
+    context = _context(calls, manager, settings, as_of) | {
+        "top": [_view(c) for c in calls[:_TOP_IN_SUMMARY]],
+        "files": {
+            "xlsx": f"bellijst-{manager.account_manager_id}-{as_of.isoformat()}.xlsx",
+            "html": f"calls/{manager.account_manager_id}.html",
+            "csv": f"calls/{manager.account_manager_id}.csv",
+        },
+    }
+    text = env.get_template("summary.txt").render(context)
+    html = env.get_template("summary.html").render(context)
+    count = len(calls)
+    subject = f"Bellijst {_long_date(as_of)}: {count} {'gesprek' if count == 1 else 'gesprekken'}"
+
+    message = EmailMessage(policy=_POLICY)
+    message["From"] = Address(
+        display_name=_one_line(f"Windstil – {settings.sender_name}"), addr_spec=settings.sender_email
+    )
+    message["To"] = Address(display_name=_one_line(manager.name), addr_spec=_one_line(manager.email))
+    message["Reply-To"] = Address(addr_spec=settings.reply_to)
+    message["Subject"] = _one_line(subject)
+    message["Date"] = format_datetime(datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC))
+    domain = settings.sender_email.rpartition("@")[2]
+    key = hashlib.sha256(f"calls\x00{manager.account_manager_id}\x00{as_of.isoformat()}".encode()).hexdigest()[:20]
+    message["Message-ID"] = f"<calls.{as_of.strftime('%Y%m%d')}.{key}@{domain}>"
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    message.add_attachment(xlsx, maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=context["files"]["xlsx"])
+    # Fixed boundaries: the same run gives the same bytes. "=_" never occurs in
+    # quoted-printable or base64 bodies, so the boundary cannot collide with the content.
+    digest = hashlib.sha256(text.encode() + html.encode() + xlsx).hexdigest()[:24]
+    message.set_boundary(f"=_windstil_mixed_{digest}")
+    for part in message.iter_parts():
+        if part.get_content_type() == "multipart/alternative":
+            part.set_boundary(f"=_windstil_alt_{digest}")
+    return message.as_bytes()
+
+
+# Long enough that Message-ID and the like are written as they are; lines stay under 998.
+_POLICY = SMTP.clone(max_line_length=998)
+
+
+def _one_line(value: str) -> str:
+    """Return `value` with line breaks and control characters turned into spaces, for a header."""
+    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
+
+
+def call_counts(calls: Sequence[CallItem]) -> Mapping[str, Mapping[str, int]]:
+    """Return per account manager the number of calls and how often each reason occurs."""
+    result: dict[str, dict[str, int]] = {}
+    for call in calls:
+        counts = result.setdefault(call.account_manager_id, {"calls": 0})
+        counts["calls"] += 1
+        for reason in call.reasons:
+            counts[reason.value] = counts.get(reason.value, 0) + 1
+    return result

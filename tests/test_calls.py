@@ -1,0 +1,603 @@
+"""Call lists: reasons, priority, the contact to call, talking points, and the files per account manager."""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import io
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+import openpyxl
+import pytest
+from conftest import make_config
+
+from pipeline.calls import (
+    ALL_CSV_COLUMNS,
+    CSV_COLUMNS,
+    build_calls,
+    call_counts,
+    call_list_xlsx,
+    months_before,
+    write_call_lists,
+)
+from pipeline.models import (
+    AccountManager,
+    Activity,
+    CallItem,
+    CallReason,
+    Channel,
+    ChosenItem,
+    Contact,
+    ContentItem,
+    Customer,
+    CustomerValue,
+    Dataset,
+    Evaluation,
+    Interaction,
+    ItemType,
+    Level,
+    Order,
+    OrderStatus,
+    OurLevel,
+    Paths,
+    Product,
+    QuietStatus,
+    Segment,
+    Segmentation,
+    Selection,
+    Settings,
+    SkipReason,
+)
+from pipeline.writer import RunWriter
+
+REPO = Path(__file__).resolve().parents[1]
+AS_OF = date(2026, 11, 30)
+R = CallReason
+
+AMS = {
+    "am-jan": AccountManager("am-jan", "Jan de Vries", "jan.devries@polderlicht-it.nl", "+31 6 1234 5678"),
+    "am-sara": AccountManager("am-sara", "Sara Bakker", "sara.bakker@polderlicht-it.nl"),
+}
+PRODUCTS = {
+    "werkplek": Product("werkplek", "Werkplekbeheer", cross_sell=("backup",), up_sell=()),
+    "backup": Product("backup", "Back-up Pro", cross_sell=(), up_sell=("backup-plus",)),
+    "backup-plus": Product("backup-plus", "Back-up Pro Plus"),
+    "scan": Product("scan", "Securityscan"),
+}
+
+
+def contact(contact_id: str, customer_id: str = "K1", level: Level = Level.OPERATIONAL, **fields: object) -> Contact:
+    values: dict[str, object] = {
+        "first_name": f"Voornaam{contact_id}",
+        "last_name": "Achternaam",
+        "email": f"{contact_id.lower()}@klant.nl",
+        "email_valid": True,
+        "phone": "+31 30 000 0000",
+        "job_title": "Medewerker",
+        "newsletter_opt_in": True,
+    } | fields
+    return Contact(contact_id=contact_id, customer_id=customer_id, level=level, **values)  # type: ignore[arg-type]
+
+
+def order(order_id: str, when: date, revenue: str = "1000", customer_id: str = "K1", product: str = "scan") -> Order:
+    return Order(order_id, customer_id, when, Decimal(revenue), product_id=product, end_date=when + timedelta(days=20))
+
+
+def steady_orders(customer_id: str = "K1") -> list[Order]:
+    """The same revenue in this window and the one before: no decline, no opportunity."""
+    return [
+        order(f"{customer_id}-old", date(2025, 3, 1), customer_id=customer_id),
+        order(f"{customer_id}-new", date(2026, 3, 1), customer_id=customer_id),
+    ]
+
+
+def make_data(
+    *,
+    customers: dict[str, str] | None = None,
+    contacts: list[Contact] | None = None,
+    orders: list[Order] | None = None,
+    evaluations: list[Evaluation] = (),  # type: ignore[assignment]
+    interactions: list[Interaction] = (),  # type: ignore[assignment]
+    content: dict[str, ContentItem] | None = None,
+) -> Dataset:
+    """Return a data set; `customers` maps id → account manager id (default: K1 of am-jan)."""
+    customers = customers or {"K1": "am-jan"}
+    return Dataset(
+        account_managers=AMS,
+        customers={cid: Customer(cid, f"Klant {cid}", am) for cid, am in customers.items()},
+        contacts={c.contact_id: c for c in (contacts if contacts is not None else [contact("P1")])},
+        orders=tuple(orders if orders is not None else [o for cid in customers for o in steady_orders(cid)]),
+        evaluations=tuple(evaluations),
+        interactions=tuple(interactions),
+        suppressions=(),
+        products=PRODUCTS,
+        content=content or {},
+    )
+
+
+def make_segmentation(**segments: str) -> Segmentation:
+    def value(cid: str, segment: str) -> CustomerValue:
+        s = Segment(segment)
+        zero = Fraction(0)
+        return CustomerValue(cid, f"Klant {cid}", "", s, s, zero, Decimal(0), Decimal(0), 0, zero, zero, zero)
+
+    return Segmentation(as_of=AS_OF, customers={cid: value(cid, s) for cid, s in segments.items()})
+
+
+def newsletter(contact_id: str, customer_id: str = "K1", items: tuple[str, ...] = (), segment: str = "B") -> Selection:
+    return Selection(
+        contact_id=contact_id,
+        customer_id=customer_id,
+        account_manager_id="am-jan",
+        segment=Segment(segment),
+        language="nl",
+        quiet=True,
+        newsletter_reasons=(),
+        alert_reasons=(SkipReason.NO_MATCHING_ITEM,),
+        items=tuple(ChosenItem(i, 5, ()) for i in items),
+    )
+
+
+def calls_for(
+    data: Dataset,
+    segments: dict[str, str] | None = None,
+    *,
+    selections: list[Selection] = (),  # type: ignore[assignment]
+    interactions: list[Interaction] = (),  # type: ignore[assignment]
+    **config: object,
+) -> list[CallItem]:
+    segmentation = make_segmentation(**(segments or {"K1": "C"}))
+    quiet = {cid: QuietStatus(cid, Activity.QUIET, date(2026, 9, 1), date(2026, 9, 1)) for cid in data.customers}
+    return build_calls(data, make_config(**config), segmentation, quiet, selections, interactions, AS_OF)
+
+
+def talk(
+    contact_id: str, when: date, ours: OurLevel = OurLevel.ACCOUNT_MANAGER, customer_id: str = "K1"
+) -> Interaction:
+    return Interaction(customer_id, when, contact_id=contact_id, channel=Channel.CALL, our_level=ours)
+
+
+# --------------------------------------------------------------------------- each reason alone
+
+
+def test_a_customer_without_reasons_is_not_listed() -> None:
+    """A C customer with steady revenue, no evaluation problem and no opportunity gets no call."""
+    assert calls_for(make_data()) == []
+
+
+def test_evaluation_below_norm_alone() -> None:
+    """The latest evaluation of the last 12 months below the norm is a priority-1 call due today."""
+    data = make_data(evaluations=[Evaluation("K1", date(2026, 10, 12), Decimal("7.5"), comment="Reactietijd te lang")])
+    [call] = calls_for(data)
+    assert call.reasons == (R.EVALUATION_BELOW_NORM,)
+    assert (call.priority, call.due) == (1, AS_OF)
+    assert "Laatste evaluatie: 7,5 op 12 okt 2026: “Reactietijd te lang”" in call.talking_points
+    assert any("herstelplan" in p for p in call.talking_points)
+
+
+def test_evaluation_only_counts_the_latest_within_twelve_months() -> None:
+    """A low score followed by a good one, or one older than 12 months, is no reason to call."""
+    recovered = [Evaluation("K1", date(2026, 3, 1), Decimal(6)), Evaluation("K1", date(2026, 9, 1), Decimal(8))]
+    assert calls_for(make_data(evaluations=recovered)) == []
+    old = [Evaluation("K1", date(2025, 11, 30), Decimal(5))]
+    assert calls_for(make_data(evaluations=old)) == []
+    assert calls_for(make_data(evaluations=[Evaluation("K1", date(2025, 12, 1), Decimal(5))]))[0].reasons == (
+        R.EVALUATION_BELOW_NORM,
+    )
+
+
+def test_quiet_followup_alone() -> None:
+    """A newsletter made this run for a B customer means a call within call_within_days (14)."""
+    [call] = calls_for(make_data(), {"K1": "B"}, selections=[newsletter("P1")])
+    assert call.reasons == (R.QUIET_FOLLOWUP,)
+    assert (call.priority, call.due) == (2, AS_OF + timedelta(days=14))
+    assert any("stil sinds 1 sep 2026" in p for p in call.talking_points)
+
+
+def test_no_quiet_followup_without_call_within_days_or_newsletter() -> None:
+    """C has no call_within_days; a skipped newsletter is no follow-up either."""
+    assert calls_for(make_data(), {"K1": "C"}, selections=[newsletter("P1")]) == []
+    skipped = replace(newsletter("P1"), newsletter_reasons=(SkipReason.CADENCE,))
+    assert calls_for(make_data(), {"K1": "B"}, selections=[skipped]) == []
+
+
+def a_customer_contacts() -> list[Contact]:
+    return [contact("P1", level=Level.OPERATIONAL), contact("P2", level=Level.MANAGEMENT, job_title="Directeur")]
+
+
+def test_contact_schedule_not_due() -> None:
+    """An A customer whose both schedule pairs were kept (29 and 89 days ago) gets no call."""
+    talks = [talk("P1", AS_OF - timedelta(days=29)), talk("P2", AS_OF - timedelta(days=89), OurLevel.MANAGEMENT)]
+    assert calls_for(make_data(contacts=a_customer_contacts(), interactions=talks), {"K1": "A"}) == []
+
+
+def test_contact_schedule_due_alone() -> None:
+    """The operational pair last met 30 days ago (every 30 days) is overdue: due today, priority 2."""
+    talks = [talk("P1", AS_OF - timedelta(days=30)), talk("P2", AS_OF - timedelta(days=10), OurLevel.MANAGEMENT)]
+    [call] = calls_for(make_data(contacts=a_customer_contacts(), interactions=talks), {"K1": "A"})
+    assert call.reasons == (R.CONTACT_OVERDUE,)
+    assert (call.priority, call.due, call.contact_id) == (2, AS_OF, "P1")
+    assert any(
+        "accountmanager ↔ operationeel (elke 30 dagen): laatste 31 okt 2026, 30 dagen geleden" in p
+        for p in call.talking_points
+    )
+
+
+def test_contact_schedule_counts_only_the_matching_pair() -> None:
+    """An account manager's call with management does not keep the management ↔ management pair."""
+    talks = [talk("P1", AS_OF - timedelta(days=3)), talk("P2", AS_OF - timedelta(days=3))]
+    [call] = calls_for(make_data(contacts=a_customer_contacts(), interactions=talks), {"K1": "A"})
+    assert call.reasons == (R.CONTACT_OVERDUE,)
+    assert call.contact_id == "P2"  # the management pair is due: call management
+    assert any(
+        "onze directie ↔ management (elke 90 dagen): nog geen contact vastgelegd" in p for p in call.talking_points
+    )
+
+
+def test_contact_schedule_uses_passed_in_interactions_and_ignores_the_future() -> None:
+    """Imported call outcomes keep the schedule; an interaction after the as-of date does not."""
+    data = make_data(
+        contacts=a_customer_contacts(), interactions=[talk("P2", AS_OF - timedelta(days=5), OurLevel.MANAGEMENT)]
+    )
+    imported = talk("P1", AS_OF - timedelta(days=2))
+    assert calls_for(data, {"K1": "A"}, interactions=[imported, imported]) == []
+    later = talk("P1", AS_OF + timedelta(days=1))
+    assert calls_for(data, {"K1": "A"}, interactions=[later])[0].reasons == (R.CONTACT_OVERDUE,)
+
+
+def test_cross_sell_alone_names_the_products() -> None:
+    """A customer with Werkplekbeheer but no Back-up Pro is a cross-sell chance, named in the talking points."""
+    orders = [order("O1", date(2025, 3, 1), product="werkplek"), order("O2", date(2026, 3, 1), product="werkplek")]
+    [call] = calls_for(make_data(orders=orders))
+    assert call.reasons == (R.CROSS_SELL,)
+    assert (call.priority, call.due) == (3, AS_OF + timedelta(days=30))
+    assert "Cross-sell: Back-up Pro (bij Werkplekbeheer)" in call.talking_points
+
+
+def test_up_sell_alone_and_no_opportunity_once_bought() -> None:
+    """Back-up Pro suggests its up-sell Back-up Pro Plus, until the customer has it."""
+    orders = [order("O1", date(2025, 3, 1), product="backup"), order("O2", date(2026, 3, 1), product="backup")]
+    [call] = calls_for(make_data(orders=orders))
+    assert call.reasons == (R.UP_SELL,)
+    assert "Up-sell: Back-up Pro Plus (bij Back-up Pro)" in call.talking_points
+    orders.append(order("O3", date(2026, 4, 1), product="backup-plus", revenue="0"))
+    assert calls_for(make_data(orders=orders)) == []
+
+
+def test_cancelled_order_is_not_a_purchase() -> None:
+    """A cancelled Werkplekbeheer order opens no cross-sell."""
+    cancelled = replace(order("O9", date(2026, 5, 1), product="werkplek"), status=OrderStatus.CANCELLED)
+    assert calls_for(make_data(orders=[*steady_orders(), cancelled])) == []
+
+
+@pytest.mark.parametrize(("current", "listed"), [("710", False), ("700", True), ("690", True)])
+def test_revenue_decline_threshold(current: str, listed: bool) -> None:
+    """Revenue down 29% against the window before is no reason; 30% and 31% are."""
+    orders = [order("O1", date(2025, 6, 1), "1000"), order("O2", date(2026, 6, 1), current)]
+    calls = calls_for(make_data(orders=orders))
+    assert [c.reasons for c in calls] == ([(R.REVENUE_DECLINE,)] if listed else [])
+    if listed:
+        assert (calls[0].priority, calls[0].due) == (3, AS_OF + timedelta(days=14))
+        assert any(f"€ {current} in de periode" not in p and "tegen € 1.000" in p for p in calls[0].talking_points)
+
+
+def test_revenue_decline_windows_follow_window_months() -> None:
+    """The window is (as_of − window_months, as_of]: an order on the boundary day belongs to the window before."""
+    orders = [order("O1", date(2025, 11, 30), "1000"), order("O2", date(2025, 12, 1), "1000")]
+    assert calls_for(make_data(orders=orders)) == []  # 1000 before, 1000 now
+    assert calls_for(make_data(orders=orders), window_months=6)[0].reasons == (R.REVENUE_DECLINE,)
+
+
+def test_revenue_decline_in_segment_a_is_priority_one() -> None:
+    """A falling A customer is a retention risk: priority 1."""
+    orders = [order("O1", date(2025, 6, 1), "1000"), order("O2", date(2026, 6, 1), "500")]
+    talks = [talk("P1", AS_OF - timedelta(days=1)), talk("P2", AS_OF - timedelta(days=1), OurLevel.MANAGEMENT)]
+    [call] = calls_for(make_data(contacts=a_customer_contacts(), orders=orders, interactions=talks), {"K1": "A"})
+    assert (call.reasons, call.priority) == ((R.REVENUE_DECLINE,), 1)
+
+
+def test_review_segment_d_alone() -> None:
+    """A D customer (treatment review: true) is listed last, priority 4."""
+    [call] = calls_for(make_data(orders=[]), {"K1": "D"})
+    assert (call.reasons, call.priority, call.due) == ((R.REVIEW_SEGMENT_D,), 4, AS_OF + timedelta(days=30))
+    assert any("netjes" in p for p in call.talking_points)
+
+
+def test_no_review_when_the_treatment_does_not_ask() -> None:
+    """Without review: true a D customer without other reasons is not listed."""
+    config = make_config()
+    treatment = dict(config.treatment) | {Segment.D: replace(config.treatment[Segment.D], review=False)}
+    assert calls_for(make_data(orders=[]), {"K1": "D"}, treatment=treatment) == []
+
+
+# --------------------------------------------------------------------------- one row, several reasons
+
+
+def test_several_reasons_make_one_row_with_all_of_them() -> None:
+    """An A customer with a bad evaluation, a newsletter, an overdue schedule, a decline and a cross-sell: one row."""
+    item = ContentItem(
+        "nl/backup",
+        "content/nl/backup.md",
+        "Back-ups die u echt terugzet",
+        ItemType.ARTICLE,
+        "nl",
+        date(2026, 11, 2),
+        "",
+        "",
+    )
+    data = make_data(
+        contacts=a_customer_contacts(),
+        orders=[
+            order("O1", date(2025, 6, 1), "2000", product="werkplek"),
+            order("O2", date(2026, 6, 1), "1000", product="werkplek"),
+        ],
+        evaluations=[Evaluation("K1", date(2026, 9, 5), Decimal("6.5"), comment="Vertraging")],
+        content={item.id: item},
+    )
+    [call] = calls_for(data, {"K1": "A"}, selections=[newsletter("P1", items=("nl/backup",), segment="A")])
+    assert call.reasons == (
+        R.EVALUATION_BELOW_NORM,
+        R.QUIET_FOLLOWUP,
+        R.CONTACT_OVERDUE,
+        R.CROSS_SELL,
+        R.REVENUE_DECLINE,
+    )
+    assert (call.priority, call.due) == (1, AS_OF)
+    assert call.talking_points[0] == "Nieuwsbrief aan VoornaamP1 Achternaam: ‘Back-ups die u echt terugzet’"
+    assert "Cross-sell: Back-up Pro (bij Werkplekbeheer)" in call.talking_points
+    assert "Laatste evaluatie: 6,5 op 5 sep 2026: “Vertraging”" in call.talking_points
+    assert call.talking_points[-1] == "Laatste contact: niet vastgelegd"
+    assert call.contact_id == "P2"  # the management pair is overdue (never met): management first
+
+
+# --------------------------------------------------------------------------- the contact to call
+
+
+def test_do_not_call_contact_is_passed_over() -> None:
+    """The newsletter recipient is marked do_not_call: another contact is chosen, and the note says who not to call."""
+    contacts = [contact("P1", do_not_call=True), contact("P2", phone="+31 30 111 2222", job_title="Office manager")]
+    [call] = calls_for(make_data(contacts=contacts), {"K1": "B"}, selections=[newsletter("P1")])
+    assert (call.contact_id, call.phone, call.job_title) == ("P2", "+31 30 111 2222", "Office manager")
+    assert "Niet bellen: VoornaamP1 Achternaam" in call.note
+
+
+def test_nobody_callable_is_flagged() -> None:
+    """All contacts do_not_call: the row stays, without a contact, and says why."""
+    contacts = [contact("P1", do_not_call=True), contact("P2", do_not_call=True)]
+    [call] = calls_for(make_data(contacts=contacts), {"K1": "B"}, selections=[newsletter("P1")])
+    assert (call.contact_id, call.contact_name, call.phone) == ("", "", "")
+    assert call.note.startswith("Niemand te bellen: alle contactpersonen staan op 'niet bellen'")
+
+
+def test_customer_without_contacts_is_flagged() -> None:
+    """A customer with no contact persons at all still gets its row, with a note."""
+    [call] = calls_for(make_data(contacts=[]), {"K1": "D"})
+    assert call.contact_id == "" and "Geen contactpersoon bekend" in call.note
+
+
+def test_newsletter_recipient_is_preferred_then_phone_then_level() -> None:
+    """Without a schedule pair, the contact who got the newsletter is called; else one with a phone, by level."""
+    contacts = [contact("P1", level=Level.MANAGEMENT), contact("P2", level=Level.TECHNICAL)]
+    [call] = calls_for(make_data(contacts=contacts), {"K1": "B"}, selections=[newsletter("P2")])
+    assert call.contact_id == "P2"
+    contacts = [
+        contact("P1", level=Level.MANAGEMENT, phone=""),
+        contact("P2", level=Level.FINANCE),
+        contact("P3", level=Level.OPERATIONAL),
+    ]
+    [call] = calls_for(make_data(contacts=contacts, orders=[]), {"K1": "D"})
+    assert call.contact_id == "P3"
+
+
+def test_missing_management_contact_is_noted() -> None:
+    """The management pair is due but the customer has no management contact: call someone else, and say so."""
+    talks = [talk("P1", AS_OF - timedelta(days=3))]
+    [call] = calls_for(make_data(contacts=[contact("P1")], interactions=talks), {"K1": "A"})
+    assert call.contact_id == "P1"
+    assert "Geen belbare contactpersoon op managementniveau bekend" in call.note
+
+
+def test_last_contact_date_and_channel() -> None:
+    """The latest interaction up to the as-of date is the last contact, with its channel."""
+    talks = [
+        Interaction("K1", date(2026, 10, 3), contact_id="P1", channel=Channel.VISIT),
+        Interaction("K1", date(2026, 8, 1), contact_id="P1", channel=Channel.CALL),
+    ]
+    [call] = calls_for(make_data(orders=[], interactions=talks), {"K1": "D"})
+    assert (call.last_contact, call.last_contact_channel) == (date(2026, 10, 3), "visit")
+    assert call.talking_points[-1] == "Laatste contact: 3 okt 2026 (bezoek) met VoornaamP1 Achternaam"
+
+
+# --------------------------------------------------------------------------- ordering
+
+
+def test_ordering_by_priority_then_due_then_name() -> None:
+    """Priority first, then the earliest due date, then the customer name."""
+    customers = {"K1": "am-jan", "K2": "am-jan", "K3": "am-jan", "K4": "am-jan", "K5": "am-jan"}
+    contacts = [contact(f"P{i}", customer_id=f"K{i}") for i in range(1, 6)] + [contact("M3", "K3", Level.MANAGEMENT)]
+    data = make_data(
+        customers=customers,
+        contacts=contacts,
+        orders=[o for cid in ("K1", "K2", "K3", "K5") for o in steady_orders(cid)],
+        evaluations=[Evaluation("K5", date(2026, 11, 1), Decimal(5))],
+    )
+    data = replace(data, customers=data.customers | {"K2": replace(data.customers["K2"], name="Aardappel B.V.")})
+    segments = {"K1": "B", "K2": "B", "K3": "A", "K4": "D", "K5": "C"}
+    talks = [
+        talk("P3", AS_OF - timedelta(days=1), customer_id="K3"),
+        talk("M3", AS_OF - timedelta(days=1), OurLevel.MANAGEMENT, "K3"),
+    ]
+    selections = [newsletter("P1", "K1"), newsletter("P2", "K2"), newsletter("P3", "K3", segment="A")]
+    calls = calls_for(data, segments, selections=selections, interactions=talks)
+    summary = [(c.customer_id, c.priority, (c.due - AS_OF).days) for c in calls]
+    # K5 evaluation (1, today); K3 A follow-up (2, +7); K2 "Aardappel" before K1 "Klant K1" (2, +14); K4 D (4)
+    assert summary == [("K5", 1, 0), ("K3", 2, 7), ("K2", 2, 14), ("K1", 2, 14), ("K4", 4, 30)]
+
+
+def test_call_counts_per_account_manager() -> None:
+    """call_counts gives per account manager the number of calls and of each reason."""
+    data = make_data(
+        customers={"K1": "am-jan", "K2": "am-sara"}, contacts=[contact("P1"), contact("P2", "K2")], orders=[]
+    )
+    calls = calls_for(data, {"K1": "D", "K2": "D"})
+    assert call_counts(calls) == {
+        "am-jan": {"calls": 1, "review_segment_d": 1},
+        "am-sara": {"calls": 1, "review_segment_d": 1},
+    }
+
+
+def test_months_before_clamps_to_month_end() -> None:
+    """31 May minus three months is 28 February (or 29 in a leap year)."""
+    assert months_before(date(2026, 5, 31), 3) == date(2026, 2, 28)
+    assert months_before(date(2028, 5, 31), 3) == date(2028, 2, 29)
+    assert months_before(date(2026, 11, 30), 12) == date(2025, 11, 30)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def settings(tmp_path: Path) -> Settings:
+    paths = Paths(
+        tmp_path,
+        tmp_path / "data",
+        tmp_path / "content",
+        REPO / "templates",
+        tmp_path / "output",
+        tmp_path / "s.sqlite",
+    )
+    return Settings(
+        paths=paths,
+        sender_name="Polderlicht IT",
+        sender_email="nieuws@polderlicht-it.nl",
+        reply_to="accountteam@polderlicht-it.nl",
+        company_name="Polderlicht IT B.V.",
+        postal_address="Stationsplein 12\n3511 ED Utrecht",
+        company_phone="+31 30 123 45 67",
+        website_url="https://www.polderlicht-it.nl",
+        unsubscribe_url="https://www.polderlicht-it.nl/afmelden",
+        unsubscribe_mailto="afmelden@polderlicht-it.nl",
+    )
+
+
+def sample_calls() -> tuple[Dataset, list[CallItem]]:
+    data = make_data(
+        customers={"K1": "am-jan", "K2": "am-jan"},
+        contacts=[contact("P1"), contact("P2", "K2", do_not_call=True)],
+        orders=[],
+        evaluations=[Evaluation("K1", date(2026, 10, 1), Decimal("6"), comment="Te traag <script>")],
+        interactions=[Interaction("K1", date(2026, 9, 1), contact_id="P1", channel=Channel.CALL)],
+    )
+    data = replace(data, customers=data.customers | {"K2": replace(data.customers["K2"], name='=HYPERLINK("x") & <b>')})
+    return data, calls_for(data, {"K1": "C", "K2": "D"})
+
+
+def test_xlsx_opens_with_frozen_header_filter_and_real_dates() -> None:
+    """The .xlsx has a frozen header, an auto-filter over the data, real dates, integers and wrapped talking points."""
+    _data, calls = sample_calls()
+    book = openpyxl.load_workbook(io.BytesIO(call_list_xlsx(calls, AMS["am-jan"], AS_OF)))
+    sheet = book.active
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:N3"
+    header = [c.value for c in sheet[1]]
+    assert header[:4] == ["Prioriteit", "Uiterlijk", "Klantnr.", "Klant"]
+    first = {h: c for h, c in zip(header, sheet[2], strict=True)}
+    assert first["Prioriteit"].value == 1 and first["Prioriteit"].data_type == "n"
+    assert first["Uiterlijk"].is_date and first["Uiterlijk"].value == datetime(2026, 11, 30)
+    assert first["Uiterlijk"].number_format == "DD-MM-YYYY"
+    assert first["Laatste contact"].value == datetime(2026, 9, 1)
+    assert first["Kanaal"].value == "telefoon"
+    assert first["Gesprekspunten"].alignment.wrap_text
+    assert "Te traag <script>" in first["Gesprekspunten"].value
+    second = {h: c for h, c in zip(header, sheet[3], strict=True)}
+    assert second["Klant"].data_type == "s" and second["Klant"].value.startswith("'=HYPERLINK")
+    assert sheet.column_dimensions["K"].width >= 60
+
+
+def test_xlsx_is_reproducible_and_empty_list_still_has_a_header() -> None:
+    """The same calls give the same bytes (no wall-clock time); an empty list is a header with its filter."""
+    _, calls = sample_calls()
+    assert call_list_xlsx(calls, AMS["am-jan"], AS_OF) == call_list_xlsx(calls, AMS["am-jan"], AS_OF)
+    sheet = openpyxl.load_workbook(io.BytesIO(call_list_xlsx([], AMS["am-sara"], AS_OF))).active
+    assert (sheet.max_row, sheet.auto_filter.ref) == (1, "A1:N1")
+
+
+def written(tmp_path: Path) -> tuple[Path, Dataset, list[CallItem]]:
+    data, calls = sample_calls()
+    out = tmp_path / "run"
+    write_call_lists(RunWriter(out), calls, data, settings(tmp_path), AS_OF)
+    return out, data, calls
+
+
+def test_files_for_every_account_manager_and_all_csv(tmp_path: Path) -> None:
+    """Every account manager gets csv, xlsx, html and eml, even without calls; all.csv lists everyone's."""
+    out, _, _ = written(tmp_path)
+    names = sorted(p.name for p in (out / "calls").iterdir())
+    assert names == sorted(
+        ["all.csv"] + [f"{am}.{ext}" for am in ("am-jan", "am-sara") for ext in ("csv", "xlsx", "html", "eml")]
+    )
+    rows = list(csv.DictReader(io.StringIO((out / "calls/am-jan.csv").read_text(encoding="utf-8"), newline="")))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [(r["priority"], r["due"], r["customer_id"], r["reasons"]) for r in rows] == [
+        ("1", "2026-11-30", "K1", "evaluation_below_norm"),
+        ("4", "2026-12-30", "K2", "review_segment_d"),
+    ]
+    assert rows[0]["last_contact"] == "2026-09-01" and rows[0]["last_channel"] == "call"
+    assert rows[1]["customer"].startswith("'=") and rows[1]["contact_id"] == ""
+    everyone = list(csv.DictReader(io.StringIO((out / "calls/all.csv").read_text(encoding="utf-8"), newline="")))
+    assert tuple(everyone[0]) == ALL_CSV_COLUMNS and [r["account_manager_id"] for r in everyone] == ["am-jan", "am-jan"]
+    assert (out / "calls/am-sara.csv").read_text(encoding="utf-8").splitlines() == [",".join(CSV_COLUMNS)]
+
+
+def test_html_list_is_printable_and_escaped(tmp_path: Path) -> None:
+    """The HTML list is A4, one block per customer that is not split across pages, and data is escaped."""
+    out, _, _ = written(tmp_path)
+    html = (out / "calls/am-jan.html").read_text(encoding="utf-8")
+    assert "@page { size: A4" in html and "page-break-inside: avoid" in html
+    assert html.count('<article class="call') == 2
+    assert "Te traag &lt;script&gt;" in html and "<script>" not in html
+    assert "&lt;b&gt;" in html and "Geen belbare contactpersoon" in html
+    assert 'href="../index.html"' in html
+    assert "30 november 2026" in html
+    assert "Geen gesprekken deze maand" in (out / "calls/am-sara.html").read_text(encoding="utf-8")
+
+
+def test_summary_email(tmp_path: Path) -> None:
+    """The summary e-mail: counts and top five in text and HTML, the .xlsx attached, deterministic headers."""
+    out, _, calls = written(tmp_path)
+    raw = (out / "calls/am-jan.eml").read_bytes()
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["To"] == "Jan de Vries <jan.devries@polderlicht-it.nl>"
+    assert message["Subject"] == "Bellijst 30 november 2026: 2 gesprekken"
+    assert message["Date"] == "Mon, 30 Nov 2026 00:00:00 +0000"
+    assert message["Message-ID"].startswith("<calls.20261130.") and message["Message-ID"].endswith(
+        "@polderlicht-it.nl>"
+    )
+    assert "List-Unsubscribe" not in message
+    assert message.get_content_type() == "multipart/mixed"
+    alternative, attachment = message.get_payload()
+    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/html"]
+    text = alternative.get_payload()[0].get_content()
+    assert "telt 2 gesprekken" in text and "1. Klant K1" in text and "Evaluatie onder de norm" in text
+    html = alternative.get_payload()[1].get_content()
+    assert '<html lang="nl">' in html and "&lt;b&gt;" in html
+    assert attachment.get_filename() == "bellijst-am-jan-2026-11-30.xlsx"
+    assert openpyxl.load_workbook(io.BytesIO(attachment.get_content())).active.max_row == 3
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    again = tmp_path / "again"
+    write_call_lists(RunWriter(again), calls, sample_calls()[0], settings(tmp_path), AS_OF)
+    assert (again / "calls/am-jan.eml").read_bytes() == raw
+
+
+def test_summary_email_header_cannot_be_split_by_data(tmp_path: Path) -> None:
+    """A line break in an account manager's name cannot add a header."""
+    data, calls = sample_calls()
+    evil = replace(AMS["am-jan"], name="Jan\r\nBcc: spy@example.com")
+    data = replace(data, account_managers={"am-jan": evil})
+    write_call_lists(RunWriter(tmp_path / "run"), calls, data, settings(tmp_path), AS_OF)
+    message = email.message_from_bytes((tmp_path / "run/calls/am-jan.eml").read_bytes(), policy=email.policy.default)
+    assert "Bcc" not in message and message["To"].addresses[0].display_name == "Jan Bcc: spy@example.com"
