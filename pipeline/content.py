@@ -1,0 +1,262 @@
+"""Load content items: YAML front matter checked field by field, Markdown rendered and sanitised.
+
+An item's id is its path under content/ without the extension (`nl/backup-testen`). The body
+is rendered with markdown-it-py (CommonMark plus tables; raw HTML is not interpreted, so it
+shows as text) and then sanitised with nh3 against an allow-list: only http, https and mailto
+links, no scripts, no event handlers, no style attributes. An invalid item is reported with
+its path and field and left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import nh3
+import yaml
+from markdown_it import MarkdownIt
+
+from pipeline.config import SAFE_ID
+from pipeline.errors import Problem
+from pipeline.models import LANGUAGES, ContentItem, ItemType, Segment
+
+log = logging.getLogger(__name__)
+
+FIELDS = (
+    "title",
+    "type",
+    "language",
+    "tags",
+    "products",
+    "sectors",
+    "segments",
+    "published",
+    "expires",
+    "priority",
+    "url",
+    "summary",
+    "event_date",
+)
+ALLOWED_TAGS = {
+    "p",
+    "h2",
+    "h3",
+    "h4",
+    "ul",
+    "ol",
+    "li",
+    "strong",
+    "em",
+    "a",
+    "blockquote",
+    "code",
+    "pre",
+    "br",
+    "hr",
+    "img",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "ol": {"start"},
+    "th": {"align"},
+    "td": {"align"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+MAX_TITLE = 200
+MAX_SUMMARY = 500
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
+_URL = re.compile(r"https?://[^\s/?#]+\.[^\s]+")
+
+_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def render_markdown(text: str) -> str:
+    """Return the Markdown `text` as a sanitised HTML fragment."""
+    html = _markdown.render(text)
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        clean_content_tags={"script", "style"},
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener",
+        strip_comments=True,
+    ).strip()
+
+
+def load_content(content_dir: Path, root: Path) -> tuple[dict[str, ContentItem], list[Problem]]:
+    """Load every `*.md` item under `content_dir`; return the valid ones by id, and the problems."""
+    items: dict[str, ContentItem] = {}
+    problems: list[Problem] = []
+    if not content_dir.is_dir():
+        problems.append(Problem(_display(content_dir, root), None, "", "content folder not found"))
+        return items, problems
+    for path in sorted(content_dir.rglob("*.md")):
+        relative = path.relative_to(content_dir)
+        if any(part.startswith((".", "_")) for part in relative.parts) or (relative.as_posix().lower() == "readme.md"):
+            continue  # drafts (_name), hidden files and a folder README are not items
+        item, item_problems = _load_item(path, relative, _display(path, root))
+        problems.extend(item_problems)
+        if item is not None:
+            items[item.id] = item
+    log.info("loaded %d content items (%d problems)", len(items), len(problems))
+    return dict(sorted(items.items())), problems
+
+
+def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | None, list[Problem]]:
+    problems: list[Problem] = []
+    item_id = relative.with_suffix("").as_posix()
+    if not all(SAFE_ID.fullmatch(part) for part in item_id.split("/")):
+        problems.append(Problem(display, None, "id", "unsafe file name (letters, digits, . _ - only; max 64)"))
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        return None, [Problem(display, None, "", "not UTF-8 text")]
+    match = _FRONT_MATTER.match(text)
+    if match is None:
+        return None, [Problem(display, 1, "", "no front matter (the file must start with ---)")]
+    try:
+        meta = yaml.safe_load(match.group(1))
+        node = yaml.compose(match.group(1), Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        return None, [Problem(display, line, "", f"front matter is not valid YAML: {error}")]
+    if not isinstance(meta, dict):
+        return None, [Problem(display, 1, "", "front matter must be a mapping of fields")]
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            lines[str(key_node.value)] = key_node.start_mark.line + 2  # +1 for the --- line
+
+    def problem(name: str, message: str) -> None:
+        problems.append(Problem(display, lines.get(name), name, message))
+
+    for name in meta:
+        if name not in FIELDS:
+            problem(str(name), f"unknown field (allowed: {', '.join(FIELDS)})")
+    for name in ("title", "type", "language", "published"):
+        if meta.get(name) in (None, ""):
+            problems.append(Problem(display, 1, name, "required field is missing"))
+
+    title = _text(meta.get("title"), "title", MAX_TITLE, problem)
+    summary = _text(meta.get("summary"), "summary", MAX_SUMMARY, problem)
+    item_type = None
+    if meta.get("type") not in (None, ""):
+        try:
+            item_type = ItemType(str(meta["type"]).strip().lower())
+        except ValueError:
+            problem("type", f"must be one of {', '.join(t.value for t in ItemType)}")
+    language = str(meta.get("language") or "").strip().lower()
+    if language and language not in LANGUAGES:
+        problem("language", f"must be one of {', '.join(LANGUAGES)}")
+    published = _date(meta.get("published"), "published", problem)
+    expires = _date(meta.get("expires"), "expires", problem)
+    event_date = _date(meta.get("event_date"), "event_date", problem)
+    if published and expires and expires <= published:
+        problem("expires", "must be after published")
+    if event_date is not None and item_type is not None and item_type is not ItemType.EVENT:
+        problem("event_date", "only events have an event_date")
+    priority = meta.get("priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 3:
+        problem("priority", "must be a whole number from 0 to 3")
+        priority = 0
+    url = str(meta.get("url") or "").strip()
+    if url and not _URL.fullmatch(url):
+        problem("url", "must be an http:// or https:// URL")
+    tags = tuple(dict.fromkeys(t.lower() for t in _list(meta.get("tags"), "tags", problem)))
+    products = _list(meta.get("products"), "products", problem)
+    for product in products:
+        if not SAFE_ID.fullmatch(product):
+            problem("products", f"not a valid product id: {product!r}")
+    sectors = _list(meta.get("sectors"), "sectors", problem)
+    segments: list[Segment] = []
+    for value in _list(meta.get("segments"), "segments", problem):
+        try:
+            segments.append(Segment(value.upper()))
+        except ValueError:
+            problem("segments", f"{value!r} is not a segment (A, B, C, D)")
+    body = text[match.end() :]
+    body_html = render_markdown(body) if body.strip() else ""
+    if not body_html and not summary:
+        problem("summary", "an item needs a body or a summary")
+
+    if problems or item_type is None or published is None:
+        return None, problems
+    return (
+        ContentItem(
+            id=item_id,
+            path=display,
+            title=title,
+            type=item_type,
+            language=language,
+            published=published,
+            body_markdown=body,
+            body_html=body_html,
+            tags=tags,
+            products=tuple(dict.fromkeys(products)),
+            sectors=tuple(dict.fromkeys(sectors)),
+            segments=tuple(dict.fromkeys(segments)),
+            expires=expires,
+            priority=priority,
+            url=url,
+            summary=summary,
+            event_date=event_date,
+        ),
+        [],
+    )
+
+
+def _text(value: Any, name: str, limit: int, problem: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        problem(name, "must be text")
+        return ""
+    text = " ".join(str(value).split())
+    if len(text) > limit:
+        problem(name, f"too long ({len(text)} characters, at most {limit})")
+    return text
+
+
+def _date(value: Any, name: str, problem: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    problem(name, "must be a date YYYY-MM-DD")
+    return None
+
+
+def _list(value: Any, name: str, problem: Any) -> list[str]:
+    """Return a list of trimmed strings; a single string is one entry (or `;`/`,`-separated)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = re.split(r"[;,|]", value)
+    if not isinstance(value, list) or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in value):
+        problem(name, "must be a list, e.g. [backup, security]")
+        return []
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
