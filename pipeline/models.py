@@ -546,6 +546,7 @@ class LostCustomer:
     name: str
     account_manager_id: str
     segment: Segment  # at the end of the previous window
+    account_manager_name: str = ""
     current_segment: Segment | None  # in the segmentation the report was made with
     previous_revenue: Decimal
     last_order: date | None
