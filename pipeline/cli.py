@@ -225,6 +225,46 @@ def approve(obj: Context, run_id: str, exclude: Path | None) -> None:
     )
 
 
+# --------------------------------------------------------------------------- validate
+
+
+@cli.command()
+@pass_context
+@user_errors
+def validate(obj: Context) -> None:
+    """Check every input, config file, content item and template; write nothing.
+
+    Prints every problem at once as `file:line: field: message`, then a summary. Exits 0
+    when there are no errors (warnings are printed but do not fail), 2 otherwise.
+
+    Any rejected row is an error here, even though `windstil run` tolerates rejects up to
+    settings.yaml's max_reject_share: a reject is a row to fix in the export. A contact
+    with an invalid e-mail address is only a warning: it is kept for the call list.
+
+    \b
+    Example:
+      windstil validate
+      windstil --project ~/crm-export validate
+    """
+    from pipeline.load import check_project
+
+    result = check_project(obj.project)
+    for problem in result.errors:
+        click.echo(str(problem))
+    if obj.verbosity >= 0:
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}")
+        counts = ", ".join(f"{n} {what}" for what, n in result.counts.items())
+        if counts:
+            click.echo(f"loaded {counts}")
+    n_errors, n_warnings = len(result.errors), len(result.warnings)
+    verdict = "ok" if not n_errors else f"{n_errors} error{'s' if n_errors != 1 else ''}"
+    if obj.verbosity >= 0 or n_errors:
+        click.echo(f"{verdict}, {n_warnings} warning{'s' if n_warnings != 1 else ''}")
+    if n_errors:
+        sys.exit(2)
+
+
 def main() -> None:
     """Entry point of the console script."""
     cli(prog_name="windstil")

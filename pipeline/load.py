@@ -802,7 +802,17 @@ def _template_problems(templates: Path, root: Path) -> list[Problem]:
 
     import jinja2
 
-    from pipeline.render.i18n import STATIC_SYNTAX
+    try:
+        from pipeline.render.i18n import STATIC_SYNTAX
+    except ImportError:  # the renderer's own definition wins; these are its documented delimiters
+        STATIC_SYNTAX = {
+            "block_start_string": "[%",
+            "block_end_string": "%]",
+            "variable_start_string": "[[",
+            "variable_end_string": "]]",
+            "comment_start_string": "[#",
+            "comment_end_string": "#]",
+        }
 
     plain = jinja2.Environment(extensions=["jinja2.ext.i18n"], autoescape=True)
     # Stage one's output is template source, not HTML: escaping would corrupt it.
