@@ -1,0 +1,534 @@
+"""The review site in a run folder: overview, recipients, one recipient, variants.
+
+The site is static and works from `file://` as well as from `windstil preview`. Chromium
+refuses `fetch()` of local JSON, so the data comes as `.js` files that set one global each
+and are loaded with `<script src>`. Pages are Jinja templates (autoescape on); the one
+script, `site/site.js`, writes data into the page with `textContent` only.
+
+Layout written into the run folder:
+
+    index.html                     overview (counts, lints, warnings, changes, links)
+    site/recipients.html           the table of every contact, paginated and filtered in JS
+    site/recipient.html#<id>       one recipient: messages in sandboxed frames, why each item
+    site/variants.html             recipients grouped by identical item selection + language
+    site/site.js, site/site.css    the one script and the one stylesheet
+    site/data/recipients.js        one compact row per contact (the table and the filters)
+    site/data/details-<n>.js       details per recipient, in shards of DETAIL_SHARD contacts
+    site/data/variants.js          the variants, largest first
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+
+from pipeline.models import (
+    CallItem,
+    CallReason,
+    ChosenItem,
+    Dataset,
+    MessageKind,
+    QuietStatus,
+    RenderedMessage,
+    Segment,
+    Segmentation,
+    Selection,
+    SkipReason,
+)
+from pipeline.writer import RunWriter
+
+log = logging.getLogger(__name__)
+
+BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "site"
+DETAIL_SHARD = 500  # recipients per details file: a detail page loads one small file
+SIZE_BUDGET = 90 * 1024  # bytes; DESIGN.md: Gmail clips at about 100 KB
+STATIC_FILES = ("site.js", "site.css")
+
+# The reviewers are Dutch marketers: the site speaks Dutch, the codes stay as in the CSVs.
+SKIP_LABELS: dict[str, str] = {
+    SkipReason.NOT_QUIET: "klant niet in een stille periode",
+    SkipReason.NO_ORDERS: "klant heeft geen orders",
+    SkipReason.NO_OPT_IN: "geen toestemming (opt-in)",
+    SkipReason.NO_VALID_EMAIL: "geen geldig e-mailadres",
+    SkipReason.SUPPRESSED: "adres staat op de blokkeerlijst",
+    SkipReason.CADENCE: "kreeg onlangs al een bericht",
+    SkipReason.SEGMENT_TREATMENT: "segment krijgt dit bericht niet",
+    SkipReason.NO_MATCHING_ITEM: "geen passend item",
+}
+NOT_RENDERED = "not_rendered"  # selected, but rendering made no message: worth a look
+OUTCOME_LABELS = {**SKIP_LABELS, NOT_RENDERED: "geselecteerd maar niet gemaakt"}
+LINT_LABELS: dict[str, str] = {
+    "size_budget": "groter dan 90 KB",
+    "fallback_field": "persoonlijk veld valt terug op standaard",
+    "item_expired": "verlopen item",
+    "item_future": "item nog niet gepubliceerd",
+    "missing_alt": "afbeelding zonder alt-tekst",
+    "broken_link": "kapotte relatieve link",
+}
+REASON_LABELS: dict[str, str] = {
+    "interest": "interesse",
+    "product_tag": "past bij wat ze kochten",
+    "own_product": "over een product dat ze hebben",
+    "cross_sell": "cross-sell",
+    "up_sell": "up-sell",
+    "sector": "sector",
+    "priority": "prioriteit",
+    "freshness": "nieuw",
+    "fallback": "algemeen item (terugval)",
+    "timely": "actueel",
+}
+CALL_LABELS: dict[str, str] = {
+    CallReason.EVALUATION_BELOW_NORM: "evaluatie onder de norm",
+    CallReason.QUIET_FOLLOWUP: "nabellen na nieuwsbrief",
+    CallReason.CONTACT_OVERDUE: "contactmoment achterstallig",
+    CallReason.CROSS_SELL: "cross-sell",
+    CallReason.UP_SELL: "up-sell",
+    CallReason.REVENUE_DECLINE: "omzetdaling",
+    CallReason.REVIEW_SEGMENT_D: "D-klant beoordelen",
+}
+COUNT_LABELS: dict[str, str] = {
+    "customers": "klanten",
+    "contacts": "contactpersonen",
+    "segment_A": "klanten in segment A",
+    "segment_B": "klanten in segment B",
+    "segment_C": "klanten in segment C",
+    "segment_D": "klanten in segment D",
+    "quiet_customers": "stille klanten",
+    "newsletters": "nieuwsbrieven",
+    "alerts": "alerts",
+    "fallback_newsletters": "nieuwsbrieven met algemene items",
+    "calls": "belafspraken",
+    "rejects": "afgekeurde invoerregels",
+    "lints": "lints",
+    **{f"skip_{code}": f"overgeslagen: {label}" for code, label in SKIP_LABELS.items()},
+    **{f"lint_{code}": f"lint: {label}" for code, label in LINT_LABELS.items()},
+}
+KIND_LABELS = {MessageKind.NEWSLETTER: "nieuwsbrief", MessageKind.ALERT: "alert"}
+LANGUAGE_LABELS = {"nl": "Nederlands", "en": "Engels"}
+MONTHS_NL = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+             "september", "oktober", "november", "december")
+
+
+@dataclass(frozen=True)
+class SiteData:
+    """Everything the review site shows, handed over by the run at its end."""
+
+    as_of: date
+    created: str  # ISO timestamp of the run
+    counts: dict[str, int]  # the manifest's counts
+    warnings: tuple[str, ...]
+    selections: Sequence[Selection]
+    rendered: Mapping[tuple[str, MessageKind], RenderedMessage]
+    data: Dataset
+    segmentation: Segmentation
+    calls: Sequence[CallItem]
+    previous: Mapping[str, Any] | None  # the previous run's manifest (or just its counts)
+    reports: Sequence[tuple[str, str]]  # (title, relpath), e.g. ("Segmentatie", "reports/segments.html")
+    call_lists: Sequence[tuple[str, str]]  # (account manager name, relpath "calls/am1.html")
+    quiet: Mapping[str, QuietStatus] | None = None  # shows quiet_since on a recipient
+    templates: Path | None = None  # a folder overriding the bundled site templates
+
+
+def write_site(writer: RunWriter, site: SiteData) -> None:
+    """Write the review site for one run into the writer's folder."""
+    env = _environment(site.templates)
+    rows, details = _recipients(site)
+    variants = _variants(site)
+    run_id = site.as_of.isoformat()
+    common = {
+        "run_id": run_id,
+        "as_of_text": dutch_date(site.as_of),
+        "created": site.created,
+        "reports": [(title, path) for title, path in site.reports],
+        "call_lists": [(name, path) for name, path in site.call_lists],
+    }
+    writer.write_text("index.html", env.get_template("index.html").render(
+        root="", page="overview", **common, **_overview(site, variants)))
+    for name in ("recipients", "recipient", "variants"):
+        writer.write_text(f"site/{name}.html", env.get_template(f"{name}.html").render(
+            root="../", page=name, **common))
+    for name in STATIC_FILES:
+        writer.write_bytes(f"site/{name}", _static(site.templates, name))
+    writer.write_text("site/data/recipients.js", js_assign("WINDSTIL_RECIPIENTS", {
+        "run": run_id,
+        "shard": DETAIL_SHARD,
+        "fields": list(ROW_FIELDS),
+        "rows": rows,
+        "managers": {am.account_manager_id: am.name for am in site.data.account_managers.values()},
+        "labels": {"skip": OUTCOME_LABELS, "lint": LINT_LABELS, "reason": REASON_LABELS,
+                   "language": LANGUAGE_LABELS},
+        "items": _item_catalogue(site.data),
+    }))
+    for number, start in enumerate(range(0, len(details), DETAIL_SHARD)):
+        shard = details[start : start + DETAIL_SHARD]
+        writer.write_text(f"site/data/details-{number}.js", _js_register(
+            "WINDSTIL_DETAILS", number, {d["id"]: d for d in shard}))
+    writer.write_text("site/data/variants.js", js_assign("WINDSTIL_VARIANTS", {
+        "run": run_id, "variants": variants, "items": _item_catalogue(site.data),
+        "labels": {"language": LANGUAGE_LABELS},
+    }))
+    log.info("review site written: %d recipients, %d variants", len(rows), len(variants))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def dutch_date(day: date) -> str:
+    """Return a date as Dutch marketers write it: `30 november 2026`."""
+    return f"{day.day} {MONTHS_NL[day.month - 1]} {day.year}"
+
+
+def js_assign(name: str, value: Any) -> str:
+    """Return JavaScript that sets `window.<name>` to `value`, safe inside any HTML context."""
+    return f"window.{name} = {js_json(value)};\n"
+
+
+def js_json(value: Any) -> str:
+    """Return `value` as JSON with `<`, `>`, `&` and line separators escaped for a script."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _js_register(name: str, key: int, value: Any) -> str:
+    return f"(window.{name} = window.{name} || {{}})[{key}] = {js_json(value)};\n"
+
+
+def _environment(override: Path | None) -> jinja2.Environment:
+    folders = [str(p) for p in (override, BUNDLED_TEMPLATES) if p is not None and p.is_dir()]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folders),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["nl_number"] = nl_number
+    env.filters["signed"] = signed
+    return env
+
+
+def _static(override: Path | None, name: str) -> bytes:
+    for folder in (override, BUNDLED_TEMPLATES):
+        if folder is not None and (folder / name).is_file():
+            return (folder / name).read_bytes()
+    raise FileNotFoundError(f"site asset {name} is missing from {BUNDLED_TEMPLATES}")
+
+
+def nl_number(value: float | int, digits: int = 0) -> str:
+    """Format a number the Dutch way: `30.000`, `12,5`."""
+    text = f"{value:,.{digits}f}"
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def signed(value: int) -> str:
+    """Format a change with its sign: `+12`, `−3`, `0`."""
+    if value > 0:
+        return f"+{nl_number(value)}"
+    if value < 0:
+        return f"−{nl_number(-value)}"
+    return "0"
+
+
+def _safe_url(url: str) -> str:
+    """Return `url` when it is http(s), else "": the site links only to the web."""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return ""
+    return url if scheme in ("http", "https") else ""
+
+
+def _item_catalogue(data: Dataset) -> dict[str, list[str]]:
+    return {
+        item.id: [item.title, item.type.value, item.language, _safe_url(item.url),
+                  item.published.isoformat(), item.expires.isoformat() if item.expires else ""]
+        for item in data.content.values()
+    }
+
+
+# --------------------------------------------------------------------------- recipients
+
+ROW_FIELDS = (
+    "id",  # 0 contact_id
+    "name",  # 1 contact's full name
+    "customer",  # 2 customer name
+    "customer_id",  # 3
+    "segment",  # 4
+    "am",  # 5 account_manager_id
+    "language",  # 6
+    "quiet",  # 7 1/0
+    "newsletter",  # 8 "" when made, else the reason codes joined with ";"
+    "alert",  # 9 likewise
+    "lints",  # 10 lint codes of both messages joined with ";"
+    "fallback",  # 11 1/0
+    "variant",  # 12 index into variants.js of the newsletter, -1 when none
+)
+
+
+def _recipients(site: SiteData) -> tuple[list[list[Any]], list[dict[str, Any]]]:
+    """Return the compact table rows and the per-recipient details, in contact order."""
+    data = site.data
+    variant_of = _variant_index(site)
+    rows: list[list[Any]] = []
+    details: list[dict[str, Any]] = []
+    for selection in site.selections:
+        contact = data.contacts.get(selection.contact_id)
+        customer = data.customers.get(selection.customer_id)
+        name = contact.full_name if contact else selection.contact_id
+        newsletter = site.rendered.get((selection.contact_id, MessageKind.NEWSLETTER))
+        alert = site.rendered.get((selection.contact_id, MessageKind.ALERT))
+        lint_codes = sorted({lint.code for m in (newsletter, alert) if m for lint in m.lints})
+        rows.append([
+            selection.contact_id,
+            name,
+            customer.name if customer else selection.customer_id,
+            selection.customer_id,
+            selection.segment.value,
+            selection.account_manager_id,
+            selection.language,
+            int(selection.quiet),
+            _outcome(newsletter, selection.newsletter_reasons),
+            _outcome(alert, selection.alert_reasons),
+            ";".join(lint_codes),
+            int(selection.fallback),
+            variant_of.get((selection.contact_id, MessageKind.NEWSLETTER), -1),
+        ])
+        quiet = site.quiet.get(selection.customer_id) if site.quiet else None
+        details.append({
+            "id": selection.contact_id,
+            "email": contact.email if contact else "",
+            "email_valid": bool(contact and contact.email_valid),
+            "job_title": contact.job_title if contact else "",
+            "level": contact.level.value if contact else "",
+            "opt_in": bool(contact and contact.newsletter_opt_in),
+            "sector": customer.sector if customer else "",
+            "quiet_since": quiet.quiet_since.isoformat() if quiet and quiet.quiet_since else "",
+            "newsletter": _message(newsletter, selection.items, selection.fallback,
+                                   selection.newsletter_reasons),
+            "alert": _message(alert, (selection.alert_item,) if selection.alert_item else (),
+                              False, selection.alert_reasons),
+            "alert_variant": variant_of.get((selection.contact_id, MessageKind.ALERT), -1),
+        })
+    return rows, details
+
+
+def _outcome(message: RenderedMessage | None, reasons: Sequence[SkipReason]) -> str:
+    """Return "" for a message that was made, else why not (reason codes joined with ";")."""
+    if message is not None:
+        return ""
+    return ";".join(r.value for r in reasons) or NOT_RENDERED
+
+
+def _message(
+    message: RenderedMessage | None,
+    items: Sequence[ChosenItem],
+    fallback: bool,
+    reasons: Sequence[SkipReason],
+) -> dict[str, Any]:
+    if message is None:
+        # A selection may say "made" while rendering made nothing: show that, do not hide it.
+        return {"made": False, "reasons": [r.value for r in reasons] or [NOT_RENDERED]}
+    return {
+        "made": True,
+        "subject": message.subject,
+        "preheader": message.preheader,
+        "bytes": message.html_bytes,
+        "over_budget": message.html_bytes > SIZE_BUDGET,
+        "lints": [[lint.code, lint.message] for lint in message.lints],
+        "fallback": fallback,
+        "items": [
+            [item.item_id, item.score, [[r.kind, r.detail, r.points] for r in item.reasons]]
+            for item in items
+        ],
+        "item_ids": list(message.item_ids),
+    }
+
+
+# --------------------------------------------------------------------------- variants
+
+
+def _variant_keys(site: SiteData) -> dict[tuple[str, str, tuple[str, ...]], list[str]]:
+    """Group contacts by (kind, language, item ids) of a rendered message, in contact order."""
+    language = {s.contact_id: s.language for s in site.selections}
+    groups: dict[tuple[str, str, tuple[str, ...]], list[str]] = defaultdict(list)
+    for selection in site.selections:
+        for kind in (MessageKind.NEWSLETTER, MessageKind.ALERT):
+            message = site.rendered.get((selection.contact_id, kind))
+            if message is not None:
+                key = (kind.value, language[selection.contact_id], tuple(message.item_ids))
+                groups[key].append(selection.contact_id)
+    return groups
+
+
+def _ordered_variants(site: SiteData) -> list[tuple[tuple[str, str, tuple[str, ...]], list[str]]]:
+    groups = _variant_keys(site)
+    return sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0][0] != "newsletter", kv[0]))
+
+
+def _variant_index(site: SiteData) -> dict[tuple[str, MessageKind], int]:
+    index: dict[tuple[str, MessageKind], int] = {}
+    for number, ((kind, _, _), members) in enumerate(_ordered_variants(site)):
+        for contact_id in members:
+            index[(contact_id, MessageKind(kind))] = number
+    return index
+
+
+def _variants(site: SiteData) -> list[dict[str, Any]]:
+    """Return the variants, largest first: a reviewer checks each distinct message once."""
+    by_contact = {s.contact_id: s for s in site.selections}
+    result = []
+    for (kind, language, item_ids), members in _ordered_variants(site):
+        segments = Counter(by_contact[c].segment.value for c in members)
+        lints = sum(
+            1 for c in members if site.rendered[(c, MessageKind(kind))].lints
+        )
+        result.append({
+            "kind": kind,
+            "language": language,
+            "items": list(item_ids),
+            "count": len(members),
+            "representative": members[0],
+            "segments": dict(sorted(segments.items())),
+            "fallback": kind == "newsletter" and by_contact[members[0]].fallback,
+            "with_lints": lints,
+        })
+    return result
+
+
+# --------------------------------------------------------------------------- overview
+
+
+def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Return the overview page's context."""
+    counts = dict(site.counts)
+    previous_counts, previous_run = _previous(site.previous)
+    segment_rows = _segment_rows(site)
+    lint_counts = Counter(
+        lint.code for m in site.rendered.values() for lint in m.lints
+    )
+    lint_messages = sum(1 for m in site.rendered.values() if m.lints)
+    over_budget = sum(1 for m in site.rendered.values() if m.html_bytes > SIZE_BUDGET)
+    largest = max((m.html_bytes for m in site.rendered.values()), default=0)
+    skips = {
+        "newsletter": Counter(r.value for s in site.selections for r in s.newsletter_reasons),
+        "alert": Counter(r.value for s in site.selections for r in s.alert_reasons),
+    }
+    call_reasons = Counter(r.value for c in site.calls for r in c.reasons)
+    calls_per_am = Counter(c.account_manager_id for c in site.calls)
+    figures = [
+        ("quiet_customers", "stille klanten"),
+        ("newsletters", "nieuwsbrieven"),
+        ("alerts", "alerts"),
+        ("calls", "belafspraken"),
+        ("rejects", "afgekeurde regels"),
+        ("lints", "lints"),
+    ]
+    changes = []
+    if previous_counts is not None:
+        for key in sorted(set(counts) | set(previous_counts), key=_count_order):
+            now, before = counts.get(key, 0), previous_counts.get(key, 0)
+            if isinstance(before, int) and now != before:
+                changes.append((COUNT_LABELS.get(key, key), before, now, now - before))
+    return {
+        "counts": counts,
+        "figures": [
+            (key, label, counts.get(key, 0),
+             None if previous_counts is None else counts.get(key, 0) - _int(previous_counts.get(key)))
+            for key, label in figures
+        ],
+        "previous_run": previous_run,
+        "has_previous": previous_counts is not None,
+        "changes": changes,
+        "segments": segment_rows,
+        "moves": list(site.segmentation.moves),
+        "frozen_at": dutch_date(site.segmentation.frozen_at) if site.segmentation.frozen_at else "",
+        "skip_rows": [
+            (code, label, skips["newsletter"].get(code, 0), skips["alert"].get(code, 0))
+            for code, label in SKIP_LABELS.items()
+            if skips["newsletter"].get(code) or skips["alert"].get(code)
+        ],
+        "lint_rows": [(code, LINT_LABELS.get(code, code), n) for code, n in lint_counts.most_common()],
+        "lint_messages": lint_messages,
+        "over_budget": over_budget,
+        "largest_kb": round(largest / 1024, 1),
+        "variant_count": len(variants),
+        "newsletter_variants": sum(1 for v in variants if v["kind"] == "newsletter"),
+        "call_rows": [(CALL_LABELS.get(code, code), n) for code, n in call_reasons.most_common()],
+        "call_lists_counts": [
+            (name, path, calls_per_am.get(Path(path).stem, 0)) for name, path in site.call_lists
+        ],
+        "warnings": list(site.warnings),
+        "contacts": len(site.selections),
+    }
+
+
+def _segment_rows(site: SiteData) -> list[dict[str, Any]]:
+    seg = site.segmentation
+    customers = Counter(v.segment.value for v in seg.customers.values())
+    revenue: dict[str, float] = defaultdict(float)
+    total_revenue = sum(float(v.revenue) for v in seg.customers.values())
+    for value in seg.customers.values():
+        revenue[value.segment.value] += float(value.revenue)
+    quiet_customers: Counter[str] = Counter()
+    if site.quiet is not None:
+        for customer_id, status in site.quiet.items():
+            if status.quiet and customer_id in seg.customers:
+                quiet_customers[seg.customers[customer_id].segment.value] += 1
+    else:
+        seen = {(s.customer_id, s.segment.value) for s in site.selections if s.quiet}
+        quiet_customers.update(segment for _, segment in seen)
+    made: dict[str, Counter[str]] = defaultdict(Counter)
+    for selection in site.selections:
+        for kind in MessageKind:
+            if (selection.contact_id, kind) in site.rendered:
+                made[selection.segment.value][kind.value] += 1
+    calls = Counter(c.segment.value for c in site.calls)
+    return [
+        {
+            "segment": s.value,
+            "customers": customers.get(s.value, 0),
+            "revenue_share": (revenue[s.value] / total_revenue * 100) if total_revenue else 0.0,
+            "quiet": quiet_customers.get(s.value, 0),
+            "newsletters": made[s.value].get("newsletter", 0),
+            "alerts": made[s.value].get("alert", 0),
+            "calls": calls.get(s.value, 0),
+        }
+        for s in Segment
+    ]
+
+
+def _previous(previous: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, str]:
+    """Return the previous run's counts and its id from a manifest or a bare counts mapping."""
+    if previous is None:
+        return None, ""
+    counts = previous.get("counts")
+    if isinstance(counts, Mapping):
+        return dict(counts), str(previous.get("as_of", ""))
+    return dict(previous), ""
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+_ORDER = list(COUNT_LABELS)
+
+
+def _count_order(key: str) -> tuple[int, str]:
+    return (_ORDER.index(key) if key in _ORDER else len(_ORDER), key)

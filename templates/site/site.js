@@ -1,0 +1,476 @@
+/* Windstil review site: the recipients table, one recipient, the variants.
+ *
+ * Data comes from site/data/*.js (globals set by <script src>, because Chromium refuses
+ * fetch() on file://). Everything from the data is written with textContent, never as
+ * HTML. No dependencies, no network.
+ */
+(function () {
+  "use strict";
+
+  var PAGE_SIZE = 100;
+
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (key) {
+        var value = attrs[key];
+        if (value === null || value === undefined || value === false) return;
+        if (key === "text") node.textContent = value;
+        else if (key === "className") node.className = value;
+        else node.setAttribute(key, value === true ? "" : String(value));
+      });
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === null || child === undefined || child === false) continue;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  function fold(text) {
+    // Case- and accent-insensitive search: "jose" finds "José".
+    return String(text).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
+  function nlNumber(n) {
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+  }
+
+  function readHash() {
+    var params = new URLSearchParams(location.hash.replace(/^#/, ""));
+    var out = {};
+    params.forEach(function (value, key) { out[key] = value; });
+    return out;
+  }
+
+  function writeHash(state) {
+    var params = new URLSearchParams();
+    Object.keys(state).forEach(function (key) {
+      if (state[key] !== "" && state[key] !== undefined && !(key === "page" && state[key] === 1)) {
+        params.set(key, state[key]);
+      }
+    });
+    var hash = params.toString();
+    history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
+  }
+
+  function fillSelect(select, options) {
+    options.forEach(function (option) {
+      select.appendChild(el("option", { value: option[0], text: option[1] }));
+    });
+  }
+
+  function setStatus(text) {
+    var status = document.getElementById("status");
+    if (status) status.textContent = text;
+  }
+
+  function pager(total, page, onPage) {
+    var pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    var current = Math.min(Math.max(1, page), pages);
+    document.getElementById("page").textContent = "Pagina " + current + " van " + pages;
+    var prev = document.getElementById("prev");
+    var next = document.getElementById("next");
+    prev.disabled = current <= 1;
+    next.disabled = current >= pages;
+    prev.onclick = function () { onPage(current - 1); };
+    next.onclick = function () { onPage(current + 1); };
+    return current;
+  }
+
+  function reasonText(codes, labels) {
+    return codes.split(";").map(function (code) { return labels[code] || code; }).join(", ");
+  }
+
+  // ------------------------------------------------------------------ recipients table
+
+  function recipientsPage() {
+    var data = window.WINDSTIL_RECIPIENTS;
+    if (!data) { setStatus("De gegevens (data/recipients.js) ontbreken."); return; }
+    var F = {};
+    data.fields.forEach(function (name, i) { F[name] = i; });
+    var rows = data.rows;
+    var keys = rows.map(function (r) {
+      return fold(r[F.name] + " " + r[F.customer] + " " + r[F.id] + " " + r[F.customer_id]);
+    });
+    var labels = data.labels;
+
+    var managers = Object.keys(data.managers).map(function (id) { return [id, data.managers[id]]; });
+    managers.sort(function (a, b) { return a[1].localeCompare(b[1], "nl"); });
+    fillSelect(document.getElementById("f-am"), managers);
+    var languages = {};
+    rows.forEach(function (r) { languages[r[F.language]] = true; });
+    fillSelect(document.getElementById("f-language"), Object.keys(languages).sort().map(function (l) {
+      return [l, labels.language[l] || l];
+    }));
+    var outcome = document.getElementById("f-outcome");
+    Object.keys(labels.skip).forEach(function (code) {
+      outcome.appendChild(el("option", { value: "skip:" + code, text: "overgeslagen: " + labels.skip[code] }));
+    });
+    fillSelect(document.getElementById("f-lint"), Object.keys(labels.lint).map(function (code) {
+      return [code, labels.lint[code]];
+    }));
+
+    var controls = {
+      q: document.getElementById("f-search"),
+      segment: document.getElementById("f-segment"),
+      am: document.getElementById("f-am"),
+      language: document.getElementById("f-language"),
+      outcome: document.getElementById("f-outcome"),
+      lint: document.getElementById("f-lint"),
+    };
+    var state = readHash();
+    Object.keys(controls).forEach(function (key) { if (state[key]) controls[key].value = state[key]; });
+    var page = parseInt(state.page || "1", 10) || 1;
+
+    function matches(r, f) {
+      if (f.segment && r[F.segment] !== f.segment) return false;
+      if (f.am && r[F.am] !== f.am) return false;
+      if (f.language && r[F.language] !== f.language) return false;
+      var nl = r[F.newsletter], al = r[F.alert];
+      switch (f.outcome) {
+        case "": break;
+        case "newsletter": if (nl !== "") return false; break;
+        case "alert": if (al !== "") return false; break;
+        case "any": if (nl !== "" && al !== "") return false; break;
+        case "none": if (nl === "" || al === "") return false; break;
+        case "fallback": if (nl !== "" || !r[F.fallback]) return false; break;
+        default:
+          var code = f.outcome.slice(5);
+          if ((";" + nl + ";").indexOf(";" + code + ";") < 0 &&
+              (";" + al + ";").indexOf(";" + code + ";") < 0) return false;
+      }
+      var lints = r[F.lints];
+      if (f.lint === "any" && lints === "") return false;
+      if (f.lint === "none" && lints !== "") return false;
+      if (f.lint && f.lint !== "any" && f.lint !== "none" &&
+          (";" + lints + ";").indexOf(";" + f.lint + ";") < 0) return false;
+      return true;
+    }
+
+    function outcomeCell(codes, made) {
+      if (codes === "") return el("td", { className: "yes" }, made);
+      return el("td", { className: "no", title: codes }, reasonText(codes, labels.skip));
+    }
+
+    var filtered = [];
+    function render() {
+      var tbody = document.getElementById("rows");
+      clear(tbody);
+      page = pager(filtered.length, page, function (p) { page = p; render(); window.scrollTo(0, 0); });
+      var start = (page - 1) * PAGE_SIZE;
+      var fragment = document.createDocumentFragment();
+      filtered.slice(start, start + PAGE_SIZE).forEach(function (i) {
+        var r = rows[i];
+        var link = el("a", { href: "recipient.html#" + encodeURIComponent(r[F.id]) }, r[F.name] || r[F.id]);
+        var lints = r[F.lints];
+        fragment.appendChild(el("tr", { "data-id": r[F.id] },
+          el("td", null, link, el("span", { className: "id" }, r[F.id])),
+          el("td", null, r[F.customer]),
+          el("td", null, el("span", { className: "seg seg-" + r[F.segment] }, r[F.segment])),
+          el("td", null, data.managers[r[F.am]] || r[F.am]),
+          el("td", null, r[F.language]),
+          outcomeCell(r[F.newsletter], r[F.fallback] ? "gemaakt (algemeen)" : "gemaakt"),
+          outcomeCell(r[F.alert], "gemaakt"),
+          el("td", { className: lints ? "warn" : "" }, lints ? reasonText(lints, labels.lint) : "–")
+        ));
+      });
+      tbody.appendChild(fragment);
+      var total = rows.length;
+      setStatus(filtered.length === total
+        ? nlNumber(total) + " ontvangers"
+        : nlNumber(filtered.length) + " van " + nlNumber(total) + " ontvangers");
+      var hash = {};
+      Object.keys(controls).forEach(function (key) { hash[key] = controls[key].value; });
+      hash.page = page;
+      writeHash(hash);
+    }
+
+    function apply() {
+      var f = {};
+      Object.keys(controls).forEach(function (key) { f[key] = controls[key].value; });
+      var q = fold(f.q.trim());
+      filtered = [];
+      for (var i = 0; i < rows.length; i++) {
+        if ((q === "" || keys[i].indexOf(q) >= 0) && matches(rows[i], f)) filtered.push(i);
+      }
+      render();
+    }
+
+    var timer = null;
+    controls.q.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { page = 1; apply(); }, 120);
+    });
+    ["segment", "am", "language", "outcome", "lint"].forEach(function (key) {
+      controls[key].addEventListener("change", function () { page = 1; apply(); });
+    });
+    document.getElementById("filters").addEventListener("submit", function (e) { e.preventDefault(); });
+    document.getElementById("f-reset").addEventListener("click", function () {
+      setTimeout(function () { page = 1; apply(); }, 0);
+    });
+    apply();
+  }
+
+  // ------------------------------------------------------------------ one recipient
+
+  function loadShard(number, done) {
+    var loaded = window.WINDSTIL_DETAILS && window.WINDSTIL_DETAILS[number];
+    if (loaded) { done(loaded); return; }
+    var script = document.createElement("script");
+    script.src = "data/details-" + number + ".js";
+    script.onload = function () { done((window.WINDSTIL_DETAILS || {})[number] || null); };
+    script.onerror = function () { done(null); };
+    document.head.appendChild(script);
+  }
+
+  function fact(list, term, value) {
+    if (value === "" || value === null || value === undefined) return;
+    list.appendChild(el("dt", null, term));
+    list.appendChild(el("dd", null, value));
+  }
+
+  function kb(bytes) {
+    return (bytes / 1024).toFixed(1).replace(".", ",") + " KB";
+  }
+
+  function messageSection(section, kind, message, contactId, data, variant) {
+    var body = section.querySelector(".body");
+    clear(body);
+    section.hidden = false;
+    var labels = data.labels;
+    if (!message.made) {
+      body.appendChild(el("p", { className: "skipped" }, "Niet gemaakt: " +
+        message.reasons.map(function (c) { return labels.skip[c] || c; }).join(", ") + "."));
+      return;
+    }
+    var base = "../emails/" + encodeURIComponent(contactId) + "/" + kind;
+    var meta = el("dl", { className: "facts" });
+    fact(meta, "Onderwerp", message.subject);
+    fact(meta, "Preheader", message.preheader);
+    fact(meta, "Grootte", kb(message.bytes) + " van 90 KB" + (message.over_budget ? " — te groot" : ""));
+    if (variant >= 0) {
+      meta.appendChild(el("dt", null, "Variant"));
+      meta.appendChild(el("dd", null, el("a", { href: "variants.html#v=" + (variant + 1) }, "variant " + (variant + 1))));
+    }
+    body.appendChild(meta);
+
+    if (message.lints.length) {
+      var lintList = el("ul", { className: "lints" });
+      message.lints.forEach(function (lint) {
+        lintList.appendChild(el("li", null, el("strong", null, labels.lint[lint[0]] || lint[0]), ": " + lint[1]));
+      });
+      body.appendChild(el("div", { className: "lintbox" }, el("h3", null, "Lints"), lintList));
+    } else {
+      body.appendChild(el("p", { className: "ok" }, "Geen lints."));
+    }
+
+    var frame = el("iframe", {
+      className: "mail w600",
+      sandbox: "allow-popups allow-popups-to-escape-sandbox",
+      src: base + ".html",
+      title: (kind === "newsletter" ? "Nieuwsbrief" : "Alert") + " zoals de ontvanger hem ziet",
+      referrerpolicy: "no-referrer",
+      loading: "lazy",
+    });
+    var widths = el("div", { className: "widths", role: "group", "aria-label": "Breedte" });
+    [["600", "600 px (desktop)"], ["375", "375 px (telefoon)"]].forEach(function (w) {
+      var button = el("button", { type: "button", "data-width": w[0], "aria-pressed": w[0] === "600" ? "true" : "false" }, w[1]);
+      button.addEventListener("click", function () {
+        frame.className = "mail w" + w[0];
+        widths.querySelectorAll("button").forEach(function (b) {
+          b.setAttribute("aria-pressed", b === button ? "true" : "false");
+        });
+      });
+      widths.appendChild(button);
+    });
+    var links = el("p", { className: "links" },
+      el("a", { href: base + ".html", target: "_blank", rel: "noopener" }, "HTML los openen"), " · ",
+      el("a", { href: base + ".txt", target: "_blank", rel: "noopener" }, "tekstversie"), " · ",
+      el("a", { href: base + ".eml", download: "" }, ".eml downloaden"));
+    body.appendChild(el("div", { className: "viewer" }, widths, links, el("div", { className: "frame" }, frame)));
+
+    body.appendChild(el("h3", null, "Waarom deze items"));
+    if (message.fallback) {
+      body.appendChild(el("p", { className: "warn" }, "Niets persoonlijks scoorde: algemene items in de eigen taal vullen aan."));
+    }
+    var table = el("table", { className: "data why" },
+      el("thead", null, el("tr", null, el("th", { scope: "col" }, "#"), el("th", { scope: "col" }, "Item"),
+        el("th", { scope: "col", className: "num" }, "Score"), el("th", { scope: "col" }, "Redenen"))));
+    var tbody = el("tbody");
+    message.items.forEach(function (item, i) {
+      var info = data.items[item[0]] || [item[0], "", "", "", "", ""];
+      var title = info[3] ? el("a", { href: info[3], target: "_blank", rel: "noopener noreferrer" }, info[0]) : el("span", null, info[0]);
+      var reasons = el("ul", { className: "reasons" });
+      item[2].forEach(function (reason) {
+        reasons.appendChild(el("li", { className: reason[0] === "fallback" ? "warn" : "" },
+          el("span", { className: "kind" }, labels.reason[reason[0]] || reason[0]),
+          reason[1] ? ": " + reason[1] : "",
+          el("span", { className: "points" }, " +" + reason[2])));
+      });
+      tbody.appendChild(el("tr", null,
+        el("td", null, String(i + 1)),
+        el("td", null, title, el("span", { className: "id" }, item[0] + (info[1] ? " · " + info[1] : ""))),
+        el("td", { className: "num" }, String(item[1])),
+        el("td", null, reasons)));
+    });
+    table.appendChild(tbody);
+    body.appendChild(table);
+
+    body.appendChild(el("h3", null, "Tekstversie"));
+    body.appendChild(el("iframe", {
+      className: "text", sandbox: "", src: base + ".txt", title: "Tekstversie", loading: "lazy",
+    }));
+  }
+
+  function recipientPage() {
+    var data = window.WINDSTIL_RECIPIENTS;
+    if (!data) { setStatus("De gegevens (data/recipients.js) ontbreken."); return; }
+    var F = {};
+    data.fields.forEach(function (name, i) { F[name] = i; });
+    var index = {};
+    data.rows.forEach(function (r, i) { index[r[F.id]] = i; });
+
+    function show() {
+      var id = decodeURIComponent(location.hash.replace(/^#/, ""));
+      var position = index.hasOwnProperty(id) ? index[id] : -1;
+      ["newsletter", "alert"].forEach(function (kind) { document.getElementById(kind).hidden = true; });
+      clear(document.getElementById("facts"));
+      if (position < 0) {
+        document.getElementById("name").textContent = "Ontvanger niet gevonden";
+        setStatus(id ? "Geen ontvanger met id " + id + " in deze run." : "Kies een ontvanger in de lijst.");
+        return;
+      }
+      var r = data.rows[position];
+      document.title = (r[F.name] || r[F.id]) + " · Windstil " + data.run;
+      document.getElementById("name").textContent = r[F.name] || r[F.id];
+      var prev = document.getElementById("prev-recipient");
+      var next = document.getElementById("next-recipient");
+      prev.hidden = position === 0;
+      next.hidden = position === data.rows.length - 1;
+      if (position > 0) prev.href = "#" + encodeURIComponent(data.rows[position - 1][F.id]);
+      if (position < data.rows.length - 1) next.href = "#" + encodeURIComponent(data.rows[position + 1][F.id]);
+      setStatus("Laden…");
+      loadShard(Math.floor(position / data.shard), function (shard) {
+        var d = shard && shard[r[F.id]];
+        if (!d) { setStatus("De details van deze ontvanger ontbreken."); return; }
+        setStatus("");
+        var facts = document.getElementById("facts");
+        fact(facts, "Contact-id", r[F.id]);
+        fact(facts, "E-mail", d.email ? d.email + (d.email_valid ? "" : " (ongeldig)") : "geen");
+        fact(facts, "Functie", d.job_title);
+        fact(facts, "Klant", r[F.customer] + " (" + r[F.customer_id] + ")" + (d.sector ? ", " + d.sector : ""));
+        fact(facts, "Segment", r[F.segment]);
+        fact(facts, "Accountmanager", data.managers[r[F.am]] || r[F.am]);
+        fact(facts, "Taal", data.labels.language[r[F.language]] || r[F.language]);
+        fact(facts, "Stil", r[F.quiet] ? "ja" + (d.quiet_since ? ", sinds " + d.quiet_since : "") : "nee");
+        fact(facts, "Opt-in nieuwsbrief", d.opt_in ? "ja" : "nee");
+        messageSection(document.getElementById("newsletter"), "newsletter", d.newsletter, r[F.id], data, r[F.variant]);
+        messageSection(document.getElementById("alert"), "alert", d.alert, r[F.id], data, d.alert_variant);
+      });
+    }
+    window.addEventListener("hashchange", show);
+    show();
+  }
+
+  // ------------------------------------------------------------------ variants
+
+  function variantsPage() {
+    var data = window.WINDSTIL_VARIANTS;
+    if (!data) { setStatus("De gegevens (data/variants.js) ontbreken."); return; }
+    var storageKey = "windstil:" + data.run + ":checked";
+    var checked = {};
+    try { checked = JSON.parse(localStorage.getItem(storageKey) || "{}") || {}; } catch (e) { checked = {}; }
+    function save() {
+      try { localStorage.setItem(storageKey, JSON.stringify(checked)); } catch (e) { /* private mode: not remembered */ }
+    }
+    var variants = data.variants;
+    var languages = {};
+    variants.forEach(function (v) { languages[v.language] = true; });
+    fillSelect(document.getElementById("f-language"), Object.keys(languages).sort().map(function (l) {
+      return [l, data.labels.language[l] || l];
+    }));
+    var controls = {
+      kind: document.getElementById("f-kind"),
+      language: document.getElementById("f-language"),
+      checked: document.getElementById("f-checked"),
+    };
+    var state = readHash();
+    Object.keys(controls).forEach(function (key) { if (state[key]) controls[key].value = state[key]; });
+    var page = parseInt(state.page || "1", 10) || 1;
+    var focus = parseInt(state.v || "0", 10) || 0;
+    if (focus) page = Math.ceil(focus / PAGE_SIZE);
+    var filtered = [];
+
+    function render() {
+      var tbody = document.getElementById("rows");
+      clear(tbody);
+      page = pager(filtered.length, page, function (p) { page = p; focus = 0; render(); window.scrollTo(0, 0); });
+      var start = (page - 1) * PAGE_SIZE;
+      filtered.slice(start, start + PAGE_SIZE).forEach(function (i) {
+        var v = variants[i];
+        var number = i + 1;
+        var items = el("ol", { className: "items" });
+        v.items.forEach(function (id) {
+          var info = data.items[id];
+          items.appendChild(el("li", null, info ? info[0] : id, el("span", { className: "id" }, id)));
+        });
+        var segments = Object.keys(v.segments).map(function (s) { return s + " " + nlNumber(v.segments[s]); }).join(", ");
+        var box = el("input", { type: "checkbox", "aria-label": "Variant " + number + " bekeken" });
+        box.checked = !!checked[number];
+        box.addEventListener("change", function () {
+          if (box.checked) checked[number] = 1; else delete checked[number];
+          save();
+        });
+        var open = el("a", { className: "open", href: "recipient.html#" + encodeURIComponent(v.representative) },
+          "Bekijk (" + v.representative + ")");
+        open.addEventListener("click", function () { box.checked = true; checked[number] = 1; save(); });
+        var kindCell = el("td", null, v.kind === "newsletter" ? "nieuwsbrief" : "alert");
+        if (v.fallback) kindCell.appendChild(el("span", { className: "tag warn" }, "algemeen"));
+        if (v.with_lints) kindCell.appendChild(el("span", { className: "tag warn" }, nlNumber(v.with_lints) + " met lint"));
+        tbody.appendChild(el("tr", { id: "v" + number, className: number === focus ? "focus" : "" },
+          el("td", null, String(number)),
+          kindCell,
+          el("td", null, v.language),
+          el("td", { className: "num" }, nlNumber(v.count)),
+          el("td", null, segments),
+          el("td", null, items),
+          el("td", null, open),
+          el("td", null, box)));
+      });
+      var done = Object.keys(checked).length;
+      setStatus(nlNumber(filtered.length) + " van " + nlNumber(variants.length) + " varianten · " + nlNumber(done) + " bekeken");
+      var hash = {};
+      Object.keys(controls).forEach(function (key) { hash[key] = controls[key].value; });
+      hash.page = page;
+      writeHash(hash);
+      var target = focus && document.getElementById("v" + focus);
+      if (target) target.scrollIntoView({ block: "center" });
+    }
+
+    function apply() {
+      filtered = [];
+      variants.forEach(function (v, i) {
+        if (controls.kind.value && v.kind !== controls.kind.value) return;
+        if (controls.language.value && v.language !== controls.language.value) return;
+        if (controls.checked.value === "open" && checked[i + 1]) return;
+        if (controls.checked.value === "done" && !checked[i + 1]) return;
+        filtered.push(i);
+      });
+      render();
+    }
+    Object.keys(controls).forEach(function (key) {
+      controls[key].addEventListener("change", function () { page = 1; focus = 0; apply(); });
+    });
+    apply();
+  }
+
+  var pages = { recipients: recipientsPage, recipient: recipientPage, variants: variantsPage };
+  var start = pages[document.body.getAttribute("data-page")];
+  if (start) start();
+})();
