@@ -546,10 +546,10 @@ class LostCustomer:
     name: str
     account_manager_id: str
     segment: Segment  # at the end of the previous window
-    account_manager_name: str = ""
     current_segment: Segment | None  # in the segmentation the report was made with
     previous_revenue: Decimal
     last_order: date | None
+    account_manager_name: str = ""
     last_evaluation_score: Decimal | None = None
     last_evaluation_date: date | None = None
     last_interaction: date | None = None
