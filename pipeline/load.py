@@ -95,8 +95,8 @@ BOOLEANS = {
     "waar": True,
     "onwaar": False,
 }
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_INT = re.compile(r"[+-]?\d+")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_INT = re.compile(r"[+-]?[0-9]+")
 
 
 # --------------------------------------------------------------------------- cell parsers
@@ -112,20 +112,20 @@ def parse_amount(text: str, decimal_mark: str = ".") -> Decimal:
     if value.startswith("€"):
         value = value[1:].strip()
     sign = ""
-    if value[:1] in "+-":
+    if value and value[0] in "+-":
         sign, value = ("-" if value[0] == "-" else ""), value[1:].strip()
     group = "," if decimal_mark == "." else "."
     # Digits, optionally grouped by the other mark (or spaces) in threes, then decimals.
-    plain = re.fullmatch(r"(\d+)(?:" + re.escape(decimal_mark) + r"(\d+))?", value)
+    plain = re.fullmatch(r"([0-9]+)(?:" + re.escape(decimal_mark) + r"([0-9]+))?", value)
     grouped = re.fullmatch(
-        r"(\d{1,3}(?:[" + re.escape(group) + r" ]\d{3})+)" + re.escape(decimal_mark) + r"(\d+)",
+        r"([0-9]{1,3}(?:[" + re.escape(group) + r" ][0-9]{3})+)" + re.escape(decimal_mark) + r"([0-9]+)",
         value,
     )
-    spaced = re.fullmatch(r"(\d{1,3}(?: \d{3})+)", value)
+    spaced = re.fullmatch(r"([0-9]{1,3}(?: [0-9]{3})+)", value)
     if plain:
         whole, decimals = plain.group(1), plain.group(2)
     elif grouped:
-        whole, decimals = re.sub(r"[^\d]", "", grouped.group(1)), grouped.group(2)
+        whole, decimals = re.sub(r"[^0-9]", "", grouped.group(1)), grouped.group(2)
     elif spaced:
         whole, decimals = spaced.group(1).replace(" ", ""), None
     else:

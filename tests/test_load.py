@@ -1,0 +1,455 @@
+"""The loader: CSV reading rules, a reject for every kind of bad cell, and the hard stops."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.config import load_settings
+from pipeline.errors import InputError
+from pipeline.load import (
+    CellError,
+    load_dataset,
+    load_project,
+    parse_amount,
+    parse_bool,
+    parse_date,
+    parse_tags,
+    sniff_delimiter,
+    validate_project,
+)
+from pipeline.models import Dataset, Level, OrderStatus
+
+from conftest import CONTACTS_CSV, CUSTOMERS_CSV, ORDERS_CSV
+
+
+def _tolerant(root: Path) -> None:
+    """Let every row be rejected without stopping, so single rejects can be inspected."""
+    path = root / "settings.yaml"
+    path.write_text(path.read_text().replace("max_reject_share: 0.05", "max_reject_share: 1"))
+
+
+def _load(root: Path) -> Dataset:
+    return load_dataset(load_settings(root))
+
+
+def _append(root: Path, file: str, *lines: str) -> None:
+    path = root / "data" / file
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + "".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+def _reasons(data: Dataset, file: str) -> list[tuple[int, str, str]]:
+    return [(r.line, r.column, r.reason) for r in data.rejects if r.file == file]
+
+
+# --------------------------------------------------------------------------- the tiny project
+
+
+def test_tiny_project_loads_every_file(tiny_project: Path) -> None:
+    """The tiny project loads completely; only the one invalid e-mail address is a reject."""
+    data = load_project(tiny_project).data
+    assert len(data.account_managers) == 2
+    assert len(data.customers) == 6
+    assert len(data.contacts) == 11
+    assert len(data.orders) == 20
+    assert len(data.evaluations) == 4
+    assert len(data.interactions) == 5
+    assert [s.email for s in data.suppressions] == ["j.bos@debrug.nl"]
+    assert sorted(data.products) == ["backup-pro", "cloud-opslag", "security-scan", "werkplek-beheer"]
+    assert len(data.content) == 6
+    assert [(r.file, r.line, r.column, r.reason) for r in data.rejects] == [
+        ("contacts.csv", 4, "email", "invalid e-mail address")
+    ]
+
+
+def test_typed_values(tiny_project: Path) -> None:
+    """Cells become typed values: booleans from ja/yes/true, tags, enums, Decimals, dates."""
+    data = _load(tiny_project)
+    c001 = data.customers["C001"]
+    assert (c001.reference_customer, c001.knowledge_partner, c001.referrals, c001.strategic_fit) == (
+        True,
+        True,
+        2,
+        4,
+    )
+    assert c001.customer_since == date(2019, 4, 1)
+    assert data.customers["C006"].language == "nl"  # empty: the default
+    p001 = data.contacts["P001"]
+    assert p001.interests == ("backup", "security")
+    assert p001.level is Level.MANAGEMENT
+    assert p001.newsletter_opt_in is True and p001.do_not_call is False
+    assert data.contacts["P002"].interests == ("cloud", "backup")  # `|` and lower-cased
+    assert data.contacts["P006"].do_not_call is True
+    assert data.contacts["P008"].language == "en"
+    order = next(o for o in data.orders if o.order_id == "O1003")
+    assert order.revenue == Decimal("12500.50") and isinstance(order.revenue, Decimal)
+    assert order.end_date == date(2026, 9, 30)
+    running = next(o for o in data.orders if o.order_id == "O2001")
+    assert running.end_date is None and running.status is OrderStatus.OPEN
+    assert next(o for o in data.orders if o.order_id == "O6001").cancelled
+    assert data.evaluations[2].score == Decimal("6.5")
+
+
+def test_email_addresses(tiny_project: Path) -> None:
+    """Valid addresses are normalised to lower case; invalid and empty ones are kept but not valid."""
+    contacts = _load(tiny_project).contacts
+    assert (contacts["P002"].email, contacts["P002"].email_valid) == ("p.smit@lindehof.nl", True)
+    assert (contacts["P003"].email, contacts["P003"].email_valid) == ("i.mulder@@lindehof.nl", False)
+    assert (contacts["P008"].email, contacts["P008"].email_valid) == ("", False)
+
+
+# --------------------------------------------------------------------------- reading rules
+
+
+def test_semicolon_bom_and_crlf(tiny_project: Path) -> None:
+    """A `;` file with a BOM and CRLF line ends reads the same as a plain comma file."""
+    path = tiny_project / "data" / "customers.csv"
+    text = CUSTOMERS_CSV.lstrip("\ufeff").replace(",", ";").replace("\n", "\r\n")
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    data = _load(tiny_project)
+    assert data.customers["C004"].name == "Harbour Logistics B.V."
+    assert len(data.customers) == 6
+
+
+def test_unknown_columns_ignored_and_header_case(tiny_project: Path) -> None:
+    """Extra columns are ignored and header names match whatever their case."""
+    path = tiny_project / "data" / "account_managers.csv"
+    path.write_text(
+        "Account_Manager_ID,Name,Email,Phone,Favourite colour\n"
+        "am-jan,Jan de Vries,jan@polderlicht-it.nl,,blauw\n"
+        "am-sara,Sara Bakker,sara@polderlicht-it.nl,,groen\n"
+    )
+    data = _load(tiny_project)
+    assert data.account_managers["am-jan"].email == "jan@polderlicht-it.nl"
+
+
+def test_line_numbers_follow_quoted_newlines(tiny_project: Path) -> None:
+    """A quoted cell holding newlines pushes the next row's line number down, as an editor shows."""
+    _tolerant(tiny_project)
+    path = tiny_project / "data" / "orders.csv"
+    lines = ORDERS_CSV.splitlines()
+    header, first = lines[0], lines[1]
+    path.write_text(
+        "\n".join(
+            [
+                header,
+                'O9001,C001,backup-pro,"Regel een\nregel twee\nregel drie",2026-01-01,,100.00,,closed',
+                first,
+                "O9002,C001,backup-pro,Fout,2026-13-01,,100.00,,closed",
+            ]
+        )
+        + "\n"
+    )
+    data = _load(tiny_project)
+    assert _reasons(data, "orders.csv") == [(6, "order_date", "invalid date")]
+    assert next(o for o in data.orders if o.order_id == "O9001").description.count("regel") == 2
+
+
+def test_blank_lines_are_skipped_but_counted(tiny_project: Path) -> None:
+    """Blank lines (and Excel's `;;;` rows) are no rows, but still count as lines."""
+    _tolerant(tiny_project)
+    _append(tiny_project, "evaluations.csv", "", ",,,,", "C001,,2026-10-01,11,")
+    data = _load(tiny_project)
+    assert _reasons(data, "evaluations.csv") == [(8, "score", "score outside 1-10")]
+    assert len(data.evaluations) == 4
+
+
+def test_not_utf8_names_the_file(tiny_project: Path) -> None:
+    """A file that is not UTF-8 stops the load with an error naming the file and line."""
+    path = tiny_project / "data" / "customers.csv"
+    path.write_bytes(CUSTOMERS_CSV.lstrip("\ufeff").replace("Vechtdal", "Vechtd\u00e4l").encode("cp1252"))
+    with pytest.raises(InputError) as caught:
+        _load(tiny_project)
+    assert "customers.csv" in str(caught.value)
+    assert "UTF-8" in str(caught.value)
+    assert caught.value.problems[0].line == 3
+
+
+def test_missing_required_column(tiny_project: Path) -> None:
+    """A missing required column stops the load, naming the file and the column."""
+    path = tiny_project / "data" / "customers.csv"
+    lines = CUSTOMERS_CSV.splitlines()
+    path.write_text("\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != 2) for line in lines))
+    with pytest.raises(InputError) as caught:
+        _load(tiny_project)
+    assert caught.value.exit_code == 2
+    assert [(p.file, p.field) for p in caught.value.problems] == [("customers.csv", "account_manager_id")]
+    assert "customers.csv" in str(caught.value) and "account_manager_id" in str(caught.value)
+
+
+def test_missing_required_file_and_optional_files(tiny_project: Path) -> None:
+    """orders.csv is required; interactions.csv and suppressions.csv are optional."""
+    (tiny_project / "data" / "interactions.csv").unlink()
+    (tiny_project / "data" / "suppressions.csv").unlink()
+    data = _load(tiny_project)
+    assert data.interactions == () and data.suppressions == ()
+    (tiny_project / "data" / "orders.csv").unlink()
+    with pytest.raises(InputError, match=r"orders\.csv"):
+        _load(tiny_project)
+
+
+def test_too_many_rejects_stop_the_run(tiny_project: Path) -> None:
+    """More than max_reject_share of a file's rows rejected stops the load, naming file and count."""
+    _append(tiny_project, "orders.csv", "O9001,C001,,x,2026-01-01,,abc,,")
+    assert len(_load(tiny_project).orders) == 20  # 1 of 21 is under 5%: the run goes on
+    _append(tiny_project, "orders.csv", "O9002,C001,,x,2026-01-01,,abc,,")
+    with pytest.raises(InputError) as caught:
+        _load(tiny_project)
+    assert caught.value.exit_code == 2
+    assert "orders.csv: 2 of 22 rows rejected" in str(caught.value)
+
+
+def test_invalid_emails_do_not_count_toward_the_share(tiny_project: Path) -> None:
+    """Contacts kept despite an invalid address do not count as rejected rows."""
+    _append(tiny_project, "contacts.csv", "P012;C004;Kim;Lee;kim@;;;;;yes;no;", "P013;C004;Bo;Ek;bo@x;;;;;yes;no;")
+    data = _load(tiny_project)  # 3 of 13 rows have a bad address: 23%, but not rejected rows
+    assert {"P012", "P013"} <= set(data.contacts)
+    assert sum(r.reason == "invalid e-mail address" for r in data.rejects) == 3
+
+
+# --------------------------------------------------------------------------- every reject reason
+
+
+@pytest.mark.parametrize(
+    ("file", "line", "column", "reason"),
+    [
+        ("orders.csv", "O9001,C001,,x,,,100,,", "order_date", "missing required value"),
+        ("orders.csv", "O9001,C001,,x,2026-02-30,,100,,", "order_date", "invalid date"),
+        ("orders.csv", "O9001,C001,,x,30-11-2026,,100,,", "order_date", "invalid date"),
+        ("orders.csv", "O9001,C001,,x,2026-01-01,,12;5,,", "revenue", "invalid amount"),
+        ("orders.csv", "O9001,C001,,x,2026-01-01,,1000,veel,", "cost", "invalid amount"),
+        ("orders.csv", "O9001,C001,,x,2026-01-01,,100,,paid", "status", "invalid value"),
+        ("orders.csv", "O1001,C001,,x,2026-01-01,,100,,", "order_id", "duplicate id"),
+        ("orders.csv", "O9001,C999,,x,2026-01-01,,100,,", "customer_id", "unknown customer_id"),
+        ("orders.csv", "../etc,C001,,x,2026-01-01,,100,,", "order_id", "unsafe id"),
+        ("orders.csv", "O9001,C001,,x,2026-05-01,2026-04-01,100,,", "end_date", "end date before order date"),
+        ("customers.csv", "C009,Nieuw,am-piet,zorg,nl,,,,,", "account_manager_id", "unknown account_manager_id"),
+        ("customers.csv", "C009,Nieuw,am-jan,zorg,de,,,,,", "language", "invalid value"),
+        ("customers.csv", "C009,Nieuw,am-jan,zorg,nl,,misschien,,,", "reference_customer", "invalid boolean"),
+        ("customers.csv", "C009,Nieuw,am-jan,zorg,nl,,,twee,,", "referrals", "invalid number"),
+        ("customers.csv", "C009,Nieuw,am-jan,zorg,nl,,,-1,,", "referrals", "number below 0"),
+        ("customers.csv", "C009,Nieuw,am-jan,zorg,nl,,,,,6", "strategic_fit", "number outside 0-5"),
+        ("customers.csv", "C009,,am-jan,zorg,nl,,,,,", "name", "missing required value"),
+        ("customers.csv", ".hidden,Nieuw,am-jan,zorg,nl,,,,,", "customer_id", "unsafe id"),
+        ("customers.csv", "C" + "1" * 64 + ",Nieuw,am-jan,zorg,nl,,,,,", "customer_id", "unsafe id"),
+        ("customers.csv", "C009," + "x" * 1001 + ",am-jan,zorg,nl,,,,,", "name", "value too long"),
+        ("contacts.csv", "P012;C001;Kim;;kim@lindehof.nl;;;ceo;;yes;no;", "level", "invalid value"),
+        ("contacts.csv", "P012;C001;Kim;;kim@lindehof.nl;;;;;wellicht;no;", "newsletter_opt_in", "invalid boolean"),
+        ("contacts.csv", "P001;C001;Kim;;kim@lindehof.nl;;;;;yes;no;", "contact_id", "duplicate id"),
+        ("contacts.csv", "P012;C404;Kim;;kim@lindehof.nl;;;;;yes;no;", "customer_id", "unknown customer_id"),
+        ("contacts.csv", "P012;C001;Kim;;kim at lindehof;;;;;yes;no;", "email", "invalid e-mail address"),
+        ("evaluations.csv", "C001,,2026-10-01,0.5,", "score", "score outside 1-10"),
+        ("evaluations.csv", "C001,,2026-10-01,zeer goed,", "score", "invalid amount"),
+        ("evaluations.csv", "C001,O9999,2026-10-01,8,", "order_id", "unknown order_id"),
+        ("evaluations.csv", "C001,O2001,2026-10-01,8,", "order_id", "order of another customer"),
+        ("interactions.csv", "C001,P404,2026-10-01,call,,", "contact_id", "unknown contact_id"),
+        ("interactions.csv", "C001,P004,2026-10-01,call,,", "contact_id", "contact of another customer"),
+        ("interactions.csv", "C001,P001,2026-10-01,fax,,", "channel", "invalid value"),
+        ("interactions.csv", "C001,P001,2026-10-01,call,ceo,", "our_level", "invalid value"),
+        ("suppressions.csv", "geen-adres,,", "email", "invalid e-mail address"),
+        ("suppressions.csv", "x@y.nl,,gisteren", "date", "invalid date"),
+        ("account_managers.csv", "am-piet,Piet,piet@,", "email", "invalid e-mail address"),
+    ],
+)
+def test_reject_reasons(tiny_project: Path, file: str, line: str, column: str, reason: str) -> None:
+    """Each kind of bad cell is rejected with its stable reason, column and physical line."""
+    _tolerant(tiny_project)
+    next_line = len((tiny_project / "data" / file).read_text(encoding="utf-8-sig").splitlines()) + 1
+    _append(tiny_project, file, line)
+    data = _load(tiny_project)
+    expected = (next_line, column, reason)
+    rejects = _reasons(data, file)
+    if file == "contacts.csv":
+        rejects = [r for r in rejects if r[0] != 4]  # the fixture's own invalid address
+    assert rejects == [expected]
+
+
+def test_duplicate_id_keeps_the_first_row(tiny_project: Path) -> None:
+    """A duplicate id is rejected and the first row wins."""
+    _tolerant(tiny_project)
+    _append(tiny_project, "customers.csv", "C001,Lindehof Kopie,am-sara,zorg,nl,,,,,")
+    data = _load(tiny_project)
+    assert data.customers["C001"].name == "Zorggroep Lindehof"
+    assert _reasons(data, "customers.csv") == [(8, "customer_id", "duplicate id")]
+
+
+def test_rows_of_a_rejected_customer_are_rejected(tiny_project: Path) -> None:
+    """A rejected customer takes its contacts, orders and evaluations with it as unknown customer_id."""
+    _tolerant(tiny_project)
+    path = tiny_project / "data" / "customers.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace("C003,Kliniek De Brug,am-sara", "C003,Kliniek De Brug,am-x"))
+    data = _load(tiny_project)
+    assert "C003" not in data.customers
+    assert _reasons(data, "customers.csv") == [(4, "account_manager_id", "unknown account_manager_id")]
+    assert {r.reason for r in data.rejects if r.file != "customers.csv" and r.reason != "invalid e-mail address"} == {
+        "unknown customer_id"
+    }
+    assert not any(c.customer_id == "C003" for c in data.contacts.values())
+    assert not any(o.customer_id == "C003" for o in data.orders)
+
+
+def test_several_bad_cells_in_one_row(tiny_project: Path) -> None:
+    """Every bad cell of a row is listed, so one round of fixing is enough."""
+    _tolerant(tiny_project)
+    _append(tiny_project, "orders.csv", "O9001,C001,,x,gisteren,,veel,,")
+    data = _load(tiny_project)
+    assert _reasons(data, "orders.csv") == [(22, "order_date", "invalid date"), (22, "revenue", "invalid amount")]
+
+
+def test_decimal_comma_setting(tiny_project: Path) -> None:
+    """With decimal_mark "," amounts and scores are read the Dutch way."""
+    path = tiny_project / "settings.yaml"
+    path.write_text(path.read_text().replace('decimal_mark: "."', 'decimal_mark: ","'))
+    orders = tiny_project / "data" / "orders.csv"
+    orders.write_text(
+        ORDERS_CSV.replace(",", ";").replace("12500.50", "12.500,50").replace(".00;", ",00;").replace(".00\n", ",00\n")
+    )
+    evaluations = tiny_project / "data" / "evaluations.csv"
+    evaluations.write_text(evaluations.read_text().replace(",", ";").replace("6.5", "6,5").replace("8.5", "8,5"))
+    data = _load(tiny_project)
+    assert next(o for o in data.orders if o.order_id == "O1003").revenue == Decimal("12500.50")
+    assert [e.score for e in data.evaluations] == [Decimal(9), Decimal("8.5"), Decimal("6.5"), Decimal(8)]
+    assert data.rejects[1:] == ()
+
+
+def test_products_yaml_problems_are_reported(tiny_project: Path) -> None:
+    """Unknown product ids in cross_sell/up_sell are reported; the product itself stays."""
+    path = tiny_project / "data" / "products.yaml"
+    path.write_text(path.read_text().replace("cross_sell: [cloud-opslag]", "cross_sell: [cloud-opslag, nas-box]"))
+    errors, _ = validate_project(tiny_project)
+    assert [(p.file, p.field, p.message) for p in errors] == [
+        ("products.yaml", "[1].cross_sell", "unknown product nas-box")
+    ]
+    assert errors[0].line == 9
+    assert "backup-pro" in _load(tiny_project).products
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def test_amount_examples() -> None:
+    """Grouping is read only where it is unambiguous; anything else is refused, never guessed."""
+    assert parse_amount("1234.56") == Decimal("1234.56")
+    assert parse_amount("1,234.56") == Decimal("1234.56")
+    assert parse_amount("-12") == Decimal(-12)
+    assert parse_amount("€ 1 234.50") == Decimal("1234.50")
+    assert parse_amount("1.234,56", ",") == Decimal("1234.56")
+    assert parse_amount("1234,5", ",") == Decimal("1234.5")
+    for ambiguous, mark in [("1,234", "."), ("12,5", "."), ("1.234", ","), ("1234.56", ","), ("1,23.4", ".")]:
+        with pytest.raises(CellError, match="invalid amount"):
+            parse_amount(ambiguous, mark)
+    for bad in ["", "abc", "1e5", "NaN", "Infinity", "--1", "1.2.3", "١٢٣"]:
+        with pytest.raises(CellError):
+            parse_amount(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.decimals(min_value=Decimal(-10**9), max_value=Decimal(10**9), places=2, allow_nan=False),
+    st.sampled_from([".", ","]),
+    st.booleans(),
+)
+def test_amount_roundtrip(value: Decimal, mark: str, grouped: bool) -> None:
+    """Any amount written with either decimal mark, grouped or not, reads back exactly."""
+    text = f"{value:,.2f}" if grouped else f"{value:.2f}"
+    if mark == ",":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    assert parse_amount(text, mark) == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=1000, max_value=10**9), st.sampled_from([".", ","]))
+def test_amount_grouping_without_decimals_is_refused(value: int, mark: str) -> None:
+    """`1,234` (with ".") or `1.234` (with ",") could be either number, so it is refused."""
+    other = "," if mark == "." else "."
+    text = f"{value:,}".replace(",", other)
+    with pytest.raises(CellError):
+        parse_amount(text, mark)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2999, 12, 31)))
+def test_date_roundtrip(value: date) -> None:
+    """Every ISO date reads back as itself."""
+    assert parse_date(value.isoformat()) == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=12))
+def test_date_only_iso(text: str) -> None:
+    """Only YYYY-MM-DD is a date; anything else raises the 'invalid date' reason."""
+    try:
+        result = parse_date(text)
+    except CellError as error:
+        assert str(error) == "invalid date"
+    else:
+        assert result.isoformat() == text.strip()
+
+
+def test_date_rejects_other_iso_forms() -> None:
+    """Compact and week forms that fromisoformat would take are refused."""
+    for text in ["20261130", "2026-W48-1", "2026-11-30T00:00", "2026-11-31", "30-11-2026"]:
+        with pytest.raises(CellError):
+            parse_date(text)
+    assert parse_date(" 2026-11-30 ") == date(2026, 11, 30)
+    assert date(2026, 11, 30) + timedelta(days=1) == parse_date("2026-12-01")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["yes", "no", "true", "false", "1", "0", "ja", "nee", "waar", "onwaar"]),
+    st.lists(st.booleans(), min_size=8, max_size=8),
+)
+def test_bool_words_any_case(word: str, upper: list[bool]) -> None:
+    """The boolean words read the same in any mix of case and surrounding spaces."""
+    mixed = "".join(ch.upper() if up else ch for ch, up in zip(word, upper * 2, strict=False))
+    expected = word in ("yes", "true", "1", "ja", "waar")
+    assert parse_bool(f" {mixed} ") is expected
+
+
+def test_bool_default_and_garbage() -> None:
+    """Empty is the default; any other word is an 'invalid boolean'."""
+    assert parse_bool("", default=True) is True
+    assert parse_bool("  ") is False
+    with pytest.raises(CellError, match="invalid boolean"):
+        parse_bool("y")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_characters=";|", blacklist_categories=("Cs",)), max_size=8),
+        max_size=8,
+    ),
+    st.lists(st.sampled_from([";", "|", " ; ", " | "]), min_size=8, max_size=8),
+)
+def test_tags(parts: list[str], separators: list[str]) -> None:
+    """Tags: split on ; or |, trimmed, lower-cased, no empties, no duplicates, first order kept."""
+    text = "".join(p + separators[i % len(separators)] for i, p in enumerate(parts))
+    tags = parse_tags(text)
+    expected: list[str] = []
+    for part in parts:
+        tag = " ".join(part.split()).lower()
+        if tag and tag not in expected:
+            expected.append(tag)
+    assert list(tags) == expected
+    assert all(t and t == t.lower() and ";" not in t and "|" not in t for t in tags)
+
+
+def test_sniff_delimiter() -> None:
+    """The delimiter is whichever of , and ; splits the header more, ignoring quoted text."""
+    assert sniff_delimiter("a;b;c") == ";"
+    assert sniff_delimiter("a,b,c") == ","
+    assert sniff_delimiter('"a,b,c";d') == ";"
+    assert sniff_delimiter("email") == ","
+
+
+def test_contacts_fixture_is_semicolon() -> None:
+    """The fixture's contacts.csv is a `;` file (a Dutch Excel export) with quoted tag lists."""
+    assert CONTACTS_CSV.splitlines()[0].count(";") == 11
