@@ -750,9 +750,7 @@ def check_project(root: Path) -> Validation:
         data = loaded.dataset
         # A row rejected only for its e-mail address is kept (call lists use it): a warning.
         errors.extend(_reject_problems(r for r in data.rejects if r.reason != INVALID_EMAIL))
-        warnings.extend(
-            str(p) for p in _reject_problems(r for r in data.rejects if r.reason == INVALID_EMAIL)
-        )
+        warnings.extend(str(p) for p in _reject_problems(r for r in data.rejects if r.reason == INVALID_EMAIL))
         errors.extend(loaded.share_problems)
         errors.extend(loaded.errors)
         warnings.extend(w for w in loaded.warnings if w not in {str(p) for p in loaded.errors})

@@ -352,9 +352,7 @@ def make_config(**overrides: Any) -> SegmentsConfig:
                     ScheduleRule(OurLevel.MANAGEMENT, Level.MANAGEMENT, 90),
                 ),
             ),
-            Segment.B: Treatment(
-                newsletter_every_days=30, alerts=True, max_items=4, call_within_days=14
-            ),
+            Segment.B: Treatment(newsletter_every_days=30, alerts=True, max_items=4, call_within_days=14),
             Segment.C: Treatment(newsletter_every_days=90, alerts=False, max_items=3),
             Segment.D: Treatment(newsletter_every_days=180, alerts=False, max_items=3, review=True),
         },

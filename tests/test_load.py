@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import CONTACTS_CSV, CUSTOMERS_CSV, ORDERS_CSV
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +25,6 @@ from pipeline.load import (
     validate_project,
 )
 from pipeline.models import Dataset, Level, OrderStatus
-
-from conftest import CONTACTS_CSV, CUSTOMERS_CSV, ORDERS_CSV
 
 
 def _tolerant(root: Path) -> None:
@@ -283,7 +282,9 @@ def test_rows_of_a_rejected_customer_are_rejected(tiny_project: Path) -> None:
     """A rejected customer takes its contacts, orders and evaluations with it as unknown customer_id."""
     _tolerant(tiny_project)
     path = tiny_project / "data" / "customers.csv"
-    path.write_text(path.read_text(encoding="utf-8").replace("C003,Kliniek De Brug,am-sara", "C003,Kliniek De Brug,am-x"))
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("C003,Kliniek De Brug,am-sara", "C003,Kliniek De Brug,am-x")
+    )
     data = _load(tiny_project)
     assert "C003" not in data.customers
     assert _reasons(data, "customers.csv") == [(4, "account_manager_id", "unknown account_manager_id")]
@@ -351,7 +352,7 @@ def test_amount_examples() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.decimals(min_value=Decimal(-10**9), max_value=Decimal(10**9), places=2, allow_nan=False),
+    st.decimals(min_value=Decimal(-(10**9)), max_value=Decimal(10**9), places=2, allow_nan=False),
     st.sampled_from([".", ","]),
     st.booleans(),
 )
