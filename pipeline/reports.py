@@ -1,0 +1,263 @@
+"""The segmentation and retention reports: self-contained, printable HTML pages.
+
+Templates live in templates/reports/ (a project's own templates folder first, then the bundled
+one); autoescaped; charts are inline SVG computed here, so the pages need no external assets
+and open from file:// or in the preview site alike. Labels are English; numbers, percentages
+and amounts use Dutch formatting (€ 1.234,56 and 4,1%), as the marketing team reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from babel.numbers import format_currency, format_decimal
+
+from pipeline.models import (
+    Dataset,
+    Retention,
+    Segment,
+    Segmentation,
+    SegmentsConfig,
+)
+from pipeline.segment import months_before, percent
+
+log = logging.getLogger(__name__)
+
+BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+PARETO_MARK = Fraction(4, 5)
+MAX_CURVE_POINTS = 600  # enough for a smooth curve; keeps the page small for big customer bases
+
+
+def eur(amount: Decimal | int | float) -> str:
+    """Format an amount in euro the Dutch way: € 1.234,56."""
+    return str(format_currency(Decimal(amount), "EUR", locale="nl_NL"))
+
+
+def number(value: int | Decimal) -> str:
+    """Format a number the Dutch way: 1.234."""
+    return str(format_decimal(value, locale="nl_NL"))
+
+
+def pct(share: Fraction | Decimal | int | None) -> str:
+    """Format a share as a Dutch percentage (4,1%); an absent share as a dash."""
+    if share is None:
+        return "–"
+    return percent(Fraction(share))
+
+
+def _environment(templates: Path | None) -> jinja2.Environment:
+    folders = [str(p) for p in (templates, BUNDLED_TEMPLATES) if p is not None and p.is_dir()]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folders),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(eur=eur, pct=pct, number=number)
+    return env
+
+
+def _share(part: Decimal, total: Decimal) -> Fraction:
+    return Fraction(part) / Fraction(total) if total else Fraction(0)
+
+
+# --------------------------------------------------------------------------- Pareto curve
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A cumulative-share curve and where it reaches 80%."""
+
+    label: str
+    path: str  # SVG path data in chart coordinates
+    mark_share: Fraction | None  # share of customers that brings 80%
+    mark_x: float
+    mark_y: float
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    left: int
+    top: int
+    plot_w: int
+    plot_h: int
+    curves: tuple[Curve, ...]
+    ticks: tuple[tuple[float, float, str], ...]  # (x, y, label) for both axes
+
+
+def _curve(label: str, values: Sequence[Decimal], chart: dict[str, int]) -> Curve:
+    ordered = sorted((max(Decimal(0), v) for v in values), reverse=True)
+    n = len(ordered)
+    total = sum(ordered, Decimal(0))
+    left, top, w, h = chart["left"], chart["top"], chart["plot_w"], chart["plot_h"]
+
+    def xy(x: Fraction, y: Fraction) -> tuple[float, float]:
+        return left + float(x) * w, top + h - float(y) * h
+
+    points = [(Fraction(0), Fraction(0))]
+    cumulative = Decimal(0)
+    mark: Fraction | None = None
+    step = max(1, -(-n // MAX_CURVE_POINTS))
+    for k, value in enumerate(ordered, start=1):
+        cumulative += value
+        share = _share(cumulative, total)
+        if mark is None and total and share >= PARETO_MARK:
+            mark = Fraction(k, n)
+            points.append((mark, share))
+        elif k % step == 0 or k == n:
+            points.append((Fraction(k, n), share))
+    path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(xy(a, b) for a, b in points))
+    mx, my = xy(mark, PARETO_MARK) if mark is not None else (0.0, 0.0)
+    return Curve(label=label, path=path, mark_share=mark, mark_x=mx, mark_y=my)
+
+
+def pareto_chart(revenues: Sequence[Decimal], margins: Sequence[Decimal]) -> Chart:
+    """Return the Pareto chart: cumulative revenue and margin share against share of customers."""
+    geometry = {"left": 56, "top": 16, "plot_w": 560, "plot_h": 280}
+    ticks = []
+    for i in range(0, 11, 2):
+        frac = Fraction(i, 10)
+        label = f"{i * 10}%"
+        ticks.append((geometry["left"] + float(frac) * geometry["plot_w"], geometry["top"] + geometry["plot_h"], label))
+    curves = (_curve("revenue", revenues, geometry), _curve("margin", margins, geometry))
+    return Chart(
+        width=geometry["left"] + geometry["plot_w"] + 24,
+        height=geometry["top"] + geometry["plot_h"] + 48,
+        curves=curves,
+        ticks=tuple(ticks),
+        **geometry,
+    )
+
+
+# --------------------------------------------------------------------------- segmentation report
+
+
+def render_segmentation_report(
+    seg: Segmentation,
+    data: Dataset,
+    config: SegmentsConfig,
+    *,
+    previous_as_of: date | None = None,
+    templates: Path | None = None,
+) -> str:
+    """Return segments.html: per-segment figures, Pareto curve, overrides, moves, every customer.
+
+    `previous_as_of` names the frozen segmentation the moves were computed against.
+    """
+    rows = list(seg.customers.values())
+    total_revenue = sum((max(Decimal(0), r.revenue) for r in rows), Decimal(0))
+    total_margin = sum((r.margin for r in rows), Decimal(0))
+    summary = []
+    for name in Segment:
+        members = [r for r in rows if r.segment is name]
+        revenue = sum((max(Decimal(0), r.revenue) for r in members), Decimal(0))
+        margin = sum((r.margin for r in members), Decimal(0))
+        summary.append(
+            {
+                "segment": name.value,
+                "count": len(members),
+                "customer_share": Fraction(len(members), len(rows)) if rows else Fraction(0),
+                "revenue": revenue,
+                "revenue_share": _share(revenue, total_revenue),
+                "margin": margin,
+                "margin_share": _share(margin, total_margin),
+                "overridden": sum(1 for r in members if r.override_reason),
+            }
+        )
+    groups: dict[str, dict[str, int]] = {}
+    for r in rows:
+        if r.group:
+            groups.setdefault(r.group, {s.value: 0 for s in Segment})[r.segment.value] += 1
+
+    chart = pareto_chart([r.revenue for r in rows], [r.margin for r in rows])
+    managers = {
+        cid: data.account_managers[c.account_manager_id].name
+        for cid, c in data.customers.items()
+        if c.account_manager_id in data.account_managers
+    }
+    customers = [
+        {
+            "row": r,
+            "manager": managers.get(r.customer_id, ""),
+            "sector": data.customers[r.customer_id].sector if r.customer_id in data.customers else "",
+        }
+        for r in rows
+    ]
+    overrides = [r for r in rows if r.override_reason]
+    window_start = months_before(seg.as_of, config.window_months)
+    context: dict[str, Any] = {
+        "seg": seg,
+        "title": f"Customer segmentation {seg.as_of.isoformat()}",
+        "window_start": window_start,
+        "window_months": config.window_months,
+        "weights": {k: config.weights.get(k, Fraction(0)) for k in ("revenue", "margin", "strategic")},
+        "cutoffs": {s.value: c for s, c in config.cutoffs.items()},
+        "groups_by": config.groups_by,
+        "total_customers": len(rows),
+        "total_revenue": total_revenue,
+        "total_margin": total_margin,
+        "summary": summary,
+        "groups": groups,
+        "chart": chart,
+        "overrides": overrides,
+        "moves": seg.moves,
+        "previous_as_of": previous_as_of,
+        "customers": customers,
+    }
+    return _environment(templates).get_template("reports/segments.html").render(context)
+
+
+# --------------------------------------------------------------------------- retention report
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One segment's bar: retained and lost out of the previous window, new beside it."""
+
+    retained_w: float
+    lost_w: float
+    new_w: float
+
+
+def render_retention_report(ret: Retention, *, templates: Path | None = None) -> str:
+    """Return retention.html: retention factor overall and per segment, revenue, lost customers."""
+    scale = max([s.previous for s in ret.by_segment] + [s.new for s in ret.by_segment] + [1])
+    width = 220.0
+    bars = {
+        s.segment.value: Bar(
+            retained_w=width * s.retained / scale,
+            lost_w=width * s.lost / scale,
+            new_w=width * s.new / scale,
+        )
+        for s in ret.by_segment
+    }
+    revenue_total = ret.revenue_retained + ret.revenue_new
+    context: dict[str, Any] = {
+        "ret": ret,
+        "title": f"Customer retention {ret.as_of.isoformat()}",
+        "bars": bars,
+        "bar_width": width,
+        "revenue_total": revenue_total,
+        "retained_revenue_share": _share(ret.revenue_retained, revenue_total),
+        "new_revenue_share": _share(ret.revenue_new, revenue_total),
+        "below_norm": sum(
+            1
+            for c in ret.lost
+            if c.last_evaluation_score is not None and c.last_evaluation_score < ret.satisfaction_norm
+        ),
+        "no_recent_contact": sum(
+            1 for c in ret.lost if c.months_since_interaction is None or c.months_since_interaction >= 6
+        ),
+    }
+    return _environment(templates).get_template("reports/retention.html").render(context)

@@ -1,0 +1,155 @@
+"""The retention factor: which customers keep buying, and why (DESIGN.md "Retention report").
+
+This window is `(as_of − window_months, as_of]`, the previous one the same length before it;
+a customer "bought" in a window when it has a non-cancelled order dated in it. Per segment,
+customers are counted by the segment they had at the end of the previous window (computed
+with the same method), because by the current segmentation every lost customer is D.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+from pipeline.models import (
+    Dataset,
+    Evaluation,
+    Interaction,
+    LostCustomer,
+    RetainedChange,
+    Retention,
+    RetentionSegment,
+    Segment,
+    Segmentation,
+    SegmentsConfig,
+)
+from pipeline.reports import render_retention_report
+from pipeline.segment import in_window, months_before, revenue_in_window, segment
+
+__all__ = ["compute_retention", "months_between", "render_retention_report"]
+
+log = logging.getLogger(__name__)
+
+
+def months_between(earlier: date, later: date) -> int:
+    """Return the whole calendar months from `earlier` to `later` (0 when less than a month)."""
+    months = (later.year - earlier.year) * 12 + later.month - earlier.month
+    if later.day < earlier.day:
+        months -= 1
+    return max(0, months)
+
+
+def compute_retention(
+    data: Dataset,
+    seg: Segmentation,
+    config: SegmentsConfig,
+    as_of: date,
+    interactions: Sequence[Interaction] = (),
+) -> Retention:
+    """Compare this window's buying customers with the previous window's.
+
+    `interactions` are extra ones from the state (imported call outcomes), on top of the data's.
+    """
+    start = months_before(as_of, config.window_months)
+    previous_start = months_before(as_of, 2 * config.window_months)
+    known = data.customers
+    current = {o.customer_id for o in data.orders if o.customer_id in known and in_window(o, start, as_of)}
+    previous = {o.customer_id for o in data.orders if o.customer_id in known and in_window(o, previous_start, start)}
+    revenue_now = revenue_in_window(data.orders, start, as_of)
+    revenue_before = revenue_in_window(data.orders, previous_start, start)
+    # The segment each customer had at the end of the previous window, by the same method.
+    earlier = segment(data, config, start)
+
+    retained = sorted(previous & current)
+    new = sorted(current - previous)
+    lost_ids = previous - current
+
+    last_evaluation: dict[str, Evaluation] = {}
+    for evaluation in data.evaluations:
+        if evaluation.date <= as_of:
+            best = last_evaluation.get(evaluation.customer_id)
+            if best is None or evaluation.date >= best.date:
+                last_evaluation[evaluation.customer_id] = evaluation
+    last_interaction: dict[str, date] = {}
+    for interaction in (*data.interactions, *interactions):
+        if interaction.date <= as_of:
+            seen = last_interaction.get(interaction.customer_id)
+            if seen is None or interaction.date > seen:
+                last_interaction[interaction.customer_id] = interaction.date
+    last_order: dict[str, date] = {}
+    for order in data.orders:
+        if not order.cancelled and order.order_date <= as_of:
+            seen = last_order.get(order.customer_id)
+            if seen is None or order.order_date > seen:
+                last_order[order.customer_id] = order.order_date
+
+    lost = []
+    for cid in lost_ids:
+        customer = known[cid]
+        latest = last_evaluation.get(cid)
+        touched = last_interaction.get(cid)
+        current_row = seg.customers.get(cid)
+        lost.append(
+            LostCustomer(
+                customer_id=cid,
+                name=customer.name,
+                account_manager_id=customer.account_manager_id,
+                account_manager_name=am.name if (am := data.account_managers.get(customer.account_manager_id)) else "",
+                segment=earlier.segment_of(cid),
+                current_segment=current_row.segment if current_row else None,
+                previous_revenue=revenue_before.get(cid, Decimal(0)),
+                last_order=last_order.get(cid),
+                last_evaluation_score=latest.score if latest else None,
+                last_evaluation_date=latest.date if latest else None,
+                last_interaction=touched,
+                months_since_interaction=months_between(touched, as_of) if touched else None,
+            )
+        )
+    lost.sort(key=lambda c: (-c.previous_revenue, c.customer_id))
+
+    by_segment = []
+    for seg_name in Segment:
+        before = [cid for cid in previous if earlier.segment_of(cid) is seg_name]
+        kept = [cid for cid in before if cid in current]
+        by_segment.append(
+            RetentionSegment(
+                segment=seg_name,
+                previous=len(before),
+                retained=len(kept),
+                lost=len(before) - len(kept),
+                new=sum(1 for cid in new if cid in seg.customers and seg.segment_of(cid) is seg_name),
+                revenue_retained=sum((revenue_now.get(cid, Decimal(0)) for cid in kept), Decimal(0)),
+            )
+        )
+
+    declines = [
+        RetainedChange(
+            customer_id=cid,
+            name=known[cid].name,
+            segment=earlier.segment_of(cid),
+            previous_revenue=revenue_before.get(cid, Decimal(0)),
+            revenue=revenue_now.get(cid, Decimal(0)),
+        )
+        for cid in retained
+        if revenue_now.get(cid, Decimal(0)) < revenue_before.get(cid, Decimal(0))
+    ]
+    declines.sort(key=lambda c: (c.revenue - c.previous_revenue, c.customer_id))
+
+    return Retention(
+        as_of=as_of,
+        window_start=start,
+        previous_start=previous_start,
+        previous_customers=len(previous),
+        current_customers=len(current),
+        retained=tuple(retained),
+        new=tuple(new),
+        lost=tuple(lost),
+        revenue_retained=sum((revenue_now.get(cid, Decimal(0)) for cid in retained), Decimal(0)),
+        revenue_new=sum((revenue_now.get(cid, Decimal(0)) for cid in new), Decimal(0)),
+        revenue_lost=sum((c.previous_revenue for c in lost), Decimal(0)),
+        by_segment=tuple(by_segment),
+        declines=tuple(declines),
+        satisfaction_norm=config.satisfaction_norm,
+    )
