@@ -1,0 +1,325 @@
+"""Compile the e-mail templates once per template and language, and prepare each content item once.
+
+Per template and language: stage-one Jinja (translated static text) → protect the stage-two
+Jinja tags behind inert tokens → MJML (mjml-python) → CSS inlining (premailer) → restore the
+tags → one compiled Jinja template. Nothing here runs per recipient; see message.py.
+"""
+
+from __future__ import annotations
+
+import gettext
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import urljoin
+
+import jinja2
+import lxml.html
+import mjml
+import premailer
+from markupsafe import Markup, escape
+
+from pipeline.errors import InputError, Problem
+from pipeline.models import LANGUAGES, ContentItem, ItemType, Lint, MessageKind, Settings
+from pipeline.render.formatting import format_date
+from pipeline.render.i18n import _, load_translations, static_environment
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_FILES = {MessageKind.NEWSLETTER: "newsletter", MessageKind.ALERT: "alert"}
+
+# MJML's responsive rule: without `!important` the columns do not widen on a desktop.
+MEDIA_RULE = re.compile(r"@media only screen and \(min-width:480px\)\s*\{[^}]*!important")
+
+_STAGE2_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}", re.DOTALL)
+_INLINE_STYLE = re.compile(r'<mj-style\s+inline="inline"\s*>(.*?)</mj-style>', re.DOTALL)
+_STYLE_OPEN = re.compile(r"<style\b")
+_FONT_LINK = re.compile(r"<link\b[^>]*>\s*", re.IGNORECASE)
+_TOKEN = re.compile(r"wsjinja(\d{5})q")
+_COMMENT_TOKEN = re.compile(r"<!--wsjinja(\d{5})q-->")
+
+# Inline styles for the tags a content item's Markdown can produce. Items are inserted per
+# recipient, after the template's CSS was inlined, so they carry their own styles.
+FRAGMENT_STYLES = {
+    "p": "margin:0 0 14px 0;",
+    "a": "color:#1d4e89;",
+    "h1": "margin:0 0 8px 0;font-size:18px;line-height:24px;",
+    "h2": "margin:0 0 8px 0;font-size:17px;line-height:24px;",
+    "h3": "margin:0 0 8px 0;font-size:16px;line-height:22px;",
+    "h4": "margin:0 0 8px 0;font-size:16px;line-height:22px;",
+    "ul": "margin:0 0 14px 0;padding:0 0 0 22px;",
+    "ol": "margin:0 0 14px 0;padding:0 0 0 22px;",
+    "li": "margin:0 0 4px 0;",
+    "blockquote": "margin:0 0 14px 0;padding:0 0 0 12px;border-left:3px solid #d9e2ec;color:#52606d;",
+    "pre": "margin:0 0 14px 0;padding:8px;background-color:#f0f4f8;white-space:pre-wrap;font-size:13px;",
+    "code": "font-family:Menlo,Consolas,monospace;font-size:14px;",
+    "img": "max-width:100%;height:auto;border:0;",
+    "table": "border-collapse:collapse;",
+    "td": "padding:4px 8px;border:1px solid #d9e2ec;",
+    "th": "padding:4px 8px;border:1px solid #d9e2ec;text-align:left;",
+}
+
+CTA_LABELS = {
+    ItemType.ARTICLE: _("Read more"),
+    ItemType.CASE: _("Read the customer case"),
+    ItemType.EVENT: _("Sign up"),
+    ItemType.ALERT: _("Read more"),
+}
+
+
+@dataclass(frozen=True)
+class PreparedItem:
+    """A content item made ready once for every recipient that gets it."""
+
+    id: str
+    type: ItemType
+    language: str
+    title: str
+    summary: str
+    url: str  # absolute; the run's UTM parameters are added per run
+    body: Markup  # sanitised at load, styled inline here
+    text: str  # the body for the text part
+    cta: str  # call-to-action label in the item's language
+    meta: str  # e.g. the event date line; "" when none
+    published: date
+    expires: date | None
+    lints: tuple[Lint, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompiledTemplate:
+    kind: MessageKind
+    language: str
+    html: jinja2.Template
+    text: jinja2.Template
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Everything the per-recipient render needs that does not depend on the recipient."""
+
+    templates: dict[tuple[MessageKind, str], CompiledTemplate]
+    translations: dict[str, gettext.NullTranslations]
+    items: dict[str, PreparedItem]
+    # Per-run and per-customer values computed on first use (see message.py).
+    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def html_environment() -> jinja2.Environment:
+    """Return the stage-two environment for HTML: autoescape on, undefined names are errors."""
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def text_environment() -> jinja2.Environment:
+    """Return the stage-two environment for the text part (no HTML escaping)."""
+    return jinja2.Environment(
+        autoescape=False,  # noqa: S701 - plain text part; the HTML part is autoescaped
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def compile_templates(settings: Settings, content: dict[str, ContentItem]) -> Compiled:
+    """Compile every template for every language and prepare every content item, once."""
+    templates_dir = settings.paths.templates
+    locale_dir = templates_dir / "locale"
+    html_env, text_env = html_environment(), text_environment()
+    problems: list[Problem] = []
+    compiled: dict[tuple[MessageKind, str], CompiledTemplate] = {}
+    translations: dict[str, gettext.NullTranslations] = {}
+    for language in LANGUAGES:
+        translations[language] = load_translations(locale_dir, language)
+        static_env = static_environment(templates_dir, translations[language])
+        for kind, name in TEMPLATE_FILES.items():
+            try:
+                html = compile_html(static_env, html_env, f"{name}.mjml", language)
+                text = _expand(static_env, text_env, f"{name}.txt", language)
+            except _TemplateProblem as problem:
+                problems.append(problem.problem)
+                continue
+            compiled[(kind, language)] = CompiledTemplate(
+                kind=kind,
+                language=language,
+                html=html_env.from_string(html),
+                text=text_env.from_string(text),
+            )
+    if problems:
+        raise InputError("the e-mail templates cannot be compiled", _dedupe(problems))
+    items = {
+        item_id: prepare_item(item, settings, translations.get(item.language) or gettext.NullTranslations())
+        for item_id, item in content.items()
+    }
+    log.info("compiled %d templates and prepared %d content items", len(compiled), len(items))
+    return Compiled(templates=compiled, translations=translations, items=items)
+
+
+class _TemplateProblem(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: dict[str, Problem] = {}
+    for problem in problems:
+        seen.setdefault(str(problem), problem)
+    return list(seen.values())
+
+
+def _expand(static_env: jinja2.Environment, stage2_env: jinja2.Environment, name: str, language: str) -> str:
+    """Run stage one on a template file and check that the result is valid stage-two Jinja."""
+    try:
+        source = static_env.get_template(name).render(lang=language)
+    except jinja2.TemplateNotFound as error:
+        raise _TemplateProblem(Problem(f"templates/{name}", None, "", "template file is missing")) from error
+    except jinja2.TemplateSyntaxError as error:
+        raise _TemplateProblem(
+            Problem(f"templates/{name}", error.lineno, "", error.message or "syntax error")
+        ) from error
+    except jinja2.TemplateError as error:
+        raise _TemplateProblem(Problem(f"templates/{name}", None, "", str(error))) from error
+    try:
+        stage2_env.parse(source)
+    except jinja2.TemplateSyntaxError as error:
+        # Stage one keeps the line structure, so the line is the template file's line.
+        raise _TemplateProblem(
+            Problem(f"templates/{name}", error.lineno, "", error.message or "syntax error")
+        ) from error
+    return source
+
+
+def compile_html(static_env: jinja2.Environment, html_env: jinja2.Environment, name: str, language: str) -> str:
+    """Return the stage-two HTML template source for one MJML template and language."""
+    source = _expand(static_env, html_env, name, language)
+    inline_css = "\n".join(_INLINE_STYLE.findall(source))
+    source = _INLINE_STYLE.sub("", source)
+    protected, tags = protect(source)
+    where = f"templates/{name}"
+    try:
+        html = mjml.mjml2html(protected, fonts={})
+    except Exception as error:  # mjml-python raises plain exceptions for invalid MJML
+        raise _TemplateProblem(Problem(where, None, "", f"MJML: {error}")) from error
+    html = _FONT_LINK.sub("", html)  # no external font loads: privacy and speed
+    # MRML's own <style> blocks (resets, responsive @media) stay as they are; premailer only
+    # inlines our mj-style inline="inline" rules, handed to it as css_text.
+    html = _STYLE_OPEN.sub('<style data-premailer="ignore"', html)
+    html = premailer.Premailer(
+        html,
+        css_text=inline_css or None,
+        strip_important=False,
+        allow_network=False,
+        disable_validation=True,
+        keep_style_tags=True,
+        cssutils_logging_level=logging.CRITICAL,
+    ).transform()
+    if not html.lstrip().lower().startswith("<!doctype"):
+        html = "<!doctype html>\n" + html
+    html = restore(html, tags, where)
+    if not MEDIA_RULE.search(html):
+        raise _TemplateProblem(Problem(where, None, "", "the inlined HTML lost MJML's @media rules with !important"))
+    return html
+
+
+def protect(source: str) -> tuple[str, list[str]]:
+    """Replace stage-two Jinja tags by inert tokens that MJML and premailer leave alone.
+
+    Control tags become HTML comments (they may sit between table rows, where text would be
+    moved by the HTML parser); output tags become plain words (they sit in text and in
+    attributes, where premailer would URL-encode braces).
+    """
+    tags: list[str] = []
+
+    def swap(match: re.Match[str]) -> str:
+        tags.append(match.group(0))
+        token = f"wsjinja{len(tags) - 1:05d}q"
+        return token if match.group(0).startswith("{{") else f"<!--{token}-->"
+
+    return _STAGE2_TAG.sub(swap, source), tags
+
+
+def restore(html: str, tags: list[str], where: str = "template") -> str:
+    """Put the Jinja tags back in place of their tokens; every token must come back.
+
+    MJML may repeat one (the title is also the body's aria-label), which is harmless.
+    """
+    seen: list[int] = []
+
+    def back(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        seen.append(index)
+        return tags[index]
+
+    html = _COMMENT_TOKEN.sub(back, html)
+    html = _TOKEN.sub(back, html)
+    missing = sorted(set(range(len(tags))) - set(seen))
+    if missing:
+        lost = ", ".join(tags[i] for i in missing[:3])
+        raise _TemplateProblem(
+            Problem(where, None, "", f"a Jinja tag did not survive MJML/premailer (inside an attribute?): {lost}")
+        )
+    return html
+
+
+def prepare_item(item: ContentItem, settings: Settings, translations: gettext.NullTranslations) -> PreparedItem:
+    """Style an item's sanitised HTML inline, make its links absolute and note what to lint."""
+    lints: list[Lint] = []
+    url = item.url.strip()
+    if url and not re.match(r"(?i)^(https?|mailto):", url):
+        resolved = _resolve(url, settings.website_url)
+        lints.append(Lint("broken_link", f"{item.id}: link {url!r} is relative; sent as {resolved}"))
+        url = resolved
+    body = _style_fragment(item, settings.website_url, lints)
+    meta = ""
+    if item.type is ItemType.EVENT:
+        when = item.event_date or item.published
+        meta = translations.gettext(_("Date: %(date)s")) % {"date": format_date(when, item.language)}
+    return PreparedItem(
+        id=item.id,
+        type=item.type,
+        language=item.language,
+        title=item.title,
+        summary=item.summary.strip(),
+        url=url,
+        body=Markup(body),  # noqa: S704 - sanitised by the loader's allow-list (nh3), restyled here
+        text=item.body_markdown.strip(),
+        cta=translations.gettext(CTA_LABELS[item.type]),
+        meta=meta,
+        published=item.published,
+        expires=item.expires,
+        lints=tuple(lints),
+    )
+
+
+def _resolve(url: str, base: str) -> str:
+    return urljoin(base.rstrip("/") + "/", url)
+
+
+def _style_fragment(item: ContentItem, base_url: str, lints: list[Lint]) -> str:
+    if not item.body_html.strip():
+        return ""
+    wrapper = lxml.html.fragment_fromstring(item.body_html, create_parent="div")
+    for element in wrapper.iter():
+        if not isinstance(element.tag, str) or element is wrapper:
+            continue
+        style = FRAGMENT_STYLES.get(element.tag)
+        if style:
+            own = element.get("style")
+            element.set("style", style + own if own else style)
+        if element.tag == "img":
+            src = element.get("src", "")
+            if element.get("alt") is None:
+                lints.append(Lint("missing_alt", f"{item.id}: image {src!r} has no alt text"))
+                element.set("alt", "")
+            if src and not re.match(r"(?i)^https?:", src):
+                lints.append(Lint("broken_link", f"{item.id}: image {src!r} is not an absolute http(s) URL"))
+        if element.tag == "a":
+            href = element.get("href", "")
+            if href.startswith("#") or (href and not re.match(r"(?i)^(https?|mailto|tel):", href)):
+                resolved = _resolve(href, base_url)
+                lints.append(Lint("broken_link", f"{item.id}: link {href!r} is relative; sent as {resolved}"))
+                element.set("href", resolved)
+    inner = str(escape(wrapper.text or ""))
+    return inner + "".join(lxml.html.tostring(child, encoding="unicode") for child in wrapper)

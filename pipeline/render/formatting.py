@@ -1,0 +1,99 @@
+"""Locale formatting (Babel), link tagging and safe header values for the e-mails."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from email.header import Header
+from functools import cache
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from babel import Locale
+from babel.dates import format_date as babel_format_date
+from babel.numbers import format_currency
+
+# The locale each content language is formatted in. English mail goes to Dutch firms'
+# international contacts, so British conventions (27 November 2026) read most naturally.
+LOCALES = {"nl": "nl_NL", "en": "en_GB"}
+
+# Control characters (C0, DEL, C1) and the Unicode line/paragraph separators: none of these
+# may reach a header, where a CR/LF would start a new header line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_SPACES = re.compile(r"\s{2,}")
+# RFC 5322 "specials": a display name holding one must be a quoted string.
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+
+
+@cache
+def locale_for(language: str) -> Locale:
+    """Return the Babel locale used for a content language."""
+    return Locale.parse(LOCALES.get(language, "nl_NL"))
+
+
+def format_date(value: date, language: str) -> str:
+    """Return a date as the locale writes it in prose: `27 november 2026`."""
+    return babel_format_date(value, format="long", locale=locale_for(language))
+
+
+def format_amount(value: Decimal | int | float, language: str) -> str:
+    """Return an amount in euro as the locale writes it: `€ 1.234,56`."""
+    return format_currency(value, "EUR", locale=locale_for(language))
+
+
+def clean_text(value: str) -> str:
+    """Return `value` on one line: control characters become spaces, runs of spaces one."""
+    return _SPACES.sub(" ", _CONTROL.sub(" ", value)).strip()
+
+
+def with_utm(url: str, params: tuple[tuple[str, str], ...]) -> str:
+    """Return `url` with the UTM parameters added, keeping its own query and fragment."""
+    if not url or not params:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return url
+    present = {key for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    extra = [(key, value) for key, value in params if key not in present]
+    if not extra:
+        return url
+    query = f"{parts.query}&{urlencode(extra)}" if parts.query else urlencode(extra)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def encode_header_text(name: str, value: str) -> str:
+    """Return an unstructured header value (Subject) folded and RFC 2047-encoded as needed."""
+    value = clean_text(value)
+    if value.isascii() and len(name) + 2 + len(value) <= 78:
+        return value
+    if value.isascii():
+        return Header(value, "us-ascii", header_name=name).encode(linesep="\r\n")
+    return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+
+
+def format_address(display_name: str, address: str) -> str:
+    """Return `Name <address>` for a header, with the name quoted or encoded as needed."""
+    display_name = clean_text(display_name)
+    address = _ascii_address(clean_text(address))
+    if not display_name:
+        return address
+    if not display_name.isascii():
+        phrase = Header(display_name, "utf-8").encode(linesep="\r\n")
+    elif _SPECIALS.search(display_name):
+        escaped = display_name.replace("\\", "\\\\").replace('"', '\\"')
+        phrase = f'"{escaped}"'
+    else:
+        phrase = display_name
+    return f"{phrase} <{address}>"
+
+
+def _ascii_address(address: str) -> str:
+    local, at, domain = address.rpartition("@")
+    if at and not domain.isascii():
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local}{at}{domain}" if at else address
+
+
+def sender_domain(address: str) -> str:
+    """Return the domain of an address (for Message-ID and List-Id)."""
+    return _ascii_address(address).rpartition("@")[2].lower() or "localhost"

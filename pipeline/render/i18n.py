@@ -1,0 +1,102 @@
+"""Translations for the e-mails: catalogues per language, and the phrases built in Python.
+
+The templates are Jinja in two stages. Stage one runs once per template and language, at
+compile time, with the delimiters `[% … %]` / `[[ … ]]` / `[# … #]`: it expands the static,
+translated text (`[% trans %]…[% endtrans %]`). Stage two, with the usual `{% … %}` /
+`{{ … }}`, is what each recipient's values fill in. A translation may hold stage-two
+placeholders (`Dear {{ first_name }},`): they are ours, not data.
+
+Catalogues live in templates/locale/<lang>/LC_MESSAGES/messages.po (msgids in English).
+Extract, update and compile them from the project root with:
+
+    .venv/bin/pybabel extract -F templates/locale/babel.cfg -o templates/locale/messages.pot \
+        --no-location --sort-output --project Windstil .
+    .venv/bin/pybabel update -i templates/locale/messages.pot -d templates/locale --no-fuzzy-matching \
+        --ignore-obsolete
+    .venv/bin/pybabel compile -d templates/locale --statistics
+"""
+
+from __future__ import annotations
+
+import gettext
+import logging
+from pathlib import Path
+
+import jinja2
+from babel.support import Translations
+
+from pipeline.models import ItemReason
+
+log = logging.getLogger(__name__)
+
+DOMAIN = "messages"
+
+# Stage-one delimiters; babel.cfg repeats them so `pybabel extract` reads the templates.
+STATIC_SYNTAX = {
+    "block_start_string": "[%",
+    "block_end_string": "%]",
+    "variable_start_string": "[[",
+    "variable_end_string": "]]",
+    "comment_start_string": "[#",
+    "comment_end_string": "#]",
+}
+
+
+def _(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is used."""
+    return message
+
+
+def load_translations(locale_dir: Path, language: str) -> gettext.NullTranslations:
+    """Return the compiled catalogue for `language`, or the msgids (English) when absent."""
+    translations = Translations.load(str(locale_dir), [language], DOMAIN)
+    if not isinstance(translations, Translations) and language != "en":
+        log.warning("no compiled translations for %r in %s: using English text", language, locale_dir)
+    return translations
+
+
+def static_environment(templates_dir: Path, translations: gettext.NullTranslations) -> jinja2.Environment:
+    """Return the stage-one environment: translated static text, compile time only."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        autoescape=False,  # noqa: S701 - stage one has no data; its output is stage-two template source
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        keep_trailing_newline=True,
+        **STATIC_SYNTAX,  # type: ignore[arg-type]
+    )
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+# Why an item was chosen, one sentence per ItemReason.kind ("%(detail)s" is the reason's
+# detail), in the order a reader finds most convincing; at most two are used.
+REASON_PHRASES: dict[str, str] = {
+    "interest": _("You told us you are interested in %(detail)s."),
+    "cross_sell": _("Worth a look next to what you have: %(detail)s."),
+    "up_sell": _("A logical next step: %(detail)s."),
+    "own_product": _("It is about something you use from us: %(detail)s."),
+    "sector": _("It matters in your sector (%(detail)s)."),
+    "product_tag": _("It ties in with what you use: %(detail)s."),
+}
+# Kinds that say nothing personal: used only when nothing personal scored.
+GENERAL_PHRASES: dict[str, str] = {
+    "timely": _("It is current."),
+    "fallback": _("A selection by our editors."),
+    "freshness": _("It is new this month."),
+    "priority": _("Our editors recommend it."),
+}
+
+
+def why_line(reasons: tuple[ItemReason, ...], translations: gettext.NullTranslations) -> str:
+    """Return the "why this is relevant for you" sentences for an item's reasons."""
+    by_kind = {reason.kind: reason for reason in reversed(reasons)}  # the first of a kind wins
+    sentences = [
+        translations.gettext(phrase) % {"detail": by_kind[kind].detail}
+        for kind, phrase in REASON_PHRASES.items()
+        if kind in by_kind
+    ][:2]
+    if not sentences:
+        kind = next((k for k in GENERAL_PHRASES if k in by_kind), "fallback")
+        sentences.append(translations.gettext(GENERAL_PHRASES[kind]))
+    return " ".join(sentences)

@@ -1,0 +1,479 @@
+"""Render one contact's newsletter and alert: Jinja on precompiled templates, then MIME bytes.
+
+This is the per-recipient path, so it does as little as possible: no MJML, no CSS inlining,
+no template compilation. Values that are the same for a whole run, a language or a customer
+are computed once and kept in `Compiled.cache`. The MIME message is assembled by hand from
+prebuilt header lines (tests parse it back with the standard library and compare it header
+for header with one built by `email.message.EmailMessage`); bodies are UTF-8 quoted-printable
+with CRLF line ends, so every line stays under 78 bytes.
+"""
+
+from __future__ import annotations
+
+import binascii
+import gettext
+import hashlib
+import logging
+import re
+from datetime import date, datetime, time
+from email.utils import format_datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date as babel_format_date
+from babel.lists import format_list
+
+from pipeline.models import (
+    LANGUAGES,
+    ChosenItem,
+    Contact,
+    Dataset,
+    ItemType,
+    Lint,
+    MessageKind,
+    RenderedMessage,
+    Segmentation,
+    Selection,
+    Settings,
+)
+from pipeline.render.compile import Compiled, CompiledTemplate, PreparedItem
+from pipeline.render.formatting import (
+    clean_text,
+    encode_header_text,
+    format_address,
+    format_date,
+    locale_for,
+    sender_domain,
+    with_utm,
+)
+from pipeline.render.i18n import _, why_line
+from pipeline.unsubscribe import make_token
+
+log = logging.getLogger(__name__)
+
+SIZE_BUDGET = 90 * 1024  # bytes of HTML; Gmail clips a message at about 100 KB
+SEND_TIME = time(9, 0)  # the Date header: the as-of date at 09:00 in Amsterdam
+TIMEZONE = ZoneInfo("Europe/Amsterdam")
+LIST_NAMES = {MessageKind.NEWSLETTER: "newsletter", MessageKind.ALERT: "alerts"}
+LIST_LABELS = {MessageKind.NEWSLETTER: _("newsletter"), MessageKind.ALERT: _("alerts")}
+MAX_TITLE_IN_SUBJECT = 60
+
+_HTML_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NOT_PHONE = re.compile(r"[^\d+]")
+_ADDRESS_UNSAFE = re.compile(r"[<>,;\s]")
+
+
+def render_messages(
+    compiled: Compiled,
+    selection: Selection,
+    data: Dataset,
+    settings: Settings,
+    segmentation: Segmentation | None,
+    as_of: date,
+    secret: bytes,
+) -> list[tuple[RenderedMessage, dict[str, bytes]]]:
+    """Render the messages made for one contact: (what was made, relpath → bytes) per message."""
+    kinds: list[tuple[MessageKind, tuple[ChosenItem, ...]]] = []
+    if selection.newsletter and selection.items:
+        kinds.append((MessageKind.NEWSLETTER, selection.items))
+    if selection.alert and selection.alert_item is not None:
+        kinds.append((MessageKind.ALERT, (selection.alert_item,)))
+    if not kinds:
+        return []
+    contact = data.contacts[selection.contact_id]
+    language = selection.language if selection.language in LANGUAGES else "nl"
+    run = _run_values(compiled, settings, as_of)
+    customer = _customer_values(compiled, data, settings, selection.customer_id, language, as_of)
+    person = _person_values(compiled, contact, language)
+    results = []
+    for kind, chosen in kinds:
+        results.append(_render_one(compiled, kind, chosen, contact, person, customer, run, language, secret))
+    return results
+
+
+# --------------------------------------------------------------------------- cached values
+
+
+def _cached(compiled: Compiled, key: tuple[Any, ...], make: Any) -> Any:
+    cache = compiled.cache
+    value = cache.get(key)
+    if value is None:
+        value = cache[key] = make()
+    return value
+
+
+def _run_values(compiled: Compiled, settings: Settings, as_of: date) -> dict[str, Any]:
+    """Return the values shared by every message of one run (one as-of date)."""
+
+    def make() -> dict[str, Any]:
+        run_id = as_of.isoformat()
+        domain = sender_domain(settings.sender_email)
+        sent = datetime.combine(as_of, SEND_TIME, tzinfo=TIMEZONE)
+        website = settings.website_url
+        company = {
+            "name": clean_text(settings.company_name),
+            "address": [clean_text(line) for line in settings.postal_address.split("\n") if line.strip()],
+            "phone": clean_text(settings.company_phone),
+            "website": website,
+            "website_label": re.sub(r"^https?://", "", website).rstrip("/"),
+        }
+        head = (
+            f"From: {format_address(settings.sender_name, settings.sender_email)}\r\n"
+            f"Reply-To: {format_address('', settings.reply_to)}\r\n"
+        )
+        return {
+            "run_id": run_id,
+            "domain": domain,
+            "utm": (
+                ("utm_source", settings.utm_source),
+                ("utm_medium", settings.utm_medium),
+                ("utm_campaign", run_id),
+            ),
+            "company": company,
+            "head": head,
+            "date": f"Date: {format_datetime(sent)}\r\n",
+            "unsubscribe_url": settings.unsubscribe_url,
+            "unsubscribe_sep": "&" if "?" in settings.unsubscribe_url else "?",
+            "unsubscribe_mailto": settings.unsubscribe_mailto,
+            "as_of": as_of,
+            "sender_name": clean_text(settings.sender_name),
+        }
+
+    return _cached(compiled, ("run", as_of), make)  # type: ignore[no-any-return]
+
+
+def _language_values(compiled: Compiled, run: dict[str, Any], kind: MessageKind, language: str) -> dict[str, Any]:
+    """Return header lines and headings that depend only on the run, the list and the language."""
+
+    def make() -> dict[str, Any]:
+        t = compiled.translations[language]
+        sender = re.sub(r"[^\x20-\x7e]", "", run["sender_name"]).replace('"', "").strip()
+        list_id = f"{LIST_NAMES[kind]}.{run['domain']}"
+        month = babel_format_date(run["as_of"], "LLLL y", locale=locale_for(language))
+        if kind is MessageKind.NEWSLETTER:
+            heading = t.gettext(_("Newsletter %(month)s")) % {"month": month}
+        else:
+            heading = t.gettext(_("Update, %(date)s")) % {"date": format_date(run["as_of"], language)}
+        return {
+            "list_id": f"List-Id: {sender} {t.gettext(LIST_LABELS[kind])} <{list_id}>\r\n".lstrip(),
+            "tail": (
+                "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+                f"Content-Language: {language}\r\n"
+                "MIME-Version: 1.0\r\n"
+            ),
+            "heading": heading,
+        }
+
+    return _cached(compiled, ("language", run["as_of"], kind, language), make)  # type: ignore[no-any-return]
+
+
+def _customer_values(
+    compiled: Compiled, data: Dataset, settings: Settings, customer_id: str, language: str, as_of: date
+) -> dict[str, Any]:
+    """Return the customer's context and account manager card, once per customer and language."""
+
+    def make() -> dict[str, Any]:
+        t = compiled.translations[language]
+        customer = data.customers.get(customer_id)
+        name = clean_text(customer.name) if customer else ""
+        lints: list[Lint] = []
+        manager = data.account_managers.get(customer.account_manager_id) if customer else None
+        if manager is None:
+            lints.append(Lint("fallback_field", "no account manager: the card shows the company"))
+            am_name, am_email, am_phone = clean_text(settings.company_name), settings.reply_to, ""
+        else:
+            am_name, am_email, am_phone = clean_text(manager.name), manager.email, clean_text(manager.phone)
+        if not am_phone:
+            lints.append(Lint("fallback_field", f"account manager {am_name} has no phone: the company number is shown"))
+            am_phone = clean_text(settings.company_phone)
+        am_first = am_name.split(" ")[0] if manager is not None else am_name
+        context = _context_sentence(
+            compiled, data, customer_id, name, customer.customer_since if customer else None, language, as_of, t
+        )
+        if am_phone:
+            invite = {
+                MessageKind.NEWSLETTER: _(
+                    "Would you like to talk about one of these subjects? "
+                    "Reply to this e-mail or call %(name)s on %(phone)s."
+                ),
+                MessageKind.ALERT: _("Questions about this? Reply to this e-mail or call %(name)s on %(phone)s."),
+            }
+        else:
+            invite = {
+                MessageKind.NEWSLETTER: _(
+                    "Would you like to talk about one of these subjects? "
+                    "Reply to this e-mail and %(name)s will get back to you."
+                ),
+                MessageKind.ALERT: _("Questions about this? Reply to this e-mail and %(name)s will get back to you."),
+            }
+        values = {"name": am_first, "phone": am_phone}
+        return {
+            "customer": {"name": name, "context": context},
+            "am": {
+                "name": am_name,
+                "email": am_email,
+                "phone": am_phone,
+                "phone_href": _NOT_PHONE.sub("", am_phone),
+            },
+            "invitation": {kind: t.gettext(message) % values for kind, message in invite.items()},
+            "lints": tuple(lints),
+        }
+
+    return _cached(compiled, ("customer", as_of, customer_id, language), make)  # type: ignore[no-any-return]
+
+
+def _context_sentence(
+    compiled: Compiled,
+    data: Dataset,
+    customer_id: str,
+    customer_name: str,
+    since: date | None,
+    language: str,
+    as_of: date,
+    t: gettext.NullTranslations,
+) -> str:
+    """Say what the customer bought from us and when we last finished work for them."""
+    orders = _orders_by_customer(compiled, data).get(customer_id, [])
+    products: list[str] = []
+    last_end: date | None = None
+    for order in orders:  # newest first
+        if order.cancelled or order.order_date > as_of:
+            continue
+        product = data.products.get(order.product_id)
+        label = clean_text(product.name if product else order.description)
+        if label and label not in products and len(products) < 3:
+            products.append(label)
+        if order.end_date is not None and order.end_date <= as_of and (last_end is None or order.end_date > last_end):
+            last_end = order.end_date
+    sentences = []
+    if products:
+        listed = format_list(products, locale=locale_for(language))
+        if since is not None:
+            sentences.append(
+                t.gettext(
+                    _(
+                        "Since %(year)s, %(customer)s has worked with us on %(products)s, among other things; "
+                        "we chose these subjects with that in mind."
+                    )
+                )
+                % {"year": since.year, "customer": customer_name, "products": listed}
+            )
+        else:
+            sentences.append(
+                t.gettext(
+                    _(
+                        "%(customer)s works with us on %(products)s, among other things; "
+                        "we chose these subjects with that in mind."
+                    )
+                )
+                % {"customer": customer_name, "products": listed}
+            )
+    if last_end is not None:
+        sentences.append(
+            t.gettext(_("Our last project together was completed on %(date)s."))
+            % {"date": format_date(last_end, language)}
+        )
+    return " ".join(sentences)
+
+
+def _orders_by_customer(compiled: Compiled, data: Dataset) -> dict[str, list[Any]]:
+    held = compiled.cache.get("orders")
+    if held is not None and held[0] is data:
+        return held[1]  # type: ignore[no-any-return]
+    index: dict[str, list[Any]] = {}
+    for order in sorted(data.orders, key=lambda o: (o.order_date, o.order_id), reverse=True):
+        index.setdefault(order.customer_id, []).append(order)
+    compiled.cache["orders"] = (data, index)
+    return index
+
+
+def _item_values(compiled: Compiled, run: dict[str, Any], item: PreparedItem) -> dict[str, Any]:
+    """Return an item's template values for this run (links carry the run's UTM parameters)."""
+
+    def make() -> dict[str, Any]:
+        return {
+            "title": item.title,
+            "summary": item.summary,
+            "body": item.body,
+            "text": item.text,
+            "url": with_utm(item.url, run["utm"]),
+            "cta": item.cta,
+            "meta": item.meta,
+            "event": item.type is ItemType.EVENT,
+        }
+
+    return _cached(compiled, ("item", run["as_of"], item.id), make)  # type: ignore[no-any-return]
+
+
+def _person_values(compiled: Compiled, contact: Contact, language: str) -> dict[str, Any]:
+    t = compiled.translations[language]
+    first = clean_text(contact.first_name)
+    lints: tuple[Lint, ...] = ()
+    if first:
+        salutation = t.gettext(_("Dear %(name)s,")) % {"name": first}
+    else:
+        salutation = t.gettext(_("Dear customer,"))
+        lints = (Lint("fallback_field", f"no first name: the salutation is {salutation!r}"),)
+    email = _ADDRESS_UNSAFE.sub("", contact.email)
+    return {
+        "first_name": first,
+        "salutation": salutation,
+        "to": f"To: {format_address(contact.full_name, email)}\r\n",
+        "email": email,
+        "level": str(contact.level),
+        "lints": lints,
+    }
+
+
+# --------------------------------------------------------------------------- one message
+
+
+def _render_one(
+    compiled: Compiled,
+    kind: MessageKind,
+    chosen: tuple[ChosenItem, ...],
+    contact: Contact,
+    person: dict[str, Any],
+    customer: dict[str, Any],
+    run: dict[str, Any],
+    language: str,
+    secret: bytes,
+) -> tuple[RenderedMessage, dict[str, bytes]]:
+    t = compiled.translations[language]
+    lang = _language_values(compiled, run, kind, language)
+    template: CompiledTemplate = compiled.templates[(kind, language)]
+    lints = list(person["lints"]) + list(customer["lints"])
+    items = []
+    as_of: date = run["as_of"]
+    for choice in chosen:
+        prepared = compiled.items[choice.item_id]
+        values = dict(_item_values(compiled, run, prepared))
+        why_key = ("why", language, choice.reasons)
+        why = compiled.cache.get(why_key)
+        if why is None:
+            why = compiled.cache[why_key] = why_line(choice.reasons, t)
+        values["why"] = why
+        items.append(values)
+        lints.extend(prepared.lints)
+        if prepared.expires is not None and prepared.expires <= as_of:
+            lints.append(Lint("item_expired", f"{prepared.id} expired on {prepared.expires.isoformat()}"))
+        if prepared.published > as_of:
+            lints.append(Lint("item_future", f"{prepared.id} is published only on {prepared.published.isoformat()}"))
+    subject, preheader = _subject_and_preheader(kind, items, person, customer, t, language)
+    token = make_token(secret, contact.contact_id, person["email"], LIST_NAMES[kind])
+    unsubscribe = f"{run['unsubscribe_url']}{run['unsubscribe_sep']}t={token}"
+    context = {
+        "subject": subject,
+        "preheader": preheader,
+        "heading": lang["heading"],
+        "salutation": person["salutation"],
+        "level": person["level"],
+        "customer": customer["customer"],
+        "am": customer["am"],
+        "company": run["company"],
+        "invitation": customer["invitation"][kind],
+        "unsubscribe_url": unsubscribe,
+        "items": items,
+        "item": items[0],
+    }
+    html = _crlf(template.html.render(context))
+    if _HTML_CONTROL.search(html):
+        html = _HTML_CONTROL.sub("", html)
+    text = _crlf(template.text.render(context))
+    html_bytes = html.encode("utf-8")
+    text_bytes = text.encode("utf-8")
+    digest = hashlib.sha256(f"{run['run_id']}\n{contact.contact_id}\n{kind.value}".encode()).hexdigest()
+    message_id = f"<{digest}@{run['domain']}>"
+    boundary = f"=_windstil_{digest[:24]}"  # "=_" never occurs in a quoted-printable body
+    eml = b"".join(
+        (
+            (
+                f"{run['head']}{person['to']}Subject: {encode_header_text('Subject', subject)}\r\n"
+                f"{run['date']}Message-ID: {message_id}\r\n{lang['list_id']}"
+                f"List-Unsubscribe: <{unsubscribe}>,\r\n"
+                f" <mailto:{run['unsubscribe_mailto']}?subject=unsubscribe-{token}>\r\n"
+                f'{lang["tail"]}Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+                f"--{boundary}\r\n"
+                'Content-Type: text/plain; charset="utf-8"\r\n'
+                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            ).encode(),
+            binascii.b2a_qp(text_bytes, istext=True),
+            (
+                f"\r\n--{boundary}\r\n"
+                'Content-Type: text/html; charset="utf-8"\r\n'
+                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            ).encode("ascii"),
+            binascii.b2a_qp(html_bytes, istext=True),
+            f"\r\n--{boundary}--\r\n".encode("ascii"),
+        )
+    )
+    if len(html_bytes) > SIZE_BUDGET:
+        lints.append(
+            Lint("size_budget", f"HTML is {len(html_bytes) / 1024:.1f} KB, over the {SIZE_BUDGET // 1024} KB budget")
+        )
+    folder = f"emails/{contact.contact_id}/{kind.value}"
+    rendered = RenderedMessage(
+        contact_id=contact.contact_id,
+        kind=kind,
+        subject=subject,
+        preheader=preheader,
+        message_id=message_id,
+        item_ids=tuple(choice.item_id for choice in chosen),
+        html_bytes=len(html_bytes),
+        lints=tuple(dict.fromkeys(lints)),
+    )
+    return rendered, {f"{folder}.html": html_bytes, f"{folder}.txt": text_bytes, f"{folder}.eml": eml}
+
+
+def _crlf(text: str) -> str:
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\n", "\r\n")
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:–-")
+    return f"{cut}…"
+
+
+def _subject_and_preheader(
+    kind: MessageKind,
+    items: list[dict[str, Any]],
+    person: dict[str, Any],
+    customer: dict[str, Any],
+    t: gettext.NullTranslations,
+    language: str,
+) -> tuple[str, str]:
+    """Return a subject and preheader specific to this contact and these items."""
+    first = person["first_name"]
+    title = _shorten(clean_text(items[0]["title"]), MAX_TITLE_IN_SUBJECT)
+    customer_name = customer["customer"]["name"]
+    if kind is MessageKind.NEWSLETTER:
+        count = len(items)
+        if first:
+            subject = t.ngettext(
+                "%(name)s, a tip for you: %(title)s", "%(name)s, %(count)d tips for you: %(title)s", count
+            )
+        else:
+            subject = t.ngettext(
+                "A tip for %(customer)s: %(title)s", "%(count)d tips for %(customer)s: %(title)s", count
+            )
+        subject %= {"name": first, "count": count, "title": title, "customer": customer_name}
+        titles = format_list([clean_text(i["title"]) for i in items], locale=locale_for(language))
+        preheader = t.gettext(_("Picked for %(customer)s by %(am)s: %(titles)s")) % {
+            "customer": customer_name,
+            "am": customer["am"]["name"],
+            "titles": titles,
+        }
+    else:
+        item = items[0]
+        if item["event"]:
+            subject = t.gettext(_("Invitation: %(title)s")) % {"title": title}
+        else:
+            subject = t.gettext(_("%(title)s – for %(customer)s")) % {"title": title, "customer": customer_name}
+        preheader = clean_text(item["summary"]) or t.gettext(_("A short note from %(am)s")) % {
+            "am": customer["am"]["name"]
+        }
+    return clean_text(subject), _shorten(clean_text(preheader), 140)
