@@ -265,6 +265,63 @@ def validate(obj: Context) -> None:
         sys.exit(2)
 
 
+# --------------------------------------------------------------------------- calls
+
+
+@cli.group()
+def calls() -> None:
+    """Call lists: record what came of the follow-up calls.
+
+    \b
+    Example:
+      windstil calls import uitkomsten-jan.csv
+    """
+
+
+@calls.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+@user_errors
+def calls_import(obj: Context, file: Path) -> None:
+    """Record call outcomes (CSV) in the state, so the next run knows who was called.
+
+    Columns: customer_id, contact_id, date (YYYY-MM-DD, not after today), outcome, note;
+    optional channel (default call) and our_level (account_manager, or management when our
+    director held the conversation). `;` or `,`, UTF-8 with or without BOM.
+
+    Importing the same file twice adds nothing. Rows that cannot be recorded are listed as
+    `file:line: field: reason`; the other rows are recorded, and the exit code is 2 so a
+    script notices: fix those lines and import the file again. Outcomes such as "niet
+    bereikt" or "voicemail" are counted but not recorded: nobody was reached.
+
+    \b
+    Example:
+      windstil calls import uitkomsten-jan.csv
+      windstil --project ~/crm-export calls import ~/Downloads/bellijst-am-jan.csv
+    """
+    from pipeline.calls_import import import_call_outcomes
+    from pipeline.config import load_settings
+    from pipeline.load import load_dataset
+    from pipeline.state import State
+
+    settings = load_settings(obj.project)
+    data = load_dataset(settings)
+    with State.open(settings.paths.state) as state:
+        result = import_call_outcomes(file, data, state, date.today(), display=str(file))
+    for problem in result.rejected:
+        echo_err(str(problem))
+    parts = [
+        f"{result.added} added",
+        f"{result.duplicates} skipped as duplicates",
+        f"{len(result.rejected)} rejected",
+    ]
+    if result.not_reached:
+        parts.append(f"{result.not_reached} not reached (not recorded)")
+    click.echo(f"{result.file}: " + ", ".join(parts))
+    if result.rejected:
+        sys.exit(2)
+
+
 def main() -> None:
     """Entry point of the console script."""
     cli(prog_name="windstil")

@@ -1,0 +1,186 @@
+"""Read the call outcomes account managers return, and record them in the state as interactions.
+
+The file (CSV, `;` or `,`, UTF-8 with or without BOM, header row) has the columns
+`customer_id`, `contact_id`, `date`, `outcome` (all required) and `note`, plus two optional
+ones: `channel` (call/visit/meeting/email, default `call`) and `our_level`
+(account_manager/management, default `account_manager`: set `management` when our director
+held the conversation, so the management pair of the contact schedule counts it).
+
+Each row is checked: a known customer, a known contact of that customer, a date
+(`YYYY-MM-DD`, or the Dutch `DD-MM-YYYY`) not after today, an outcome. Bad rows are rejected
+with `file:line: field: reason`; the good rows are stored in one transaction even when
+others are rejected, so the account manager fixes the rejected lines and imports the same file
+again. Importing is idempotent: a row's identity is customer, contact, date, channel, levels
+and outcome + note, so a row imported before counts as a duplicate and adds nothing.
+
+An outcome saying nobody was reached ("niet bereikt", "geen gehoor", "voicemail", "no
+answer", ...) is not contact: such rows are counted as not reached and not stored, so the
+contact schedule still shows the customer as due.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TypeVar
+
+from pipeline.errors import InputError, Problem
+from pipeline.load import CellError, parse_date, read_csv
+from pipeline.models import Channel, Dataset, Interaction, OurLevel
+from pipeline.state import State
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("customer_id", "contact_id", "date", "outcome")
+OPTIONAL_COLUMNS = ("note", "channel", "our_level")
+SOURCE = "calls import"
+
+# Outcomes that mean the call did not reach anyone (compared case- and space-insensitively).
+NOT_REACHED = frozenset(
+    {
+        "niet bereikt",
+        "geen gehoor",
+        "voicemail",
+        "ingesprek",
+        "in gesprek",
+        "niet opgenomen",
+        "no answer",
+        "not reached",
+        "busy",
+        "left voicemail",
+    }
+)
+_DUTCH_DATE = re.compile(r"(\d{1,2})-(\d{1,2})-(\d{4})")
+
+
+@dataclass(frozen=True)
+class CallOutcomes:
+    """A parsed outcomes file: the interactions to record and the rows that were not."""
+
+    file: str
+    source_key: str  # names the file and its content in the state
+    interactions: tuple[Interaction, ...]
+    rejected: tuple[Problem, ...]
+    not_reached: int
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    file: str
+    added: int
+    duplicates: int
+    rejected: tuple[Problem, ...]
+    not_reached: int
+
+
+def read_call_outcomes(path: Path, data: Dataset, today: date, display: str | None = None) -> CallOutcomes:
+    """Parse and check an outcomes file against the data; raise InputError when it cannot be read at all."""
+    file = display or path.name
+    table = read_csv(path, file)
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.header]
+    if missing:
+        problems = [Problem(file, 1, column, "required column is missing") for column in missing]
+        expected = ", ".join((*REQUIRED_COLUMNS, "note"))
+        raise InputError(f"{file}: not a call outcomes file (expected the columns {expected})", problems)
+
+    interactions: list[Interaction] = []
+    rejected: list[Problem] = []
+    not_reached = 0
+    for line, cells in table.rows:
+        row = {column: _cell(cells, table.header.get(column)) for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)}
+        row_problems: list[tuple[str, str]] = []
+        interaction = _check_row(row, data, today, row_problems)
+        if row_problems:
+            rejected.extend(Problem(file, line, column, message) for column, message in row_problems)
+        elif interaction is None:
+            not_reached += 1
+        else:
+            interactions.append(interaction)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return CallOutcomes(file, f"{SOURCE}:{path.name}:{digest}", tuple(interactions), tuple(rejected), not_reached)
+
+
+def _cell(cells: list[str], index: int | None) -> str:
+    return " ".join(cells[index].split()) if index is not None and index < len(cells) else ""
+
+
+def _check_row(row: dict[str, str], data: Dataset, today: date, problems: list[tuple[str, str]]) -> Interaction | None:
+    """Return the row's interaction; None when nobody was reached. Append (column, reason) for each problem."""
+    customer_id, contact_id, outcome, note = row["customer_id"], row["contact_id"], row["outcome"], row["note"]
+    if not customer_id:
+        problems.append(("customer_id", "required"))
+    elif customer_id not in data.customers:
+        problems.append(("customer_id", f"unknown customer {customer_id!r}"))
+    contact = data.contacts.get(contact_id)
+    if not contact_id:
+        problems.append(("contact_id", "required (the contact_id from the call list)"))
+    elif contact is None:
+        problems.append(("contact_id", f"unknown contact {contact_id!r}"))
+    elif customer_id in data.customers and contact.customer_id != customer_id:
+        problems.append(
+            ("contact_id", f"contact {contact_id!r} belongs to customer {contact.customer_id!r}, not {customer_id!r}")
+        )
+    when = _date(row["date"], problems)
+    if when is not None and when > today:
+        problems.append(("date", f"{when.isoformat()} is after today ({today.isoformat()})"))
+    if not outcome:
+        problems.append(("outcome", "required (what came of the call)"))
+    channel = _choice(row["channel"], Channel, Channel.CALL, "channel", problems)
+    our_level = _choice(row["our_level"], OurLevel, OurLevel.ACCOUNT_MANAGER, "our_level", problems)
+    if problems or contact is None or when is None:
+        return None
+    if outcome.casefold() in NOT_REACHED:
+        return None
+    return Interaction(
+        customer_id=customer_id,
+        date=when,
+        contact_id=contact_id,
+        channel=channel,
+        our_level=our_level,
+        their_level=contact.level,
+        note=f"{outcome}: {note}" if note else outcome,
+        source=SOURCE,
+    )
+
+
+def _date(text: str, problems: list[tuple[str, str]]) -> date | None:
+    if not text:
+        problems.append(("date", "required"))
+        return None
+    dutch = _DUTCH_DATE.fullmatch(text)
+    try:
+        if dutch:
+            day, month, year = (int(g) for g in dutch.groups())
+            return date(year, month, day)
+        return parse_date(text)
+    except (CellError, ValueError):
+        problems.append(("date", f"invalid date {text!r} (use YYYY-MM-DD)"))
+        return None
+
+
+E = TypeVar("E", Channel, OurLevel)
+
+
+def _choice(text: str, kind: type[E], default: E, column: str, problems: list[tuple[str, str]]) -> E:
+    if not text:
+        return default
+    try:
+        return kind(text.lower())
+    except ValueError:
+        allowed = "/".join(member.value for member in kind)
+        problems.append((column, f"{text!r} is not one of {allowed}"))
+        return default
+
+
+def import_call_outcomes(
+    path: Path, data: Dataset, state: State, today: date, display: str | None = None
+) -> ImportResult:
+    """Record the valid outcomes of `path` in the state; return what was added, duplicate, rejected."""
+    outcomes = read_call_outcomes(path, data, today, display)
+    added, duplicates = state.add_interactions(outcomes.interactions, outcomes.source_key)
+    log.info("%s: %d added, %d duplicates, %d rejected", outcomes.file, added, duplicates, len(outcomes.rejected))
+    return ImportResult(outcomes.file, added, duplicates, outcomes.rejected, outcomes.not_reached)
