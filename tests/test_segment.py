@@ -33,7 +33,8 @@ REVENUE_ONLY = {"revenue": Fraction(1), "margin": Fraction(0), "strategic": Frac
 
 def customer(cid: str, **fields: Any) -> Customer:
     fields.setdefault("name", f"Klant {cid}")
-    return Customer(customer_id=cid, account_manager_id="am", **fields)
+    fields.setdefault("account_manager_id", "am")
+    return Customer(customer_id=cid, **fields)
 
 
 def order(oid: str, cid: str, revenue: str, cost: str = "0", day: date = IN_WINDOW, **fields: Any) -> Order:

@@ -1,0 +1,83 @@
+"""The segmentation report: figures per segment, the Pareto curve, overrides and moves."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+
+from conftest import make_config
+from test_segment import REVENUE_ONLY, customer, dataset, order
+
+from pipeline.models import AccountManager, Override, Segment
+from pipeline.reports import pareto_chart, render_segmentation_report
+from pipeline.segment import segment
+
+AS_OF = date(2026, 11, 30)
+
+
+def test_pareto_marks_where_80_percent_is_reached() -> None:
+    """80% of revenue is reached at the first of four customers; 80% of margin at the second of two."""
+    chart = pareto_chart([Decimal(v) for v in (5, 80, 10, 5)], [Decimal(50), Decimal(50)])
+    revenue, margin = chart.curves
+    assert revenue.mark_share == Fraction(1, 4)
+    assert margin.mark_share == 1
+    assert revenue.path.startswith("M56.0,296.0 L196.0,72.0")  # (0,0) then (25%, 80%)
+
+
+def test_pareto_without_revenue_has_no_mark() -> None:
+    """With no revenue at all there is no 80% point, and the chart still renders."""
+    chart = pareto_chart([], [])
+    assert chart.curves[0].mark_share is None
+
+
+def report() -> str:
+    customers = [
+        customer("P1", name="Zorggroep <Lindehof>", account_manager_id="am-jan"),
+        customer("P2", name="Gemeente Vechtdal"),
+        customer("P3", name="Kliniek De Brug"),
+        customer("P4", name="Nieuw Begin"),
+    ]
+    orders = [order("a", "P1", "500"), order("b", "P2", "300"), order("c", "P3", "200")]
+    config = make_config(overrides=(), weights=REVENUE_ONLY)
+    before = segment(dataset(customers, orders), config, AS_OF)
+    orders[1] = order("b", "P2", "50")
+    config = make_config(
+        weights=REVENUE_ONLY, overrides=(Override("P4", Segment.B, "Nieuwe directie & plannen", date(2027, 6, 30)),)
+    )
+    data = dataset(customers, orders)
+    data = replace(data, account_managers={"am-jan": AccountManager("am-jan", "Jan de Vries", "j@x.nl")})
+    seg = segment(data, config, AS_OF, previous=before)
+    return render_segmentation_report(seg, data, config, previous_as_of=date(2026, 10, 31))
+
+
+def test_segmentation_report_lists_segments_overrides_and_moves() -> None:
+    """The report has per-segment figures, the override with reason and until, and explained moves."""
+    html = report()
+    assert "<title>Customer segmentation 2026-11-30</title>" in html
+    assert "Draft – not frozen" in html
+    # P1 2/3, P3 4/15 are A, P2 B, P4 D → overridden to B.
+    assert "<strong>2</strong> A customers (50,0% of 4) bring <strong>93,3%</strong> of the revenue" in html
+    assert "Nieuwe directie &amp; plannen" in html and "2027-06-30" in html
+    assert "A → B: revenue share 30,0% → 6,7%" in html
+    assert "B → A: revenue share 20,0% → 26,7%" in html
+    assert "frozen segmentation of 2026-10-31" in html
+    assert "Jan de Vries" in html
+
+
+def test_segmentation_report_escapes_data_and_needs_no_external_assets() -> None:
+    """Customer names are escaped; the page has no scripts, stylesheets or images to fetch."""
+    html = report()
+    assert "Zorggroep &lt;Lindehof&gt;" in html and "<Lindehof>" not in html
+    assert "<script" not in html and "<link" not in html and "src=" not in html and "url(" not in html
+    assert html.count("<svg") == 1
+    assert "@media print" in html
+
+
+def test_segmentation_report_without_previous_says_so() -> None:
+    """Without an earlier frozen segmentation the moves section says there is none yet."""
+    data = dataset([customer("P1")], [order("a", "P1", "10")])
+    config = make_config(overrides=())
+    html = render_segmentation_report(segment(data, config, AS_OF), data, config)
+    assert "no earlier frozen segmentation" in html
