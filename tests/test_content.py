@@ -1,0 +1,203 @@
+"""Content items: front matter checked field by field, Markdown rendered and sanitised."""
+
+from __future__ import annotations
+
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.content import ALLOWED_TAGS, URL_SCHEMES, load_content, render_markdown
+from pipeline.errors import Problem
+from pipeline.models import ItemType, Segment
+
+GOOD = """\
+---
+title: Back-ups die u echt terugzet
+type: article
+language: nl
+tags: [Backup, security, backup]
+products: [backup-pro]
+published: 2026-11-02
+url: https://example.nl/backups
+summary: Drie vragen.
+---
+Tekst met **nadruk**.
+"""
+
+
+def _write(root: Path, rel: str, text: str) -> None:
+    path = root / "content" / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _problems(root: Path, rel: str, text: str) -> list[Problem]:
+    _write(root, rel, text)
+    items, problems = load_content(root / "content", root)
+    assert rel.removesuffix(".md") not in items
+    return problems
+
+
+def test_tiny_content(tiny_project: Path) -> None:
+    """The fixture's items load, with ids from their paths and sorted by id."""
+    items, problems = load_content(tiny_project / "content", tiny_project)
+    assert problems == []
+    assert list(items) == [
+        "en/backup-testing",
+        "en/cloud-outage-alert",
+        "nl/backup-testen",
+        "nl/klantcase-lindehof",
+        "nl/phishing-golf",
+        "nl/webinar-cloud",
+    ]
+    event = items["nl/webinar-cloud"]
+    assert event.type is ItemType.EVENT
+    assert event.event_date == date(2026, 12, 10)
+    assert event.segments == (Segment.A, Segment.B)
+    assert event.path == "content/nl/webinar-cloud.md"
+    assert items["nl/klantcase-lindehof"].sectors == ("zorg",)
+
+
+def test_item_fields(tmp_path: Path) -> None:
+    """Tags are lower-cased and de-duplicated; the body becomes HTML."""
+    _write(tmp_path, "nl/backups.md", GOOD)
+    items, problems = load_content(tmp_path / "content", tmp_path)
+    item = items["nl/backups"]
+    assert problems == []
+    assert item.tags == ("backup", "security")
+    assert item.products == ("backup-pro",)
+    assert item.published == date(2026, 11, 2)
+    assert item.body_html == "<p>Tekst met <strong>nadruk</strong>.</p>"
+    assert item.body_markdown == "Tekst met **nadruk**.\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("title: Back-ups die u echt terugzet\n", "", "title"),
+        ("type: article", "type: blog", "type"),
+        ("language: nl", "language: de", "language"),
+        ("published: 2026-11-02", "published: 2 november", "published"),
+        ("published: 2026-11-02", "published: 2026-11-02\nexpires: 2026-11-01", "expires"),
+        ("url: https://example.nl/backups", "url: javascript:alert(1)", "url"),
+        ("url: https://example.nl/backups", "url: ftp://example.nl/x", "url"),
+        ("tags: [Backup, security, backup]", "tags: {a: 1}", "tags"),
+        ("published: 2026-11-02", "published: 2026-11-02\npriority: 7", "priority"),
+        ("published: 2026-11-02", "published: 2026-11-02\nsegments: [A, X]", "segments"),
+        ("published: 2026-11-02", "published: 2026-11-02\nevent_date: 2026-12-01", "event_date"),
+        ("published: 2026-11-02", "published: 2026-11-02\nauthor: Jan", "author"),
+        ("products: [backup-pro]", "products: [../etc]", "products"),
+    ],
+)
+def test_front_matter_fields(tmp_path: Path, old: str, new: str, field: str) -> None:
+    """Each invalid front matter field is reported with the file and the field, and the item left out."""
+    problems = _problems(tmp_path, "nl/item.md", GOOD.replace(old, new))
+    assert [(p.file, p.field) for p in problems] == [("content/nl/item.md", field)]
+
+
+def test_problem_lines_point_into_front_matter(tmp_path: Path) -> None:
+    """A field's problem carries the line of that field in the file (the --- is line 1)."""
+    problems = _problems(tmp_path, "nl/item.md", GOOD.replace("language: nl", "language: fr"))
+    assert str(problems[0]) == "content/nl/item.md:4: language: must be one of nl, en"
+
+
+def test_all_problems_of_an_item_at_once(tmp_path: Path) -> None:
+    """Several bad fields in one item are all reported."""
+    text = GOOD.replace("type: article", "type: memo").replace("language: nl", "language: xx")
+    assert [p.field for p in _problems(tmp_path, "nl/item.md", text)] == ["type", "language"]
+
+
+def test_no_front_matter(tmp_path: Path) -> None:
+    """A file without front matter is reported and left out."""
+    problems = _problems(tmp_path, "nl/plain.md", "# Alleen tekst\n")
+    assert [p.message for p in problems] == ["no front matter (the file must start with ---)"]
+
+
+def test_unsafe_file_name(tmp_path: Path) -> None:
+    """The id names files, so a file name with spaces or odd characters is refused."""
+    problems = _problems(tmp_path, "nl/back ups!.md", GOOD)
+    assert [p.field for p in problems] == ["id"]
+
+
+def test_drafts_and_readme_are_skipped(tmp_path: Path) -> None:
+    """Files starting with _ or ., and content/README.md, are not items."""
+    _write(tmp_path, "_concept.md", "geen front matter")
+    _write(tmp_path, "README.md", "# Hoe schrijf ik een item")
+    _write(tmp_path, "nl/.verborgen.md", "x")
+    items, problems = load_content(tmp_path / "content", tmp_path)
+    assert (items, problems) == ({}, [])
+
+
+class _Elements(HTMLParser):
+    """Collect the real elements and attributes of an HTML fragment (escaped text is not one)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes.extend((name, value or "") for name, value in attrs)
+
+
+def _unsafe(html: str) -> list[str]:
+    """Return what in `html` could run script, restyle, or lead to a non-http(s)/mailto URL."""
+    found = _Elements(html)
+    bad = [t for t in found.tags if t not in ALLOWED_TAGS]
+    for name, value in found.attributes:
+        if name.startswith("on") or name == "style":
+            bad.append(name)
+        scheme = value.split(":", 1)[0].lower() if ":" in value.split("/")[0] else ""
+        if name in ("href", "src") and scheme and scheme not in URL_SCHEMES:
+            bad.append(value)
+    return bad
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "<script>alert(1)</script>",
+        '<img src="x" onerror="alert(1)">',
+        "[klik](javascript:alert(1))",
+        "[klik](<javascript:alert(1)>)",
+        "[klik](JaVaScRiPt:alert(1))",
+        "[klik](data:text/html;base64,xx)",
+        '<a href="https://x.nl" style="color:red">x</a>',
+        '![](https://x.nl/a.png "t"){onload=alert(1)}',
+        "<iframe src='https://evil.example'></iframe>",
+        "<javascript:alert(1)>",
+        "[a]: javascript:alert(1)\n\n[klik][a]",
+    ],
+)
+def test_sanitising(markdown: str) -> None:
+    """Raw HTML, scripts, event handlers, style attributes and non-http links never become elements."""
+    html = render_markdown(markdown)
+    assert _unsafe(html) == [], html
+
+
+def test_links_and_images_kept_safely() -> None:
+    """http(s) and mailto links stay (with rel=noopener); images keep their alt text."""
+    html = render_markdown("[site](https://x.nl) [mail](mailto:a@b.nl) ![Logo](https://x.nl/logo.png)")
+    assert '<a href="https://x.nl" rel="noopener">site</a>' in html
+    assert '<a href="mailto:a@b.nl" rel="noopener">mail</a>' in html
+    assert '<img src="https://x.nl/logo.png" alt="Logo">' in html
+
+
+def test_markdown_structure_allowed() -> None:
+    """Headings, lists, quotes, code and tables render."""
+    html = render_markdown("## Kop\n\n- een\n- twee\n\n> citaat\n\n`code`\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    for tag in ("<h2>", "<ul>", "<li>", "<blockquote>", "<code>", "<table>", "<td>"):
+        assert tag in html
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("<>\"'=/ascriptonerlhfjv:() []!&#;x*`\n")), max_size=80))
+def test_no_script_from_any_input(text: str) -> None:
+    """Whatever the Markdown, the HTML holds only allowed elements and safe attributes."""
+    assert _unsafe(render_markdown(text)) == []
