@@ -1,0 +1,131 @@
+"""`windstil validate`: every problem at once as file:line: field: message, exit 0 or 2, nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import CUSTOMERS_CSV, REPO, SEGMENTS_YAML
+
+from pipeline.cli import cli
+
+
+def _validate(root: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--project", str(root), *args, "validate"], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def _files(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.rglob("*"))}
+
+
+def test_tiny_project_is_valid(tiny_project: Path) -> None:
+    """The tiny project validates: exit 0, the invalid address only a warning, a summary of counts."""
+    code, output = _validate(tiny_project)
+    assert code == 0, output
+    assert "warning: contacts.csv:4: email: invalid e-mail address ('i.mulder@@lindehof.nl')" in output
+    assert "6 customers" in output and "11 contacts" in output and "20 orders" in output
+    assert "6 content items" in output and "1 rejects" in output
+    assert output.rstrip().endswith("ok, 1 warning")
+
+
+def test_validate_writes_nothing(tiny_project: Path) -> None:
+    """validate creates, changes and removes no file in the project."""
+    before = _files(tiny_project)
+    _validate(tiny_project)
+    assert _files(tiny_project) == before
+    assert not (tiny_project / "output").exists()
+
+
+def test_missing_column_names_file_and_column(tiny_project: Path) -> None:
+    """customers.csv without account_manager_id: exit 2, naming the file and the column."""
+    lines = CUSTOMERS_CSV.lstrip("\ufeff").splitlines()
+    cut = [",".join(c for i, c in enumerate(line.split(",")) if i != 2) for line in lines]
+    (tiny_project / "data" / "customers.csv").write_text("\n".join(cut) + "\n")
+    code, output = _validate(tiny_project)
+    assert code == 2
+    assert "customers.csv:1: account_manager_id: required column is missing" in output
+
+
+def test_three_bad_rows_are_all_listed(tiny_project: Path) -> None:
+    """A copy with three bad rows lists all three as file:line: column: reason and exits 2."""
+    path = tiny_project / "data" / "orders.csv"
+    text = path.read_text()
+    text = text.replace(
+        "O1004,C001,security-scan,Securityscan voorjaar,2026-03-01", "O1004,C001,security-scan,x,2026-03-32"
+    )
+    text = text.replace(
+        "O2002,C002,backup-pro,Back-up Pro,2026-02-01,2026-07-31,9000.00",
+        "O2002,C002,backup-pro,x,2026-02-01,2026-07-31,9k",
+    )
+    text = text.replace("O3001,C003,", "O3001,C999,")
+    path.write_text(text)
+    code, output = _validate(tiny_project)
+    assert code == 2
+    lines = output.splitlines()
+    assert "orders.csv:5: order_date: invalid date ('2026-03-32')" in lines
+    assert "orders.csv:9: revenue: invalid amount ('9k')" in lines
+    assert "orders.csv:12: customer_id: unknown customer_id ('C999')" in lines
+    # Three rejected rows in a tiny file also exceed max_reject_share, which is said too.
+    assert any(line.startswith("orders.csv: 3 of 20 rows rejected") for line in lines)
+
+
+def test_config_content_and_template_problems_together(tiny_project: Path) -> None:
+    """Config, content and template problems come out in one report."""
+    (tiny_project / "segments.yaml").write_text(SEGMENTS_YAML.replace("max_items: 5", "max_items: zero"))
+    item = tiny_project / "content" / "nl" / "backup-testen.md"
+    item.write_text(item.read_text().replace("type: article", "type: blog"))
+    templates = tiny_project / "templates"
+    templates.mkdir(exist_ok=True)
+    (templates / "broken.html").write_text("<p>{% if x %}open</p>\n")
+    code, output = _validate(tiny_project)
+    assert code == 2
+    assert "segments.yaml:11: treatment.A.max_items: must be a whole number from 1 to 20" in output
+    assert "content/nl/backup-testen.md:3: type: must be one of article, alert, case, event" in output
+    assert "templates/broken.html:" in output and "template syntax" in output
+
+
+def test_bundled_templates_parse(tiny_project: Path) -> None:
+    """Every template in the repository parses (both stages of the e-mail templates)."""
+    if not (REPO / "templates").is_dir():
+        pytest.skip("no templates in the repository yet")
+    _, output = _validate(tiny_project)
+    assert not [line for line in output.splitlines() if line.startswith("templates/")], output
+
+
+def test_quiet_prints_only_errors(tiny_project: Path) -> None:
+    """With -q a valid project prints nothing."""
+    code, output = _validate(tiny_project, "-q")
+    assert (code, output) == (0, "")
+
+
+def test_not_a_project(tmp_path: Path) -> None:
+    """A folder without settings.yaml is a usage error (exit 2) with a hint, no traceback."""
+    code, output = _validate(tmp_path)
+    assert code == 2
+    assert "no settings.yaml" in output
+    assert "Traceback" not in output
+
+
+def test_help_has_example() -> None:
+    """validate --help explains the exit codes and shows an example."""
+    result = CliRunner().invoke(cli, ["validate", "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output and "windstil validate" in result.output
+    assert "max_reject_share" in result.output
+
+
+def test_python_dash_m(tiny_project: Path) -> None:
+    """`python -m pipeline validate` is the same program."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--project", str(tiny_project), "validate"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok, 1 warning" in done.stdout
