@@ -322,6 +322,53 @@ def calls_import(obj: Context, file: Path) -> None:
         sys.exit(2)
 
 
+# --------------------------------------------------------------------------- segment
+
+
+@cli.command("segment")
+@click.option("--as-of", "as_of", type=ISO_DATE, default=None,
+              help="Measure value up to this date (YYYY-MM-DD). Default: today.")
+@click.option("--freeze", is_flag=True, help="Store this segmentation as final: later runs use it.")
+@pass_context
+@user_errors
+def segment_command(obj: Context, as_of: date | None, freeze: bool) -> None:
+    """Split the customers into A/B/C/D by value, and write the segmentation report.
+
+    Writes output/segmentation/<as-of>/segments.csv and segments.html. Check the split against
+    your own judgement (overrides go in segments.yaml), then make it final with --freeze.
+    Customers that moved since the last frozen segmentation are listed with the reason.
+
+    \b
+    Example:
+      windstil segment --as-of 2026-11-30
+      windstil segment --as-of 2026-11-30 --freeze
+    """
+    from pipeline.models import Segment
+    from pipeline.reports import write_segmentation
+    from pipeline.segment import percent, summarize
+
+    result = write_segmentation(obj.project, as_of or date.today(), freeze=freeze)
+    seg = result.segmentation
+    if obj.verbosity < 0:
+        return
+    summary = summarize(seg)
+    state = "frozen" if result.frozen else "not frozen: review it, then run again with --freeze"
+    click.echo(f"segmentation {seg.as_of.isoformat()} ({state})")
+    for name, (count, share) in summary.items():
+        click.echo(f"  segment {name}  {count:>5} customers  {percent(share):>7} of revenue")
+    a_count, a_share = summary[Segment.A]
+    click.echo(f"A: {a_count} of {len(seg.customers)} customers bring {percent(a_share)} of the revenue")
+    if result.previous_as_of is not None:
+        click.echo(f"moved since the frozen segmentation of {result.previous_as_of.isoformat()}: {len(seg.moves)}")
+        for move in seg.moves[:10]:
+            click.echo(f"  {move.name} ({move.customer_id}) {move.explanation}")
+        if len(seg.moves) > 10:
+            click.echo(f"  … and {len(seg.moves) - 10} more in the report")
+    for warning in seg.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"report: {result.folder / 'segments.html'}")
+
+
 def main() -> None:
     """Entry point of the console script."""
     cli(prog_name="windstil")

@@ -35,6 +35,7 @@ _DAYS = [(_EPOCH + timedelta(days=i)).isoformat() for i in range((date(2031, 1, 
 _AS_OF = (REFERENCE_AS_OF - _EPOCH).days
 _HISTORY = (HISTORY_START - _EPOCH).days
 _FLUSH_ROWS = 50_000
+_CONTRACT_DAYS = (365, 365, 365, 180, 90, 730)
 
 TAGS = (
     "backup",
@@ -96,158 +97,297 @@ class _Product:
 
 PRODUCTS: tuple[_Product, ...] = (
     _Product(
-        "managed-werkplek", "Managed Werkplek", ("werkplek", "microsoft365", "security"),
-        ("m365-backup", "security-awareness", "printbeheer"), ("servicedesk-24x7",),
-        16000, False,
-        ("Managed Werkplek, {n} werkplekken, contract 12 maanden",
-         "Uitbreiding Managed Werkplek met {n} laptops",
-         "Verlenging Managed Werkplek, {n} gebruikers"),
+        "managed-werkplek",
+        "Managed Werkplek",
+        ("werkplek", "microsoft365", "security"),
+        ("m365-backup", "security-awareness", "printbeheer"),
+        ("servicedesk-24x7",),
+        16000,
+        False,
+        (
+            "Managed Werkplek, {n} werkplekken, contract 12 maanden",
+            "Uitbreiding Managed Werkplek met {n} laptops",
+            "Verlenging Managed Werkplek, {n} gebruikers",
+        ),
     ),
     _Product(
-        "m365-beheer", "Microsoft 365 Beheer", ("microsoft365", "cloud", "werkplek"),
-        ("m365-backup", "security-awareness", "voip-telefonie"), ("managed-werkplek",),
-        5200, False,
-        ("Microsoft 365 beheer, {n} licenties",
-         "Microsoft 365 tenantbeheer en licentiebeheer, {n} gebruikers",
-         "Migratie naar Microsoft 365 en beheer, {n} mailboxen"),
+        "m365-beheer",
+        "Microsoft 365 Beheer",
+        ("microsoft365", "cloud", "werkplek"),
+        ("m365-backup", "security-awareness", "voip-telefonie"),
+        ("managed-werkplek",),
+        5200,
+        False,
+        (
+            "Microsoft 365 beheer, {n} licenties",
+            "Microsoft 365 tenantbeheer en licentiebeheer, {n} gebruikers",
+            "Migratie naar Microsoft 365 en beheer, {n} mailboxen",
+        ),
     ),
     _Product(
-        "backup-herstel", "Back-up & Herstel", ("backup", "security"),
-        ("m365-backup", "cloud-hosting"), ("disaster-recovery",),
-        4300, False,
-        ("Back-up & Herstel, {n} TB, dagelijkse back-up",
-         "Back-up & Herstel incl. kwartaalhersteltest, {n} TB",
-         "Offsite back-up, {n} TB, contract 12 maanden"),
+        "backup-herstel",
+        "Back-up & Herstel",
+        ("backup", "security"),
+        ("m365-backup", "cloud-hosting"),
+        ("disaster-recovery",),
+        4300,
+        False,
+        (
+            "Back-up & Herstel, {n} TB, dagelijkse back-up",
+            "Back-up & Herstel incl. kwartaalhersteltest, {n} TB",
+            "Offsite back-up, {n} TB, contract 12 maanden",
+        ),
     ),
     _Product(
-        "m365-backup", "Microsoft 365 Back-up", ("backup", "microsoft365", "cloud"),
-        ("backup-herstel",), ("disaster-recovery",),
-        1900, False,
-        ("Back-up Microsoft 365 (Exchange, OneDrive, SharePoint), {n} gebruikers",
-         "Microsoft 365 Back-up, {n} gebruikers, bewaartermijn 1 jaar"),
+        "m365-backup",
+        "Microsoft 365 Back-up",
+        ("backup", "microsoft365", "cloud"),
+        ("backup-herstel",),
+        ("disaster-recovery",),
+        1900,
+        False,
+        (
+            "Back-up Microsoft 365 (Exchange, OneDrive, SharePoint), {n} gebruikers",
+            "Microsoft 365 Back-up, {n} gebruikers, bewaartermijn 1 jaar",
+        ),
     ),
     _Product(
-        "disaster-recovery", "Disaster Recovery as a Service", ("backup", "cloud", "hosting"),
-        ("soc-monitoring",), (),
-        14000, False,
-        ("Disaster Recovery as a Service, {n} servers, RTO 4 uur",
-         "Uitwijkvoorziening in de cloud, {n} servers"),
+        "disaster-recovery",
+        "Disaster Recovery as a Service",
+        ("backup", "cloud", "hosting"),
+        ("soc-monitoring",),
+        (),
+        14000,
+        False,
+        ("Disaster Recovery as a Service, {n} servers, RTO 4 uur", "Uitwijkvoorziening in de cloud, {n} servers"),
     ),
     _Product(
-        "cloud-hosting", "Cloud Hosting", ("cloud", "hosting"),
-        ("backup-herstel", "firewall-beheer", "erp-koppelingen"), ("private-cloud",),
-        8800, False,
-        ("Cloud Hosting, {n} virtuele servers",
-         "Hosting applicatieservers in ons datacenter Utrecht, {n} VM's",
-         "Migratie on-premise servers naar Cloud Hosting, {n} servers"),
+        "cloud-hosting",
+        "Cloud Hosting",
+        ("cloud", "hosting"),
+        ("backup-herstel", "firewall-beheer", "erp-koppelingen"),
+        ("private-cloud",),
+        8800,
+        False,
+        (
+            "Cloud Hosting, {n} virtuele servers",
+            "Hosting applicatieservers in ons datacenter Utrecht, {n} VM's",
+            "Migratie on-premise servers naar Cloud Hosting, {n} servers",
+        ),
     ),
     _Product(
-        "private-cloud", "Private Cloud", ("cloud", "hosting", "compliance"),
-        ("disaster-recovery", "soc-monitoring"), (),
-        26000, False,
-        ("Private Cloud omgeving, {n} vCPU, dedicated hardware",
-         "Private Cloud met uitwijk naar tweede datacenter, {n} vCPU"),
+        "private-cloud",
+        "Private Cloud",
+        ("cloud", "hosting", "compliance"),
+        ("disaster-recovery", "soc-monitoring"),
+        (),
+        26000,
+        False,
+        (
+            "Private Cloud omgeving, {n} vCPU, dedicated hardware",
+            "Private Cloud met uitwijk naar tweede datacenter, {n} vCPU",
+        ),
     ),
     _Product(
-        "soc-monitoring", "Security Monitoring (SOC)", ("security", "compliance"),
-        ("pentest", "security-awareness"), (),
-        13500, False,
-        ("Security Monitoring (SOC) 24/7, {n} endpoints",
-         "SOC-dienst met SIEM en incidentrespons, {n} endpoints"),
+        "soc-monitoring",
+        "Security Monitoring (SOC)",
+        ("security", "compliance"),
+        ("pentest", "security-awareness"),
+        (),
+        13500,
+        False,
+        ("Security Monitoring (SOC) 24/7, {n} endpoints", "SOC-dienst met SIEM en incidentrespons, {n} endpoints"),
     ),
     _Product(
-        "firewall-beheer", "Firewall Beheer", ("security", "netwerk"),
-        ("pentest", "netwerk-wifi"), ("soc-monitoring",),
-        3400, False,
-        ("Firewall Beheer, {n} locaties",
-         "Vervanging en beheer firewalls, {n} locaties",
-         "Firewall Beheer incl. SSL-VPN, {n} gebruikers"),
+        "firewall-beheer",
+        "Firewall Beheer",
+        ("security", "netwerk"),
+        ("pentest", "netwerk-wifi"),
+        ("soc-monitoring",),
+        3400,
+        False,
+        (
+            "Firewall Beheer, {n} locaties",
+            "Vervanging en beheer firewalls, {n} locaties",
+            "Firewall Beheer incl. SSL-VPN, {n} gebruikers",
+        ),
     ),
     _Product(
-        "netwerk-wifi", "Netwerk & Wifi", ("netwerk",),
-        ("firewall-beheer", "voip-telefonie"), (),
-        7800, True,
-        ("Wifi-netwerk magazijn, {n} access points",
-         "Netwerkvernieuwing, {n} switches en access points",
-         "Site survey en wifi-uitbreiding, {n} access points"),
+        "netwerk-wifi",
+        "Netwerk & Wifi",
+        ("netwerk",),
+        ("firewall-beheer", "voip-telefonie"),
+        (),
+        7800,
+        True,
+        (
+            "Wifi-netwerk magazijn, {n} access points",
+            "Netwerkvernieuwing, {n} switches en access points",
+            "Site survey en wifi-uitbreiding, {n} access points",
+        ),
     ),
     _Product(
-        "voip-telefonie", "VoIP Telefonie", ("telefonie", "cloud"),
-        ("netwerk-wifi", "m365-beheer"), (),
-        3900, False,
-        ("VoIP Telefonie, {n} toestellen",
-         "Hosted telefonie met Teams-koppeling, {n} gebruikers",
-         "Overstap naar VoIP Telefonie, {n} nummers"),
+        "voip-telefonie",
+        "VoIP Telefonie",
+        ("telefonie", "cloud"),
+        ("netwerk-wifi", "m365-beheer"),
+        (),
+        3900,
+        False,
+        (
+            "VoIP Telefonie, {n} toestellen",
+            "Hosted telefonie met Teams-koppeling, {n} gebruikers",
+            "Overstap naar VoIP Telefonie, {n} nummers",
+        ),
     ),
     _Product(
-        "servicedesk", "Servicedesk", ("werkplek",),
-        ("managed-werkplek", "printbeheer"), ("servicedesk-24x7",),
-        6600, False,
-        ("Servicedesk kantooruren, {n} gebruikers",
-         "Servicedesk-strippenkaart, {n} uur"),
+        "servicedesk",
+        "Servicedesk",
+        ("werkplek",),
+        ("managed-werkplek", "printbeheer"),
+        ("servicedesk-24x7",),
+        6600,
+        False,
+        ("Servicedesk kantooruren, {n} gebruikers", "Servicedesk-strippenkaart, {n} uur"),
     ),
     _Product(
-        "servicedesk-24x7", "Servicedesk 24/7", ("werkplek",),
-        ("soc-monitoring",), (),
-        13800, False,
+        "servicedesk-24x7",
+        "Servicedesk 24/7",
+        ("werkplek",),
+        ("soc-monitoring",),
+        (),
+        13800,
+        False,
         ("Servicedesk 24/7 met storingsdienst, {n} gebruikers",),
     ),
     _Product(
-        "erp-koppelingen", "ERP-koppelingen", ("erp", "cloud"),
-        ("cloud-hosting",), (),
-        11500, True,
-        ("Koppeling ERP met webshop, {n} berichttypen",
-         "ERP-koppeling met boekhouding en WMS, {n} interfaces",
-         "Migratie ERP naar de cloud, {n} modules"),
+        "erp-koppelingen",
+        "ERP-koppelingen",
+        ("erp", "cloud"),
+        ("cloud-hosting",),
+        (),
+        11500,
+        True,
+        (
+            "Koppeling ERP met webshop, {n} berichttypen",
+            "ERP-koppeling met boekhouding en WMS, {n} interfaces",
+            "Migratie ERP naar de cloud, {n} modules",
+        ),
     ),
     _Product(
-        "security-awareness", "Security Awareness Training", ("security", "training"),
-        ("pentest", "nis2-scan"), (),
-        2600, True,
-        ("Security awareness training, {n} medewerkers",
-         "Phishing-simulatie en e-learning, {n} medewerkers"),
+        "security-awareness",
+        "Security Awareness Training",
+        ("security", "training"),
+        ("pentest", "nis2-scan"),
+        (),
+        2600,
+        True,
+        ("Security awareness training, {n} medewerkers", "Phishing-simulatie en e-learning, {n} medewerkers"),
     ),
     _Product(
-        "pentest", "Pentest", ("security", "compliance"),
-        ("soc-monitoring", "firewall-beheer"), (),
-        7200, True,
-        ("Pentest externe infrastructuur, {n} IP-adressen",
-         "Pentest webapplicatie en hertest",
-         "Pentest interne netwerk, {n} segmenten"),
+        "pentest",
+        "Pentest",
+        ("security", "compliance"),
+        ("soc-monitoring", "firewall-beheer"),
+        (),
+        7200,
+        True,
+        (
+            "Pentest externe infrastructuur, {n} IP-adressen",
+            "Pentest webapplicatie en hertest",
+            "Pentest interne netwerk, {n} segmenten",
+        ),
     ),
     _Product(
-        "nis2-scan", "NIS2 Quickscan", ("compliance", "security"),
-        ("soc-monitoring", "security-awareness", "pentest"), (),
-        4200, True,
-        ("NIS2 Quickscan met verbeterplan",
-         "NIS2 gap-analyse, {n} processen"),
+        "nis2-scan",
+        "NIS2 Quickscan",
+        ("compliance", "security"),
+        ("soc-monitoring", "security-awareness", "pentest"),
+        (),
+        4200,
+        True,
+        ("NIS2 Quickscan met verbeterplan", "NIS2 gap-analyse, {n} processen"),
     ),
     _Product(
-        "printbeheer", "Printbeheer", ("printen", "werkplek"),
-        ("managed-werkplek",), (),
-        2700, False,
-        ("Printbeheer, {n} multifunctionals",
-         "Follow-me printing en beheer, {n} printers"),
+        "printbeheer",
+        "Printbeheer",
+        ("printen", "werkplek"),
+        ("managed-werkplek",),
+        (),
+        2700,
+        False,
+        ("Printbeheer, {n} multifunctionals", "Follow-me printing en beheer, {n} printers"),
     ),
 )
 
 # Which products a sector tends to buy, and how likely each is picked for a customer.
 _SECTOR_PRODUCTS: dict[str, tuple[str, ...]] = {
-    "zorg": ("managed-werkplek", "m365-beheer", "backup-herstel", "soc-monitoring",
-             "private-cloud", "security-awareness", "nis2-scan", "voip-telefonie"),
-    "onderwijs": ("netwerk-wifi", "m365-beheer", "managed-werkplek", "printbeheer",
-                  "servicedesk", "m365-backup", "security-awareness"),
-    "logistiek": ("netwerk-wifi", "erp-koppelingen", "cloud-hosting", "firewall-beheer",
-                  "voip-telefonie", "servicedesk-24x7", "backup-herstel"),
-    "overheid": ("soc-monitoring", "nis2-scan", "pentest", "private-cloud",
-                 "managed-werkplek", "disaster-recovery", "security-awareness"),
-    "retail": ("cloud-hosting", "erp-koppelingen", "firewall-beheer", "voip-telefonie",
-               "m365-beheer", "netwerk-wifi", "printbeheer"),
-    "zakelijke dienstverlening": ("m365-beheer", "managed-werkplek", "m365-backup",
-                                  "security-awareness", "servicedesk", "voip-telefonie",
-                                  "printbeheer", "backup-herstel"),
-    "industrie": ("erp-koppelingen", "netwerk-wifi", "backup-herstel", "disaster-recovery",
-                  "firewall-beheer", "pentest", "cloud-hosting", "managed-werkplek"),
+    "zorg": (
+        "managed-werkplek",
+        "m365-beheer",
+        "backup-herstel",
+        "soc-monitoring",
+        "private-cloud",
+        "security-awareness",
+        "nis2-scan",
+        "voip-telefonie",
+    ),
+    "onderwijs": (
+        "netwerk-wifi",
+        "m365-beheer",
+        "managed-werkplek",
+        "printbeheer",
+        "servicedesk",
+        "m365-backup",
+        "security-awareness",
+    ),
+    "logistiek": (
+        "netwerk-wifi",
+        "erp-koppelingen",
+        "cloud-hosting",
+        "firewall-beheer",
+        "voip-telefonie",
+        "servicedesk-24x7",
+        "backup-herstel",
+    ),
+    "overheid": (
+        "soc-monitoring",
+        "nis2-scan",
+        "pentest",
+        "private-cloud",
+        "managed-werkplek",
+        "disaster-recovery",
+        "security-awareness",
+    ),
+    "retail": (
+        "cloud-hosting",
+        "erp-koppelingen",
+        "firewall-beheer",
+        "voip-telefonie",
+        "m365-beheer",
+        "netwerk-wifi",
+        "printbeheer",
+    ),
+    "zakelijke dienstverlening": (
+        "m365-beheer",
+        "managed-werkplek",
+        "m365-backup",
+        "security-awareness",
+        "servicedesk",
+        "voip-telefonie",
+        "printbeheer",
+        "backup-herstel",
+    ),
+    "industrie": (
+        "erp-koppelingen",
+        "netwerk-wifi",
+        "backup-herstel",
+        "disaster-recovery",
+        "firewall-beheer",
+        "pentest",
+        "cloud-hosting",
+        "managed-werkplek",
+    ),
 }
 
 
@@ -274,166 +414,605 @@ def products_yaml() -> str:
 # --------------------------------------------------------------------------- names
 
 _PLACES = (
-    "Utrecht", "Amersfoort", "Zeist", "Nieuwegein", "Houten", "IJsselstein", "Woerden",
-    "Veenendaal", "Culemborg", "Tiel", "Geldermalsen", "Gorinchem", "Leerdam", "Vianen",
-    "Hilversum", "Bussum", "Baarn", "Soest", "Maarssen", "Breukelen", "Amsterdam", "Haarlem",
-    "Zaandam", "Purmerend", "Alkmaar", "Hoorn", "Den Helder", "Leiden", "Delft", "Gouda",
-    "Alphen aan den Rijn", "Zoetermeer", "Rotterdam", "Schiedam", "Dordrecht", "Barendrecht",
-    "Spijkenisse", "Den Haag", "Rijswijk", "Westland", "Breda", "Tilburg", "Eindhoven",
-    "Helmond", "Den Bosch", "Oss", "Uden", "Veghel", "Roosendaal", "Bergen op Zoom",
-    "Etten-Leur", "Oosterhout", "Waalwijk", "Middelburg", "Vlissingen", "Goes", "Terneuzen",
-    "Venlo", "Roermond", "Weert", "Sittard", "Heerlen", "Maastricht", "Nijmegen", "Arnhem",
-    "Ede", "Wageningen", "Apeldoorn", "Deventer", "Zutphen", "Doetinchem", "Winterswijk",
-    "Zwolle", "Kampen", "Hardenberg", "Almelo", "Hengelo", "Enschede", "Oldenzaal",
-    "Lelystad", "Almere", "Dronten", "Emmeloord", "Assen", "Emmen", "Meppel", "Hoogeveen",
-    "Groningen", "Veendam", "Winschoten", "Leeuwarden", "Drachten", "Heerenveen", "Sneek",
-    "Harderwijk", "Nijkerk", "Barneveld", "Elst", "Zevenaar", "Oosterbeek", "Naarden",
+    "Utrecht",
+    "Amersfoort",
+    "Zeist",
+    "Nieuwegein",
+    "Houten",
+    "IJsselstein",
+    "Woerden",
+    "Veenendaal",
+    "Culemborg",
+    "Tiel",
+    "Geldermalsen",
+    "Gorinchem",
+    "Leerdam",
+    "Vianen",
+    "Hilversum",
+    "Bussum",
+    "Baarn",
+    "Soest",
+    "Maarssen",
+    "Breukelen",
+    "Amsterdam",
+    "Haarlem",
+    "Zaandam",
+    "Purmerend",
+    "Alkmaar",
+    "Hoorn",
+    "Den Helder",
+    "Leiden",
+    "Delft",
+    "Gouda",
+    "Alphen aan den Rijn",
+    "Zoetermeer",
+    "Rotterdam",
+    "Schiedam",
+    "Dordrecht",
+    "Barendrecht",
+    "Spijkenisse",
+    "Den Haag",
+    "Rijswijk",
+    "Westland",
+    "Breda",
+    "Tilburg",
+    "Eindhoven",
+    "Helmond",
+    "Den Bosch",
+    "Oss",
+    "Uden",
+    "Veghel",
+    "Roosendaal",
+    "Bergen op Zoom",
+    "Etten-Leur",
+    "Oosterhout",
+    "Waalwijk",
+    "Middelburg",
+    "Vlissingen",
+    "Goes",
+    "Terneuzen",
+    "Venlo",
+    "Roermond",
+    "Weert",
+    "Sittard",
+    "Heerlen",
+    "Maastricht",
+    "Nijmegen",
+    "Arnhem",
+    "Ede",
+    "Wageningen",
+    "Apeldoorn",
+    "Deventer",
+    "Zutphen",
+    "Doetinchem",
+    "Winterswijk",
+    "Zwolle",
+    "Kampen",
+    "Hardenberg",
+    "Almelo",
+    "Hengelo",
+    "Enschede",
+    "Oldenzaal",
+    "Lelystad",
+    "Almere",
+    "Dronten",
+    "Emmeloord",
+    "Assen",
+    "Emmen",
+    "Meppel",
+    "Hoogeveen",
+    "Groningen",
+    "Veendam",
+    "Winschoten",
+    "Leeuwarden",
+    "Drachten",
+    "Heerenveen",
+    "Sneek",
+    "Harderwijk",
+    "Nijkerk",
+    "Barneveld",
+    "Elst",
+    "Zevenaar",
+    "Oosterbeek",
+    "Naarden",
 )
 
 _REGIONS = (
-    "Rivierenland", "West-Brabant", "Noord-Holland Noord", "Twente", "De Liemers",
-    "Achterhoek", "Zuid-Limburg", "Drechtsteden", "Kennemerland", "Gooi en Vecht", "Veluwe",
-    "Midden-Holland", "Eemland", "De Kempen", "Peel en Maas", "Haaglanden", "Rijnmond",
-    "Utrecht-West", "Zuidoost-Brabant", "Salland", "Vechtdal", "Hollands Midden",
-    "Zaanstreek", "Westfriesland", "Flevoland", "Noord-Veluwe", "Vallei en Heuvelrug",
-    "Lekstroom", "Krimpenerwaard", "Alblasserwaard", "Bommelerwaard", "Hart van Brabant",
-    "Noordoost-Friesland", "Zuidwest-Drenthe", "Oost-Groningen", "Midden-Limburg",
+    "Rivierenland",
+    "West-Brabant",
+    "Noord-Holland Noord",
+    "Twente",
+    "De Liemers",
+    "Achterhoek",
+    "Zuid-Limburg",
+    "Drechtsteden",
+    "Kennemerland",
+    "Gooi en Vecht",
+    "Veluwe",
+    "Midden-Holland",
+    "Eemland",
+    "De Kempen",
+    "Peel en Maas",
+    "Haaglanden",
+    "Rijnmond",
+    "Utrecht-West",
+    "Zuidoost-Brabant",
+    "Salland",
+    "Vechtdal",
+    "Hollands Midden",
+    "Zaanstreek",
+    "Westfriesland",
+    "Flevoland",
+    "Noord-Veluwe",
+    "Vallei en Heuvelrug",
+    "Lekstroom",
+    "Krimpenerwaard",
+    "Alblasserwaard",
+    "Bommelerwaard",
+    "Hart van Brabant",
+    "Noordoost-Friesland",
+    "Zuidwest-Drenthe",
+    "Oost-Groningen",
+    "Midden-Limburg",
 )
 
 # (tussenvoegsel, surname)
 _SURNAMES = (
-    ("de", "Vries"), ("", "Jansen"), ("van den", "Berg"), ("van", "Dijk"), ("", "Bakker"),
-    ("", "Janssen"), ("", "Visser"), ("", "Smit"), ("", "Meijer"), ("de", "Boer"),
-    ("", "Mulder"), ("de", "Groot"), ("", "Bos"), ("", "Vos"), ("", "Peters"),
-    ("", "Hendriks"), ("van", "Leeuwen"), ("", "Dekker"), ("", "Brouwer"), ("de", "Wit"),
-    ("", "Dijkstra"), ("", "Smits"), ("de", "Graaf"), ("van der", "Meer"), ("van der", "Linden"),
-    ("", "Kok"), ("", "Jacobs"), ("de", "Haan"), ("", "Vermeulen"), ("van den", "Heuvel"),
-    ("van der", "Veen"), ("van den", "Broek"), ("de", "Bruijn"), ("de", "Jong"),
-    ("van der", "Heijden"), ("", "Schouten"), ("van", "Beek"), ("", "Willems"),
-    ("van", "Vliet"), ("van de", "Ven"), ("", "Hoekstra"), ("", "Maas"), ("", "Verhoeven"),
-    ("", "Koster"), ("van", "Dam"), ("van der", "Wal"), ("", "Prins"), ("", "Blom"),
-    ("", "Huisman"), ("", "Peeters"), ("de", "Lange"), ("", "Kuipers"), ("van", "Wijk"),
-    ("", "Postma"), ("", "Kramer"), ("van den", "Bosch"), ("", "Scholten"), ("", "Koning"),
-    ("van", "Rijn"), ("", "Timmermans"), ("", "Veenstra"), ("van", "Vugt"), ("ter", "Horst"),
-    ("", "Wouters"), ("", "Groen"), ("van", "Loon"), ("", "Martens"), ("", "Verbeek"),
-    ("", "Bosman"), ("", "Haverkamp"), ("van", "Gelder"), ("", "Hermans"), ("op de", "Beek"),
-    ("", "Claassen"), ("van", "Essen"), ("", "Schipper"), ("in 't", "Veld"), ("", "Evers"),
-    ("", "Sanders"), ("", "Wijnands"), ("van", "Os"), ("", "Bouwman"), ("", "Nijhuis"),
-    ("", "Yilmaz"), ("", "El Amrani"), ("", "Kaya"), ("", "Nguyen"), ("", "Ramdin"),
-    ("", "Pinas"), ("", "Wong"), ("", "Boukhari"), ("", "Demir"), ("", "Sedney"),
+    ("de", "Vries"),
+    ("", "Jansen"),
+    ("van den", "Berg"),
+    ("van", "Dijk"),
+    ("", "Bakker"),
+    ("", "Janssen"),
+    ("", "Visser"),
+    ("", "Smit"),
+    ("", "Meijer"),
+    ("de", "Boer"),
+    ("", "Mulder"),
+    ("de", "Groot"),
+    ("", "Bos"),
+    ("", "Vos"),
+    ("", "Peters"),
+    ("", "Hendriks"),
+    ("van", "Leeuwen"),
+    ("", "Dekker"),
+    ("", "Brouwer"),
+    ("de", "Wit"),
+    ("", "Dijkstra"),
+    ("", "Smits"),
+    ("de", "Graaf"),
+    ("van der", "Meer"),
+    ("van der", "Linden"),
+    ("", "Kok"),
+    ("", "Jacobs"),
+    ("de", "Haan"),
+    ("", "Vermeulen"),
+    ("van den", "Heuvel"),
+    ("van der", "Veen"),
+    ("van den", "Broek"),
+    ("de", "Bruijn"),
+    ("de", "Jong"),
+    ("van der", "Heijden"),
+    ("", "Schouten"),
+    ("van", "Beek"),
+    ("", "Willems"),
+    ("van", "Vliet"),
+    ("van de", "Ven"),
+    ("", "Hoekstra"),
+    ("", "Maas"),
+    ("", "Verhoeven"),
+    ("", "Koster"),
+    ("van", "Dam"),
+    ("van der", "Wal"),
+    ("", "Prins"),
+    ("", "Blom"),
+    ("", "Huisman"),
+    ("", "Peeters"),
+    ("de", "Lange"),
+    ("", "Kuipers"),
+    ("van", "Wijk"),
+    ("", "Postma"),
+    ("", "Kramer"),
+    ("van den", "Bosch"),
+    ("", "Scholten"),
+    ("", "Koning"),
+    ("van", "Rijn"),
+    ("", "Timmermans"),
+    ("", "Veenstra"),
+    ("van", "Vugt"),
+    ("ter", "Horst"),
+    ("", "Wouters"),
+    ("", "Groen"),
+    ("van", "Loon"),
+    ("", "Martens"),
+    ("", "Verbeek"),
+    ("", "Bosman"),
+    ("", "Haverkamp"),
+    ("van", "Gelder"),
+    ("", "Hermans"),
+    ("op de", "Beek"),
+    ("", "Claassen"),
+    ("van", "Essen"),
+    ("", "Schipper"),
+    ("in 't", "Veld"),
+    ("", "Evers"),
+    ("", "Sanders"),
+    ("", "Wijnands"),
+    ("van", "Os"),
+    ("", "Bouwman"),
+    ("", "Nijhuis"),
+    ("", "Yilmaz"),
+    ("", "El Amrani"),
+    ("", "Kaya"),
+    ("", "Nguyen"),
+    ("", "Ramdin"),
+    ("", "Pinas"),
+    ("", "Wong"),
+    ("", "Boukhari"),
+    ("", "Demir"),
+    ("", "Sedney"),
 )
 
 _FIRST_NAMES = (
-    "Jan", "Peter", "Mark", "Sander", "Thomas", "Bas", "Rob", "Erik", "Martijn", "Joost",
-    "Jeroen", "Dennis", "Kevin", "Ruben", "Niels", "Tim", "Wouter", "Hans", "Gerard", "Frank",
-    "Henk", "Koen", "Daan", "Lars", "Stefan", "Ahmed", "Mehmet", "Youssef", "Rajesh", "Bram",
-    "Anne", "Sanne", "Lisa", "Marieke", "Esther", "Linda", "Ingrid", "Monique", "Petra",
-    "Saskia", "Karin", "Femke", "Iris", "Lotte", "Eva", "Charlotte", "Sophie", "Naomi",
-    "Fatima", "Samira", "Ayse", "Mirjam", "Wendy", "Annemarie", "Judith", "Ilse", "Nicole",
-    "Marloes", "Janneke", "Hanneke", "Roos", "Fleur", "Joyce", "Esmee", "Noor", "Tessa",
+    "Jan",
+    "Peter",
+    "Mark",
+    "Sander",
+    "Thomas",
+    "Bas",
+    "Rob",
+    "Erik",
+    "Martijn",
+    "Joost",
+    "Jeroen",
+    "Dennis",
+    "Kevin",
+    "Ruben",
+    "Niels",
+    "Tim",
+    "Wouter",
+    "Hans",
+    "Gerard",
+    "Frank",
+    "Henk",
+    "Koen",
+    "Daan",
+    "Lars",
+    "Stefan",
+    "Ahmed",
+    "Mehmet",
+    "Youssef",
+    "Rajesh",
+    "Bram",
+    "Anne",
+    "Sanne",
+    "Lisa",
+    "Marieke",
+    "Esther",
+    "Linda",
+    "Ingrid",
+    "Monique",
+    "Petra",
+    "Saskia",
+    "Karin",
+    "Femke",
+    "Iris",
+    "Lotte",
+    "Eva",
+    "Charlotte",
+    "Sophie",
+    "Naomi",
+    "Fatima",
+    "Samira",
+    "Ayse",
+    "Mirjam",
+    "Wendy",
+    "Annemarie",
+    "Judith",
+    "Ilse",
+    "Nicole",
+    "Marloes",
+    "Janneke",
+    "Hanneke",
+    "Roos",
+    "Fleur",
+    "Joyce",
+    "Esmee",
+    "Noor",
+    "Tessa",
 )
 
 _INTL_FIRST = (
-    "James", "Emma", "Oliver", "Sophia", "Lars", "Ingrid", "Pierre", "Claire", "Marco",
-    "Giulia", "Anna", "Piotr", "Priya", "Arjun", "Michael", "Sarah", "Thomas", "Julia",
-    "David", "Laura", "Sven", "Katarzyna", "Miguel", "Elena", "Daniel", "Hannah",
+    "James",
+    "Emma",
+    "Oliver",
+    "Sophia",
+    "Lars",
+    "Ingrid",
+    "Pierre",
+    "Claire",
+    "Marco",
+    "Giulia",
+    "Anna",
+    "Piotr",
+    "Priya",
+    "Arjun",
+    "Michael",
+    "Sarah",
+    "Thomas",
+    "Julia",
+    "David",
+    "Laura",
+    "Sven",
+    "Katarzyna",
+    "Miguel",
+    "Elena",
+    "Daniel",
+    "Hannah",
 )
 _INTL_LAST = (
-    "Miller", "Smith", "Johnson", "Schmidt", "Müller", "Weber", "Eriksen", "Nielsen",
-    "Dubois", "Laurent", "Rossi", "Bianchi", "Kowalski", "Nowak", "Patel", "Sharma",
-    "O'Brien", "Murphy", "García", "Fernández", "Andersson", "Lindqvist", "Brown", "Taylor",
+    "Miller",
+    "Smith",
+    "Johnson",
+    "Schmidt",
+    "Müller",
+    "Weber",
+    "Eriksen",
+    "Nielsen",
+    "Dubois",
+    "Laurent",
+    "Rossi",
+    "Bianchi",
+    "Kowalski",
+    "Nowak",
+    "Patel",
+    "Sharma",
+    "O'Brien",
+    "Murphy",
+    "García",
+    "Fernández",
+    "Andersson",
+    "Lindqvist",
+    "Brown",
+    "Taylor",
 )
 
 _INTL_WORDS = (
-    "Nordwind", "Aurora", "Bluewater", "Kestrel", "Meridian", "Northstar", "Silverline",
-    "Harbour", "Atlas", "Orion", "Vantage", "Crestview", "Evergreen", "Summit", "Polaris",
-    "Ironbridge", "Lighthouse", "Cobalt", "Riverside", "Falcon", "Sterling", "Horizon",
-    "Beacon", "Granite", "Westbrook", "Zenith", "Pinnacle", "Aspen", "Tidewater", "Keystone",
+    "Nordwind",
+    "Aurora",
+    "Bluewater",
+    "Kestrel",
+    "Meridian",
+    "Northstar",
+    "Silverline",
+    "Harbour",
+    "Atlas",
+    "Orion",
+    "Vantage",
+    "Crestview",
+    "Evergreen",
+    "Summit",
+    "Polaris",
+    "Ironbridge",
+    "Lighthouse",
+    "Cobalt",
+    "Riverside",
+    "Falcon",
+    "Sterling",
+    "Horizon",
+    "Beacon",
+    "Granite",
+    "Westbrook",
+    "Zenith",
+    "Pinnacle",
+    "Aspen",
+    "Tidewater",
+    "Keystone",
 )
 
 # Name patterns per sector; {s} a surname ("Van Dijk"), {s2} another, {p} a place, {r} a region.
 _NAME_PATTERNS: dict[str, tuple[str, ...]] = {
     "zorg": (
-        "Zorggroep {r}", "Huisartsenpraktijk {s}", "Thuiszorg {p}", "Tandartspraktijk {s}",
-        "Fysiotherapie {p}", "Woonzorgcentrum De {w}", "Stichting Zorg {p}",
-        "Gezondheidscentrum {p}", "Apotheek {s}", "Kraamzorg {r}", "GGZ {r}",
-        "Verpleeghuis De {w}", "Revalidatiecentrum {r}",
+        "Zorggroep {r}",
+        "Huisartsenpraktijk {s}",
+        "Thuiszorg {p}",
+        "Tandartspraktijk {s}",
+        "Fysiotherapie {p}",
+        "Woonzorgcentrum De {w}",
+        "Stichting Zorg {p}",
+        "Gezondheidscentrum {p}",
+        "Apotheek {s}",
+        "Kraamzorg {r}",
+        "GGZ {r}",
+        "Verpleeghuis De {w}",
+        "Revalidatiecentrum {r}",
     ),
     "onderwijs": (
-        "Scholengroep {r}", "Stichting Primair Onderwijs {p}", "{p}s Lyceum",
-        "Christelijk College {p}", "ROC {r}", "Kinderopvang {w}", "Montessorischool {p}",
-        "Onderwijsstichting {r}", "Daltonschool De {w}", "Kindcentrum De {w}",
-        "Opleidingscentrum {s}", "Taleninstituut {p}",
+        "Scholengroep {r}",
+        "Stichting Primair Onderwijs {p}",
+        "{p}s Lyceum",
+        "Christelijk College {p}",
+        "ROC {r}",
+        "Kinderopvang {w}",
+        "Montessorischool {p}",
+        "Onderwijsstichting {r}",
+        "Daltonschool De {w}",
+        "Kindcentrum De {w}",
+        "Opleidingscentrum {s}",
+        "Taleninstituut {p}",
     ),
     "logistiek": (
-        "Logistiek Centrum {p}", "Transportbedrijf {s}", "{s} Transport B.V.",
-        "Koeltransport {p} B.V.", "Distributiecentrum {r}", "{s} Logistiek B.V.",
-        "Expeditie {s}", "Container Terminal {p}", "Koeriersdienst {p}",
-        "Warehousing {r} B.V.", "{s} & Zonen Transport", "Binnenvaart {s} B.V.",
+        "Logistiek Centrum {p}",
+        "Transportbedrijf {s}",
+        "{s} Transport B.V.",
+        "Koeltransport {p} B.V.",
+        "Distributiecentrum {r}",
+        "{s} Logistiek B.V.",
+        "Expeditie {s}",
+        "Container Terminal {p}",
+        "Koeriersdienst {p}",
+        "Warehousing {r} B.V.",
+        "{s} & Zonen Transport",
+        "Binnenvaart {s} B.V.",
     ),
     "overheid": (
-        "Gemeente {p}", "Waterschap {r}", "Omgevingsdienst {r}", "Veiligheidsregio {r}",
-        "GGD {r}", "Regionaal Archief {r}", "Belastingsamenwerking {r}",
-        "Werkbedrijf {r}", "Recreatieschap {r}", "Sociale Dienst {r}",
+        "Gemeente {p}",
+        "Waterschap {r}",
+        "Omgevingsdienst {r}",
+        "Veiligheidsregio {r}",
+        "GGD {r}",
+        "Regionaal Archief {r}",
+        "Belastingsamenwerking {r}",
+        "Werkbedrijf {r}",
+        "Recreatieschap {r}",
+        "Sociale Dienst {r}",
     ),
     "retail": (
-        "Bakkerij {s}", "Slagerij {s}", "{s} Mode", "Fietsenwinkel {s}", "Tuincentrum {p}",
-        "Bouwmarkt {p}", "Juwelier {s}", "Boekhandel {s}", "Witgoed {s} B.V.",
-        "Woonwinkel {p}", "Drogisterij {s}", "Wijnhandel {s}", "{s} Schoenen",
-        "Keukenstudio {p}", "Supermarkt {s}", "Opticien {s}",
+        "Bakkerij {s}",
+        "Slagerij {s}",
+        "{s} Mode",
+        "Fietsenwinkel {s}",
+        "Tuincentrum {p}",
+        "Bouwmarkt {p}",
+        "Juwelier {s}",
+        "Boekhandel {s}",
+        "Witgoed {s} B.V.",
+        "Woonwinkel {p}",
+        "Drogisterij {s}",
+        "Wijnhandel {s}",
+        "{s} Schoenen",
+        "Keukenstudio {p}",
+        "Supermarkt {s}",
+        "Opticien {s}",
     ),
     "zakelijke dienstverlening": (
-        "Advocatenkantoor {s} & {s2}", "Accountantskantoor {s}", "Notariskantoor {s}",
-        "{s} Adviesgroep", "Makelaardij {s}", "Administratiekantoor {p}", "{s} Recruitment",
-        "Architectenbureau {s}", "Ingenieursbureau {s}", "{s} & {s2} Belastingadviseurs",
-        "Verzekeringen {s} B.V.", "Communicatiebureau {w}", "{s} Vastgoed B.V.",
+        "Advocatenkantoor {s} & {s2}",
+        "Accountantskantoor {s}",
+        "Notariskantoor {s}",
+        "{s} Adviesgroep",
+        "Makelaardij {s}",
+        "Administratiekantoor {p}",
+        "{s} Recruitment",
+        "Architectenbureau {s}",
+        "Ingenieursbureau {s}",
+        "{s} & {s2} Belastingadviseurs",
+        "Verzekeringen {s} B.V.",
+        "Communicatiebureau {w}",
+        "{s} Vastgoed B.V.",
         "Hypotheekadvies {p}",
     ),
     "industrie": (
-        "Metaalbewerking {s} B.V.", "{p} Kunststoffen B.V.", "Machinefabriek {s}",
-        "Drukkerij {s}", "Voedingsmiddelen {p} B.V.", "{s} Installatietechniek",
-        "Houtindustrie {s}", "Betonfabriek {r}", "{s} Elektrotechniek B.V.",
-        "Staalbouw {p} N.V.", "Verpakkingen {r} B.V.", "Zuivelfabriek {r}",
-        "{s} Precisietechniek B.V.", "Meubelfabriek {s}",
+        "Metaalbewerking {s} B.V.",
+        "{p} Kunststoffen B.V.",
+        "Machinefabriek {s}",
+        "Drukkerij {s}",
+        "Voedingsmiddelen {p} B.V.",
+        "{s} Installatietechniek",
+        "Houtindustrie {s}",
+        "Betonfabriek {r}",
+        "{s} Elektrotechniek B.V.",
+        "Staalbouw {p} N.V.",
+        "Verpakkingen {r} B.V.",
+        "Zuivelfabriek {r}",
+        "{s} Precisietechniek B.V.",
+        "Meubelfabriek {s}",
     ),
 }
 
 _INTL_PATTERNS: dict[str, tuple[str, ...]] = {
-    "logistiek": ("{i} Logistics Benelux B.V.", "{i} Freight Europe B.V.",
-                  "{i} Shipping Netherlands", "{i} Supply Chain B.V."),
-    "industrie": ("{i} Pharma Netherlands B.V.", "{i} Chemicals Europe", "{i} Biotech B.V.",
-                  "{i} Components Europe B.V."),
-    "zakelijke dienstverlening": ("{i} Consulting Group", "{i} Capital Partners",
-                                  "{i} Legal Netherlands", "{i} Software B.V."),
+    "logistiek": (
+        "{i} Logistics Benelux B.V.",
+        "{i} Freight Europe B.V.",
+        "{i} Shipping Netherlands",
+        "{i} Supply Chain B.V.",
+    ),
+    "industrie": (
+        "{i} Pharma Netherlands B.V.",
+        "{i} Chemicals Europe",
+        "{i} Biotech B.V.",
+        "{i} Components Europe B.V.",
+    ),
+    "zakelijke dienstverlening": (
+        "{i} Consulting Group",
+        "{i} Capital Partners",
+        "{i} Legal Netherlands",
+        "{i} Software B.V.",
+    ),
     "onderwijs": ("International School {p}", "{i} Business School"),
     "retail": ("{i} Retail Europe B.V.", "{i} Outdoor Benelux"),
     "zorg": ("{i} Medical Devices Europe", "{i} Clinic Amsterdam"),
 }
 
 _HOUSE_WORDS = (
-    "Linde", "Eik", "Beuk", "Zonnebloem", "Regenboog", "Wilgenhof", "Vlinder", "Klimop",
-    "Horizon", "Meander", "Kempenhorst", "Boomgaard", "Waterlelie", "Zwaluw", "Kompas",
-    "Morgenster", "Hoeksteen", "Vuurtoren", "Ooievaar", "Schakel",
+    "Linde",
+    "Eik",
+    "Beuk",
+    "Zonnebloem",
+    "Regenboog",
+    "Wilgenhof",
+    "Vlinder",
+    "Klimop",
+    "Horizon",
+    "Meander",
+    "Kempenhorst",
+    "Boomgaard",
+    "Waterlelie",
+    "Zwaluw",
+    "Kompas",
+    "Morgenster",
+    "Hoeksteen",
+    "Vuurtoren",
+    "Ooievaar",
+    "Schakel",
 )
 
 _JOB_TITLES: dict[str, dict[str, tuple[str, ...]]] = {
     "nl": {
-        "management": ("Directeur", "Algemeen directeur", "Eigenaar", "Bestuurder",
-                       "Operationeel directeur", "Directeur bedrijfsvoering", "Manager bedrijfsvoering"),
-        "operational": ("IT-manager", "Officemanager", "Facilitair manager", "Teamleider ICT",
-                        "Manager informatievoorziening", "Applicatiebeheerder", "Informatiemanager"),
-        "technical": ("Systeembeheerder", "Netwerkbeheerder", "Medewerker ICT",
-                      "Functioneel beheerder", "Security officer", "Technisch specialist"),
-        "finance": ("Controller", "Financieel manager", "Hoofd financiën", "Inkoper",
-                    "Financieel directeur", "Medewerker inkoop"),
+        "management": (
+            "Directeur",
+            "Algemeen directeur",
+            "Eigenaar",
+            "Bestuurder",
+            "Operationeel directeur",
+            "Directeur bedrijfsvoering",
+            "Manager bedrijfsvoering",
+        ),
+        "operational": (
+            "IT-manager",
+            "Officemanager",
+            "Facilitair manager",
+            "Teamleider ICT",
+            "Manager informatievoorziening",
+            "Applicatiebeheerder",
+            "Informatiemanager",
+        ),
+        "technical": (
+            "Systeembeheerder",
+            "Netwerkbeheerder",
+            "Medewerker ICT",
+            "Functioneel beheerder",
+            "Security officer",
+            "Technisch specialist",
+        ),
+        "finance": (
+            "Controller",
+            "Financieel manager",
+            "Hoofd financiën",
+            "Inkoper",
+            "Financieel directeur",
+            "Medewerker inkoop",
+        ),
     },
     "en": {
-        "management": ("Managing Director", "General Manager", "CEO", "Country Manager",
-                       "Chief Operating Officer"),
-        "operational": ("IT Manager", "Office Manager", "Operations Manager",
-                        "Head of IT", "Facility Manager"),
-        "technical": ("System Administrator", "Network Engineer", "IT Specialist",
-                      "Security Officer", "DevOps Engineer"),
+        "management": ("Managing Director", "General Manager", "CEO", "Country Manager", "Chief Operating Officer"),
+        "operational": ("IT Manager", "Office Manager", "Operations Manager", "Head of IT", "Facility Manager"),
+        "technical": (
+            "System Administrator",
+            "Network Engineer",
+            "IT Specialist",
+            "Security Officer",
+            "DevOps Engineer",
+        ),
         "finance": ("Finance Manager", "Controller", "CFO", "Procurement Manager"),
     },
 }
@@ -455,8 +1034,28 @@ _ACCOUNT_MANAGERS = (
     ("AM05", "Lotte Bakker", "lotte.bakker@polderlicht-it.nl", "+31 30 123 45 75"),
 )
 
-_AREA_CODES = ("010", "020", "030", "033", "035", "038", "040", "043", "050", "053", "070",
-               "071", "072", "073", "076", "079", "0318", "0345", "0348", "0413")
+_AREA_CODES = (
+    "010",
+    "020",
+    "030",
+    "033",
+    "035",
+    "038",
+    "040",
+    "043",
+    "050",
+    "053",
+    "070",
+    "071",
+    "072",
+    "073",
+    "076",
+    "079",
+    "0318",
+    "0345",
+    "0348",
+    "0413",
+)
 
 _COMMENTS_LOW = {
     "nl": (
@@ -499,6 +1098,15 @@ _SUPPRESSION_REASONS = (
     "verzoek via accountmanager",
     "klacht: geen nieuwsbrief gewenst",
 )
+
+
+def _spread(n: int) -> float:
+    """Return a number in [0, 1) that covers the interval evenly as n counts up.
+
+    Shares that a small sample must hit closely (English customers, suppressed addresses) use
+    this instead of a random draw, so 150 customers give about 15% and not 10% or 20%.
+    """
+    return (n * 0.6180339887498949) % 1.0
 
 
 def _slug(text: str) -> str:
@@ -559,7 +1167,7 @@ class _Names:
             stem = stem.replace(part, "")
         slug = _slug(stem)[:40] or "bedrijf"
         if company.startswith("Gemeente "):
-            slug = _slug(company[len("Gemeente "):])
+            slug = _slug(company[len("Gemeente ") :])
         tld = ".com" if international else ".nl"
         domain, k = f"{slug}{tld}", 2
         while domain in self.domains:
@@ -601,9 +1209,7 @@ def _check_out(out: Path) -> None:
         raise UsageError(f"{out}: already exists and is not empty; choose a new folder for the demo project")
 
 
-def generate_project(
-    out: Path, customers: int, seed: int, *, content_from: Path | None = None
-) -> DemoSummary:
+def generate_project(out: Path, customers: int, seed: int, *, content_from: Path | None = None) -> DemoSummary:
     """Write a complete demo project (data, configs, content, templates) into `out`."""
     if customers < 1:
         raise UsageError("--customers must be at least 1")
@@ -615,7 +1221,9 @@ def generate_project(
         shutil.rmtree(tmp)
     try:
         (tmp / "data").mkdir(parents=True)
-        counts, override = _write_data(tmp / "data", customers, random.Random(seed))
+        # Seeded pseudo-randomness is the point here: reproducible synthetic data, not secrets.
+        rng = random.Random(seed)  # noqa: S311
+        counts, override = _write_data(tmp / "data", customers, rng)
         (tmp / "data" / "products.yaml").write_text(products_yaml(), encoding="utf-8")
         (tmp / "settings.yaml").write_text(SETTINGS_YAML, encoding="utf-8")
         (tmp / "segments.yaml").write_text(segments_yaml(override), encoding="utf-8")
@@ -684,18 +1292,39 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
 
     customers = _CsvOut(
         folder / "customers.csv",
-        ("customer_id", "name", "account_manager_id", "sector", "language", "customer_since",
-         "reference_customer", "referrals", "knowledge_partner", "strategic_fit"),
+        (
+            "customer_id",
+            "name",
+            "account_manager_id",
+            "sector",
+            "language",
+            "customer_since",
+            "reference_customer",
+            "referrals",
+            "knowledge_partner",
+            "strategic_fit",
+        ),
     )
     contacts = _CsvOut(
         folder / "contacts.csv",
-        ("contact_id", "customer_id", "first_name", "last_name", "email", "phone", "job_title",
-         "level", "language", "newsletter_opt_in", "do_not_call", "interests"),
+        (
+            "contact_id",
+            "customer_id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "job_title",
+            "level",
+            "language",
+            "newsletter_opt_in",
+            "do_not_call",
+            "interests",
+        ),
     )
     orders = _CsvOut(
         folder / "orders.csv",
-        ("order_id", "customer_id", "product_id", "description", "order_date", "end_date",
-         "revenue", "cost", "status"),
+        ("order_id", "customer_id", "product_id", "description", "order_date", "end_date", "revenue", "cost", "status"),
     )
     evaluations = _CsvOut(folder / "evaluations.csv", ("customer_id", "order_id", "date", "score", "comment"))
     interactions = _CsvOut(
@@ -710,12 +1339,12 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
     mean_size = math.exp(1.05**2 / 2)
     contact_seq = 0
     order_seq = 0
-    sizes: list[tuple[float, str, str]] = []  # (size, id, name) of customers with orders
+    window_revenue: list[tuple[float, str, str]] = []  # (revenue in the last 12 months, id, name)
 
     for ci in range(1, n_customers + 1):
         customer_id = f"C{ci:0{width}d}"
         sector = rng.choices(SECTORS, sector_weights)[0]
-        international = sector != "overheid" and rng.random() < 0.18
+        international = sector != "overheid" and _spread(ci) < 0.17
         language = "en" if international else "nl"
         name = names.company(sector, international)
         domain = names.domain(name, international)
@@ -731,7 +1360,7 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
             status = "active"
         elif r < 0.53:
             status = "recent"
-        elif r < 0.86:
+        elif r < 0.90:
             status = "quiet"
         else:
             status = "lost"
@@ -740,7 +1369,7 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
         elif status == "recent":
             horizon_end = _AS_OF - rng.randint(1, 29)
         elif status == "quiet":
-            horizon_end = _AS_OF - rng.randint(30, 360)
+            horizon_end = _AS_OF - rng.randint(30, 300)
         else:
             horizon_end = _AS_OF - rng.randint(370, 900)
 
@@ -758,12 +1387,22 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
         knowledge = rng.random() < (0.20 if big else 0.06)
         referrals = 0 if rng.random() < 0.8 else rng.randint(1, 4)
         fit = min(5, max(0, int(rng.gauss(2.3 + (0.8 if big else 0), 1.2) + 0.5)))
-        customers.add([
-            customer_id, name, am_ids[(ci * 7 + rng.randint(0, n_am - 1)) % n_am if n_am > 5 else
-                                 rng.choices(range(n_am), (24, 22, 20, 18, 16))[0]],
-            sector, language, days[since], "ja" if reference else "nee", str(referrals),
-            "ja" if knowledge else "nee", str(fit),
-        ])
+        # The five named account managers carry unequal books, as in real life.
+        am = rng.choices(range(5), (24, 22, 20, 18, 16))[0] if n_am == 5 else rng.randrange(n_am)
+        customers.add(
+            [
+                customer_id,
+                name,
+                am_ids[am],
+                sector,
+                language,
+                days[since],
+                "ja" if reference else "nee",
+                str(referrals),
+                "ja" if knowledge else "nee",
+                str(fit),
+            ]
+        )
 
         # Contacts: management first, then the other levels; bigger customers have more.
         n_contacts = max(1, min(12, round(rng.lognormvariate(1.01, 0.42) * rel**0.25)))
@@ -786,8 +1425,9 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
             if roll < 0.025:
                 email = ""  # no address known
             elif roll < 0.037:
-                email = rng.choice((f"{local}@", f"{local}@@{domain}", f"{local}.{domain}",
-                                    f"{first.lower()} {_slug(last)}@{domain}"))
+                email = rng.choice(
+                    (f"{local}@", f"{local}@@{domain}", f"{local}.{domain}", f"{first.lower()} {_slug(last)}@{domain}")
+                )
             phone_roll = rng.random()
             if phone_roll < 0.65:
                 phone = f"+31 6 {rng.randint(1000, 9999)} {rng.randint(1000, 9999)}"
@@ -804,21 +1444,36 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
                 contact_lang = "nl"
             title_lang = contact_lang or language
             interests = sorted(set(rng.sample(_LEVEL_INTERESTS[level], rng.randint(0, 3))))
-            contacts.add([
-                contact_id, customer_id, first, last, email, phone,
-                rng.choice(_JOB_TITLES[title_lang][level]), level, contact_lang,
-                "ja" if rng.random() < 0.8 else "nee", "ja" if rng.random() < 0.04 else "nee",
-                ";".join(interests),
-            ])
+            contacts.add(
+                [
+                    contact_id,
+                    customer_id,
+                    first,
+                    last,
+                    email,
+                    phone,
+                    rng.choice(_JOB_TITLES[title_lang][level]),
+                    level,
+                    contact_lang,
+                    "ja" if rng.random() < 0.8 else "nee",
+                    "ja" if rng.random() < 0.04 else "nee",
+                    ";".join(interests),
+                ]
+            )
             customer_contacts.append((contact_id, level, email))
-            if "@" in email and email.count("@") == 1 and not email.endswith("@") and " " not in email \
-                    and rng.random() < 0.016:
+            if (
+                "@" in email
+                and email.count("@") == 1
+                and not email.endswith("@")
+                and " " not in email
+                and _spread(contact_seq) < 0.016
+            ):
                 when = _AS_OF - rng.randint(10, 500)
                 suppressions.append([email, rng.choice(_SUPPRESSION_REASONS), days[when]])
 
         if status == "none":
             continue
-        sizes.append((size, customer_id, name))
+        recent_revenue = 0.0
 
         # Orders: a portfolio of products bought again and again, amounts scaled by size.
         sector_products = _SECTOR_PRODUCTS[sector]
@@ -826,17 +1481,14 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
         portfolio = [products[p] for p in rng.sample(sector_products, n_products)]
         if rng.random() < 0.3:
             portfolio.append(products[rng.choice(PRODUCTS).id])
-        mean_orders = 21.5 * (horizon_end - horizon_start) / (_AS_OF - _HISTORY)
+        mean_orders = 19.5 * (horizon_end - horizon_start) / (_AS_OF - _HISTORY)
         n_orders = max(1, min(400, round(mean_orders * rel * rng.uniform(0.7, 1.3))))
         scale = rel**0.55
         satisfaction = rng.gauss(8.35, 0.55)
         customer_orders: list[list[Any]] = []
         for _ in range(n_orders):
             product = rng.choice(portfolio)
-            if product.project:
-                duration = rng.randint(10, 80)
-            else:
-                duration = rng.choice((365, 365, 365, 180, 90, 730))
+            duration = rng.randint(10, 80) if product.project else rng.choice(_CONTRACT_DAYS)
             # Only an active customer's orders may still run on the as-of date.
             latest = horizon_end - 1 if status == "active" else horizon_end - duration
             if latest < horizon_start:
@@ -850,8 +1502,16 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
             customer_orders.append([product, start, start + duration, revenue, margin, False])
 
         # Make the customer's state on the as-of date exactly what was drawn above.
+        # The last order is usually a recent one, so a customer in a quiet period still has
+        # revenue in the segmentation window (only lost customers fall to D).
         latest_order = max(customer_orders, key=lambda o: o[2])
         if status == "active":
+            newest = max(customer_orders, key=lambda o: o[1])
+            if newest[1] <= _AS_OF - 365 and rng.random() < 0.9:
+                shift = max(horizon_start, _AS_OF - rng.randint(14, 330)) - newest[1]
+                newest[1] += shift
+                newest[2] += shift
+            latest_order = max(customer_orders, key=lambda o: o[2])
             if latest_order[2] < _AS_OF:
                 latest_order[5] = True
             for o in customer_orders:
@@ -859,10 +1519,13 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
                     o[5] = True  # a running contract without an end date
         else:
             latest_order[2] = horizon_end
+            if status != "lost":
+                latest_order[1] = max(horizon_start, horizon_end - rng.randint(14, 90))
         if status == "active" and rng.random() < 0.04:
             future = products[rng.choice(portfolio).id]  # signed, starts after the as-of date
-            customer_orders.append([future, _AS_OF + rng.randint(1, 45), 0,
-                                    future.base_revenue * scale, rng.uniform(0.2, 0.45), True])
+            customer_orders.append(
+                [future, _AS_OF + rng.randint(1, 45), 0, future.base_revenue * scale, rng.uniform(0.2, 0.45), True]
+            )
         customer_orders.sort(key=lambda o: (o[1], o[2]))
 
         for product, start, end, revenue, margin, open_ended in customer_orders:
@@ -876,12 +1539,23 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
                 end_text, state = "", "open"
             else:
                 end_text, state = days[end], ("open" if end >= _AS_OF else "closed")
-            description = rng.choice(product.descriptions).format(
-                n=max(2, round(rng.uniform(5, 40) * scale))
-            )
+            description = rng.choice(product.descriptions).format(n=max(2, round(rng.uniform(5, 40) * scale)))
             cost = revenue * (1 - margin)
-            orders.add([order_id, customer_id, product.id, description,
-                        days[start], end_text, f"{revenue:.2f}", f"{cost:.2f}", state])
+            if not cancelled and _AS_OF - 365 < start <= _AS_OF:
+                recent_revenue += revenue
+            orders.add(
+                [
+                    order_id,
+                    customer_id,
+                    product.id,
+                    description,
+                    days[start],
+                    end_text,
+                    f"{revenue:.2f}",
+                    f"{cost:.2f}",
+                    state,
+                ]
+            )
             # An evaluation after many ended orders.
             if state == "closed" and end <= _AS_OF - 3 and rng.random() < 0.3:
                 when = min(_AS_OF, end + rng.randint(3, 25))
@@ -894,6 +1568,8 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
                     comment = rng.choice(_COMMENTS_HIGH[language])
                 evaluations.add([customer_id, order_id, days[when], f"{score:g}", comment])
 
+        if recent_revenue > 0:
+            window_revenue.append((recent_revenue, customer_id, name))
         # Interactions: calls, visits and meetings over the last year and a half.
         n_interactions = min(40, int(rng.expovariate(1 / (2.2 + 2.5 * min(rel, 4)))))
         if status == "lost":
@@ -901,7 +1577,8 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
         picks = []
         for _ in range(n_interactions):
             contact_id, level, _email = rng.choice(customer_contacts)
-            ours = "management" if level == "management" and rng.random() < (0.5 if big else 0.15) else "account_manager"
+            by_management = level == "management" and rng.random() < (0.5 if big else 0.15)
+            ours = "management" if by_management else "account_manager"
             channel = rng.choices(("call", "visit", "meeting", "email"), (45, 15, 25, 15))[0]
             picks.append((_AS_OF - rng.randint(0, 540), contact_id, channel, ours, level))
         for when, contact_id, channel, ours, level in sorted(picks):
@@ -915,9 +1592,9 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
         writer.writerow(("email", "reason", "date"))
         writer.writerows(suppressions)
 
-    # The override in segments.yaml names a mid-sized customer: "our own judgement".
-    sizes.sort(key=lambda s: (-s[0], s[1]))
-    pick = sizes[min(len(sizes) - 1, max(0, len(sizes) * 2 // 5))] if sizes else (0.0, "C" + "1".zfill(width), "")
+    # The override in segments.yaml lifts a small customer to A: "our own judgement".
+    window_revenue.sort(key=lambda s: (-s[0], s[1]))
+    pick = window_revenue[len(window_revenue) * 4 // 5] if window_revenue else (0.0, f"C{1:0{width}d}", "")
     counts = {
         "customers": customers.count,
         "contacts": contacts.count,
@@ -1019,7 +1696,10 @@ cutoffs: {{A: 0.80, B: 0.95}}
 # until the given date, and the reports show the reason.
 # Eigen oordeel: een override gaat voor de berekening, tot de datum, met de reden erbij.
 overrides:
-  - {{customer_id: {customer_id}, segment: A, reason: "Nieuwe directie, grote aanbesteding in 2027", until: 2027-06-30}}{label}
+  - customer_id: {customer_id}{label}
+    segment: A
+    reason: "Nieuwe directie, grote aanbesteding in 2027"
+    until: 2027-06-30
 
 # A customer is in a quiet period ("windstilte") when no order is running and the last one
 # ended at least this many days ago.
