@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 from babel.numbers import format_currency, format_decimal
 
+from pipeline.load import load_project
 from pipeline.models import (
     Dataset,
     Retention,
@@ -27,7 +28,9 @@ from pipeline.models import (
     Segmentation,
     SegmentsConfig,
 )
-from pipeline.segment import months_before, percent
+from pipeline.segment import months_before, percent, segment, write_segments_csv
+from pipeline.state import State
+from pipeline.writer import atomic_folder
 
 log = logging.getLogger(__name__)
 
@@ -261,3 +264,46 @@ def render_retention_report(ret: Retention, *, templates: Path | None = None) ->
         ),
     }
     return _environment(templates).get_template("reports/retention.html").render(context)
+
+
+# --------------------------------------------------------------------------- `windstil segment`
+
+
+@dataclass(frozen=True)
+class SegmentationOutput:
+    """What `windstil segment` made."""
+
+    segmentation: Segmentation
+    folder: Path  # output/segmentation/<as-of>/
+    frozen: bool
+    previous_as_of: date | None  # the frozen segmentation the moves are against
+
+
+def write_segmentation(
+    root: Path, as_of: date, *, freeze: bool = False, today: date | None = None
+) -> SegmentationOutput:
+    """Segment the project on `as_of`, write segments.csv and segments.html, and freeze if asked.
+
+    Moves are explained against the latest segmentation frozen on or before `as_of`. With
+    `freeze`, the segmentation is stored before the folder is put in place, so a failed
+    freeze leaves the previous output as it was.
+    """
+    project = load_project(root)
+    settings = project.settings
+    folder = settings.paths.output / "segmentation" / as_of.isoformat()
+    with State.open(settings.paths.state) as state:
+        previous = state.latest_frozen_segmentation(on_or_before=as_of)
+        seg = segment(project.data, project.segments, as_of, previous=previous)
+        if freeze:
+            seg = replace(seg, frozen_at=today or date.today())
+        previous_as_of = previous.as_of if previous else None
+        with atomic_folder(folder) as writer:
+            write_segments_csv(writer, seg)
+            html = render_segmentation_report(
+                seg, project.data, project.segments, previous_as_of=previous_as_of, templates=settings.paths.templates
+            )
+            writer.write_text("segments.html", html)
+            if freeze:
+                state.freeze_segmentation(seg)
+    log.info("segmentation of %s written to %s", as_of.isoformat(), folder)
+    return SegmentationOutput(segmentation=seg, folder=folder, frozen=freeze, previous_as_of=previous_as_of)

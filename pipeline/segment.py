@@ -286,6 +286,18 @@ def resolve_segmentation(
     return replace(frozen, customers=customers, moves=computed.moves, warnings=(*frozen.warnings, *warnings))
 
 
+def summarize(seg: Segmentation) -> dict[Segment, tuple[int, Fraction]]:
+    """Return per segment the number of customers and its share of the revenue in the window."""
+    rows = list(seg.customers.values())
+    total = sum((max(Decimal(0), r.revenue) for r in rows), Decimal(0))
+    summary = {}
+    for name in Segment:
+        members = [r for r in rows if r.segment is name]
+        revenue = sum((max(Decimal(0), r.revenue) for r in members), Decimal(0))
+        summary[name] = (len(members), Fraction(revenue) / Fraction(total) if total else Fraction(0))
+    return summary
+
+
 def _decimal6(share: Fraction) -> str:
     # round() on a Fraction is exact and rounds half to even: no float drift in the CSV.
     millionths = round(share * 1_000_000)

@@ -6,10 +6,13 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
 from conftest import make_config
 
+from pipeline.cli import cli
 from pipeline.models import (
     Customer,
     Dataset,
@@ -20,11 +23,13 @@ from pipeline.models import (
     Segmentation,
 )
 from pipeline.segment import (
+    SEGMENTS_CSV_COLUMNS,
     months_before,
     resolve_segmentation,
     segment,
     segments_csv_bytes,
 )
+from pipeline.state import State
 
 AS_OF = date(2026, 11, 30)
 IN_WINDOW = date(2026, 6, 1)
@@ -328,3 +333,39 @@ def test_resolve_uses_frozen_and_adds_new_customers_with_warnings() -> None:
     assert any("P9" in w for w in used.warnings)
     own = resolve_segmentation(now, config, AS_OF, None)
     assert own.as_of == AS_OF and any("no frozen segmentation" in w for w in own.warnings)
+
+
+def test_segment_command_writes_report_and_freezes(tiny_project: Path) -> None:
+    """`windstil segment` writes segments.csv and .html; after --freeze a changed order shows as a move."""
+    runner = CliRunner()
+    args = ["--project", str(tiny_project), "segment", "--as-of", "2026-11-30"]
+    result = runner.invoke(cli, [*args, "--freeze"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "segmentation 2026-11-30 (frozen)" in result.output
+    folder = tiny_project / "output" / "segmentation" / "2026-11-30"
+    header = (folder / "segments.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.split(",") == list(SEGMENTS_CSV_COLUMNS)
+    assert "Frozen on" in (folder / "segments.html").read_text(encoding="utf-8")
+    with State.open(tiny_project / "output" / "state.sqlite") as state:
+        frozen = state.latest_frozen_segmentation()
+    assert frozen is not None and frozen.segment_of("C002") is Segment.A
+
+    # Lindehof's cloud order grows from € 12.500,50 to € 42.500,50 after the freeze: the two
+    # smallest A customers now start beyond 80% of the (larger) total and become B.
+    orders = tiny_project / "data" / "orders.csv"
+    text = orders.read_text(encoding="utf-8")
+    orders.write_text(text.replace("12500.50,7000.00", "42500.50,7000.00"), encoding="utf-8")
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "not frozen" in result.output
+    assert "moved since the frozen segmentation of 2026-11-30: 2" in result.output
+    assert "Gemeente Vechtdal (C002) A → B: margin share 11,7% → 7,5%" in result.output
+    assert "Transport Hollands Midden (C005) A → B: revenue share 13,5% → 11,0%" in result.output
+    html = (folder / "segments.html").read_text(encoding="utf-8")
+    assert "A → B: margin share 11,7% → 7,5%" in html and "Draft – not frozen" in html
+
+
+def test_segment_command_help_has_example() -> None:
+    """`windstil segment --help` shows an example."""
+    result = CliRunner().invoke(cli, ["segment", "--help"])
+    assert result.exit_code == 0 and "Example:" in result.output and "--freeze" in result.output
