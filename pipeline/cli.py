@@ -369,6 +369,42 @@ def segment_command(obj: Context, as_of: date | None, freeze: bool) -> None:
     click.echo(f"report: {result.folder / 'segments.html'}")
 
 
+@cli.command("demo-data")
+@click.option("--customers", type=click.IntRange(min=1), default=150, show_default=True,
+              help="How many customers to generate (about 2.7 contacts and 17 orders each).")
+@click.option("--seed", type=int, default=2026, show_default=True,
+              help="Random seed: the same seed always gives the same files.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the new project; must not exist yet, or be empty.")
+@pass_context
+@user_errors
+def demo_data(obj: Context, customers: int, seed: int, out: Path) -> None:
+    """Write a synthetic project (the sample company, any size) for trials and benchmarks.
+
+    The folder gets data/, content/, templates/, segments.yaml and settings.yaml, so
+    `windstil --project DIR` runs on it straight away. Dates are relative to 2026-11-30.
+
+    \b
+    Example:
+      windstil demo-data --customers 100000 --seed 1 --out big-demo
+      windstil --project big-demo validate
+    """
+    import time
+
+    from pipeline.demo import generate_project
+
+    started = time.perf_counter()
+    summary = generate_project(out, customers, seed)
+    seconds = time.perf_counter() - started
+    if obj.verbosity >= 0:
+        click.echo(
+            f"wrote {out}: {summary.customers:,} customers, {summary.contacts:,} contacts, "
+            f"{summary.orders:,} orders, {summary.evaluations:,} evaluations, "
+            f"{summary.interactions:,} interactions, {summary.content_items} content items "
+            f"in {seconds:.1f} s"
+        )
+
+
 def main() -> None:
     """Entry point of the console script."""
     cli(prog_name="windstil")
