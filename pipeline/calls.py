@@ -52,13 +52,14 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from babel.dates import format_date
@@ -91,6 +92,9 @@ from pipeline.writer import RunWriter
 log = logging.getLogger(__name__)
 
 LOCALE = "nl"
+# The summary e-mail is dated like the newsletters (pipeline.render.message): the as-of date, 09:00 Amsterdam.
+SEND_TIME = time(9, 0)
+TIMEZONE = ZoneInfo("Europe/Amsterdam")
 
 CSV_COLUMNS = (
     "priority",
@@ -274,14 +278,12 @@ def _findings(
     recent = [e for e in facts.evaluations if e.date > months_before(as_of, _EVALUATION_MONTHS)]
     if recent and recent[-1].score < config.satisfaction_norm:
         latest = recent[-1]
+        norm = _number(config.satisfaction_norm)
         findings.append(
             _Finding(
                 CallReason.EVALUATION_BELOW_NORM,
                 due(CallReason.EVALUATION_BELOW_NORM),
-                (
-                    f"Evaluatie {_number(latest.score)} is onder de norm van {_number(config.satisfaction_norm)}: "
-                    "bespreek een herstelplan met de klant",
-                ),
+                (f"{_evaluation(latest)} — onder de norm van {norm}: bespreek een herstelplan met de klant",),
             )
         )
 
@@ -306,12 +308,12 @@ def _findings(
         overdue_rules.append(rule)
         pair = f"{OUR_LEVEL_LABELS[rule.ours]} ↔ {LEVEL_LABELS[rule.theirs]} (elke {rule.every_days} dagen)"
         when = f"laatste {_date(last)}, {(as_of - last).days} dagen geleden" if last else "nog geen contact vastgelegd"
-        action = "plan een gesprek met onze directie" if rule.ours is OurLevel.MANAGEMENT else "bel"
+        action = " — plan een gesprek met onze directie" if rule.ours is OurLevel.MANAGEMENT else ""
         findings.append(
             _Finding(
                 CallReason.CONTACT_OVERDUE,
                 due(CallReason.CONTACT_OVERDUE),
-                (f"Contactschema {pair}: {when}; {action}",),
+                (f"Contactschema {pair}: {when}{action}",),
             )
         )
 
@@ -444,7 +446,7 @@ def _choose_contact(facts: _Customer, overdue_rules: Sequence[ScheduleRule]) -> 
     chosen = min(callable_, key=rank)
     for level in wanted:
         if not any(c.level is level for c in callable_):
-            notes.append(f"Geen belbare contactpersoon op {LEVEL_LABELS[level]}niveau bekend")
+            notes.append(f"Geen belbare contactpersoon op {LEVEL_LABELS[level]} niveau bekend")
     if not chosen.phone:
         notes.append("Geen telefoonnummer bekend")
     if blocked:
@@ -469,10 +471,10 @@ def _talking_points(
             points.append(f"Alert aan {name}: ‘{_title(data, selection.alert_item.item_id)}’")
     for finding in sorted(findings, key=lambda f: list(CallReason).index(f.reason)):
         points.extend(finding.points)
-    if facts.evaluations:
-        latest = facts.evaluations[-1]
-        comment = f": “{latest.comment}”" if latest.comment else ""
-        points.append(f"Laatste evaluatie: {_number(latest.score)} op {_date(latest.date)}{comment}")
+    if any(f.reason is CallReason.EVALUATION_BELOW_NORM for f in findings):
+        pass  # that finding already names the last evaluation
+    elif facts.evaluations:
+        points.append(_evaluation(facts.evaluations[-1]))
     else:
         points.append("Nog geen evaluatie: vraag hoe tevreden ze zijn")
     if last is not None:
@@ -484,6 +486,11 @@ def _talking_points(
     else:
         points.append("Laatste contact: niet vastgelegd")
     return tuple(points)
+
+
+def _evaluation(evaluation: Evaluation) -> str:
+    comment = f": “{evaluation.comment}”" if evaluation.comment else ""
+    return f"Laatste evaluatie: {_number(evaluation.score)} op {_date(evaluation.date)}{comment}"
 
 
 def _title(data: Dataset, item_id: str) -> str:
@@ -710,7 +717,12 @@ def _context(calls: Sequence[CallItem], manager: AccountManager, settings: Setti
         for reason in call.reasons:
             counts[REASON_LABELS[reason]] += 1
     return {
-        "manager": {"id": manager.account_manager_id, "name": manager.name, "email": manager.email},
+        "manager": {
+            "id": manager.account_manager_id,
+            "name": manager.name,
+            "first_name": (manager.name.split() or [manager.name])[0],
+            "email": manager.email,
+        },
         "company": settings.company_name,
         "as_of": as_of,
         "calls": [_view(c) for c in calls],
@@ -743,12 +755,12 @@ def _summary_email(
 
     message = EmailMessage(policy=_POLICY)
     message["From"] = Address(
-        display_name=_one_line(f"Windstil – {settings.sender_name}"), addr_spec=settings.sender_email
+        display_name=_one_line(f"Windstil ({settings.sender_name})"), addr_spec=settings.sender_email
     )
     message["To"] = Address(display_name=_one_line(manager.name), addr_spec=_one_line(manager.email))
     message["Reply-To"] = Address(addr_spec=settings.reply_to)
     message["Subject"] = _one_line(subject)
-    message["Date"] = format_datetime(datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC))
+    message["Date"] = format_datetime(datetime.combine(as_of, SEND_TIME, tzinfo=TIMEZONE))
     domain = settings.sender_email.rpartition("@")[2]
     key = hashlib.sha256(f"calls\x00{manager.account_manager_id}\x00{as_of.isoformat()}".encode()).hexdigest()[:20]
     message["Message-ID"] = f"<calls.{as_of.strftime('%Y%m%d')}.{key}@{domain}>"

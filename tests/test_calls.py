@@ -176,8 +176,11 @@ def test_evaluation_below_norm_alone() -> None:
     [call] = calls_for(data)
     assert call.reasons == (R.EVALUATION_BELOW_NORM,)
     assert (call.priority, call.due) == (1, AS_OF)
-    assert "Laatste evaluatie: 7,5 op 12 okt 2026: “Reactietijd te lang”" in call.talking_points
-    assert any("herstelplan" in p for p in call.talking_points)
+    evaluation = [p for p in call.talking_points if "evaluatie" in p]
+    assert evaluation == [
+        "Laatste evaluatie: 7,5 op 12 okt 2026: “Reactietijd te lang” — onder de norm van 8: "
+        "bespreek een herstelplan met de klant"
+    ]
 
 
 def test_evaluation_only_counts_the_latest_within_twelve_months() -> None:
@@ -197,6 +200,14 @@ def test_quiet_followup_alone() -> None:
     assert call.reasons == (R.QUIET_FOLLOWUP,)
     assert (call.priority, call.due) == (2, AS_OF + timedelta(days=14))
     assert any("stil sinds 1 sep 2026" in p for p in call.talking_points)
+
+
+def test_a_good_evaluation_is_a_talking_point_not_a_reason() -> None:
+    """An evaluation at the norm is no reason to call, but the list still names it for the conversation."""
+    data = make_data(evaluations=[Evaluation("K1", date(2026, 10, 1), Decimal(8), comment="Prima")])
+    [call] = calls_for(data, {"K1": "B"}, selections=[newsletter("P1")])
+    assert call.reasons == (R.QUIET_FOLLOWUP,)
+    assert "Laatste evaluatie: 8 op 1 okt 2026: “Prima”" in call.talking_points
 
 
 def test_no_quiet_followup_without_call_within_days_or_newsletter() -> None:
@@ -350,7 +361,9 @@ def test_several_reasons_make_one_row_with_all_of_them() -> None:
     assert (call.priority, call.due) == (1, AS_OF)
     assert call.talking_points[0] == "Nieuwsbrief aan VoornaamP1 Achternaam: ‘Back-ups die u echt terugzet’"
     assert "Cross-sell: Back-up Pro (bij Werkplekbeheer)" in call.talking_points
-    assert "Laatste evaluatie: 6,5 op 5 sep 2026: “Vertraging”" in call.talking_points
+    assert any(
+        p.startswith("Laatste evaluatie: 6,5 op 5 sep 2026: “Vertraging” — onder de norm") for p in call.talking_points
+    )
     assert call.talking_points[-1] == "Laatste contact: niet vastgelegd"
     assert call.contact_id == "P2"  # the management pair is overdue (never met): management first
 
@@ -399,7 +412,7 @@ def test_missing_management_contact_is_noted() -> None:
     talks = [talk("P1", AS_OF - timedelta(days=3))]
     [call] = calls_for(make_data(contacts=[contact("P1")], interactions=talks), {"K1": "A"})
     assert call.contact_id == "P1"
-    assert "Geen belbare contactpersoon op managementniveau bekend" in call.note
+    assert "Geen belbare contactpersoon op management niveau bekend" in call.note
 
 
 def test_last_contact_date_and_channel() -> None:
@@ -571,9 +584,10 @@ def test_summary_email(tmp_path: Path) -> None:
     out, _, calls = written(tmp_path)
     raw = (out / "calls/am-jan.eml").read_bytes()
     message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["From"].addresses[0].display_name == "Windstil (Polderlicht IT)"
     assert message["To"] == "Jan de Vries <jan.devries@polderlicht-it.nl>"
     assert message["Subject"] == "Bellijst 30 november 2026: 2 gesprekken"
-    assert message["Date"] == "Mon, 30 Nov 2026 00:00:00 +0000"
+    assert message["Date"] == "Mon, 30 Nov 2026 09:00:00 +0100"
     assert message["Message-ID"].startswith("<calls.20261130.") and message["Message-ID"].endswith(
         "@polderlicht-it.nl>"
     )
@@ -582,7 +596,12 @@ def test_summary_email(tmp_path: Path) -> None:
     alternative, attachment = message.get_payload()
     assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/html"]
     text = alternative.get_payload()[0].get_content()
-    assert "telt 2 gesprekken" in text and "1. Klant K1" in text and "Evaluatie onder de norm" in text
+    assert (
+        text.startswith("Hoi Jan,")
+        and "telt 2 gesprekken" in text
+        and "1. Klant K1" in text
+        and "Evaluatie onder de norm" in text
+    )
     html = alternative.get_payload()[1].get_content()
     assert '<html lang="nl">' in html and "&lt;b&gt;" in html
     assert attachment.get_filename() == "bellijst-am-jan-2026-11-30.xlsx"
