@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from babel.numbers import format_percent
+from babel.numbers import format_currency, format_percent
 
 from pipeline.models import (
     Customer,
@@ -193,8 +193,16 @@ def segment(
 
 
 def percent(share: Fraction) -> str:
-    """Format a share as a Dutch percentage with one decimal: 4,1%."""
-    return format_percent(Decimal(share.numerator) / Decimal(share.denominator), "#,##0.0%", locale="nl_NL")
+    """Format a share as a Dutch percentage: one decimal (4,1%), two below 1% (0,37%)."""
+    value = Decimal(share.numerator) / Decimal(share.denominator)
+    pattern = "#,##0.00%" if 0 < abs(value) < Decimal("0.00995") else "#,##0.0%"
+    return str(format_percent(value, pattern, locale="nl_NL"))
+
+
+def _amount(element: str, row: CustomerValue) -> str:
+    if element == "strategic":
+        return f"{row.strategic} points"
+    return str(format_currency(getattr(row, element), "EUR", locale="nl_NL"))
 
 
 def explain_move(before: CustomerValue, after: CustomerValue, weights: Mapping[str, Fraction]) -> str:
@@ -219,7 +227,10 @@ def explain_move(before: CustomerValue, after: CustomerValue, weights: Mapping[s
             f"{head}its own shares did not change; the cumulative share before it moved "
             f"{percent(before.cumulative_before)} → {percent(after.cumulative_before)}"
         )
-    return f"{head}{ELEMENT_LABELS[element]} {percent(share_before)} → {percent(share_after)}"
+    return (
+        f"{head}{ELEMENT_LABELS[element]} {percent(share_before)} → {percent(share_after)} "
+        f"({_amount(element, before)} → {_amount(element, after)})"
+    )
 
 
 def explain_moves(

@@ -25,6 +25,7 @@ from pipeline.models import (
 from pipeline.segment import (
     SEGMENTS_CSV_COLUMNS,
     months_before,
+    percent,
     resolve_segmentation,
     segment,
     segments_csv_bytes,
@@ -283,8 +284,8 @@ def test_moves_are_explained_by_the_element_that_moved_most() -> None:
     moves = {m.customer_id: m for m in after.moves}
     assert set(moves) == {"P2", "P3"}
     assert moves["P2"].before is Segment.A and moves["P2"].after is Segment.B
-    assert moves["P2"].explanation == "A → B: revenue share 30,0% → 6,7%"
-    assert moves["P3"].explanation == "B → A: revenue share 20,0% → 26,7%"
+    assert moves["P2"].explanation == "A → B: revenue share 30,0% → 6,7% (€\xa0300,00 → €\xa050,00)"
+    assert moves["P3"].explanation == "B → A: revenue share 20,0% → 26,7% (€\xa0200,00 → €\xa0200,00)"
 
 
 def test_move_by_override_and_by_lost_revenue_say_so() -> None:
@@ -369,3 +370,11 @@ def test_segment_command_help_has_example() -> None:
     """`windstil segment --help` shows an example."""
     result = CliRunner().invoke(cli, ["segment", "--help"])
     assert result.exit_code == 0 and "Example:" in result.output and "--freeze" in result.output
+
+
+def test_percent_keeps_small_shares_readable() -> None:
+    """Shares print the Dutch way with one decimal, and with two below 1% so small moves show."""
+    assert percent(Fraction(41, 1000)) == "4,1%"
+    assert percent(Fraction(4, 5)) == "80,0%"
+    assert percent(Fraction(37, 10000)) == "0,37%"
+    assert percent(Fraction(0)) == "0,0%"
