@@ -10,7 +10,8 @@ point comes with an `ItemReason`, so the preview can show why an item was chosen
 - own_product: the item is about a product the customer has (`own_product`);
 - product_tag: per item tag shared with the tags of products the customer has (`product_tag` each);
 - cross_sell / up_sell: the item is about a product in the `cross_sell` / `up_sell` list of
-  a product they have, and they do not have it yet (once per item, with the product names);
+  a product they have, and they do not have it yet (once per item, with the product names; a
+  product suggested both ways counts as up-sell only);
 - sector: the item is restricted to sectors and the customer's sector is one of them;
 - priority: `priority` per priority point of the item;
 - freshness: full `freshness` points when published less than `fresh_days` ago, half
@@ -345,6 +346,9 @@ class _Selector:
             for target in product.up_sell:
                 if target not in owned:
                     up_sell[target].append(product.name)
+        for target in up_sell:
+            # A product suggested both ways counts once, as the up-sell: one product, one reason.
+            cross_sell.pop(target, None)
         facts = _CustomerFacts(
             customer=customer,
             segment=segment,
@@ -386,8 +390,9 @@ class _Selector:
             reasons.append(ItemReason("own_product", _join(names, phrases), w.own_product))
         product_tags = sorted(t for t in prepared.tags if t in facts.tag_products)
         if product_tags and w.product_tag:
-            detail = "; ".join(f"{tag} ({', '.join(facts.tag_products[tag])})" for tag in product_tags)
-            reasons.append(ItemReason("product_tag", detail, w.product_tag * len(product_tags)))
+            # The detail names the products the tags came from: it reads as "ties in with what you use".
+            names = list(dict.fromkeys(name for tag in product_tags for name in facts.tag_products[tag]))
+            reasons.append(ItemReason("product_tag", _join(names, phrases), w.product_tag * len(product_tags)))
         for kind, suggested, weight in (
             ("cross_sell", facts.cross_sell, w.cross_sell),
             ("up_sell", facts.up_sell, w.up_sell),
@@ -497,7 +502,8 @@ class _Selector:
         shared = sorted(scored.item.tags & interests)
         if not shared or not self.weights.interest_tag:
             return scored.points, scored.reasons, scored.personal
-        reason = ItemReason("interest", ", ".join(shared), self.weights.interest_tag * len(shared))
+        detail = _join(shared, _phrases(scored.item.item.language))
+        reason = ItemReason("interest", detail, self.weights.interest_tag * len(shared))
         return scored.points + reason.points, (reason, *scored.reasons), True
 
     def _choose(

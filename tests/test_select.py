@@ -45,6 +45,7 @@ PRODUCTS = {
     "cloud-opslag": Product("cloud-opslag", "Cloudopslag", ("cloud", "opslag"), up_sell=("backup-pro",)),
     "werkplek": Product("werkplek", "Werkplekbeheer", ("werkplek",), cross_sell=("security-scan",)),
     "security-scan": Product("security-scan", "Securityscan", ("security",)),
+    "scan-light": Product("scan-light", "Scan Light", (), up_sell=("security-scan",)),
 }
 
 
@@ -405,10 +406,10 @@ def test_reasons_explain_each_point() -> None:
     )
     (chosen,) = one(data).items
     by_kind = {r.kind: r for r in chosen.reasons}
-    assert by_kind["interest"].detail == "backup, security"
+    assert by_kind["interest"].detail == "backup en security"
     assert by_kind["interest"].points == 6
     assert by_kind["own_product"].detail == "Cloudopslag"
-    assert by_kind["product_tag"].detail == "cloud (Cloudopslag)"
+    assert by_kind["product_tag"].detail == "Cloudopslag"
     assert by_kind["product_tag"].points == 2
     assert by_kind["up_sell"].detail == "Back-up Pro (een stap verder dan Cloudopslag)"
     assert by_kind["sector"].detail == "zorg"
@@ -427,6 +428,18 @@ def test_cross_sell_names_the_products() -> None:
     (chosen,) = one(data).items
     assert [(r.kind, r.detail, r.points) for r in chosen.reasons] == [
         ("cross_sell", "Securityscan (aanvulling op Werkplekbeheer)", 4)
+    ]
+
+
+def test_product_suggested_both_ways_counts_once_as_up_sell() -> None:
+    """A product that is a cross-sell of one thing they have and an up-sell of another scores once."""
+    data = dataset(
+        orders=[ended_order(product_id="werkplek"), ended_order(product_id="scan-light", n=2)],
+        items=[item("nl/scan", products=("security-scan",))],
+    )
+    (chosen,) = one(data).items
+    assert [(r.kind, r.detail, r.points) for r in chosen.reasons] == [
+        ("up_sell", "Securityscan (een stap verder dan Scan Light)", 4)
     ]
 
 
