@@ -290,7 +290,7 @@ def _recipients(site: SiteData) -> tuple[list[list[Any]], list[dict[str, Any]]]:
     for selection in site.selections:
         contact = data.contacts.get(selection.contact_id)
         customer = data.customers.get(selection.customer_id)
-        name = contact.full_name if contact else selection.contact_id
+        name = _name(data, selection.contact_id)
         newsletter = site.rendered.get((selection.contact_id, MessageKind.NEWSLETTER))
         alert = site.rendered.get((selection.contact_id, MessageKind.ALERT))
         lint_codes = sorted({lint.code for m in (newsletter, alert) if m for lint in m.lints})
@@ -404,6 +404,7 @@ def _variants(site: SiteData) -> list[dict[str, Any]]:
             "items": list(item_ids),
             "count": len(members),
             "representative": members[0],
+            "representative_name": _name(site.data, members[0]),
             "segments": dict(sorted(segments.items())),
             "fallback": kind == "newsletter" and by_contact[members[0]].fallback,
             "with_lints": lints,
@@ -412,6 +413,11 @@ def _variants(site: SiteData) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- overview
+
+
+def _name(data: Dataset, contact_id: str) -> str:
+    contact = data.contacts.get(contact_id)
+    return (contact.full_name if contact else "") or contact_id
 
 
 def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -442,14 +448,14 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
     changes = []
     if previous_counts is not None:
         for key in sorted(set(counts) | set(previous_counts), key=_count_order):
-            now, before = counts.get(key, 0), previous_counts.get(key, 0)
-            if isinstance(before, int) and now != before:
+            before, now = _comparable(previous_counts, key), _comparable(counts, key)
+            if before is not None and now is not None and now != before:
                 changes.append((COUNT_LABELS.get(key, key), before, now, now - before))
     return {
         "counts": counts,
         "figures": [
             (key, label, counts.get(key, 0),
-             None if previous_counts is None else counts.get(key, 0) - _int(previous_counts.get(key)))
+             _delta(counts, previous_counts, key))
             for key, label in figures
         ],
         "previous_run": previous_run,
@@ -523,8 +529,19 @@ def _previous(previous: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None
     return dict(previous), ""
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) else 0
+def _comparable(counts: Mapping[str, Any], key: str) -> int | None:
+    """Return a count for comparison: absent skip_/lint_ counts were 0, other absent ones unknown."""
+    value = counts.get(key)
+    if isinstance(value, int):
+        return value
+    return 0 if value is None and key.startswith(("skip_", "lint_")) else None
+
+
+def _delta(counts: Mapping[str, Any], previous: Mapping[str, Any] | None, key: str) -> int | None:
+    if previous is None:
+        return None
+    before, now = _comparable(previous, key), _comparable(counts, key)
+    return None if before is None or now is None else now - before
 
 
 _ORDER = list(COUNT_LABELS)

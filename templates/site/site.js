@@ -250,6 +250,7 @@
       return;
     }
     var base = "../emails/" + encodeURIComponent(contactId) + "/" + kind;
+    var info = el("div", { className: "info" });
     var meta = el("dl", { className: "facts" });
     fact(meta, "Onderwerp", message.subject);
     fact(meta, "Preheader", message.preheader);
@@ -258,17 +259,47 @@
       meta.appendChild(el("dt", null, "Variant"));
       meta.appendChild(el("dd", null, el("a", { href: "variants.html#v=" + (variant + 1) }, "variant " + (variant + 1))));
     }
-    body.appendChild(meta);
+    info.appendChild(meta);
 
     if (message.lints.length) {
       var lintList = el("ul", { className: "lints" });
       message.lints.forEach(function (lint) {
         lintList.appendChild(el("li", null, el("strong", null, labels.lint[lint[0]] || lint[0]), ": " + lint[1]));
       });
-      body.appendChild(el("div", { className: "lintbox" }, el("h3", null, "Lints"), lintList));
+      info.appendChild(el("div", { className: "lintbox" }, el("h3", null, "Lints"), lintList));
     } else {
-      body.appendChild(el("p", { className: "ok" }, "Geen lints."));
+      info.appendChild(el("p", { className: "ok" }, "Geen lints."));
     }
+
+    info.appendChild(el("h3", null, "Waarom deze items"));
+    if (message.fallback) {
+      info.appendChild(el("p", { className: "warn" }, "Niets persoonlijks scoorde: algemene items in de eigen taal vullen aan."));
+    }
+    var table = el("table", { className: "data why" },
+      el("thead", null, el("tr", null, el("th", { scope: "col" }, "#"), el("th", { scope: "col" }, "Item"),
+        el("th", { scope: "col", className: "num" }, "Score"), el("th", { scope: "col" }, "Redenen"))));
+    var tbody = el("tbody");
+    message.items.forEach(function (item, i) {
+      var about = data.items[item[0]] || [item[0], "", "", "", "", ""];
+      var title = about[3] ? el("a", { href: about[3], target: "_blank", rel: "noopener noreferrer" }, about[0]) : el("span", null, about[0]);
+      var reasons = el("ul", { className: "reasons" });
+      item[2].forEach(function (reason) {
+        reasons.appendChild(el("li", { className: reason[0] === "fallback" ? "warn" : "" },
+          el("span", { className: "kind" }, labels.reason[reason[0]] || reason[0]),
+          reason[1] ? ": " + reason[1] : "",
+          el("span", { className: "points" }, " +" + reason[2])));
+      });
+      tbody.appendChild(el("tr", null,
+        el("td", null, String(i + 1)),
+        el("td", null, title, el("span", { className: "id" }, item[0] + (about[1] ? " · " + about[1] : ""))),
+        el("td", { className: "num" }, String(item[1])),
+        el("td", null, reasons)));
+    });
+    table.appendChild(tbody);
+    info.appendChild(table);
+
+    info.appendChild(el("h3", null, "Tekstversie"));
+    info.appendChild(el("iframe", { className: "text", sandbox: "", src: base + ".txt", title: "Tekstversie" }));
 
     var frame = el("iframe", {
       className: "mail w600",
@@ -276,7 +307,6 @@
       src: base + ".html",
       title: (kind === "newsletter" ? "Nieuwsbrief" : "Alert") + " zoals de ontvanger hem ziet",
       referrerpolicy: "no-referrer",
-      loading: "lazy",
     });
     var widths = el("div", { className: "widths", role: "group", "aria-label": "Breedte" });
     [["600", "600 px (desktop)"], ["375", "375 px (telefoon)"]].forEach(function (w) {
@@ -293,39 +323,9 @@
       el("a", { href: base + ".html", target: "_blank", rel: "noopener" }, "HTML los openen"), " · ",
       el("a", { href: base + ".txt", target: "_blank", rel: "noopener" }, "tekstversie"), " · ",
       el("a", { href: base + ".eml", download: "" }, ".eml downloaden"));
-    body.appendChild(el("div", { className: "viewer" }, widths, links, el("div", { className: "frame" }, frame)));
-
-    body.appendChild(el("h3", null, "Waarom deze items"));
-    if (message.fallback) {
-      body.appendChild(el("p", { className: "warn" }, "Niets persoonlijks scoorde: algemene items in de eigen taal vullen aan."));
-    }
-    var table = el("table", { className: "data why" },
-      el("thead", null, el("tr", null, el("th", { scope: "col" }, "#"), el("th", { scope: "col" }, "Item"),
-        el("th", { scope: "col", className: "num" }, "Score"), el("th", { scope: "col" }, "Redenen"))));
-    var tbody = el("tbody");
-    message.items.forEach(function (item, i) {
-      var info = data.items[item[0]] || [item[0], "", "", "", "", ""];
-      var title = info[3] ? el("a", { href: info[3], target: "_blank", rel: "noopener noreferrer" }, info[0]) : el("span", null, info[0]);
-      var reasons = el("ul", { className: "reasons" });
-      item[2].forEach(function (reason) {
-        reasons.appendChild(el("li", { className: reason[0] === "fallback" ? "warn" : "" },
-          el("span", { className: "kind" }, labels.reason[reason[0]] || reason[0]),
-          reason[1] ? ": " + reason[1] : "",
-          el("span", { className: "points" }, " +" + reason[2])));
-      });
-      tbody.appendChild(el("tr", null,
-        el("td", null, String(i + 1)),
-        el("td", null, title, el("span", { className: "id" }, item[0] + (info[1] ? " · " + info[1] : ""))),
-        el("td", { className: "num" }, String(item[1])),
-        el("td", null, reasons)));
-    });
-    table.appendChild(tbody);
-    body.appendChild(table);
-
-    body.appendChild(el("h3", null, "Tekstversie"));
-    body.appendChild(el("iframe", {
-      className: "text", sandbox: "", src: base + ".txt", title: "Tekstversie", loading: "lazy",
-    }));
+    body.appendChild(el("div", { className: "split" },
+      el("div", { className: "viewer" }, widths, links, el("div", { className: "frame" }, frame)),
+      info));
   }
 
   function recipientPage() {
@@ -353,6 +353,7 @@
       var next = document.getElementById("next-recipient");
       prev.hidden = position === 0;
       next.hidden = position === data.rows.length - 1;
+      document.getElementById("step-dot").hidden = prev.hidden || next.hidden;
       if (position > 0) prev.href = "#" + encodeURIComponent(data.rows[position - 1][F.id]);
       if (position < data.rows.length - 1) next.href = "#" + encodeURIComponent(data.rows[position + 1][F.id]);
       setStatus("Laden…");
@@ -428,7 +429,7 @@
           save();
         });
         var open = el("a", { className: "open", href: "recipient.html#" + encodeURIComponent(v.representative) },
-          "Bekijk (" + v.representative + ")");
+          v.representative_name);
         open.addEventListener("click", function () { box.checked = true; checked[number] = 1; save(); });
         var kindCell = el("td", null, v.kind === "newsletter" ? "nieuwsbrief" : "alert");
         if (v.fallback) kindCell.appendChild(el("span", { className: "tag warn" }, "algemeen"));

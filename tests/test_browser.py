@@ -1,0 +1,176 @@
+"""The review site in a real browser (Playwright with Debian's chromium), from file://.
+
+The run folder is the tiny project's real run (`pipeline.run.run_batch`); a reviewer's path
+through it is walked: overview → recipients → segment A → search a name → one recipient →
+375 px → a variant. Every console error fails the test.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.errors = errors
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the tiny project for its as-of date and return the run folder."""
+    from conftest import AS_OF, write_tiny_project
+
+    from pipeline.run import run_batch
+
+    root = write_tiny_project(tmp_path_factory.mktemp("tiny"))
+    result = run_batch(root, as_of=AS_OF, jobs=1)
+    return result.folder
+
+
+def _subject(folder: Path, contact_id: str, kind: str = "newsletter") -> str:
+    message = email.message_from_bytes((folder / "emails" / contact_id / f"{kind}.eml").read_bytes(),
+                                       policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return str(message["Subject"])
+
+
+def test_a_reviewer_walks_through_the_tiny_run(page: Any, tiny_run: Path) -> None:
+    """Overview → segment A → search → recipient at 375 px → a variant, with no console errors."""
+    page.goto((tiny_run / "index.html").as_uri())
+    assert "Controle van de batch van 30 november 2026" in page.inner_text("h1")
+    newsletters = page.inner_text('[data-count="newsletters"] .value')
+    assert int(newsletters.replace(".", "")) > 0
+
+    page.click("nav >> text=Ontvangers")
+    page.wait_for_selector("#rows tr")
+    total = page.locator("#rows tr").count()
+    page.select_option("#f-segment", "A")
+    segments = page.locator("#rows tr .seg").all_inner_texts()
+    assert segments and set(segments) == {"A"} and len(segments) < total
+    assert "#segment=A" in page.url
+
+    # Search by (part of) the name of a segment-A contact who got a newsletter, accent-insensitively.
+    page.select_option("#f-outcome", "newsletter")
+    first = page.locator("#rows tr").first
+    contact_id = first.get_attribute("data-id")
+    name = first.locator("td a").first.inner_text()
+    last_name = name.split()[-1]
+    page.fill("#f-search", last_name.upper())
+    page.wait_for_function(
+        "name => [...document.querySelectorAll('#rows tr td:first-child a')]"
+        ".every(a => a.textContent.includes(name))", arg=last_name)
+    assert "#" in page.url and f"q={last_name.upper()}" in page.url
+    names = page.locator("#rows tr td:first-child a").all_inner_texts()
+    assert name in names
+    assert all(last_name in n for n in names), names
+
+    page.click(f'#rows tr[data-id="{contact_id}"] td a')
+    page.wait_for_selector("#newsletter .body iframe.mail")
+    assert page.inner_text("h1") == name
+    facts = page.inner_text("#newsletter dl.facts")
+    assert _subject(tiny_run, contact_id) in facts
+    assert "Waarom deze items" in page.inner_text("#newsletter")
+    assert page.locator("#newsletter table.why tbody tr").count() >= 1
+    frame = page.locator("#newsletter iframe.mail")
+    assert frame.get_attribute("sandbox") is not None
+    assert "allow-scripts" not in (frame.get_attribute("sandbox") or "")
+    assert round(frame.bounding_box()["width"]) == 600 + 2  # the frame's 1 px border on both sides
+    page.click("#newsletter button[data-width='375']")
+    assert round(frame.bounding_box()["width"]) == 375 + 2
+    assert page.locator("#newsletter button[data-width='375']").get_attribute("aria-pressed") == "true"
+    mail = page.frame_locator("#newsletter iframe.mail")
+    assert name.split()[0] in mail.locator("body").inner_text()
+
+    page.click("nav >> text=Varianten")
+    page.wait_for_selector("#rows tr")
+    variant = page.locator("#rows tr").first
+    representative = variant.locator("a.open").inner_text()
+    href = variant.locator("a.open").get_attribute("href") or ""
+    item_titles = variant.locator("ol.items li").all_inner_texts()
+    variant.locator("a.open").click()
+    page.wait_for_selector("#newsletter table.why tbody tr, #alert table.why tbody tr")
+    assert page.url.endswith(href) and page.inner_text("h1") == representative
+    shown = page.inner_text("main")
+    for title in item_titles:
+        assert title.split("\n")[0].strip() in shown
+    page.go_back()
+    page.wait_for_selector("#rows tr input[type=checkbox]")
+    assert page.locator("#rows tr input[type=checkbox]").first.is_checked()  # marked as seen
+
+    assert page.errors == []
+
+
+def test_thirty_thousand_recipients_stay_responsive(page: Any, tmp_path: Path) -> None:
+    """30,000 rows: the table shows 100 at a time, and filtering plus searching take well under a second."""
+    from dataclasses import replace
+
+    from test_site import make_site_data, write_fake_run
+
+    from pipeline.models import Contact, Segment, Selection
+
+    site = make_site_data()
+    base_selection: Selection = site.selections[1]
+    base_contact: Contact = site.data.contacts["P002"]
+    contacts = dict(site.data.contacts)
+    selections = list(site.selections)
+    rendered = dict(site.rendered)
+    for n in range(30_000 - len(selections)):
+        contact_id = f"X{n:05d}"
+        contacts[contact_id] = replace(base_contact, contact_id=contact_id, first_name=f"Naam{n}")
+        selections.append(replace(base_selection, contact_id=contact_id, segment=Segment("ABCD"[n % 4])))
+    site = replace(site, selections=selections, data=replace(site.data, contacts=contacts), rendered=rendered)
+    started = time.perf_counter()
+    write_fake_run(tmp_path, site)
+    written = time.perf_counter() - started
+    assert written < 10
+
+    page.goto((tmp_path / "site" / "recipients.html").as_uri())
+    page.wait_for_selector("#rows tr")
+    assert page.locator("#rows tr").count() == 100
+    assert "30.000 ontvangers" in page.inner_text("#status")
+    started = time.perf_counter()
+    page.fill("#f-search", "naam2999")  # Naam2999 and Naam29990 to Naam29993
+    page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('5 van')")
+    page.select_option("#f-segment", "B")  # of those, only Naam29993
+    page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('1 van')")
+    assert time.perf_counter() - started < 1.5
+    assert page.locator("#rows tr td a").all_inner_texts() == ["Naam29993 Smit"]
+    assert page.errors == []
