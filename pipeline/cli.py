@@ -405,6 +405,125 @@ def demo_data(obj: Context, customers: int, seed: int, out: Path) -> None:
         )
 
 
+# --------------------------------------------------------------------------- preview
+
+
+@cli.command()
+@click.argument("run_id", metavar="[RUN]", required=False)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port on 127.0.0.1; 0 picks a free one.")
+@pass_context
+@user_errors
+def preview(obj: Context, run_id: str | None, port: int) -> None:
+    """Serve a run's review site on 127.0.0.1 until Ctrl+C.
+
+    RUN is the run's as-of date (its folder under output/); default: the latest run. Only
+    this machine can reach the site. It also opens straight from output/RUN/index.html.
+
+    \b
+    Example:
+      windstil preview
+      windstil preview 2026-11-30 --port 0
+    """
+    from pipeline.config import load_settings
+    from pipeline.preview import find_run, make_server
+
+    settings = load_settings(obj.project)
+    folder = find_run(settings.paths.output, run_id)
+    server = make_server(folder, port)
+    host, bound = server.server_address[0], server.server_address[1]
+    click.echo(f"review site of run {folder.name}: http://{host}:{bound}/  (Ctrl+C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("preview stopped")
+    finally:
+        server.server_close()
+
+
+# --------------------------------------------------------------------------- segment
+
+
+@cli.command("segment")
+@click.option("--as-of", "as_of", type=ISO_DATE, default=None,
+              help="Measure value up to this date (YYYY-MM-DD). Default: today.")
+@click.option("--freeze", is_flag=True, help="Store this segmentation as final: later runs use it.")
+@pass_context
+@user_errors
+def segment_command(obj: Context, as_of: date | None, freeze: bool) -> None:
+    """Split the customers into A/B/C/D by value, and write the segmentation report.
+
+    Writes output/segmentation/<as-of>/segments.csv and segments.html. Check the split against
+    your own judgement (overrides go in segments.yaml), then make it final with --freeze.
+    Customers that moved since the last frozen segmentation are listed with the reason.
+
+    \b
+    Example:
+      windstil segment --as-of 2026-11-30
+      windstil segment --as-of 2026-11-30 --freeze
+    """
+    from pipeline.models import Segment
+    from pipeline.reports import write_segmentation
+    from pipeline.segment import percent, summarize
+
+    result = write_segmentation(obj.project, as_of or date.today(), freeze=freeze)
+    seg = result.segmentation
+    if obj.verbosity < 0:
+        return
+    summary = summarize(seg)
+    state = "frozen" if result.frozen else "not frozen: review it, then run again with --freeze"
+    click.echo(f"segmentation {seg.as_of.isoformat()} ({state})")
+    for name, (count, share) in summary.items():
+        click.echo(f"  segment {name}  {count:>5} customers  {percent(share):>7} of revenue")
+    a_count, a_share = summary[Segment.A]
+    click.echo(f"A: {a_count} of {len(seg.customers)} customers bring {percent(a_share)} of the revenue")
+    if result.previous_as_of is not None:
+        click.echo(f"moved since the frozen segmentation of {result.previous_as_of.isoformat()}: {len(seg.moves)}")
+        for move in seg.moves[:10]:
+            click.echo(f"  {move.name} ({move.customer_id}) {move.explanation}")
+        if len(seg.moves) > 10:
+            click.echo(f"  … and {len(seg.moves) - 10} more in the report")
+    for warning in seg.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"report: {result.folder / 'segments.html'}")
+
+
+@cli.command("demo-data")
+@click.option("--customers", type=click.IntRange(min=1), default=150, show_default=True,
+              help="How many customers to generate (about 2.7 contacts and 17 orders each).")
+@click.option("--seed", type=int, default=2026, show_default=True,
+              help="Random seed: the same seed always gives the same files.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the new project; must not exist yet, or be empty.")
+@pass_context
+@user_errors
+def demo_data(obj: Context, customers: int, seed: int, out: Path) -> None:
+    """Write a synthetic project (the sample company, any size) for trials and benchmarks.
+
+    The folder gets data/, content/, templates/, segments.yaml and settings.yaml, so
+    `windstil --project DIR` runs on it straight away. Dates are relative to 2026-11-30.
+
+    \b
+    Example:
+      windstil demo-data --customers 100000 --seed 1 --out big-demo
+      windstil --project big-demo validate
+    """
+    import time
+
+    from pipeline.demo import generate_project
+
+    started = time.perf_counter()
+    summary = generate_project(out, customers, seed)
+    seconds = time.perf_counter() - started
+    if obj.verbosity >= 0:
+        click.echo(
+            f"wrote {out}: {summary.customers:,} customers, {summary.contacts:,} contacts, "
+            f"{summary.orders:,} orders, {summary.evaluations:,} evaluations, "
+            f"{summary.interactions:,} interactions, {summary.content_items} content items "
+            f"in {seconds:.1f} s"
+        )
+
+
 def main() -> None:
     """Entry point of the console script."""
     cli(prog_name="windstil")
