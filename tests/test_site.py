@@ -457,3 +457,39 @@ def test_find_run_picks_the_latest_or_the_named_run(tmp_path: Path) -> None:
         find_run(tmp_path, "2026-12-31")
     with pytest.raises(UsageError, match="no run"):
         find_run(tmp_path / "missing", None)
+
+
+def test_windstil_preview_prints_the_url_and_serves_the_latest_run(tiny_project: Path) -> None:
+    """`windstil preview --port 0` serves the latest run on 127.0.0.1 and says where."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    write_fake_run(tiny_project / "output" / "2026-11-30")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "--project", str(tiny_project), "preview", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"review site of run 2026-11-30: (http://127\.0\.0\.1:\d+/)", line)
+        assert match, line
+        with urllib.request.urlopen(match.group(1) + "site/recipients.html", timeout=5) as response:
+            assert response.status == 200
+            assert b"Ontvangers" in response.read()
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+
+
+def test_windstil_preview_of_an_unknown_run_is_a_usage_error(tiny_project: Path) -> None:
+    """An unknown RUN exits 2 and lists the runs there are."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    write_fake_run(tiny_project / "output" / "2026-11-30")
+    result = CliRunner().invoke(cli, ["--project", str(tiny_project), "preview", "2026-01-31"])
+    assert result.exit_code == 2
+    assert "no run '2026-01-31'" in result.output and "2026-11-30" in result.output
