@@ -73,8 +73,12 @@ class ImportResult:
     file: str
     added: int
     duplicates: int
-    rejected: tuple[Problem, ...]
+    rejected: tuple[Problem, ...]  # one or more per rejected row
     not_reached: int
+
+    @property
+    def rejected_rows(self) -> int:
+        return len({p.line for p in self.rejected})
 
 
 def read_call_outcomes(path: Path, data: Dataset, today: date, display: str | None = None) -> CallOutcomes:
@@ -182,5 +186,6 @@ def import_call_outcomes(
     """Record the valid outcomes of `path` in the state; return what was added, duplicate, rejected."""
     outcomes = read_call_outcomes(path, data, today, display)
     added, duplicates = state.add_interactions(outcomes.interactions, outcomes.source_key)
-    log.info("%s: %d added, %d duplicates, %d rejected", outcomes.file, added, duplicates, len(outcomes.rejected))
-    return ImportResult(outcomes.file, added, duplicates, outcomes.rejected, outcomes.not_reached)
+    result = ImportResult(outcomes.file, added, duplicates, outcomes.rejected, outcomes.not_reached)
+    log.info("%s: %d added, %d duplicates, %d rejected", result.file, added, duplicates, result.rejected_rows)
+    return result

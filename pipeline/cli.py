@@ -313,7 +313,7 @@ def calls_import(obj: Context, file: Path) -> None:
     parts = [
         f"{result.added} added",
         f"{result.duplicates} skipped as duplicates",
-        f"{len(result.rejected)} rejected",
+        f"{result.rejected_rows} rejected",
     ]
     if result.not_reached:
         parts.append(f"{result.not_reached} not reached (not recorded)")

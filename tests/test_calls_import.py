@@ -76,13 +76,23 @@ def test_unknown_customer_is_reported_with_its_line(tiny_project: Path, tmp_path
     """A Dutch Excel file (BOM, `;`), unknown customer on line 3: that row is rejected, the rest recorded, exit 2."""
     file = write(
         tmp_path / "calls.csv",
-        "customer_id;contact_id;date;outcome;note\nC001;P001;2026-11-20;gesproken;\nC999;P001;2026-11-20;gesproken;\n",
+        "\n".join(
+            [
+                "customer_id;contact_id;date;outcome;note",
+                "C001;P001;2026-11-20;gesproken;",
+                "C999;P001;2026-11-20;gesproken;",
+                "C001;P999;2026-11-20;gesproken;",
+                "C998;P998;2026-11-20;gesproken;",
+            ]
+        ),
         bom=True,
     )
     code, out, err = invoke(tiny_project, str(file))
     assert code == 2
     assert f"{file}:3: customer_id: unknown customer 'C999'" in err.splitlines()
-    assert out.strip().endswith("1 added, 0 skipped as duplicates, 1 rejected")
+    assert f"{file}:4: contact_id: unknown contact 'P999'" in err.splitlines()
+    assert len(err.splitlines()) == 4
+    assert out.strip().endswith("1 added, 0 skipped as duplicates, 3 rejected")  # rows, not problems
 
 
 def test_every_bad_row_is_rejected_with_field_and_reason(tiny_project: Path, tmp_path: Path) -> None:
