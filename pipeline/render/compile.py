@@ -94,6 +94,7 @@ class CompiledTemplate:
     language: str
     html: jinja2.Template
     text: jinja2.Template
+    html_source: str = ""  # the stage-two source, kept for review and tests
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class Compiled:
 
 def html_environment() -> jinja2.Environment:
     """Return the stage-two environment for HTML: autoescape on, undefined names are errors."""
-    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
 def text_environment() -> jinja2.Environment:
@@ -145,6 +146,7 @@ def compile_templates(settings: Settings, content: dict[str, ContentItem]) -> Co
                 language=language,
                 html=html_env.from_string(html),
                 text=text_env.from_string(text),
+                html_source=html,
             )
     if problems:
         raise InputError("the e-mail templates cannot be compiled", _dedupe(problems))
@@ -171,23 +173,24 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 
 def _expand(static_env: jinja2.Environment, stage2_env: jinja2.Environment, name: str, language: str) -> str:
     """Run stage one on a template file and check that the result is valid stage-two Jinja."""
+    where = f"templates/{name}"
     try:
+        raw, _filename, _uptodate = static_env.loader.get_source(static_env, name)  # type: ignore[union-attr]
+        # Stage-one syntax is plain text to stage two, so parsing the file as it is gives
+        # stage-two errors with the file's own line numbers.
+        stage2_env.parse(raw)
         source = static_env.get_template(name).render(lang=language)
     except jinja2.TemplateNotFound as error:
-        raise _TemplateProblem(Problem(f"templates/{name}", None, "", "template file is missing")) from error
+        raise _TemplateProblem(Problem(where, None, "", "template file is missing")) from error
     except jinja2.TemplateSyntaxError as error:
-        raise _TemplateProblem(
-            Problem(f"templates/{name}", error.lineno, "", error.message or "syntax error")
-        ) from error
+        raise _TemplateProblem(Problem(where, error.lineno, "", error.message or "syntax error")) from error
     except jinja2.TemplateError as error:
-        raise _TemplateProblem(Problem(f"templates/{name}", None, "", str(error))) from error
+        raise _TemplateProblem(Problem(where, None, "", str(error))) from error
     try:
         stage2_env.parse(source)
     except jinja2.TemplateSyntaxError as error:
-        # Stage one keeps the line structure, so the line is the template file's line.
-        raise _TemplateProblem(
-            Problem(f"templates/{name}", error.lineno, "", error.message or "syntax error")
-        ) from error
+        message = f"the {language} translation breaks the template: {error.message}"
+        raise _TemplateProblem(Problem(where, None, "", message)) from error
     return source
 
 

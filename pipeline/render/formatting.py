@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
+from email.charset import Charset
 from email.header import Header
 from functools import cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -23,6 +24,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SPACES = re.compile(r"\s{2,}")
 # RFC 5322 "specials": a display name holding one must be a quoted string.
 _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+_UTF8 = Charset("utf-8")
+MAX_NAME = 100  # characters of a display name; keeps the To line far below 998 bytes
 
 
 @cache
@@ -73,12 +76,13 @@ def encode_header_text(name: str, value: str) -> str:
 
 def format_address(display_name: str, address: str) -> str:
     """Return `Name <address>` for a header, with the name quoted or encoded as needed."""
-    display_name = clean_text(display_name)
+    display_name = clean_text(display_name)[:MAX_NAME]
     address = _ascii_address(clean_text(address))
     if not display_name:
         return address
     if not display_name.isascii():
-        phrase = Header(display_name, "utf-8").encode(linesep="\r\n")
+        # One encoded word, not folded: readers join split words in a phrase inconsistently.
+        phrase = _UTF8.header_encode(display_name[:MAX_NAME])
     elif _SPECIALS.search(display_name):
         escaped = display_name.replace("\\", "\\\\").replace('"', '\\"')
         phrase = f'"{escaped}"'

@@ -1,0 +1,682 @@
+"""Rendering: compiled once per template and language, rendered per recipient into html, txt and eml."""
+
+from __future__ import annotations
+
+import email
+import re
+from dataclasses import replace
+from datetime import date, datetime, time
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import lxml.html
+import pytest
+from conftest import AS_OF, write_tiny_project
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pipeline.render.compile as compile_module
+from pipeline.errors import InputError
+from pipeline.load import load_project
+from pipeline.models import (
+    AccountManager,
+    ChosenItem,
+    Contact,
+    ContentItem,
+    ItemReason,
+    ItemType,
+    Level,
+    MessageKind,
+    Project,
+    Segment,
+    Selection,
+)
+from pipeline.quiet import quiet_periods
+from pipeline.render import Compiled, compile_templates, render_messages
+from pipeline.render.compile import MEDIA_RULE, protect, restore
+from pipeline.render.formatting import clean_text, format_address, format_amount, format_date, with_utm
+from pipeline.segment import segment
+from pipeline.select import select
+from pipeline.unsubscribe import verify_token
+
+SECRET = b"test-secret-0123456789abcdef"
+STRUCTURAL = {"Message-ID", "List-Id", "List-Unsubscribe"}
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+class Batch:
+    """The tiny project rendered once: the project, its compiled templates and every file."""
+
+    def __init__(self, root: Path) -> None:
+        self.project: Project = load_project(root)
+        data, config = self.project.data, self.project.segments
+        self.segmentation = segment(data, config, AS_OF)
+        quiet = quiet_periods(data, config, AS_OF)
+        self.selections = select(data, config, self.segmentation, quiet, [], AS_OF)
+        self.compiled: Compiled = compile_templates(self.project.settings, data.content)
+        self.messages: dict[tuple[str, MessageKind], Any] = {}
+        self.files: dict[str, bytes] = {}
+        for selection in self.selections:
+            for message, files in self.render(selection):
+                self.messages[(message.contact_id, message.kind)] = message
+                self.files.update(files)
+
+    def render(self, selection: Selection, project: Project | None = None) -> list[Any]:
+        project = project or self.project
+        return render_messages(
+            self.compiled, selection, project.data, project.settings, self.segmentation, AS_OF, SECRET
+        )
+
+    def selection(self, contact_id: str) -> Selection:
+        return next(s for s in self.selections if s.contact_id == contact_id)
+
+    def with_contact(self, contact: Contact) -> Project:
+        contacts = dict(self.project.data.contacts)
+        contacts[contact.contact_id] = contact
+        return replace(self.project, data=replace(self.project.data, contacts=contacts))
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
+    return Batch(write_tiny_project(tmp_path_factory.mktemp("render") / "project"))
+
+
+def html_files(batch: Batch) -> dict[str, str]:
+    return {k: v.decode("utf-8") for k, v in batch.files.items() if k.endswith(".html")}
+
+
+def eml_files(batch: Batch) -> dict[str, bytes]:
+    return {k: v for k, v in batch.files.items() if k.endswith(".eml")}
+
+
+def parse(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def language_of(batch: Batch, relpath: str) -> str:
+    contact_id = relpath.split("/")[1]
+    return batch.selection(contact_id).language
+
+
+# --------------------------------------------------------------------------- what is made
+
+
+def test_the_tiny_project_yields_newsletters_and_alerts(batch: Batch) -> None:
+    """Every selection with a newsletter or alert gets html, txt and eml files, in both languages."""
+    expected = {
+        (s.contact_id, kind)
+        for s in batch.selections
+        for kind, made in ((MessageKind.NEWSLETTER, s.newsletter and s.items), (MessageKind.ALERT, s.alert))
+        if made
+    }
+    assert set(batch.messages) == expected
+    assert {language_of(batch, p) for p in html_files(batch)} == {"nl", "en"}
+    for contact_id, kind in expected:
+        for ext in ("html", "txt", "eml"):
+            assert f"emails/{contact_id}/{kind.value}.{ext}" in batch.files
+
+
+def test_rendered_message_records_subject_items_and_size(batch: Batch) -> None:
+    """The RenderedMessage carries the subject, preheader, item ids, Message-ID and HTML size."""
+    message = batch.messages[("P001", MessageKind.NEWSLETTER)]
+    selection = batch.selection("P001")
+    assert message.item_ids == tuple(c.item_id for c in selection.items)
+    assert message.html_bytes == len(batch.files["emails/P001/newsletter.html"])
+    assert message.subject.startswith("Anne, ")
+    first_title = batch.compiled.items[selection.items[0].item_id].title
+    assert first_title in message.subject
+    assert "Zorggroep Lindehof" in message.preheader
+    assert re.fullmatch(r"<[0-9a-f]{64}@polderlicht-it\.nl>", message.message_id)
+
+
+def test_subject_is_specific_and_in_the_contacts_language(batch: Batch) -> None:
+    """Subjects name the contact and the first item; English contacts get English."""
+    nl = batch.messages[("P001", MessageKind.NEWSLETTER)].subject
+    en = batch.messages[("P007", MessageKind.NEWSLETTER)].subject
+    count = len(batch.selection("P001").items)
+    assert nl.startswith(f"Anne, {count} tips voor u: ") if count > 1 else nl.startswith("Anne, een tip voor u: ")
+    assert en.startswith("Emma, ")
+    assert "for you" in en
+
+
+# --------------------------------------------------------------------------- every HTML part
+
+
+def test_every_html_part_declares_language_title_charset_and_metas(batch: Batch) -> None:
+    """<html lang> matches the contact's language; title, charset, viewport and color-scheme metas exist."""
+    for relpath, html in html_files(batch).items():
+        lang = language_of(batch, relpath)
+        assert re.search(rf'<html lang="{lang}"', html), relpath
+        title = re.search(r"<title>(.*?)</title>", html, re.S)
+        assert title and title.group(1).strip(), relpath
+        assert re.search(r'<meta http-equiv="Content-Type" content="text/html; charset=UTF-8"', html), relpath
+        assert '<meta name="viewport" content="width=device-width, initial-scale=1"' in html, relpath
+        assert '<meta name="color-scheme" content="light"' in html, relpath
+        assert '<meta name="supported-color-schemes" content="light"' in html, relpath
+
+
+def test_every_html_part_starts_with_the_preheader(batch: Batch) -> None:
+    """The first thing in <body> is the hidden preheader holding the message's preheader text."""
+    for relpath, html in html_files(batch).items():
+        contact_id, name = relpath.split("/")[1:]
+        message = batch.messages[(contact_id, MessageKind(name.removesuffix(".html")))]
+        body = html.split("<body", 1)[1].split(">", 1)[1].lstrip()
+        assert body.startswith('<div style="display:none;'), relpath
+        hidden = lxml.html.fromstring(body.split("</div>", 1)[0] + "</div>").text_content()
+        assert hidden == message.preheader
+
+
+def test_every_html_part_uses_presentation_tables_and_alt_text(batch: Batch) -> None:
+    """Layout tables carry role="presentation", images have alt, nothing loads from outside."""
+    for relpath, html in html_files(batch).items():
+        tree = lxml.html.fromstring(html)
+        tables = tree.iter("table")
+        assert all(t.get("role") == "presentation" for t in tables), relpath
+        assert all(img.get("alt") is not None for img in tree.iter("img")), relpath
+        assert "<link" not in html and "fonts.googleapis" not in html, relpath
+
+
+def test_every_html_part_keeps_within_size_and_style_budgets(batch: Batch) -> None:
+    """No <style> block over 16 KB, under 90 KB in all, at most 600 px wide, no control characters."""
+    for relpath, html in html_files(batch).items():
+        data = html.encode("utf-8")
+        assert len(data) < 90 * 1024, relpath
+        for block in re.findall(r"<style[^>]*>(.*?)</style>", html, re.S):
+            assert len(block.encode("utf-8")) <= 16 * 1024, relpath
+        widths = [int(w) for w in re.findall(r"(?<![-\w])width:\s*(\d+)px", html)]
+        assert widths and max(widths) <= 600, relpath
+        assert "max-width:600px" in html
+        assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", html), relpath
+
+
+def test_every_html_part_keeps_mjml_media_rules_with_important(batch: Batch) -> None:
+    """The inlined HTML still holds `@media only screen and (min-width:480px)` rules with !important."""
+    for relpath, html in html_files(batch).items():
+        assert MEDIA_RULE.search(html), relpath
+        assert ".mj-column-per-100 { width:100% !important; max-width:100%; }" in html, relpath
+
+
+def test_every_html_part_has_unsubscribe_link_and_postal_address(batch: Batch) -> None:
+    """The footer shows the visible unsubscribe link (signed token) and the postal address."""
+    settings = batch.project.settings
+    for relpath, html in html_files(batch).items():
+        tree = lxml.html.fromstring(html)
+        links = [a for a in tree.iter("a") if (a.get("href") or "").startswith(settings.unsubscribe_url + "?t=")]
+        assert len(links) == 1, relpath
+        assert links[0].text_content().strip() in (
+            "Afmelden voor deze nieuwsbrief",
+            "Afmelden voor berichten",
+            "Unsubscribe from this newsletter",
+            "Unsubscribe from alerts",
+        )
+        token = links[0].get("href").split("?t=", 1)[1]
+        info = verify_token(SECRET, token)
+        assert info is not None and info.contact_id == relpath.split("/")[1]
+        text = tree.text_content()
+        for line in settings.postal_address.split("\n"):
+            assert line in text, relpath
+
+
+def test_item_links_carry_utm_parameters_for_the_run(batch: Batch) -> None:
+    """Every item's call-to-action carries utm_source, utm_medium and utm_campaign=<run id>."""
+    html = batch.files["emails/P001/newsletter.html"].decode()
+    for chosen in batch.selection("P001").items:
+        url = batch.compiled.items[chosen.item_id].url
+        tagged = f"{url}?utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=2026-11-30"
+        assert html.count(f'href="{tagged}"') == 2  # the title and the button
+
+
+def test_newsletter_shows_customer_context_account_manager_and_why(batch: Batch) -> None:
+    """The newsletter names what the customer bought, the AM's card, and why each item is there."""
+    html = batch.files["emails/P001/newsletter.html"].decode()
+    text = lxml.html.fromstring(html).text_content()
+    assert "Sinds 2019 werkt Zorggroep Lindehof met ons onder meer aan" in text
+    assert "Back-up Pro" in text
+    assert "30 september 2026" in text  # the last finished order, in Dutch
+    assert "Jan de Vries" in text and "+31 6 1234 5678" in text
+    assert 'href="tel:+31612345678"' in html
+    assert 'href="mailto:jan.devries@polderlicht-it.nl"' in html
+    assert text.count("Waarom dit voor u relevant is:") == len(batch.selection("P001").items)
+    assert "U gaf aan interesse te hebben in" in text
+    assert "Beantwoord deze e-mail of bel Jan op +31 6 1234 5678." in text
+
+
+def test_tone_follows_the_contacts_level(batch: Batch) -> None:
+    """A manager reads about the organisation; a technical contact about practical details."""
+    manager = batch.files["emails/P001/newsletter.txt"].decode()
+    technical = batch.files["emails/P002/newsletter.txt"].decode()
+    assert "wat het voor uw organisatie betekent" in manager
+    assert "de technische details staan één klik verderop" in technical
+    assert "organisatie betekent" not in technical
+
+
+def test_english_newsletter_is_english(batch: Batch) -> None:
+    """An English contact gets English text, dates and list name."""
+    text = batch.files["emails/P007/newsletter.txt"].decode()
+    assert text.startswith("Dear Emma,\r\n")
+    assert "Why this is relevant for you:" in text
+    assert "Unsubscribe from this newsletter: https://" in text
+    eml = parse(batch.files["emails/P007/newsletter.eml"])
+    assert eml["List-Id"] == "Polderlicht IT newsletter <newsletter.polderlicht-it.nl>"
+    assert eml["Content-Language"] == "en"
+
+
+def test_alert_is_short_with_one_item_and_its_body(batch: Batch) -> None:
+    """The alert shows one item with its body, its reason, the AM and the footer."""
+    selection = batch.selection("P001")
+    assert selection.alert_item is not None
+    item = batch.compiled.items[selection.alert_item.item_id]
+    html = batch.files["emails/P001/alert.html"].decode()
+    assert html.count("Waarom dit voor u relevant is:") == 1
+    assert str(item.body).replace("\n", "\r\n") in html
+    assert len(html) < len(batch.files["emails/P001/newsletter.html"])
+    text = batch.files["emails/P001/alert.txt"].decode()
+    assert "Afmelden voor berichten: https://www.polderlicht-it.nl/afmelden?t=" in text
+
+
+def test_text_part_carries_the_unsubscribe_link_and_uses_crlf(batch: Batch) -> None:
+    """Every text part has the unsubscribe URL and CRLF line ends (its MIME canonical form)."""
+    for relpath, data in batch.files.items():
+        if relpath.endswith(".txt"):
+            text = data.decode("utf-8")
+            assert "https://www.polderlicht-it.nl/afmelden?t=" in text, relpath
+            assert "\n" not in text.replace("\r\n", ""), relpath
+
+
+# --------------------------------------------------------------------------- every .eml
+
+
+def test_every_eml_parses_as_multipart_alternative_text_then_html(batch: Batch) -> None:
+    """Each .eml is multipart/alternative: text/plain then text/html, UTF-8, equal to the files."""
+    for relpath, raw in eml_files(batch).items():
+        message = parse(raw)
+        assert message.get_content_type() == "multipart/alternative"
+        parts = list(message.iter_parts())
+        assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"], relpath
+        assert all(p.get_content_charset() == "utf-8" for p in parts)
+        stem = relpath.removesuffix(".eml")
+        assert parts[0].get_payload(decode=True) == batch.files[f"{stem}.txt"], relpath
+        assert parts[1].get_payload(decode=True) == batch.files[f"{stem}.html"], relpath
+        assert parts[1].get_content() == batch.files[f"{stem}.html"].decode("utf-8")
+
+
+def test_every_eml_keeps_lines_short_and_crlf(batch: Batch) -> None:
+    """No line of an .eml is over 998 bytes; every line ends in CRLF."""
+    for relpath, raw in eml_files(batch).items():
+        lines = raw.split(b"\r\n")
+        assert max(len(line) for line in lines) <= 998, relpath
+        assert b"\n" not in raw.replace(b"\r\n", b""), relpath
+        assert raw.endswith(b"--\r\n")
+
+
+def test_every_eml_has_the_designed_headers(batch: Batch) -> None:
+    """From, Reply-To, To, Subject, Date, Message-ID, List-Id, List-Unsubscribe(-Post), MIME-Version."""
+    amsterdam = datetime.combine(AS_OF, time(9), tzinfo=ZoneInfo("Europe/Amsterdam"))
+    for relpath, raw in eml_files(batch).items():
+        contact_id, name = relpath.split("/")[1:]
+        kind = MessageKind(name.removesuffix(".eml"))
+        contact = batch.project.data.contacts[contact_id]
+        message = parse(raw)
+        assert message["From"] == "Polderlicht IT <nieuws@polderlicht-it.nl>"
+        assert message["Reply-To"] == "accountteam@polderlicht-it.nl"
+        assert message["To"].addresses[0].display_name == contact.full_name
+        assert message["To"].addresses[0].addr_spec == contact.email
+        assert message["Subject"] == batch.messages[(contact_id, kind)].subject
+        assert message["Date"].datetime == amsterdam
+        assert message["Message-ID"] == batch.messages[(contact_id, kind)].message_id
+        list_name = "newsletter" if kind is MessageKind.NEWSLETTER else "alerts"
+        assert message["List-Id"].endswith(f"<{list_name}.polderlicht-it.nl>")
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["MIME-Version"] == "1.0"
+        assert message["Bcc"] is None and message["Cc"] is None
+        entries = re.findall(r"<([^>]+)>", message["List-Unsubscribe"])
+        assert len(entries) == 2
+        https, mailto = entries
+        assert https.startswith("https://www.polderlicht-it.nl/afmelden?t=")
+        assert mailto.startswith("mailto:afmelden@polderlicht-it.nl?subject=unsubscribe-")
+        token = https.split("?t=", 1)[1]
+        assert mailto.endswith(token)
+        info = verify_token(SECRET, token)
+        assert info is not None
+        assert (info.contact_id, info.email, info.list_name) == (contact_id, contact.email, list_name)
+
+
+def test_structured_headers_are_written_literally(batch: Batch) -> None:
+    """Message-ID, List-Id and List-Unsubscribe are never RFC 2047 words, folded only between entries."""
+    for relpath, raw in eml_files(batch).items():
+        head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+        unfolded: dict[str, str] = {}
+        for line in re.split(r"\r\n(?![ \t])", head):
+            name, _, value = line.partition(":")
+            unfolded[name] = value
+        for name in STRUCTURAL:
+            assert "=?" not in unfolded[name], (relpath, name)
+        assert re.fullmatch(r" <https://[^>\s]+>,\r\n <mailto:[^>\s]+>", unfolded["List-Unsubscribe"]), relpath
+        assert re.fullmatch(r" <[0-9a-f]{64}@polderlicht-it\.nl>", unfolded["Message-ID"]), relpath
+
+
+def test_eml_matches_the_standard_library_header_for_header(batch: Batch) -> None:
+    """The hand-assembled .eml equals one built with EmailMessage (policy SMTP), header for header and part for part."""
+    smtp = policy.SMTP.clone(max_line_length=998)
+    for relpath, raw in eml_files(batch).items():
+        ours = parse(raw)
+        reference = EmailMessage(policy=smtp)
+        for name in (
+            "From",
+            "Reply-To",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "List-Id",
+            "List-Unsubscribe",
+            "List-Unsubscribe-Post",
+        ):
+            reference[name] = str(ours[name])
+        stem = relpath.removesuffix(".eml")
+        reference.set_content(batch.files[f"{stem}.txt"].decode(), cte="quoted-printable")
+        reference.add_alternative(batch.files[f"{stem}.html"].decode(), subtype="html", cte="quoted-printable")
+        reference["Content-Language"] = str(ours["Content-Language"])  # set_content drops Content-* headers
+        theirs = parse(reference.as_bytes())
+        assert sorted(k.lower() for k in ours) == sorted(k.lower() for k in theirs), relpath
+        for name in ours:
+            if name == "Content-Type":
+                assert ours.get_content_type() == theirs.get_content_type()
+            else:
+                assert str(ours[name]) == str(theirs[name]), (relpath, name)
+        for mine, ref in zip(ours.iter_parts(), theirs.iter_parts(), strict=True):
+            assert mine.get_content_type() == ref.get_content_type()
+            assert mine.get_content().replace("\r\n", "\n") == ref.get_content().replace("\r\n", "\n")
+
+
+def test_rendering_is_deterministic(batch: Batch) -> None:
+    """The same inputs give byte-identical messages, boundary and Message-ID included."""
+    selection = batch.selection("P001")
+    first = {k: v for _, files in batch.render(selection) for k, v in files.items()}
+    for relpath, data in first.items():
+        assert data == batch.files[relpath]
+
+
+# --------------------------------------------------------------------------- hostile data
+
+
+def test_crlf_in_a_name_cannot_add_a_header(batch: Batch) -> None:
+    """A last name holding "\\r\\nBcc: x@y.z" yields no Bcc header; the To name stays on one line."""
+    contact = replace(batch.project.data.contacts["P001"], last_name="Jansen\r\nBcc: x@y.z")
+    project = batch.with_contact(contact)
+    (_, files), *_ = batch.render(batch.selection("P001"), project)
+    raw = files["emails/P001/newsletter.eml"]
+    message = parse(raw)
+    assert message["Bcc"] is None
+    assert not re.search(rb"^Bcc:", raw, re.M | re.I)
+    assert message["To"].addresses[0].addr_spec == "a.jansen@lindehof.nl"
+    assert message["To"].addresses[0].display_name == "Anne Jansen Bcc: x@y.z"
+    assert len(message["To"].addresses) == 1
+
+
+def test_markup_in_a_first_name_is_escaped(batch: Batch) -> None:
+    """A first name `<script>…` appears escaped in the HTML and is never run as a template."""
+    contact = replace(batch.project.data.contacts["P001"], first_name="<script>alert('x')</script>{{ 7*7 }}")
+    project = batch.with_contact(contact)
+    (message, files), *_ = batch.render(batch.selection("P001"), project)
+    html = files["emails/P001/newsletter.html"].decode()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;{{ 7*7 }}" in html
+    assert "49" not in message.subject
+    text = files["emails/P001/newsletter.txt"].decode()
+    assert text.startswith("Beste <script>alert('x')</script>{{ 7*7 }},\r\n")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=st.text(max_size=40), last=st.text(max_size=40))
+def test_any_name_gives_exactly_the_designed_headers(batch: Batch, first: str, last: str) -> None:
+    """Whatever a name holds, the .eml has one To with that name cleaned to one line, and no extra headers."""
+    contact = replace(batch.project.data.contacts["P001"], first_name=first, last_name=last)
+    project = batch.with_contact(contact)
+    (_, files), *_ = batch.render(batch.selection("P001"), project)
+    raw = files["emails/P001/newsletter.eml"]
+    message = parse(raw)
+    names = [k for k in message]
+    assert names == [
+        "From",
+        "Reply-To",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "List-Id",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "Content-Language",
+        "MIME-Version",
+        "Content-Type",
+    ]
+    assert not message.defects
+    to = message["To"].addresses
+    assert len(to) == 1 and to[0].addr_spec == "a.jansen@lindehof.nl"
+    assert to[0].display_name == clean_text(f"{first} {last}")[:100]
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+
+
+# --------------------------------------------------------------------------- lints
+
+
+def _hand_selection(contact_id: str, item_ids: tuple[str, ...]) -> Selection:
+    return Selection(
+        contact_id=contact_id,
+        customer_id="C001",
+        account_manager_id="am-jan",
+        segment=Segment.A,
+        language="nl",
+        quiet=True,
+        newsletter_reasons=(),
+        alert_reasons=("x",),  # type: ignore[arg-type]
+        items=tuple(ChosenItem(i, 5, (ItemReason("interest", "backup", 3),)) for i in item_ids),
+    )
+
+
+def test_missing_first_name_and_am_phone_fall_back_with_lints(batch: Batch) -> None:
+    """No first name → "Geachte relatie,"; an AM without phone → the company number; both linted."""
+    data = batch.project.data
+    contact = replace(data.contacts["P001"], first_name="")
+    managers = dict(data.account_managers)
+    managers["am-jan"] = AccountManager("am-jan", "Jan de Vries", "jan.devries@polderlicht-it.nl", "")
+    project = replace(
+        batch.project, data=replace(data, contacts={**data.contacts, "P001": contact}, account_managers=managers)
+    )
+    compiled = compile_templates(project.settings, data.content)  # a fresh per-customer cache
+    selection = _hand_selection("P001", ("nl/backup-testen",))
+    ((message, files),) = render_messages(compiled, selection, project.data, project.settings, None, AS_OF, SECRET)
+    text = files["emails/P001/newsletter.txt"].decode()
+    assert text.startswith("Geachte relatie,\r\n")
+    assert "bel Jan op +31 30 123 45 67" in text
+    codes = [lint.code for lint in message.lints]
+    assert codes.count("fallback_field") == 2
+    assert message.subject.startswith("Een tip voor Zorggroep Lindehof: ")
+
+
+def test_item_lints_expired_future_alt_and_relative_links(batch: Batch) -> None:
+    """Expired and future items, images without alt and relative links are linted; alt and links are fixed."""
+    base = batch.project.data.content["nl/backup-testen"]
+    odd = replace(
+        base,
+        id="nl/odd",
+        published=date(2026, 12, 5),
+        expires=date(2026, 11, 1),
+        url="/kennisbank/odd",
+        body_html='<p>Zie <a href="../checklist">de checklist</a>.</p><p><img src="logo.png"></p>',
+    )
+    content = {**batch.project.data.content, "nl/odd": odd}
+    compiled = compile_templates(batch.project.settings, content)
+    prepared = compiled.items["nl/odd"]
+    assert prepared.url == "https://www.polderlicht-it.nl/kennisbank/odd"
+    assert 'href="https://www.polderlicht-it.nl/checklist"' in prepared.body
+    assert 'alt=""' in prepared.body
+    project = replace(batch.project, data=replace(batch.project.data, content=content))
+    ((message, _),) = render_messages(
+        compiled, _hand_selection("P001", ("nl/odd",)), project.data, project.settings, None, AS_OF, SECRET
+    )
+    codes = sorted({lint.code for lint in message.lints})
+    assert codes == ["broken_link", "item_expired", "item_future", "missing_alt"]
+
+
+def test_oversized_html_is_linted(batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message over the size budget gets a size_budget lint."""
+    import pipeline.render.message as message_module
+
+    monkeypatch.setattr(message_module, "SIZE_BUDGET", 1000)
+    ((message, _), *_) = batch.render(batch.selection("P001"))
+    assert "size_budget" in {lint.code for lint in message.lints}
+
+
+# --------------------------------------------------------------------------- compile once
+
+
+def test_per_recipient_render_never_compiles_mjml_or_inlines_css(batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With mjml2html and premailer made to raise, 10 recipients still render after compiling once."""
+    compiled = compile_templates(batch.project.settings, batch.project.data.content)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("MJML or premailer called per recipient")
+
+    monkeypatch.setattr(compile_module.mjml, "mjml2html", refuse)
+    monkeypatch.setattr(compile_module.premailer, "Premailer", refuse)
+    monkeypatch.setattr(compile_module.jinja2.Environment, "from_string", refuse)
+    data = batch.project.data
+    contacts = dict(data.contacts)
+    selections = []
+    for n in range(10):
+        contact = replace(data.contacts["P001"], contact_id=f"X{n:03d}", first_name=f"Naam{n}")
+        contacts[contact.contact_id] = contact
+        selections.append(replace(batch.selection("P001"), contact_id=contact.contact_id))
+    project = replace(batch.project, data=replace(data, contacts=contacts))
+    rendered = [
+        result
+        for selection in selections
+        for result in render_messages(compiled, selection, project.data, project.settings, None, AS_OF, SECRET)
+    ]
+    assert len(rendered) == 20
+    assert {m.contact_id for m, _ in rendered} == {f"X{n:03d}" for n in range(10)}
+    assert all(b"Beste Naam" in files[f"emails/{m.contact_id}/{m.kind.value}.txt"] for m, files in rendered)
+
+
+def test_placeholders_survive_mjml_and_premailer() -> None:
+    """Jinja tags come through MJML and premailer unchanged, also inside href (which premailer encodes)."""
+    import mjml
+    import premailer
+
+    source = (
+        '<mjml lang="nl"><mj-body><mj-raw>{% for i in items %}</mj-raw><mj-section><mj-column>'
+        '<mj-text><a href="{{ i.url }}">{{ i.title }}</a></mj-text><mj-button href="{{ i.url }}">x</mj-button>'
+        "</mj-column></mj-section><mj-raw>{% endfor %}</mj-raw></mj-body></mjml>"
+    )
+    unprotected = premailer.Premailer(mjml.mjml2html(source, fonts={}), allow_network=False).transform()
+    assert 'href="{{ i.url }}"' not in unprotected  # what the tokens protect against
+    protected, tags = protect(source)
+    assert "{" not in protected
+    html = premailer.Premailer(
+        mjml.mjml2html(protected, fonts={}), allow_network=False, strip_important=False, keep_style_tags=True
+    ).transform()
+    restored = restore(html, tags)
+    assert restored.count('href="{{ i.url }}"') == 2
+    assert "{{ i.title }}" in restored
+    assert restored.index("{% for i in items %}") < restored.index("{% endfor %}")
+
+
+def test_compiled_templates_hold_untouched_placeholders(batch: Batch) -> None:
+    """The compiled sources keep their stage-two tags intact and hold no stage-one syntax."""
+    assert set(batch.compiled.templates) == {(k, lang) for k in MessageKind for lang in ("nl", "en")}
+    for (kind, lang), template in batch.compiled.templates.items():
+        source = template.html_source
+        assert 'href="{{ unsubscribe_url }}"' in source
+        assert "[%" not in source and "[[" not in source and "wsjinja" not in source
+        assert f'<html lang="{lang}"' in source
+        if kind is MessageKind.NEWSLETTER:
+            assert "{% for item in items %}" in source and 'href="{{ item.url }}"' in source
+
+
+def test_a_broken_template_is_reported_with_file_and_line(batch: Batch, tmp_path: Path) -> None:
+    """A Jinja syntax error in a template stops compilation with the file and line."""
+    root = write_tiny_project(tmp_path / "broken")
+    path = root / "templates" / "alert.mjml"
+    lines = path.read_text().splitlines()
+    lines[30] = lines[30] + " {% if %}"
+    path.write_text("\n".join(lines) + "\n")
+    settings = replace(
+        batch.project.settings, paths=replace(batch.project.settings.paths, templates=root / "templates")
+    )
+    with pytest.raises(InputError) as caught:
+        compile_templates(settings, batch.project.data.content)
+    assert [(p.file, p.line) for p in caught.value.problems] == [("templates/alert.mjml", 31)]
+
+
+def test_a_missing_template_is_reported(batch: Batch, tmp_path: Path) -> None:
+    """A missing template file is a problem naming the file."""
+    root = write_tiny_project(tmp_path / "missing")
+    (root / "templates" / "newsletter.txt").unlink()
+    settings = replace(
+        batch.project.settings, paths=replace(batch.project.settings.paths, templates=root / "templates")
+    )
+    with pytest.raises(InputError) as caught:
+        compile_templates(settings, batch.project.data.content)
+    assert [str(p) for p in caught.value.problems] == ["templates/newsletter.txt: template file is missing"]
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def test_dates_and_amounts_follow_the_locale() -> None:
+    """Dates and amounts are written the way each language writes them."""
+    assert format_date(date(2026, 11, 27), "nl") == "27 november 2026"
+    assert format_date(date(2026, 11, 27), "en") == "27 November 2026"
+    assert format_amount(1234.56, "nl") == "€\xa01.234,56"
+    assert format_amount(1234.56, "en") == "€1,234.56"
+
+
+def test_utm_parameters_keep_existing_query_and_fragment() -> None:
+    """UTM parameters are appended; an existing query, fragment or utm value is kept."""
+    params = (("utm_source", "newsletter"), ("utm_medium", "email"), ("utm_campaign", "2026-11-30"))
+    assert with_utm("https://x.nl/a?id=3#top", params) == (
+        "https://x.nl/a?id=3&utm_source=newsletter&utm_medium=email&utm_campaign=2026-11-30#top"
+    )
+    assert with_utm("https://x.nl/a?utm_source=partner", params) == (
+        "https://x.nl/a?utm_source=partner&utm_medium=email&utm_campaign=2026-11-30"
+    )
+    assert with_utm("mailto:a@b.nl", params) == "mailto:a@b.nl"
+
+
+def test_addresses_are_quoted_or_encoded() -> None:
+    """Display names with specials are quoted, non-ASCII ones RFC 2047-encoded, control characters dropped."""
+    assert format_address("Jansen, Anne", "a@b.nl") == '"Jansen, Anne" <a@b.nl>'
+    assert format_address("Ingrid Müller", "i@b.nl") == "=?utf-8?q?Ingrid_M=C3=BCller?= <i@b.nl>"
+    assert format_address("A\r\nBcc: x@y.z", "a@b.nl") == '"A Bcc: x@y.z" <a@b.nl>'
+
+
+def test_level_enum_values_are_the_template_words() -> None:
+    """The templates switch on these level words."""
+    assert {str(level) for level in Level} == {"management", "operational", "technical", "finance"}
+
+
+def test_hand_made_content_item_renders_without_a_summary(batch: Batch) -> None:
+    """An item without summary shows its body in the newsletter instead."""
+    base: ContentItem = batch.project.data.content["nl/backup-testen"]
+    content = {**batch.project.data.content, "nl/backup-testen": replace(base, summary="")}
+    compiled = compile_templates(batch.project.settings, content)
+    ((_, files),) = render_messages(
+        compiled,
+        _hand_selection("P001", ("nl/backup-testen",)),
+        batch.project.data,
+        batch.project.settings,
+        None,
+        AS_OF,
+        SECRET,
+    )
+    assert "Stel uzelf drie vragen" in files["emails/P001/newsletter.html"].decode()
+    assert ItemType.ARTICLE is base.type
