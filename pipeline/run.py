@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
@@ -48,7 +48,7 @@ from pipeline.render.compile import Compiled, compile_templates
 from pipeline.render.message import render_messages
 from pipeline.reports import render_segmentation_report
 from pipeline.retention import compute_retention, render_retention_report
-from pipeline.segment import segment, segments_csv_bytes
+from pipeline.segment import resolve_segmentation, segments_csv_bytes
 from pipeline.select import recipients_csv_bytes, select
 from pipeline.site import SiteData, write_site
 from pipeline.state import State
@@ -57,7 +57,6 @@ from pipeline.writer import RunWriter, atomic_folder, remove_stale_temp_folders
 
 log = logging.getLogger(__name__)
 
-FROZEN_MAX_AGE_DAYS = 90
 CHUNK = 250  # recipients per work unit handed to a render process
 
 Progress = Callable[[str, int, int], None]
@@ -119,7 +118,8 @@ def run_batch(
         remove_stale_temp_folders(output)
         warnings = list(data.warnings)
         with timer.stage("segment"):
-            segmentation = _segmentation(project, state, as_of)
+            frozen = state.latest_frozen_segmentation(on_or_before=as_of)
+            segmentation = resolve_segmentation(data, config, as_of, frozen)
         warnings += segmentation.warnings
         with timer.stage("quiet"):
             quiet = quiet_periods(data, config, as_of)
@@ -140,10 +140,12 @@ def run_batch(
                 calls = build_calls(data, config, segmentation, quiet, selections, interactions, as_of)
                 write_call_lists(writer, calls, data, settings, as_of)
             with timer.stage("reports"):
-                retention = compute_retention(data, segmentation, config, as_of)
-                writer.write_text("reports/segments.html",
-                                  render_segmentation_report(segmentation, data, config))
-                writer.write_text("reports/retention.html", render_retention_report(retention))
+                retention = compute_retention(data, segmentation, config, as_of, interactions)
+                templates = settings.paths.templates
+                writer.write_text("reports/segments.html", render_segmentation_report(
+                    segmentation, data, config, previous_as_of=frozen.as_of if frozen else None,
+                    templates=templates))
+                writer.write_text("reports/retention.html", render_retention_report(retention, templates=templates))
                 writer.write_bytes("segments.csv", segments_csv_bytes(segmentation))
                 writer.write_bytes("recipients.csv", recipients_csv_bytes(selections))
                 writer.write_bytes("rejects.csv", rejects_csv_bytes(data))
@@ -175,40 +177,6 @@ def run_batch(
         if not dry_run:
             state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
     return RunResult(run_id, output / run_id, counts, timer.timings, tuple(warnings), dry_run)
-
-
-# --------------------------------------------------------------------------- segmentation
-
-
-def _segmentation(project: Project, state: State, as_of: date) -> Segmentation:
-    """Return the latest frozen segmentation, completed for new customers, else compute one."""
-    frozen = state.latest_frozen_segmentation()
-    if frozen is not None and frozen.as_of > as_of:
-        frozen = None  # frozen after this run's as-of date: it cannot apply to the past
-    computed = segment(project.data, project.segments, as_of, previous=frozen)
-    if frozen is None:
-        return computed
-    warnings = list(computed.warnings)
-    age = (as_of - frozen.as_of).days
-    if age > FROZEN_MAX_AGE_DAYS:
-        warnings.append(
-            f"the frozen segmentation of {frozen.as_of} is {age} days old; "
-            "review it with `windstil segment --freeze`"
-        )
-    customers = {}
-    new = []
-    for cid, value in computed.customers.items():
-        if cid in frozen.customers:
-            customers[cid] = replace(value, segment=frozen.customers[cid].segment,
-                                     override_reason=frozen.customers[cid].override_reason)
-        else:
-            customers[cid] = value
-            new.append(cid)
-    if new:
-        warnings.append(f"{len(new)} customers are not in the frozen segmentation of "
-                        f"{frozen.as_of}; their segment is computed for {as_of}")
-    return replace(computed, customers=customers, frozen_at=frozen.as_of, moves=(),
-                   warnings=tuple(warnings))
 
 
 # --------------------------------------------------------------------------- rendering
