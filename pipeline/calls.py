@@ -217,7 +217,7 @@ def build_calls(
                 contact_name=contact.full_name if contact else "",
                 job_title=contact.job_title if contact else "",
                 phone=contact.phone if contact else "",
-                talking_points=_talking_points(data, facts, findings, last),
+                talking_points=_talking_points(data, facts, findings, last, _also_call(facts, overdue_rules, contact)),
                 last_contact=last.date if last else None,
                 last_contact_channel=last.channel.value if last and last.channel else "",
                 note="; ".join(notes),
@@ -454,8 +454,25 @@ def _choose_contact(facts: _Customer, overdue_rules: Sequence[ScheduleRule]) -> 
     return chosen, notes
 
 
+def _also_call(facts: _Customer, overdue_rules: Sequence[ScheduleRule], chosen: Contact | None) -> tuple[str, ...]:
+    """Name whom else to call for an overdue pair of the account manager's that the chosen contact does not cover."""
+    points: list[str] = []
+    for rule in overdue_rules:
+        if rule.ours is not OurLevel.ACCOUNT_MANAGER or chosen is None or chosen.level is rule.theirs:
+            continue
+        at_level = [c for c in facts.contacts if c.level is rule.theirs and not c.do_not_call]
+        if at_level:
+            other = min(at_level, key=lambda c: 0 if c.phone else 1)
+            details = ", ".join(x for x in (other.job_title, other.phone) if x)
+            points.append(
+                f"Voor het contactschema ({LEVEL_LABELS[rule.theirs]}) ook bellen: {other.full_name}"
+                + (f" ({details})" if details else "")
+            )
+    return tuple(points)
+
+
 def _talking_points(
-    data: Dataset, facts: _Customer, findings: Sequence[_Finding], last: Interaction | None
+    data: Dataset, facts: _Customer, findings: Sequence[_Finding], last: Interaction | None, also: Sequence[str]
 ) -> tuple[str, ...]:
     points: list[str] = []
     for selection in facts.selections:
@@ -471,6 +488,7 @@ def _talking_points(
             points.append(f"Alert aan {name}: ‘{_title(data, selection.alert_item.item_id)}’")
     for finding in sorted(findings, key=lambda f: list(CallReason).index(f.reason)):
         points.extend(finding.points)
+    points.extend(also)
     if any(f.reason is CallReason.EVALUATION_BELOW_NORM for f in findings):
         pass  # that finding already names the last evaluation
     elif facts.evaluations:

@@ -250,6 +250,20 @@ def test_contact_schedule_counts_only_the_matching_pair() -> None:
     )
 
 
+def test_both_pairs_due_call_management_and_name_the_operational_contact() -> None:
+    """Both pairs due: management is called, and the operational contact is named for the account manager's pair."""
+    contacts = [
+        contact("P1", level=Level.OPERATIONAL, first_name="Olga", last_name="Ops", job_title="Teamleider"),
+        contact("P2", level=Level.MANAGEMENT, job_title="Directeur"),
+    ]
+    [call] = calls_for(make_data(contacts=contacts), {"K1": "A"})
+    assert call.contact_id == "P2"
+    assert (
+        "Voor het contactschema (operationeel) ook bellen: Olga Ops (Teamleider, +31 30 000 0000)"
+        in call.talking_points
+    )
+
+
 def test_contact_schedule_uses_passed_in_interactions_and_ignores_the_future() -> None:
     """Imported call outcomes keep the schedule; an interaction after the as-of date does not."""
     data = make_data(
