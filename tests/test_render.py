@@ -163,14 +163,15 @@ def test_every_html_part_declares_language_title_charset_and_metas(batch: Batch)
 
 
 def test_every_html_part_starts_with_the_preheader(batch: Batch) -> None:
-    """The first thing in <body> is the hidden preheader holding the message's preheader text."""
+    """The first text in <body> is the hidden preheader holding the message's preheader text."""
     for relpath, html in html_files(batch).items():
         contact_id, name = relpath.split("/")[1:]
         message = batch.messages[(contact_id, MessageKind(name.removesuffix(".html")))]
-        body = html.split("<body", 1)[1].split(">", 1)[1].lstrip()
-        assert body.startswith('<div style="display:none;'), relpath
-        hidden = lxml.html.fromstring(body.split("</div>", 1)[0] + "</div>").text_content()
-        assert hidden == message.preheader
+        body = lxml.html.fromstring(html).find("body")
+        first = next(el for el in body.iter("div") if (el.text or "").strip())
+        assert first.get("class") == "preheader", relpath
+        assert "display:none" in first.get("style") and "color" not in first.get("style")
+        assert first.text == message.preheader
 
 
 def test_every_html_part_uses_presentation_tables_and_alt_text(batch: Batch) -> None:
