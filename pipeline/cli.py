@@ -186,12 +186,11 @@ def run(obj: Context, as_of: date | None, jobs: int | None, dry_run: bool, force
         ("calls", str(c["calls"])),
         ("rejected rows", str(c["rejects"])),
         ("lints", str(c["lints"])),
+        ("warnings", str(len(result.warnings))),
         ("time", f"{elapsed:.1f} s"),
     ]
     title = "dry run (nothing written)" if result.dry_run else f"run {result.run_id}"
     click.echo(f"{title}\n{_summary_table(rows)}")
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
     if not result.dry_run:
         click.echo(f"review: {result.folder / 'index.html'}  (or: windstil preview {result.run_id})")
 
