@@ -117,6 +117,10 @@ def run_batch(
             raise UsageError(f"run {run_id} is approved already; re-run it with --force to replace its files")
         remove_stale_temp_folders(output)
         warnings = list(data.warnings)
+        for warning in warnings:
+            log.warning(warning)
+        if data.rejects:
+            log.warning("%d input rows rejected; they are listed in rejects.csv", len(data.rejects))
         with timer.stage("segment"):
             frozen = state.latest_frozen_segmentation(on_or_before=as_of)
             segmentation = resolve_segmentation(data, config, as_of, frozen)
