@@ -12,8 +12,15 @@ Reasons and their due dates (days after the as-of date):
 | `quiet_followup` | a newsletter was made for the customer this run; the treatment has `call_within_days` | that |
 | `contact_overdue` | a `contact_schedule` pair had no interaction in the last `every_days` days | 0 |
 | `revenue_decline` | window revenue fell by ≥ `revenue_decline` (0.30) against the window before | 14 |
-| `cross_sell` / `up_sell` | a product in the cross_sell / up_sell of one they bought, never bought | 30 |
+| `cross_sell` / `up_sell` | this run chose an item for a contact because of a catalogue opportunity | 30 |
 | `review_segment_d` | a D customer whose treatment has `review: true` | 30 |
+
+A catalogue opportunity is a product in the `cross_sell` / `up_sell` of one they bought that they
+never bought (as in the selection stage). It is a *reason* only when it was "scored for this
+customer" (DESIGN.md): the newsletter or alert made this run carries an item chosen for it, so
+the call follows up what was just sent. Otherwise a listed customer's opportunities are only
+named in the talking points: a standing opportunity alone would put almost every customer on
+every month's list.
 
 A row's due date is the earliest of its reasons'. Priority (1 is most urgent):
 
@@ -167,6 +174,7 @@ class _Finding:
     reason: CallReason
     due: date
     points: tuple[str, ...] = ()
+    counts: bool = True  # False: only talking points (an opportunity nobody scored this run), no reason
 
 
 @dataclass(frozen=True)
@@ -199,9 +207,9 @@ def build_calls(
         facts = grouped.get(customer_id, _Customer((), (), (), ()))
         segment = value.segment
         findings, overdue_rules = _findings(data, config, customer_id, segment, facts, quiet.get(customer_id), as_of)
-        if not findings:
+        if not any(f.counts for f in findings):
             continue
-        reasons = tuple(sorted({f.reason for f in findings}, key=list(CallReason).index))
+        reasons = tuple(sorted({f.reason for f in findings if f.counts}, key=list(CallReason).index))
         contact, notes = _choose_contact(facts, overdue_rules)
         last = facts.interactions[-1] if facts.interactions else None
         calls.append(
@@ -211,7 +219,7 @@ def build_calls(
                 customer_name=customer.name,
                 segment=segment,
                 priority=_priority(reasons, segment),
-                due=min(f.due for f in findings),
+                due=min(f.due for f in findings if f.counts),
                 reasons=reasons,
                 contact_id=contact.contact_id if contact else "",
                 contact_name=contact.full_name if contact else "",
@@ -317,14 +325,21 @@ def _findings(
             )
         )
 
-    # cross_sell / up_sell
+    # cross_sell / up_sell: named whenever the catalogue has them, a reason when this run scored them
+    scored = _scored_products(data, facts.selections)
     for reason, label in ((CallReason.CROSS_SELL, "Cross-sell"), (CallReason.UP_SELL, "Up-sell")):
-        suggestions = _opportunities(data, customer_id, reason, as_of)
-        if suggestions:
-            shown = [f"{data.products[new].name} (bij {data.products[had].name})" for new, had in suggestions]
-            more = len(shown) - _MAX_SUGGESTIONS
-            text = ", ".join(shown[:_MAX_SUGGESTIONS]) + (f" en nog {more}" if more > 0 else "")
-            findings.append(_Finding(reason, due(reason), (f"{label}: {text}",)))
+        suggestions = _opportunities(data, customer_id, reason)
+        if not suggestions:
+            continue
+        hits = [(new, had) for new, had in suggestions if new in scored[reason]]
+        rest = [(new, had) for new, had in suggestions if new not in scored[reason]]
+        if hits:
+            text = f"{label}: {_suggestions(data, hits)} — kwam deze maand in de nieuwsbrief aan bod"
+            if rest:
+                text += f"; verder {_suggestions(data, rest)}"
+            findings.append(_Finding(reason, due(reason), (text,)))
+        else:
+            findings.append(_Finding(reason, due(reason), (f"{label}-kans: {_suggestions(data, rest)}",), counts=False))
 
     # revenue_decline
     current, previous = _window_revenues(data, customer_id, config.window_months, as_of)
@@ -366,21 +381,45 @@ def _last_of_pair(rule: ScheduleRule, interactions: Iterable[Interaction], data:
     return last
 
 
-def _opportunities(data: Dataset, customer_id: str, reason: CallReason, as_of: date) -> list[tuple[str, str]]:
-    """Return (suggested product, product it builds on) pairs, in catalogue order."""
-    bought = {
-        o.product_id
-        for o in data.orders
-        if o.customer_id == customer_id and not o.cancelled and o.order_date <= as_of and o.product_id
-    }
-    found: dict[str, str] = {}
+def _opportunities(data: Dataset, customer_id: str, reason: CallReason) -> list[tuple[str, str]]:
+    """Return (suggested product, product it builds on) pairs, in catalogue order.
+
+    As in the selection stage: a product counts as theirs once ordered (cancelled orders do
+    not count), and a product suggested both ways counts once, as the up-sell.
+    """
+    bought = {o.product_id for o in data.orders if o.customer_id == customer_id and not o.cancelled and o.product_id}
+    found: dict[CallReason, dict[str, str]] = {CallReason.CROSS_SELL: {}, CallReason.UP_SELL: {}}
     for product in data.products.values():
         if product.id not in bought:
             continue
-        for new in product.cross_sell if reason is CallReason.CROSS_SELL else product.up_sell:
-            if new not in bought and new in data.products and new not in found:
-                found[new] = product.id
-    return list(found.items())
+        for kind, targets in ((CallReason.CROSS_SELL, product.cross_sell), (CallReason.UP_SELL, product.up_sell)):
+            for new in targets:
+                if new not in bought and new in data.products:
+                    found[kind].setdefault(new, product.id)
+    if reason is CallReason.CROSS_SELL:
+        return [(new, had) for new, had in found[reason].items() if new not in found[CallReason.UP_SELL]]
+    return list(found[reason].items())
+
+
+def _scored_products(data: Dataset, selections: Iterable[Selection]) -> dict[CallReason, set[str]]:
+    """Return the products of the items this run chose for the customer's contacts because of a cross- or up-sell."""
+    scored: dict[CallReason, set[str]] = {CallReason.CROSS_SELL: set(), CallReason.UP_SELL: set()}
+    for selection in selections:
+        chosen = [*(selection.items if selection.newsletter else ())]
+        if selection.alert and selection.alert_item is not None:
+            chosen.append(selection.alert_item)
+        for item in chosen:
+            content = data.content.get(item.item_id)
+            for item_reason in item.reasons:
+                if item_reason.kind in (CallReason.CROSS_SELL.value, CallReason.UP_SELL.value) and content:
+                    scored[CallReason(item_reason.kind)].update(content.products)
+    return scored
+
+
+def _suggestions(data: Dataset, pairs: Sequence[tuple[str, str]]) -> str:
+    shown = [f"{data.products[new].name} (bij {data.products[had].name})" for new, had in pairs]
+    more = len(shown) - _MAX_SUGGESTIONS
+    return ", ".join(shown[:_MAX_SUGGESTIONS]) + (f" en nog {more}" if more > 0 else "")
 
 
 def _window_revenues(data: Dataset, customer_id: str, window_months: int, as_of: date) -> tuple[Decimal, Decimal]:

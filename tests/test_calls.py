@@ -39,6 +39,7 @@ from pipeline.models import (
     Dataset,
     Evaluation,
     Interaction,
+    ItemReason,
     ItemType,
     Level,
     Order,
@@ -64,10 +65,22 @@ AMS = {
     "am-sara": AccountManager("am-sara", "Sara Bakker", "sara.bakker@polderlicht-it.nl"),
 }
 PRODUCTS = {
-    "werkplek": Product("werkplek", "Werkplekbeheer", cross_sell=("backup",), up_sell=()),
+    "werkplek": Product("werkplek", "Werkplekbeheer", cross_sell=("backup", "backup-plus"), up_sell=()),
     "backup": Product("backup", "Back-up Pro", cross_sell=(), up_sell=("backup-plus",)),
     "backup-plus": Product("backup-plus", "Back-up Pro Plus"),
     "scan": Product("scan", "Securityscan"),
+}
+
+
+def item(item_id: str, title: str, *products: str) -> ContentItem:
+    return ContentItem(
+        item_id, f"content/{item_id}.md", title, ItemType.ARTICLE, "nl", date(2026, 11, 2), "", "", products=products
+    )
+
+
+CONTENT = {
+    "nl/backup": item("nl/backup", "Back-ups die u echt terugzet", "backup"),
+    "nl/backup-plus": item("nl/backup-plus", "Terugzetten binnen het uur", "backup-plus"),
 }
 
 
@@ -116,7 +129,7 @@ def make_data(
         interactions=tuple(interactions),
         suppressions=(),
         products=PRODUCTS,
-        content=content or {},
+        content=CONTENT if content is None else content,
     )
 
 
@@ -129,7 +142,11 @@ def make_segmentation(**segments: str) -> Segmentation:
     return Segmentation(as_of=AS_OF, customers={cid: value(cid, s) for cid, s in segments.items()})
 
 
-def newsletter(contact_id: str, customer_id: str = "K1", items: tuple[str, ...] = (), segment: str = "B") -> Selection:
+def newsletter(
+    contact_id: str, customer_id: str = "K1", items: tuple[str, ...] = (), segment: str = "B", because: str = ""
+) -> Selection:
+    """Return a made newsletter; `because` is the selection's reason kind for every item (e.g. cross_sell)."""
+    reasons = (ItemReason(because, "", 4),) if because else ()
     return Selection(
         contact_id=contact_id,
         customer_id=customer_id,
@@ -139,7 +156,7 @@ def newsletter(contact_id: str, customer_id: str = "K1", items: tuple[str, ...] 
         quiet=True,
         newsletter_reasons=(),
         alert_reasons=(SkipReason.NO_MATCHING_ITEM,),
-        items=tuple(ChosenItem(i, 5, ()) for i in items),
+        items=tuple(ChosenItem(i, 5, reasons) for i in items),
     )
 
 
@@ -276,28 +293,58 @@ def test_contact_schedule_uses_passed_in_interactions_and_ignores_the_future() -
 
 
 def test_cross_sell_alone_names_the_products() -> None:
-    """A customer with Werkplekbeheer but no Back-up Pro is a cross-sell chance, named in the talking points."""
+    """The newsletter carried an item chosen as cross-sell: a C customer gets a call naming the product."""
     orders = [order("O1", date(2025, 3, 1), product="werkplek"), order("O2", date(2026, 3, 1), product="werkplek")]
-    [call] = calls_for(make_data(orders=orders))
+    sent = newsletter("P1", items=("nl/backup",), because="cross_sell")
+    [call] = calls_for(make_data(orders=orders), {"K1": "C"}, selections=[sent])
     assert call.reasons == (R.CROSS_SELL,)
     assert (call.priority, call.due) == (3, AS_OF + timedelta(days=30))
-    assert "Cross-sell: Back-up Pro (bij Werkplekbeheer)" in call.talking_points
+    assert (
+        "Cross-sell: Back-up Pro (bij Werkplekbeheer) — kwam deze maand in de nieuwsbrief aan bod; "
+        "verder Back-up Pro Plus (bij Werkplekbeheer)"
+    ) in call.talking_points
+
+
+def test_unscored_opportunity_is_a_talking_point_not_a_reason() -> None:
+    """A standing catalogue opportunity alone lists nobody; on a listed customer it is named as a chance."""
+    orders = [order("O1", date(2025, 3, 1), product="werkplek"), order("O2", date(2026, 3, 1), product="werkplek")]
+    assert calls_for(make_data(orders=orders)) == []
+    [call] = calls_for(make_data(orders=orders), {"K1": "B"}, selections=[newsletter("P1")])
+    assert call.reasons == (R.QUIET_FOLLOWUP,)
+    assert (
+        "Cross-sell-kans: Back-up Pro (bij Werkplekbeheer), Back-up Pro Plus (bij Werkplekbeheer)"
+        in call.talking_points
+    )
 
 
 def test_up_sell_alone_and_no_opportunity_once_bought() -> None:
     """Back-up Pro suggests its up-sell Back-up Pro Plus, until the customer has it."""
     orders = [order("O1", date(2025, 3, 1), product="backup"), order("O2", date(2026, 3, 1), product="backup")]
-    [call] = calls_for(make_data(orders=orders))
+    sent = [newsletter("P1", items=("nl/backup-plus",), because="up_sell")]
+    [call] = calls_for(make_data(orders=orders), selections=sent)
     assert call.reasons == (R.UP_SELL,)
-    assert "Up-sell: Back-up Pro Plus (bij Back-up Pro)" in call.talking_points
+    assert any(p.startswith("Up-sell: Back-up Pro Plus (bij Back-up Pro) — kwam") for p in call.talking_points)
     orders.append(order("O3", date(2026, 4, 1), product="backup-plus", revenue="0"))
-    assert calls_for(make_data(orders=orders)) == []
+    assert calls_for(make_data(orders=orders), selections=sent) == []
+
+
+def test_product_suggested_both_ways_counts_once_as_up_sell() -> None:
+    """Back-up Pro Plus is cross-sell of Werkplekbeheer and up-sell of Back-up Pro: named once, as up-sell."""
+    orders = [
+        order("O1", date(2025, 3, 1), product="werkplek"),
+        order("O2", date(2026, 3, 1), product="backup"),
+    ]
+    sent = [newsletter("P1", items=("nl/backup-plus",), because="up_sell")]
+    [call] = calls_for(make_data(orders=orders), selections=sent)
+    assert call.reasons == (R.UP_SELL,)
+    assert not any("Cross-sell" in p for p in call.talking_points)
 
 
 def test_cancelled_order_is_not_a_purchase() -> None:
-    """A cancelled Werkplekbeheer order opens no cross-sell."""
+    """A cancelled Werkplekbeheer order opens no cross-sell, even when an item scored one."""
     cancelled = replace(order("O9", date(2026, 5, 1), product="werkplek"), status=OrderStatus.CANCELLED)
-    assert calls_for(make_data(orders=[*steady_orders(), cancelled])) == []
+    sent = [newsletter("P1", items=("nl/backup",), because="cross_sell")]
+    assert calls_for(make_data(orders=[*steady_orders(), cancelled]), selections=sent) == []
 
 
 @pytest.mark.parametrize(("current", "listed"), [("710", False), ("700", True), ("690", True)])
@@ -345,16 +392,6 @@ def test_no_review_when_the_treatment_does_not_ask() -> None:
 
 def test_several_reasons_make_one_row_with_all_of_them() -> None:
     """An A customer with a bad evaluation, a newsletter, an overdue schedule, a decline and a cross-sell: one row."""
-    item = ContentItem(
-        "nl/backup",
-        "content/nl/backup.md",
-        "Back-ups die u echt terugzet",
-        ItemType.ARTICLE,
-        "nl",
-        date(2026, 11, 2),
-        "",
-        "",
-    )
     data = make_data(
         contacts=a_customer_contacts(),
         orders=[
@@ -362,9 +399,9 @@ def test_several_reasons_make_one_row_with_all_of_them() -> None:
             order("O2", date(2026, 6, 1), "1000", product="werkplek"),
         ],
         evaluations=[Evaluation("K1", date(2026, 9, 5), Decimal("6.5"), comment="Vertraging")],
-        content={item.id: item},
     )
-    [call] = calls_for(data, {"K1": "A"}, selections=[newsletter("P1", items=("nl/backup",), segment="A")])
+    sent = newsletter("P1", items=("nl/backup",), segment="A", because="cross_sell")
+    [call] = calls_for(data, {"K1": "A"}, selections=[sent])
     assert call.reasons == (
         R.EVALUATION_BELOW_NORM,
         R.QUIET_FOLLOWUP,
@@ -374,7 +411,7 @@ def test_several_reasons_make_one_row_with_all_of_them() -> None:
     )
     assert (call.priority, call.due) == (1, AS_OF)
     assert call.talking_points[0] == "Nieuwsbrief aan VoornaamP1 Achternaam: ‘Back-ups die u echt terugzet’"
-    assert "Cross-sell: Back-up Pro (bij Werkplekbeheer)" in call.talking_points
+    assert any(p.startswith("Cross-sell: Back-up Pro (bij Werkplekbeheer) — kwam") for p in call.talking_points)
     assert any(
         p.startswith("Laatste evaluatie: 6,5 op 5 sep 2026: “Vertraging” — onder de norm") for p in call.talking_points
     )
