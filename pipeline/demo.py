@@ -23,9 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsLenAndGetItem
 
 from pipeline.errors import OutputError, UsageError
+
+_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
@@ -1113,7 +1118,7 @@ def _spread(n: int) -> float:
 class _FastRandom(random.Random):
     """random.Random with a cheaper choice() and randint(): they run millions of times."""
 
-    def choice(self, seq: Sequence[Any]) -> Any:
+    def choice(self, seq: SupportsLenAndGetItem[_T]) -> _T:
         return seq[int(self.random() * len(seq))]
 
     def randint(self, a: int, b: int) -> int:
