@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -168,7 +168,7 @@ def _write_site(writer: RunWriter, site: SiteData) -> None:
     common = {
         "run_id": run_id,
         "as_of_text": dutch_date(site.as_of),
-        "created": site.created,
+        "created": _created_text(site.created),
         "reports": [(title, path) for title, path in site.reports],
         "call_lists": [(name, path) for name, path in site.call_lists],
     }
@@ -206,6 +206,16 @@ def _write_site(writer: RunWriter, site: SiteData) -> None:
 def dutch_date(day: date) -> str:
     """Return a date as Dutch marketers write it: `30 november 2026`."""
     return f"{day.day} {MONTHS_NL[day.month - 1]} {day.year}"
+
+
+def _created_text(created: str) -> str:
+    """Return the run's ISO timestamp as `27 november 2026, 12:43 UTC` (as given if unparsable)."""
+    try:
+        moment = datetime.fromisoformat(created)
+    except ValueError:
+        return created
+    zone = "UTC" if moment.utcoffset() == timedelta(0) else (moment.strftime("%z") if moment.tzinfo else "")
+    return f"{dutch_date(moment.date())}, {moment:%H:%M} {zone}".rstrip()
 
 
 def js_assign(name: str, value: Any) -> str:

@@ -112,8 +112,9 @@ def test_a_reviewer_walks_through_the_tiny_run(page: Any, tiny_run: Path) -> Non
     frame = page.locator("#newsletter iframe.mail")
     assert frame.get_attribute("sandbox") is not None
     assert "allow-scripts" not in (frame.get_attribute("sandbox") or "")
-    assert round(frame.bounding_box()["width"]) == 600 + 2  # the frame's 1 px border on both sides
+    assert frame.evaluate("f => f.clientWidth") == 600  # the e-mail's viewport, inside the border
     page.click("#newsletter button[data-width='375']")
+    assert frame.evaluate("f => f.clientWidth") == 375
     assert round(frame.bounding_box()["width"]) == 375 + 2
     assert page.locator("#newsletter button[data-width='375']").get_attribute("aria-pressed") == "true"
     mail = page.frame_locator("#newsletter iframe.mail")

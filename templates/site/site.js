@@ -271,9 +271,35 @@
       info.appendChild(el("p", { className: "ok" }, "Geen lints."));
     }
 
-    info.appendChild(el("h3", null, "Waarom deze items"));
+    info.appendChild(el("h3", null, "Tekstversie"));
+    info.appendChild(el("iframe", { className: "text", sandbox: "", src: base + ".txt", title: "Tekstversie" }));
+
+    var frame = el("iframe", {
+      className: "mail w600 " + kind,
+      sandbox: "allow-popups allow-popups-to-escape-sandbox",
+      src: base + ".html",
+      title: (kind === "newsletter" ? "Nieuwsbrief" : "Alert") + " zoals de ontvanger hem ziet",
+      referrerpolicy: "no-referrer",
+    });
+    var widths = el("div", { className: "widths", role: "group", "aria-label": "Breedte" });
+    [["600", "600 px (desktop)"], ["375", "375 px (telefoon)"]].forEach(function (w) {
+      var button = el("button", { type: "button", "data-width": w[0], "aria-pressed": w[0] === "600" ? "true" : "false" }, w[1]);
+      button.addEventListener("click", function () {
+        frame.className = "mail w" + w[0] + " " + kind;
+        widths.querySelectorAll("button").forEach(function (b) {
+          b.setAttribute("aria-pressed", b === button ? "true" : "false");
+        });
+      });
+      widths.appendChild(button);
+    });
+    var links = el("p", { className: "links" },
+      el("a", { href: base + ".html", target: "_blank", rel: "noopener" }, "HTML los openen"), " · ",
+      el("a", { href: base + ".txt", target: "_blank", rel: "noopener" }, "tekstversie"), " · ",
+      el("a", { href: base + ".eml", download: "" }, ".eml downloaden"));
+    var why = el("div", { className: "whybox" });
+    why.appendChild(el("h3", null, "Waarom deze items"));
     if (message.fallback) {
-      info.appendChild(el("p", { className: "warn" }, "Niets persoonlijks scoorde: algemene items in de eigen taal vullen aan."));
+      why.appendChild(el("p", { className: "warn" }, "Niets persoonlijks scoorde: algemene items in de eigen taal vullen aan."));
     }
     var table = el("table", { className: "data why" },
       el("thead", null, el("tr", null, el("th", { scope: "col" }, "#"), el("th", { scope: "col" }, "Item"),
@@ -296,36 +322,12 @@
         el("td", null, reasons)));
     });
     table.appendChild(tbody);
-    info.appendChild(table);
+    why.appendChild(table);
 
-    info.appendChild(el("h3", null, "Tekstversie"));
-    info.appendChild(el("iframe", { className: "text", sandbox: "", src: base + ".txt", title: "Tekstversie" }));
-
-    var frame = el("iframe", {
-      className: "mail w600",
-      sandbox: "allow-popups allow-popups-to-escape-sandbox",
-      src: base + ".html",
-      title: (kind === "newsletter" ? "Nieuwsbrief" : "Alert") + " zoals de ontvanger hem ziet",
-      referrerpolicy: "no-referrer",
-    });
-    var widths = el("div", { className: "widths", role: "group", "aria-label": "Breedte" });
-    [["600", "600 px (desktop)"], ["375", "375 px (telefoon)"]].forEach(function (w) {
-      var button = el("button", { type: "button", "data-width": w[0], "aria-pressed": w[0] === "600" ? "true" : "false" }, w[1]);
-      button.addEventListener("click", function () {
-        frame.className = "mail w" + w[0];
-        widths.querySelectorAll("button").forEach(function (b) {
-          b.setAttribute("aria-pressed", b === button ? "true" : "false");
-        });
-      });
-      widths.appendChild(button);
-    });
-    var links = el("p", { className: "links" },
-      el("a", { href: base + ".html", target: "_blank", rel: "noopener" }, "HTML los openen"), " · ",
-      el("a", { href: base + ".txt", target: "_blank", rel: "noopener" }, "tekstversie"), " · ",
-      el("a", { href: base + ".eml", download: "" }, ".eml downloaden"));
     body.appendChild(el("div", { className: "split" },
       el("div", { className: "viewer" }, widths, links, el("div", { className: "frame" }, frame)),
       info));
+    body.appendChild(why);
   }
 
   function recipientPage() {
