@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 
 from pipeline.errors import InputError, Problem
 from pipeline.models import LANGUAGES, ContentItem, ItemType, Lint, MessageKind, Settings
-from pipeline.render.formatting import format_date
+from pipeline.render.formatting import clean_text, format_date
 from pipeline.render.i18n import _, load_translations, static_environment
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ _STAGE2_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}", re.DOTALL)
 _INLINE_STYLE = re.compile(r'<mj-style\s+inline="inline"\s*>(.*?)</mj-style>', re.DOTALL)
 _STYLE_OPEN = re.compile(r"<style\b")
 _FONT_LINK = re.compile(r"<link\b[^>]*>\s*", re.IGNORECASE)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TOKEN = re.compile(r"wsjinja(\d{5})q")
 _COMMENT_TOKEN = re.compile(r"<!--wsjinja(\d{5})q-->")
 
@@ -110,7 +111,12 @@ class Compiled:
 
 def html_environment() -> jinja2.Environment:
     """Return the stage-two environment for HTML: autoescape on, undefined names are errors."""
-    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return jinja2.Environment(
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        newline_sequence="\r\n",  # MIME's canonical line end, so nothing is converted per recipient
+    )
 
 
 def text_environment() -> jinja2.Environment:
@@ -120,6 +126,7 @@ def text_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         keep_trailing_newline=True,
+        newline_sequence="\r\n",
     )
 
 
@@ -283,11 +290,11 @@ def prepare_item(item: ContentItem, settings: Settings, translations: gettext.Nu
         id=item.id,
         type=item.type,
         language=item.language,
-        title=item.title,
-        summary=item.summary.strip(),
+        title=clean_text(item.title),
+        summary=clean_text(item.summary),
         url=url,
-        body=Markup(body),  # noqa: S704 - sanitised by the loader's allow-list (nh3), restyled here
-        text=item.body_markdown.strip(),
+        body=Markup(crlf(body)),  # noqa: S704 - sanitised by the loader's allow-list (nh3), restyled here
+        text=crlf(item.body_markdown.strip()),
         cta=translations.gettext(CTA_LABELS[item.type]),
         meta=meta,
         published=item.published,
@@ -303,7 +310,7 @@ def _resolve(url: str, base: str) -> str:
 def _style_fragment(item: ContentItem, base_url: str, lints: list[Lint]) -> str:
     if not item.body_html.strip():
         return ""
-    wrapper = lxml.html.fragment_fromstring(item.body_html, create_parent="div")
+    wrapper = lxml.html.fragment_fromstring(_CONTROL.sub("", item.body_html), create_parent="div")
     for element in wrapper.iter():
         if not isinstance(element.tag, str) or element is wrapper:
             continue
@@ -326,3 +333,11 @@ def _style_fragment(item: ContentItem, base_url: str, lints: list[Lint]) -> str:
                 element.set("href", resolved)
     inner = str(escape(wrapper.text or ""))
     return inner + "".join(lxml.html.tostring(child, encoding="unicode") for child in wrapper)
+
+
+def crlf(text: str) -> str:
+    """Return `text` with CRLF line ends and no other control characters."""
+    text = _CONTROL.sub("", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\n", "\r\n")

@@ -91,6 +91,8 @@ GENERAL_PHRASES: dict[str, str] = {
 def why_line(reasons: tuple[ItemReason, ...], translations: gettext.NullTranslations) -> str:
     """Return the "why this is relevant for you" sentences for an item's reasons."""
     by_kind = {reason.kind: reason for reason in reversed(reasons)}  # the first of a kind wins
+    if "own_product" in by_kind:
+        by_kind.pop("product_tag", None)  # it would name the same products again
     sentences = [
         translations.gettext(phrase) % {"detail": by_kind[kind].detail}
         for kind, phrase in REASON_PHRASES.items()

@@ -36,7 +36,7 @@ from pipeline.models import (
     Selection,
     Settings,
 )
-from pipeline.render.compile import Compiled, CompiledTemplate, PreparedItem
+from pipeline.render.compile import Compiled, CompiledTemplate, PreparedItem, crlf
 from pipeline.render.formatting import (
     clean_text,
     encode_header_text,
@@ -58,7 +58,6 @@ LIST_NAMES = {MessageKind.NEWSLETTER: "newsletter", MessageKind.ALERT: "alerts"}
 LIST_LABELS = {MessageKind.NEWSLETTER: _("newsletter"), MessageKind.ALERT: _("alerts")}
 MAX_TITLE_IN_SUBJECT = 60
 
-_HTML_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NOT_PHONE = re.compile(r"[^\d+]")
 _ADDRESS_UNSAFE = re.compile(r"[<>,;\s]")
 
@@ -314,7 +313,7 @@ def _person_values(compiled: Compiled, contact: Contact, language: str) -> dict[
     else:
         salutation = t.gettext(_("Dear customer,"))
         lints = (Lint("fallback_field", f"no first name: the salutation is {salutation!r}"),)
-    email = _ADDRESS_UNSAFE.sub("", contact.email)
+    email = _ADDRESS_UNSAFE.sub("", clean_text(contact.email))
     return {
         "first_name": first,
         "salutation": salutation,
@@ -376,10 +375,13 @@ def _render_one(
         "items": items,
         "item": items[0],
     }
-    html = _crlf(template.html.render(context))
-    if _HTML_CONTROL.search(html):
-        html = _HTML_CONTROL.sub("", html)
-    text = _crlf(template.text.render(context))
+    html = template.html.render(context)
+    text = template.text.render(context)
+    # Every value was cleaned when it was prepared; this only guards against one that was not.
+    if html.count("\n") != html.count("\r\n"):
+        html = crlf(html)
+    if text.count("\n") != text.count("\r\n"):
+        text = crlf(text)
     html_bytes = html.encode("utf-8")
     text_bytes = text.encode("utf-8")
     digest = hashlib.sha256(f"{run['run_id']}\n{contact.contact_id}\n{kind.value}".encode()).hexdigest()
@@ -423,12 +425,6 @@ def _render_one(
         lints=tuple(dict.fromkeys(lints)),
     )
     return rendered, {f"{folder}.html": html_bytes, f"{folder}.txt": text_bytes, f"{folder}.eml": eml}
-
-
-def _crlf(text: str) -> str:
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text.replace("\n", "\r\n")
 
 
 def _shorten(text: str, limit: int) -> str:
