@@ -225,7 +225,9 @@ def build_calls(
                 contact_name=contact.full_name if contact else "",
                 job_title=contact.job_title if contact else "",
                 phone=contact.phone if contact else "",
-                talking_points=_talking_points(data, facts, findings, last, _also_call(facts, overdue_rules, contact)),
+                talking_points=_talking_points(
+                    data, facts, findings, last, _also_call(facts, overdue_rules, contact), contact
+                ),
                 last_contact=last.date if last else None,
                 last_contact_channel=last.channel.value if last and last.channel else "",
                 note="; ".join(notes),
@@ -336,7 +338,7 @@ def _findings(
         if hits:
             text = f"{label}: {_suggestions(data, hits)} — kwam deze maand in de nieuwsbrief aan bod"
             if rest:
-                text += f"; verder {_suggestions(data, rest)}"
+                text += f"; verder {_suggestions(data, rest, limit=2)}"
             findings.append(_Finding(reason, due(reason), (text,)))
         else:
             findings.append(_Finding(reason, due(reason), (f"{label}-kans: {_suggestions(data, rest)}",), counts=False))
@@ -416,10 +418,10 @@ def _scored_products(data: Dataset, selections: Iterable[Selection]) -> dict[Cal
     return scored
 
 
-def _suggestions(data: Dataset, pairs: Sequence[tuple[str, str]]) -> str:
+def _suggestions(data: Dataset, pairs: Sequence[tuple[str, str]], limit: int = _MAX_SUGGESTIONS) -> str:
     shown = [f"{data.products[new].name} (bij {data.products[had].name})" for new, had in pairs]
-    more = len(shown) - _MAX_SUGGESTIONS
-    return ", ".join(shown[:_MAX_SUGGESTIONS]) + (f" en nog {more}" if more > 0 else "")
+    more = len(shown) - limit
+    return ", ".join(shown[:limit]) + (f" en nog {more}" if more > 0 else "")
 
 
 def _window_revenues(data: Dataset, customer_id: str, window_months: int, as_of: date) -> tuple[Decimal, Decimal]:
@@ -511,20 +513,14 @@ def _also_call(facts: _Customer, overdue_rules: Sequence[ScheduleRule], chosen: 
 
 
 def _talking_points(
-    data: Dataset, facts: _Customer, findings: Sequence[_Finding], last: Interaction | None, also: Sequence[str]
+    data: Dataset,
+    facts: _Customer,
+    findings: Sequence[_Finding],
+    last: Interaction | None,
+    also: Sequence[str],
+    chosen: Contact | None,
 ) -> tuple[str, ...]:
-    points: list[str] = []
-    for selection in facts.selections:
-        name = (
-            data.contacts[selection.contact_id].full_name
-            if selection.contact_id in data.contacts
-            else selection.contact_id
-        )
-        if selection.newsletter and selection.items:
-            titles = ", ".join(f"‘{_title(data, c.item_id)}’" for c in selection.items)
-            points.append(f"Nieuwsbrief aan {name}: {titles}")
-        if selection.alert and selection.alert_item is not None:
-            points.append(f"Alert aan {name}: ‘{_title(data, selection.alert_item.item_id)}’")
+    points = _sent_points(data, facts.selections, chosen)
     for finding in sorted(findings, key=lambda f: list(CallReason).index(f.reason)):
         points.extend(finding.points)
     points.extend(also)
@@ -543,6 +539,48 @@ def _talking_points(
     else:
         points.append("Laatste contact: niet vastgelegd")
     return tuple(points)
+
+
+def _sent_points(data: Dataset, selections: Sequence[Selection], chosen: Contact | None) -> list[str]:
+    """Say what was sent this run: in full for the contact to call (or the first recipient), in short for the rest."""
+
+    def sent_items(selection: Selection) -> list[str]:
+        ids = [c.item_id for c in selection.items] if selection.newsletter else []
+        if selection.alert and selection.alert_item is not None:
+            ids.append(selection.alert_item.item_id)
+        return ids
+
+    sent = [s for s in selections if sent_items(s)]
+    if not sent:
+        return []
+    main = next((s for s in sent if chosen is not None and s.contact_id == chosen.contact_id), sent[0])
+    points: list[str] = []
+    name = _contact_name(data, main.contact_id)
+    if main.newsletter and main.items:
+        points.append(f"Nieuwsbrief aan {name}: " + ", ".join(f"‘{_title(data, c.item_id)}’" for c in main.items))
+    if main.alert and main.alert_item is not None:
+        points.append(f"Alert aan {name}: ‘{_title(data, main.alert_item.item_id)}’")
+    others = [s for s in sent if s is not main]
+    if others:
+        extra: dict[str, None] = {}  # items the main recipient did not get, in first-sent order
+        for other in others:
+            extra.update(dict.fromkeys(i for i in sent_items(other) if i not in sent_items(main)))
+        text = "Ook verstuurd aan " + _and_join([_contact_name(data, s.contact_id) for s in others])
+        if extra:
+            more = len(extra) - _MAX_SUGGESTIONS
+            titles = ", ".join(f"‘{_title(data, i)}’" for i in list(extra)[:_MAX_SUGGESTIONS])
+            text += f", met daarnaast {titles}" + (f" en nog {more}" if more > 0 else "")
+        points.append(text)
+    return points
+
+
+def _contact_name(data: Dataset, contact_id: str) -> str:
+    contact = data.contacts.get(contact_id)
+    return contact.full_name if contact else contact_id
+
+
+def _and_join(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " en " + names[-1]
 
 
 def _evaluation(evaluation: Evaluation) -> str:

@@ -419,6 +419,26 @@ def test_several_reasons_make_one_row_with_all_of_them() -> None:
     assert call.contact_id == "P2"  # the management pair is overdue (never met): management first
 
 
+def test_items_sent_are_named_in_full_for_the_contact_to_call_and_short_for_the_rest() -> None:
+    """Three recipients: the called contact's items by title, the others by name plus what only they got."""
+    contacts = [
+        contact("P1", first_name="Anna", last_name="A", do_not_call=True),
+        contact("P2", first_name="Bram", last_name="B"),
+        contact("P3", first_name="Cas", last_name="C"),
+    ]
+    sent = [
+        newsletter("P1", items=("nl/backup", "nl/backup-plus")),
+        newsletter("P2", items=("nl/backup",)),
+        newsletter("P3", items=("nl/backup",)),
+    ]
+    [call] = calls_for(make_data(contacts=contacts), {"K1": "B"}, selections=sent)
+    assert call.contact_id == "P2"
+    assert call.talking_points[:2] == (
+        "Nieuwsbrief aan Bram B: ‘Back-ups die u echt terugzet’",
+        "Ook verstuurd aan Anna A en Cas C, met daarnaast ‘Terugzetten binnen het uur’",
+    )
+
+
 # --------------------------------------------------------------------------- the contact to call
 
 
