@@ -112,6 +112,11 @@ class _RunHandler(BaseHTTPRequestHandler):
         if self.headers.get("Host", "") not in self.allowed_hosts:
             self.send_error(421, "Misdirected request: use the URL windstil preview printed")
             return
+        if urlsplit(self.path).path == "/favicon.ico":
+            self.send_response(204)  # browsers ask for it on every page; there is none
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         target = self._target()
         if target is None:
             self.send_error(404, "Not found")
