@@ -276,7 +276,7 @@ def restore(html: str, tags: list[str], where: str = "template") -> str:
 def prepare_item(item: ContentItem, settings: Settings, translations: gettext.NullTranslations) -> PreparedItem:
     """Style an item's sanitised HTML inline, make its links absolute and note what to lint."""
     lints: list[Lint] = []
-    url = item.url.strip()
+    url = clean_text(item.url)
     if url and not re.match(r"(?i)^(https?|mailto):", url):
         resolved = _resolve(url, settings.website_url)
         lints.append(Lint("broken_link", f"{item.id}: link {url!r} is relative; sent as {resolved}"))

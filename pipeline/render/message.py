@@ -4,8 +4,9 @@ This is the per-recipient path, so it does as little as possible: no MJML, no CS
 no template compilation. Values that are the same for a whole run, a language or a customer
 are computed once and kept in `Compiled.cache`. The MIME message is assembled by hand from
 prebuilt header lines (tests parse it back with the standard library and compare it header
-for header with one built by `email.message.EmailMessage`); bodies are UTF-8 quoted-printable
-with CRLF line ends, so every line stays under 78 bytes.
+for header with one built by `email.message.EmailMessage`). Bodies are UTF-8 with CRLF line
+ends: the text part quoted-printable (readable, as spam filters like it), the HTML part base64
+(a third of the cost of quoted-printable on 25 KB); every line stays under 78 bytes.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pipeline.models import (
     Selection,
     Settings,
 )
-from pipeline.render.compile import Compiled, CompiledTemplate, PreparedItem, crlf
+from pipeline.render.compile import Compiled, CompiledTemplate, PreparedItem
 from pipeline.render.formatting import (
     clean_text,
     encode_header_text,
@@ -181,7 +182,8 @@ def _customer_values(
             lints.append(Lint("fallback_field", "no account manager: the card shows the company"))
             am_name, am_email, am_phone = clean_text(settings.company_name), settings.reply_to, ""
         else:
-            am_name, am_email, am_phone = clean_text(manager.name), manager.email, clean_text(manager.phone)
+            am_name, am_phone = clean_text(manager.name), clean_text(manager.phone)
+            am_email = clean_text(manager.email)
         if not am_phone:
             lints.append(Lint("fallback_field", f"account manager {am_name} has no phone: the company number is shown"))
             am_phone = clean_text(settings.company_phone)
@@ -350,7 +352,7 @@ def _render_one(
         why_key = ("why", language, choice.reasons)
         why = compiled.cache.get(why_key)
         if why is None:
-            why = compiled.cache[why_key] = why_line(choice.reasons, t)
+            why = compiled.cache[why_key] = clean_text(why_line(choice.reasons, t))
         values["why"] = why
         items.append(values)
         lints.extend(prepared.lints)
@@ -377,11 +379,8 @@ def _render_one(
     }
     html = template.html.render(context)
     text = template.text.render(context)
-    # Every value was cleaned when it was prepared; this only guards against one that was not.
-    if html.count("\n") != html.count("\r\n"):
-        html = crlf(html)
-    if text.count("\n") != text.count("\r\n"):
-        text = crlf(text)
+    # No conversion here: the templates emit CRLF and every value was cleaned to one line
+    # (or to CRLF, for item bodies) when it was prepared. Tests check every line end.
     html_bytes = html.encode("utf-8")
     text_bytes = text.encode("utf-8")
     digest = hashlib.sha256(f"{run['run_id']}\n{contact.contact_id}\n{kind.value}".encode()).hexdigest()
@@ -403,9 +402,9 @@ def _render_one(
             (
                 f"\r\n--{boundary}\r\n"
                 'Content-Type: text/html; charset="utf-8"\r\n'
-                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                "Content-Transfer-Encoding: base64\r\n\r\n"
             ).encode("ascii"),
-            binascii.b2a_qp(html_bytes, istext=True),
+            _base64_lines(html_bytes),
             f"\r\n--{boundary}--\r\n".encode("ascii"),
         )
     )
@@ -425,6 +424,12 @@ def _render_one(
         lints=tuple(dict.fromkeys(lints)),
     )
     return rendered, {f"{folder}.html": html_bytes, f"{folder}.txt": text_bytes, f"{folder}.eml": eml}
+
+
+def _base64_lines(data: bytes) -> bytes:
+    """Return `data` base64-encoded in 76-character CRLF lines (RFC 2045)."""
+    encoded = binascii.b2a_base64(data, newline=False)
+    return b"\r\n".join([encoded[i : i + 76] for i in range(0, len(encoded), 76)])
 
 
 def _shorten(text: str, limit: int) -> str:
