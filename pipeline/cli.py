@@ -440,6 +440,114 @@ def demo_data(obj: Context, customers: int, seed: int, out: Path) -> None:
         )
 
 
+# --------------------------------------------------------------------------- unsubscribe & state
+
+
+@cli.group()
+def unsubscribe() -> None:
+    """Unsubscribes: record who clicked the link or asked to be left out.
+
+    \b
+    Example:
+      windstil unsubscribe import afmeldingen-nov.csv
+    """
+
+
+@unsubscribe.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+@user_errors
+def unsubscribe_import(obj: Context, file: Path) -> None:
+    """Add unsubscribes to the state, so no later run mails those addresses.
+
+    FILE holds one entry a line: an unsubscribe token, the whole unsubscribe link, the
+    subject of the mailto unsubscribe (unsubscribe-<token>) or an e-mail address (a manual
+    unsubscribe). Or it is the web endpoint's CSV log with a `token` column and optionally
+    `date` (and `email` for rows without a token).
+
+    Every token's signature is checked with the project's secret (WINDSTIL_SECRET or the
+    state folder's `secret` file). Forged or malformed tokens are listed as
+    `file:line: token: reason`; the valid lines are imported all the same, and the exit
+    code is 2 so a script notices. Importing the same file again adds nothing.
+
+    \b
+    Example:
+      windstil unsubscribe import afmeldingen-nov.csv
+      windstil --project ~/crm-export unsubscribe import ~/Downloads/afmeldingen.txt
+    """
+    import os
+
+    from pipeline.config import load_settings
+    from pipeline.state import State
+    from pipeline.unsubscribe import SECRET_ENV, SECRET_FILE, load_secret
+    from pipeline.unsubscribe_import import import_unsubscribes
+
+    settings = load_settings(obj.project)
+    state_dir = settings.paths.state.parent
+    # Never make a new secret here: tokens in sent e-mails were signed with an existing one.
+    has_secret = bool(os.environ.get(SECRET_ENV)) or (state_dir / SECRET_FILE).exists()
+    secret = load_secret(state_dir) if has_secret else None
+    with State.open(settings.paths.state) as state:
+        result = import_unsubscribes(file, state, secret, date.today(), display=str(file))
+    for problem in result.rejected:
+        echo_err(str(problem))
+    click.echo(
+        f"{result.file}: {result.added} added, {result.already_suppressed} already suppressed, "
+        f"{len(result.rejected)} rejected"
+    )
+    if result.rejected:
+        sys.exit(2)
+
+
+@cli.group()
+def state() -> None:
+    """The state database: runs, deliveries, frozen segmentations, suppressions.
+
+    \b
+    Example:
+      windstil state check
+    """
+
+
+@state.command("check")
+@pass_context
+@user_errors
+def state_check(obj: Context) -> None:
+    """Check the state database's integrity; exit 1 when something is wrong.
+
+    Runs SQLite's integrity and foreign-key checks and Windstil's own (schema version,
+    approvals, deliveries, frozen segmentations). A damaged database is never repaired or
+    overwritten: restore it from a backup.
+
+    \b
+    Example:
+      windstil state check
+      windstil --project ~/crm-export state check
+    """
+    from pipeline.config import load_settings
+    from pipeline.errors import StateError
+    from pipeline.state import State
+
+    path = load_settings(obj.project).paths.state
+    if not path.exists():
+        click.echo(f"{path}: no state database yet (it is made by the first run); nothing to check")
+        return
+    try:
+        with State.open(path) as db:
+            problems = db.check()
+            counts = (len(db.runs()), len(db.deliveries()), len(db.suppressions()))
+    except StateError as error:
+        problems, counts = [str(error)], None
+    for problem in problems:
+        echo_err(f"{path}: {problem}")
+    if problems:
+        echo_err(f"{path}: {len(problems)} integrity problem{'s' if len(problems) != 1 else ''}; "
+                 "restore the database from a backup")
+        sys.exit(1)
+    assert counts is not None  # set whenever no problem was found
+    click.echo(f"{path}: ok ({counts[0]} runs, {counts[1]} deliveries, {counts[2]} suppressions)")
+
+
 def main() -> None:
     """Entry point of the console script."""
     cli(prog_name="windstil")
