@@ -39,6 +39,12 @@ The contact to call: never one marked `do_not_call`. First a contact at the leve
 overdue schedule pair (management pairs first), then a contact who got the newsletter this
 run, then one with a phone number, then by level (management, operational, technical,
 finance), then file order. When nobody is callable, `contact_id` is empty and `note` says why.
+When the account manager's own pair is due at another level than the chosen contact's (both
+pairs due: management is called), the talking points name whom to call for that pair too.
+Values that Excel would run as a formula (`=`, `@`, `+`/`-` not followed by a number) get a
+leading `'` in the CSV and the .xlsx.
+
+Call outcomes come back through `windstil calls import` (pipeline/calls_import.py).
 
 CSV columns (calls/<account_manager_id>.csv; calls/all.csv has `account_manager_id` first):
 `priority` (1–4), `due` (YYYY-MM-DD), `customer_id`, `customer`, `segment`, `contact_id`,
