@@ -15,6 +15,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 from conftest import make_config
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
 from pipeline.calls import (
     ALL_CSV_COLUMNS,
@@ -691,3 +694,22 @@ def test_summary_email_header_cannot_be_split_by_data(tmp_path: Path) -> None:
     write_call_lists(RunWriter(tmp_path / "run"), calls, data, settings(tmp_path), AS_OF)
     message = email.message_from_bytes((tmp_path / "run/calls/am-jan.eml").read_bytes(), policy=email.policy.default)
     assert "Bcc" not in message and message["To"].addresses[0].display_name == "Jan Bcc: spy@example.com"
+
+
+@settings_(max_examples=60, deadline=None)
+@given(
+    flags=st.lists(st.tuples(st.sampled_from(list(Level)), st.booleans(), st.booleans()), min_size=0, max_size=6),
+    segment=st.sampled_from(["A", "B", "D"]),
+)
+def test_chosen_contact_is_never_do_not_call(flags: list[tuple[Level, bool, bool]], segment: str) -> None:
+    """Whatever the contacts, the chosen one is callable; nobody chosen exactly when nobody is callable."""
+    contacts = [
+        contact(f"P{i}", level=level, do_not_call=blocked, phone="+31 6 1" if phone else "")
+        for i, (level, blocked, phone) in enumerate(flags)
+    ]
+    sent = [newsletter(c.contact_id, segment=segment) for c in contacts]
+    calls = calls_for(make_data(contacts=contacts, orders=[]), {"K1": segment}, selections=sent)
+    assert len(calls) == 1  # D review, or A/B follow-up
+    [call] = calls
+    callable_ids = {c.contact_id for c in contacts if not c.do_not_call}
+    assert (call.contact_id in callable_ids) if callable_ids else (call.contact_id == "" and call.note)
