@@ -251,6 +251,7 @@ def _environment(override: Path | None) -> jinja2.Environment:
     )
     env.filters["nl_number"] = nl_number
     env.filters["signed"] = signed
+    env.filters["trend"] = trend
     return env
 
 
@@ -274,6 +275,13 @@ def signed(value: int) -> str:
     if value < 0:
         return f"−{nl_number(-value)}"
     return "0"
+
+
+def trend(key: str, delta: int | None) -> str:
+    """Return "worse" or "better" for a change in rejects or lints; other counts just change."""
+    if not delta or not (key in ("rejects", "lints") or key.startswith("lint_")):
+        return ""
+    return "worse" if delta > 0 else "better"
 
 
 def _safe_url(url: str) -> str:
@@ -485,7 +493,7 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
         for key in sorted(set(counts) | set(previous_counts), key=_count_order):
             before, now = _comparable(previous_counts, key), _comparable(counts, key)
             if before is not None and now is not None and now != before:
-                changes.append((COUNT_LABELS.get(key, key), before, now, now - before))
+                changes.append((key, COUNT_LABELS.get(key, key), before, now, now - before))
     return {
         "counts": counts,
         "figures": [

@@ -367,9 +367,17 @@ def test_overview_compares_with_the_previous_run(tmp_path: Path) -> None:
     html = (tmp_path / "index.html").read_text("utf-8")
     assert "Wat is er veranderd" in html
     assert re.search(r"<td>nieuwsbrieven</td><td class=\"num\">10</td><td class=\"num\">4</td>"
-                     r"<td class=\"num delta down\">−6</td>", html)
+                     r"<td class=\"num delta \">−6</td>", html)
     assert "<td>alerts</td>" not in html  # unchanged counts are not listed
     assert "−6 t.o.v. 2026-10-31" in html
+
+
+def test_only_more_rejects_or_lints_are_marked_worse() -> None:
+    """A rise in rejects or lints is marked worse, a fall better; other counts stay neutral."""
+    from pipeline.site import trend
+
+    assert (trend("rejects", 3), trend("lint_missing_alt", -1), trend("newsletters", -6), trend("lints", 0)) == (
+        "worse", "better", "", "")
 
 
 def test_details_are_sharded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -410,6 +410,11 @@
     if (focus) page = Math.ceil(focus / PAGE_SIZE);
     var filtered = [];
 
+    function showCount() {
+      var done = Object.keys(checked).length;
+      setStatus(nlNumber(filtered.length) + " van " + nlNumber(variants.length) + " varianten · " + nlNumber(done) + " bekeken");
+    }
+
     function render() {
       var tbody = document.getElementById("rows");
       clear(tbody);
@@ -429,6 +434,7 @@
         box.addEventListener("change", function () {
           if (box.checked) checked[number] = 1; else delete checked[number];
           save();
+          showCount();
         });
         var open = el("a", { className: "open", href: "recipient.html#" + encodeURIComponent(v.representative) },
           v.representative_name);
@@ -446,8 +452,7 @@
           el("td", null, open),
           el("td", null, box)));
       });
-      var done = Object.keys(checked).length;
-      setStatus(nlNumber(filtered.length) + " van " + nlNumber(variants.length) + " varianten · " + nlNumber(done) + " bekeken");
+      showCount();
       var hash = {};
       Object.keys(controls).forEach(function (key) { hash[key] = controls[key].value; });
       hash.page = page;
