@@ -854,7 +854,10 @@ def _summary_email(
     count = len(calls)
     subject = f"Bellijst {_long_date(as_of)}: {count} {'gesprek' if count == 1 else 'gesprekken'}"
 
-    message = EmailMessage(policy=_POLICY)
+    # Bodies are encoded at 76 characters a line (RFC 2045's limit for quoted-printable; the
+    # library writes up to max_line_length); the headers are written with _HEADERS, so
+    # Message-ID and the like are never folded or encoded.
+    message = EmailMessage(policy=SMTP.clone(max_line_length=76))
     message["From"] = Address(
         display_name=_one_line(f"Windstil ({settings.sender_name})"), addr_spec=settings.sender_email
     )
@@ -875,11 +878,11 @@ def _summary_email(
     for part in message.iter_parts():
         if part.get_content_type() == "multipart/alternative":
             part.set_boundary(f"=_windstil_alt_{digest}")
-    return message.as_bytes()
+    return message.as_bytes(policy=_HEADERS)
 
 
 # Long enough that Message-ID and the like are written as they are; lines stay under 998.
-_POLICY = SMTP.clone(max_line_length=998)
+_HEADERS = SMTP.clone(max_line_length=998)
 
 
 def _one_line(value: str) -> str:
