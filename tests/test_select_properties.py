@@ -165,7 +165,7 @@ def running(order: Order) -> bool:
     return order.end_date >= AS_OF
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(worlds())
 def test_never_mail_who_must_not_be_mailed(world: tuple[Dataset, Segmentation, list[Delivery], set[str]]) -> None:
     """No contact without opt-in, with a suppressed or invalid address, or of a non-quiet customer gets mail."""
