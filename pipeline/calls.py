@@ -740,6 +740,7 @@ def call_list_xlsx(calls: Sequence[CallItem], manager: AccountManager, as_of: da
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.print_title_rows = "1:1"
+    _explanation_sheet(book)
     stamp = datetime(as_of.year, as_of.month, as_of.day)
     book.properties.creator = "Windstil"
     book.properties.title = f"Bellijst {manager.name} {as_of.isoformat()}"
@@ -747,6 +748,42 @@ def call_list_xlsx(calls: Sequence[CallItem], manager: AccountManager, as_of: da
     buffer = io.BytesIO()
     book.save(buffer)
     return _reproducible_zip(buffer.getvalue(), stamp)
+
+
+REASON_EXPLANATIONS: dict[CallReason, str] = {
+    CallReason.EVALUATION_BELOW_NORM: "De laatste evaluatie van de afgelopen 12 maanden ligt onder de norm: "
+    "maak samen met de klant een herstelplan.",
+    CallReason.QUIET_FOLLOWUP: "De klant zit in een stille periode en kreeg deze maand de nieuwsbrief: bel na.",
+    CallReason.CONTACT_OVERDUE: "Volgens het contactschema had er al contact moeten zijn (wie met wie, hoe vaak).",
+    CallReason.CROSS_SELL: "De nieuwsbrief bracht een aanvulling op wat de klant heeft: vraag of het past.",
+    CallReason.UP_SELL: "De nieuwsbrief bracht een stap verder dan wat de klant heeft: vraag of het past.",
+    CallReason.REVENUE_DECLINE: "De omzet daalde fors ten opzichte van de periode ervoor: vraag waarom.",
+    CallReason.REVIEW_SEGMENT_D: "D-klant: beoordeel of de relatie verder kan; nemen we afscheid, dan netjes.",
+}
+PRIORITY_EXPLANATIONS = {
+    1: "Evaluatie onder de norm, of omzetdaling bij een A-klant",
+    2: "A- of B-klant: nabellen nieuwsbrief, contactschema verlopen of omzetdaling",
+    3: "Overige A-, B- en C-klanten",
+    4: "D-klanten: relatie beoordelen",
+}
+
+
+def _explanation_sheet(book: Workbook) -> None:
+    """Add a sheet that explains priorities and reasons, for whoever opens the file cold."""
+    sheet = book.create_sheet("Uitleg")
+    bold = Font(bold=True)
+    sheet.append(["Prioriteit", "Betekenis"])
+    for priority, text in PRIORITY_EXPLANATIONS.items():
+        sheet.append([f"{priority} · {PRIORITY_LABELS[priority]}", text])
+    sheet.append([])
+    sheet.append(["Reden", "Betekenis"])
+    for reason, text in REASON_EXPLANATIONS.items():
+        sheet.append([REASON_LABELS[reason], text])
+    for row in (1, len(PRIORITY_EXPLANATIONS) + 3):
+        for cell in sheet[row]:
+            cell.font = bold
+    sheet.column_dimensions["A"].width = 30
+    sheet.column_dimensions["B"].width = 100
 
 
 def _reproducible_zip(data: bytes, stamp: datetime) -> bytes:

@@ -603,6 +603,8 @@ def test_xlsx_opens_with_frozen_header_filter_and_real_dates() -> None:
     second = {h: c for h, c in zip(header, sheet[3], strict=True)}
     assert second["Klant"].data_type == "s" and second["Klant"].value.startswith("'=HYPERLINK")
     assert sheet.column_dimensions["K"].width >= 60
+    assert book.sheetnames == ["Bellijst", "Uitleg"]
+    assert book["Uitleg"]["A2"].value == "1 · Eerst"
 
 
 def test_xlsx_is_reproducible_and_empty_list_still_has_a_header() -> None:
