@@ -36,7 +36,7 @@ from pipeline.models import (
 )
 from pipeline.quiet import quiet_periods
 from pipeline.render import Compiled, compile_templates, render_messages
-from pipeline.render.compile import MEDIA_RULE, protect, restore
+from pipeline.render.compile import MEDIA_RULE, check_templates, protect, restore
 from pipeline.render.formatting import clean_text, format_address, format_amount, format_date, with_utm
 from pipeline.segment import segment
 from pipeline.select import select
@@ -265,7 +265,7 @@ def test_english_newsletter_is_english(batch: Batch) -> None:
     assert "Why this is relevant for you:" in text
     assert "Unsubscribe from this newsletter: https://" in text
     eml = parse(batch.files["emails/P007/newsletter.eml"])
-    assert eml["List-Id"] == "Polderlicht IT newsletter <newsletter.polderlicht-it.nl>"
+    assert eml["List-Id"] == "Polderlicht IT nieuwsbrief <newsletter.polderlicht-it.nl>"  # one per list
     assert eml["Content-Language"] == "en"
 
 
@@ -628,6 +628,8 @@ def test_a_missing_template_is_reported(batch: Batch, tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         compile_templates(settings, batch.project.data.content)
     assert [str(p) for p in caught.value.problems] == ["templates/newsletter.txt: template file is missing"]
+    assert check_templates(settings) == list(caught.value.problems)
+    assert check_templates(batch.project.settings) == []
 
 
 # --------------------------------------------------------------------------- formatting

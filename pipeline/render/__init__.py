@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.render.compile import Compiled, compile_templates
+from pipeline.render.compile import Compiled, check_templates, compile_templates
 from pipeline.render.message import render_messages
 
-__all__ = ["Compiled", "compile_templates", "render_messages"]
+__all__ = ["Compiled", "check_templates", "compile_templates", "render_messages"]

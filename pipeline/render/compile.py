@@ -165,6 +165,15 @@ def compile_templates(settings: Settings, content: dict[str, ContentItem]) -> Co
     return Compiled(templates=compiled, translations=translations, items=items)
 
 
+def check_templates(settings: Settings) -> list[Problem]:
+    """Return every problem compiling the e-mail templates would hit (for `windstil validate`)."""
+    try:
+        compile_templates(settings, {})
+    except InputError as error:
+        return list(error.problems)
+    return []
+
+
 class _TemplateProblem(Exception):
     def __init__(self, problem: Problem) -> None:
         super().__init__(str(problem))

@@ -56,7 +56,7 @@ SIZE_BUDGET = 90 * 1024  # bytes of HTML; Gmail clips a message at about 100 KB
 SEND_TIME = time(9, 0)  # the Date header: the as-of date at 09:00 in Amsterdam
 TIMEZONE = ZoneInfo("Europe/Amsterdam")
 LIST_NAMES = {MessageKind.NEWSLETTER: "newsletter", MessageKind.ALERT: "alerts"}
-LIST_LABELS = {MessageKind.NEWSLETTER: _("newsletter"), MessageKind.ALERT: _("alerts")}
+LIST_LABELS = {MessageKind.NEWSLETTER: "nieuwsbrief", MessageKind.ALERT: "alerts"}
 MAX_TITLE_IN_SUBJECT = 60
 
 _NOT_PHONE = re.compile(r"[^\d+]")
@@ -155,7 +155,8 @@ def _language_values(compiled: Compiled, run: dict[str, Any], kind: MessageKind,
         else:
             heading = t.gettext(_("Update, %(date)s")) % {"date": format_date(run["as_of"], language)}
         return {
-            "list_id": f"List-Id: {sender} {t.gettext(LIST_LABELS[kind])} <{list_id}>\r\n".lstrip(),
+            # One List-Id per list, whatever the language: mail clients and filters group by it.
+            "list_id": f"List-Id: {sender} {LIST_LABELS[kind]} <{list_id}>\r\n",
             "tail": (
                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
                 f"Content-Language: {language}\r\n"
