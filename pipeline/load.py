@@ -71,6 +71,10 @@ E = TypeVar("E", bound=Enum)
 
 MAX_CELL = 1000
 INVALID_EMAIL = "invalid e-mail address"
+CUT_OFF = "row cut off: a quote opened here is never closed before the end of the file"
+# The csv module refuses a cell over 128 KB and so the whole file with it; the file is in
+# memory already, so read such a cell and reject its row ("value too long") instead.
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
 REQUIRED_FILES = ("account_managers.csv", "customers.csv", "contacts.csv", "orders.csv")
 COLUMNS: dict[str, tuple[tuple[str, ...], bool]] = {
     # file: (required columns, file required)
@@ -194,6 +198,7 @@ class _Table:
     file: str
     header: dict[str, int]  # lower-cased column name → index (first one wins)
     rows: list[tuple[int, list[str]]]  # (physical start line, cells)
+    cut_line: int | None = None  # start line of a last row that ends inside an open quote
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -221,7 +226,8 @@ def read_csv(path: Path, file: str) -> _Table:
         message = "not UTF-8 text; save it as 'CSV UTF-8' (Excel) or convert it to UTF-8"
         raise InputError(f"{file}: {message}", [Problem(file, line, "", message)]) from None
     first = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(first))
+    delimiter = sniff_delimiter(first)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: dict[str, int] = {}
     rows: list[tuple[int, list[str]]] = []
     try:
@@ -241,7 +247,26 @@ def read_csv(path: Path, file: str) -> _Table:
         raise InputError(f"{file}: {message}", [Problem(file, reader.line_num, "", message)]) from None
     if not header:
         raise InputError(f"{file}: the file is empty (no header row)", [Problem(file, 1, "", "no header row")])
-    return _Table(file, header, rows)
+    cut_line = rows[-1][0] if rows and _ends_in_open_quote(text, rows[-1][0], delimiter) else None
+    return _Table(file, header, rows, cut_line)
+
+
+def _ends_in_open_quote(text: str, start: int, delimiter: str) -> bool:
+    """Say whether the row starting on physical line `start` runs into the end of the file inside quotes.
+
+    The lenient reader returns such a row as if the file had closed the quote: a file cut off
+    halfway (or a stray opening quote that swallowed the rest) would pass as a good row.
+    """
+    lines = io.StringIO(text, newline="")
+    for _ in range(start - 1):
+        lines.readline()
+    tail = lines.read()
+    try:
+        for _ in csv.reader(io.StringIO(tail, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
 
 
 # --------------------------------------------------------------------------- row reading
@@ -330,7 +355,11 @@ def _rows(table: _Table | None, rejects: list[Reject]) -> Iterable[_Row]:
     if table is None:
         return
     for line, cells in table.rows:
-        yield _Row(table, line, cells, rejects)
+        row = _Row(table, line, cells, rejects)
+        if line == table.cut_line:
+            names = {index: name for name, index in table.header.items()}
+            row.reject(names.get(len(cells) - 1, ""), cells[-1] if cells else "", CUT_OFF)
+        yield row
 
 
 # --------------------------------------------------------------------------- the dataset
