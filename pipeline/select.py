@@ -144,6 +144,15 @@ def select(
     finally:
         if collecting:
             gc.enable()
+    shared = _shared_addresses(data, selections)
+    if shared:
+        # No skip reason fits (DESIGN.md's codes are fixed), and which contact should win is a
+        # CRM question: say it, so the reviewer can exclude one at approval.
+        log.warning(
+            "%d e-mail address(es) get more than one newsletter because several contacts share them: %s",
+            len(shared),
+            ", ".join(shared[:10]),
+        )
     if selector.unsegmented:
         log.warning(
             "%d customer(s) are not in the segmentation of %s and are treated as %s: %s",
@@ -583,6 +592,15 @@ def _allowed(item: ContentItem, segment: Segment, sector: str) -> bool:
     if item.segments and segment not in item.segments:
         return False
     return not (item.sectors and sector not in item.sectors)
+
+
+def _shared_addresses(data: Dataset, selections: Sequence[Selection]) -> list[str]:
+    """Return the addresses that receive more than one newsletter in this run, sorted."""
+    counts: dict[str, int] = defaultdict(int)
+    for selection in selections:
+        if selection.newsletter:
+            counts[normalise_email(data.contacts[selection.contact_id].email)] += 1
+    return sorted(address for address, n in counts.items() if n > 1)
 
 
 def _owned_products(data: Dataset) -> dict[str, frozenset[str]]:

@@ -674,6 +674,13 @@ def test_customer_missing_from_segmentation_is_treated_as_c(caplog: pytest.LogCa
     assert "not in the segmentation" in caplog.text
 
 
+def test_shared_address_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """Two contacts sharing one address both stay selected, and the run warns about the address."""
+    data = dataset(contacts=[contact("P1", email="info@klant.nl"), contact("P2", email="info@klant.nl")])
+    assert [s.newsletter for s in run(data)] == [True, True]
+    assert "info@klant.nl" in caplog.text
+
+
 def test_status_comes_from_quiet_argument() -> None:
     """The quiet statuses passed in decide, not a recomputation."""
     data = dataset()
