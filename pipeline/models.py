@@ -411,7 +411,8 @@ class SkipReason(enum.StrEnum):
 class ItemReason:
     """One reason an item scored for a contact, with the points it gave."""
 
-    kind: str  # interest | product_tag | cross_sell | up_sell | sector | priority | freshness | fallback | timely
+    # interest | own_product | product_tag | cross_sell | up_sell | sector | priority | freshness | fallback | timely
+    kind: str
     detail: str  # e.g. "backup" or "Backup Pro (u gebruikt Cloud Opslag)"
     points: int
 
