@@ -2,6 +2,12 @@
 
 DESIGN.md "Selection". Eligibility is decided per contact and every reason that applies is
 kept, in DESIGN.md's order, so recipients.csv can say exactly why a message was skipped.
+Cadence reads the approved deliveries: a newsletter approved fewer than
+`newsletter_every_days` days before as-of, or in the same calendar month (deliveries are
+unique per contact, kind and month), blocks the next one; an alert blocks further alerts in
+its month. Alerts need the same consent, address and quiet period as newsletters, a segment
+with `alerts: true`, and a timely item about a product the customer has, sharing a tag with
+one, or sharing a tag with the contact's interests.
 
 Items are scored with the weights of segments.yaml `selection:` (`SelectionWeights`); each
 point comes with an `ItemReason`, so the preview can show why an item was chosen:
