@@ -53,7 +53,7 @@ from pipeline.select import recipients_csv_bytes, select
 from pipeline.site import SiteData, write_site
 from pipeline.state import State
 from pipeline.unsubscribe import load_secret
-from pipeline.writer import RunWriter, atomic_folder, remove_stale_temp_folders
+from pipeline.writer import RunWriter, atomic_folder, remove_stale_temp_folders, spreadsheet_text
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +276,7 @@ def rejects_csv_bytes(data: Dataset) -> bytes:
     """Return rejects.csv: every bad input row with file, line, column, value and reason."""
     return _csv_bytes(
         ("file", "line", "column", "value", "reason"),
-        [(r.file, r.line, r.column, r.value, r.reason) for r in data.rejects],
+        [(r.file, r.line, r.column, spreadsheet_text(r.value), r.reason) for r in data.rejects],
     )
 
 

@@ -29,7 +29,7 @@ from pipeline.models import (
     SegmentMove,
     SegmentsConfig,
 )
-from pipeline.writer import RunWriter
+from pipeline.writer import RunWriter, spreadsheet_text
 
 log = logging.getLogger(__name__)
 
@@ -326,8 +326,8 @@ def segments_csv_bytes(seg: Segmentation) -> bytes:
         out.writerow(
             [
                 row.customer_id,
-                row.name,
-                row.group,
+                spreadsheet_text(row.name),
+                spreadsheet_text(row.group),
                 row.segment.value,
                 _decimal6(row.value_share),
                 f"{row.revenue:.2f}",
@@ -336,7 +336,7 @@ def segments_csv_bytes(seg: Segmentation) -> bytes:
                 _decimal6(row.revenue_share),
                 _decimal6(row.margin_share),
                 _decimal6(row.strategic_share),
-                row.override_reason,
+                spreadsheet_text(row.override_reason),
             ]
         )
     return buffer.getvalue().encode("utf-8")

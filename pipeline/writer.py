@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -109,6 +110,19 @@ def atomic_folder(target: Path, *, dry_run: bool = False) -> Iterator[RunWriter]
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def spreadsheet_text(value: str) -> str:
+    """Return a CSV cell that Excel shows as text: a leading `=`, `@`, `+` or `-` formula is defused.
+
+    CRM values (a company named `=HYPERLINK(...)`) must not run as formulas when marketing
+    opens a CSV from the run folder. Numbers and phone numbers (`+31 6 ...`, `-12.5`) stay as they are.
+    """
+    if value[:1] in ("=", "@", "\t", "\r") or (
+        value[:1] in ("+", "-") and not re.fullmatch(r"[+\-][\d\s().,/-]*", value)
+    ):
+        return "'" + value
+    return value
 
 
 def remove_stale_temp_folders(output: Path) -> list[Path]:
