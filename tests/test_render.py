@@ -683,3 +683,14 @@ def test_hand_made_content_item_renders_without_a_summary(batch: Batch) -> None:
     )
     assert "Stel uzelf drie vragen" in files["emails/P001/newsletter.html"].decode()
     assert ItemType.ARTICLE is base.type
+
+
+@given(st.text(max_size=200))
+def test_any_subject_reads_back_the_same(subject: str) -> None:
+    """A subject of any text is encoded so the standard library reads back the same one-line text."""
+    from pipeline.render.formatting import encode_header_text
+
+    raw = f"Subject: {encode_header_text('Subject', subject)}\r\n\r\n".encode("ascii")
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert str(parsed["Subject"]) == clean_text(subject)
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
