@@ -1758,6 +1758,7 @@ satisfaction_norm: 8
 # Optioneel: hoe items per contactpersoon worden gescoord (dit zijn de standaardwaarden).
 # selection:
 #   interest_tag: 3        # per tag shared with the contact's interests
+#   own_product: 3         # the item is about a product the customer already has
 #   product_tag: 2         # per tag shared with the products the customer bought
 #   cross_sell: 4          # the item is about a cross-sell product they do not have yet
 #   up_sell: 4             # the item is about an up-sell product they do not have yet
