@@ -86,9 +86,11 @@ def atomic_folder(target: Path, *, dry_run: bool = False) -> Iterator[RunWriter]
     if parent.is_symlink() or (target.exists() and target.is_symlink()):
         raise OutputError(f"refusing to write through a symbolic link at {target}")
     tmp = parent / f".{target.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    old = parent / f".{target.name}.old-{os.getpid()}"
     try:
+        # Left by an earlier process with our pid, or planted: a symlink is removed, not followed.
+        _remove(tmp)
+        _remove(old)
         tmp.mkdir()
     except OSError as error:
         raise OutputError(f"cannot create {tmp}: {error.strerror}") from error
@@ -96,20 +98,29 @@ def atomic_folder(target: Path, *, dry_run: bool = False) -> Iterator[RunWriter]
         yield RunWriter(tmp)
         if dry_run:
             return
-        old = parent / f".{target.name}.old-{os.getpid()}"
-        if target.exists():
-            os.rename(target, old)
         try:
-            os.rename(tmp, target)
-        except OSError:
-            if old.exists():
-                os.rename(old, target)
-            raise
-        if old.exists():
-            shutil.rmtree(old)
+            if target.exists():
+                os.rename(target, old)
+            try:
+                os.rename(tmp, target)
+            except OSError:
+                if old.exists():
+                    os.rename(old, target)
+                raise
+        except OSError as error:
+            raise OutputError(f"cannot move the finished run into place at {target}: {error.strerror}") from error
+        _remove(old)
     finally:
-        if tmp.exists():
+        if tmp.exists() and not tmp.is_symlink():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, a symbolic link (never its target) or a folder tree, if there is one."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
 
 
 def spreadsheet_text(value: str) -> str:
