@@ -91,6 +91,7 @@ from pipeline.models import (
     Evaluation,
     Interaction,
     Level,
+    Order,
     OurLevel,
     QuietStatus,
     ScheduleRule,
@@ -191,6 +192,7 @@ class _Customer:
     selections: tuple[Selection, ...]
     interactions: tuple[Interaction, ...]  # up to the as-of date, oldest first
     evaluations: tuple[Evaluation, ...]  # up to the as-of date, oldest first
+    orders: tuple[Order, ...] = ()  # not cancelled, any date
 
 
 def build_calls(
@@ -259,6 +261,10 @@ def _group(
         if interaction.date <= as_of and interaction not in seen:
             seen.add(interaction)
             talks[interaction.customer_id].append(interaction)
+    orders: dict[str, list[Order]] = defaultdict(list)
+    for order in data.orders:
+        if not order.cancelled:
+            orders[order.customer_id].append(order)
     evaluations: dict[str, list[Evaluation]] = defaultdict(list)
     for evaluation in data.evaluations:
         if evaluation.date <= as_of:
@@ -270,6 +276,7 @@ def _group(
             # sorted() is stable: on one day the later row counts as the later interaction
             interactions=tuple(sorted(talks[customer_id], key=lambda i: i.date)),
             evaluations=tuple(sorted(evaluations[customer_id], key=lambda e: e.date)),
+            orders=tuple(orders[customer_id]),
         )
         for customer_id in data.customers
     }
@@ -336,7 +343,7 @@ def _findings(
     # cross_sell / up_sell: named whenever the catalogue has them, a reason when this run scored them
     scored = _scored_products(data, facts.selections)
     for reason, label in ((CallReason.CROSS_SELL, "Cross-sell"), (CallReason.UP_SELL, "Up-sell")):
-        suggestions = _opportunities(data, customer_id, reason)
+        suggestions = _opportunities(data, facts.orders, reason)
         if not suggestions:
             continue
         hits = [(new, had) for new, had in suggestions if new in scored[reason]]
@@ -350,7 +357,7 @@ def _findings(
             findings.append(_Finding(reason, due(reason), (f"{label}-kans: {_suggestions(data, rest)}",), counts=False))
 
     # revenue_decline
-    current, previous = _window_revenues(data, customer_id, config.window_months, as_of)
+    current, previous = _window_revenues(facts.orders, config.window_months, as_of)
     if previous > 0 and (previous - current) / previous >= config.revenue_decline_share:
         drop = (previous - current) / previous * 100
         findings.append(
@@ -389,13 +396,13 @@ def _last_of_pair(rule: ScheduleRule, interactions: Iterable[Interaction], data:
     return last
 
 
-def _opportunities(data: Dataset, customer_id: str, reason: CallReason) -> list[tuple[str, str]]:
+def _opportunities(data: Dataset, orders: Sequence[Order], reason: CallReason) -> list[tuple[str, str]]:
     """Return (suggested product, product it builds on) pairs, in catalogue order.
 
     As in the selection stage: a product counts as theirs once ordered (cancelled orders do
     not count), and a product suggested both ways counts once, as the up-sell.
     """
-    bought = {o.product_id for o in data.orders if o.customer_id == customer_id and not o.cancelled and o.product_id}
+    bought = {o.product_id for o in orders if not o.cancelled and o.product_id}
     found: dict[CallReason, dict[str, str]] = {CallReason.CROSS_SELL: {}, CallReason.UP_SELL: {}}
     for product in data.products.values():
         if product.id not in bought:
@@ -430,13 +437,13 @@ def _suggestions(data: Dataset, pairs: Sequence[tuple[str, str]], limit: int = _
     return ", ".join(shown[:limit]) + (f" en nog {more}" if more > 0 else "")
 
 
-def _window_revenues(data: Dataset, customer_id: str, window_months: int, as_of: date) -> tuple[Decimal, Decimal]:
+def _window_revenues(orders: Sequence[Order], window_months: int, as_of: date) -> tuple[Decimal, Decimal]:
     """Return revenue in (as_of − window, as_of] and in the window before it, cancelled orders excluded."""
     start = months_before(as_of, window_months)
     before = months_before(as_of, 2 * window_months)
     current = previous = Decimal(0)
-    for order in data.orders:
-        if order.customer_id != customer_id or order.cancelled:
+    for order in orders:
+        if order.cancelled:
             continue
         if start < order.order_date <= as_of:
             current += order.revenue
