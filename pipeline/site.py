@@ -325,6 +325,7 @@ def _recipients(
 ) -> tuple[list[list[Any]], list[dict[str, Any]]]:
     """Return the compact table rows and the per-recipient details, in contact order."""
     data = site.data
+    calls = _calls_by_customer(site)
     rows: list[list[Any]] = []
     details: list[dict[str, Any]] = []
     for selection in site.selections:
@@ -364,8 +365,29 @@ def _recipients(
             "alert": _message(alert, (selection.alert_item,) if selection.alert_item else (),
                               False, selection.alert_reasons),
             "alert_variant": variant_of.get((selection.contact_id, MessageKind.ALERT), -1),
+            "calls": calls.get(selection.customer_id, []),
         })
     return rows, details
+
+
+def _calls_by_customer(site: SiteData) -> dict[str, list[dict[str, Any]]]:
+    """Return each customer's follow-up calls, so a recipient shows whether someone will ring."""
+    lists = {Path(path).stem: path for _, path in site.call_lists}
+    managers = site.data.account_managers
+    result: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for call in site.calls:
+        manager = managers.get(call.account_manager_id)
+        result[call.customer_id].append({
+            "manager": manager.name if manager else call.account_manager_id,
+            "list": lists.get(call.account_manager_id, ""),
+            "priority": call.priority,
+            "due": dutch_date(call.due),
+            "reasons": [CALL_LABELS.get(r, r.value) for r in call.reasons],
+            "contact_id": call.contact_id,
+            "contact": call.contact_name,
+            "note": call.note,
+        })
+    return result
 
 
 def _outcome(message: RenderedMessage | None, reasons: Sequence[SkipReason]) -> str:

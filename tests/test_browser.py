@@ -73,7 +73,7 @@ def _subject(folder: Path, contact_id: str, kind: str = "newsletter") -> str:
 
 
 def test_a_reviewer_walks_through_the_tiny_run(page: Any, tiny_run: Path) -> None:
-    """Overview → segment A → search → recipient at 375 px → a variant, with no console errors."""
+    """Overview → segment A → search → recipient at 375 px → exclude → a variant, no console errors."""
     page.goto((tiny_run / "index.html").as_uri())
     assert "Controle van de batch van 30 november 2026" in page.inner_text("h1")
     newsletters = page.inner_text('[data-count="newsletters"] .value')
@@ -119,6 +119,20 @@ def test_a_reviewer_walks_through_the_tiny_run(page: Any, tiny_run: Path) -> Non
     assert page.locator("#newsletter button[data-width='375']").get_attribute("aria-pressed") == "true"
     mail = page.frame_locator("#newsletter iframe.mail")
     assert name.split()[0] in mail.locator("body").inner_text()
+
+    # The reviewer's "do not send": marked here, downloaded from the recipients page for approve --exclude.
+    assert "belt" in page.inner_text("#facts") or "geen deze maand" in page.inner_text("#facts")
+    page.click("#exclude")
+    assert page.get_attribute("#exclude", "aria-pressed") == "true"
+    page.click("nav >> text=Ontvangers")
+    page.select_option("#f-outcome", "excluded")
+    page.wait_for_selector("#rows tr.excluded")
+    assert page.locator("#rows tr").count() == 1
+    assert page.locator("#rows tr").first.get_attribute("data-id") == contact_id
+    with page.expect_download() as download:
+        page.click("#download-exclusions")
+    assert download.value.suggested_filename == "uitsluiten-2026-11-30.txt"
+    assert Path(download.value.path()).read_text("utf-8") == f"{contact_id}\n"
 
     page.click("nav >> text=Varianten")
     page.wait_for_selector("#rows tr")

@@ -87,6 +87,35 @@
     return codes.split(";").map(function (code) { return labels[code] || code; }).join(", ");
   }
 
+  // The reviewer's "do not send" list, kept in this browser until it is downloaded for
+  // `windstil approve RUN --exclude FILE`.
+  function exclusions(run) {
+    var key = "windstil:" + run + ":exclude";
+    var set = {};
+    try { set = JSON.parse(localStorage.getItem(key) || "{}") || {}; } catch (e) { set = {}; }
+    return {
+      has: function (id) { return set.hasOwnProperty(id); },
+      set: function (id, on) {
+        if (on) set[id] = 1; else delete set[id];
+        try { localStorage.setItem(key, JSON.stringify(set)); } catch (e) { /* not remembered */ }
+      },
+      ids: function () { return Object.keys(set).sort(); },
+      clear: function () {
+        set = {};
+        try { localStorage.removeItem(key); } catch (e) { /* nothing stored */ }
+      },
+    };
+  }
+
+  function download(name, text) {
+    var url = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
+    var link = el("a", { href: url, download: name });
+    document.body.appendChild(link);
+    link.click();
+    document.body.removeChild(link);
+    setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+  }
+
   // ------------------------------------------------------------------ recipients table
 
   function recipientsPage() {
@@ -99,6 +128,7 @@
       return fold(r[F.name] + " " + r[F.customer] + " " + r[F.id] + " " + r[F.customer_id]);
     });
     var labels = data.labels;
+    var excluded = exclusions(data.run);
 
     var managers = Object.keys(data.managers).map(function (id) { return [id, data.managers[id]]; });
     managers.sort(function (a, b) { return a[1].localeCompare(b[1], "nl"); });
@@ -140,6 +170,7 @@
         case "any": if (nl !== "" && al !== "") return false; break;
         case "none": if (nl === "" || al === "") return false; break;
         case "fallback": if (nl !== "" || !r[F.fallback]) return false; break;
+        case "excluded": if (!excluded.has(r[F.id])) return false; break;
         default:
           var code = f.outcome.slice(5);
           if ((";" + nl + ";").indexOf(";" + code + ";") < 0 &&
@@ -169,8 +200,10 @@
         var r = rows[i];
         var link = el("a", { href: "recipient.html#" + encodeURIComponent(r[F.id]) }, r[F.name] || r[F.id]);
         var lints = r[F.lints];
-        fragment.appendChild(el("tr", { "data-id": r[F.id] },
-          el("td", null, link, el("span", { className: "id" }, r[F.id])),
+        var out = excluded.has(r[F.id]);
+        fragment.appendChild(el("tr", { "data-id": r[F.id], className: out ? "excluded" : "" },
+          el("td", null, link, out ? el("span", { className: "tag bad" }, "niet versturen") : null,
+            el("span", { className: "id" }, r[F.id])),
           el("td", null, r[F.customer]),
           el("td", null, el("span", { className: "seg seg-" + r[F.segment] }, r[F.segment])),
           el("td", null, data.managers[r[F.am]] || r[F.am]),
@@ -189,7 +222,23 @@
       Object.keys(controls).forEach(function (key) { hash[key] = controls[key].value; });
       hash.page = page;
       writeHash(hash);
+      showExclusions();
     }
+
+    function showExclusions() {
+      var n = excluded.ids().length;
+      document.getElementById("excluded-count").textContent = n === 0
+        ? "Niemand uitgesloten."
+        : nlNumber(n) + (n === 1 ? " ontvanger" : " ontvangers") + " op de uitsluitlijst.";
+      document.getElementById("download-exclusions").disabled = n === 0;
+      document.getElementById("clear-exclusions").disabled = n === 0;
+    }
+    document.getElementById("download-exclusions").addEventListener("click", function () {
+      download("uitsluiten-" + data.run + ".txt", excluded.ids().join("\n") + "\n");
+    });
+    document.getElementById("clear-exclusions").addEventListener("click", function () {
+      if (window.confirm("De uitsluitlijst leegmaken?")) { excluded.clear(); apply(); }
+    });
 
     function apply() {
       var f = {};
@@ -337,6 +386,7 @@
     data.fields.forEach(function (name, i) { F[name] = i; });
     var index = {};
     data.rows.forEach(function (r, i) { index[r[F.id]] = i; });
+    var excluded = exclusions(data.run);
 
     function show() {
       var id = decodeURIComponent(location.hash.replace(/^#/, ""));
@@ -358,6 +408,16 @@
       document.getElementById("step-dot").hidden = prev.hidden || next.hidden;
       if (position > 0) prev.href = "#" + encodeURIComponent(data.rows[position - 1][F.id]);
       if (position < data.rows.length - 1) next.href = "#" + encodeURIComponent(data.rows[position + 1][F.id]);
+      var button = document.getElementById("exclude");
+      function showExcluded() {
+        var out = excluded.has(r[F.id]);
+        button.setAttribute("aria-pressed", out ? "true" : "false");
+        button.textContent = out ? "Staat op de uitsluitlijst — terugzetten" : "Niet versturen aan deze ontvanger";
+        document.getElementById("exclude-note").hidden = !out;
+      }
+      button.onclick = function () { excluded.set(r[F.id], !excluded.has(r[F.id])); showExcluded(); };
+      button.hidden = !(r[F.newsletter] === "" || r[F.alert] === "");
+      showExcluded();
       setStatus("Laden…");
       loadShard(Math.floor(position / data.shard), function (shard) {
         var d = shard && shard[r[F.id]];
@@ -373,6 +433,18 @@
         fact(facts, "Taal", data.labels.language[r[F.language]] || r[F.language]);
         fact(facts, "Stil", r[F.quiet] ? "ja" + (d.quiet_since ? ", sinds " + d.quiet_since : "") : "nee");
         fact(facts, "Opt-in nieuwsbrief", d.opt_in ? "ja" : "nee");
+        facts.appendChild(el("dt", null, "Belafspraak"));
+        var calls = el("dd", null);
+        if (!d.calls.length) calls.appendChild(document.createTextNode("geen deze maand"));
+        d.calls.forEach(function (call, i) {
+          if (i) calls.appendChild(el("br"));
+          var who = call.list ? el("a", { href: "../" + call.list }, call.manager) : el("span", null, call.manager);
+          calls.appendChild(who);
+          calls.appendChild(document.createTextNode(
+            (call.contact ? " belt " + call.contact : " (" + (call.note || "niemand te bellen") + ")") +
+            ", uiterlijk " + call.due + " · prioriteit " + call.priority + ": " + call.reasons.join(", ")));
+        });
+        facts.appendChild(calls);
         messageSection(document.getElementById("newsletter"), "newsletter", d.newsletter, r[F.id], data, r[F.variant]);
         messageSection(document.getElementById("alert"), "alert", d.alert, r[F.id], data, d.alert_variant);
       });
