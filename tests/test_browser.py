@@ -73,6 +73,8 @@ def _subject(folder: Path, contact_id: str, kind: str = "newsletter") -> str:
 
 
 def test_a_reviewer_walks_through_the_tiny_run(page: Any, tiny_run: Path) -> None:
+    from pipeline.approve import approve_run
+
     """Overview → segment A → search → recipient at 375 px → exclude → a variant, no console errors."""
     page.goto((tiny_run / "index.html").as_uri())
     assert "Controle van de batch van 30 november 2026" in page.inner_text("h1")
@@ -132,7 +134,10 @@ def test_a_reviewer_walks_through_the_tiny_run(page: Any, tiny_run: Path) -> Non
     with page.expect_download() as download:
         page.click("#download-exclusions")
     assert download.value.suggested_filename == "uitsluiten-2026-11-30.txt"
-    assert Path(download.value.path()).read_text("utf-8") == f"{contact_id}\n"
+    exclusion_file = Path(download.value.path())
+    assert exclusion_file.read_text("utf-8") == f"{contact_id}\n"
+    result = approve_run(tiny_run.parent.parent, "2026-11-30", exclusion_file)  # what the reviewer runs next
+    assert result.excluded == 1 and result.added > 0
 
     page.click("nav >> text=Varianten")
     page.wait_for_selector("#rows tr")
