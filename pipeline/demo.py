@@ -20,6 +20,7 @@ import random
 import shutil
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -41,7 +42,10 @@ _DAYS = [(_EPOCH + timedelta(days=i)).isoformat() for i in range((date(2031, 1, 
 _AS_OF = (REFERENCE_AS_OF - _EPOCH).days
 _HISTORY = (HISTORY_START - _EPOCH).days
 _FLUSH_ROWS = 50_000
+_SECTOR_WEIGHTS = (14, 12, 16, 9, 15, 20, 14)
 _CONTRACT_DAYS = (365, 365, 365, 180, 90, 730)
+_CHANNELS = ("call", "visit", "meeting", "email")
+_CHANNEL_CUM_WEIGHTS = (45, 60, 85, 100)
 
 TAGS = (
     "backup",
@@ -1202,10 +1206,11 @@ class _Names:
 class _CsvOut:
     """One CSV file written in large batches."""
 
-    def __init__(self, path: Path, header: Sequence[str]) -> None:
+    def __init__(self, path: Path, header: Sequence[str] | None) -> None:
         self.handle: IO[str] = path.open("w", encoding="utf-8", newline="")
         self.writer = csv.writer(self.handle, lineterminator="\n")
-        self.writer.writerow(header)
+        if header is not None:
+            self.writer.writerow(header)
         self.rows: list[list[str]] = []
         self.count = 0
 
@@ -1219,7 +1224,7 @@ class _CsvOut:
     def flush(self) -> None:
         self.writer.writerows(self.rows)
         self.count += len(self.rows)
-        self.rows = []
+        self.rows.clear()
 
     def close(self) -> None:
         self.flush()
@@ -1231,8 +1236,14 @@ def _check_out(out: Path) -> None:
         raise UsageError(f"{out}: already exists and is not empty; choose a new folder for the demo project")
 
 
-def generate_project(out: Path, customers: int, seed: int, *, content_from: Path | None = None) -> DemoSummary:
-    """Write a complete demo project (data, configs, content, templates) into `out`."""
+def generate_project(
+    out: Path, customers: int, seed: int, *, content_from: Path | None = None, jobs: int | None = None
+) -> DemoSummary:
+    """Write a complete demo project (data, configs, content, templates) into `out`.
+
+    `jobs` processes share the work for big data sets (default: all cores); the files are the
+    same whatever the number.
+    """
     if customers < 1:
         raise UsageError("--customers must be at least 1")
     _check_out(out)
@@ -1243,9 +1254,7 @@ def generate_project(out: Path, customers: int, seed: int, *, content_from: Path
         shutil.rmtree(tmp)
     try:
         (tmp / "data").mkdir(parents=True)
-        # Seeded pseudo-randomness is the point here: reproducible synthetic data, not secrets.
-        rng = _FastRandom(seed)
-        counts, override = _write_data(tmp / "data", customers, rng)
+        counts, override = _write_data(tmp / "data", customers, seed, jobs)
         (tmp / "data" / "products.yaml").write_text(products_yaml(), encoding="utf-8")
         (tmp / "settings.yaml").write_text(SETTINGS_YAML, encoding="utf-8")
         (tmp / "segments.yaml").write_text(segments_yaml(override), encoding="utf-8")
@@ -1287,12 +1296,142 @@ def _copy_tree(source: Path, target: Path) -> int:
 # --------------------------------------------------------------------------- the data
 
 
-def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dict[str, int], tuple[str, str]]:
-    """Write data/*.csv; return the row counts and the (id, name) of the override customer."""
-    width = max(4, len(str(n_customers)))
-    n_am = max(5, min(100, n_customers // 200))
-    names = _Names(rng)
+_HEADERS = {
+    "customers": (
+        "customer_id",
+        "name",
+        "account_manager_id",
+        "sector",
+        "language",
+        "customer_since",
+        "reference_customer",
+        "referrals",
+        "knowledge_partner",
+        "strategic_fit",
+    ),
+    "contacts": (
+        "contact_id",
+        "customer_id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "job_title",
+        "level",
+        "language",
+        "newsletter_opt_in",
+        "do_not_call",
+        "interests",
+    ),
+    "orders": (
+        "order_id",
+        "customer_id",
+        "product_id",
+        "description",
+        "order_date",
+        "end_date",
+        "revenue",
+        "cost",
+        "status",
+    ),
+    "evaluations": ("customer_id", "order_id", "date", "score", "comment"),
+    "interactions": ("customer_id", "contact_id", "date", "channel", "our_level", "their_level"),
+}
+_BLOCK = 10_000  # customers per block; a big data set is generated block by block, in parallel
+_MAX_CONTACTS = 12  # per customer: numbering room per block
+_MAX_ORDERS = 401  # per customer, a signed future order included
 
+
+@dataclass(frozen=True)
+class _Layout:
+    """What every block needs to know about the whole data set."""
+
+    n_customers: int
+    width: int  # digits of a customer id
+    contact_width: int
+    order_width: int
+    am_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _BlockResult:
+    counts: dict[str, int]
+    suppressions: list[list[str]]
+    window_revenue: list[tuple[float, str, str]]  # (revenue in the last 12 months, id, name)
+
+
+def _write_data(folder: Path, n_customers: int, seed: int, jobs: int | None) -> tuple[dict[str, int], tuple[str, str]]:
+    """Write data/*.csv; return the row counts and the (id, name) of the override customer.
+
+    Up to _BLOCK customers are written in one go from `random.Random(seed)`. Bigger sets are
+    cut into blocks of _BLOCK customers, each with its own seed and its own range of contact
+    and order numbers, so the files do not depend on how many processes wrote them.
+    """
+    # Seeded pseudo-randomness is the point here: reproducible synthetic data, not secrets.
+    rng = _FastRandom(seed)
+    width = max(4, len(str(n_customers)))
+    layout = _Layout(
+        n_customers=n_customers,
+        width=width,
+        contact_width=max(width + 1, len(str(n_customers * _MAX_CONTACTS))),
+        order_width=max(width + 2, len(str(n_customers * _MAX_ORDERS))),
+        am_ids=_write_account_managers(folder, n_customers, rng),
+    )
+    if n_customers <= _BLOCK:
+        results = [_write_block(folder, None, layout, 1, n_customers, rng, None)]
+    else:
+        names = _Names(rng)
+        given = []
+        for ci in range(1, n_customers + 1):
+            sector, international = _draw_sector(rng, ci)
+            name = names.company(sector, international)
+            given.append((sector, international, name, names.domain(name, international)))
+        parts = folder / ".parts"
+        parts.mkdir()
+        blocks = [
+            (
+                parts,
+                b,
+                layout,
+                first,
+                min(first + _BLOCK - 1, n_customers),
+                f"{seed}/{b}",
+                given[first - 1 : first - 1 + _BLOCK],
+            )
+            for b, first in enumerate(range(1, n_customers + 1, _BLOCK))
+        ]
+        workers = min(len(blocks), jobs or os.cpu_count() or 1)
+        if workers > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(_block_job, blocks))
+        else:
+            results = [_block_job(block) for block in blocks]
+        for table, header in _HEADERS.items():
+            with (folder / f"{table}.csv").open("wb") as target:
+                target.write((",".join(header) + "\n").encode("utf-8"))
+                for b in range(len(blocks)):
+                    with (parts / f"{table}.{b:05d}.csv").open("rb") as source:
+                        shutil.copyfileobj(source, target, 1 << 20)
+        shutil.rmtree(parts)
+
+    suppressions = [row for result in results for row in result.suppressions]
+    with (folder / "suppressions.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(("email", "reason", "date"))
+        writer.writerows(suppressions)
+
+    # The override in segments.yaml lifts a small customer to A: "our own judgement".
+    window_revenue = sorted((w for result in results for w in result.window_revenue), key=lambda s: (-s[0], s[1]))
+    pick = window_revenue[len(window_revenue) * 4 // 5] if window_revenue else (0.0, f"C{1:0{width}d}", "")
+    counts = {table: sum(result.counts[table] for result in results) for table in _HEADERS}
+    counts["suppressions"] = len(suppressions)
+    counts["account_managers"] = len(layout.am_ids)
+    return counts, (pick[1], pick[2])
+
+
+def _write_account_managers(folder: Path, n_customers: int, rng: random.Random) -> tuple[str, ...]:
+    """Write account_managers.csv: the five named ones, more for big data sets; return the ids."""
+    n_am = max(5, min(100, n_customers // 200))
     ams = _CsvOut(folder / "account_managers.csv", ("account_manager_id", "name", "email", "phone"))
     am_ids = []
     am_emails: set[str] = set()
@@ -1311,68 +1450,68 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
         am_ids.append(am_id)
         ams.add([am_id, name, email, phone])
     ams.close()
+    return tuple(am_ids)
 
-    customers = _CsvOut(
-        folder / "customers.csv",
-        (
-            "customer_id",
-            "name",
-            "account_manager_id",
-            "sector",
-            "language",
-            "customer_since",
-            "reference_customer",
-            "referrals",
-            "knowledge_partner",
-            "strategic_fit",
-        ),
-    )
-    contacts = _CsvOut(
-        folder / "contacts.csv",
-        (
-            "contact_id",
-            "customer_id",
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "job_title",
-            "level",
-            "language",
-            "newsletter_opt_in",
-            "do_not_call",
-            "interests",
-        ),
-    )
-    orders = _CsvOut(
-        folder / "orders.csv",
-        ("order_id", "customer_id", "product_id", "description", "order_date", "end_date", "revenue", "cost", "status"),
-    )
-    evaluations = _CsvOut(folder / "evaluations.csv", ("customer_id", "order_id", "date", "score", "comment"))
-    interactions = _CsvOut(
-        folder / "interactions.csv",
-        ("customer_id", "contact_id", "date", "channel", "our_level", "their_level"),
-    )
+
+def _draw_sector(rng: random.Random, ci: int) -> tuple[str, bool]:
+    sector = rng.choices(SECTORS, _SECTOR_WEIGHTS)[0]
+    return sector, sector != "overheid" and _spread(ci) < 0.17
+
+
+def _block_job(args: tuple[Path, int, _Layout, int, int, str, list[tuple[str, bool, str, str]]]) -> _BlockResult:
+    """Write one block of a big data set into part files (run in a worker process)."""
+    parts, b, layout, first_ci, last_ci, seed, given = args
+    return _write_block(parts, b, layout, first_ci, last_ci, _FastRandom(seed), given)
+
+
+def _write_block(
+    folder: Path,
+    block: int | None,
+    layout: _Layout,
+    first_ci: int,
+    last_ci: int,
+    rng: random.Random,
+    given: list[tuple[str, bool, str, str]] | None,
+) -> _BlockResult:
+    """Write customers first_ci..last_ci with their contacts, orders, evaluations and interactions.
+
+    `block` None writes the final files with headers; a number writes headerless part files.
+    `given` holds (sector, international, name, domain) per customer when drawn beforehand.
+    """
+
+    def open_table(name: str) -> _CsvOut:
+        if block is None:
+            return _CsvOut(folder / f"{name}.csv", _HEADERS[name])
+        return _CsvOut(folder / f"{name}.{block:05d}.csv", None)
+
+    customers, contacts, orders = open_table("customers"), open_table("contacts"), open_table("orders")
+    evaluations, interactions = open_table("evaluations"), open_table("interactions")
     suppressions: list[list[str]] = []
-
+    names = _Names(rng)
+    width, am_ids = layout.width, layout.am_ids
+    n_am = len(am_ids)
     products = {p.id: p for p in PRODUCTS}
     days = _DAYS
-    sector_weights = (14, 12, 16, 9, 15, 20, 14)
     mean_size = math.exp(1.05**2 / 2)
-    contact_seq = 0
-    order_seq = 0
-    window_revenue: list[tuple[float, str, str]] = []  # (revenue in the last 12 months, id, name)
+    contact_seq = (first_ci - 1) * _MAX_CONTACTS
+    order_seq = (first_ci - 1) * _MAX_ORDERS
+    contact_width, order_width = layout.contact_width, layout.order_width
+    window_revenue: list[tuple[float, str, str]] = []
 
     tables = (customers, contacts, orders, evaluations, interactions)
-    for ci in range(1, n_customers + 1):
+    # Bound appends: the row lists are emptied in place on flush, so these stay valid.
+    add_order, add_evaluation, add_interaction = orders.rows.append, evaluations.rows.append, interactions.rows.append
+    for ci in range(first_ci, last_ci + 1):
         for table in tables:
             table.flush_if_full()
         customer_id = f"C{ci:0{width}d}"
-        sector = rng.choices(SECTORS, sector_weights)[0]
-        international = sector != "overheid" and _spread(ci) < 0.17
+        if given is None:
+            sector, international = _draw_sector(rng, ci)
+            name = names.company(sector, international)
+            domain = names.domain(name, international)
+        else:
+            sector, international, name, domain = given[ci - first_ci]
         language = "en" if international else "nl"
-        name = names.company(sector, international)
-        domain = names.domain(name, international)
         size = rng.lognormvariate(0.0, 1.05)
         rel = size / mean_size
         big = rel > 2.0
@@ -1430,12 +1569,12 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
         )
 
         # Contacts: management first, then the other levels; bigger customers have more.
-        n_contacts = max(1, min(12, round(rng.lognormvariate(1.01, 0.42) * rel**0.25)))
+        n_contacts = max(1, min(_MAX_CONTACTS, round(rng.lognormvariate(1.01, 0.42) * rel**0.25)))
         customer_contacts: list[tuple[str, str, str]] = []  # (id, level, email)
         used_emails: set[str] = set()
         for k in range(n_contacts):
             contact_seq += 1
-            contact_id = f"P{contact_seq:0{width + 1}d}"
+            contact_id = f"P{contact_seq:0{contact_width}d}"
             level = _LEVEL_ORDER[k] if k < 4 else rng.choice(_LEVEL_ORDER)
             if international and rng.random() < 0.7:
                 first, last = rng.choice(_INTL_FIRST), rng.choice(_INTL_LAST)
@@ -1555,7 +1694,7 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
 
         for product, start, end, revenue, margin, open_ended in customer_orders:
             order_seq += 1
-            order_id = f"O{order_seq:0{width + 2}d}"
+            order_id = f"O{order_seq:0{order_width}d}"
             # A cancelled order never decides the customer's state: not the one that ends last.
             cancelled = not open_ended and end < horizon_end and rng.random() < 0.02
             if cancelled:
@@ -1568,7 +1707,7 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
             cost = revenue * (1 - margin)
             if not cancelled and _AS_OF - 365 < start <= _AS_OF:
                 recent_revenue += revenue
-            orders.add(
+            add_order(
                 [
                     order_id,
                     customer_id,
@@ -1591,7 +1730,7 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
                     comment = rng.choice(_COMMENTS_LOW[language])
                 elif score >= 8.5 and rng.random() < 0.35:
                     comment = rng.choice(_COMMENTS_HIGH[language])
-                evaluations.add([customer_id, order_id, days[when], f"{score:g}", comment])
+                add_evaluation([customer_id, order_id, days[when], f"{score:g}", comment])
 
         if recent_revenue > 0:
             window_revenue.append((recent_revenue, customer_id, name))
@@ -1604,32 +1743,21 @@ def _write_data(folder: Path, n_customers: int, rng: random.Random) -> tuple[dic
             contact_id, level, _email = rng.choice(customer_contacts)
             by_management = level == "management" and rng.random() < (0.5 if big else 0.15)
             ours = "management" if by_management else "account_manager"
-            channel = rng.choices(("call", "visit", "meeting", "email"), (45, 15, 25, 15))[0]
+            channel = rng.choices(_CHANNELS, cum_weights=_CHANNEL_CUM_WEIGHTS)[0]
             picks.append((_AS_OF - rng.randint(0, 540), contact_id, channel, ours, level))
         for when, contact_id, channel, ours, level in sorted(picks):
-            interactions.add([customer_id, contact_id, days[when], channel, ours, level])
+            add_interaction([customer_id, contact_id, days[when], channel, ours, level])
 
-    for table in tables:
-        table.close()
-
-    with (folder / "suppressions.csv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(("email", "reason", "date"))
-        writer.writerows(suppressions)
-
-    # The override in segments.yaml lifts a small customer to A: "our own judgement".
-    window_revenue.sort(key=lambda s: (-s[0], s[1]))
-    pick = window_revenue[len(window_revenue) * 4 // 5] if window_revenue else (0.0, f"C{1:0{width}d}", "")
+    for out in (customers, contacts, orders, evaluations, interactions):
+        out.close()
     counts = {
         "customers": customers.count,
         "contacts": contacts.count,
         "orders": orders.count,
         "evaluations": evaluations.count,
         "interactions": interactions.count,
-        "suppressions": len(suppressions),
-        "account_managers": ams.count,
     }
-    return counts, (pick[1], pick[2])
+    return _BlockResult(counts, suppressions, window_revenue)
 
 
 # --------------------------------------------------------------------------- the configs

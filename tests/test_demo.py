@@ -13,6 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from pipeline import demo
 from pipeline.cli import cli
 from pipeline.config import SAFE_ID
 from pipeline.demo import SECTORS, TAGS, generate_project
@@ -65,6 +66,26 @@ def test_another_seed_gives_other_data(tmp_path: Path) -> None:
     generate_project(tmp_path / "a", 50, seed=1)
     generate_project(tmp_path / "b", 50, seed=2)
     assert (tmp_path / "a/data/customers.csv").read_bytes() != (tmp_path / "b/data/customers.csv").read_bytes()
+
+
+def test_block_wise_generation_does_not_depend_on_the_process_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A set cut into blocks is the same with one or two processes, with unique ids and names."""
+    monkeypatch.setattr(demo, "_BLOCK", 40)
+    generate_project(tmp_path / "one", 130, seed=5, jobs=1)
+    generate_project(tmp_path / "two", 130, seed=5, jobs=2)
+    for name in DATA_FILES:
+        assert filecmp.cmp(tmp_path / "one/data" / name, tmp_path / "two/data" / name, shallow=False), name
+    assert not (tmp_path / "one/data/.parts").exists()
+    data = load_project(tmp_path / "two").data
+    assert len(data.customers) == 130
+    assert len({c.name for c in data.customers.values()}) == 130
+    contacts = _rows(tmp_path / "two", "contacts.csv")
+    assert len(data.contacts) == len(contacts) == len({c["contact_id"] for c in contacts})
+    orders = _rows(tmp_path / "two", "orders.csv")
+    assert len(data.orders) == len(orders) == len({o["order_id"] for o in orders})
+    assert {r.reason for r in data.rejects} <= {"invalid e-mail address"}
 
 
 def test_bundled_sample_is_the_generators_output(tmp_path: Path) -> None:
