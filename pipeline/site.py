@@ -162,7 +162,8 @@ def _gc_paused() -> Iterator[None]:
 def _write_site(writer: RunWriter, site: SiteData) -> None:
     env = _environment(site.templates)
     ordered = _ordered_variants(site)
-    rows, details = _recipients(site, _variant_index(ordered))
+    variant_of = _variant_index(ordered)
+    rows = [_row(site, selection, variant_of) for selection in site.selections]
     variants = _variants(site, ordered)
     run_id = site.as_of.isoformat()
     common = {
@@ -189,10 +190,12 @@ def _write_site(writer: RunWriter, site: SiteData) -> None:
                    "language": LANGUAGE_LABELS},
         "items": _item_catalogue(site.data),
     }))
-    for number, start in enumerate(range(0, len(details), DETAIL_SHARD)):
-        shard = details[start : start + DETAIL_SHARD]
+    # Written shard by shard, so the details of all recipients are never in memory at once.
+    calls = _calls_by_customer(site)
+    for number, start in enumerate(range(0, len(site.selections), DETAIL_SHARD)):
+        shard = site.selections[start : start + DETAIL_SHARD]
         writer.write_text(f"site/data/details-{number}.js", _js_register(
-            "WINDSTIL_DETAILS", number, {d["id"]: d for d in shard}))
+            "WINDSTIL_DETAILS", number, {s.contact_id: _detail(site, s, variant_of, calls) for s in shard}))
     writer.write_text("site/data/variants.js", js_assign("WINDSTIL_VARIANTS", {
         "run": run_id, "variants": variants, "items": _item_catalogue(site.data),
         "labels": {"language": LANGUAGE_LABELS},
@@ -320,54 +323,56 @@ ROW_FIELDS = (
 )
 
 
-def _recipients(
-    site: SiteData, variant_of: Mapping[tuple[str, MessageKind], int]
-) -> tuple[list[list[Any]], list[dict[str, Any]]]:
-    """Return the compact table rows and the per-recipient details, in contact order."""
-    data = site.data
-    calls = _calls_by_customer(site)
-    rows: list[list[Any]] = []
-    details: list[dict[str, Any]] = []
-    for selection in site.selections:
-        contact = data.contacts.get(selection.contact_id)
-        customer = data.customers.get(selection.customer_id)
-        name = _name(data, selection.contact_id)
-        newsletter = site.rendered.get((selection.contact_id, MessageKind.NEWSLETTER))
-        alert = site.rendered.get((selection.contact_id, MessageKind.ALERT))
-        lint_codes = sorted({lint.code for m in (newsletter, alert) if m for lint in m.lints})
-        rows.append([
-            selection.contact_id,
-            name,
-            customer.name if customer else selection.customer_id,
-            selection.customer_id,
-            selection.segment.value,
-            selection.account_manager_id,
-            selection.language,
-            int(selection.quiet),
-            _outcome(newsletter, selection.newsletter_reasons),
-            _outcome(alert, selection.alert_reasons),
-            ";".join(lint_codes),
-            int(selection.fallback),
-            variant_of.get((selection.contact_id, MessageKind.NEWSLETTER), -1),
-        ])
-        quiet = site.quiet.get(selection.customer_id) if site.quiet else None
-        details.append({
-            "id": selection.contact_id,
-            "email": contact.email if contact else "",
-            "email_valid": bool(contact and contact.email_valid),
-            "job_title": contact.job_title if contact else "",
-            "level": contact.level.value if contact else "",
-            "opt_in": bool(contact and contact.newsletter_opt_in),
-            "sector": customer.sector if customer else "",
-            "quiet_since": quiet.quiet_since.isoformat() if quiet and quiet.quiet_since else "",
-            "newsletter": _message(newsletter, selection.items, selection.fallback,
-                                   selection.newsletter_reasons),
-            "alert": _message(alert, (selection.alert_item,) if selection.alert_item else (),
-                              False, selection.alert_reasons),
-            "alert_variant": variant_of.get((selection.contact_id, MessageKind.ALERT), -1),
-            "calls": calls.get(selection.customer_id, []),
-        })
-    return rows, details
+def _row(site: SiteData, selection: Selection, variant_of: Mapping[tuple[str, MessageKind], int]) -> list[Any]:
+    """Return one compact row of the recipients table (fields as in ROW_FIELDS)."""
+    customer = site.data.customers.get(selection.customer_id)
+    newsletter = site.rendered.get((selection.contact_id, MessageKind.NEWSLETTER))
+    alert = site.rendered.get((selection.contact_id, MessageKind.ALERT))
+    lint_codes = sorted({lint.code for m in (newsletter, alert) if m for lint in m.lints})
+    return [
+        selection.contact_id,
+        _name(site.data, selection.contact_id),
+        customer.name if customer else selection.customer_id,
+        selection.customer_id,
+        selection.segment.value,
+        selection.account_manager_id,
+        selection.language,
+        int(selection.quiet),
+        _outcome(newsletter, selection.newsletter_reasons),
+        _outcome(alert, selection.alert_reasons),
+        ";".join(lint_codes),
+        int(selection.fallback),
+        variant_of.get((selection.contact_id, MessageKind.NEWSLETTER), -1),
+    ]
+
+
+def _detail(
+    site: SiteData,
+    selection: Selection,
+    variant_of: Mapping[tuple[str, MessageKind], int],
+    calls: Mapping[str, list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """Return what the recipient page shows beyond the table row: messages, items, calls."""
+    contact = site.data.contacts.get(selection.contact_id)
+    customer = site.data.customers.get(selection.customer_id)
+    quiet = site.quiet.get(selection.customer_id) if site.quiet else None
+    newsletter = site.rendered.get((selection.contact_id, MessageKind.NEWSLETTER))
+    alert = site.rendered.get((selection.contact_id, MessageKind.ALERT))
+    return {
+        "id": selection.contact_id,
+        "email": contact.email if contact else "",
+        "email_valid": bool(contact and contact.email_valid),
+        "job_title": contact.job_title if contact else "",
+        "level": contact.level.value if contact else "",
+        "opt_in": bool(contact and contact.newsletter_opt_in),
+        "sector": customer.sector if customer else "",
+        "quiet_since": quiet.quiet_since.isoformat() if quiet and quiet.quiet_since else "",
+        "newsletter": _message(newsletter, selection.items, selection.fallback, selection.newsletter_reasons),
+        "alert": _message(alert, (selection.alert_item,) if selection.alert_item else (), False,
+                          selection.alert_reasons),
+        "alert_variant": variant_of.get((selection.contact_id, MessageKind.ALERT), -1),
+        "calls": calls.get(selection.customer_id, []),
+    }
 
 
 def _calls_by_customer(site: SiteData) -> dict[str, list[dict[str, Any]]]:
