@@ -57,8 +57,9 @@ CONTENT_TYPES = {
 
 def find_run(output: Path, run: str | None) -> Path:
     """Return the run folder to serve: `output/<run>`, or the latest run when `run` is None."""
-    runs = sorted(p.name for p in output.glob("*") if p.is_dir() and RUN_NAME.fullmatch(p.name)) \
-        if output.is_dir() else []
+    runs = (
+        sorted(p.name for p in output.glob("*") if p.is_dir() and RUN_NAME.fullmatch(p.name)) if output.is_dir() else []
+    )
     if run is None:
         if not runs:
             raise UsageError(f"{output}: no run to preview yet; make one with `windstil run`")
@@ -84,8 +85,9 @@ def make_server(folder: Path, port: int = 8000, host: str = HOST) -> ThreadingHT
     try:
         server = ThreadingHTTPServer((host, port), Handler)
     except OSError as error:
-        raise UsageError(f"cannot listen on {host}:{port} ({error.strerror}); "
-                         "try another port, or --port 0 for any free one") from error
+        raise UsageError(
+            f"cannot listen on {host}:{port} ({error.strerror}); try another port, or --port 0 for any free one"
+        ) from error
     server.daemon_threads = True
     bound = server.server_address[1]
     Handler.allowed_hosts = frozenset({f"{host}:{bound}", f"localhost:{bound}"})

@@ -116,8 +116,20 @@ COUNT_LABELS: dict[str, str] = {
 }
 KIND_LABELS = {MessageKind.NEWSLETTER: "nieuwsbrief", MessageKind.ALERT: "alert"}
 LANGUAGE_LABELS = {"nl": "Nederlands", "en": "Engels"}
-MONTHS_NL = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-             "september", "oktober", "november", "december")
+MONTHS_NL = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
 
 
 @dataclass(frozen=True)
@@ -173,33 +185,56 @@ def _write_site(writer: RunWriter, site: SiteData) -> None:
         "reports": [(title, path) for title, path in site.reports],
         "call_lists": [(name, path) for name, path in site.call_lists],
     }
-    writer.write_text("index.html", env.get_template("index.html").render(
-        root="", page="overview", **common, **_overview(site, variants)))
+    writer.write_text(
+        "index.html",
+        env.get_template("index.html").render(root="", page="overview", **common, **_overview(site, variants)),
+    )
     for name in ("recipients", "recipient", "variants"):
-        writer.write_text(f"site/{name}.html", env.get_template(f"{name}.html").render(
-            root="../", page=name, **common))
+        writer.write_text(f"site/{name}.html", env.get_template(f"{name}.html").render(root="../", page=name, **common))
     for name in STATIC_FILES:
         writer.write_bytes(f"site/{name}", _static(site.templates, name))
-    writer.write_text("site/data/recipients.js", js_assign("WINDSTIL_RECIPIENTS", {
-        "run": run_id,
-        "shard": DETAIL_SHARD,
-        "fields": list(ROW_FIELDS),
-        "rows": rows,
-        "managers": {am.account_manager_id: am.name for am in site.data.account_managers.values()},
-        "labels": {"skip": OUTCOME_LABELS, "lint": LINT_LABELS, "reason": REASON_LABELS,
-                   "language": LANGUAGE_LABELS},
-        "items": _item_catalogue(site.data),
-    }))
+    writer.write_text(
+        "site/data/recipients.js",
+        js_assign(
+            "WINDSTIL_RECIPIENTS",
+            {
+                "run": run_id,
+                "shard": DETAIL_SHARD,
+                "fields": list(ROW_FIELDS),
+                "rows": rows,
+                "managers": {am.account_manager_id: am.name for am in site.data.account_managers.values()},
+                "labels": {
+                    "skip": OUTCOME_LABELS,
+                    "lint": LINT_LABELS,
+                    "reason": REASON_LABELS,
+                    "language": LANGUAGE_LABELS,
+                },
+                "items": _item_catalogue(site.data),
+            },
+        ),
+    )
     # Written shard by shard, so the details of all recipients are never in memory at once.
     calls = _calls_by_customer(site)
     for number, start in enumerate(range(0, len(site.selections), DETAIL_SHARD)):
         shard = site.selections[start : start + DETAIL_SHARD]
-        writer.write_text(f"site/data/details-{number}.js", _js_register(
-            "WINDSTIL_DETAILS", number, {s.contact_id: _detail(site, s, variant_of, calls) for s in shard}))
-    writer.write_text("site/data/variants.js", js_assign("WINDSTIL_VARIANTS", {
-        "run": run_id, "variants": variants, "items": _item_catalogue(site.data),
-        "labels": {"language": LANGUAGE_LABELS},
-    }))
+        writer.write_text(
+            f"site/data/details-{number}.js",
+            _js_register(
+                "WINDSTIL_DETAILS", number, {s.contact_id: _detail(site, s, variant_of, calls) for s in shard}
+            ),
+        )
+    writer.write_text(
+        "site/data/variants.js",
+        js_assign(
+            "WINDSTIL_VARIANTS",
+            {
+                "run": run_id,
+                "variants": variants,
+                "items": _item_catalogue(site.data),
+                "labels": {"language": LANGUAGE_LABELS},
+            },
+        ),
+    )
     log.info("review site written: %d recipients, %d variants", len(rows), len(variants))
 
 
@@ -298,8 +333,14 @@ def _safe_url(url: str) -> str:
 
 def _item_catalogue(data: Dataset) -> dict[str, list[str]]:
     return {
-        item.id: [item.title, item.type.value, item.language, _safe_url(item.url),
-                  item.published.isoformat(), item.expires.isoformat() if item.expires else ""]
+        item.id: [
+            item.title,
+            item.type.value,
+            item.language,
+            _safe_url(item.url),
+            item.published.isoformat(),
+            item.expires.isoformat() if item.expires else "",
+        ]
         for item in data.content.values()
     }
 
@@ -368,8 +409,9 @@ def _detail(
         "sector": customer.sector if customer else "",
         "quiet_since": quiet.quiet_since.isoformat() if quiet and quiet.quiet_since else "",
         "newsletter": _message(newsletter, selection.items, selection.fallback, selection.newsletter_reasons),
-        "alert": _message(alert, (selection.alert_item,) if selection.alert_item else (), False,
-                          selection.alert_reasons),
+        "alert": _message(
+            alert, (selection.alert_item,) if selection.alert_item else (), False, selection.alert_reasons
+        ),
         "alert_variant": variant_of.get((selection.contact_id, MessageKind.ALERT), -1),
         "calls": calls.get(selection.customer_id, []),
     }
@@ -382,16 +424,18 @@ def _calls_by_customer(site: SiteData) -> dict[str, list[dict[str, Any]]]:
     result: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for call in site.calls:
         manager = managers.get(call.account_manager_id)
-        result[call.customer_id].append({
-            "manager": manager.name if manager else call.account_manager_id,
-            "list": lists.get(call.account_manager_id, ""),
-            "priority": call.priority,
-            "due": dutch_date(call.due),
-            "reasons": [CALL_LABELS.get(r, r.value) for r in call.reasons],
-            "contact_id": call.contact_id,
-            "contact": call.contact_name,
-            "note": call.note,
-        })
+        result[call.customer_id].append(
+            {
+                "manager": manager.name if manager else call.account_manager_id,
+                "list": lists.get(call.account_manager_id, ""),
+                "priority": call.priority,
+                "due": dutch_date(call.due),
+                "reasons": [CALL_LABELS.get(r, r.value) for r in call.reasons],
+                "contact_id": call.contact_id,
+                "contact": call.contact_name,
+                "note": call.note,
+            }
+        )
     return result
 
 
@@ -419,10 +463,7 @@ def _message(
         "over_budget": message.html_bytes > SIZE_BUDGET,
         "lints": [[lint.code, lint.message] for lint in message.lints],
         "fallback": fallback,
-        "items": [
-            [item.item_id, item.score, [[r.kind, r.detail, r.points] for r in item.reasons]]
-            for item in items
-        ],
+        "items": [[item.item_id, item.score, [[r.kind, r.detail, r.points] for r in item.reasons]] for item in items],
         "item_ids": list(message.item_ids),
     }
 
@@ -465,20 +506,20 @@ def _variants(site: SiteData, ordered: Variants) -> list[dict[str, Any]]:
     result = []
     for (kind, language, item_ids), members in ordered:
         segments = Counter(by_contact[c].segment.value for c in members)
-        lints = sum(
-            1 for c in members if site.rendered[(c, MessageKind(kind))].lints
+        lints = sum(1 for c in members if site.rendered[(c, MessageKind(kind))].lints)
+        result.append(
+            {
+                "kind": kind,
+                "language": language,
+                "items": list(item_ids),
+                "count": len(members),
+                "representative": members[0],
+                "representative_name": _name(site.data, members[0]),
+                "segments": dict(sorted(segments.items())),
+                "fallback": kind == "newsletter" and by_contact[members[0]].fallback,
+                "with_lints": lints,
+            }
         )
-        result.append({
-            "kind": kind,
-            "language": language,
-            "items": list(item_ids),
-            "count": len(members),
-            "representative": members[0],
-            "representative_name": _name(site.data, members[0]),
-            "segments": dict(sorted(segments.items())),
-            "fallback": kind == "newsletter" and by_contact[members[0]].fallback,
-            "with_lints": lints,
-        })
     return result
 
 
@@ -495,9 +536,7 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
     counts = dict(site.counts)
     previous_counts, previous_run = _previous(site.previous)
     segment_rows = _segment_rows(site)
-    lint_counts = Counter(
-        lint.code for m in site.rendered.values() for lint in m.lints
-    )
+    lint_counts = Counter(lint.code for m in site.rendered.values() for lint in m.lints)
     lint_messages = sum(1 for m in site.rendered.values() if m.lints)
     over_budget = sum(1 for m in site.rendered.values() if m.html_bytes > SIZE_BUDGET)
     largest = max((m.html_bytes for m in site.rendered.values()), default=0)
@@ -523,11 +562,7 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
                 changes.append((key, COUNT_LABELS.get(key, key), before, now, now - before))
     return {
         "counts": counts,
-        "figures": [
-            (key, label, counts.get(key, 0),
-             _delta(counts, previous_counts, key))
-            for key, label in figures
-        ],
+        "figures": [(key, label, counts.get(key, 0), _delta(counts, previous_counts, key)) for key, label in figures],
         "previous_run": previous_run,
         "has_previous": previous_counts is not None,
         "changes": changes,
@@ -546,9 +581,7 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
         "variant_count": len(variants),
         "newsletter_variants": sum(1 for v in variants if v["kind"] == "newsletter"),
         "call_rows": [(CALL_LABELS.get(code, code), n) for code, n in call_reasons.most_common()],
-        "call_lists_counts": [
-            (name, path, calls_per_am.get(Path(path).stem, 0)) for name, path in site.call_lists
-        ],
+        "call_lists_counts": [(name, path, calls_per_am.get(Path(path).stem, 0)) for name, path in site.call_lists],
         "warnings": list(site.warnings),
         "contacts": len(site.selections),
     }

@@ -18,8 +18,14 @@ from typing import Any
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 pytestmark = [
     pytest.mark.browser,
@@ -66,8 +72,9 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _subject(folder: Path, contact_id: str, kind: str = "newsletter") -> str:
-    message = email.message_from_bytes((folder / "emails" / contact_id / f"{kind}.eml").read_bytes(),
-                                       policy=email.policy.default)
+    message = email.message_from_bytes(
+        (folder / "emails" / contact_id / f"{kind}.eml").read_bytes(), policy=email.policy.default
+    )
     assert isinstance(message, EmailMessage)
     return str(message["Subject"])
 
@@ -97,8 +104,9 @@ def test_a_reviewer_walks_through_the_tiny_run(page: Any, tiny_run: Path) -> Non
     last_name = name.split()[-1]
     page.fill("#f-search", last_name.upper())
     page.wait_for_function(
-        "name => [...document.querySelectorAll('#rows tr td:first-child a')]"
-        ".every(a => a.textContent.includes(name))", arg=last_name)
+        "name => [...document.querySelectorAll('#rows tr td:first-child a')].every(a => a.textContent.includes(name))",
+        arg=last_name,
+    )
     assert "#" in page.url and f"q={last_name.upper()}" in page.url
     names = page.locator("#rows tr td:first-child a").all_inner_texts()
     assert name in names

@@ -48,25 +48,56 @@ EVIL = '<script>alert("x")</script>'
 
 
 def _item(item_id: str, title: str, language: str = "nl", **kw: Any) -> ContentItem:
-    return ContentItem(id=item_id, path=f"content/{item_id}.md", title=title, type=kw.pop("type", ItemType.ARTICLE),
-                       language=language, published=date(2026, 11, 2), body_markdown="", body_html="",
-                       url=kw.pop("url", f"https://www.polderlicht-it.nl/{item_id}"), **kw)
+    return ContentItem(
+        id=item_id,
+        path=f"content/{item_id}.md",
+        title=title,
+        type=kw.pop("type", ItemType.ARTICLE),
+        language=language,
+        published=date(2026, 11, 2),
+        body_markdown="",
+        body_html="",
+        url=kw.pop("url", f"https://www.polderlicht-it.nl/{item_id}"),
+        **kw,
+    )
 
 
 def _value(customer_id: str, name: str, segment: Segment, revenue: int) -> CustomerValue:
     share = Fraction(revenue, 100_000)
-    return CustomerValue(customer_id=customer_id, name=name, group="", segment=segment,
-                         computed_segment=segment, value_share=share, revenue=Decimal(revenue),
-                         margin=Decimal(revenue // 3), strategic=3, revenue_share=share,
-                         margin_share=share, strategic_share=Fraction(1, 3))
+    return CustomerValue(
+        customer_id=customer_id,
+        name=name,
+        group="",
+        segment=segment,
+        computed_segment=segment,
+        value_share=share,
+        revenue=Decimal(revenue),
+        margin=Decimal(revenue // 3),
+        strategic=3,
+        revenue_share=share,
+        margin_share=share,
+        strategic_share=Fraction(1, 3),
+    )
 
 
-def _rendered(contact_id: str, kind: MessageKind, items: tuple[str, ...], subject: str,
-              lints: tuple[Lint, ...] = (), size: int = 40_000) -> RenderedMessage:
-    return RenderedMessage(contact_id=contact_id, kind=kind, subject=subject,
-                           preheader=f"Preheader voor {contact_id}",
-                           message_id=f"<{contact_id}.{kind}@polderlicht-it.nl>",
-                           item_ids=items, html_bytes=size, lints=lints)
+def _rendered(
+    contact_id: str,
+    kind: MessageKind,
+    items: tuple[str, ...],
+    subject: str,
+    lints: tuple[Lint, ...] = (),
+    size: int = 40_000,
+) -> RenderedMessage:
+    return RenderedMessage(
+        contact_id=contact_id,
+        kind=kind,
+        subject=subject,
+        preheader=f"Preheader voor {contact_id}",
+        message_id=f"<{contact_id}.{kind}@polderlicht-it.nl>",
+        item_ids=items,
+        html_bytes=size,
+        lints=lints,
+    )
 
 
 def make_site_data(previous: dict[str, Any] | None = None) -> SiteData:
@@ -82,61 +113,124 @@ def make_site_data(previous: dict[str, Any] | None = None) -> SiteData:
         "C004": Customer("C004", "Gemeente Vechtdal", "am-jan", sector="overheid"),
     }
     contacts = {
-        "P001": Contact("P001", "C001", "Anouk", "Jansen", email="anouk@lindehof.nl", email_valid=True,
-                        job_title="ICT-manager", newsletter_opt_in=True, interests=("backup",)),
-        "P002": Contact("P002", "C001", "Pieter", "Smit", email="pieter@lindehof.nl", email_valid=True,
-                        newsletter_opt_in=True),
-        "P003": Contact("P003", "C001", "José", "Müller", email="jose@lindehof", email_valid=False,
-                        newsletter_opt_in=True),
-        "P004": Contact("P004", "C002", EVIL, "", email="x@evil.example", email_valid=True,
-                        newsletter_opt_in=True),
-        "P005": Contact("P005", "C003", "Emma", "Brown", email="emma@harbour.example", email_valid=True,
-                        newsletter_opt_in=True),
-        "P006": Contact("P006", "C004", "Kees", "Visser", email="kees@vechtdal.nl", email_valid=True,
-                        newsletter_opt_in=False),
+        "P001": Contact(
+            "P001",
+            "C001",
+            "Anouk",
+            "Jansen",
+            email="anouk@lindehof.nl",
+            email_valid=True,
+            job_title="ICT-manager",
+            newsletter_opt_in=True,
+            interests=("backup",),
+        ),
+        "P002": Contact(
+            "P002", "C001", "Pieter", "Smit", email="pieter@lindehof.nl", email_valid=True, newsletter_opt_in=True
+        ),
+        "P003": Contact(
+            "P003", "C001", "José", "Müller", email="jose@lindehof", email_valid=False, newsletter_opt_in=True
+        ),
+        "P004": Contact("P004", "C002", EVIL, "", email="x@evil.example", email_valid=True, newsletter_opt_in=True),
+        "P005": Contact(
+            "P005", "C003", "Emma", "Brown", email="emma@harbour.example", email_valid=True, newsletter_opt_in=True
+        ),
+        "P006": Contact(
+            "P006", "C004", "Kees", "Visser", email="kees@vechtdal.nl", email_valid=True, newsletter_opt_in=False
+        ),
     }
     content = {
         "backup-test": _item("backup-test", "Back-ups die u echt terugzet", tags=("backup",)),
         "nis2": _item("nis2", "NIS2 in gewone taal: " + EVIL, tags=("security",)),
         "cloud-en": _item("cloud-en", "Cloud costs under control", language="en", tags=("cloud",)),
-        "storing": _item("storing", "Storing bij uw back-upleverancier", type=ItemType.ALERT,
-                         url="javascript:alert(1)"),
+        "storing": _item(
+            "storing", "Storing bij uw back-upleverancier", type=ItemType.ALERT, url="javascript:alert(1)"
+        ),
     }
-    data = Dataset(account_managers=managers, customers=customers, contacts=contacts, orders=(),
-                   evaluations=(), interactions=(), suppressions=(), products={}, content=content)
+    data = Dataset(
+        account_managers=managers,
+        customers=customers,
+        contacts=contacts,
+        orders=(),
+        evaluations=(),
+        interactions=(),
+        suppressions=(),
+        products={},
+        content=content,
+    )
     reasons = (ItemReason("interest", "backup", 3), ItemReason("cross_sell", "Backup Pro (u gebruikt Cloud Opslag)", 4))
     general = (ItemReason("fallback", "algemeen item in het Nederlands", 0), ItemReason("priority", "prioriteit 1", 1))
     nl_items = (ChosenItem("backup-test", 7, reasons), ChosenItem("nis2", 2, (ItemReason("sector", EVIL, 2),)))
 
-    def sel(contact_id: str, customer_id: str, am: str, segment: Segment, language: str = "nl",
-            newsletter: tuple[SkipReason, ...] = (), alert: tuple[SkipReason, ...] = (SkipReason.NO_MATCHING_ITEM,),
-            items: tuple[ChosenItem, ...] = (), fallback: bool = False,
-            alert_item: ChosenItem | None = None) -> Selection:
-        return Selection(contact_id, customer_id, am, segment, language, quiet=True,
-                         newsletter_reasons=newsletter, alert_reasons=alert, items=items,
-                         fallback=fallback, alert_item=alert_item)
+    def sel(
+        contact_id: str,
+        customer_id: str,
+        am: str,
+        segment: Segment,
+        language: str = "nl",
+        newsletter: tuple[SkipReason, ...] = (),
+        alert: tuple[SkipReason, ...] = (SkipReason.NO_MATCHING_ITEM,),
+        items: tuple[ChosenItem, ...] = (),
+        fallback: bool = False,
+        alert_item: ChosenItem | None = None,
+    ) -> Selection:
+        return Selection(
+            contact_id,
+            customer_id,
+            am,
+            segment,
+            language,
+            quiet=True,
+            newsletter_reasons=newsletter,
+            alert_reasons=alert,
+            items=items,
+            fallback=fallback,
+            alert_item=alert_item,
+        )
 
     storing = ChosenItem("storing", 5, (ItemReason("timely", "backup", 5),))
     selections = [
         sel("P001", "C001", "am-jan", Segment.A, items=nl_items, alert=(), alert_item=storing),
         sel("P002", "C001", "am-jan", Segment.A, items=nl_items),
-        sel("P003", "C001", "am-jan", Segment.A, newsletter=(SkipReason.NO_VALID_EMAIL,),
-            alert=(SkipReason.NO_VALID_EMAIL,)),
+        sel(
+            "P003",
+            "C001",
+            "am-jan",
+            Segment.A,
+            newsletter=(SkipReason.NO_VALID_EMAIL,),
+            alert=(SkipReason.NO_VALID_EMAIL,),
+        ),
         sel("P004", "C002", "am-sara", Segment.B, items=(ChosenItem("nis2", 1, general),), fallback=True),
-        sel("P005", "C003", "am-sara", Segment.C, language="en",
+        sel(
+            "P005",
+            "C003",
+            "am-sara",
+            Segment.C,
+            language="en",
             items=(ChosenItem("cloud-en", 3, (ItemReason("interest", "cloud", 3),)),),
-            alert=(SkipReason.SEGMENT_TREATMENT,)),
-        sel("P006", "C004", "am-jan", Segment.D, newsletter=(SkipReason.NOT_QUIET, SkipReason.NO_OPT_IN),
-            alert=(SkipReason.NOT_QUIET, SkipReason.NO_OPT_IN)),
+            alert=(SkipReason.SEGMENT_TREATMENT,),
+        ),
+        sel(
+            "P006",
+            "C004",
+            "am-jan",
+            Segment.D,
+            newsletter=(SkipReason.NOT_QUIET, SkipReason.NO_OPT_IN),
+            alert=(SkipReason.NOT_QUIET, SkipReason.NO_OPT_IN),
+        ),
     ]
     N, A = MessageKind.NEWSLETTER, MessageKind.ALERT
     rendered = {
         ("P001", N): _rendered("P001", N, ("backup-test", "nis2"), "2 tips voor uw back-up, Anouk"),
         ("P001", A): _rendered("P001", A, ("storing",), "Storing: wat u nu moet doen", size=12_000),
         ("P002", N): _rendered("P002", N, ("backup-test", "nis2"), "2 tips voor uw back-up, Pieter"),
-        ("P004", N): _rendered("P004", N, ("nis2",), "Nieuws van Polderlicht IT",
-                               lints=(Lint("fallback_field", "geen voornaam: 'Geachte relatie'"),),
-                               size=95_000),
+        ("P004", N): _rendered(
+            "P004",
+            N,
+            ("nis2",),
+            "Nieuws van Polderlicht IT",
+            lints=(Lint("fallback_field", "geen voornaam: 'Geachte relatie'"),),
+            size=95_000,
+        ),
         ("P005", N): _rendered("P005", N, ("cloud-en",), "Cloud costs under control, Emma"),
     }
     segmentation = Segmentation(
@@ -150,19 +244,62 @@ def make_site_data(previous: dict[str, Any] | None = None) -> SiteData:
         moves=(SegmentMove("C002", EVIL, Segment.A, Segment.B, "A → B: omzetaandeel 4,1% → 1,9%"),),
     )
     calls = [
-        CallItem("am-jan", "C001", "Zorggroep Lindehof", Segment.A, 2, date(2026, 12, 7),
-                 (CallReason.QUIET_FOLLOWUP,), "P001", "Anouk Jansen", "ICT-manager", "+31 6 1", ()),
-        CallItem("am-sara", "C002", EVIL, Segment.B, 1, date(2026, 12, 3),
-                 (CallReason.EVALUATION_BELOW_NORM,), "P004", EVIL, "", "", ()),
+        CallItem(
+            "am-jan",
+            "C001",
+            "Zorggroep Lindehof",
+            Segment.A,
+            2,
+            date(2026, 12, 7),
+            (CallReason.QUIET_FOLLOWUP,),
+            "P001",
+            "Anouk Jansen",
+            "ICT-manager",
+            "+31 6 1",
+            (),
+        ),
+        CallItem(
+            "am-sara",
+            "C002",
+            EVIL,
+            Segment.B,
+            1,
+            date(2026, 12, 3),
+            (CallReason.EVALUATION_BELOW_NORM,),
+            "P004",
+            EVIL,
+            "",
+            "",
+            (),
+        ),
     ]
-    counts = {"customers": 4, "contacts": 6, "segment_A": 1, "segment_B": 1, "segment_C": 1,
-              "segment_D": 1, "quiet_customers": 3, "newsletters": 4, "alerts": 1, "calls": 2,
-              "rejects": 1, "lints": 1, "lint_fallback_field": 1}
+    counts = {
+        "customers": 4,
+        "contacts": 6,
+        "segment_A": 1,
+        "segment_B": 1,
+        "segment_C": 1,
+        "segment_D": 1,
+        "quiet_customers": 3,
+        "newsletters": 4,
+        "alerts": 1,
+        "calls": 2,
+        "rejects": 1,
+        "lints": 1,
+        "lint_fallback_field": 1,
+    }
     return SiteData(
-        as_of=AS_OF, created="2026-11-30T08:00:00+00:00", counts=counts,
+        as_of=AS_OF,
+        created="2026-11-30T08:00:00+00:00",
+        counts=counts,
         warnings=("De vastgestelde segmentatie is 120 dagen oud " + EVIL,),
-        selections=selections, rendered=rendered, data=data, segmentation=segmentation, calls=calls,
-        previous=previous, reports=(("Segmentatie", "reports/segments.html"), ("Retentie", "reports/retention.html")),
+        selections=selections,
+        rendered=rendered,
+        data=data,
+        segmentation=segmentation,
+        calls=calls,
+        previous=previous,
+        reports=(("Segmentatie", "reports/segments.html"), ("Retentie", "reports/retention.html")),
         call_lists=(("Jan de Vries", "calls/am-jan.html"), ("Sara Bakker", "calls/am-sara.html")),
     )
 
@@ -181,14 +318,16 @@ def write_fake_run(folder: Path, site: SiteData | None = None) -> SiteData:
     writer = RunWriter(folder)
     for (contact_id, kind), message in site.rendered.items():
         contact = site.data.contacts[contact_id]
-        html = FAKE_MAIL.format(lang="nl", subject=message.subject, name=contact.first_name,
-                                kind=kind.value, contact_id=contact_id)
+        html = FAKE_MAIL.format(
+            lang="nl", subject=message.subject, name=contact.first_name, kind=kind.value, contact_id=contact_id
+        )
         writer.write_text(f"emails/{contact_id}/{kind.value}.html", html)
-        writer.write_text(f"emails/{contact_id}/{kind.value}.txt",
-                          f"{message.subject}\n\nBeste {contact.first_name}, € 1.234,56 — café.\n")
+        writer.write_text(
+            f"emails/{contact_id}/{kind.value}.txt",
+            f"{message.subject}\n\nBeste {contact.first_name}, € 1.234,56 — café.\n",
+        )
         writer.write_text(f"emails/{contact_id}/{kind.value}.eml", "Subject: x\n\nx\n")
-    for name in ("reports/segments.html", "reports/retention.html", "calls/am-jan.html",
-                 "calls/am-sara.html"):
+    for name in ("reports/segments.html", "reports/retention.html", "calls/am-jan.html", "calls/am-sara.html"):
         writer.write_text(name, f"<!doctype html><title>{name}</title><h1>{name}</h1>\n")
     for name in ("rejects.csv", "recipients.csv", "segments.csv", "manifest.json"):
         writer.write_text(name, "x\n")
@@ -245,9 +384,17 @@ def _data(path: Path) -> Any:
 
 def test_site_writes_every_page_and_data_file(run_folder: Path) -> None:
     """The run folder holds the overview, three site pages, the script, the style and the data."""
-    for name in ("index.html", "site/recipients.html", "site/recipient.html", "site/variants.html",
-                 "site/site.js", "site/site.css", "site/data/recipients.js", "site/data/details-0.js",
-                 "site/data/variants.js"):
+    for name in (
+        "index.html",
+        "site/recipients.html",
+        "site/recipient.html",
+        "site/variants.html",
+        "site/site.js",
+        "site/site.css",
+        "site/data/recipients.js",
+        "site/data/details-0.js",
+        "site/data/variants.js",
+    ):
         assert (run_folder / name).is_file(), name
 
 
@@ -321,8 +468,11 @@ def test_details_explain_each_item(run_folder: Path) -> None:
     newsletter = details["P001"]["newsletter"]
     assert newsletter["subject"] == "2 tips voor uw back-up, Anouk"
     assert newsletter["preheader"] == "Preheader voor P001"
-    assert newsletter["items"][0] == ["backup-test", 7, [["interest", "backup", 3],
-                                                        ["cross_sell", "Backup Pro (u gebruikt Cloud Opslag)", 4]]]
+    assert newsletter["items"][0] == [
+        "backup-test",
+        7,
+        [["interest", "backup", 3], ["cross_sell", "Backup Pro (u gebruikt Cloud Opslag)", 4]],
+    ]
     assert details["P001"]["alert"]["items"][0][0] == "storing"
     assert details["P004"]["newsletter"]["fallback"] is True
     assert details["P004"]["newsletter"]["over_budget"] is True
@@ -342,7 +492,11 @@ def test_variants_group_identical_selections_largest_first(run_folder: Path) -> 
     variants = _data(run_folder / "site/data/variants.js")["variants"]
     first = variants[0]
     assert (first["kind"], first["language"], first["items"], first["count"]) == (
-        "newsletter", "nl", ["backup-test", "nis2"], 2)
+        "newsletter",
+        "nl",
+        ["backup-test", "nis2"],
+        2,
+    )
     assert first["representative"] == "P001"
     assert [v["count"] for v in variants] == sorted((v["count"] for v in variants), reverse=True)
     assert sum(v["count"] for v in variants) == 5  # four newsletters and one alert
@@ -366,8 +520,11 @@ def test_overview_compares_with_the_previous_run(tmp_path: Path) -> None:
     write_fake_run(tmp_path, make_site_data(previous=previous))
     html = (tmp_path / "index.html").read_text("utf-8")
     assert "Wat is er veranderd" in html
-    assert re.search(r"<td>nieuwsbrieven</td><td class=\"num\">10</td><td class=\"num\">4</td>"
-                     r"<td class=\"num delta \">−6</td>", html)
+    assert re.search(
+        r"<td>nieuwsbrieven</td><td class=\"num\">10</td><td class=\"num\">4</td>"
+        r"<td class=\"num delta \">−6</td>",
+        html,
+    )
     assert "<td>alerts</td>" not in html  # unchanged counts are not listed
     assert "−6 t.o.v. 2026-10-31" in html
 
@@ -377,7 +534,11 @@ def test_only_more_rejects_or_lints_are_marked_worse() -> None:
     from pipeline.site import trend
 
     assert (trend("rejects", 3), trend("lint_missing_alt", -1), trend("newsletters", -6), trend("lints", 0)) == (
-        "worse", "better", "", "")
+        "worse",
+        "better",
+        "",
+        "",
+    )
 
 
 def test_details_are_sharded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -437,8 +598,10 @@ def test_preview_sandboxes_the_e_mails(server: tuple[str, int]) -> None:
     assert headers["content-type"] == "text/plain; charset=utf-8"
 
 
-@pytest.mark.parametrize("path", ["/../secret.txt", "/%2e%2e/secret.txt", "/site/..%2f..%2fsecret.txt",
-                                  "/emails/", "/.hidden", "/link/secret.txt"])
+@pytest.mark.parametrize(
+    "path",
+    ["/../secret.txt", "/%2e%2e/secret.txt", "/site/..%2f..%2fsecret.txt", "/emails/", "/.hidden", "/link/secret.txt"],
+)
 def test_preview_serves_nothing_outside_the_run(server: tuple[str, int], run_folder: Path, path: str) -> None:
     """No `..`, no symlink out of the folder, no directory listing, no hidden file."""
     (run_folder.parent / "secret.txt").write_text("geheim")
@@ -478,7 +641,9 @@ def test_windstil_preview_prints_the_url_and_serves_the_latest_run(tiny_project:
     write_fake_run(tiny_project / "output" / "2026-11-30")
     process = subprocess.Popen(
         [sys.executable, "-m", "pipeline", "--project", str(tiny_project), "preview", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
