@@ -6,7 +6,17 @@ REFERENCE_AS_OF, never from the wall clock, so a seed always gives byte-identica
 
 Speed matters (100,000 customers, about 1.7 million orders, well under a minute): rows are
 built as plain lists of strings, dates come from a precomputed table of ISO strings, and the
-CSV files are streamed to disk in large batches so memory stays flat.
+CSV files are streamed to disk in large batches so memory stays flat. Sets over 10,000
+customers are cut into blocks that worker processes write in parallel; each block has its own
+seed and its own range of contact and order numbers, so the bytes do not depend on the number
+of processes.
+
+The bundled sample in the repository (data/, segments.yaml, settings.yaml) is exactly
+`generate_project(dir, 150, seed=2026)`; tests/test_demo.py checks that. To change it, change
+this module and regenerate:
+
+    windstil demo-data --customers 150 --seed 2026 --out /tmp/sample
+    rm -r data && cp -r /tmp/sample/data /tmp/sample/segments.yaml /tmp/sample/settings.yaml .
 """
 
 from __future__ import annotations
@@ -1445,7 +1455,7 @@ def _write_account_managers(folder: Path, n_customers: int, rng: random.Random) 
             email = f"{_slug(first)}.{_slug(last)}@polderlicht-it.nl"
             if email in am_emails:
                 email = f"{_slug(first)}.{_slug(last)}{i + 1}@polderlicht-it.nl"
-            phone = f"+31 30 12{i + 1:03d} 00"
+            phone = f"+31 30 124 {(i + 1) // 100:02d} {(i + 1) % 100:02d}"
         am_emails.add(email)
         am_ids.append(am_id)
         ams.add([am_id, name, email, phone])
