@@ -168,6 +168,8 @@ def run_batch(
                     segmentation=segmentation,
                     calls=calls,
                     previous=previous,
+                    quiet=quiet,
+                    templates=_existing(settings.paths.templates / "site"),
                     reports=(("Segmentatie", "reports/segments.html"),
                              ("Retentie", "reports/retention.html")),
                     call_lists=tuple(
@@ -386,6 +388,11 @@ def _manifest(
 def _now() -> str:
     # Wall-clock time belongs in the manifest and the site only, never inside an e-mail.
     return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _existing(folder: Path) -> Path | None:
+    """Return the project's own template folder when it has one; else the bundled one is used."""
+    return folder if folder.is_dir() else None
 
 
 # --------------------------------------------------------------------------- signals
