@@ -227,6 +227,9 @@ def approve(obj: Context, run_id: str, exclude: Path | None) -> None:
 # --------------------------------------------------------------------------- validate
 
 
+MAX_WARNINGS_SHOWN = 20
+
+
 @cli.command()
 @pass_context
 @user_errors
@@ -238,7 +241,8 @@ def validate(obj: Context) -> None:
 
     Any rejected row is an error here, even though `windstil run` tolerates rejects up to
     settings.yaml's max_reject_share: a reject is a row to fix in the export. A contact
-    with an invalid e-mail address is only a warning: it is kept for the call list.
+    with an invalid e-mail address is only a warning: it is kept for the call list. Only the
+    first 20 warnings are printed; -v prints them all.
 
     \b
     Example:
@@ -251,8 +255,12 @@ def validate(obj: Context) -> None:
     for problem in result.errors:
         click.echo(str(problem))
     if obj.verbosity >= 0:
-        for warning in result.warnings:
+        # Every error is listed; warnings (kept rows) are capped unless -v asks for all.
+        shown = result.warnings if obj.verbosity > 0 else result.warnings[:MAX_WARNINGS_SHOWN]
+        for warning in shown:
             click.echo(f"warning: {warning}")
+        if len(shown) < len(result.warnings):
+            click.echo(f"warning: … and {len(result.warnings) - len(shown)} more (windstil -v validate lists all)")
         counts = ", ".join(f"{n} {what}" for what, n in result.counts.items())
         if counts:
             click.echo(f"loaded {counts}")

@@ -129,3 +129,16 @@ def test_python_dash_m(tiny_project: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok, 1 warning" in done.stdout
+
+
+def test_many_warnings_are_capped_unless_verbose(tiny_project: Path) -> None:
+    """Past 20 warnings the rest is counted, not printed; -v prints every one."""
+    path = tiny_project / "data" / "contacts.csv"
+    extra = "".join(f"Q{i:03d};C004;Kim;;kim{i}@;;;;;yes;no;\n" for i in range(25))
+    path.write_text(path.read_text() + extra)
+    code, output = _validate(tiny_project)
+    assert code == 0
+    assert sum(line.startswith("warning: contacts.csv:") for line in output.splitlines()) == 20
+    assert "warning: … and 6 more (windstil -v validate lists all)" in output
+    _, verbose = _validate(tiny_project, "-v")
+    assert sum(line.startswith("warning: contacts.csv:") for line in verbose.splitlines()) == 26
