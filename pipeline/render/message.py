@@ -16,6 +16,7 @@ import gettext
 import hashlib
 import logging
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from email.utils import format_datetime
 from typing import Any
@@ -73,21 +74,10 @@ def render_messages(
     secret: bytes,
 ) -> list[tuple[RenderedMessage, dict[str, bytes]]]:
     """Render the messages made for one contact: (what was made, relpath → bytes) per message."""
-    kinds: list[tuple[MessageKind, tuple[ChosenItem, ...]]] = []
-    if selection.newsletter and selection.items:
-        kinds.append((MessageKind.NEWSLETTER, selection.items))
-    if selection.alert and selection.alert_item is not None:
-        kinds.append((MessageKind.ALERT, (selection.alert_item,)))
-    if not kinds:
-        return []
-    contact = data.contacts[selection.contact_id]
-    language = selection.language if selection.language in LANGUAGES else "nl"
-    run = _run_values(compiled, settings, as_of)
-    customer = _customer_values(compiled, data, settings, selection.customer_id, language, as_of)
-    person = _person_values(compiled, contact, language)
     results = []
-    for kind, chosen in kinds:
-        results.append(_render_one(compiled, kind, chosen, contact, person, customer, run, language, secret))
+    for parts in message_parts(compiled, selection, data, settings, as_of, secret):
+        template = parts.template
+        results.append(assemble(parts, template.html.render(parts.context), template.text.render(parts.context)))
     return results
 
 
@@ -330,7 +320,52 @@ def _person_values(compiled: Compiled, contact: Contact, language: str) -> dict[
 # --------------------------------------------------------------------------- one message
 
 
-def _render_one(
+@dataclass(frozen=True)
+class MessageParts:
+    """One message before templating: its template and context, and its prebuilt MIME framing."""
+
+    kind: MessageKind
+    contact_id: str
+    template: CompiledTemplate
+    context: dict[str, Any]
+    subject: str
+    preheader: str
+    message_id: str
+    item_ids: tuple[str, ...]
+    lints: tuple[Lint, ...]
+    head: bytes  # the message headers and the text part's headers, ready to send
+    middle: bytes  # between the text body and the HTML body
+    end: bytes  # the closing boundary
+
+
+def message_parts(
+    compiled: Compiled,
+    selection: Selection,
+    data: Dataset,
+    settings: Settings,
+    as_of: date,
+    secret: bytes,
+) -> list[MessageParts]:
+    """Return the messages made for one contact, with context and headers but not yet templated."""
+    kinds: list[tuple[MessageKind, tuple[ChosenItem, ...]]] = []
+    if selection.newsletter and selection.items:
+        kinds.append((MessageKind.NEWSLETTER, selection.items))
+    if selection.alert and selection.alert_item is not None:
+        kinds.append((MessageKind.ALERT, (selection.alert_item,)))
+    if not kinds:
+        return []
+    contact = data.contacts[selection.contact_id]
+    language = selection.language if selection.language in LANGUAGES else "nl"
+    run = _run_values(compiled, settings, as_of)
+    customer = _customer_values(compiled, data, settings, selection.customer_id, language, as_of)
+    person = _person_values(compiled, contact, language)
+    return [
+        _message_parts(compiled, kind, chosen, contact, person, customer, run, language, secret)
+        for kind, chosen in kinds
+    ]
+
+
+def _message_parts(
     compiled: Compiled,
     kind: MessageKind,
     chosen: tuple[ChosenItem, ...],
@@ -340,7 +375,7 @@ def _render_one(
     run: dict[str, Any],
     language: str,
     secret: bytes,
-) -> tuple[RenderedMessage, dict[str, bytes]]:
+) -> MessageParts:
     t = compiled.translations[language]
     lang = _language_values(compiled, run, kind, language)
     template: CompiledTemplate = compiled.templates[(kind, language)]
@@ -378,49 +413,62 @@ def _render_one(
         "items": items,
         "item": items[0],
     }
-    html = template.html.render(context)
-    text = template.text.render(context)
-    # No conversion here: the templates emit CRLF and every value was cleaned to one line
-    # (or to CRLF, for item bodies) when it was prepared. Tests check every line end.
-    html_bytes = html.encode("utf-8")
-    text_bytes = text.encode("utf-8")
     digest = hashlib.sha256(f"{run['run_id']}\n{contact.contact_id}\n{kind.value}".encode()).hexdigest()
     message_id = f"<{digest}@{run['domain']}>"
     boundary = f"=_windstil_{digest[:24]}"  # "=_" never occurs in a quoted-printable body
-    eml = b"".join(
-        (
-            (
-                f"{run['head']}{person['to']}Subject: {encode_header_text('Subject', subject)}\r\n"
-                f"{run['date']}Message-ID: {message_id}\r\n{lang['list_id']}"
-                f"List-Unsubscribe: <{unsubscribe}>,\r\n"
-                f" <mailto:{run['unsubscribe_mailto']}?subject=unsubscribe-{token}>\r\n"
-                f'{lang["tail"]}Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
-                f"--{boundary}\r\n"
-                'Content-Type: text/plain; charset="utf-8"\r\n'
-                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-            ).encode(),
-            binascii.b2a_qp(text_bytes, istext=True),
-            (
-                f"\r\n--{boundary}\r\n"
-                'Content-Type: text/html; charset="utf-8"\r\n'
-                "Content-Transfer-Encoding: base64\r\n\r\n"
-            ).encode("ascii"),
-            _base64_lines(html_bytes),
-            f"\r\n--{boundary}--\r\n".encode("ascii"),
-        )
-    )
-    if len(html_bytes) > SIZE_BUDGET:
-        lints.append(
-            Lint("size_budget", f"HTML is {len(html_bytes) / 1024:.1f} KB, over the {SIZE_BUDGET // 1024} KB budget")
-        )
-    folder = f"emails/{contact.contact_id}/{kind.value}"
-    rendered = RenderedMessage(
-        contact_id=contact.contact_id,
+    head = (
+        f"{run['head']}{person['to']}Subject: {encode_header_text('Subject', subject)}\r\n"
+        f"{run['date']}Message-ID: {message_id}\r\n{lang['list_id']}"
+        f"List-Unsubscribe: <{unsubscribe}>,\r\n"
+        f" <mailto:{run['unsubscribe_mailto']}?subject=unsubscribe-{token}>\r\n"
+        f'{lang["tail"]}Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+        f"--{boundary}\r\n"
+        'Content-Type: text/plain; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ).encode()
+    middle = (
+        f"\r\n--{boundary}\r\n"
+        'Content-Type: text/html; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    ).encode("ascii")
+    return MessageParts(
         kind=kind,
+        contact_id=contact.contact_id,
+        template=template,
+        context=context,
         subject=subject,
         preheader=preheader,
         message_id=message_id,
         item_ids=tuple(choice.item_id for choice in chosen),
+        lints=tuple(lints),
+        head=head,
+        middle=middle,
+        end=f"\r\n--{boundary}--\r\n".encode("ascii"),
+    )
+
+
+def assemble(parts: MessageParts, html: str, text: str) -> tuple[RenderedMessage, dict[str, bytes]]:
+    """Return the message's record and its files from the templated HTML and text bodies."""
+    # No conversion here: the templates emit CRLF and every value was cleaned to one line
+    # (or to CRLF, for item bodies) when it was prepared. Tests check every line end.
+    html_bytes = html.encode("utf-8")
+    text_bytes = text.encode("utf-8")
+    eml = b"".join(
+        (parts.head, binascii.b2a_qp(text_bytes, istext=True), parts.middle, _base64_lines(html_bytes), parts.end)
+    )
+    lints = parts.lints
+    if len(html_bytes) > SIZE_BUDGET:
+        lints += (
+            Lint("size_budget", f"HTML is {len(html_bytes) / 1024:.1f} KB, over the {SIZE_BUDGET // 1024} KB budget"),
+        )
+    folder = f"emails/{parts.contact_id}/{parts.kind.value}"
+    rendered = RenderedMessage(
+        contact_id=parts.contact_id,
+        kind=parts.kind,
+        subject=parts.subject,
+        preheader=parts.preheader,
+        message_id=parts.message_id,
+        item_ids=parts.item_ids,
         html_bytes=len(html_bytes),
         lints=tuple(dict.fromkeys(lints)),
     )
