@@ -9,6 +9,7 @@ segments (weights, cut-offs) are read as exact fractions of their written decima
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import fields
@@ -197,8 +198,8 @@ class _Checker:
 
     def fraction(self, value: Any, key: str) -> Fraction | None:
         """Return the exact value of a written number (0.1 is 1/10, not its float)."""
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problem(key, "must be a number")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            self.problem(key, "must be a number")  # YAML's .inf and .nan are not amounts or weights
             return None
         return Fraction(str(value))
 
