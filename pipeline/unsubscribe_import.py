@@ -43,6 +43,7 @@ SOURCE = "unsubscribe import"
 MAX_LINE = 2000  # a token for a 64-character id and a long address is well under 300
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _MAC_BYTES = 16
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,14 @@ def read_unsubscribes(path: Path, secret: bytes | None, today: date, display: st
         raise InputError(f"{file}: not UTF-8 text; save it as UTF-8") from error
     source = f"{SOURCE} {file}"
     reader = _Reader(file, secret, today, source)
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    # Lines end at CR/LF, CR or LF only, as an editor counts them (str.splitlines also splits
+    # at form feeds and U+2028, which would put every later line number off).
+    lines = _LINE_END.split(text)
+    first = next((line for line in lines if line.strip()), "")
     if _is_csv_header(first):
         reader.read_csv(text)
     else:
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(lines, start=1):
             reader.read_line(number, line, today)
     return Unsubscribes(file, tuple(reader.suppressions), tuple(reader.rejected))
 
