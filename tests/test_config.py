@@ -191,3 +191,11 @@ def test_missing_settings_file(tmp_path: Path) -> None:
     """A project without settings.yaml gets a clear config error."""
     with pytest.raises(ConfigError, match=r"settings\.yaml: file not found"):
         load_settings(tmp_path)
+
+
+def test_non_finite_numbers_are_problems(tiny_project: Path) -> None:
+    """YAML's .inf and .nan are reported as problems, never a crash."""
+    text = SEGMENTS_YAML.replace("B: 0.95", "B: .inf").replace("satisfaction_norm: 8", "satisfaction_norm: .nan")
+    assert [p.field for p in _segments_problems(tiny_project, text)] == ["cutoffs.B", "satisfaction_norm"]
+    settings = SETTINGS_YAML.replace("max_reject_share: 0.05", "max_reject_share: -.inf")
+    assert [p.field for p in _settings_problems(tiny_project, settings)] == ["max_reject_share"]
