@@ -18,13 +18,19 @@ import re
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 from click.testing import CliRunner
 from conftest import write_tiny_project
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from pipeline.cli import cli
 from pipeline.config import SAFE_ID
@@ -526,3 +532,113 @@ def test_preview_refuses_another_host_name(server: tuple[str, int]) -> None:
     """A request for another host name (DNS rebinding) is refused."""
     status, _, _ = raw_get(server, "/index.html", host=f"evil.example:{server[1]}")
     assert status == 421
+
+
+# --------------------------------------------------------------------------- no data of another customer
+
+
+@pytest.fixture(scope="module")
+def renderer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    """The tiny project's settings and compiled templates (compiled once, as a run does)."""
+    from pipeline.load import load_project
+    from pipeline.render.compile import compile_templates
+
+    project = load_project(write_tiny_project(tmp_path_factory.mktemp("markers") / "project"))
+    return project, compile_templates(project.settings, project.data.content)
+
+
+@st.composite
+def marked_worlds(draw: st.DrawFn, base: Any) -> Any:
+    """A random small dataset whose every customer, contact and order carries its customer's marker."""
+    from datetime import timedelta
+
+    from pipeline.models import Contact, Customer, Order
+
+    as_of = date.fromisoformat(RUN_ID)
+    customers, contacts, orders = {}, {}, []
+    for c in range(draw(st.integers(2, 5))):
+        marker = f"MRK{c:02d}X"
+        customer_id = f"K{c}"
+        customers[customer_id] = Customer(
+            customer_id,
+            f"Klant {marker}",
+            draw(st.sampled_from(sorted(base.account_managers))),
+            sector=draw(st.sampled_from(["zorg", "logistiek", ""])),
+            language=draw(st.sampled_from(["nl", "en"])),
+        )
+        for n in range(draw(st.integers(1, 3))):
+            contact_id = f"K{c}P{n}"
+            contacts[contact_id] = Contact(
+                contact_id,
+                customer_id,
+                draw(st.sampled_from(["Anne", "Bram", "Chris", ""])),
+                last_name=f"Persoon {marker}",
+                email=f"{contact_id.lower()}@klant{c}.nl",
+                email_valid=True,
+                job_title=f"Functie {marker}",
+                language=draw(st.sampled_from([None, "nl", "en"])),
+                newsletter_opt_in=True,
+                interests=tuple(
+                    draw(
+                        st.lists(st.sampled_from(["backup", "cloud", "security", "werkplek"]), max_size=3, unique=True)
+                    )
+                ),
+            )
+        for n in range(draw(st.integers(1, 3))):
+            end = as_of - timedelta(days=draw(st.integers(31, 300)))
+            orders.append(
+                Order(
+                    f"K{c}O{n}",
+                    customer_id,
+                    end - timedelta(days=draw(st.integers(0, 200))),
+                    Decimal(draw(st.integers(100, 50_000))),
+                    draw(st.sampled_from([*sorted(base.products), ""])),
+                    description=f"Opdracht {marker}",
+                    end_date=end,
+                )
+            )
+    return replace(
+        base,
+        customers=customers,
+        contacts=contacts,
+        orders=tuple(orders),
+        evaluations=(),
+        interactions=(),
+        suppressions=(),
+        rejects=(),
+        warnings=(),
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.data())
+def test_no_recipient_ever_gets_another_customers_data(renderer: tuple[Any, Any], data: st.DataObject) -> None:
+    """Every rendered e-mail (HTML, text, and the decoded .eml) holds its own customer's marker and no other."""
+    from pipeline.quiet import quiet_periods
+    from pipeline.render.message import render_messages
+    from pipeline.segment import segment
+    from pipeline.select import select
+
+    project, compiled = renderer
+    world = data.draw(marked_worlds(project.data))
+    compiled.cache.clear()  # a new dataset is a new run: nothing cached may carry over
+    as_of = date.fromisoformat(RUN_ID)
+    seg = segment(world, project.segments, as_of)
+    quiet = quiet_periods(world, project.segments, as_of)
+    selections = select(world, project.segments, seg, quiet, [], as_of)
+    seen_own = 0
+    for selection in selections:
+        own = f"MRK{int(selection.customer_id[1:]):02d}X"
+        for message, files in render_messages(compiled, selection, world, project.settings, seg, as_of, b"k" * 32):
+            for relpath, payload in files.items():
+                if relpath.endswith(".eml"):
+                    parsed = email.message_from_bytes(payload, policy=email.policy.default)
+                    text = "\n".join(str(part.get_content()) for part in parsed.walk() if not part.is_multipart())
+                    text += "\n" + "\n".join(f"{k}: {v}" for k, v in parsed.items())
+                else:
+                    text = payload.decode("utf-8")
+                markers = set(re.findall(r"MRK\d\dX", text))
+                assert markers <= {own}, (relpath, markers)
+                seen_own += own in markers
+            assert message.contact_id == selection.contact_id
+    assume(seen_own > 0)
