@@ -7,6 +7,7 @@ output untouched. The writer refuses paths outside its folder and writing one pa
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -26,37 +27,61 @@ class RunWriter:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._written: set[str] = set()
+        self._folders: set[str] = set()  # folders made or checked to lie inside the root
+        self._real_root: Path | None = None
         self.bytes_written = 0
 
-    def _target(self, relpath: str) -> Path:
-        rel = PurePosixPath(relpath)
-        if rel.is_absolute() or not rel.parts or any(p in ("", ".", "..") for p in rel.parts):
-            raise OutputError(f"refusing to write {relpath!r}: not a plain path inside the run folder")
-        if any("\\" in p or "\x00" in p for p in rel.parts):
-            raise OutputError(f"refusing to write {relpath!r}: unsafe characters in the path")
-        key = rel.as_posix()
+    def _target(self, relpath: str) -> str:
+        parts = relpath.split("/")
+        if "" in parts or "." in parts or ".." in parts or "\\" in relpath or "\x00" in relpath:
+            key = _plain_key(relpath)
+        else:
+            key = relpath  # already plain: skip pathlib (the render writes three files a contact)
         if key in self._written:
             raise OutputError(f"refusing to write {key} twice in one run")
-        target = self.root.joinpath(*rel.parts)
-        # A symlink planted inside the folder must not lead the write out of it.
-        parent = target.parent
-        parent.mkdir(parents=True, exist_ok=True)
-        if not parent.resolve().is_relative_to(self.root.resolve()):
-            raise OutputError(f"refusing to write {key}: its folder leads outside the run folder")
-        if target.is_symlink():
-            raise OutputError(f"refusing to write {key}: it is a symbolic link")
+        if self._real_root is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._real_root = self.root.resolve()
+        folder = key.rpartition("/")[0]
+        if folder and folder not in self._folders:
+            self._make_folders(key, folder, self._real_root)
         self._written.add(key)
-        return target
+        return os.path.join(self.root, key)
+
+    def _make_folders(self, key: str, folder: str, real_root: Path) -> None:
+        """Create `folder` below the root one level at a time, never through a symlink that leads out."""
+        parts = folder.split("/")
+        for depth in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:depth])
+            if prefix in self._folders:
+                continue
+            path = os.path.join(self.root, prefix)
+            try:
+                os.mkdir(path)  # made just now inside a checked folder: a real folder, nothing to check
+            except FileExistsError:
+                # There already, maybe planted: a symlink must not lead the write out of the run folder.
+                if not Path(path).resolve().is_relative_to(real_root):
+                    raise OutputError(f"refusing to write {key}: its folder leads outside the run folder") from None
+                Path(path).mkdir(exist_ok=True)  # a file in the way fails here, as a folder can't be made
+            self._folders.add(prefix)
 
     def write_bytes(self, relpath: str, data: bytes) -> None:
         """Write `data` to `relpath` below the run folder."""
         target = self._target(relpath)
         try:
+            # O_NOFOLLOW: a symlink planted at the file's own name is refused, never followed.
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise OutputError(f"refusing to write {relpath}: it is a symbolic link") from error
+            raise OutputError(f"cannot write {relpath}: {error.strerror}") from error
+        try:
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                written = os.write(fd, data)
+                if written < len(data):
+                    view = memoryview(data)[written:]
+                    while view:
+                        view = view[os.write(fd, view) :]
             finally:
                 os.close(fd)
         except OSError as error:
@@ -121,6 +146,16 @@ def _remove(path: Path) -> None:
         path.unlink()
     elif path.exists():
         shutil.rmtree(path)
+
+
+def _plain_key(relpath: str) -> str:
+    """Return `relpath` as a plain relative POSIX path, or refuse it."""
+    rel = PurePosixPath(relpath)
+    if rel.is_absolute() or not rel.parts or any(p in ("", ".", "..") for p in rel.parts):
+        raise OutputError(f"refusing to write {relpath!r}: not a plain path inside the run folder")
+    if any("\\" in p or "\x00" in p for p in rel.parts):
+        raise OutputError(f"refusing to write {relpath!r}: unsafe characters in the path")
+    return rel.as_posix()
 
 
 def spreadsheet_text(value: str) -> str:
