@@ -552,8 +552,8 @@ def state_check(obj: Context) -> None:
         echo_err(f"{path}: {len(problems)} integrity problem{'s' if len(problems) != 1 else ''}; "
                  "restore the database from a backup")
         sys.exit(1)
-    assert counts is not None  # set whenever no problem was found
-    click.echo(f"{path}: ok ({counts[0]} runs, {counts[1]} deliveries, {counts[2]} suppressions)")
+    runs, deliveries, suppressions = counts or (0, 0, 0)
+    click.echo(f"{path}: ok ({runs} runs, {deliveries} deliveries, {suppressions} suppressions)")
 
 
 def main() -> None:
