@@ -495,11 +495,12 @@ def _load_all(settings: Settings) -> _Loaded:
         contact_id = row.id("contact_id")
         customer_id = row.id("customer_id")
         first_name = row.text("first_name", required=True)
-        raw_email = row.text("email")
-        email, valid = raw_email, False
-        if raw_email:
+        # Emptiness is judged on the raw cell: a cell of only control characters is no address.
+        email, valid = row.text("email"), False
+        if row.raw("email"):
             checked = row.parsed("email", normalise_email)
-            email, valid = (checked, True) if checked is not None else (raw_email, False)
+            if checked is not None:
+                email, valid = checked, True
         contact_language = row.raw("language").lower() or None
         if contact_language is not None and contact_language not in ("nl", "en"):
             row.reject("language", row.raw("language"), "invalid value")

@@ -454,3 +454,11 @@ def test_sniff_delimiter() -> None:
 def test_contacts_fixture_is_semicolon() -> None:
     """The fixture's contacts.csv is a `;` file (a Dutch Excel export) with quoted tag lists."""
     assert CONTACTS_CSV.splitlines()[0].count(";") == 11
+
+
+def test_control_characters_only_email_is_rejected(tiny_project: Path) -> None:
+    """An e-mail cell holding only a control character is an invalid address, not an empty one."""
+    _append(tiny_project, "contacts.csv", "P012;C004;Kim;;\x08;;;;;yes;no;")
+    data = _load(tiny_project)
+    assert data.contacts["P012"].email_valid is False
+    assert _reasons(data, "contacts.csv")[-1] == (13, "email", "invalid e-mail address")
