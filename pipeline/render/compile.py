@@ -213,10 +213,14 @@ def _expand(static_env: jinja2.Environment, stage2_env: jinja2.Environment, name
 def compile_html(static_env: jinja2.Environment, html_env: jinja2.Environment, name: str, language: str) -> str:
     """Return the stage-two HTML template source for one MJML template and language."""
     source = _expand(static_env, html_env, name, language)
+    return inline_mjml(source, f"templates/{name}")
+
+
+def inline_mjml(source: str, where: str = "template") -> str:
+    """Return MJML as e-mail HTML with the CSS inlined; stage-two Jinja tags come through as they were."""
     inline_css = "\n".join(_INLINE_STYLE.findall(source))
     source = _INLINE_STYLE.sub("", source)
     protected, tags = protect(source)
-    where = f"templates/{name}"
     try:
         html = mjml.mjml2html(protected, fonts={})
     except Exception as error:  # mjml-python raises plain exceptions for invalid MJML
