@@ -268,6 +268,11 @@ def _context_sentence(
     return " ".join(sentences)
 
 
+def prepare_run(compiled: Compiled, data: Dataset) -> None:
+    """Build the run-wide indexes now, so render processes forked afterwards inherit them."""
+    _orders_by_customer(compiled, data)
+
+
 def _orders_by_customer(compiled: Compiled, data: Dataset) -> dict[str, list[Any]]:
     held = compiled.cache.get("orders")
     if held is not None and held[0] is data:
