@@ -446,6 +446,27 @@ def test_a_symlink_planted_in_output_is_never_followed(
         assert (output / RUN_ID / "index.html").is_file()
 
 
+def test_a_symlink_inside_the_previous_run_is_not_followed_when_it_is_replaced(
+    tiny_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-running replaces a run folder holding a planted symlink: the link goes, what it points to stays."""
+    monkeypatch.setenv("WINDSTIL_SECRET", SECRET)
+    assert invoke(tiny_project, "run", "--as-of", RUN_ID, "--jobs", "1")[0] == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    planted = tiny_project / "output" / RUN_ID / "emails" / "P001"
+    shutil.rmtree(planted)
+    planted.symlink_to(outside)
+    (tiny_project / "output" / RUN_ID / "reports" / "segments.html").unlink()
+    (tiny_project / "output" / RUN_ID / "reports" / "segments.html").symlink_to(outside / "keep.txt")
+    code, out = invoke(tiny_project, "run", "--as-of", RUN_ID, "--jobs", "1")
+    assert code == 0, out
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
+    assert (outside / "keep.txt").read_text() == "keep"
+    assert not planted.is_symlink() and (planted / "newsletter.eml").is_file()
+
+
 def test_a_symlinked_lock_file_is_not_followed(tiny_project: Path, tmp_path: Path) -> None:
     """A symlink planted as output/.windstil.lock makes the run fail; its target is never created."""
     (tiny_project / "output").mkdir()
