@@ -19,13 +19,13 @@ Reading rules (DESIGN.md "Inputs"):
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gc
-import io
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -227,55 +227,118 @@ def sniff_delimiter(header_line: str) -> str:
 
 def read_csv(path: Path, file: str) -> _Table:
     """Read a CSV file into its header and rows with their physical line numbers."""
+    stream = open_csv(path, file)
+    rows = list(stream)
+    return _Table(file, stream.header, rows, stream.cut_line)
+
+
+class CsvStream:
+    """A CSV file's header, and its rows read one at a time: a big export is never all in memory.
+
+    Iterating yields (physical start line, stripped cells) for every non-blank row. The row
+    after is read before a row is handed out, so that when the last row runs into the end of
+    the file inside an open quote, `cut_line` is set before that row is yielded.
+    """
+
+    def __init__(self, path: Path, file: str) -> None:
+        self.file = file
+        self.header: dict[str, int] = {}  # lower-cased column name → index (first one wins)
+        self.count = 0  # rows yielded so far
+        self.cut_line: int | None = None
+        self._path = path
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            self.delimiter = sniff_delimiter(handle.readline())
+        self._row_lines: list[str] = []  # the physical lines of the row being read
+        self._handle = path.open(encoding="utf-8-sig", newline="")
+        self._reader = csv.reader(self._recorded(self._handle), delimiter=self.delimiter)
+        self._start = 1
+        self._rows = self._cells()
+        for cells in self._rows:
+            if any(cells):
+                for index, name in enumerate(cells):
+                    self.header.setdefault(name.lower(), index)
+                break
+        if not self.header:
+            self._handle.close()
+            raise InputError(f"{file}: the file is empty (no header row)", [Problem(file, 1, "", "no header row")])
+
+    def close(self) -> None:
+        """Close the file (done by itself once every row is read)."""
+        self._handle.close()
+
+    def _recorded(self, lines: Iterable[str]) -> Iterator[str]:
+        for line in lines:
+            self._row_lines.append(line)
+            yield line
+
+    def _cells(self) -> Iterator[list[str]]:
+        reader = self._reader
+        try:
+            self._start = reader.line_num + 1
+            self._row_lines.clear()
+            for cells in reader:
+                yield [c.strip() for c in cells]  # once here, so no reader strips again
+                self._start = reader.line_num + 1
+                self._row_lines.clear()
+        except csv.Error as error:
+            message = f"cannot be read as CSV: {error}"
+            raise InputError(f"{self.file}: {message}", [Problem(self.file, reader.line_num, "", message)]) from None
+        finally:
+            self._handle.close()
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        pending: tuple[int, list[str]] | None = None
+        pending_lines: list[str] = []
+        for cells in self._rows:
+            if not any(cells):  # blank lines and Excel's ";;;;" rows are no rows
+                continue
+            if pending is not None:
+                self.count += 1
+                yield pending
+            pending, pending_lines = (self._start, cells), list(self._row_lines)
+        if pending is not None:
+            if _ends_in_open_quote(pending_lines, self.delimiter):
+                self.cut_line = pending[0]
+            self.count += 1
+            yield pending
+
+
+def open_csv(path: Path, file: str) -> CsvStream:
+    """Open a CSV file: check it is UTF-8, sniff its delimiter, read its header; rows come when iterated."""
+    _check_utf8(path, file)
+    return CsvStream(path, file)
+
+
+def _check_utf8(path: Path, file: str) -> None:
+    """Raise InputError naming the file and line when `path` is not UTF-8 (read in chunks, not held)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        return
+    except UnicodeDecodeError:
+        raw = path.read_bytes()  # only now, to name the line
+        try:
+            raw.decode("utf-8")
+            line = raw.count(b"\n") + 1
+        except UnicodeDecodeError as error:
+            line = raw[: error.start].count(b"\n") + 1
     except OSError as error:
         raise InputError(f"{file}: cannot read ({error.strerror})", [Problem(file, None, "", "cannot read")]) from error
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        message = "not UTF-8 text; save it as 'CSV UTF-8' (Excel) or convert it to UTF-8"
-        raise InputError(f"{file}: {message}", [Problem(file, line, "", message)]) from None
-    first = text.split("\n", 1)[0]
-    delimiter = sniff_delimiter(first)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header: dict[str, int] = {}
-    rows: list[tuple[int, list[str]]] = []
-    try:
-        start = reader.line_num + 1
-        for cells in reader:
-            cells = [c.strip() for c in cells]  # once here, so no reader strips again
-            if not header:
-                if not any(cells):
-                    start = reader.line_num + 1
-                    continue
-                for index, name in enumerate(cells):
-                    header.setdefault(name.lower(), index)
-            elif any(cells):  # blank lines and Excel's ";;;;" rows are no rows
-                rows.append((start, cells))
-            start = reader.line_num + 1
-    except csv.Error as error:
-        message = f"cannot be read as CSV: {error}"
-        raise InputError(f"{file}: {message}", [Problem(file, reader.line_num, "", message)]) from None
-    if not header:
-        raise InputError(f"{file}: the file is empty (no header row)", [Problem(file, 1, "", "no header row")])
-    cut_line = rows[-1][0] if rows and _ends_in_open_quote(text, rows[-1][0], delimiter) else None
-    return _Table(file, header, rows, cut_line)
+    message = "not UTF-8 text; save it as 'CSV UTF-8' (Excel) or convert it to UTF-8"
+    raise InputError(f"{file}: {message}", [Problem(file, line, "", message)])
 
 
-def _ends_in_open_quote(text: str, start: int, delimiter: str) -> bool:
-    """Say whether the row starting on physical line `start` runs into the end of the file inside quotes.
+def _ends_in_open_quote(lines: list[str], delimiter: str) -> bool:
+    """Say whether the last row (its physical lines) runs into the end of the file inside quotes.
 
     The lenient reader returns such a row as if the file had closed the quote: a file cut off
     halfway (or a stray opening quote that swallowed the rest) would pass as a good row.
     """
-    lines = io.StringIO(text, newline="")
-    for _ in range(start - 1):
-        lines.readline()
-    tail = lines.read()
     try:
-        for _ in csv.reader(io.StringIO(tail, newline=""), delimiter=delimiter, strict=True):
+        for _ in csv.reader(lines, delimiter=delimiter, strict=True):
             pass
     except csv.Error as error:
         return "unexpected end of data" in str(error)
@@ -288,7 +351,7 @@ def _ends_in_open_quote(text: str, start: int, delimiter: str) -> bool:
 class _Row:
     """One data row; getters record a reject on a bad cell and return None."""
 
-    def __init__(self, table: _Table, line: int, cells: list[str], rejects: list[Reject]) -> None:
+    def __init__(self, table: CsvStream, line: int, cells: list[str], rejects: list[Reject]) -> None:
         self.table = table
         self.line = line
         self.cells = cells
@@ -366,10 +429,10 @@ class _Row:
         return int(number)
 
 
-def _rows(table: _Table | None, rejects: list[Reject]) -> Iterable[_Row]:
+def _rows(table: CsvStream | None, rejects: list[Reject]) -> Iterable[_Row]:
     if table is None:
         return
-    for line, cells in table.rows:
+    for line, cells in table:
         row = _Row(table, line, cells, rejects)
         if line == table.cut_line:
             names = {index: name for name, index in table.header.items()}
@@ -418,7 +481,7 @@ def _load(settings: Settings) -> _Loaded:
 
 def _load_all(settings: Settings) -> _Loaded:
     data_dir = settings.paths.data
-    tables: dict[str, _Table | None] = {}
+    tables: dict[str, CsvStream | None] = {}
     fatal: list[Problem] = []
     for file, (required, file_required) in COLUMNS.items():
         path = data_dir / file
@@ -428,7 +491,7 @@ def _load_all(settings: Settings) -> _Loaded:
             tables[file] = None
             continue
         try:
-            table = read_csv(path, file)
+            table = open_csv(path, file)
         except InputError as error:
             fatal.extend(error.problems)
             continue
@@ -438,6 +501,9 @@ def _load_all(settings: Settings) -> _Loaded:
     products, product_problems = _products(data_dir / "products.yaml")
     fatal.extend(p for p in product_problems if p.line is None and p.field == "")
     if fatal:
+        for stream in tables.values():
+            if stream is not None:
+                stream.close()
         files = sorted({p.file for p in fatal})
         columns = [f"{p.file}: {p.field}" for p in fatal if p.field]
         what = f"missing column {', '.join(columns)}" if columns else f"cannot load {', '.join(files)}"
@@ -447,6 +513,14 @@ def _load_all(settings: Settings) -> _Loaded:
     bad_rows: Counter[str] = Counter()
     mark = settings.decimal_mark
     amount = lambda v: parse_amount(v, mark)  # noqa: E731 - a one-line reader bound to the mark
+    dates: dict[str, date] = {}
+
+    def day(text: str) -> date:
+        """Parse a date once per distinct text: a big export repeats the same few thousand days."""
+        found = dates.get(text)
+        if found is None:
+            found = dates[text] = parse_date(text)
+        return found
 
     account_managers: dict[str, AccountManager] = {}
     for row in _rows(tables["account_managers.csv"], rejects):
@@ -532,8 +606,8 @@ def _load_all(settings: Settings) -> _Loaded:
     for row in _rows(tables["orders.csv"], rejects):
         order_id = row.id("order_id")
         customer_id = row.id("customer_id")
-        order_date = row.parsed("order_date", parse_date, required=True)
-        end_date = row.parsed("end_date", parse_date)
+        order_date = row.parsed("order_date", day, required=True)
+        end_date = row.parsed("end_date", day)
         revenue = row.parsed("revenue", amount, required=True)
         cost = row.parsed("cost", amount)
         product_id = row.id("product_id", required=False)
@@ -549,10 +623,10 @@ def _load_all(settings: Settings) -> _Loaded:
             continue
         orders[order_id] = Order(
             order_id=order_id,
-            customer_id=customer_id,
+            customer_id=customers[customer_id].customer_id,  # one string per customer, not per row
             order_date=order_date,
             revenue=revenue,
-            product_id=product_id,
+            product_id=products[product_id].id if product_id in products else product_id,
             description=row.text("description"),
             end_date=end_date,
             cost=cost if cost is not None else Decimal(0),
@@ -563,7 +637,7 @@ def _load_all(settings: Settings) -> _Loaded:
     for row in _rows(tables["evaluations.csv"], rejects):
         customer_id = row.id("customer_id")
         order_id = row.id("order_id", required=False)
-        when = row.parsed("date", parse_date, required=True)
+        when = row.parsed("date", day, required=True)
         score = row.parsed("score", amount, required=True)
         if score is not None and not 1 <= score <= 10:
             row.reject("score", row.raw("score"), "score outside 1-10")
@@ -576,13 +650,14 @@ def _load_all(settings: Settings) -> _Loaded:
         if row.bad:
             bad_rows[row.table.file] += 1
             continue
+        customer_id = customers[customer_id].customer_id
         evaluations.append(Evaluation(customer_id, when, score, order_id, row.text("comment")))
 
     interactions: list[Interaction] = []
     for row in _rows(tables.get("interactions.csv"), rejects):
         customer_id = row.id("customer_id")
         contact_id = row.id("contact_id", required=False)
-        when = row.parsed("date", parse_date, required=True)
+        when = row.parsed("date", day, required=True)
         channel = row.choice("channel", Channel)
         our_level = row.choice("our_level", OurLevel)
         their_level = row.choice("their_level", Level)
@@ -597,7 +672,7 @@ def _load_all(settings: Settings) -> _Loaded:
             continue
         interactions.append(
             Interaction(
-                customer_id=customer_id,
+                customer_id=customers[customer_id].customer_id,
                 date=when,
                 contact_id=contact_id,
                 channel=channel,
@@ -650,16 +725,16 @@ def _load_all(settings: Settings) -> _Loaded:
 
     share_problems: list[Problem] = []
     for file, read in tables.items():
-        if read is None or not read.rows:
+        if read is None or not read.count:
             continue
-        share = Decimal(bad_rows[file]) / Decimal(len(read.rows))
+        share = Decimal(bad_rows[file]) / Decimal(read.count)
         if share > settings.max_reject_share:
             share_problems.append(
                 Problem(
                     file,
                     None,
                     "",
-                    f"{bad_rows[file]} of {len(read.rows)} rows rejected ({share:.0%}), more than "
+                    f"{bad_rows[file]} of {read.count} rows rejected ({share:.0%}), more than "
                     f"max_reject_share {settings.max_reject_share:.0%}; fix the export "
                     f"(windstil validate lists every row)",
                 )
