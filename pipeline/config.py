@@ -68,6 +68,10 @@ def read_yaml(path: Path, display: str) -> tuple[Any, dict[str, int]]:
         raise ConfigError(f"{display}: cannot read ({error.strerror})") from error
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
+            # Aliases of aliases ("billion laughs") expand exponentially when walked.
+            message = f"too large once its aliases (*name) are expanded (over {MAX_YAML_NODES:,} values)"
+            raise ConfigError(f"{display}: {message}", [Problem(display, None, "", message)])
         document = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -76,10 +80,31 @@ def read_yaml(path: Path, display: str) -> tuple[Any, dict[str, int]]:
         raise ConfigError(
             f"{display}: not valid YAML", [Problem(display, line, "", f"not valid YAML: {reason}")]
         ) from None
+    except RecursionError:  # PyYAML composes recursively: [[[[…]]]] thousands deep
+        message = "nested too deeply to read"
+        raise ConfigError(f"{display}: {message}", [Problem(display, None, "", message)]) from None
     lines: dict[str, int] = {}
     if node is not None:
         _collect_lines(node, "", lines)
     return document, lines
+
+
+MAX_YAML_NODES = 100_000  # far beyond any real config file; an alias bomb expands to billions
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Return how many values `node` stands for with every alias expanded (linear time: memoised)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    memo[id(node)] = 1  # a node met again while being counted adds nothing more
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, memo) for item in node.value)
+    memo[id(node)] = size
+    return size
 
 
 def _collect_lines(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
@@ -308,6 +333,36 @@ def load_settings(root: Path) -> Settings:
     if check.problems:
         raise ConfigError(f"settings.yaml has {_count(check.problems)}", sorted(check.problems, key=_order))
     return settings
+
+
+def load_settings_leniently(root: Path) -> Settings | None:
+    """Return settings good enough to find and read the data when settings.yaml has problems.
+
+    The problems are reported already; this lets validate go on to check data/, content/ and
+    templates in the same round. Paths and decimal mark come from the file where they are
+    valid, defaults otherwise. None when the file cannot even be read as YAML.
+    """
+    try:
+        document, _ = read_yaml(root / "settings.yaml", "settings.yaml")
+    except ConfigError:
+        return None
+    given = document if isinstance(document, dict) else {}
+    check = _Checker("settings.yaml", {})
+    paths = _paths(check, root, given.get("paths") if isinstance(given.get("paths"), dict) else None)
+    mark = given.get("decimal_mark") if given.get("decimal_mark") in (".", ",") else "."
+    return Settings(
+        paths=paths,
+        sender_name="",
+        sender_email="",
+        reply_to="",
+        company_name="",
+        postal_address="",
+        company_phone="",
+        website_url="",
+        unsubscribe_url="",
+        unsubscribe_mailto="",
+        decimal_mark=str(mark),
+    )
 
 
 def _address(check: _Checker, value: Any) -> str:

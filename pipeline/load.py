@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 
-from pipeline.config import SAFE_ID, load_segments_config, load_settings, read_yaml
+from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently, read_yaml
 from pipeline.content import load_content
 from pipeline.errors import ConfigError, InputError, Problem
 from pipeline.models import (
@@ -870,6 +870,7 @@ def check_project(root: Path) -> Validation:
         settings = load_settings(root)
     except ConfigError as error:
         errors.extend(error.problems or [Problem("settings.yaml", None, "", str(error))])
+        settings = load_settings_leniently(root)
     segments = None
     try:
         segments = load_segments_config(root / "segments.yaml")

@@ -142,3 +142,15 @@ def test_many_warnings_are_capped_unless_verbose(tiny_project: Path) -> None:
     assert "warning: … and 6 more (windstil -v validate lists all)" in output
     _, verbose = _validate(tiny_project, "-v")
     assert sum(line.startswith("warning: contacts.csv:") for line in verbose.splitlines()) == 26
+
+
+def test_settings_problems_do_not_hide_data_problems(tiny_project: Path) -> None:
+    """A bad settings.yaml is reported together with the data's problems, in one round."""
+    settings = tiny_project / "settings.yaml"
+    settings.write_text(settings.read_text().replace("email: nieuws@polderlicht-it.nl", "email: nieuws@"))
+    orders = tiny_project / "data" / "orders.csv"
+    orders.write_text(orders.read_text().replace("O3001,C003,", "O3001,C999,"))
+    code, output = _validate(tiny_project)
+    assert code == 2
+    assert "settings.yaml:2: sender.email: not a valid e-mail address" in output
+    assert "orders.csv:12: customer_id: unknown customer_id ('C999')" in output
