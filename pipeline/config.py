@@ -68,7 +68,7 @@ def read_yaml(path: Path, display: str) -> tuple[Any, dict[str, int]]:
         raise ConfigError(f"{display}: cannot read ({error.strerror})") from error
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
+        if node is not None and expanded_size(node) > MAX_YAML_NODES:
             # Aliases of aliases ("billion laughs") expand exponentially when walked.
             message = f"too large once its aliases (*name) are expanded (over {MAX_YAML_NODES:,} values)"
             raise ConfigError(f"{display}: {message}", [Problem(display, None, "", message)])
@@ -92,17 +92,18 @@ def read_yaml(path: Path, display: str) -> tuple[Any, dict[str, int]]:
 MAX_YAML_NODES = 100_000  # far beyond any real config file; an alias bomb expands to billions
 
 
-def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+def expanded_size(node: yaml.Node, memo: dict[int, int] | None = None) -> int:
     """Return how many values `node` stands for with every alias expanded (linear time: memoised)."""
+    memo = {} if memo is None else memo
     known = memo.get(id(node))
     if known is not None:
         return known
     memo[id(node)] = 1  # a node met again while being counted adds nothing more
     size = 1
     if isinstance(node, yaml.MappingNode):
-        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+        size += sum(expanded_size(k, memo) + expanded_size(v, memo) for k, v in node.value)
     elif isinstance(node, yaml.SequenceNode):
-        size += sum(_expanded_size(item, memo) for item in node.value)
+        size += sum(expanded_size(item, memo) for item in node.value)
     memo[id(node)] = size
     return size
 
