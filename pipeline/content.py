@@ -19,12 +19,13 @@ import nh3
 import yaml
 from markdown_it import MarkdownIt
 
-from pipeline.config import SAFE_ID
+from pipeline.config import SAFE_ID, expanded_size
 from pipeline.errors import Problem
 from pipeline.models import LANGUAGES, ContentItem, ItemType, Segment
 
 log = logging.getLogger(__name__)
 
+MAX_FRONT_MATTER_VALUES = 10_000  # a real item has a few dozen
 FIELDS = (
     "title",
     "type",
@@ -126,12 +127,17 @@ def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | 
     if match is None:
         return None, [Problem(display, 1, "", "no front matter (the file must start with ---)")]
     try:
-        meta = yaml.safe_load(match.group(1))
         node = yaml.compose(match.group(1), Loader=yaml.SafeLoader)
+        if node is not None and expanded_size(node) > MAX_FRONT_MATTER_VALUES:
+            # Aliases of aliases ("billion laughs") would take minutes to print or check.
+            return None, [Problem(display, 1, "", "front matter too large once its aliases (*name) are expanded")]
+        meta = yaml.safe_load(match.group(1))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         return None, [Problem(display, line, "", f"front matter is not valid YAML: {error}")]
+    except RecursionError:  # PyYAML composes recursively: [[[[…]]]] thousands deep
+        return None, [Problem(display, 1, "", "front matter nested too deeply to read")]
     if not isinstance(meta, dict):
         return None, [Problem(display, 1, "", "front matter must be a mapping of fields")]
     lines: dict[str, int] = {}
