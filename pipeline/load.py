@@ -903,6 +903,7 @@ def check_project(root: Path) -> Validation:
             "content items": len(data.content),
             "rejects": len(data.rejects),
         }
+        warnings.extend(_sector_warnings(data))
         if segments is not None:
             for index, override in enumerate(segments.overrides):
                 if override.customer_id not in data.customers:
@@ -916,6 +917,20 @@ def check_project(root: Path) -> Validation:
                     )
     errors.extend(_template_problems(settings.paths.templates, settings.paths.root))
     return Validation(tuple(errors), tuple(warnings), counts)
+
+
+def _sector_warnings(data: Dataset) -> list[str]:
+    """Warn about item sectors no customer has: selection compares them exactly, so a typo hides the item."""
+    known = {c.sector for c in data.customers.values() if c.sector}
+    by_folded = {sector.casefold(): sector for sector in known}
+    warnings: list[str] = []
+    for item in data.content.values():
+        for sector in item.sectors:
+            if sector in known:
+                continue
+            hint = f"; did you mean {by_folded[sector.casefold()]!r}?" if sector.casefold() in by_folded else ""
+            warnings.append(f"{item.path}: sectors: no customer has sector {sector!r}, so no one gets this item{hint}")
+    return warnings
 
 
 def validate_project(root: Path) -> tuple[list[Problem], list[str]]:

@@ -154,3 +154,15 @@ def test_settings_problems_do_not_hide_data_problems(tiny_project: Path) -> None
     assert code == 2
     assert "settings.yaml:2: sender.email: not a valid e-mail address" in output
     assert "orders.csv:12: customer_id: unknown customer_id ('C999')" in output
+
+
+def test_item_sector_no_customer_has_is_a_warning(tiny_project: Path) -> None:
+    """An item limited to a sector no customer has (a typo, a case slip) is named, with a hint."""
+    item = tiny_project / "content" / "nl" / "klantcase-lindehof.md"
+    item.write_text(item.read_text().replace("sectors: [zorg]", "sectors: [Zorg]"))
+    code, output = _validate(tiny_project)
+    assert code == 0
+    assert (
+        "warning: content/nl/klantcase-lindehof.md: sectors: no customer has sector 'Zorg', "
+        "so no one gets this item; did you mean 'zorg'?"
+    ) in output
