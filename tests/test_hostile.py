@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -663,3 +664,50 @@ def test_no_recipient_ever_gets_another_customers_data(renderer: tuple[Any, Any]
                 seen_own += own in markers
             assert message.contact_id == selection.contact_id
     assume(seen_own > 0)
+
+
+# --------------------------------------------------------------------------- YAML bombs
+
+BILLION_LAUGHS = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n' + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize("target", ["settings.yaml", "segments.yaml", "data/products.yaml", "content"])
+def test_a_yaml_alias_bomb_is_refused_quickly(tiny_project: Path, target: str) -> None:
+    """9^9 values hidden behind aliases (billion laughs) are refused within seconds, naming the file."""
+    if target == "content":
+        path = tiny_project / "content" / "nl" / "backup-testen.md"
+        path.write_text(path.read_text().replace("---\n", "---\n" + BILLION_LAUGHS + "url_bomb: *i\n", 1))
+        expected = "content/nl/backup-testen.md:1: front matter too large once its aliases (*name) are expanded"
+    else:
+        path = tiny_project / target
+        if target.endswith("products.yaml"):  # one more product, its tags the bomb
+            anchors = "".join(f"    {line}\n" for line in BILLION_LAUGHS.splitlines())
+            path.write_text(path.read_text() + f"- id: bom\n  name: Bom\n  x-anchors:\n{anchors}  tags: *i\n")
+        else:
+            anchors = "".join(f"  {line}\n" for line in BILLION_LAUGHS.splitlines())
+            path.write_text(path.read_text() + f"x-anchors:\n{anchors}extra: *i\n")
+        expected = f"{Path(target).name}: too large once its aliases (*name) are expanded"
+    started = time.perf_counter()
+    code, output = invoke(tiny_project, "validate")
+    assert time.perf_counter() - started < 10
+    assert code == 2
+    assert expected in output
+
+
+@pytest.mark.parametrize("target", ["settings.yaml", "content"])
+def test_yaml_nested_thousands_deep_is_a_problem_not_a_crash(tiny_project: Path, target: str) -> None:
+    """`[[[[…]]]]` 50,000 deep (too deep for PyYAML's recursion) is a located problem, exit 2."""
+    deep = "[" * 50_000 + "]" * 50_000
+    if target == "content":
+        path = tiny_project / "content" / "nl" / "backup-testen.md"
+        path.write_text(path.read_text().replace("---\n", f"---\ndiep: {deep}\n", 1))
+        expected = "content/nl/backup-testen.md:1: front matter nested too deeply to read"
+    else:
+        path = tiny_project / "settings.yaml"
+        path.write_text(path.read_text() + f"diep: {deep}\n")
+        expected = "settings.yaml: nested too deeply to read"
+    code, output = invoke(tiny_project, "validate")
+    assert code == 2
+    assert expected in output
