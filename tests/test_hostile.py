@@ -711,3 +711,56 @@ def test_yaml_nested_thousands_deep_is_a_problem_not_a_crash(tiny_project: Path,
     code, output = invoke(tiny_project, "validate")
     assert code == 2
     assert expected in output
+
+
+# --------------------------------------------------------------------------- the review site in a browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_hostile_names_run_no_script_in_the_review_site(hostile: Path) -> None:
+    """Every page of the hostile run, opened in Chromium: no alert fires, no planted <img> exists, no console error."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    pages = [
+        "index.html",
+        "site/recipients.html",
+        "site/recipient.html#P001",
+        "site/recipient.html#P002",
+        "site/variants.html",
+        "reports/segments.html",
+        "calls/am-jan.html",
+        "emails/P001/newsletter.html",
+        "emails/P001/alert.html",
+    ]
+    dialogs: list[str] = []
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        try:
+            tab = browser.new_page()
+            tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            tab.on("pageerror", lambda error: errors.append(str(error)))
+            for relpath in pages:
+                tab.goto(
+                    (hostile / relpath.split("#")[0]).as_uri() + ("#" + relpath.split("#")[1] if "#" in relpath else "")
+                )
+                tab.wait_for_load_state("load")
+                if "recipients" in relpath:
+                    tab.wait_for_selector("#rows tr")
+                if "recipient.html" in relpath:
+                    tab.wait_for_selector("h1")
+                    tab.wait_for_timeout(200)
+                planted = tab.evaluate(
+                    "() => [document, ...[...document.querySelectorAll('iframe')].map(f => f.contentDocument)]"
+                    ".filter(Boolean).flatMap(d => [...d.querySelectorAll('img[src=\"x\"], script:not([src])')])"
+                    ".filter(e => e.tagName === 'IMG' || /alert\\(/.test(e.textContent)).length"
+                )
+                assert planted == 0, relpath
+            shown = tab.evaluate("() => document.body.innerText")
+            assert "alert(1)" in shown or "<script>" in shown or "onerror" in shown  # shown as text
+        finally:
+            browser.close()
+    assert dialogs == []
+    assert errors == []
