@@ -550,6 +550,29 @@ def test_preview_serves_with_a_content_security_policy(server: tuple[str, int]) 
     assert headers["x-content-type-options"] == "nosniff"
 
 
+def test_preview_never_follows_a_symlink_out_of_the_run(hostile: Path, tmp_path: Path) -> None:
+    """A symlink planted in the run folder (file or folder) that leads out is served as 404."""
+    run = tmp_path / RUN_ID
+    shutil.copytree(hostile, run, symlinks=True)
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text("do-not-serve")
+    (run / "link.txt").symlink_to(secret_file)
+    (run / "emails" / "linked").symlink_to(tmp_path)
+    srv = make_server(run, 0)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        address = (srv.server_address[0], srv.server_address[1])
+        for target in ("/link.txt", "/emails/linked/secret.txt"):
+            status, _, body = raw_get(address, target)
+            assert status == 404, target
+            assert b"do-not-serve" not in body
+        assert raw_get(address, "/emails/P001/newsletter.html")[0] == 200
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def test_preview_refuses_another_host_name(server: tuple[str, int]) -> None:
     """A request for another host name (DNS rebinding) is refused."""
     status, _, _ = raw_get(server, "/index.html", host=f"evil.example:{server[1]}")
