@@ -109,9 +109,26 @@ class Compiled:
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+class _DictFirstEnvironment(jinja2.Environment):
+    """An environment that reads `x.name` from a plain dict's keys before its attributes.
+
+    The render contexts are plain dicts, so Jinja's usual order (attribute first, then key)
+    raised and caught an AttributeError for every `item.title` in every message. Only a key
+    named like a dict method (`items`, `get`) would now read differently; none is.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 def html_environment() -> jinja2.Environment:
     """Return the stage-two environment for HTML: autoescape on, undefined names are errors."""
-    return jinja2.Environment(
+    return _DictFirstEnvironment(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -121,8 +138,8 @@ def html_environment() -> jinja2.Environment:
 
 def text_environment() -> jinja2.Environment:
     """Return the stage-two environment for the text part (no HTML escaping)."""
-    return jinja2.Environment(
-        autoescape=False,  # noqa: S701 - plain text part; the HTML part is autoescaped
+    return _DictFirstEnvironment(
+        autoescape=False,  # plain text part; the HTML part is autoescaped
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         keep_trailing_newline=True,
