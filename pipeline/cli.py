@@ -261,7 +261,7 @@ def validate(obj: Context) -> None:
             click.echo(f"warning: {warning}")
         if len(shown) < len(result.warnings):
             click.echo(f"warning: … and {len(result.warnings) - len(shown)} more (windstil -v validate lists all)")
-        counts = ", ".join(f"{n} {what}" for what, n in result.counts.items())
+        counts = ", ".join(f"{n} {what if n != 1 else what.removesuffix('s')}" for what, n in result.counts.items())
         if counts:
             click.echo(f"loaded {counts}")
     n_errors, n_warnings = len(result.errors), len(result.warnings)
