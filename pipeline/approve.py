@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import email.policy
 import logging
 from dataclasses import dataclass
 from datetime import date
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from pipeline.config import load_settings
 from pipeline.errors import InputError, Problem, UsageError
 from pipeline.lock import project_lock
+from pipeline.models import Delivery
 from pipeline.run import read_deliveries
 from pipeline.state import State
 
@@ -65,7 +68,40 @@ def approve_run(root: Path, run_id: str, exclude: Path | None = None) -> Approve
             raise UsageError(f"run {run_id} is not in the state {settings.paths.state}; run it again")
         if status == "approved":
             return ApproveResult(run_id, 0, len(excluded), 0, was_approved=True)
+        _refuse_late_unsubscribes(state, folder, run_id, [d for d in deliveries if d.contact_id not in excluded])
         keep = [d for d in deliveries if d.contact_id not in excluded]
         added = state.approve_run(run_id, keep)
     log.info("approved %s: %d deliveries recorded", run_id, added)
     return ApproveResult(run_id, added, len(excluded), len(keep) - added, was_approved=False)
+
+
+def _refuse_late_unsubscribes(state: State, folder: Path, run_id: str, deliveries: list[Delivery]) -> None:
+    """Refuse a run whose messages go to an address unsubscribed after the run was rendered.
+
+    The run left out every address suppressed when it was made; an unsubscribe imported since
+    (`windstil unsubscribe import`) must not be sent anyway. Re-running drops those messages.
+    """
+    rendered_at = next((r.rendered_at for r in state.runs() if r.run_id == run_id), None)
+    if rendered_at is None:
+        return
+    late = {s.email for s in state.suppressions_added_since(rendered_at)}
+    if not late:
+        return
+    hit = sorted({d.contact_id for d in deliveries if _recipient(folder, d) in late})
+    if hit:
+        shown = ", ".join(hit[:5]) + (f" and {len(hit) - 5} more" if len(hit) > 5 else "")
+        raise UsageError(
+            f"run {run_id} has messages for {len(hit)} contact(s) who unsubscribed after it was rendered "
+            f"({shown}); run it again (windstil run --as-of {run_id}) so they are left out, then approve"
+        )
+
+
+def _recipient(folder: Path, delivery: Delivery) -> str:
+    """Return the lower-cased address in the To header of a delivery's .eml ("" when unreadable)."""
+    path = folder / "emails" / delivery.contact_id / f"{delivery.kind.value}.eml"
+    try:
+        with path.open("rb") as handle:
+            headers = BytesHeaderParser(policy=email.policy.default).parse(handle)
+        return str(headers["To"].addresses[0].addr_spec).lower() if headers["To"] else ""
+    except (OSError, IndexError, AttributeError, ValueError):
+        return ""

@@ -564,6 +564,18 @@ class State:
             for r in self._read("SELECT * FROM suppressions ORDER BY email")
         ]
 
+    def suppressions_added_since(self, moment: str) -> list[Suppression]:
+        """Return the suppressions recorded at or after `moment` (UTC, ISO 8601 as in `RunRecord`)."""
+        return [
+            Suppression(
+                email=r["email"],
+                reason=r["reason"],
+                date=date.fromisoformat(r["date"]) if r["date"] else None,
+                source=r["source"],
+            )
+            for r in self._read("SELECT * FROM suppressions WHERE added_at >= ? ORDER BY email", (moment,))
+        ]
+
     # ----------------------------------------------------------------- checks
 
     def check(self) -> list[str]:
