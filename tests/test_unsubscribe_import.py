@@ -337,3 +337,31 @@ def test_a_later_run_honours_both_state_and_file_suppressions(ran: Path, tmp_pat
     rows = recipients(ran, later)
     assert "suppressed" in rows["P007"]["reason"].split(";")
     assert "suppressed" in rows["P011"]["reason"].split(";")
+
+
+def test_an_unsubscribe_imported_after_the_render_blocks_approval_until_a_rerun(ran: Path, tmp_path: Path) -> None:
+    """Approving a run rendered before an unsubscribe was imported is refused (exit 2); after a re-run it passes."""
+    file = tmp_path / "t.txt"
+    file.write_text(token_of(unsubscribe_link(ran / "output" / RUN_ID, "P005")) + "\n")
+    assert invoke(ran, "unsubscribe", "import", str(file))[0] == 0
+    code, _, err = invoke(ran, "approve", RUN_ID)
+    assert code == 2
+    assert "1 contact(s) who unsubscribed after it was rendered (P005)" in err
+    assert f"windstil run --as-of {RUN_ID}" in err
+    with sqlite3.connect(ran / "output" / "state.sqlite") as conn:
+        assert conn.execute("SELECT count(*) FROM deliveries").fetchone() == (0,)
+    assert invoke(ran, "run", "--as-of", RUN_ID, "--jobs", "1")[0] == 0
+    code, _, err = invoke(ran, "approve", RUN_ID)
+    assert code == 0, err
+    with sqlite3.connect(ran / "output" / "state.sqlite") as conn:
+        contacts = {c for (c,) in conn.execute("SELECT contact_id FROM deliveries")}
+    assert "P005" not in contacts and {"P001", "P002", "P007"} <= contacts
+
+
+def test_an_unrelated_unsubscribe_does_not_block_approval(ran: Path, tmp_path: Path) -> None:
+    """An address imported after the render that gets no message in the run does not hold up approval."""
+    file = tmp_path / "t.txt"
+    file.write_text("iemand.anders@example.nl\n")
+    assert invoke(ran, "unsubscribe", "import", str(file))[0] == 0
+    code, _, err = invoke(ran, "approve", RUN_ID)
+    assert code == 0, err
