@@ -44,6 +44,7 @@ SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
 MUSTACHE = "{{ 7*7 }}"
 LOOP = "{% for x in range(3) %}lus{% endfor %}"
+STAGE_ONE = "[[ 7*7 ]] [% for x in range(3) %]lus[% endfor %]"  # the templates' compile-time syntax
 INJECT = "\r\nBcc: evil@attacker.example"
 FORMULA = '=HYPERLINK("http://evil.example","klik")'
 BIG = "A" * (1 << 20)
@@ -100,7 +101,7 @@ def hostile_project(root: Path) -> Path:
     backup = root / "content" / "nl" / "backup-testen.md"
     backup.write_text(
         backup.read_text()
-        .replace("title: Back-ups die u echt terugzet", f"title: 'Back-ups {MUSTACHE} {SCRIPT} {LOOP}'")
+        .replace("title: Back-ups die u echt terugzet", f"title: 'Back-ups {MUSTACHE} {STAGE_ONE} {SCRIPT} {LOOP}'")
         .replace("summary: Drie vragen", f"summary: 'Samenvatting {IMG} {MUSTACHE} Drie vragen")
         .replace("als het erop aankomt.\n", "als het erop aankomt.'\n")
     )
@@ -112,7 +113,7 @@ def hostile_project(root: Path) -> Path:
             "zo herkent u ze.\n", "zo herkent u ze.'\n"
         )
         + "---\n"
-        f"Tekst {MUSTACHE} en {LOOP} en {{# commentaar #}}.\n\n"
+        f"Tekst {MUSTACHE} en {LOOP} en {{# commentaar #}} en {STAGE_ONE}.\n\n"
         f'{SCRIPT} <img src=x onerror=alert(6)> <a href="javascript:alert(7)">raw</a>\n\n'
         "[js](javascript:alert(8)) [JS](JaVaScRiPt:alert(9)) [ent](jav&#x09;ascript:alert(10))\n"
         "[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==) [vb](vbscript:msgbox(1))\n"
@@ -218,6 +219,10 @@ def test_template_syntax_in_data_and_content_is_never_evaluated(hostile: Path) -
     alert_html = (emails / "P001" / "alert.html").read_text()
     assert "{% for x in range(3) %}lus{% endfor %}" in alert_html
     assert "{# commentaar #}" in alert_html
+    # (Markdown reads the `*` of two neighbouring 7*7 as emphasis, so the HTML is checked in parts.)
+    assert "[% for x in range(3) %]lus[% endfor %]" in alert_html and "[[ 7" in alert_html
+    assert STAGE_ONE in (emails / "P001" / "alert.txt").read_text()
+    assert "[[ 7*7 ]]" in (emails / "P001" / "newsletter.html").read_text()
     calls = (hostile / "calls" / "am-jan.html").read_text()
     assert "{% for x in range(3) %}lus{% endfor %}" in calls  # the job title, on the call list
     assert "luslus" not in calls
