@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import functools
 import hashlib
 import io
 import logging
@@ -64,6 +65,7 @@ import re
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from copy import copy
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -606,10 +608,12 @@ def _title(data: Dataset, item_id: str) -> str:
     return item.title if item else item_id
 
 
+@functools.lru_cache(maxsize=4096)  # 40,000 Babel calls at 10,000 customers, on a few hundred dates
 def _date(day: date | None) -> str:
     return format_date(day, "d MMM y", locale=LOCALE) if day else ""
 
 
+@functools.lru_cache(maxsize=4096)
 def _long_date(day: date) -> str:
     return format_date(day, "long", locale=LOCALE)
 
@@ -719,7 +723,8 @@ def call_list_xlsx(calls: Sequence[CallItem], manager: AccountManager, as_of: da
         cell.alignment = Alignment(vertical="center", wrap_text=True)
     wrap = Alignment(wrap_text=True, vertical="top")
     top = Alignment(vertical="top")
-    for call in calls:
+    column_styles: dict[str, Any] = {}
+    for row, call in enumerate(calls, start=2):
         channel = CHANNEL_LABELS.get(Channel(call.last_contact_channel)) if call.last_contact_channel else ""
         values: dict[str, Any] = {
             **{key: _no_formula(value) for key, value in _row(call).items()},
@@ -731,10 +736,19 @@ def call_list_xlsx(calls: Sequence[CallItem], manager: AccountManager, as_of: da
             "last_channel": channel,
         }
         sheet.append([values[key] for _, _, key in _XLSX_COLUMNS])
-        for cell, (_, _, key) in zip(sheet[sheet.max_row], _XLSX_COLUMNS, strict=True):
+        # sheet.cell(), not sheet[sheet.max_row]: max_row and the row scan every cell of the sheet.
+        for column, (_, _, key) in enumerate(_XLSX_COLUMNS, start=1):
+            cell = sheet.cell(row=row, column=column)
+            style = column_styles.get(key)
+            if style is not None:
+                # The column's style as the first row got it: hashing the Alignment for every
+                # cell was openpyxl's largest cost. Same style ids, so the same file.
+                cell._style = copy(style)
+                continue
             cell.alignment = wrap if key in ("reasons", "talking_points", "note") else top
             if key in ("due", "last_contact"):
                 cell.number_format = XLSX_DATE_FORMAT
+            column_styles[key] = copy(cell._style)
     last_column = sheet.cell(row=1, column=len(_XLSX_COLUMNS)).column_letter
     sheet.auto_filter.ref = f"A1:{last_column}{max(sheet.max_row, 1)}"
     sheet.freeze_panes = "A2"
