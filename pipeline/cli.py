@@ -46,7 +46,7 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
-class IsoDate(click.ParamType):
+class IsoDate(click.ParamType):  # type: ignore[type-arg, unused-ignore]  # generic from click 8.2 on
     """A `YYYY-MM-DD` date option."""
 
     name = "DATE"
@@ -355,7 +355,7 @@ def preview(obj: Context, run_id: str | None, port: int) -> None:
     settings = load_settings(obj.project)
     folder = find_run(settings.paths.output, run_id)
     server = make_server(folder, port)
-    host, bound = server.server_address[0], server.server_address[1]
+    host, bound = str(server.server_address[0]), server.server_address[1]  # AF_INET: always text
     click.echo(f"review site of run {folder.name}: http://{host}:{bound}/  (Ctrl+C stops)")
     try:
         server.serve_forever()
