@@ -63,7 +63,7 @@ LANGUAGES = ("nl", "en")
 # --------------------------------------------------------------------------- inputs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccountManager:
     account_manager_id: str
     name: str
@@ -71,7 +71,7 @@ class AccountManager:
     phone: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Customer:
     customer_id: str
     name: str
@@ -85,7 +85,7 @@ class Customer:
     strategic_fit: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Contact:
     contact_id: str
     customer_id: str
@@ -106,7 +106,7 @@ class Contact:
         return f"{self.first_name} {self.last_name}".strip()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Order:
     order_id: str
     customer_id: str
@@ -123,7 +123,7 @@ class Order:
         return self.status is OrderStatus.CANCELLED
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evaluation:
     customer_id: str
     date: date
@@ -132,7 +132,7 @@ class Evaluation:
     comment: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Interaction:
     customer_id: str
     date: date
@@ -144,7 +144,7 @@ class Interaction:
     source: str = "interactions.csv"  # or "calls import"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Suppression:
     email: str  # normalised (lower-cased)
     reason: str = ""
@@ -152,7 +152,7 @@ class Suppression:
     source: str = "suppressions.csv"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Product:
     id: str
     name: str
@@ -161,7 +161,7 @@ class Product:
     up_sell: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContentItem:
     """One content item; `body_html` is the sanitised HTML fragment, made once at load."""
 
@@ -184,7 +184,7 @@ class ContentItem:
     event_date: date | None = None  # for events: when it takes place (default: published)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reject:
     """A bad input row, as listed in rejects.csv."""
 
@@ -198,7 +198,7 @@ class Reject:
         return f"{self.file}:{self.line}: {self.column}: {self.reason} ({self.value!r})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dataset:
     """Everything loaded from data/ and content/: the good rows and the rejects."""
 
@@ -218,7 +218,7 @@ class Dataset:
 # --------------------------------------------------------------------------- config
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Paths:
     """Input and output locations, resolved against the project root."""
 
@@ -230,7 +230,7 @@ class Paths:
     state: Path  # the SQLite file
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Settings:
     """settings.yaml, validated."""
 
@@ -250,7 +250,7 @@ class Settings:
     utm_medium: str = "email"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StrategicPoints:
     reference_customer: int = 3
     knowledge_partner: int = 2
@@ -259,7 +259,7 @@ class StrategicPoints:
     strategic_fit: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScheduleRule:
     """One contact_schedule pair: who on our side talks to which level on theirs, how often."""
 
@@ -268,7 +268,7 @@ class ScheduleRule:
     every_days: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Treatment:
     newsletter_every_days: int | None  # None: this segment gets no newsletter
     alerts: bool = False
@@ -278,7 +278,7 @@ class Treatment:
     review: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Override:
     customer_id: str
     segment: Segment
@@ -286,7 +286,7 @@ class Override:
     until: date | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SelectionWeights:
     """How items are scored for a contact; tunable under segments.yaml `selection:`."""
 
@@ -302,7 +302,7 @@ class SelectionWeights:
     own_product: int = 3  # the item is about a product the customer already has
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SegmentsConfig:
     """segments.yaml, validated. Weights are exact fractions so cut-offs are decided exactly."""
 
@@ -319,7 +319,7 @@ class SegmentsConfig:
     revenue_decline_share: Decimal = Decimal("0.30")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Project:
     """A loaded, validated project: config plus data."""
 
@@ -331,7 +331,7 @@ class Project:
 # --------------------------------------------------------------------------- stages
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CustomerValue:
     """One customer's row of the segmentation (segments.csv)."""
 
@@ -352,7 +352,7 @@ class CustomerValue:
     cumulative_before: Fraction = Fraction(0)  # group's cumulative value share before this one
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SegmentMove:
     """A customer whose segment changed since the last frozen segmentation."""
 
@@ -363,7 +363,7 @@ class SegmentMove:
     explanation: str  # "A → B: revenue share 4.1% → 1.9%"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Segmentation:
     as_of: date
     customers: dict[str, CustomerValue]  # in segment order (value share descending per group)
@@ -382,7 +382,7 @@ class Activity(enum.StrEnum):
     NO_ORDERS = "no_orders"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QuietStatus:
     customer_id: str
     activity: Activity
@@ -407,7 +407,7 @@ class SkipReason(enum.StrEnum):
     NO_MATCHING_ITEM = "no_matching_item"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemReason:
     """One reason an item scored for a contact, with the points it gave."""
 
@@ -417,14 +417,14 @@ class ItemReason:
     points: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChosenItem:
     item_id: str
     score: int
     reasons: tuple[ItemReason, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Selection:
     """What one contact gets this run, and why."""
 
@@ -454,13 +454,13 @@ class MessageKind(enum.StrEnum):
     ALERT = "alert"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lint:
     code: str  # size_budget | fallback_field | item_expired | item_future | missing_alt | broken_link
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RenderedMessage:
     """What rendering produced for one message, without its bytes (those are on disk)."""
 
@@ -484,7 +484,7 @@ class CallReason(enum.StrEnum):
     REVIEW_SEGMENT_D = "review_segment_d"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallItem:
     """One row of an account manager's call list."""
 
@@ -505,7 +505,7 @@ class CallItem:
     note: str = ""  # e.g. "no callable contact: all marked do_not_call"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """A message that counts as sent: recorded when its run is approved."""
 
@@ -522,7 +522,7 @@ class Delivery:
         return self.as_of.strftime("%Y-%m")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RetentionSegment:
     """Retention of one segment: the customers it had in the previous window, and what became of them."""
 
@@ -539,7 +539,7 @@ class RetentionSegment:
         return Fraction(self.retained, self.previous) if self.previous else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LostCustomer:
     """A customer that bought in the previous window but not in this one, with its signals."""
 
@@ -557,7 +557,7 @@ class LostCustomer:
     months_since_interaction: int | None = None  # None: no interaction on record
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RetainedChange:
     """A retained customer whose revenue moved: previous window against this one."""
 
@@ -568,7 +568,7 @@ class RetainedChange:
     revenue: Decimal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Retention:
     """Which customers keep buying: this window against the window before (DESIGN.md "Retention report")."""
 
