@@ -158,8 +158,8 @@ def run(obj: Context, as_of: date | None, jobs: int | None, dry_run: bool, force
     bars: dict[str, Any] = {}
 
     def progress(step: str, done: int, total: int) -> None:
-        if obj.verbosity < 0 or not total:
-            return
+        if obj.verbosity < 0 or not total or not sys.stderr.isatty():
+            return  # a bar is for people watching a terminal, not for logs
         bar = bars.get(step)
         if bar is None:
             bar = bars[step] = click.progressbar(length=total, label=f"{step:<8}", file=sys.stderr,
