@@ -486,6 +486,7 @@ def unsubscribe_import(obj: Context, file: Path) -> None:
     import os
 
     from pipeline.config import load_settings
+    from pipeline.lock import project_lock
     from pipeline.state import State
     from pipeline.unsubscribe import SECRET_ENV, SECRET_FILE, load_secret
     from pipeline.unsubscribe_import import import_unsubscribes
@@ -495,7 +496,9 @@ def unsubscribe_import(obj: Context, file: Path) -> None:
     # Never make a new secret here: tokens in sent e-mails were signed with an existing one.
     has_secret = bool(os.environ.get(SECRET_ENV)) or (state_dir / SECRET_FILE).exists()
     secret = load_secret(state_dir) if has_secret else None
-    with State.open(settings.paths.state) as state:
+    # The project lock: an unsubscribe recorded while a run is selecting would be missed by
+    # that run and, being older than its render, not caught by approve either.
+    with project_lock(settings.paths.output), State.open(settings.paths.state) as state:
         result = import_unsubscribes(file, state, secret, date.today(), display=str(file))
     for problem in result.rejected:
         echo_err(str(problem))

@@ -365,3 +365,16 @@ def test_an_unrelated_unsubscribe_does_not_block_approval(ran: Path, tmp_path: P
     assert invoke(ran, "unsubscribe", "import", str(file))[0] == 0
     code, _, err = invoke(ran, "approve", RUN_ID)
     assert code == 0, err
+
+
+def test_import_waits_for_no_run_and_is_refused_while_one_holds_the_project(project: Path, tmp_path: Path) -> None:
+    """While another command holds the project lock, the import is refused (exit 2) and records nothing."""
+    from pipeline.lock import project_lock
+
+    file = tmp_path / "t.txt"
+    file.write_text("iemand@example.nl\n")
+    with project_lock(project / "output"):
+        code, _, err = invoke(project, "unsubscribe", "import", str(file))
+    assert code == 2
+    assert f"pid {os.getpid()}" in err
+    assert invoke(project, "unsubscribe", "import", str(file))[0] == 0
