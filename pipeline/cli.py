@@ -548,6 +548,8 @@ def state_check(obj: Context) -> None:
             problems = db.check()
             counts = (len(db.runs()), len(db.deliveries()), len(db.suppressions()))
     except StateError as error:
+        if "locked" in str(error):
+            raise  # busy, not broken: no reason to restore anything
         problems, counts = [str(error)], None
     for problem in problems:
         echo_err(f"{path}: {problem}")

@@ -292,6 +292,20 @@ def test_state_check_on_a_sound_state(project: Path) -> None:
     assert state_files(project) == before
 
 
+def test_state_check_on_a_locked_state_says_busy_not_broken(project: Path, quick_timeout: None) -> None:
+    """state check while another process holds the database: exit 1, 'locked', and no advice to restore."""
+    holder = sqlite3.connect(project / "output" / "state.sqlite", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        code, output = invoke(project, "state", "check")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert code == 1
+    assert "locked by another Windstil process" in output
+    assert "restore" not in output
+
+
 def test_state_check_without_a_state(tiny_project: Path) -> None:
     """Before the first run there is nothing to check: exit 0, and no database is created."""
     code, output = invoke(tiny_project, "state", "check")
