@@ -1,0 +1,96 @@
+"""The fast paths of the render and the run give exactly what the plain ways give."""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+from datetime import date
+from email.header import Header
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline import run
+from pipeline.render.compile import html_environment, text_environment
+from pipeline.render.formatting import clean_text, encode_header_text, fold_ascii
+from pipeline.render.message import _base64_lines
+
+AS_OF = date(2026, 11, 30)
+
+ascii_words = st.lists(
+    st.text(alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzABCXYZ0123456789,;:!?'()-–"), min_size=1,
+            max_size=30).map(lambda w: w.encode("ascii", "ignore").decode() or "x"),
+    min_size=1, max_size=25,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(words=ascii_words, name=st.sampled_from(["Subject", "X", "List-Unsubscribe-Post"]))
+def test_ascii_folding_matches_email_header(words: list[str], name: str) -> None:
+    """Any one-line ASCII subject folds exactly as email.header.Header folds it."""
+    value = " ".join(words)
+    expected = Header(value, "us-ascii", header_name=name).encode(linesep="\r\n")
+    assert fold_ascii(value, len(name) + 2) == expected
+
+
+def test_folding_examples() -> None:
+    """A long subject breaks after the comma first; a first word too long gets a line of its own."""
+    subject = "Jan, 3 tips voor u: Wat als uw serverruimte morgen onder water staat en er niemand belt"
+    assert encode_header_text("Subject", subject) == Header(subject, "us-ascii", header_name="Subject").encode(
+        linesep="\r\n")
+    assert encode_header_text("Subject", subject).startswith("Jan,\r\n 3 tips")
+    long_word = "x" * 90 + " y"
+    assert fold_ascii(long_word, 9) == "\r\n " + "x" * 90 + "\r\n y"
+    assert fold_ascii(long_word, 9) == Header(long_word, "us-ascii", header_name="Subject").encode(linesep="\r\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_header_text_matches_email_header_for_ascii(text: str) -> None:
+    """Whatever the text, an ASCII subject comes out as Header would write it."""
+    value = clean_text(text)
+    if value.isascii() and len(value) + 9 > 78:
+        assert encode_header_text("Subject", value) == Header(value, "us-ascii", header_name="Subject").encode(
+            linesep="\r\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_base64_lines_are_76_characters_with_crlf(data: bytes) -> None:
+    """The HTML part's base64 is the standard encoding cut into 76-character CRLF lines."""
+    encoded = binascii.b2a_base64(data, newline=False)
+    assert _base64_lines(data) == b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+
+
+@pytest.mark.parametrize("make", [html_environment, text_environment])
+def test_templates_read_dict_keys_and_still_see_missing_ones(make) -> None:  # type: ignore[no-untyped-def]
+    """`x.name` reads a dict key; a missing key is still an error, a dict method still a method."""
+    env = make()
+    assert env.from_string("{{ item.title }}|{{ item.title|length }}").render(item={"title": "Back-up"}) == "Back-up|7"
+    assert env.from_string("{{ item.keys()|list|length }}").render(item={"a": 1, "b": 2}) == "2"
+    with pytest.raises(Exception, match="title"):
+        env.from_string("{{ item.title }}").render(item={})
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def test_render_processes_given_index_spans_write_what_one_process_writes(
+    tiny_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With chunks of two recipients over two processes, the e-mails and deliveries are the same."""
+    monkeypatch.setenv("WINDSTIL_SECRET", "test-secret-not-for-production")
+    monkeypatch.setattr(run, "CHUNK", 2)
+    first = run.run_batch(tiny_project, as_of=AS_OF, jobs=1, force=True)
+    one = _digest(first.folder / "emails")
+    deliveries = (first.folder / "deliveries.csv").read_bytes()
+    second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)
+    assert _digest(second.folder / "emails") == one
+    assert (second.folder / "deliveries.csv").read_bytes() == deliveries
+    assert len(one) >= 6 and second.counts["newsletters"] + second.counts["alerts"] == len(one) // 3
