@@ -31,7 +31,9 @@ class ApproveResult:
 def read_exclusions(path: Path, known: set[str]) -> set[str]:
     """Read one contact_id a line (blank lines and `#` comments allowed); unknown ids are errors."""
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        # Split on newlines only: splitlines() also breaks on form feeds and U+2028, which
+        # would make our line numbers differ from an editor's.
+        lines = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n").split("\n")
     except OSError as error:
         raise UsageError(f"{path}: cannot read the exclusion file ({error.strerror})") from error
     except UnicodeDecodeError as error:
