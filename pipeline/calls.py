@@ -55,7 +55,6 @@ with ` | `), `last_contact` (YYYY-MM-DD or empty), `last_channel` (call/visit/me
 
 from __future__ import annotations
 
-import calendar
 import csv
 import functools
 import hashlib
@@ -103,6 +102,7 @@ from pipeline.models import (
     Selection,
     Settings,
 )
+from pipeline.segment import months_before
 from pipeline.writer import RunWriter
 
 log = logging.getLogger(__name__)
@@ -452,13 +452,6 @@ def _window_revenues(orders: Sequence[Order], window_months: int, as_of: date) -
         elif before < order.order_date <= start:
             previous += order.revenue
     return current, previous
-
-
-def months_before(day: date, months: int) -> date:
-    """Return the same day `months` earlier, clamped to the end of a shorter month."""
-    year, month0 = divmod(day.year * 12 + day.month - 1 - months, 12)
-    month = month0 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _priority(reasons: Sequence[CallReason], segment: Segment) -> int:
