@@ -45,27 +45,57 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def tree_rss_kb(pid: int) -> int:
     """Return the RSS of `pid` and all its descendants, summed, in KiB."""
-    total, todo = 0, [pid]
+    return tree_memory_kb(pid)[0]
+
+
+def tree_memory_kb(pid: int) -> tuple[int, int]:
+    """Return the RSS and the PSS of `pid` and all its descendants, each summed, in KiB.
+
+    Summed RSS counts a page shared by a forked render process and its parent once per
+    process; summed PSS (each shared page divided among its sharers) is the memory used.
+    """
+    rss, pss, todo = 0, 0, [pid]
     while todo:
         current = todo.pop()
-        total += _rss_kb(current)
+        rss += _rss_kb(current)
+        pss += _pss_kb(current)
         todo += _children(current)
-    return total
+    return rss, pss
 
 
 def run_measured(args: list[str], interval: float = 0.05) -> tuple[float, int, subprocess.CompletedProcess[str]]:
     """Run a command; return wall seconds, peak summed RSS of its process tree (KiB), and the result."""
+    wall, peak_rss, _, done = run_measured_memory(args, interval)
+    return wall, peak_rss, done
+
+
+def run_measured_memory(
+    args: list[str], interval: float = 0.05
+) -> tuple[float, int, int, subprocess.CompletedProcess[str]]:
+    """Run a command; return wall seconds, peak summed RSS and peak summed PSS of its process tree (KiB)."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
+    peak = peak_pss = 0
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_pss
         while not stop.is_set():
-            peak = max(peak, tree_rss_kb(proc.pid))
+            rss, pss = tree_memory_kb(proc.pid)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             stop.wait(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -74,7 +104,7 @@ def run_measured(args: list[str], interval: float = 0.05) -> tuple[float, int, s
     wall = time.perf_counter() - start
     stop.set()
     sampler.join()
-    return wall, peak, subprocess.CompletedProcess(args, proc.returncode, out, err)
+    return wall, peak, peak_pss, subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
 def folder_bytes(folder: Path) -> int:

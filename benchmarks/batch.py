@@ -3,10 +3,13 @@
     python benchmarks/batch.py [--work DIR] [--small 10000] [--large 30000] [--jobs 2]
 
 Prints, per size, the wall time per stage (from manifest.json), messages per second, the
-peak RSS of the whole process tree (parent and render processes summed) and the megabytes
-written; last, `rss_growth_per_output_growth`: how much peak memory grows per byte of
-output added between the two sizes. Near 0 means rendered messages are streamed to disk,
-not held in memory.
+peak RSS of the whole process tree (parent and render processes summed), the peak PSS
+summed the same way (shared pages divided among the processes that share them: the memory
+really used, where summed RSS counts the forked processes' inherited dataset once per
+process) and the megabytes written; last, `rss_growth_per_output_growth`: how much peak
+memory grows per byte of output added between the two sizes (and the same for PSS just
+before it). Near 0 means rendered messages are streamed to disk, not held in memory; the
+dataset itself still grows with the customers.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import AS_OF, WINDSTIL, demo_project, folder_bytes, run_measured
+from _common import AS_OF, WINDSTIL, demo_project, folder_bytes, run_measured_memory
 
 
 def measure(project: Path, jobs: int, trash: Path) -> dict[str, float]:
@@ -27,8 +30,8 @@ def measure(project: Path, jobs: int, trash: Path) -> dict[str, float]:
     # when it creates a file, so deleting ~100,000 files just before the run slows its writes.
     if (project / "output").exists():
         (project / "output").rename(trash / f"{project.name}-{len(list(trash.iterdir()))}")
-    wall, peak_kb, done = run_measured([*WINDSTIL, "-q", "--project", str(project), "run",
-                                        "--as-of", AS_OF, "--jobs", str(jobs)])
+    wall, peak_kb, peak_pss_kb, done = run_measured_memory([*WINDSTIL, "-q", "--project", str(project), "run",
+                                                            "--as-of", AS_OF, "--jobs", str(jobs)])
     if done.returncode != 0:
         sys.exit(f"windstil run failed ({done.returncode}):\n{done.stderr}")
     run = project / "output" / AS_OF
@@ -41,6 +44,7 @@ def measure(project: Path, jobs: int, trash: Path) -> dict[str, float]:
         "wall_s": wall,
         "messages_per_s": messages / wall,
         "peak_rss_mb": peak_kb / 1024,
+        "peak_pss_mb": peak_pss_kb / 1024,
         "output_mb": folder_bytes(run) / 1e6,
         **{f"stage_{k}_s": v for k, v in manifest["timings"].items()},
     }
@@ -64,8 +68,9 @@ def main() -> None:
         for key, value in figures.items():
             print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
     small, large = results[args.small], results[args.large]
-    growth = (large["peak_rss_mb"] - small["peak_rss_mb"]) / (large["output_mb"] - small["output_mb"])
-    print(f"rss_growth_per_output_growth: {growth:.4f}")
+    output_growth = large["output_mb"] - small["output_mb"]
+    print(f"pss_growth_per_output_growth: {(large['peak_pss_mb'] - small['peak_pss_mb']) / output_growth:.4f}")
+    print(f"rss_growth_per_output_growth: {(large['peak_rss_mb'] - small['peak_rss_mb']) / output_growth:.4f}")
     shutil.rmtree(trash, ignore_errors=True)
 
 
