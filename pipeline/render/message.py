@@ -12,6 +12,7 @@ ends: the text part quoted-printable (readable, as spam filters like it), the HT
 from __future__ import annotations
 
 import binascii
+import functools
 import gettext
 import hashlib
 import logging
@@ -232,10 +233,11 @@ def _context_sentence(
     for order in orders:  # newest first
         if order.cancelled or order.order_date > as_of:
             continue
-        product = data.products.get(order.product_id)
-        label = clean_text(product.name if product else order.description)
-        if label and label not in products and len(products) < 3:
-            products.append(label)
+        if len(products) < 3:
+            product = data.products.get(order.product_id)
+            label = clean_text(product.name if product else order.description)
+            if label and label not in products:
+                products.append(label)
         if order.end_date is not None and order.end_date <= as_of and (last_end is None or order.end_date > last_end):
             last_end = order.end_date
     sentences = []
@@ -505,6 +507,11 @@ def _shorten(text: str, limit: int) -> str:
     return f"{cut}…"
 
 
+@functools.lru_cache(maxsize=4096)  # a run's newsletters combine a few dozen items: Babel once per combination
+def _format_titles(titles: tuple[str, ...], language: str) -> str:
+    return str(format_list(list(titles), locale=locale_for(language)))
+
+
 def _subject_and_preheader(
     kind: MessageKind,
     items: list[dict[str, Any]],
@@ -515,7 +522,8 @@ def _subject_and_preheader(
 ) -> tuple[str, str]:
     """Return a subject and preheader specific to this contact and these items."""
     first = person["first_name"]
-    title = _shorten(clean_text(items[0]["title"]), MAX_TITLE_IN_SUBJECT)
+    # Item titles and summaries were cleaned once, when the item was prepared.
+    title = _shorten(items[0]["title"], MAX_TITLE_IN_SUBJECT)
     customer_name = customer["customer"]["name"]
     if kind is MessageKind.NEWSLETTER:
         count = len(items)
@@ -528,7 +536,7 @@ def _subject_and_preheader(
                 "A tip for %(customer)s: %(title)s", "%(count)d tips for %(customer)s: %(title)s", count
             )
         subject %= {"name": first, "count": count, "title": title, "customer": customer_name}
-        titles = format_list([clean_text(i["title"]) for i in items], locale=locale_for(language))
+        titles = _format_titles(tuple(i["title"] for i in items), language)
         preheader = t.gettext(_("Picked for %(customer)s by %(am)s: %(titles)s")) % {
             "customer": customer_name,
             "am": customer["am"]["name"],
@@ -540,7 +548,7 @@ def _subject_and_preheader(
             subject = t.gettext(_("Invitation: %(title)s")) % {"title": title}
         else:
             subject = t.gettext(_("%(title)s – for %(customer)s")) % {"title": title, "customer": customer_name}
-        preheader = clean_text(item["summary"]) or t.gettext(_("A short note from %(am)s")) % {
+        preheader = item["summary"] or t.gettext(_("A short note from %(am)s")) % {
             "am": customer["am"]["name"]
         }
     return clean_text(subject), _shorten(clean_text(preheader), 140)
