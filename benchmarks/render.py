@@ -116,6 +116,17 @@ def naive(all_parts: Sequence[MessageParts], mjml_templates: dict[tuple[MessageK
                     (("html", html.encode("utf-8")), ("txt", text.encode("utf-8")), ("eml", eml)), made)
 
 
+def file_create_ms(folder: Path, count: int = 600) -> float:
+    """Return the milliseconds this file system takes to create and fill one small file now."""
+    folder.mkdir()
+    start = time.perf_counter()
+    for index in range(count):
+        fd = os.open(folder / str(index), FILE_FLAGS, 0o644)
+        os.write(fd, b"x" * 4096)
+        os.close(fd)
+    return (time.perf_counter() - start) / count * 1000
+
+
 def timed(folder: Path, work: Callable[[str], None], setup: Callable[[], None] | None = None) -> float:
     """Return the wall time of one run of `work` into the new folder `folder`."""
     folder.mkdir()
@@ -156,6 +167,7 @@ def main() -> None:
     # deleting a repetition's thousands of files would slow down the next one's writes.
     scratch = Path(tempfile.mkdtemp(prefix=".bench-render-", dir=settings.paths.output.parent))
     try:
+        create_before = file_create_ms(scratch / "probe-before")
         # Warm up imports and Jinja's first-render work.
         run_module._WORKER.update(root=scratch / "warm-up", todo=todo[:20])
         run_module._render_chunk((0, 20))
@@ -178,6 +190,7 @@ def main() -> None:
                 ("naive", lambda f: naive(all_parts, mjml_templates, f), None),
             ):
                 times[name] = min(times[name], timed(scratch / f"{name}-{attempt}", work, setup))
+        create_after = file_create_ms(scratch / "probe-after")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         run_module._WORKER.clear()
@@ -185,6 +198,9 @@ def main() -> None:
     print(f"customers: {len(data.customers)}")
     print(f"recipients: {len(todo)}")
     print(f"messages: {messages}")
+    # Context for the figures: the floor includes three file creations a message, and this
+    # machine's ext4 makes a creation slow for minutes after many deletions anywhere near.
+    print(f"file_create_ms: {create_before:.3f} before, {create_after:.3f} after")
     print(f"naive_ms: {naive_ms:.3f}")
     print(f"floor_ms: {floor_ms:.3f}")
     print(f"windstil_ms: {windstil_ms:.3f}")
