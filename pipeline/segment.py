@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import functools
 import io
 import logging
 from collections import defaultdict
@@ -196,7 +197,20 @@ def percent(share: Fraction) -> str:
     """Format a share as a Dutch percentage: one decimal (4,1%), two below 1% (0,37%)."""
     value = Decimal(share.numerator) / Decimal(share.denominator)
     pattern = "#,##0.00%" if 0 < abs(value) < Decimal("0.00995") else "#,##0.0%"
-    return str(format_percent(value, pattern, locale="nl_NL"))
+    # Round as Babel does (|value| × 100, normalised, half-even to the pattern's places), then
+    # let Babel write each rounded value once: the reports format 50,000 shares at 10,000
+    # customers, and Babel was most of the report's time.
+    places = _TWO_PLACES if pattern == "#,##0.00%" else _ONE_PLACE
+    return _percent_text(value.is_signed(), abs(value.scaleb(2)).normalize().quantize(places), pattern)
+
+
+_ONE_PLACE, _TWO_PLACES = Decimal("0.1"), Decimal("0.01")
+
+
+@functools.lru_cache(maxsize=8192)
+def _percent_text(negative: bool, rounded: Decimal, pattern: str) -> str:
+    value = rounded.copy_negate() if negative else rounded
+    return str(format_percent(value.scaleb(-2), pattern, locale="nl_NL"))
 
 
 def _amount(element: str, row: CustomerValue) -> str:

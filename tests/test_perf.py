@@ -5,10 +5,13 @@ from __future__ import annotations
 import binascii
 import hashlib
 from datetime import date
+from decimal import Decimal
 from email.header import Header
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from babel.numbers import format_percent
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +19,7 @@ from pipeline import run
 from pipeline.render.compile import html_environment, text_environment
 from pipeline.render.formatting import clean_text, encode_header_text, fold_ascii
 from pipeline.render.message import _base64_lines
+from pipeline.segment import percent
 
 AS_OF = date(2026, 11, 30)
 
@@ -94,3 +98,25 @@ def test_render_processes_given_index_spans_write_what_one_process_writes(
     assert _digest(second.folder / "emails") == one
     assert (second.folder / "deliveries.csv").read_bytes() == deliveries
     assert len(one) >= 6 and second.counts["newsletters"] + second.counts["alerts"] == len(one) // 3
+
+
+def _percent_by_babel(share: Fraction) -> str:
+    value = Decimal(share.numerator) / Decimal(share.denominator)
+    pattern = "#,##0.00%" if 0 < abs(value) < Decimal("0.00995") else "#,##0.0%"
+    return str(format_percent(value, pattern, locale="nl_NL"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.fractions(min_value=-2, max_value=2) | st.integers(-10**6, 10**6).map(lambda n: Fraction(n, 10**6))
+       | st.integers(-2000, 2000).map(lambda n: Fraction(2 * n + 1, 2000)))
+def test_percent_is_what_babel_writes(share: Fraction) -> None:
+    """Shares format exactly as Babel formats them, halves and tiny negatives included."""
+    assert percent(share) == _percent_by_babel(share)
+
+
+def test_percent_examples() -> None:
+    """One decimal, two below 1%, half-even rounding and a negative zero as Babel writes them."""
+    for share in (Fraction(41, 1000), Fraction(37, 10000), Fraction(1, 2000), Fraction(-1, 10**7), Fraction(0),
+                  Fraction(1), Fraction(12345, 1000)):
+        assert percent(share) == _percent_by_babel(share)
+    assert percent(Fraction(41, 1000)) == "4,1%"
