@@ -96,19 +96,30 @@ def naive_templates(compiled: Compiled, templates_dir: Path) -> dict[tuple[Messa
     return result
 
 
-def naive(all_parts: Sequence[MessageParts], mjml_templates: dict[tuple[MessageKind, str], jinja2.Template],
-          folder: str) -> None:
+def naive_headers(all_parts: Sequence[MessageParts]) -> list[list[tuple[str, str]]]:
+    """Return each message's header values (Subject decoded), as a naive sender would hold them."""
+    parser = BytesHeaderParser(policy=SMTP)
+    result = []
+    for parts in all_parts:
+        headers = parser.parsebytes(parts.head.split(b"\r\n\r\n", 1)[0])
+        result.append([
+            (name, parts.subject if name.lower() == "subject" else str(value))
+            for name, value in headers.items() if name.lower() not in ("content-type", "mime-version")
+        ])
+    return result
+
+
+def naive(all_parts: Sequence[MessageParts], headers: Sequence[list[tuple[str, str]]],
+          mjml_templates: dict[tuple[MessageKind, str], jinja2.Template], folder: str) -> None:
     """Per message: Jinja on MJML → mjml2html → premailer → EmailMessage → as_bytes(), then write."""
     made: set[str] = set()
-    header_parser = BytesHeaderParser(policy=SMTP)
-    for parts in all_parts:
+    for parts, message_headers in zip(all_parts, headers, strict=True):
         source = mjml_templates[(parts.kind, parts.template.language)].render(parts.context)
         html = inline_mjml(source.replace("\r\n", "\n"))  # MRML rejects some CRLF
         text = parts.template.text.render(parts.context)
         message = EmailMessage(policy=SMTP)
-        for name, value in header_parser.parsebytes(parts.head.split(b"\r\n\r\n", 1)[0]).items():
-            if name.lower() not in ("content-type", "mime-version"):
-                message[name] = parts.subject if name.lower() == "subject" else value
+        for name, value in message_headers:
+            message[name] = value
         message.set_content(text.replace("\r\n", "\n"), cte="quoted-printable")
         message.add_alternative(html.replace("\r\n", "\n"), subtype="html", cte="base64")
         eml = message.as_bytes()
@@ -158,6 +169,7 @@ def main() -> None:
     todo = [s for s in selections if s.newsletter or s.alert][: args.recipients]
     all_parts = [p for s in todo for p in message_parts(compiled, s, data, settings, as_of, SECRET)]
     mjml_templates = naive_templates(compiled, settings.paths.templates)
+    headers = naive_headers(all_parts)
     run_module._WORKER.update(compiled=compiled, data=data, settings=settings, segmentation=segmentation,
                               as_of=as_of, secret=SECRET)
     messages = len(all_parts)
@@ -187,7 +199,7 @@ def main() -> None:
             for name, work, setup in (
                 ("floor", lambda f: floor(all_parts, f), None),
                 ("windstil", windstil, cold_worker),
-                ("naive", lambda f: naive(all_parts, mjml_templates, f), None),
+                ("naive", lambda f: naive(all_parts, headers, mjml_templates, f), None),
             ):
                 times[name] = min(times[name], timed(scratch / f"{name}-{attempt}", work, setup))
         create_after = file_create_ms(scratch / "probe-after")
