@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from email.charset import Charset
 from email.header import Header
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from babel import Locale
@@ -34,9 +34,10 @@ def locale_for(language: str) -> Locale:
     return Locale.parse(LOCALES.get(language, "nl_NL"))
 
 
+@lru_cache(maxsize=4096)  # a run writes a few hundred distinct dates, thousands of times
 def format_date(value: date, language: str) -> str:
     """Return a date as the locale writes it in prose: `27 november 2026`."""
-    return babel_format_date(value, format="long", locale=locale_for(language))
+    return str(babel_format_date(value, format="long", locale=locale_for(language)))
 
 
 def format_amount(value: Decimal | int | float, language: str) -> str:

@@ -242,7 +242,7 @@ def _context_sentence(
             last_end = order.end_date
     sentences = []
     if products:
-        listed = format_list(products, locale=locale_for(language))
+        listed = _format_list(tuple(products), language)
         if since is not None:
             sentences.append(
                 t.gettext(
@@ -507,9 +507,9 @@ def _shorten(text: str, limit: int) -> str:
     return f"{cut}…"
 
 
-@functools.lru_cache(maxsize=4096)  # a run's newsletters combine a few dozen items: Babel once per combination
-def _format_titles(titles: tuple[str, ...], language: str) -> str:
-    return str(format_list(list(titles), locale=locale_for(language)))
+@functools.lru_cache(maxsize=4096)  # a run combines a few dozen items and products: Babel once per combination
+def _format_list(names: tuple[str, ...], language: str) -> str:
+    return str(format_list(list(names), locale=locale_for(language)))
 
 
 def _subject_and_preheader(
@@ -536,7 +536,7 @@ def _subject_and_preheader(
                 "A tip for %(customer)s: %(title)s", "%(count)d tips for %(customer)s: %(title)s", count
             )
         subject %= {"name": first, "count": count, "title": title, "customer": customer_name}
-        titles = _format_titles(tuple(i["title"] for i in items), language)
+        titles = _format_list(tuple(i["title"] for i in items), language)
         preheader = t.gettext(_("Picked for %(customer)s by %(am)s: %(titles)s")) % {
             "customer": customer_name,
             "am": customer["am"]["name"],
