@@ -1,6 +1,6 @@
 """Render benchmark: milliseconds per message, naive path vs floor vs Windstil's own path.
 
-    python benchmarks/render.py [--work DIR] [--customers 2000] [--recipients 600] [--repeat 5]
+    python benchmarks/render.py [--work DIR] [--customers 2000] [--recipients 600] [--repeat 7]
 
 On a `windstil demo-data` project, one process, the same recipients (the first
 --recipients contacts that get a message, in the run's order) for all three paths; each
@@ -154,7 +154,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="folder for the demo project (default: a temp dir)")
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--recipients", type=int, default=600, help="contacts rendered by every path")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the loader's warnings about the demo data are not the point here
 
