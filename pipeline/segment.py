@@ -236,10 +236,11 @@ def explain_move(before: CustomerValue, after: CustomerValue, weights: Mapping[s
         for i, (e, b, a) in enumerate(zip(ELEMENTS, shares_before, shares_after, strict=True))
     ]
     weighted, _, element, share_before, share_after = max(change)
-    if weighted == 0:
+    if weighted == 0 or percent(share_before) == percent(share_after):
+        # Its shares barely moved; other customers' values did. Say so, not "0,37% → 0,37%".
         return (
-            f"{head}its own shares did not change; the cumulative share before it moved "
-            f"{percent(before.cumulative_before)} → {percent(after.cumulative_before)}"
+            f"{head}its own shares hardly changed; other customers' did, and the "
+            f"cumulative share before it moved {percent(before.cumulative_before)} → {percent(after.cumulative_before)}"
         )
     return (
         f"{head}{ELEMENT_LABELS[element]} {percent(share_before)} → {percent(share_after)} "

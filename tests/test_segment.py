@@ -378,3 +378,25 @@ def test_percent_keeps_small_shares_readable() -> None:
     assert percent(Fraction(4, 5)) == "80,0%"
     assert percent(Fraction(37, 10000)) == "0,37%"
     assert percent(Fraction(0)) == "0,0%"
+
+
+def test_a_move_caused_by_other_customers_says_so() -> None:
+    """A customer whose own figures are unchanged is explained by the cumulative share, not by 0,37% → 0,37%."""
+    from pipeline.models import CustomerValue
+    from pipeline.segment import explain_move
+
+    before = CustomerValue(
+        customer_id="C1", name="Een", group="", segment=Segment.B, computed_segment=Segment.B,
+        value_share=Fraction(1, 100), revenue=Decimal(100), margin=Decimal(10), strategic=1,
+        revenue_share=Fraction(3701, 1000000), margin_share=Fraction(1, 100), strategic_share=Fraction(1, 100),
+        cumulative_before=Fraction(81, 100),
+    )
+    after = replace(
+        before, segment=Segment.A, revenue_share=Fraction(3704, 1000000), cumulative_before=Fraction(79, 100)
+    )
+    weights = {"revenue": Fraction(1, 2), "margin": Fraction(3, 10), "strategic": Fraction(1, 5)}
+    text = explain_move(before, after, weights)
+    assert text == (
+        "B → A: its own shares hardly changed; other customers' did, "
+        "and the cumulative share before it moved 81,0% → 79,0%"
+    )
