@@ -29,6 +29,7 @@ class RunWriter:
         self._written: set[str] = set()
         self._folders: set[str] = set()  # folders made or checked to lie inside the root
         self._real_root: Path | None = None
+        self._prefix = os.path.join(os.fspath(root), "")  # the root as a string ending in a separator
         self.bytes_written = 0
 
     def _target(self, relpath: str) -> str:
@@ -46,7 +47,7 @@ class RunWriter:
         if folder and folder not in self._folders:
             self._make_folders(key, folder, self._real_root)
         self._written.add(key)
-        return os.path.join(self.root, key)
+        return self._prefix + key
 
     def _make_folders(self, key: str, folder: str, real_root: Path) -> None:
         """Create `folder` below the root one level at a time, never through a symlink that leads out."""
