@@ -916,6 +916,12 @@ def check_project(root: Path) -> Validation:
                         )
                     )
     errors.extend(_template_problems(settings.paths.templates, settings.paths.root))
+    if not errors:
+        # Syntax is fine: now compile the e-mail templates as a run would (MJML, inlining,
+        # the placeholders surviving both), so a template that breaks the run fails here.
+        from pipeline.render.compile import check_templates
+
+        errors.extend(check_templates(settings))
     return Validation(tuple(errors), tuple(warnings), counts)
 
 
@@ -952,17 +958,7 @@ def _template_problems(templates: Path, root: Path) -> list[Problem]:
 
     import jinja2
 
-    try:
-        from pipeline.render.i18n import STATIC_SYNTAX
-    except ImportError:  # the renderer's own definition wins; these are its documented delimiters
-        STATIC_SYNTAX = {
-            "block_start_string": "[%",
-            "block_end_string": "%]",
-            "variable_start_string": "[[",
-            "variable_end_string": "]]",
-            "comment_start_string": "[#",
-            "comment_end_string": "#]",
-        }
+    from pipeline.render.i18n import STATIC_SYNTAX
 
     plain = jinja2.Environment(extensions=["jinja2.ext.i18n"], autoescape=True)
     # Stage one's output is template source, not HTML: escaping would corrupt it.

@@ -166,3 +166,14 @@ def test_item_sector_no_customer_has_is_a_warning(tiny_project: Path) -> None:
         "warning: content/nl/klantcase-lindehof.md: sectors: no customer has sector 'Zorg', "
         "so no one gets this item; did you mean 'zorg'?"
     ) in output
+
+
+def test_a_template_mjml_cannot_compile_fails_validate(tiny_project: Path) -> None:
+    """A newsletter template that parses as Jinja but breaks MJML is found by validate, not by the run."""
+    template = tiny_project / "templates" / "newsletter.mjml"
+    source = template.read_text(encoding="utf-8")
+    end = source.index("</mj-body>")
+    template.write_text(source[:end] + "<mj-section><mj-column>" + source[end:], encoding="utf-8")
+    code, output = _validate(tiny_project)
+    assert code == 2
+    assert "templates/newsletter.mjml: MJML:" in output
