@@ -54,7 +54,7 @@ from pipeline.select import recipients_csv_bytes, select
 from pipeline.site import SiteData, write_site
 from pipeline.state import State
 from pipeline.unsubscribe import load_secret
-from pipeline.writer import RunWriter, atomic_folder, remove_stale_temp_folders, spreadsheet_text
+from pipeline.writer import RunWriter, atomic_folder, csv_bytes, remove_stale_temp_folders, spreadsheet_text
 
 log = logging.getLogger(__name__)
 
@@ -280,17 +280,9 @@ def _render_all(
 # --------------------------------------------------------------------------- files
 
 
-def _csv_bytes(header: Sequence[str], rows: Iterator[Sequence[object]] | Sequence[Sequence[object]]) -> bytes:
-    buffer = io.StringIO()
-    out = csv.writer(buffer, lineterminator="\n")
-    out.writerow(header)
-    out.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
 def rejects_csv_bytes(data: Dataset) -> bytes:
     """Return rejects.csv: every bad input row with file, line, column, value and reason."""
-    return _csv_bytes(
+    return csv_bytes(
         ("file", "line", "column", "value", "reason"),
         [(r.file, r.line, r.column, spreadsheet_text(r.value), r.reason) for r in data.rejects],
     )
@@ -301,7 +293,7 @@ def deliveries_csv_bytes(rendered: Any) -> bytes:
     rows = sorted(
         (m.contact_id, m.kind.value, ";".join(m.item_ids), m.message_id) for m in rendered
     )
-    return _csv_bytes(("contact_id", "kind", "item_ids", "message_id"), rows)
+    return csv_bytes(("contact_id", "kind", "item_ids", "message_id"), rows)
 
 
 def read_deliveries(folder: Path, run_id: str, as_of: date) -> list[Delivery]:

@@ -7,9 +7,7 @@ preceding cumulative share is exactly a cut-off lands on the same side on every 
 from __future__ import annotations
 
 import calendar
-import csv
 import functools
-import io
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -30,7 +28,7 @@ from pipeline.models import (
     SegmentMove,
     SegmentsConfig,
 )
-from pipeline.writer import RunWriter, spreadsheet_text
+from pipeline.writer import RunWriter, csv_bytes, spreadsheet_text
 
 log = logging.getLogger(__name__)
 
@@ -334,12 +332,10 @@ def _decimal6(share: Fraction) -> str:
 
 def segments_csv_bytes(seg: Segmentation) -> bytes:
     """Return segments.csv: DESIGN.md's columns in order, shares as decimals with 6 places."""
-    buffer = io.StringIO()
-    out = csv.writer(buffer, lineterminator="\n")
-    out.writerow(SEGMENTS_CSV_COLUMNS)
-    for row in seg.customers.values():
-        out.writerow(
-            [
+    return csv_bytes(
+        SEGMENTS_CSV_COLUMNS,
+        (
+            (
                 row.customer_id,
                 spreadsheet_text(row.name),
                 spreadsheet_text(row.group),
@@ -352,9 +348,10 @@ def segments_csv_bytes(seg: Segmentation) -> bytes:
                 _decimal6(row.margin_share),
                 _decimal6(row.strategic_share),
                 spreadsheet_text(row.override_reason),
-            ]
-        )
-    return buffer.getvalue().encode("utf-8")
+            )
+            for row in seg.customers.values()
+        ),
+    )
 
 
 def write_segments_csv(writer: RunWriter, seg: Segmentation, relpath: str = "segments.csv") -> None:

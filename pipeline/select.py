@@ -39,9 +39,7 @@ marked `fallback`.
 
 from __future__ import annotations
 
-import csv
 import gc
-import io
 import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -67,6 +65,7 @@ from pipeline.models import (
     SkipReason,
     Treatment,
 )
+from pipeline.writer import csv_bytes
 
 log = logging.getLogger(__name__)
 
@@ -179,12 +178,10 @@ def select(
 
 def recipients_csv_bytes(selections: Sequence[Selection]) -> bytes:
     """Return recipients.csv: one row per contact, rendered or skipped and why."""
-    buffer = io.StringIO()
-    out = csv.writer(buffer, lineterminator="\n")
-    out.writerow(RECIPIENTS_COLUMNS)
-    for s in selections:
-        out.writerow(
-            [
+    return csv_bytes(
+        RECIPIENTS_COLUMNS,
+        (
+            (
                 s.contact_id,
                 s.customer_id,
                 s.segment.value,
@@ -197,9 +194,10 @@ def recipients_csv_bytes(selections: Sequence[Selection]) -> bytes:
                 s.language,
                 s.account_manager_id,
                 "yes" if s.fallback else "no",
-            ]
-        )
-    return buffer.getvalue().encode("utf-8")
+            )
+            for s in selections
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- internals

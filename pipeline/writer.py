@@ -7,12 +7,14 @@ output untouched. The writer refuses paths outside its folder and writing one pa
 
 from __future__ import annotations
 
+import csv
 import errno
+import io
 import logging
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -157,6 +159,15 @@ def _plain_key(relpath: str) -> str:
     if any("\\" in p or "\x00" in p for p in rel.parts):
         raise OutputError(f"refusing to write {relpath!r}: unsafe characters in the path")
     return rel.as_posix()
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """Return a CSV file of the run folder: UTF-8, comma-separated, `\\n` line ends, header first."""
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\n")
+    out.writerow(header)
+    out.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
 
 
 def spreadsheet_text(value: str) -> str:
