@@ -117,8 +117,12 @@ _PHRASES = {
 }
 
 
-def normalise_email(address: str) -> str:
-    """Return `address` as suppressions are compared: trimmed and lower-cased."""
+def suppression_key(address: str) -> str:
+    """Return `address` as suppressions are compared: trimmed and lower-cased.
+
+    The loader's `normalise_email` validates and lower-cases; this key also covers a
+    suppression address too malformed to validate, which must still be honoured.
+    """
     return address.strip().lower()
 
 
@@ -279,8 +283,8 @@ class _Selector:
         self.quiet = quiet
         self.as_of = as_of
         self.month = as_of.strftime("%Y-%m")
-        self.suppressed = {normalise_email(s.email) for s in data.suppressions}
-        self.suppressed.update(normalise_email(address) for address in suppressed)
+        self.suppressed = {suppression_key(s.email) for s in data.suppressions}
+        self.suppressed.update(suppression_key(address) for address in suppressed)
         self.history: dict[str, _History] = defaultdict(_History)
         for delivery in deliveries:
             history = self.history[delivery.contact_id]
@@ -482,7 +486,7 @@ class _Selector:
             common.append(SkipReason.NO_OPT_IN)
         if not contact.email_valid:
             common.append(SkipReason.NO_VALID_EMAIL)
-        if contact.email and normalise_email(contact.email) in self.suppressed:
+        if contact.email and suppression_key(contact.email) in self.suppressed:
             common.append(SkipReason.SUPPRESSED)
         treatment = facts.treatment
 
@@ -603,7 +607,7 @@ def _shared_addresses(data: Dataset, selections: Sequence[Selection]) -> list[st
     counts: dict[str, int] = defaultdict(int)
     for selection in selections:
         if selection.newsletter:
-            counts[normalise_email(data.contacts[selection.contact_id].email)] += 1
+            counts[suppression_key(data.contacts[selection.contact_id].email)] += 1
     return sorted(address for address, n in counts.items() if n > 1)
 
 
