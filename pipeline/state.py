@@ -167,8 +167,9 @@ def _row_from_json(obj: dict[str, Any]) -> CustomerValue:
     )
 
 
-def _fingerprint(item: Interaction) -> str:
-    key = [
+def _interaction_columns(item: Interaction) -> tuple[str | None, ...]:
+    """Return customer, contact, date, channel, levels and note: the columns that identify an interaction."""
+    return (
         item.customer_id,
         item.contact_id,
         item.date.isoformat(),
@@ -176,8 +177,11 @@ def _fingerprint(item: Interaction) -> str:
         item.our_level.value if item.our_level else None,
         item.their_level.value if item.their_level else None,
         item.note,
-    ]
-    return hashlib.sha256(json.dumps(key, ensure_ascii=False).encode("utf-8")).hexdigest()
+    )
+
+
+def _fingerprint(columns: tuple[str | None, ...]) -> str:
+    return hashlib.sha256(json.dumps(list(columns), ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 class State:
@@ -486,24 +490,13 @@ class State:
         now = _now()
         with self._write() as conn:
             for item in items:
+                columns = _interaction_columns(item)
                 cursor = conn.execute(
                     """INSERT OR IGNORE INTO interactions
                        (fingerprint, source_key, customer_id, contact_id, date, channel,
                         our_level, their_level, note, source, imported_at)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (
-                        _fingerprint(item),
-                        source_key,
-                        item.customer_id,
-                        item.contact_id,
-                        item.date.isoformat(),
-                        item.channel.value if item.channel else None,
-                        item.our_level.value if item.our_level else None,
-                        item.their_level.value if item.their_level else None,
-                        item.note,
-                        item.source,
-                        now,
-                    ),
+                    (_fingerprint(columns), source_key, *columns, item.source, now),
                 )
                 if cursor.rowcount:
                     added += 1
