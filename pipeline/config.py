@@ -123,6 +123,18 @@ def _collect_lines(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
             _collect_lines(item, f"{prefix}[{index}]", lines)
 
 
+
+def yaml_date(value: Any) -> date | None:
+    """Return a YAML value as a date: YAML's own date, or a `YYYY-MM-DD` string; None if it is neither."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
 class _Checker:
     """Collect problems for one file; every getter returns a usable default after a problem."""
 
@@ -240,15 +252,10 @@ class _Checker:
     def day(self, value: Any, key: str) -> date | None:
         if value is None:
             return None
-        if isinstance(value, date):
-            return value
-        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-            try:
-                return date.fromisoformat(value.strip())
-            except ValueError:
-                pass
-        self.problem(key, "must be a date YYYY-MM-DD")
-        return None
+        parsed = yaml_date(value)
+        if parsed is None:
+            self.problem(key, "must be a date YYYY-MM-DD")
+        return parsed
 
     def choice(self, value: Any, key: str, make: Callable[[str], T], allowed: str) -> T | None:
         if isinstance(value, str):

@@ -19,7 +19,7 @@ import nh3
 import yaml
 from markdown_it import MarkdownIt
 
-from pipeline.config import SAFE_ID, expanded_size
+from pipeline.config import SAFE_ID, expanded_size, yaml_date
 from pipeline.errors import Problem
 from pipeline.models import LANGUAGES, ContentItem, ItemType, Segment
 
@@ -238,15 +238,10 @@ def _text(value: Any, name: str, limit: int, problem: Any) -> str:
 def _date(value: Any, name: str, problem: Any) -> date | None:
     if value is None or value == "":
         return None
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    problem(name, "must be a date YYYY-MM-DD")
-    return None
+    parsed = yaml_date(value)
+    if parsed is None:
+        problem(name, "must be a date YYYY-MM-DD")
+    return parsed
 
 
 def _list(value: Any, name: str, problem: Any) -> list[str]:
