@@ -81,7 +81,6 @@ from babel.numbers import format_currency, format_decimal
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from pipeline.errors import OutputError
 from pipeline.models import (
     AccountManager,
     CallItem,
@@ -103,6 +102,7 @@ from pipeline.models import (
     Settings,
 )
 from pipeline.segment import months_before
+from pipeline.templating import BUNDLED, page_environment
 from pipeline.writer import RunWriter
 
 log = logging.getLogger(__name__)
@@ -825,20 +825,12 @@ def _reproducible_zip(data: bytes, stamp: datetime) -> bytes:
 
 
 def _environment(settings: Settings) -> jinja2.Environment:
-    folder = settings.paths.templates / "calls"
-    if not folder.is_dir():
-        raise OutputError(f"{folder}: the call list templates are missing (list.html, summary.html, summary.txt)")
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folder),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+    # Like the reports and the site: the project's own copy first, else the bundled one.
+    return page_environment(
+        (settings.paths.templates / "calls", BUNDLED / "calls"),
+        {"nl_date": _date, "nl_long_date": _long_date},
+        html_only_escaping=True,  # summary.txt is the e-mail's text part
     )
-    env.filters["nl_date"] = _date
-    env.filters["nl_long_date"] = _long_date
-    return env
 
 
 def _view(call: CallItem) -> dict[str, Any]:

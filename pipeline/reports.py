@@ -30,11 +30,12 @@ from pipeline.models import (
 )
 from pipeline.segment import months_before, percent, segment, write_segments_csv
 from pipeline.state import State
+from pipeline.templating import BUNDLED, page_environment
 from pipeline.writer import atomic_folder
 
 log = logging.getLogger(__name__)
 
-BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+BUNDLED_TEMPLATES = BUNDLED
 PARETO_MARK = Fraction(4, 5)
 MAX_CURVE_POINTS = 600  # enough for a smooth curve; keeps the page small for big customer bases
 
@@ -57,16 +58,9 @@ def pct(share: Fraction | Decimal | int | None) -> str:
 
 
 def _environment(templates: Path | None) -> jinja2.Environment:
-    folders = [str(p) for p in (templates, BUNDLED_TEMPLATES) if p is not None and p.is_dir()]
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folders),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    return page_environment(
+        (templates, BUNDLED_TEMPLATES), {"eur": eur, "pct": pct, "number": number}, keep_trailing_newline=False
     )
-    env.filters.update(eur=eur, pct=pct, number=number)
-    return env
 
 
 def _share(part: Decimal, total: Decimal) -> Fraction:

@@ -46,11 +46,12 @@ from pipeline.models import (
     Selection,
     SkipReason,
 )
+from pipeline.templating import BUNDLED, page_environment
 from pipeline.writer import RunWriter
 
 log = logging.getLogger(__name__)
 
-BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "site"
+BUNDLED_TEMPLATES = BUNDLED / "site"
 DETAIL_SHARD = 500  # recipients per details file: a detail page loads one small file
 SIZE_BUDGET = 90 * 1024  # bytes; DESIGN.md: Gmail clips at about 100 KB
 STATIC_FILES = ("site.js", "site.css")
@@ -278,19 +279,7 @@ def _js_register(name: str, key: int, value: Any) -> str:
 
 
 def _environment(override: Path | None) -> jinja2.Environment:
-    folders = [str(p) for p in (override, BUNDLED_TEMPLATES) if p is not None and p.is_dir()]
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folders),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["nl_number"] = nl_number
-    env.filters["signed"] = signed
-    env.filters["trend"] = trend
-    return env
+    return page_environment((override, BUNDLED_TEMPLATES), {"nl_number": nl_number, "signed": signed, "trend": trend})
 
 
 def _static(override: Path | None, name: str) -> bytes:
