@@ -206,7 +206,11 @@ def build_calls(
     interactions: Sequence[Interaction],
     as_of: date,
 ) -> list[CallItem]:
-    """Return the call list of every account manager, sorted by priority, due date, customer."""
+    """Return the call list of every account manager, sorted by priority, due date, customer.
+
+    `interactions` are the ones recorded in the state (imported call outcomes), on top of
+    data.interactions; an interaction given in both counts once.
+    """
     grouped = _group(data, selections, interactions, as_of)
     calls: list[CallItem] = []
     for customer_id, customer in data.customers.items():

@@ -142,11 +142,12 @@ def run_batch(
                 rendered = _render_all(compiled, selections, project, segmentation, as_of, secret,
                                        writer, jobs, progress)
             with timer.stage("calls"):
-                interactions = [*data.interactions, *state.interactions()]
-                calls = build_calls(data, config, segmentation, quiet, selections, interactions, as_of)
+                # Both stages read data.interactions themselves; they get the imported call outcomes on top.
+                imported = state.interactions()
+                calls = build_calls(data, config, segmentation, quiet, selections, imported, as_of)
                 write_call_lists(writer, calls, data, settings, as_of)
             with timer.stage("reports"):
-                retention = compute_retention(data, segmentation, config, as_of, interactions)
+                retention = compute_retention(data, segmentation, config, as_of, imported)
                 templates = settings.paths.templates
                 writer.write_text("reports/segments.html", render_segmentation_report(
                     segmentation, data, config, previous_as_of=frozen.as_of if frozen else None,
