@@ -744,3 +744,53 @@ def test_output_escaping_renders_exactly_as_stock_jinja(autoescape: bool) -> Non
     assert "Tom &amp; &lt;Jerry&gt;" in ours.render(context) or not autoescape
     with pytest.raises(jinja2.UndefinedError):
         ours.render({k: v for k, v in context.items() if k != "plain"})
+
+
+def _reasons(*reasons: tuple[str, str, int]) -> tuple[ChosenItem, ...]:
+    return (ChosenItem("nl/backup-testen", 5, tuple(ItemReason(*reason) for reason in reasons)),)
+
+
+def test_cached_values_never_carry_over_between_contacts_customers_or_datasets(batch: Batch) -> None:
+    """One Compiled rendering contacts of one customer with different reasons, other customers and a new
+    dataset per chunk gives exactly what a fresh Compiled gives for each message on its own."""
+    data, settings = batch.project.data, batch.project.settings
+    renamed = replace(
+        data,
+        customers={**data.customers, "C001": replace(data.customers["C001"], name="Zorggroep Anders")},
+        account_managers={**data.account_managers,
+                          "am-jan": AccountManager("am-jan", "Jan Anders", "jan.anders@polderlicht-it.nl", "")},
+    )
+    same_content = replace(data, contacts=dict(data.contacts))  # another Dataset object, equal values
+    p001 = _hand_selection("P001", ("nl/backup-testen",))
+    p002 = replace(_hand_selection("P002", ()), items=_reasons(("sector", "zorg", 2), ("interest", "cloud", 3)))
+    p003 = replace(_hand_selection("P003", ()), items=_reasons(("interest", "backup", 9)))  # points differ only
+    p004 = replace(_hand_selection("P004", ()), customer_id="C002", items=_reasons(("priority", "", 1)))
+    sequence = [(p001, data), (p002, data), (p003, data), (p004, data), (p001, renamed), (p002, renamed),
+                (p004, renamed), (p001, same_content), (p002, data)]
+    shared = compile_templates(settings, data.content)
+    texts = []
+    for selection, dataset in sequence:
+        got = render_messages(shared, selection, dataset, settings, None, AS_OF, SECRET)
+        alone = render_messages(compile_templates(settings, data.content), selection, dataset, settings, None,
+                                AS_OF, SECRET)
+        assert got == alone, (selection.contact_id, selection.customer_id)
+        texts.append(got[0][1][f"emails/{selection.contact_id}/newsletter.txt"].decode())
+    why = [text.split("relevant is: ")[1].split("\r\n")[0] for text in texts]
+    assert why[:4] == ["U gaf aan interesse te hebben in backup.",
+                       "U gaf aan interesse te hebben in cloud. Het speelt in uw sector (zorg).",
+                       "U gaf aan interesse te hebben in backup.", "Onze redactie raadt het aan."]
+    assert "Zorggroep Anders" in texts[4] and "Jan Anders" in texts[5] and "Jan Anders" in texts[6]
+    assert "Zorggroep Lindehof" in texts[7] and "Jan Anders" not in texts[8]
+    # Per-customer values are not accumulated: only the latest customer's are held.
+    assert not any(customer_id in repr(key) for key in shared.cache for customer_id in data.customers)
+    assert shared.cache["customer"][1][0] == "C001"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(" a\t\n\r\x0b\x0c\x1c\x1f\x7f\x85\x9f\xa0\u1680\u2000\u2028\u2029\u202f\u3000é"),
+               max_size=12) | st.text(max_size=40))
+def test_clean_text_shortcut_matches_the_full_cleaning(value: str) -> None:
+    """A value clean_text returns unchanged without the regexes is one the regexes would leave unchanged."""
+    from pipeline.render.formatting import _CONTROL, _SPACES
+
+    assert clean_text(value) == _SPACES.sub(" ", _CONTROL.sub(" ", value)).strip()

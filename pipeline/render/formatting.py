@@ -47,6 +47,11 @@ def format_amount(value: Decimal | int | float, language: str) -> str:
 
 def clean_text(value: str) -> str:
     """Return `value` on one line: control characters become spaces, runs of spaces one."""
+    # Most values are clean already. A printable str holds no control character, no line or
+    # paragraph separator and no white space but the ASCII space (every other white space
+    # character is a control or a separator), so three C-level checks prove it clean.
+    if value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " ":
+        return value
     return _SPACES.sub(" ", _CONTROL.sub(" ", value)).strip()
 
 

@@ -41,7 +41,7 @@ from pipeline.models import (
     Selection,
     Settings,
 )
-from pipeline.render.compile import Compiled, CompiledTemplate, PreparedItem
+from pipeline.render.compile import Compiled, CompiledTemplate
 from pipeline.render.formatting import (
     clean_text,
     encode_header_text,
@@ -173,57 +173,84 @@ def _language_values(compiled: Compiled, run: dict[str, Any], kind: MessageKind,
 def _customer_values(
     compiled: Compiled, data: Dataset, settings: Settings, customer_id: str, language: str, as_of: date
 ) -> dict[str, Any]:
-    """Return the customer's context and account manager card, once per customer and language."""
+    """Return the customer's context and account manager card.
 
-    def make() -> dict[str, Any]:
-        t = compiled.translations[language]
-        customer = data.customers.get(customer_id)
-        name = clean_text(customer.name) if customer else ""
-        lints: list[Lint] = []
-        manager = data.account_managers.get(customer.account_manager_id) if customer else None
-        if manager is None:
-            lints.append(Lint("fallback_field", "no account manager: the card shows the company"))
-            am_name, am_email, am_phone = clean_text(settings.company_name), settings.reply_to, ""
-        else:
-            am_name, am_phone = clean_text(manager.name), clean_text(manager.phone)
-            am_email = clean_text(manager.email)
-        if not am_phone:
-            lints.append(Lint("fallback_field", f"account manager {am_name} has no phone: the company number is shown"))
-            am_phone = clean_text(settings.company_phone)
-        am_first = am_name.split(" ")[0] if manager is not None else am_name
-        context = _context_sentence(
-            compiled, data, customer_id, name, customer.customer_since if customer else None, language, as_of, t
-        )
-        if am_phone:
-            invite = {
-                MessageKind.NEWSLETTER: _(
-                    "Would you like to talk about one of these subjects? "
-                    "Reply to this e-mail or call %(name)s on %(phone)s."
-                ),
-                MessageKind.ALERT: _("Questions about this? Reply to this e-mail or call %(name)s on %(phone)s."),
-            }
-        else:
-            invite = {
-                MessageKind.NEWSLETTER: _(
-                    "Would you like to talk about one of these subjects? "
-                    "Reply to this e-mail and %(name)s will get back to you."
-                ),
-                MessageKind.ALERT: _("Questions about this? Reply to this e-mail and %(name)s will get back to you."),
-            }
-        values = {"name": am_first, "phone": am_phone}
-        return {
-            "customer": {"name": name, "context": context},
-            "am": {
-                "name": am_name,
-                "email": am_email,
-                "phone": am_phone,
-                "phone_href": _NOT_PHONE.sub("", am_phone),
-            },
-            "invitation": {kind: t.gettext(message) % values for kind, message in invite.items()},
-            "lints": tuple(lints),
+    Only the latest customer's values are kept (a customer's recipients come one after the
+    other), so the cache does not grow with the number of customers in a run.
+    """
+    key = (customer_id, language, as_of)
+    held = compiled.cache.get("customer")
+    if held is not None and held[0] is data and held[1] == key:
+        return held[2]  # type: ignore[no-any-return]
+    t = compiled.translations[language]
+    customer = data.customers.get(customer_id)
+    name = clean_text(customer.name) if customer else ""
+    manager = _manager_values(compiled, data, settings, customer.account_manager_id if customer else None, language)
+    context = _context_sentence(
+        compiled, data, customer_id, name, customer.customer_since if customer else None, language, as_of, t
+    )
+    values = {
+        "customer": {"name": name, "context": context},
+        "am": manager["am"],
+        "invitation": manager["invitation"],
+        "lints": manager["lints"],
+    }
+    compiled.cache["customer"] = (data, key, values)
+    return values
+
+
+def _manager_values(
+    compiled: Compiled, data: Dataset, settings: Settings, manager_id: str | None, language: str
+) -> dict[str, Any]:
+    """Return an account manager's card and invitation lines, once per manager and language."""
+    held = compiled.cache.get("managers")
+    if held is None or held[0] is not data.account_managers or held[1] is not settings:
+        held = compiled.cache["managers"] = (data.account_managers, settings, {})
+    by_manager: dict[tuple[str | None, str], dict[str, Any]] = held[2]
+    values = by_manager.get((manager_id, language))
+    if values is not None:
+        return values
+    t = compiled.translations[language]
+    lints: list[Lint] = []
+    manager = data.account_managers.get(manager_id) if manager_id is not None else None
+    if manager is None:
+        lints.append(Lint("fallback_field", "no account manager: the card shows the company"))
+        am_name, am_email, am_phone = clean_text(settings.company_name), settings.reply_to, ""
+    else:
+        am_name, am_phone = clean_text(manager.name), clean_text(manager.phone)
+        am_email = clean_text(manager.email)
+    if not am_phone:
+        lints.append(Lint("fallback_field", f"account manager {am_name} has no phone: the company number is shown"))
+        am_phone = clean_text(settings.company_phone)
+    am_first = am_name.split(" ")[0] if manager is not None else am_name
+    if am_phone:
+        invite = {
+            MessageKind.NEWSLETTER: _(
+                "Would you like to talk about one of these subjects? "
+                "Reply to this e-mail or call %(name)s on %(phone)s."
+            ),
+            MessageKind.ALERT: _("Questions about this? Reply to this e-mail or call %(name)s on %(phone)s."),
         }
-
-    return _cached(compiled, ("customer", as_of, customer_id, language), make)  # type: ignore[no-any-return]
+    else:
+        invite = {
+            MessageKind.NEWSLETTER: _(
+                "Would you like to talk about one of these subjects? "
+                "Reply to this e-mail and %(name)s will get back to you."
+            ),
+            MessageKind.ALERT: _("Questions about this? Reply to this e-mail and %(name)s will get back to you."),
+        }
+    names = {"name": am_first, "phone": am_phone}
+    values = by_manager[(manager_id, language)] = {
+        "am": {
+            "name": am_name,
+            "email": am_email,
+            "phone": am_phone,
+            "phone_href": _NOT_PHONE.sub("", am_phone),
+        },
+        "invitation": {kind: t.gettext(message) % names for kind, message in invite.items()},
+        "lints": tuple(lints),
+    }
+    return values
 
 
 def _context_sentence(
@@ -297,11 +324,38 @@ def _orders_by_customer(compiled: Compiled, data: Dataset) -> dict[str, list[Any
     return index
 
 
-def _item_values(compiled: Compiled, run: dict[str, Any], item: PreparedItem) -> dict[str, Any]:
-    """Return an item's template values for this run (links carry the run's UTM parameters)."""
+def _item_values(
+    compiled: Compiled, run: dict[str, Any], choice: ChosenItem, language: str
+) -> tuple[dict[str, Any], tuple[Lint, ...]]:
+    """Return a chosen item's template values and lints for this run.
 
-    def make() -> dict[str, Any]:
-        return {
+    Its values differ between recipients only by the line on why it was chosen, so they are
+    made once per item and why line (links carry the run's UTM parameters); the templates
+    only read them.
+    """
+    cache = compiled.cache
+    # The why line reads only each reason's kind and detail: reasons that differ in points alone
+    # share it, and a key of plain strings hashes in C (a dataclass hashes in Python).
+    why_key = ("why", language, tuple([(reason.kind, reason.detail) for reason in choice.reasons]))
+    why = cache.get(why_key)
+    if why is None:
+        why = cache[why_key] = clean_text(why_line(choice.reasons, compiled.translations[language]))
+    key = ("item", run["as_of"], choice.item_id, why)
+    held = cache.get(key)
+    if held is None:
+        values, lints = _item_base(compiled, run, choice.item_id)
+        held = cache[key] = ({**values, "why": why}, lints)
+    return held
+
+
+def _item_base(compiled: Compiled, run: dict[str, Any], item_id: str) -> tuple[dict[str, Any], tuple[Lint, ...]]:
+    """Return an item's template values but the why line, and its lints, once per item and run."""
+    as_of: date = run["as_of"]
+    key = ("item base", as_of, item_id)
+    held = compiled.cache.get(key)
+    if held is None:
+        item = compiled.items[item_id]
+        values = {
             "title": item.title,
             "summary": item.summary,
             "body": item.body,
@@ -311,8 +365,13 @@ def _item_values(compiled: Compiled, run: dict[str, Any], item: PreparedItem) ->
             "meta": item.meta,
             "event": item.type is ItemType.EVENT,
         }
-
-    return _cached(compiled, ("item", run["as_of"], item.id), make)  # type: ignore[no-any-return]
+        lints = list(item.lints)
+        if item.expires is not None and item.expires <= as_of:
+            lints.append(Lint("item_expired", f"{item.id} expired on {item.expires.isoformat()}"))
+        if item.published > as_of:
+            lints.append(Lint("item_future", f"{item.id} is published only on {item.published.isoformat()}"))
+        held = compiled.cache[key] = (values, tuple(lints))
+    return held
 
 
 def _person_values(compiled: Compiled, contact: Contact, language: str) -> dict[str, Any]:
@@ -397,23 +456,12 @@ def _message_parts(
     t = compiled.translations[language]
     lang = _language_values(compiled, run, kind, language)
     template: CompiledTemplate = compiled.templates[(kind, language)]
-    lints = list(person["lints"]) + list(customer["lints"])
+    lints = person["lints"] + customer["lints"]
     items = []
-    as_of: date = run["as_of"]
     for choice in chosen:
-        prepared = compiled.items[choice.item_id]
-        values = dict(_item_values(compiled, run, prepared))
-        why_key = ("why", language, choice.reasons)
-        why = compiled.cache.get(why_key)
-        if why is None:
-            why = compiled.cache[why_key] = clean_text(why_line(choice.reasons, t))
-        values["why"] = why
+        values, item_lints = _item_values(compiled, run, choice, language)
         items.append(values)
-        lints.extend(prepared.lints)
-        if prepared.expires is not None and prepared.expires <= as_of:
-            lints.append(Lint("item_expired", f"{prepared.id} expired on {prepared.expires.isoformat()}"))
-        if prepared.published > as_of:
-            lints.append(Lint("item_future", f"{prepared.id} is published only on {prepared.published.isoformat()}"))
+        lints += item_lints
     subject, preheader = _subject_and_preheader(kind, items, person, customer, t, language)
     token = make_token(secret, contact.contact_id, person["email"], LIST_NAMES[kind])
     unsubscribe = f"{run['unsubscribe_url']}{run['unsubscribe_sep']}t={token}"
@@ -458,7 +506,7 @@ def _message_parts(
         preheader=preheader,
         message_id=message_id,
         item_ids=tuple(choice.item_id for choice in chosen),
-        lints=tuple(lints),
+        lints=lints,
         head=head,
         middle=middle,
         end=f"\r\n--{boundary}--\r\n".encode("ascii"),
