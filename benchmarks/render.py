@@ -12,10 +12,10 @@ repetition writes into a fresh folder beside the project's run folders; best of 
 - floor: the precompiled templates' render() for HTML and text, the MIME message from
   prebuilt header bytes and the encoded bodies, and the three files written (mkdir once
   per contact, open/write/close per file).
-- windstil: `pipeline.run._render_chunk`, the function each `windstil run` render process
-  calls, including the per-contact context, the guarded writer and the RenderedMessage;
-  each repetition starts as a freshly forked render process does (run-wide indexes built
-  by the parent, no per-customer values cached).
+- windstil: the recipients cut into chunks with `pipeline.run._chunks` and each rendered by
+  `pipeline.run._render_chunk`, as `windstil run` does: the chunk's own small dataset, the
+  per-contact context, the guarded writer and the RenderedMessage; each repetition starts
+  as a fresh render process does (compiled templates, no per-customer values cached).
 
 The naive and floor paths start from the contexts Windstil builds (message_parts), built
 before the clock starts; the windstil path builds them itself. Prints naive_ms, floor_ms,
@@ -51,7 +51,7 @@ from pipeline.models import LANGUAGES, MessageKind
 from pipeline.quiet import quiet_periods
 from pipeline.render.compile import TEMPLATE_FILES, Compiled, _expand, compile_templates, html_environment, inline_mjml
 from pipeline.render.i18n import static_environment
-from pipeline.render.message import MessageParts, _base64_lines, message_parts, prepare_run
+from pipeline.render.message import MessageParts, _base64_lines, message_parts
 from pipeline.segment import resolve_segmentation
 from pipeline.select import select
 
@@ -176,8 +176,10 @@ def main() -> None:
     all_parts = [p for s in todo for p in message_parts(compiled, s, data, settings, as_of, SECRET)]
     mjml_templates = naive_templates(compiled, settings.paths.templates)
     headers = naive_headers(all_parts)
-    run_module._WORKER.update(compiled=compiled, data=data, settings=settings, segmentation=segmentation,
+    run_module._WORKER.update(compiled=compiled, settings=settings, content=data.content,
+                              account_managers=data.account_managers, products=data.products,
                               as_of=as_of, secret=SECRET)
+    orders = run_module._orders_by_customer(data)  # once per run, in the parent
     messages = len(all_parts)
 
     # Beside the run folders: the same file system `windstil run` writes to. Nothing is deleted
@@ -187,18 +189,21 @@ def main() -> None:
     try:
         create_before = file_create_ms(scratch / "probe-before")
         # Warm up imports and Jinja's first-render work.
-        run_module._WORKER.update(root=scratch / "warm-up", todo=todo[:20])
-        run_module._render_chunk((0, 20))
+        run_module._WORKER.update(root=scratch / "warm-up")
+        for chunk in run_module._chunks(todo[:20], data, orders, run_module.CHUNK):
+            run_module._render_chunk(chunk)
         times = {"floor": float("inf"), "windstil": float("inf"), "naive": float("inf")}
 
         def cold_worker() -> None:
-            # What a freshly forked render process holds: run-wide indexes, no per-customer values.
+            # What a fresh render process holds: compiled templates, no per-customer values.
             compiled.cache.clear()
-            prepare_run(compiled, data)
 
         def windstil(folder: str) -> None:
-            run_module._WORKER.update(root=Path(folder), todo=todo)
-            run_module._render_chunk((0, len(todo)))
+            # Chunks cut as `windstil run` cuts them (in --jobs 1 it renders them in-process; with
+            # more, a render process gets each one pickled), each rendered as a render process does.
+            run_module._WORKER.update(root=Path(folder))
+            for chunk in run_module._chunks(todo, data, orders, run_module.CHUNK):
+                run_module._render_chunk(chunk)
 
         # Interleaved, so a burst of disk or CPU contention hits every path alike; best of each.
         for attempt in range(args.repeat):

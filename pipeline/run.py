@@ -35,14 +35,21 @@ from pipeline.fingerprint import project_hashes
 from pipeline.load import load_project
 from pipeline.lock import project_lock
 from pipeline.models import (
+    AccountManager,
     CallItem,
+    Contact,
+    ContentItem,
+    Customer,
     Dataset,
     Delivery,
     MessageKind,
+    Order,
+    Product,
     Project,
     RenderedMessage,
     Segmentation,
     Selection,
+    Settings,
 )
 from pipeline.quiet import quiet_periods
 from pipeline.render.compile import Compiled, compile_templates
@@ -106,7 +113,11 @@ def run_batch(
     force: bool = False,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Run the monthly batch for `as_of` on the project at `root` and return its summary."""
+    """Run the monthly batch for `as_of` on the project at `root` and return its summary.
+
+    With more than one job the render processes are spawned: a script that calls this must
+    do so under `if __name__ == "__main__":`, as every multiprocessing program must.
+    """
     timer = _Timer()
     run_id = as_of.isoformat()
     with timer.stage("load"):
@@ -139,8 +150,7 @@ def run_batch(
             compiled = compile_templates(settings, data.content)
         with atomic_folder(output / run_id, dry_run=dry_run) as writer:
             with timer.stage("render"):
-                rendered = _render_all(compiled, selections, project, segmentation, as_of, secret,
-                                       writer, jobs, progress)
+                rendered = _render_all(compiled, selections, project, as_of, secret, writer, jobs, progress)
             with timer.stage("calls"):
                 # Both stages read data.interactions themselves; they get the imported call outcomes on top.
                 imported = state.interactions()
@@ -190,91 +200,139 @@ def run_batch(
 
 # --------------------------------------------------------------------------- rendering
 
-# The render processes are forked with these already built (compiled templates hold
-# Jinja objects that cannot be pickled; forking shares them for free).
+
+@dataclass(frozen=True)
+class _Chunk:
+    """One work unit: a few hundred recipients and just the data their messages are made of.
+
+    A render process gets these, not the dataset: it starts fresh (spawned, not forked), so
+    its memory stays the size of one chunk however many customers the project has.
+    """
+
+    selections: tuple[Selection, ...]
+    customers: dict[str, Customer]
+    contacts: dict[str, Contact]
+    orders: tuple[Order, ...]
+
+
+# What a render process holds for the whole run (set by _start_worker, or by _render_all
+# itself when it renders in its own process).
 _WORKER: dict[str, Any] = {}
 
 
-def _render_chunk(span: tuple[int, int]) -> tuple[list[RenderedMessage], int]:
-    """Render and write the messages of the recipients `_WORKER["todo"][start:stop]`; return what was made."""
+def _start_worker(settings: Settings, content: dict[str, ContentItem], account_managers: dict[str, AccountManager],
+                  products: dict[str, Product], as_of: date, secret: bytes, root: Path) -> None:
+    """Set up a spawned render process: compile the templates once, keep the run-wide values."""
+    # Ctrl-C reaches the whole process group; the parent decides and terminates us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _WORKER.update(compiled=compile_templates(settings, content), settings=settings, content=content,
+                   account_managers=account_managers, products=products, as_of=as_of, secret=secret, root=root)
+
+
+def _render_chunk(chunk: _Chunk) -> tuple[list[RenderedMessage], int, int]:
+    """Render and write the messages of one chunk's recipients; return what was made, bytes written, recipients."""
     w = _WORKER
+    data = Dataset(account_managers=w["account_managers"], customers=chunk.customers, contacts=chunk.contacts,
+                   orders=chunk.orders, evaluations=(), interactions=(), suppressions=(),
+                   products=w["products"], content=w["content"])
+    prepare_run(w["compiled"], data)
     writer = RunWriter(w["root"])
     made: list[RenderedMessage] = []
     # Rendering makes no reference cycles, so the cyclic GC only costs time here: a quarter of
-    # the render in benchmarks/render.py, and in a forked process its walks over the inherited
-    # dataset would un-share those pages too.
+    # the render in benchmarks/render.py.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for selection in w["todo"][span[0] : span[1]]:
-            for message, files in render_messages(w["compiled"], selection, w["data"], w["settings"],
-                                                  w["segmentation"], w["as_of"], w["secret"]):
+        for selection in chunk.selections:
+            for message, files in render_messages(w["compiled"], selection, data, w["settings"], None,
+                                                  w["as_of"], w["secret"]):
                 for relpath, payload in files.items():
                     writer.write_bytes(relpath, payload)
                 made.append(message)
     finally:
         if collecting:
             gc.enable()
-    return made, writer.bytes_written
+    return made, writer.bytes_written, len(chunk.selections)
 
 
-def _worker_init() -> None:
-    # Ctrl-C reaches the whole process group; the parent decides and terminates us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+def _orders_by_customer(data: Dataset) -> dict[str, list[Order]]:
+    orders: dict[str, list[Order]] = {}
+    for order in data.orders:
+        orders.setdefault(order.customer_id, []).append(order)
+    return orders
+
+
+def _chunks(todo: Sequence[Selection], data: Dataset, orders: dict[str, list[Order]], size: int) -> Iterator[_Chunk]:
+    """Yield the recipients in order, `size` at a time, each with its customers, contacts and orders."""
+    for start in range(0, len(todo), size):
+        selections = tuple(todo[start : start + size])
+        customer_ids = dict.fromkeys(s.customer_id for s in selections)
+        yield _Chunk(
+            selections=selections,
+            customers={c: data.customers[c] for c in customer_ids if c in data.customers},
+            contacts={s.contact_id: data.contacts[s.contact_id] for s in selections},
+            orders=tuple(o for c in customer_ids for o in orders.get(c, ())),
+        )
 
 
 def _render_all(
     compiled: Compiled,
     selections: Sequence[Selection],
     project: Project,
-    segmentation: Segmentation,
     as_of: date,
     secret: bytes,
     writer: RunWriter,
     jobs: int | None,
     progress: Progress | None,
 ) -> dict[tuple[str, MessageKind], RenderedMessage]:
-    """Render every message of the batch into the writer's folder, in `jobs` processes."""
+    """Render every message of the batch into the writer's folder, in `jobs` processes.
+
+    The chunks are made one by one as the processes ask for more (the pool's pipe holds back
+    the parent), so only a few are ever in memory; results come back as small records.
+    """
     todo = [s for s in selections if s.newsletter or s.alert]
-    # Work units are index spans into `todo`, which the forked processes already hold: pickling
-    # the Selections themselves cost the parent more than a tenth of a millisecond a recipient.
-    chunks = [(i, min(i + CHUNK, len(todo))) for i in range(0, len(todo), CHUNK)]
-    _WORKER.update(compiled=compiled, data=project.data, settings=project.settings,
-                   segmentation=segmentation, as_of=as_of, secret=secret, root=writer.root, todo=todo)
-    prepare_run(compiled, project.data)
+    data, settings = project.data, project.settings
     jobs = max(1, jobs or os.cpu_count() or 1)
     rendered: dict[tuple[str, MessageKind], RenderedMessage] = {}
     done = 0
 
-    def collect(result: tuple[list[RenderedMessage], int], size: int) -> None:
+    def collect(result: tuple[list[RenderedMessage], int, int]) -> None:
         nonlocal done
-        messages, written = result
+        messages, written, recipients = result
         for message in messages:
             rendered[(message.contact_id, message.kind)] = message
         writer.bytes_written += written
-        done += size
+        done += recipients
         if progress:
             progress("render", done, len(todo))
 
     if progress:
         progress("render", 0, len(todo))
-    try:
-        if jobs == 1 or len(chunks) <= 1:
+    chunks = _chunks(todo, data, _orders_by_customer(data), CHUNK)
+    if jobs == 1 or len(todo) <= CHUNK:
+        _WORKER.update(compiled=compiled, settings=settings, content=data.content,
+                       account_managers=data.account_managers, products=data.products, as_of=as_of,
+                       secret=secret, root=writer.root)
+        try:
             for chunk in chunks:
-                collect(_render_chunk(chunk), chunk[1] - chunk[0])
-        else:
-            pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_worker_init)
-            try:
-                # imap keeps chunks in order and streams results: memory stays flat.
-                for chunk, result in zip(chunks, pool.imap(_render_chunk, chunks), strict=True):
-                    collect(result, chunk[1] - chunk[0])
-                pool.close()
-            finally:
-                pool.terminate()
-                pool.join()
+                collect(_render_chunk(chunk))
+        finally:
+            _WORKER.clear()
+        return rendered
+    # Spawned, not forked: a forked process would share the parent's whole dataset, and every
+    # page it touched (a reference count is enough) would be copied into it.
+    pool = multiprocessing.get_context("spawn").Pool(
+        jobs, initializer=_start_worker,
+        initargs=(settings, data.content, data.account_managers, data.products, as_of, secret, writer.root),
+    )
+    try:
+        for result in pool.imap(_render_chunk, chunks):  # in order, streamed
+            collect(result)
+        pool.close()
     finally:
-        _WORKER.clear()
+        pool.terminate()
+        pool.join()
     return rendered
 
 
