@@ -69,6 +69,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Enum)
+T = TypeVar("T")
 
 MAX_CELL = 1000
 INVALID_EMAIL = "invalid e-mail address"
@@ -522,6 +523,13 @@ def _load_all(settings: Settings) -> _Loaded:
             found = dates[text] = parse_date(text)
         return found
 
+    repeated: dict[Any, Any] = {}
+
+    def once(value: T) -> T:
+        """Return the equal value read before: an export repeats the same few thousand order
+        descriptions, job titles and interest lists (a tenth of the loaded orders' memory)."""
+        return repeated.setdefault(value, value)  # type: ignore[no-any-return]
+
     account_managers: dict[str, AccountManager] = {}
     for row in _rows(tables["account_managers.csv"], rejects):
         am_id = row.id("account_manager_id")
@@ -547,7 +555,7 @@ def _load_all(settings: Settings) -> _Loaded:
             customer_id=customer_id,
             name=name,
             account_manager_id=am_id,
-            sector=row.text("sector"),
+            sector=once(row.text("sector")),
             language=language,
             customer_since=row.parsed("customer_since", parse_date),
             reference_customer=row.flag("reference_customer"),
@@ -586,12 +594,12 @@ def _load_all(settings: Settings) -> _Loaded:
             email=email,
             email_valid=valid,
             phone=row.text("phone"),
-            job_title=row.text("job_title"),
+            job_title=once(row.text("job_title")),
             level=row.choice("level", Level) or Level.OPERATIONAL,
             language=contact_language,
             newsletter_opt_in=row.flag("newsletter_opt_in"),
             do_not_call=row.flag("do_not_call"),
-            interests=row.parsed("interests", parse_tags) or (),
+            interests=once(row.parsed("interests", parse_tags) or ()),
         )
         if not row.bad and contact_id in contacts:
             row.reject("contact_id", contact_id, "duplicate id")
@@ -627,7 +635,7 @@ def _load_all(settings: Settings) -> _Loaded:
             order_date=order_date,
             revenue=revenue,
             product_id=products[product_id].id if product_id in products else product_id,
-            description=row.text("description"),
+            description=once(row.text("description")),
             end_date=end_date,
             cost=cost if cost is not None else Decimal(0),
             status=status,
@@ -651,7 +659,7 @@ def _load_all(settings: Settings) -> _Loaded:
             bad_rows[row.table.file] += 1
             continue
         customer_id = customers[customer_id].customer_id
-        evaluations.append(Evaluation(customer_id, when, score, order_id, row.text("comment")))
+        evaluations.append(Evaluation(customer_id, when, score, order_id, once(row.text("comment"))))
 
     interactions: list[Interaction] = []
     for row in _rows(tables.get("interactions.csv"), rejects):
@@ -678,7 +686,7 @@ def _load_all(settings: Settings) -> _Loaded:
                 channel=channel,
                 our_level=our_level,
                 their_level=their_level,
-                note=row.text("note"),
+                note=once(row.text("note")),
             )
         )
 
