@@ -16,10 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline import run
+from pipeline.load import load_project
+from pipeline.quiet import quiet_periods
 from pipeline.render.compile import html_environment, text_environment
 from pipeline.render.formatting import clean_text, encode_header_text, fold_ascii
 from pipeline.render.message import _base64_lines
-from pipeline.segment import percent
+from pipeline.segment import percent, resolve_segmentation
+from pipeline.select import select
 
 AS_OF = date(2026, 11, 30)
 
@@ -120,3 +123,20 @@ def test_percent_examples() -> None:
                   Fraction(1), Fraction(12345, 1000)):
         assert percent(share) == _percent_by_babel(share)
     assert percent(Fraction(41, 1000)) == "4,1%"
+
+
+def test_a_render_chunk_carries_only_its_own_recipients_customers_contacts_and_orders(tiny_project: Path) -> None:
+    """What a render process gets per chunk is the data of that chunk's recipients, nothing more."""
+    project = load_project(tiny_project)
+    data, config = project.data, project.segments
+    segmentation = resolve_segmentation(data, config, AS_OF, None)
+    selections = select(data, config, segmentation, quiet_periods(data, config, AS_OF), [], AS_OF, set())
+    todo = [s for s in selections if s.newsletter or s.alert]
+    chunks = list(run._chunks(todo, data, run._orders_by_customer(data), 2))
+    assert [s for chunk in chunks for s in chunk.selections] == todo
+    assert len(chunks) == -(-len(todo) // 2) and len(chunks) >= 2
+    for chunk in chunks:
+        customers = {s.customer_id for s in chunk.selections}
+        assert set(chunk.customers) == customers
+        assert set(chunk.contacts) == {s.contact_id for s in chunk.selections}
+        assert {o.order_id for o in chunk.orders} == {o.order_id for o in data.orders if o.customer_id in customers}
