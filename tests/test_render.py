@@ -796,3 +796,32 @@ def test_clean_text_shortcut_matches_the_full_cleaning(value: str) -> None:
     from pipeline.render.formatting import _CONTROL, _SPACES
 
     assert clean_text(value) == _SPACES.sub(" ", _CONTROL.sub(" ", value)).strip()
+
+
+def _encoded_words_char_by_char(value: str) -> str:
+    """The plain way: add each character's Q-encoding to the word while it fits in 75 characters."""
+    room = 75 - len("=?utf-8?q?") - len("?=")
+    words, chunk, size = [], [], 0
+    for char in value:
+        if char.isascii() and (char.isalnum() or char in "!*+-/"):
+            piece = char
+        else:
+            piece = "_" if char == " " else "".join(f"={byte:02X}" for byte in char.encode("utf-8"))
+        if size + len(piece) > room:
+            words.append("".join(chunk))
+            chunk, size = [], 0
+        chunk.append(piece)
+        size += len(piece)
+    if chunk:
+        words.append("".join(chunk))
+    return "\r\n ".join(f"=?utf-8?q?{word}?=" for word in words)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab =?_,:é€😀ñ–Z9"), max_size=140)
+       | st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=90))
+def test_encoded_words_cut_where_the_plain_way_cuts(value: str) -> None:
+    """A non-ASCII subject splits into the same encoded words as adding character by character gives."""
+    from pipeline.render.formatting import encoded_words
+
+    assert encoded_words(value) == _encoded_words_char_by_char(value)

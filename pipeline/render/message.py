@@ -16,6 +16,7 @@ import functools
 import gettext
 import hashlib
 import logging
+import operator
 import re
 import struct
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ LIST_NAMES = {MessageKind.NEWSLETTER: "newsletter", MessageKind.ALERT: "alerts"}
 LIST_LABELS = {MessageKind.NEWSLETTER: "nieuwsbrief", MessageKind.ALERT: "alerts"}
 MAX_TITLE_IN_SUBJECT = 60
 
+_KIND_AND_DETAIL = operator.attrgetter("kind", "detail")
 _NOT_PHONE = re.compile(r"[^\d+]")
 _ADDRESS_UNSAFE = re.compile(r"[<>,;\s]")
 
@@ -336,7 +338,7 @@ def _item_values(
     cache = compiled.cache
     # The why line reads only each reason's kind and detail: reasons that differ in points alone
     # share it, and a key of plain strings hashes in C (a dataclass hashes in Python).
-    why_key = ("why", language, tuple([(reason.kind, reason.detail) for reason in choice.reasons]))
+    why_key = ("why", language, tuple(map(_KIND_AND_DETAIL, choice.reasons)))
     why = cache.get(why_key)
     if why is None:
         why = cache[why_key] = clean_text(why_line(choice.reasons, compiled.translations[language]))
