@@ -825,3 +825,18 @@ def test_encoded_words_cut_where_the_plain_way_cuts(value: str) -> None:
     from pipeline.render.formatting import encoded_words
 
     assert encoded_words(value) == _encoded_words_char_by_char(value)
+
+
+def test_bodies_encoded_piece_by_piece_equal_the_encoded_render(batch: Batch) -> None:
+    """Each body, encoded piece by piece as the templates yield it, is the UTF-8 of Jinja's render()."""
+    from pipeline.render.message import _render_utf8, message_parts
+
+    data, settings = batch.project.data, batch.project.settings
+    seen_wide = False
+    for selection in batch.selections:
+        for parts in message_parts(batch.compiled, selection, data, settings, AS_OF, SECRET):
+            for template in (parts.template.html, parts.template.text):
+                rendered = template.render(parts.context)
+                seen_wide |= max(rendered) > "\xff"
+                assert _render_utf8(template, parts.context) == rendered.encode("utf-8")
+    assert seen_wide  # a body beyond Latin-1 was among them

@@ -82,17 +82,24 @@ def render_messages(
     results = []
     for parts in message_parts(compiled, selection, data, settings, as_of, secret):
         template = parts.template
-        results.append(assemble(parts, _render(template.html, parts.context), _render(template.text, parts.context)))
+        html, text = _render_utf8(template.html, parts.context), _render_utf8(template.text, parts.context)
+        results.append(_assemble(parts, html, text))
     return results
 
 
-def _render(template: jinja2.Template, context: dict[str, Any]) -> str:
-    """Return `template.render(context)`, without merging Jinja's globals into every context.
+def _render_utf8(template: jinja2.Template, context: dict[str, Any]) -> bytes:
+    """Return `template.render(context).encode("utf-8")`, encoded piece by piece.
 
-    The context holds every name the e-mail templates use (StrictUndefined would say if one
-    were missing), so it is handed over as it is: a sixth of the templates' render time.
+    One character beyond Latin-1 (the `…` of a shortened title) makes a joined str two or
+    four bytes a character throughout, and its encoding slow: encoding the hundred-odd
+    pieces the template yields and joining bytes takes half the time. The context holds
+    every name the e-mail templates use (StrictUndefined would say if one were missing), so
+    it is handed over as it is, without merging Jinja's globals into every context.
     """
-    return "".join(template.root_render_func(template.new_context(context, shared=True)))
+    return b"".join(map(_ENCODE, template.root_render_func(template.new_context(context, shared=True))))
+
+
+_ENCODE = str.encode  # UTF-8, strict
 
 
 # --------------------------------------------------------------------------- cached values
@@ -517,10 +524,13 @@ def _message_parts(
 
 def assemble(parts: MessageParts, html: str, text: str) -> tuple[RenderedMessage, dict[str, bytes]]:
     """Return the message's record and its files from the templated HTML and text bodies."""
+    return _assemble(parts, html.encode("utf-8"), text.encode("utf-8"))
+
+
+def _assemble(parts: MessageParts, html_bytes: bytes, text_bytes: bytes) -> tuple[RenderedMessage, dict[str, bytes]]:
+    """Return the message's record and its files from the templated bodies, UTF-8 encoded."""
     # No conversion here: the templates emit CRLF and every value was cleaned to one line
     # (or to CRLF, for item bodies) when it was prepared. Tests check every line end.
-    html_bytes = html.encode("utf-8")
-    text_bytes = text.encode("utf-8")
     eml = b"".join(
         (parts.head, binascii.b2a_qp(text_bytes, istext=True), parts.middle, _base64_lines(html_bytes), parts.end)
     )
