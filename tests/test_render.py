@@ -838,5 +838,6 @@ def test_bodies_encoded_piece_by_piece_equal_the_encoded_render(batch: Batch) ->
             for template in (parts.template.html, parts.template.text):
                 rendered = template.render(parts.context)
                 seen_wide |= max(rendered) > "\xff"
-                assert _render_utf8(template, parts.context) == rendered.encode("utf-8")
+                for piecewise in (True, False):
+                    assert _render_utf8(template, parts.context, piecewise=piecewise) == rendered.encode("utf-8")
     assert seen_wide  # a body beyond Latin-1 was among them
