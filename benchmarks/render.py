@@ -189,8 +189,7 @@ def main() -> None:
     try:
         create_before = file_create_ms(scratch / "probe-before")
         # Warm up imports and Jinja's first-render work.
-        run_module._WORKER.update(root=scratch / "warm-up")
-        for chunk in run_module._chunks(todo[:20], data, orders, run_module.CHUNK):
+        for chunk in run_module._chunks(todo[:20], data, orders, run_module.CHUNK, scratch / "warm-up"):
             run_module._render_chunk(chunk)
         times = {"floor": float("inf"), "windstil": float("inf"), "naive": float("inf")}
 
@@ -201,8 +200,7 @@ def main() -> None:
         def windstil(folder: str) -> None:
             # Chunks cut as `windstil run` cuts them (in --jobs 1 it renders them in-process; with
             # more, a render process gets each one pickled), each rendered as a render process does.
-            run_module._WORKER.update(root=Path(folder))
-            for chunk in run_module._chunks(todo, data, orders, run_module.CHUNK):
+            for chunk in run_module._chunks(todo, data, orders, run_module.CHUNK, Path(folder)):
                 run_module._render_chunk(chunk)
 
         # Interleaved, so a burst of disk or CPU contention hits every path alike; best of each.

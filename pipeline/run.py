@@ -20,6 +20,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -133,72 +134,78 @@ def run_batch(
             log.warning(warning)
         if data.rejects:
             log.warning("%d input rows rejected; they are listed in rejects.csv", len(data.rejects))
-        with timer.stage("segment"):
-            frozen = state.latest_frozen_segmentation(on_or_before=as_of)
-            segmentation = resolve_segmentation(data, config, as_of, frozen)
-        warnings += segmentation.warnings
-        with timer.stage("quiet"):
-            quiet = quiet_periods(data, config, as_of)
-        with timer.stage("select"):
-            # The run's own deliveries (an approved run re-made with --force) must not block it.
-            sent = [d for d in state.deliveries(approved_only=True) if d.run_id != run_id]
-            suppressed = {s.email for s in state.suppressions()}
-            selections = select(data, config, segmentation, quiet, sent, as_of, suppressed)
-        gc.freeze()  # the selections live as long as the dataset (see _long_lived)
         secret = load_secret(settings.paths.state.parent)
         with timer.stage("compile"):
             compiled = compile_templates(settings, data.content)
-        with atomic_folder(output / run_id, dry_run=dry_run) as writer:
-            with timer.stage("render"):
-                rendered = _render_all(compiled, selections, project, as_of, secret, writer, jobs, progress)
-            with timer.stage("calls"):
-                # Both stages read data.interactions themselves; they get the imported call outcomes on top.
-                imported = state.interactions()
-                calls = build_calls(data, config, segmentation, quiet, selections, imported, as_of)
-                write_call_lists(writer, calls, data, settings, as_of)
-            with timer.stage("reports"):
-                retention = compute_retention(data, segmentation, config, as_of, imported)
-                templates = settings.paths.templates
-                writer.write_text("reports/segments.html", render_segmentation_report(
-                    segmentation, data, config, previous_as_of=frozen.as_of if frozen else None,
-                    templates=templates))
-                writer.write_text("reports/retention.html", render_retention_report(retention, templates=templates))
-                writer.write_bytes("segments.csv", segments_csv_bytes(segmentation))
-                writer.write_bytes("recipients.csv", recipients_csv_bytes(selections))
-                writer.write_bytes("rejects.csv", rejects_csv_bytes(data))
-                writer.write_bytes("deliveries.csv", deliveries_csv_bytes(rendered.values()))
-            counts = _counts(data, segmentation, quiet, selections, rendered, calls)
-            previous = _previous_manifest(output, run_id)
-            with timer.stage("site"):
-                write_site(writer, SiteData(
-                    as_of=as_of,
-                    created=_now(),
-                    counts=counts,
-                    warnings=tuple(warnings),
-                    selections=selections,
-                    rendered=rendered,
-                    data=data,
-                    segmentation=segmentation,
-                    calls=calls,
-                    previous=previous,
-                    quiet=quiet,
-                    templates=_existing(settings.paths.templates / "site"),
-                    reports=(("Segmentatie", "reports/segments.html"),
-                             ("Retentie", "reports/retention.html")),
-                    call_lists=tuple(
-                        (data.account_managers[am].name, f"calls/{am}.html")
-                        for am in sorted({c.account_manager_id for c in calls})
-                    ),
-                ))
-            manifest = _manifest(project, run_id, counts, timer.timings, warnings, segmentation,
-                                 writer.bytes_written)
-            writer.write_text("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        # Started now, the render processes get ready while this process segments and selects.
+        with _RenderProcesses.start(project, as_of, secret, jobs) as processes:
+            with timer.stage("segment"):
+                frozen = state.latest_frozen_segmentation(on_or_before=as_of)
+                segmentation = resolve_segmentation(data, config, as_of, frozen)
+            warnings += segmentation.warnings
+            with timer.stage("quiet"):
+                quiet = quiet_periods(data, config, as_of)
+            with timer.stage("select"):
+                # The run's own deliveries (an approved run re-made with --force) must not block it.
+                sent = [d for d in state.deliveries(approved_only=True) if d.run_id != run_id]
+                suppressed = {s.email for s in state.suppressions()}
+                selections = select(data, config, segmentation, quiet, sent, as_of, suppressed)
+            gc.freeze()  # the selections live as long as the dataset (see _long_lived)
+            with atomic_folder(output / run_id, dry_run=dry_run) as writer:
+                with timer.stage("render"):
+                    rendered = _render_all(compiled, selections, project, as_of, secret, writer, processes, progress)
+                processes.stop()  # idle from here on: their memory is given back before the call lists
+                with timer.stage("calls"):
+                    # Both stages read data.interactions themselves; they get the imported call outcomes on top.
+                    imported = state.interactions()
+                    calls = build_calls(data, config, segmentation, quiet, selections, imported, as_of)
+                    write_call_lists(writer, calls, data, settings, as_of)
+                with timer.stage("reports"):
+                    retention = compute_retention(data, segmentation, config, as_of, imported)
+                    templates = settings.paths.templates
+                    writer.write_text("reports/segments.html", render_segmentation_report(
+                        segmentation, data, config, previous_as_of=frozen.as_of if frozen else None,
+                        templates=templates))
+                    writer.write_text("reports/retention.html", render_retention_report(retention, templates=templates))
+                    writer.write_bytes("segments.csv", segments_csv_bytes(segmentation))
+                    writer.write_bytes("recipients.csv", recipients_csv_bytes(selections))
+                    writer.write_bytes("rejects.csv", rejects_csv_bytes(data))
+                    writer.write_bytes("deliveries.csv", deliveries_csv_bytes(rendered.values()))
+                counts = _counts(data, segmentation, quiet, selections, rendered, calls)
+                previous = _previous_manifest(output, run_id)
+                with timer.stage("site"):
+                    write_site(writer, SiteData(
+                        as_of=as_of,
+                        created=_now(),
+                        counts=counts,
+                        warnings=tuple(warnings),
+                        selections=selections,
+                        rendered=rendered,
+                        data=data,
+                        segmentation=segmentation,
+                        calls=calls,
+                        previous=previous,
+                        quiet=quiet,
+                        templates=_existing(settings.paths.templates / "site"),
+                        reports=(("Segmentatie", "reports/segments.html"),
+                                 ("Retentie", "reports/retention.html")),
+                        call_lists=tuple(
+                            (data.account_managers[am].name, f"calls/{am}.html")
+                            for am in sorted({c.account_manager_id for c in calls})
+                        ),
+                    ))
+                manifest = _manifest(project, run_id, counts, timer.timings, warnings, segmentation,
+                                     writer.bytes_written)
+                writer.write_text("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         if not dry_run:
             state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
     return RunResult(run_id, output / run_id, counts, timer.timings, tuple(warnings), dry_run)
 
 
 # --------------------------------------------------------------------------- rendering
+
+
+PARALLEL_FROM = 4 * CHUNK  # contacts: fewer render faster in this process than processes start (~0.5 s)
 
 
 @dataclass(frozen=True)
@@ -209,10 +216,52 @@ class _Chunk:
     its memory stays the size of one chunk however many customers the project has.
     """
 
+    root: Path  # the run's temporary folder
     selections: tuple[Selection, ...]
     customers: dict[str, Customer]
     contacts: dict[str, Contact]
     orders: tuple[Order, ...]
+
+
+class _RenderProcesses:
+    """The run's render processes: spawned once the templates compile, or none for a small run."""
+
+    def __init__(self, starting: Future[Any] | None) -> None:
+        self._starting = starting
+
+    @classmethod
+    @contextmanager
+    def start(cls, project: Project, as_of: date, secret: bytes, jobs: int | None) -> Iterator[_RenderProcesses]:
+        jobs = max(1, jobs or os.cpu_count() or 1)
+        data = project.data
+        if jobs == 1 or len(data.contacts) <= PARALLEL_FROM:
+            yield cls(None)
+            return
+        # Spawned, not forked: a forked process would share the parent's whole dataset, and every
+        # page it touched (a reference count is enough) would be copied into it. Started from a
+        # thread: handing a process its content items waits until its interpreter has imported
+        # Windstil (0.4 s each), which this process spends segmenting and selecting instead.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="windstil-start") as starter:
+            processes = cls(starter.submit(
+                multiprocessing.get_context("spawn").Pool, jobs, initializer=_start_worker,
+                initargs=(project.settings, data.content, data.account_managers, data.products, as_of, secret),
+            ))
+            try:
+                yield processes
+            finally:
+                processes.stop()
+
+    @property
+    def pool(self) -> Any:
+        """The process pool, once it has started; None when this run renders in its own process."""
+        return self._starting.result() if self._starting is not None else None
+
+    def stop(self) -> None:
+        """End the processes (at once: they have nothing left to do, or the run is abandoned)."""
+        if self._starting is not None:
+            pool, self._starting = self._starting.result(), None
+            pool.terminate()
+            pool.join()
 
 
 # What a render process holds for the whole run (set by _start_worker, or by _render_all
@@ -221,23 +270,30 @@ _WORKER: dict[str, Any] = {}
 
 
 def _start_worker(settings: Settings, content: dict[str, ContentItem], account_managers: dict[str, AccountManager],
-                  products: dict[str, Product], as_of: date, secret: bytes, root: Path) -> None:
+                  products: dict[str, Product], as_of: date, secret: bytes) -> None:
     """Set up a spawned render process: compile the templates once, keep the run-wide values."""
     # Ctrl-C reaches the whole process group; the parent decides and terminates us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _WORKER.update(compiled=compile_templates(settings, content), settings=settings, content=content,
-                   account_managers=account_managers, products=products, as_of=as_of, secret=secret, root=root)
+    try:
+        compiled = compile_templates(settings, content)
+    except Exception as error:  # said with the first chunk: a failing initializer is restarted forever
+        _WORKER["failed"] = f"the render process could not compile the templates: {error}"
+        return
+    _WORKER.update(compiled=compiled, settings=settings, content=content,
+                   account_managers=account_managers, products=products, as_of=as_of, secret=secret)
 
 
 def _render_chunk(chunk: _Chunk) -> tuple[list[RenderedMessage], int, int]:
     """Render and write the messages of one chunk's recipients; return what was made, bytes written, recipients."""
     w = _WORKER
+    if "failed" in w:
+        raise RuntimeError(w["failed"])
     data = Dataset(account_managers=w["account_managers"], customers=chunk.customers, contacts=chunk.contacts,
                    orders=chunk.orders, evaluations=(), interactions=(), suppressions=(),
                    products=w["products"], content=w["content"])
     prepare_run(w["compiled"], data)
-    writer = RunWriter(w["root"])
+    writer = RunWriter(chunk.root)
     made: list[RenderedMessage] = []
     # Rendering makes no reference cycles, so the cyclic GC only costs time here: a quarter of
     # the render in benchmarks/render.py.
@@ -263,12 +319,15 @@ def _orders_by_customer(data: Dataset) -> dict[str, list[Order]]:
     return orders
 
 
-def _chunks(todo: Sequence[Selection], data: Dataset, orders: dict[str, list[Order]], size: int) -> Iterator[_Chunk]:
+def _chunks(
+    todo: Sequence[Selection], data: Dataset, orders: dict[str, list[Order]], size: int, root: Path
+) -> Iterator[_Chunk]:
     """Yield the recipients in order, `size` at a time, each with its customers, contacts and orders."""
     for start in range(0, len(todo), size):
         selections = tuple(todo[start : start + size])
         customer_ids = dict.fromkeys(s.customer_id for s in selections)
         yield _Chunk(
+            root=root,
             selections=selections,
             customers={c: data.customers[c] for c in customer_ids if c in data.customers},
             contacts={s.contact_id: data.contacts[s.contact_id] for s in selections},
@@ -283,17 +342,16 @@ def _render_all(
     as_of: date,
     secret: bytes,
     writer: RunWriter,
-    jobs: int | None,
+    processes: _RenderProcesses,
     progress: Progress | None,
 ) -> dict[tuple[str, MessageKind], RenderedMessage]:
-    """Render every message of the batch into the writer's folder, in `jobs` processes.
+    """Render every message of the batch into the writer's folder, in the render processes if there are any.
 
-    The chunks are made one by one as the processes ask for more (the pool's pipe holds back
+    The chunks are cut one by one as the processes ask for more (the pool's pipe holds back
     the parent), so only a few are ever in memory; results come back as small records.
     """
     todo = [s for s in selections if s.newsletter or s.alert]
-    data, settings = project.data, project.settings
-    jobs = max(1, jobs or os.cpu_count() or 1)
+    data = project.data
     rendered: dict[tuple[str, MessageKind], RenderedMessage] = {}
     done = 0
 
@@ -309,30 +367,18 @@ def _render_all(
 
     if progress:
         progress("render", 0, len(todo))
-    chunks = _chunks(todo, data, _orders_by_customer(data), CHUNK)
-    if jobs == 1 or len(todo) <= CHUNK:
-        _WORKER.update(compiled=compiled, settings=settings, content=data.content,
-                       account_managers=data.account_managers, products=data.products, as_of=as_of,
-                       secret=secret, root=writer.root)
+    chunks = _chunks(todo, data, _orders_by_customer(data), CHUNK, writer.root)
+    if processes.pool is None or len(todo) <= CHUNK:
+        _WORKER.update(compiled=compiled, settings=project.settings, content=data.content,
+                       account_managers=data.account_managers, products=data.products, as_of=as_of, secret=secret)
         try:
             for chunk in chunks:
                 collect(_render_chunk(chunk))
         finally:
             _WORKER.clear()
-        return rendered
-    # Spawned, not forked: a forked process would share the parent's whole dataset, and every
-    # page it touched (a reference count is enough) would be copied into it.
-    pool = multiprocessing.get_context("spawn").Pool(
-        jobs, initializer=_start_worker,
-        initargs=(settings, data.content, data.account_managers, data.products, as_of, secret, writer.root),
-    )
-    try:
-        for result in pool.imap(_render_chunk, chunks):  # in order, streamed
+    else:
+        for result in processes.pool.imap(_render_chunk, chunks):  # in order, streamed
             collect(result)
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
     return rendered
 
 

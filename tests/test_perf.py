@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import pickle
 from datetime import date
 from decimal import Decimal
 from email.header import Header
@@ -88,16 +89,26 @@ def _digest(folder: Path) -> dict[str, str]:
     }
 
 
-def test_render_processes_given_index_spans_write_what_one_process_writes(
+def test_spawned_render_processes_given_chunks_write_what_one_process_writes(
     tiny_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With chunks of two recipients over two processes, the e-mails and deliveries are the same."""
+    """With chunks of two recipients over two spawned processes, the e-mails and deliveries are the same."""
     monkeypatch.setenv("WINDSTIL_SECRET", "test-secret-not-for-production")
     monkeypatch.setattr(run, "CHUNK", 2)
+    monkeypatch.setattr(run, "PARALLEL_FROM", 0)
+    pools: list[bool] = []
+    render_all = run._render_all
+
+    def spy(*args: object) -> object:
+        pools.append(args[6].pool is not None)  # type: ignore[attr-defined]
+        return render_all(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run, "_render_all", spy)
     first = run.run_batch(tiny_project, as_of=AS_OF, jobs=1, force=True)
     one = _digest(first.folder / "emails")
     deliveries = (first.folder / "deliveries.csv").read_bytes()
     second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)
+    assert pools == [False, True]
     assert _digest(second.folder / "emails") == one
     assert (second.folder / "deliveries.csv").read_bytes() == deliveries
     assert len(one) >= 6 and second.counts["newsletters"] + second.counts["alerts"] == len(one) // 3
@@ -132,7 +143,7 @@ def test_a_render_chunk_carries_only_its_own_recipients_customers_contacts_and_o
     segmentation = resolve_segmentation(data, config, AS_OF, None)
     selections = select(data, config, segmentation, quiet_periods(data, config, AS_OF), [], AS_OF, set())
     todo = [s for s in selections if s.newsletter or s.alert]
-    chunks = list(run._chunks(todo, data, run._orders_by_customer(data), 2))
+    chunks = list(run._chunks(todo, data, run._orders_by_customer(data), 2, tiny_project))
     assert [s for chunk in chunks for s in chunk.selections] == todo
     assert len(chunks) == -(-len(todo) // 2) and len(chunks) >= 2
     for chunk in chunks:
@@ -140,3 +151,4 @@ def test_a_render_chunk_carries_only_its_own_recipients_customers_contacts_and_o
         assert set(chunk.customers) == customers
         assert set(chunk.contacts) == {s.contact_id for s in chunk.selections}
         assert {o.order_id for o in chunk.orders} == {o.order_id for o in data.orders if o.customer_id in customers}
+        assert pickle.loads(pickle.dumps(chunk)) == chunk  # as a render process receives it
