@@ -7,11 +7,13 @@ after construction. The words are DESIGN.md's words.
 from __future__ import annotations
 
 import enum
+import operator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 
 class Segment(enum.StrEnum):
@@ -591,3 +593,27 @@ class Retention:
     def factor(self) -> Fraction | None:
         """Retained ÷ customers of the previous window; None when there were none."""
         return Fraction(len(self.retained), self.previous_customers) if self.previous_customers else None
+
+
+# --------------------------------------------------------------------------- pickling
+
+
+def _pickled_as_constructor_call(cls: type[Any]) -> None:
+    """Pickle `cls` as a call of its constructor with its field values, in C, not field by field.
+
+    A frozen slotted dataclass pickles through generated __getstate__/__setstate__ that call
+    fields() and object.__setattr__ per field in Python: handing a render process a chunk of
+    250 recipients with their orders took 21 ms each way, a third of rendering the chunk.
+    """
+    names = cls.__slots__
+    values = operator.attrgetter(*names) if len(names) > 1 else (lambda obj: (getattr(obj, names[0]),))
+
+    def __reduce__(self: Any) -> tuple[type[Any], tuple[Any, ...]]:
+        return cls, values(self)
+
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign, assignment]
+
+
+# What crosses to a render process and back, per chunk of recipients.
+for _cls in (Customer, Contact, Order, Selection, ChosenItem, ItemReason, RenderedMessage, Lint):
+    _pickled_as_constructor_call(_cls)
