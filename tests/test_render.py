@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import jinja2.compiler
 import lxml.html
 import pytest
 from conftest import AS_OF, write_tiny_project
@@ -713,25 +714,29 @@ class _Html:
 ESCAPING_TEMPLATE = """\
 {{ plain }}|{{ markup }}|{{ number }}|{{ nothing }}|{{ own }}|{{ own_number }}|{{ plain ~ markup }}
 {% macro card(title) %}<b>{{ title }}</b>{{ caller() }}{% endmacro %}
-{% macro row(title) %}<td>{{ title }}</td>{% endmacro %}
+{% macro row(title, sep=d.sep) %}<td>{{ title }}{{ sep }}</td>{% endmacro %}
 {{ row(plain) }}{% call card(markup) %}<i>{{ plain }}</i>{% endcall %}
 {% set block %}<p>{{ plain }}</p>{% endset %}{{ block }}|{{ block|upper }}
-{% filter upper %}{{ plain }}{% endfilter %}|{% autoescape false %}{{ plain }}{% endautoescape %}
+{% filter upper %}{{ plain }}{% endfilter %}|{% autoescape false %}{{ plain }}{{ d.name }}{% endautoescape %}
 {% for line in lines %}{{ loop.index }}:{{ line }}{{ "," if not loop.last }}{% endfor %}
 {{ plain|e }}|{{ plain|safe }}|{{ markup|striptags }}|{{ "<lit>" }}|{{ lines|join(plain) }}
+{{ d.name }}|{{ d.inner.name }}|{{ (d.inner).markup }}|{{ d.items }}|{{ obj.real }}|{{ d.inner.obj.real }}
+{{ d.get }}|{{ d.get("name") }}|{{ d.inner.name if d.inner.flag else d.name }}|{{ d.none }}
+{% for key in d.inner.list %}{{ key }}{{ d.sep }}{% endfor %}{% set x = d.inner %}{{ x.name }}
+{% if d.inner.flag and obj.real %}{{ d.inner.list|join(d.sep) }}{% endif %}{{ "%s-%s"|format(d.name, obj.real) }}
 """
 
 
-@pytest.mark.parametrize("autoescape", [True, False])
-def test_output_escaping_renders_exactly_as_stock_jinja(autoescape: bool) -> None:
-    """The stage-two templates' cheaper output escaping writes what Jinja's own would, construct by construct."""
+class _Thing:
+    real = "a <real> attribute"
+    name = "thing"
+
+
+def _escaping_context() -> dict[str, Any]:
     from markupsafe import Markup
 
-    options: dict[str, Any] = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                                   newline_sequence="\r\n", autoescape=autoescape)
-    ours = compile_module._DictFirstEnvironment(**options).from_string(ESCAPING_TEMPLATE)
-    stock = jinja2.Environment(**options).from_string(ESCAPING_TEMPLATE)
-    context = {
+    inner = {"name": "in<ner>", "markup": Markup("<em>m</em>"), "flag": True, "list": ["x<", 2], "obj": _Thing()}
+    return {
         "plain": "Tom & <Jerry> \"quoted\" 'single'",
         "markup": Markup("<em>kept</em> &amp;"),
         "number": 12.5,
@@ -739,11 +744,35 @@ def test_output_escaping_renders_exactly_as_stock_jinja(autoescape: bool) -> Non
         "own": _Html("<u>own</u>"),
         "own_number": _Html(7),
         "lines": ["a<b", Markup("<br>"), 3],
+        "d": {"name": "d&name", "inner": inner, "items": "key, not method", "sep": "<;>", "none": None},
+        "obj": _Thing(),
     }
-    assert ours.render(context) == stock.render(context)
-    assert "Tom &amp; &lt;Jerry&gt;" in ours.render(context) or not autoescape
+
+
+@pytest.mark.parametrize("autoescape", [True, False])
+@pytest.mark.parametrize("finalize", [None, lambda value: "" if value is None else value])
+def test_inlined_output_and_attribute_code_renders_exactly_as_jinja_would(autoescape: bool, finalize: Any) -> None:
+    """The stage-two templates' inlined escaping and dict-first attribute reads write what Jinja's own code would."""
+
+    class PlainCode(compile_module._DictFirstEnvironment):  # the same lookups through Jinja's own generated code
+        code_generator_class = jinja2.compiler.CodeGenerator
+        template_class = jinja2.Template
+
+    options: dict[str, Any] = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                                   newline_sequence="\r\n", autoescape=autoescape, finalize=finalize)
+    ours = compile_module._DictFirstEnvironment(**options).from_string(ESCAPING_TEMPLATE)
+    plain = PlainCode(**options).from_string(ESCAPING_TEMPLATE)
+    assert "_ws_obj" in compile_module._DictFirstEnvironment(**options).compile(ESCAPING_TEMPLATE, raw=True)
+    context = _escaping_context()
+    assert ours.render(context) == plain.render(context)
+    if autoescape:
+        assert "Tom &amp; &lt;Jerry&gt;" in ours.render(context)
+        assert "key, not method" in ours.render(context)
+    for missing in ("plain", "d"):
+        with pytest.raises(jinja2.UndefinedError):
+            ours.render({k: v for k, v in context.items() if k != missing})
     with pytest.raises(jinja2.UndefinedError):
-        ours.render({k: v for k, v in context.items() if k != "plain"})
+        ours.render({**context, "d": {**context["d"], "inner": {}}})
 
 
 def _reasons(*reasons: tuple[str, str, int]) -> tuple[ChosenItem, ...]:
