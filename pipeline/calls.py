@@ -76,6 +76,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from openpyxl import Workbook
@@ -107,7 +108,7 @@ from pipeline.writer import RunWriter
 
 log = logging.getLogger(__name__)
 
-LOCALE = "nl"
+LOCALE = Locale.parse("nl")  # parsed once: Babel parses a locale name again on every call
 # The summary e-mail is dated like the newsletters (pipeline.render.message): the as-of date, 09:00 Amsterdam.
 SEND_TIME = time(9, 0)
 TIMEZONE = ZoneInfo("Europe/Amsterdam")

@@ -28,7 +28,7 @@ from pipeline.models import (
     Segmentation,
     SegmentsConfig,
 )
-from pipeline.segment import months_before, percent, segment, write_segments_csv
+from pipeline.segment import DUTCH, months_before, percent, segment, write_segments_csv
 from pipeline.state import State
 from pipeline.templating import BUNDLED, page_environment
 from pipeline.writer import atomic_folder
@@ -42,12 +42,12 @@ MAX_CURVE_POINTS = 600  # enough for a smooth curve; keeps the page small for bi
 
 def eur(amount: Decimal | int | float) -> str:
     """Format an amount in euro the Dutch way: € 1.234,56."""
-    return str(format_currency(Decimal(amount), "EUR", locale="nl_NL"))
+    return str(format_currency(Decimal(amount), "EUR", locale=DUTCH))
 
 
 def number(value: int | Decimal) -> str:
     """Format a number the Dutch way: 1.234."""
-    return str(format_decimal(value, locale="nl_NL"))
+    return str(format_decimal(value, locale=DUTCH))
 
 
 def pct(share: Fraction | Decimal | int | None) -> str:

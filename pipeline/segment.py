@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
+from babel import Locale
 from babel.numbers import format_currency, format_percent
 
 from pipeline.models import (
@@ -31,6 +32,8 @@ from pipeline.models import (
 from pipeline.writer import RunWriter, csv_bytes, spreadsheet_text
 
 log = logging.getLogger(__name__)
+
+DUTCH = Locale.parse("nl_NL")  # parsed once: Babel parses a locale name again on every call
 
 ELEMENTS = ("revenue", "margin", "strategic")
 ELEMENT_LABELS = {"revenue": "revenue share", "margin": "margin share", "strategic": "strategic share"}
@@ -208,13 +211,13 @@ _ONE_PLACE, _TWO_PLACES = Decimal("0.1"), Decimal("0.01")
 @functools.lru_cache(maxsize=8192)
 def _percent_text(negative: bool, rounded: Decimal, pattern: str) -> str:
     value = rounded.copy_negate() if negative else rounded
-    return str(format_percent(value.scaleb(-2), pattern, locale="nl_NL"))
+    return str(format_percent(value.scaleb(-2), pattern, locale=DUTCH))
 
 
 def _amount(element: str, row: CustomerValue) -> str:
     if element == "strategic":
         return f"{row.strategic} points"
-    return str(format_currency(getattr(row, element), "EUR", locale="nl_NL"))
+    return str(format_currency(getattr(row, element), "EUR", locale=DUTCH))
 
 
 def explain_move(before: CustomerValue, after: CustomerValue, weights: Mapping[str, Fraction]) -> str:
