@@ -93,12 +93,24 @@ def why_line(reasons: tuple[ItemReason, ...], translations: gettext.NullTranslat
     by_kind = {reason.kind: reason for reason in reversed(reasons)}  # the first of a kind wins
     if "own_product" in by_kind:
         by_kind.pop("product_tag", None)  # it would name the same products again
-    sentences = [
-        translations.gettext(phrase) % {"detail": by_kind[kind].detail}
-        for kind, phrase in REASON_PHRASES.items()
-        if kind in by_kind
-    ][:2]
+    phrases = _translated_phrases(translations)
+    sentences = [phrases[kind] % {"detail": by_kind[kind].detail} for kind in REASON_PHRASES if kind in by_kind][:2]
     if not sentences:
         kind = next((k for k in GENERAL_PHRASES if k in by_kind), "fallback")
-        sentences.append(translations.gettext(GENERAL_PHRASES[kind]))
+        sentences.append(phrases[kind])
     return " ".join(sentences)
+
+
+def _translated_phrases(translations: gettext.NullTranslations) -> dict[str, str]:
+    """Return every why phrase translated, looked up once per catalogue."""
+    held = _PHRASES.get(id(translations))
+    if held is None or held[0] is not translations:
+        phrases = {kind: translations.gettext(phrase) for kind, phrase in (REASON_PHRASES | GENERAL_PHRASES).items()}
+        if len(_PHRASES) >= 64:
+            _PHRASES.clear()  # catalogues are made once per run and language; tests make many
+        held = _PHRASES[id(translations)] = (translations, phrases)
+    return held[1]
+
+
+# id(catalogue) → (the catalogue, kept so that its id is not reused; its translated phrases)
+_PHRASES: dict[int, tuple[gettext.NullTranslations, dict[str, str]]] = {}

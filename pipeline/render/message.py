@@ -112,14 +112,6 @@ _ENCODE = str.encode  # UTF-8, strict
 # --------------------------------------------------------------------------- cached values
 
 
-def _cached(compiled: Compiled, key: tuple[Any, ...], make: Any) -> Any:
-    cache = compiled.cache
-    value = cache.get(key)
-    if value is None:
-        value = cache[key] = make()
-    return value
-
-
 def _run_values(compiled: Compiled, settings: Settings, as_of: date) -> dict[str, Any]:
     """Return the values shared by every message of one run (one as-of date)."""
 
@@ -157,7 +149,10 @@ def _run_values(compiled: Compiled, settings: Settings, as_of: date) -> dict[str
             "sender_name": clean_text(settings.sender_name),
         }
 
-    return _cached(compiled, ("run", as_of), make)  # type: ignore[no-any-return]
+    held = compiled.cache.get("run")
+    if held is None or held[0] != as_of or held[1] is not settings:
+        held = compiled.cache["run"] = (as_of, settings, make())
+    return held[2]
 
 
 def _language_values(compiled: Compiled, run: dict[str, Any], kind: MessageKind, language: str) -> dict[str, Any]:
@@ -183,7 +178,11 @@ def _language_values(compiled: Compiled, run: dict[str, Any], kind: MessageKind,
             "heading": heading,
         }
 
-    return _cached(compiled, ("language", run["as_of"], kind, language), make)  # type: ignore[no-any-return]
+    key = ("language", run["as_of"], kind, language)
+    values = compiled.cache.get(key)
+    if values is None:
+        values = compiled.cache[key] = make()
+    return values
 
 
 def _customer_values(
