@@ -66,6 +66,7 @@ MAX_TITLE_IN_SUBJECT = 60
 
 _KIND_AND_DETAIL = operator.attrgetter("kind", "detail")
 _ITEM_ID = operator.attrgetter("item_id")
+_CHOSEN_HELD = 4096  # chosen items remembered by identity
 _KIND_NAMES = {kind: kind.value for kind in MessageKind}  # Enum.value is a Python-level property
 _NOT_PHONE = re.compile(r"[^\d+]")
 _ADDRESS_UNSAFE = re.compile(r"[<>,;\s]")
@@ -349,6 +350,15 @@ def _item_values(
     only read them.
     """
     cache = compiled.cache
+    # Selection shares one ChosenItem object between the contacts that get the same item for
+    # the same reasons: looked up by identity first (the entry holds the object, so its id
+    # cannot be reused; the table is bounded and emptied when full).
+    by_id = cache.get("chosen")
+    if by_id is None or len(by_id) >= _CHOSEN_HELD:
+        by_id = cache["chosen"] = {}
+    known = by_id.get(id(choice))
+    if known is not None and known[0] is choice and known[1] == language and known[2] == run["as_of"]:
+        return known[3]  # type: ignore[no-any-return]
     # The why line reads only each reason's kind and detail: reasons that differ in points alone
     # share it, and a key of plain strings hashes in C (a dataclass hashes in Python).
     why_key = ("why", language, tuple(map(_KIND_AND_DETAIL, choice.reasons)))
@@ -360,6 +370,7 @@ def _item_values(
     if held is None:
         values, lints = _item_base(compiled, run, choice.item_id)
         held = cache[key] = ({**values, "why": why}, lints)
+    by_id[id(choice)] = (choice, language, run["as_of"], held)
     return held
 
 
