@@ -66,6 +66,7 @@ MAX_TITLE_IN_SUBJECT = 60
 
 _KIND_AND_DETAIL = operator.attrgetter("kind", "detail")
 _ITEM_ID = operator.attrgetter("item_id")
+_NEWEST_FIRST = operator.attrgetter("order_date", "order_id")  # sorted in reverse: newest first
 _CHOSEN_HELD = 4096  # chosen items remembered by identity
 _KIND_NAMES = {kind: kind.value for kind in MessageKind}  # Enum.value is a Python-level property
 _NOT_PHONE = re.compile(r"[^\d+]")
@@ -334,7 +335,7 @@ def _orders_by_customer(compiled: Compiled, data: Dataset) -> dict[str, list[Any
     if held is not None and held[0] is data:
         return held[1]  # type: ignore[no-any-return]
     index: dict[str, list[Any]] = {}
-    for order in sorted(data.orders, key=lambda o: (o.order_date, o.order_id), reverse=True):
+    for order in sorted(data.orders, key=_NEWEST_FIRST, reverse=True):
         index.setdefault(order.customer_id, []).append(order)
     compiled.cache["orders"] = (data, index)
     return index
