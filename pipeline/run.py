@@ -377,8 +377,12 @@ def _render_all(
         finally:
             _WORKER.clear()
     else:
-        for result in processes.pool.imap(_render_chunk, chunks):  # in order, streamed
-            collect(result)
+        try:
+            for result in processes.pool.imap(_render_chunk, chunks):  # in order, streamed
+                collect(result)
+        except BaseException:
+            processes.stop()  # before the temporary folder is removed: they may be writing into it
+            raise
     return rendered
 
 

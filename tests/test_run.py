@@ -183,11 +183,34 @@ cli(sys.argv[2:], prog_name="windstil")
 """
 
 
-def start_slow_run(project: Path, marker: Path) -> subprocess.Popen[str]:
+# The same with two spawned render processes, one recipient a chunk: the run stops after
+# handing out two chunks (the processes render them meanwhile) and waits there.
+HOOK_PROCESSES = """
+import multiprocessing, os, sys, time
+from pathlib import Path
+import pipeline.run as run
+marker = Path(sys.argv[1])
+run.CHUNK, run.PARALLEL_FROM = 1, 0
+chunks = run._chunks
+def slow(*args, **kwargs):
+    for n, chunk in enumerate(chunks(*args, **kwargs)):
+        if n == 2:
+            marker.write_text(" ".join(str(p.pid) for p in multiprocessing.active_children()))
+            time.sleep(60)
+        yield chunk
+run._chunks = slow
+from pipeline.cli import cli
+cli(sys.argv[2:], prog_name="windstil")
+"""
+
+
+def start_slow_run(project: Path, marker: Path, jobs: int = 1) -> subprocess.Popen[str]:
     """Start `windstil run` in a subprocess that stops in the middle of rendering."""
     env = {**os.environ, "WINDSTIL_SECRET": "test-secret-not-for-production"}
+    hook = HOOK if jobs == 1 else HOOK_PROCESSES
     proc = subprocess.Popen(
-        [sys.executable, "-c", HOOK, str(marker), "--project", str(project), "run", "--as-of", RUN_ID, "--jobs", "1"],
+        [sys.executable, "-c", hook, str(marker), "--project", str(project), "run", "--as-of", RUN_ID,
+         "--jobs", str(jobs)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     deadline = time.monotonic() + 60
@@ -221,6 +244,35 @@ def test_killed_run_leaves_previous_output_and_state_untouched(project: Path, tm
     assert tree_digest(project / "output" / RUN_ID / "emails") == {
         k[len("emails/"):]: v for k, v in before.items() if k.startswith("emails/")
     }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has ended; only its parent may reap it
+
+
+@pytest.mark.slow
+def test_run_stopped_while_render_processes_work_leaves_no_files_and_no_processes(
+    project: Path, tmp_path: Path
+) -> None:
+    """SIGTERM while spawned render processes write: exit 143, no temp folder, no process left behind."""
+    marker = tmp_path / "rendering"
+    proc = start_slow_run(project, marker, jobs=2)
+    time.sleep(0.5)  # the two chunks handed out are being written
+    workers = [int(pid) for pid in marker.read_text().split()]
+    assert len(workers) == 2
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "interrupted" in err
+    assert not list((project / "output").glob(".*.tmp-*")), "the temp folder was not removed"
+    assert not (project / "output" / RUN_ID).exists()
+    assert not [pid for pid in workers if _alive(pid)], "a render process outlived the run"
+    code, output = invoke(project, "run", "--as-of", RUN_ID)
+    assert code == 0, output
 
 
 @pytest.mark.slow
