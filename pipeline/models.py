@@ -611,7 +611,7 @@ def _pickled_as_constructor_call(cls: type[Any]) -> None:
     def __reduce__(self: Any) -> tuple[type[Any], tuple[Any, ...]]:
         return cls, values(self)
 
-    cls.__reduce__ = __reduce__  # type: ignore[method-assign, assignment]
+    cls.__reduce__ = __reduce__  # type: ignore[assignment]
 
 
 # What crosses to a render process and back, per chunk of recipients.
