@@ -64,8 +64,8 @@ def tree_rss_kb(pid: int) -> int:
 def tree_memory_kb(pid: int) -> tuple[int, int]:
     """Return the RSS and the PSS of `pid` and all its descendants, each summed, in KiB.
 
-    Summed RSS counts a page shared by a forked render process and its parent once per
-    process; summed PSS (each shared page divided among its sharers) is the memory used.
+    Summed RSS counts a page shared by several processes (libraries, say) once per process;
+    summed PSS (each shared page divided among its sharers) is the memory used.
     """
     rss, pss, todo = 0, 0, [pid]
     while todo:

@@ -5,11 +5,11 @@
 Prints, per size, the wall time per stage (from manifest.json), messages per second, the
 peak RSS of the whole process tree (parent and render processes summed), the peak PSS
 summed the same way (shared pages divided among the processes that share them: the memory
-really used, where summed RSS counts the forked processes' inherited dataset once per
-process) and the megabytes written; last, `rss_growth_per_output_growth`: how much peak
-memory grows per byte of output added between the two sizes (and the same for PSS just
-before it). Near 0 means rendered messages are streamed to disk, not held in memory; the
-dataset itself still grows with the customers.
+really used, where summed RSS counts a shared page once per process) and the megabytes
+written; last, `rss_growth_per_output_growth`: how much peak memory grows per byte of
+output added between the two sizes (and the same for PSS just before it). Near 0 means
+nothing grows with the batch; the render processes hold one chunk each, but the main
+process holds the dataset and the stages' results, which grow with the customers.
 """
 
 from __future__ import annotations

@@ -518,9 +518,8 @@ def _long_lived() -> Iterator[None]:
     """Keep the cyclic GC from walking the loaded dataset again and again during the run.
 
     The dataset lives for the whole run, yet every full collection walked its million objects:
-    freezing it saved about 2 s of CPU in the later stages at 10,000 customers, and forked
-    render processes no longer un-share its pages by collecting. Unfrozen at the end, for
-    callers that run more than one batch in a process (the tests).
+    freezing it saved about 2 s of CPU in the later stages at 10,000 customers. Unfrozen at
+    the end, for callers that run more than one batch in a process (the tests).
     """
     gc.freeze()
     try:

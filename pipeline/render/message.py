@@ -326,7 +326,7 @@ def _context_sentence(
 
 
 def prepare_run(compiled: Compiled, data: Dataset) -> None:
-    """Build the run-wide indexes now, so render processes forked afterwards inherit them."""
+    """Build the indexes of `data` (a render process's chunk, or the whole dataset) before rendering it."""
     _orders_by_customer(compiled, data)
 
 
