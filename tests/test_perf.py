@@ -95,7 +95,6 @@ def test_spawned_render_processes_given_chunks_write_what_one_process_writes(
     """With chunks of two recipients over two spawned processes, the e-mails and deliveries are the same."""
     monkeypatch.setenv("WINDSTIL_SECRET", "test-secret-not-for-production")
     monkeypatch.setattr(run, "CHUNK", 2)
-    monkeypatch.setattr(run, "PARALLEL_FROM", 0)
     pools: list[bool] = []
     render_all = run._render_all
 
@@ -107,8 +106,10 @@ def test_spawned_render_processes_given_chunks_write_what_one_process_writes(
     first = run.run_batch(tiny_project, as_of=AS_OF, jobs=1, force=True)
     one = _digest(first.folder / "emails")
     deliveries = (first.folder / "deliveries.csv").read_bytes()
+    run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)  # too few contacts to start processes
+    monkeypatch.setattr(run, "PARALLEL_FROM", 0)
     second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)
-    assert pools == [False, True]
+    assert pools == [False, False, True]
     assert _digest(second.folder / "emails") == one
     assert (second.folder / "deliveries.csv").read_bytes() == deliveries
     assert len(one) >= 6 and second.counts["newsletters"] + second.counts["alerts"] == len(one) // 3
