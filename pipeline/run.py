@@ -254,12 +254,20 @@ class _RenderProcesses:
     @property
     def pool(self) -> Any:
         """The process pool, once it has started; None when this run renders in its own process."""
-        return self._starting.result() if self._starting is not None else None
+        if self._starting is None:
+            return None
+        error = self._starting.exception()
+        if error is not None:  # out of processes or memory, say: slower, but the run is made
+            log.warning("could not start the render processes (%s); rendering in this process", error)
+            self._starting = None
+            return None
+        return self._starting.result()
 
     def stop(self) -> None:
         """End the processes (at once: they have nothing left to do, or the run is abandoned)."""
-        if self._starting is not None:
-            pool, self._starting = self._starting.result(), None
+        starting, self._starting = self._starting, None
+        if starting is not None and starting.exception() is None:
+            pool = starting.result()
             pool.terminate()
             pool.join()
 

@@ -153,3 +153,22 @@ def test_a_render_chunk_carries_only_its_own_recipients_customers_contacts_and_o
         assert set(chunk.contacts) == {s.contact_id for s in chunk.selections}
         assert {o.order_id for o in chunk.orders} == {o.order_id for o in data.orders if o.customer_id in customers}
         assert pickle.loads(pickle.dumps(chunk)) == chunk  # as a render process receives it
+
+
+def test_a_run_whose_render_processes_cannot_start_renders_in_its_own_process(
+    tiny_project: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Out of processes: the run warns and makes the very same e-mails in one process."""
+    monkeypatch.setenv("WINDSTIL_SECRET", "test-secret-not-for-production")
+    first = run.run_batch(tiny_project, as_of=AS_OF, jobs=1, force=True)
+    one = _digest(first.folder / "emails")
+
+    class NoProcesses:
+        def Pool(self, *args: object, **kwargs: object) -> object:  # multiprocessing's name
+            raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(run.multiprocessing, "get_context", lambda method: NoProcesses())
+    monkeypatch.setattr(run, "PARALLEL_FROM", 0)
+    second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)
+    assert _digest(second.folder / "emails") == one
+    assert "could not start the render processes ([Errno 11] Resource temporarily unavailable)" in caplog.text
