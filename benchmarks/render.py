@@ -176,9 +176,8 @@ def main() -> None:
     all_parts = [p for s in todo for p in message_parts(compiled, s, data, settings, as_of, SECRET)]
     mjml_templates = naive_templates(compiled, settings.paths.templates)
     headers = naive_headers(all_parts)
-    run_module._WORKER.update(compiled=compiled, settings=settings, content=data.content,
-                              account_managers=data.account_managers, products=data.products,
-                              as_of=as_of, secret=SECRET)
+    run_module._hold_for_rendering(compiled, settings, data.content, data.account_managers, data.products,
+                                   as_of, SECRET)
     orders = run_module._orders_by_customer(data)  # once per run, in the parent
     messages = len(all_parts)
 

@@ -288,6 +288,13 @@ def _start_worker(settings: Settings, content: dict[str, ContentItem], account_m
     except Exception as error:  # said with the first chunk: a failing initializer is restarted forever
         _WORKER["failed"] = f"the render process could not compile the templates: {error}"
         return
+    _hold_for_rendering(compiled, settings, content, account_managers, products, as_of, secret)
+
+
+def _hold_for_rendering(compiled: Compiled, settings: Settings, content: dict[str, ContentItem],
+                        account_managers: dict[str, AccountManager], products: dict[str, Product],
+                        as_of: date, secret: bytes) -> None:
+    """Keep what _render_chunk needs besides the chunk itself, in this process."""
     _WORKER.update(compiled=compiled, settings=settings, content=content,
                    account_managers=account_managers, products=products, as_of=as_of, secret=secret)
 
@@ -377,8 +384,8 @@ def _render_all(
         progress("render", 0, len(todo))
     chunks = _chunks(todo, data, _orders_by_customer(data), CHUNK, writer.root)
     if processes.pool is None or len(todo) <= CHUNK:
-        _WORKER.update(compiled=compiled, settings=project.settings, content=data.content,
-                       account_managers=data.account_managers, products=data.products, as_of=as_of, secret=secret)
+        _hold_for_rendering(compiled, project.settings, data.content, data.account_managers, data.products,
+                            as_of, secret)
         try:
             for chunk in chunks:
                 collect(_render_chunk(chunk))
