@@ -205,7 +205,7 @@ def run_batch(
 # --------------------------------------------------------------------------- rendering
 
 
-PARALLEL_FROM = 4 * CHUNK  # contacts: fewer render faster in this process than processes start (~0.5 s)
+PARALLEL_FROM = 4 * CHUNK  # contacts: by default, fewer render faster here than processes start (~0.5 s)
 
 
 @dataclass(frozen=True)
@@ -232,9 +232,12 @@ class _RenderProcesses:
     @classmethod
     @contextmanager
     def start(cls, project: Project, as_of: date, secret: bytes, jobs: int | None) -> Iterator[_RenderProcesses]:
-        jobs = max(1, jobs or os.cpu_count() or 1)
         data = project.data
-        if jobs == 1 or len(data.contacts) <= PARALLEL_FROM:
+        # `--jobs N` is honoured as soon as there can be two chunks; the default (all cores)
+        # keeps a small run in this process, where it renders before processes would start.
+        small = len(data.contacts) <= (CHUNK if jobs else PARALLEL_FROM)
+        jobs = max(1, jobs or os.cpu_count() or 1)
+        if jobs == 1 or small:
             yield cls(None)
             return
         # Spawned, not forked: a forked process would share the parent's whole dataset, and every

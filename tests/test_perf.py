@@ -106,9 +106,8 @@ def test_spawned_render_processes_given_chunks_write_what_one_process_writes(
     first = run.run_batch(tiny_project, as_of=AS_OF, jobs=1, force=True)
     one = _digest(first.folder / "emails")
     deliveries = (first.folder / "deliveries.csv").read_bytes()
-    run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)  # too few contacts to start processes
-    monkeypatch.setattr(run, "PARALLEL_FROM", 0)
-    second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)
+    run.run_batch(tiny_project, as_of=AS_OF, force=True)  # by default, too few contacts to start processes
+    second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)  # asked for: two processes
     assert pools == [False, False, True]
     assert _digest(second.folder / "emails") == one
     assert (second.folder / "deliveries.csv").read_bytes() == deliveries
@@ -168,7 +167,7 @@ def test_a_run_whose_render_processes_cannot_start_renders_in_its_own_process(
             raise OSError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(run.multiprocessing, "get_context", lambda method: NoProcesses())
-    monkeypatch.setattr(run, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(run, "CHUNK", 2)
     second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)
     assert _digest(second.folder / "emails") == one
     assert "could not start the render processes ([Errno 11] Resource temporarily unavailable)" in caplog.text

@@ -190,7 +190,7 @@ import multiprocessing, os, sys, time
 from pathlib import Path
 import pipeline.run as run
 marker = Path(sys.argv[1])
-run.CHUNK, run.PARALLEL_FROM = 1, 0
+run.CHUNK = 1
 chunks = run._chunks
 def slow(*args, **kwargs):
     for n, chunk in enumerate(chunks(*args, **kwargs)):
