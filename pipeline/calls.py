@@ -103,7 +103,7 @@ from pipeline.models import (
 )
 from pipeline.segment import DUTCH, months_before
 from pipeline.templating import BUNDLED, page_environment
-from pipeline.writer import RunWriter
+from pipeline.writer import RunWriter, utf8_text_buffer
 
 log = logging.getLogger(__name__)
 
@@ -636,7 +636,7 @@ def write_call_lists(
     for am_id, am_calls in by_am.items():
         manager = data.account_managers.get(am_id) or AccountManager(am_id, am_id, "")
         xlsx = call_list_xlsx(am_calls, manager, as_of)
-        writer.write_text(f"calls/{am_id}.csv", call_list_csv(am_calls))
+        writer.write_bytes(f"calls/{am_id}.csv", call_list_csv(am_calls))
         writer.write_bytes(f"calls/{am_id}.xlsx", xlsx)
         writer.write_text(
             f"calls/{am_id}.html", env.get_template("list.html").render(_context(am_calls, manager, settings, as_of))
@@ -645,7 +645,7 @@ def write_call_lists(
             writer.write_bytes(f"calls/{am_id}.eml", _summary_email(env, am_calls, manager, settings, as_of, xlsx))
         else:
             log.warning("calls/%s.eml not written: account manager %s has no e-mail address", am_id, am_id)
-    writer.write_text("calls/all.csv", call_list_csv(calls, with_account_manager=True))
+    writer.write_bytes("calls/all.csv", call_list_csv(calls, with_account_manager=True))
 
 
 def _row(call: CallItem) -> dict[str, str]:
@@ -668,15 +668,15 @@ def _row(call: CallItem) -> dict[str, str]:
     }
 
 
-def call_list_csv(calls: Sequence[CallItem], *, with_account_manager: bool = False) -> str:
-    """Return the calls as CSV text with the documented columns."""
-    out = io.StringIO()
+def call_list_csv(calls: Sequence[CallItem], *, with_account_manager: bool = False) -> bytes:
+    """Return the calls as CSV (UTF-8) with the documented columns."""
     columns = ALL_CSV_COLUMNS if with_account_manager else CSV_COLUMNS
-    rows = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
-    rows.writeheader()
-    for call in calls:
-        rows.writerow({k: _no_formula(v) for k, v in _row(call).items()})
-    return out.getvalue()
+    with utf8_text_buffer() as (out, encoded):
+        rows = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
+        rows.writeheader()
+        for call in calls:
+            rows.writerow({k: _no_formula(v) for k, v in _row(call).items()})
+    return encoded.getvalue()
 
 
 def _no_formula(value: str) -> str:

@@ -163,11 +163,25 @@ def _plain_key(relpath: str) -> str:
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     """Return a CSV file of the run folder: UTF-8, comma-separated, `\\n` line ends, header first."""
-    buffer = io.StringIO()
-    out = csv.writer(buffer, lineterminator="\n")
-    out.writerow(header)
-    out.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
+    with utf8_text_buffer() as (text, encoded):
+        out = csv.writer(text, lineterminator="\n")
+        out.writerow(header)
+        out.writerows(rows)
+    return encoded.getvalue()
+
+
+@contextmanager
+def utf8_text_buffer() -> Iterator[tuple[io.TextIOWrapper, io.BytesIO]]:
+    """Yield a text stream that encodes to UTF-8 as it is written, and the bytes it fills.
+
+    A StringIO holds a whole file as str, at up to four bytes a character, before it is
+    encoded: a transient 40 MB for the call lists of 10,000 customers. This holds the bytes only.
+    """
+    encoded = io.BytesIO()
+    text = io.TextIOWrapper(encoded, encoding="utf-8", newline="")
+    yield text, encoded
+    text.flush()
+    text.detach()  # leaves `encoded` open for the caller
 
 
 def spreadsheet_text(value: str) -> str:
