@@ -9,7 +9,9 @@ from pipeline.models import Settings
 
 
 def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    # Read in pieces: orders.csv of a large export is tens of megabytes, held at the run's end.
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _tree_hash(folder: Path) -> str:
