@@ -407,6 +407,23 @@ def test_rendering_is_deterministic(batch: Batch) -> None:
         assert data == batch.files[relpath]
 
 
+def test_why_lines_held_for_rendering_stay_bounded(batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table of why lines is emptied when full: it stays small, and the messages do not change."""
+    import pipeline.render.message as message_module
+
+    monkeypatch.setattr(message_module, "_WHY_HELD", 3)
+    compiled = compile_templates(batch.project.settings, batch.project.data.content)
+    largest = 0
+    for selection in batch.selections:
+        for _, files in render_messages(compiled, selection, batch.project.data, batch.project.settings,
+                                        batch.segmentation, AS_OF, SECRET):
+            for relpath, data in files.items():
+                assert data == batch.files[relpath], relpath
+        largest = max(largest, len(compiled.cache.get("why", ())))
+    assert 0 < largest <= 3 + 1  # checked once per item: a why line and its values may go in together
+    assert len(batch.messages) > 3  # more messages than the table holds
+
+
 # --------------------------------------------------------------------------- hostile data
 
 

@@ -68,6 +68,7 @@ _KIND_AND_DETAIL = operator.attrgetter("kind", "detail")
 _ITEM_ID = operator.attrgetter("item_id")
 _NEWEST_FIRST = operator.attrgetter("order_date", "order_id")  # sorted in reverse: newest first
 _CHOSEN_HELD = 4096  # chosen items remembered by identity
+_WHY_HELD = 8192  # why lines and item values made with them
 _KIND_NAMES = {kind: kind.value for kind in MessageKind}  # Enum.value is a Python-level property
 _NOT_PHONE = re.compile(r"[^\d+]")
 _ADDRESS_UNSAFE = re.compile(r"[<>,;\s]")
@@ -362,15 +363,21 @@ def _item_values(
         return known[3]  # type: ignore[no-any-return]
     # The why line reads only each reason's kind and detail: reasons that differ in points alone
     # share it, and a key of plain strings hashes in C (a dataclass hashes in Python).
-    why_key = ("why", language, tuple(map(_KIND_AND_DETAIL, choice.reasons)))
-    why = cache.get(why_key)
+    # Why lines and the values made with them are as many as distinct reasons, which grow with
+    # the customers: held in their own table, emptied when full, so a render process stays the
+    # same size however large the batch.
+    made = cache.get("why")
+    if made is None or len(made) >= _WHY_HELD:
+        made = cache["why"] = {}
+    why_key = (language, tuple(map(_KIND_AND_DETAIL, choice.reasons)))
+    why = made.get(why_key)
     if why is None:
-        why = cache[why_key] = clean_text(why_line(choice.reasons, compiled.translations[language]))
-    key = ("item", run["as_of"], choice.item_id, why)
-    held = cache.get(key)
+        why = made[why_key] = clean_text(why_line(choice.reasons, compiled.translations[language]))
+    key = (run["as_of"], choice.item_id, why)
+    held = made.get(key)
     if held is None:
         values, lints = _item_base(compiled, run, choice.item_id)
-        held = cache[key] = ({**values, "why": why}, lints)
+        held = made[key] = ({**values, "why": why}, lints)
     by_id[id(choice)] = (choice, language, run["as_of"], held)
     return held
 
