@@ -9,7 +9,7 @@ and amounts use Dutch formatting (€ 1.234,56 and 4,1%), as the marketing team 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -152,6 +152,20 @@ def render_segmentation_report(
 
     `previous_as_of` names the frozen segmentation the moves were computed against.
     """
+    return "".join(
+        segmentation_report_pieces(seg, data, config, previous_as_of=previous_as_of, templates=templates)
+    )
+
+
+def segmentation_report_pieces(
+    seg: Segmentation,
+    data: Dataset,
+    config: SegmentsConfig,
+    *,
+    previous_as_of: date | None = None,
+    templates: Path | None = None,
+) -> Iterator[str]:
+    """Return segments.html as the template makes it, piece by piece, for RunWriter.write_pieces."""
     rows = list(seg.customers.values())
     total_revenue = sum((max(Decimal(0), r.revenue) for r in rows), Decimal(0))
     total_margin = sum((r.margin for r in rows), Decimal(0))
@@ -212,7 +226,7 @@ def render_segmentation_report(
         "previous_as_of": previous_as_of,
         "customers": customers,
     }
-    return _environment(templates).get_template("reports/segments.html").render(context)
+    return _environment(templates).get_template("reports/segments.html").generate(context)
 
 
 # --------------------------------------------------------------------------- retention report

@@ -55,7 +55,7 @@ from pipeline.models import (
 from pipeline.quiet import quiet_periods
 from pipeline.render.compile import Compiled, compile_templates
 from pipeline.render.message import prepare_run, render_messages
-from pipeline.reports import render_segmentation_report
+from pipeline.reports import segmentation_report_pieces
 from pipeline.retention import compute_retention, render_retention_report
 from pipeline.segment import resolve_segmentation, segments_csv_bytes
 from pipeline.select import recipients_csv_bytes, select
@@ -163,7 +163,7 @@ def run_batch(
                 with timer.stage("reports"):
                     retention = compute_retention(data, segmentation, config, as_of, imported)
                     templates = settings.paths.templates
-                    writer.write_text("reports/segments.html", render_segmentation_report(
+                    writer.write_pieces("reports/segments.html", segmentation_report_pieces(
                         segmentation, data, config, previous_as_of=frozen.as_of if frozen else None,
                         templates=templates))
                     writer.write_text("reports/retention.html", render_retention_report(retention, templates=templates))

@@ -70,26 +70,51 @@ class RunWriter:
 
     def write_bytes(self, relpath: str, data: bytes) -> None:
         """Write `data` to `relpath` below the run folder."""
-        target = self._target(relpath)
-        try:
-            # O_NOFOLLOW: a symlink planted at the file's own name is refused, never followed.
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                raise OutputError(f"refusing to write {relpath}: it is a symbolic link") from error
-            raise OutputError(f"cannot write {relpath}: {error.strerror}") from error
+        fd = self._open(relpath)
         try:
             try:
-                written = os.write(fd, data)
-                if written < len(data):
-                    view = memoryview(data)[written:]
-                    while view:
-                        view = view[os.write(fd, view) :]
+                _write_all(fd, data)
             finally:
                 os.close(fd)
         except OSError as error:
             raise OutputError(f"cannot write {relpath}: {error.strerror}") from error
         self.bytes_written += len(data)
+
+    def write_pieces(self, relpath: str, pieces: Iterable[str]) -> None:
+        """Write text made piece by piece (a template's `generate()`) as UTF-8 to `relpath`.
+
+        Holds about a quarter megabyte at a time, not the whole file: the segmentation report
+        of 30,000 customers is 28 MB as a str, and joining its pieces took twice that again.
+        """
+        fd = self._open(relpath)
+        size = 0
+        try:
+            try:
+                held: list[str] = []
+                length = 0
+                for piece in pieces:
+                    held.append(piece)
+                    length += len(piece)
+                    if length >= _PIECES_HELD:
+                        size += _write_all(fd, "".join(held).encode("utf-8"))
+                        held.clear()
+                        length = 0
+                size += _write_all(fd, "".join(held).encode("utf-8"))
+            finally:
+                os.close(fd)
+        except OSError as error:
+            raise OutputError(f"cannot write {relpath}: {error.strerror}") from error
+        self.bytes_written += size
+
+    def _open(self, relpath: str) -> int:
+        target = self._target(relpath)
+        try:
+            # O_NOFOLLOW: a symlink planted at the file's own name is refused, never followed.
+            return os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise OutputError(f"refusing to write {relpath}: it is a symbolic link") from error
+            raise OutputError(f"cannot write {relpath}: {error.strerror}") from error
 
     def write_text(self, relpath: str, text: str) -> None:
         """Write `text` as UTF-8 (newlines as given) to `relpath` below the run folder."""
@@ -97,6 +122,19 @@ class RunWriter:
 
     def written(self) -> frozenset[str]:
         return frozenset(self._written)
+
+
+_PIECES_HELD = 1 << 18  # characters of text held before write_pieces writes them
+
+
+def _write_all(fd: int, data: bytes) -> int:
+    """Write all of `data` to `fd` (os.write may write less than asked); return its length."""
+    written = os.write(fd, data)
+    if written < len(data):
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view) :]
+    return len(data)
 
 
 @contextmanager

@@ -80,3 +80,36 @@ def test_an_existing_file_is_replaced(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_bytes(b"old and longer")
     RunWriter(tmp_path).write_bytes("a.txt", b"new")
     assert (tmp_path / "a.txt").read_bytes() == b"new"
+
+
+def test_text_written_piece_by_piece_equals_the_joined_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """write_pieces writes in several goes (a tiny buffer here) and gives the bytes of the whole text."""
+    import pipeline.writer as writer_module
+
+    monkeypatch.setattr(writer_module, "_PIECES_HELD", 7)
+    pieces = ["<p>", "Café ", "‘Ω’", "", "€ 1.234,50", "</p>\n"] * 50
+    writer = RunWriter(tmp_path)
+    writer.write_pieces("reports/r.html", iter(pieces))
+    expected = "".join(pieces).encode("utf-8")
+    assert (tmp_path / "reports" / "r.html").read_bytes() == expected
+    assert writer.bytes_written == len(expected)
+    assert writer.written() == {"reports/r.html"}
+
+
+def test_pieces_keep_the_writers_guards(tmp_path: Path) -> None:
+    """The same path rules hold for text written piece by piece: no way out, no symlink, once."""
+    root = tmp_path / "run"
+    root.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    (root / "link.html").symlink_to(victim)
+    writer = RunWriter(root)
+    with pytest.raises(OutputError, match="refusing to write"):
+        writer.write_pieces("../out.html", ["x"])
+    with pytest.raises(OutputError, match="symbolic link"):
+        writer.write_pieces("link.html", ["x"])
+    writer.write_pieces("a.html", ["x"])
+    with pytest.raises(OutputError, match="twice"):
+        writer.write_pieces("a.html", ["y"])
+    assert victim.read_text() == "keep"
+    assert not (tmp_path / "out.html").exists()
