@@ -176,7 +176,6 @@ def _write_site(writer: RunWriter, site: SiteData) -> None:
     env = _environment(site.templates)
     ordered = _ordered_variants(site)
     variant_of = _variant_index(ordered)
-    rows = [_row(site, selection, variant_of) for selection in site.selections]
     variants = _variants(site, ordered)
     run_id = site.as_of.isoformat()
     common = {
@@ -194,26 +193,7 @@ def _write_site(writer: RunWriter, site: SiteData) -> None:
         writer.write_text(f"site/{name}.html", env.get_template(f"{name}.html").render(root="../", page=name, **common))
     for name in STATIC_FILES:
         writer.write_bytes(f"site/{name}", _static(site.templates, name))
-    writer.write_text(
-        "site/data/recipients.js",
-        js_assign(
-            "WINDSTIL_RECIPIENTS",
-            {
-                "run": run_id,
-                "shard": DETAIL_SHARD,
-                "fields": list(ROW_FIELDS),
-                "rows": rows,
-                "managers": {am.account_manager_id: am.name for am in site.data.account_managers.values()},
-                "labels": {
-                    "skip": OUTCOME_LABELS,
-                    "lint": LINT_LABELS,
-                    "reason": REASON_LABELS,
-                    "language": LANGUAGE_LABELS,
-                },
-                "items": _item_catalogue(site.data),
-            },
-        ),
-    )
+    writer.write_pieces("site/data/recipients.js", recipients_js(site, variant_of))
     # Written shard by shard, so the details of all recipients are never in memory at once.
     calls = _calls_by_customer(site)
     for number, start in enumerate(range(0, len(site.selections), DETAIL_SHARD)):
@@ -236,7 +216,7 @@ def _write_site(writer: RunWriter, site: SiteData) -> None:
             },
         ),
     )
-    log.info("review site written: %d recipients, %d variants", len(rows), len(variants))
+    log.info("review site written: %d recipients, %d variants", len(site.selections), len(variants))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -255,6 +235,28 @@ def _created_text(created: str) -> str:
         return created
     zone = "UTC" if moment.utcoffset() == timedelta(0) else (moment.strftime("%z") if moment.tzinfo else "")
     return f"{dutch_date(moment.date())}, {moment:%H:%M} {zone}".rstrip()
+
+
+ROWS_AT_ONCE = 2000  # recipients-table rows made and encoded together
+
+
+def recipients_js(site: SiteData, variant_of: Mapping[tuple[str, MessageKind], int]) -> Iterator[str]:
+    """Return site/data/recipients.js in pieces: the table's rows are made and encoded a batch at a time.
+
+    The text is what `js_assign` gives for the whole object; at 30,000 customers the rows
+    alone were 80,000 lists held at once, and their JSON a str of tens of megabytes.
+    """
+    head = js_json({"run": site.as_of.isoformat(), "shard": DETAIL_SHARD, "fields": list(ROW_FIELDS)})
+    tail = js_json({
+        "managers": {am.account_manager_id: am.name for am in site.data.account_managers.values()},
+        "labels": {"skip": OUTCOME_LABELS, "lint": LINT_LABELS, "reason": REASON_LABELS, "language": LANGUAGE_LABELS},
+        "items": _item_catalogue(site.data),
+    })
+    yield f'window.WINDSTIL_RECIPIENTS = {head[:-1]},"rows":['
+    for start in range(0, len(site.selections), ROWS_AT_ONCE):
+        rows = [_row(site, s, variant_of) for s in site.selections[start : start + ROWS_AT_ONCE]]
+        yield ("," if start else "") + js_json(rows)[1:-1]
+    yield f"],{tail[1:]};\n"
 
 
 def js_assign(name: str, value: Any) -> str:

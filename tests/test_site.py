@@ -550,6 +550,30 @@ def test_details_are_sharded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert _data(tmp_path / "site/data/recipients.js")["shard"] == 4
 
 
+def test_recipients_file_made_in_batches_is_the_whole_objects_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """recipients.js, made a few rows at a time, has the bytes js_assign gives for the whole object."""
+    import pipeline.site as site_module
+
+    monkeypatch.setattr(site_module, "ROWS_AT_ONCE", 2)
+    site = make_site_data()
+    variant_of = site_module._variant_index(site_module._ordered_variants(site))
+    whole = site_module.js_assign("WINDSTIL_RECIPIENTS", {
+        "run": "2026-11-30",
+        "shard": site_module.DETAIL_SHARD,
+        "fields": list(site_module.ROW_FIELDS),
+        "rows": [site_module._row(site, s, variant_of) for s in site.selections],
+        "managers": {am.account_manager_id: am.name for am in site.data.account_managers.values()},
+        "labels": {"skip": site_module.OUTCOME_LABELS, "lint": site_module.LINT_LABELS,
+                   "reason": site_module.REASON_LABELS, "language": site_module.LANGUAGE_LABELS},
+        "items": site_module._item_catalogue(site.data),
+    })
+    pieces = list(site_module.recipients_js(site, variant_of))
+    assert len(site.selections) > 2 * 2  # several batches, the last one short or full
+    assert len(pieces) == 2 + -(-len(site.selections) // 2)
+    assert "".join(pieces) == whole
+    assert json.loads(whole.removeprefix("window.WINDSTIL_RECIPIENTS = ").removesuffix(";\n"))["rows"][0][0]
+
+
 # --------------------------------------------------------------------------- the preview server
 
 
