@@ -65,7 +65,7 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from copy import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from email.headerregistry import Address
@@ -193,7 +193,7 @@ class _Customer:
     selections: tuple[Selection, ...]
     interactions: tuple[Interaction, ...]  # up to the as-of date, oldest first
     evaluations: tuple[Evaluation, ...]  # up to the as-of date, oldest first
-    orders: tuple[Order, ...] = ()  # not cancelled, any date
+    orders: tuple[Order, ...] = ()  # not cancelled, any date; filled for one customer at a time
 
 
 def build_calls(
@@ -218,6 +218,9 @@ def build_calls(
             log.debug("%s: not in the segmentation, no call list entry", customer_id)
             continue
         facts = grouped.get(customer_id, _Customer((), (), (), ()))
+        # One customer's orders at a time: all orders as Order objects at once would be the
+        # largest thing this process holds.
+        facts = replace(facts, orders=tuple(o for o in data.orders.of_customer(customer_id) if not o.cancelled))
         segment = value.segment
         findings, overdue_rules = _findings(data, config, customer_id, segment, facts, quiet.get(customer_id), as_of)
         if not any(f.counts for f in findings):
@@ -266,10 +269,6 @@ def _group(
         if interaction.date <= as_of and interaction not in seen:
             seen.add(interaction)
             talks[interaction.customer_id].append(interaction)
-    orders: dict[str, list[Order]] = defaultdict(list)
-    for order in data.orders:
-        if not order.cancelled:
-            orders[order.customer_id].append(order)
     evaluations: dict[str, list[Evaluation]] = defaultdict(list)
     for evaluation in data.evaluations:
         if evaluation.date <= as_of:
@@ -281,7 +280,6 @@ def _group(
             # sorted() is stable: on one day the later row counts as the later interaction
             interactions=tuple(sorted(talks[customer_id], key=lambda i: i.date)),
             evaluations=tuple(sorted(evaluations[customer_id], key=lambda e: e.date)),
-            orders=tuple(orders[customer_id]),
         )
         for customer_id in data.customers
     }

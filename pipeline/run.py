@@ -45,6 +45,7 @@ from pipeline.models import (
     Delivery,
     MessageKind,
     Order,
+    OrderTable,
     Product,
     Project,
     RenderedMessage,
@@ -308,7 +309,7 @@ def _render_chunk(chunk: _Chunk) -> tuple[list[RenderedMessage], int, int]:
     if "failed" in w:
         raise RuntimeError(w["failed"])
     data = Dataset(account_managers=w["account_managers"], customers=chunk.customers, contacts=chunk.contacts,
-                   orders=chunk.orders, evaluations=(), interactions=(), suppressions=(),
+                   orders=OrderTable(chunk.orders), evaluations=(), interactions=(), suppressions=(),
                    products=w["products"], content=w["content"])
     prepare_run(w["compiled"], data)
     writer = RunWriter(chunk.root)
@@ -330,16 +331,7 @@ def _render_chunk(chunk: _Chunk) -> tuple[list[RenderedMessage], int, int]:
     return made, writer.bytes_written, len(chunk.selections)
 
 
-def _orders_by_customer(data: Dataset) -> dict[str, list[Order]]:
-    orders: dict[str, list[Order]] = {}
-    for order in data.orders:
-        orders.setdefault(order.customer_id, []).append(order)
-    return orders
-
-
-def _chunks(
-    todo: Sequence[Selection], data: Dataset, orders: dict[str, list[Order]], size: int, root: Path
-) -> Iterator[_Chunk]:
+def _chunks(todo: Sequence[Selection], data: Dataset, size: int, root: Path) -> Iterator[_Chunk]:
     """Yield the recipients in order, `size` at a time, each with its customers, contacts and orders."""
     for start in range(0, len(todo), size):
         selections = tuple(todo[start : start + size])
@@ -349,7 +341,7 @@ def _chunks(
             selections=selections,
             customers={c: data.customers[c] for c in customer_ids if c in data.customers},
             contacts={s.contact_id: data.contacts[s.contact_id] for s in selections},
-            orders=tuple(o for c in customer_ids for o in orders.get(c, ())),
+            orders=tuple(o for c in customer_ids for o in data.orders.of_customer(c)),
         )
 
 
@@ -385,7 +377,7 @@ def _render_all(
 
     if progress:
         progress("render", 0, len(todo))
-    chunks = _chunks(todo, data, _orders_by_customer(data), CHUNK, writer.root)
+    chunks = _chunks(todo, data, CHUNK, writer.root)
     if processes.pool is None or len(todo) <= CHUNK:
         _hold_for_rendering(compiled, project.settings, data.content, data.account_managers, data.products,
                             as_of, secret)

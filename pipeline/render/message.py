@@ -37,6 +37,7 @@ from pipeline.models import (
     ItemType,
     Lint,
     MessageKind,
+    Order,
     RenderedMessage,
     Segmentation,
     Selection,
@@ -281,7 +282,7 @@ def _context_sentence(
     t: gettext.NullTranslations,
 ) -> str:
     """Say what the customer bought from us and when we last finished work for them."""
-    orders = _orders_by_customer(compiled, data).get(customer_id, [])
+    orders = _orders_of(compiled, data, customer_id)
     products: list[str] = []
     last_end: date | None = None
     for order in orders:  # newest first
@@ -326,19 +327,23 @@ def _context_sentence(
 
 
 def prepare_run(compiled: Compiled, data: Dataset) -> None:
-    """Build the indexes of `data` (a render process's chunk, or the whole dataset) before rendering it."""
-    _orders_by_customer(compiled, data)
+    """Forget what was kept of an earlier `data` (a render process's chunk, or the whole dataset)."""
+    compiled.cache.pop("orders", None)
 
 
-def _orders_by_customer(compiled: Compiled, data: Dataset) -> dict[str, list[Any]]:
+def _orders_of(compiled: Compiled, data: Dataset, customer_id: str) -> list[Order]:
+    """Return one customer's orders, newest first.
+
+    Kept for the last customer only, whose contacts come one after another; holding them
+    for every customer would make an Order of every order in the dataset.
+    """
     held = compiled.cache.get("orders")
-    if held is not None and held[0] is data:
-        return held[1]  # type: ignore[no-any-return]
-    index: dict[str, list[Any]] = {}
-    for order in sorted(data.orders, key=_NEWEST_FIRST, reverse=True):
-        index.setdefault(order.customer_id, []).append(order)
-    compiled.cache["orders"] = (data, index)
-    return index
+    if held is not None and held[0] is data and held[1] == customer_id:
+        return held[2]  # type: ignore[no-any-return]
+    # sorted() is stable in reverse too: orders of one day keep the order they had among all orders.
+    orders = sorted(data.orders.of_customer(customer_id), key=_NEWEST_FIRST, reverse=True)
+    compiled.cache["orders"] = (data, customer_id, orders)
+    return orders
 
 
 def _item_values(
