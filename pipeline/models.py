@@ -754,17 +754,23 @@ class OrderTable(Sequence[Order]):
     # -- inside
 
     def _order(self, row: int) -> Order:
-        days = self._day_of()
+        days = self._days if self._days is not None else self._day_of()
         ends = self._id_ends
+        names = self._names
+        if self._kept:
+            revenue, cost = self._amount("revenue", row), self._amount("cost", row)
+        else:
+            revenue = _joined(self._revenue[row], self._revenue_exp[row])
+            cost = _joined(self._cost[row], self._cost_exp[row])
         return Order(
             self._ids[ends[row - 1] if row else 0 : ends[row]],
             self._customer_ids[self._customer[row]],
             days[self._order_date[row]],  # type: ignore[arg-type]  # never 0
-            self._amount("revenue", row),
-            self._names[self._product[row]],
-            self._names[self._description[row]],
+            revenue,
+            names[self._product[row]],
+            names[self._description[row]],
             days[self._end_date[row]],
-            self._amount("cost", row),
+            cost,
             _STATUSES[self._status[row]],
         )
 
