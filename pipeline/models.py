@@ -739,6 +739,20 @@ class OrderTable(Sequence[Order]):
             return ()
         return tuple(map(self._order, rows[starts[code] : starts[code + 1]]))
 
+    def of_customers(self, customer_ids: Iterable[str]) -> OrderTable:
+        """Return the orders of some customers as a table of their own (for a render process).
+
+        Customer by customer in the order given, each one's orders in file order; the new
+        table holds only the strings its rows use, so it pickles small.
+        """
+        codes, starts, rows = self._customer_index()
+        picked = array("I")
+        for customer_id in customer_ids:
+            code = codes.get(customer_id)
+            if code is not None:
+                picked.extend(rows[starts[code] : starts[code + 1]])
+        return self._take(picked)
+
     def revenue_in_window(self, start: date, end: date) -> dict[str, Decimal]:
         """Return Σ revenue per customer over the window `(start, end]`, cancelled orders excluded.
 
@@ -773,6 +787,42 @@ class OrderTable(Sequence[Order]):
             cost,
             _STATUSES[self._status[row]],
         )
+
+    def _take(self, rows: array[int]) -> OrderTable:
+        """Return a table of the given rows, in that order, made from the columns (no Decimal, no Order)."""
+        table = OrderTable.__new__(OrderTable)
+        table._days = table._index = table._sum_bound = None
+
+        def renumbered(column: array[int], values: list[str], used: dict[int, int], kept: list[str]) -> array[int]:
+            codes = array(column.typecode)
+            for old in map(column.__getitem__, rows):
+                new = used.get(old)
+                if new is None:
+                    new = used[old] = len(kept)
+                    kept.append(values[old])
+                codes.append(new)
+            return codes
+
+        table._customer_ids = []
+        table._customer = renumbered(self._customer, self._customer_ids, {}, table._customer_ids)
+        table._names = [""]
+        names_used = {0: 0}
+        table._product = renumbered(self._product, self._names, names_used, table._names)
+        table._description = renumbered(self._description, self._names, names_used, table._names)
+        ends = self._id_ends
+        ids = [self._ids[ends[row - 1] if row else 0 : ends[row]] for row in rows]
+        table._ids = "".join(ids)
+        table._id_ends = array(ends.typecode, itertools.accumulate(map(len, ids)))
+        for name in ("_order_date", "_end_date", "_status", "_revenue", "_revenue_exp", "_cost", "_cost_exp"):
+            column: array[int] = getattr(self, name)
+            setattr(table, name, array(column.typecode, map(column.__getitem__, rows)))
+        table._kept = {}
+        if self._kept:
+            for new, old in enumerate(rows):
+                for name in ("revenue", "cost"):
+                    if (name, old) in self._kept:
+                        table._kept[(name, new)] = self._kept[(name, old)]
+        return table
 
     def _amount(self, name: str, row: int) -> Decimal:
         if name == "revenue":

@@ -44,7 +44,6 @@ from pipeline.models import (
     Dataset,
     Delivery,
     MessageKind,
-    Order,
     OrderTable,
     Product,
     Project,
@@ -221,7 +220,7 @@ class _Chunk:
     selections: tuple[Selection, ...]
     customers: dict[str, Customer]
     contacts: dict[str, Contact]
-    orders: tuple[Order, ...]
+    orders: OrderTable  # of its customers only
 
 
 class _RenderProcesses:
@@ -309,7 +308,7 @@ def _render_chunk(chunk: _Chunk) -> tuple[list[RenderedMessage], int, int]:
     if "failed" in w:
         raise RuntimeError(w["failed"])
     data = Dataset(account_managers=w["account_managers"], customers=chunk.customers, contacts=chunk.contacts,
-                   orders=OrderTable(chunk.orders), evaluations=(), interactions=(), suppressions=(),
+                   orders=chunk.orders, evaluations=(), interactions=(), suppressions=(),
                    products=w["products"], content=w["content"])
     prepare_run(w["compiled"], data)
     writer = RunWriter(chunk.root)
@@ -341,7 +340,7 @@ def _chunks(todo: Sequence[Selection], data: Dataset, size: int, root: Path) -> 
             selections=selections,
             customers={c: data.customers[c] for c in customer_ids if c in data.customers},
             contacts={s.contact_id: data.contacts[s.contact_id] for s in selections},
-            orders=tuple(o for c in customer_ids for o in data.orders.of_customer(c)),
+            orders=data.orders.of_customers(customer_ids),
         )
 
 

@@ -194,6 +194,10 @@ def test_a_table_gives_back_its_orders(orders: list[Order]) -> None:
         mine = table.of_customer(customer_id)
         expected = [o for o in orders if o.customer_id == customer_id]
         assert len(mine) == len(expected) and all(same(a, b) for a, b in zip(mine, expected, strict=True))
+    subset = table.of_customers(["é", "nobody", "C2"])
+    expected = [o for c in ("é", "C2") for o in orders if o.customer_id == c]
+    assert len(subset) == len(expected) and all(same(a, b) for a, b in zip(subset, expected, strict=True))
+    assert set(subset._names) <= {"", *(o.product_id for o in expected), *(o.description for o in expected)}
     picked = ("status", "order_id", "end_date", "revenue")
     assert [tuple(map(str, r)) for r in table.rows(*picked)] == [
         tuple(str(getattr(o, f)) for f in picked) for o in orders
