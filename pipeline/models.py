@@ -911,7 +911,8 @@ class OrderTable(Sequence[Order]):
                 top = max(0, max(self._revenue_exp), max(self._cost_exp))
                 largest = max(-min(self._revenue), max(self._revenue)) + max(-min(self._cost), max(self._cost))
                 self._sum_bound = len(self) * largest * 10 ** (top - self._scale())
-        return bool(self._sum_bound < 10**context.prec)
+        # Below _EXACT's precision too, so that _joined makes the sum's Decimal exactly.
+        return bool(self._sum_bound < 10 ** min(context.prec, _EXACT.prec))
 
     def _window(self, start: date, end: date, margin: bool) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
         if not self._exact_in_ints():

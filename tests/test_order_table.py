@@ -205,7 +205,7 @@ def test_a_table_gives_back_its_orders(orders: list[Order]) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(orders_strategy, st.dates(date(2024, 1, 1), date(2026, 12, 31)), st.sampled_from([28, 6]))
+@given(orders_strategy, st.dates(date(2024, 1, 1), date(2026, 12, 31)), st.sampled_from([28, 6, 60]))
 def test_window_sums_are_the_decimal_sums(orders: list[Order], start: date, precision: int) -> None:
     """Window sums over the columns are the very Decimals adding up the orders makes, exponent and rounding included."""
     table = OrderTable(orders)
@@ -251,3 +251,15 @@ def test_load_keeps_amounts_and_scores_exactly(tiny_project: Path) -> None:
     scores = [(e.order_id, str(e.score)) for e in data.evaluations if e.date >= date(2026, 10, 1)]
     assert ("O1001", "8.0") in scores and ("O90", "8") in scores
     assert not [r for r in data.rejects if r.file in ("orders.csv", "evaluations.csv")]
+
+
+def test_window_sums_beyond_forty_digits_stay_exact() -> None:
+    """In a context keeping 60 digits, 1E+45 + 0.5 is all 47 digits, as Decimal makes it."""
+    half = Decimal("0.5")
+    table = OrderTable([order(1, customer_id="A", revenue=Decimal("1E+45")), order(2, customer_id="A", revenue=half)])
+    orders = list(table)
+    with decimal.localcontext(prec=60):
+        assert as_text(table.revenue_in_window(date(2025, 1, 1), date(2027, 1, 1))) == [("A", "1" + "0" * 45 + ".5")]
+        assert as_text(table.window_totals(date(2025, 1, 1), date(2027, 1, 1))[1]) == as_text(
+            reference_window(orders, date(2025, 1, 1), date(2027, 1, 1))[1]
+        )
