@@ -742,7 +742,7 @@ def _load_all(settings: Settings) -> _Loaded:
 
     warnings: list[str] = []
     errors = [p for p in product_problems if not (p.line is None and p.field == "")]
-    unknown_products = Counter(p for p, in order_table.rows("product_id") if p and p not in products)
+    unknown_products = Counter(p for (p,) in order_table.rows("product_id") if p and p not in products)
     if unknown_products:
         example = ", ".join(sorted(unknown_products)[:3])
         warnings.append(

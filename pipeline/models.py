@@ -614,11 +614,35 @@ _KEPT = -128  # the exponent of an amount kept as the Decimal itself (see _split
 _INT64 = 1 << 63
 _ZERO = Decimal(0)
 # Order's fields in its constructor's order, for map(Order, *columns).
-_ORDER_FIELDS = ("order_id", "customer_id", "order_date", "revenue", "product_id", "description", "end_date",
-                 "cost", "status")
+_ORDER_FIELDS = (
+    "order_id",
+    "customer_id",
+    "order_date",
+    "revenue",
+    "product_id",
+    "description",
+    "end_date",
+    "cost",
+    "status",
+)
 # What an OrderTable is made of, in _unpickle_order_table's order; the rest are caches.
-_COLUMNS = ("_customer_ids", "_customer", "_ids", "_id_ends", "_order_date", "_end_date", "_status", "_names",
-            "_product", "_description", "_revenue", "_revenue_exp", "_cost", "_cost_exp", "_kept")
+_COLUMNS = (
+    "_customer_ids",
+    "_customer",
+    "_ids",
+    "_id_ends",
+    "_order_date",
+    "_end_date",
+    "_status",
+    "_names",
+    "_product",
+    "_description",
+    "_revenue",
+    "_revenue_exp",
+    "_cost",
+    "_cost_exp",
+    "_kept",
+)
 
 
 def _split(amount: Decimal) -> tuple[int, int] | None:
@@ -1041,8 +1065,10 @@ class OrderTableBuilder:
         t._product.append(self._name_code(product_id))
         t._description.append(self._name_code(description))
         row = len(t._customer) - 1
-        for name, amount, coefficients, exponents in (("revenue", revenue, t._revenue, t._revenue_exp),
-                                                     ("cost", cost, t._cost, t._cost_exp)):
+        for name, amount, coefficients, exponents in (
+            ("revenue", revenue, t._revenue, t._revenue_exp),
+            ("cost", cost, t._cost, t._cost_exp),
+        ):
             if isinstance(amount, Decimal):
                 parts = _split(amount)
             elif -_INT64 <= amount[0] < _INT64 and _KEPT < amount[1] < 128:
@@ -1058,8 +1084,17 @@ class OrderTableBuilder:
 
     def add_order(self, order: Order) -> None:
         """Add an Order."""
-        self.add(order.order_id, order.customer_id, order.order_date, order.revenue, order.product_id,
-                 order.description, order.end_date, order.cost, order.status)
+        self.add(
+            order.order_id,
+            order.customer_id,
+            order.order_date,
+            order.revenue,
+            order.product_id,
+            order.description,
+            order.end_date,
+            order.cost,
+            order.status,
+        )
 
     def order_id(self, row: int) -> str:
         """Return the order_id of a row added, the very string given."""
