@@ -748,12 +748,19 @@ class OrderTable(Sequence[Order]):
 
     # -- passes over the columns
 
-    def rows(self, *names: str) -> Iterator[tuple[Any, ...]]:
+    def rows(self, *names: str, customer_id: str | None = None) -> Iterator[tuple[Any, ...]]:
         """Yield per row, in file order, the values of the named Order fields, as an Order has them.
 
-        `rows("customer_id", "order_date", "status")` passes every order without making one.
+        `rows("customer_id", "order_date", "status")` passes every order without making one;
+        with `customer_id`, only that customer's orders are passed (see of_customer).
         """
-        return zip(*self._fields(names), strict=True)
+        if customer_id is None:
+            return zip(*self._fields(names), strict=True)
+        codes, starts, rows = self._customer_index()
+        code = codes.get(customer_id)
+        if code is None:
+            return iter(())
+        return zip(*self._fields(names, rows[starts[code] : starts[code + 1]]), strict=True)
 
     def of_customer(self, customer_id: str) -> tuple[Order, ...]:
         """Return the orders of one customer, in file order (through an index made on first use)."""
@@ -858,34 +865,42 @@ class OrderTable(Sequence[Order]):
             return self._kept[(name, row)]
         return _joined(coefficients[row], exponent)
 
-    def _amounts(self, name: str) -> Iterator[Decimal]:
-        if not self._kept:
-            if name == "revenue":
-                return map(_joined, self._revenue, self._revenue_exp)
-            return map(_joined, self._cost, self._cost_exp)
-        return map(self._amount, itertools.repeat(name), range(len(self)))
+    def _fields(self, names: Iterable[str], rows: array[int] | None = None) -> list[Iterator[Any]]:
+        """Return one iterator per named Order field over every row (or the given rows), without making Orders."""
 
-    def _fields(self, names: Iterable[str]) -> list[Iterator[Any]]:
-        """Return one iterator per named Order field over every row, without making Orders."""
+        def column(values: array[int]) -> Iterable[int]:
+            return values if rows is None else map(values.__getitem__, rows)
+
         columns: list[Iterator[Any]] = []
         for name in names:
             if name == "order_id":
                 ends = self._id_ends
-                columns.append(map(self._ids.__getitem__, map(slice, itertools.chain((0,), ends), ends)))
+                if rows is None:
+                    starts: Iterable[int] = itertools.chain((0,), ends)
+                else:
+                    starts = [ends[row - 1] if row else 0 for row in rows]
+                columns.append(map(self._ids.__getitem__, map(slice, starts, column(ends))))
             elif name == "customer_id":
-                columns.append(map(self._customer_ids.__getitem__, self._customer))
+                columns.append(map(self._customer_ids.__getitem__, column(self._customer)))
             elif name == "order_date":
-                columns.append(map(self._day_of().__getitem__, self._order_date))
+                columns.append(map(self._day_of().__getitem__, column(self._order_date)))
             elif name == "end_date":
-                columns.append(map(self._day_of().__getitem__, self._end_date))
+                columns.append(map(self._day_of().__getitem__, column(self._end_date)))
             elif name in ("revenue", "cost"):
-                columns.append(self._amounts(name))
+                if self._kept:
+                    columns.append(
+                        map(self._amount, itertools.repeat(name), range(len(self)) if rows is None else rows)
+                    )
+                elif name == "revenue":
+                    columns.append(map(_joined, column(self._revenue), column(self._revenue_exp)))
+                else:
+                    columns.append(map(_joined, column(self._cost), column(self._cost_exp)))
             elif name == "product_id":
-                columns.append(map(self._names.__getitem__, self._product))
+                columns.append(map(self._names.__getitem__, column(self._product)))
             elif name == "description":
-                columns.append(map(self._names.__getitem__, self._description))
+                columns.append(map(self._names.__getitem__, column(self._description)))
             elif name == "status":
-                columns.append(map(_STATUSES.__getitem__, self._status))
+                columns.append(map(_STATUSES.__getitem__, column(self._status)))
             else:
                 raise ValueError(f"an Order has no field {name!r}")
         return columns

@@ -202,6 +202,10 @@ def test_a_table_gives_back_its_orders(orders: list[Order]) -> None:
     assert [tuple(map(str, r)) for r in table.rows(*picked)] == [
         tuple(str(getattr(o, f)) for f in picked) for o in orders
     ]
+    for customer_id in ("C1", "é", "nobody"):
+        assert [tuple(map(str, r)) for r in table.rows(*FIELDS, customer_id=customer_id)] == [
+            tuple(str(getattr(o, f)) for f in FIELDS) for o in orders if o.customer_id == customer_id
+        ]
 
 
 @settings(max_examples=200, deadline=None)
