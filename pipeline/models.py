@@ -824,22 +824,17 @@ class OrderTable(Sequence[Order]):
         table = OrderTable.__new__(OrderTable)
         table._days = table._index = table._sum_bound = None
 
-        def renumbered(column: array[int], values: list[str], used: dict[int, int], kept: list[str]) -> array[int]:
-            codes = array(column.typecode)
-            for old in map(column.__getitem__, rows):
-                new = used.get(old)
-                if new is None:
-                    new = used[old] = len(kept)
-                    kept.append(values[old])
-                codes.append(new)
-            return codes
+        def renumbered(column: array[int], used: dict[int, int]) -> array[int]:
+            """Return the column's codes of the rows numbered anew in `used` (old code -> new, in order of use)."""
+            return array(column.typecode, [used.setdefault(old, len(used)) for old in map(column.__getitem__, rows)])
 
-        table._customer_ids = []
-        table._customer = renumbered(self._customer, self._customer_ids, {}, table._customer_ids)
-        table._names = [""]
-        names_used = {0: 0}
-        table._product = renumbered(self._product, self._names, names_used, table._names)
-        table._description = renumbered(self._description, self._names, names_used, table._names)
+        customers_used: dict[int, int] = {}
+        table._customer = renumbered(self._customer, customers_used)
+        table._customer_ids = list(map(self._customer_ids.__getitem__, customers_used))
+        names_used = {0: 0}  # "" stays code 0
+        table._product = renumbered(self._product, names_used)
+        table._description = renumbered(self._description, names_used)
+        table._names = list(map(self._names.__getitem__, names_used))
         ends = self._id_ends
         ids = [self._ids[ends[row - 1] if row else 0 : ends[row]] for row in rows]
         table._ids = "".join(ids)
