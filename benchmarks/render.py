@@ -178,7 +178,6 @@ def main() -> None:
     headers = naive_headers(all_parts)
     run_module._hold_for_rendering(compiled, settings, data.content, data.account_managers, data.products,
                                    as_of, SECRET)
-    orders = run_module._orders_by_customer(data)  # once per run, in the parent
     messages = len(all_parts)
 
     # Beside the run folders: the same file system `windstil run` writes to. Nothing is deleted
@@ -188,7 +187,7 @@ def main() -> None:
     try:
         create_before = file_create_ms(scratch / "probe-before")
         # Warm up imports and Jinja's first-render work.
-        for chunk in run_module._chunks(todo[:20], data, orders, run_module.CHUNK, scratch / "warm-up"):
+        for chunk in run_module._chunks(todo[:20], data, run_module.CHUNK, scratch / "warm-up"):
             run_module._render_chunk(chunk)
         times = {"floor": float("inf"), "windstil": float("inf"), "naive": float("inf")}
 
@@ -199,7 +198,7 @@ def main() -> None:
         def windstil(folder: str) -> None:
             # Chunks cut as `windstil run` cuts them (in --jobs 1 it renders them in-process; with
             # more, a render process gets each one pickled), each rendered as a render process does.
-            for chunk in run_module._chunks(todo, data, orders, run_module.CHUNK, Path(folder)):
+            for chunk in run_module._chunks(todo, data, run_module.CHUNK, Path(folder)):
                 run_module._render_chunk(chunk)
 
         # Interleaved, so a burst of disk or CPU contention hits every path alike; best of each.

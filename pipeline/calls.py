@@ -91,7 +91,7 @@ from pipeline.models import (
     Evaluation,
     Interaction,
     Level,
-    Order,
+    OrderStatus,
     OurLevel,
     QuietStatus,
     ScheduleRule,
@@ -193,7 +193,9 @@ class _Customer:
     selections: tuple[Selection, ...]
     interactions: tuple[Interaction, ...]  # up to the as-of date, oldest first
     evaluations: tuple[Evaluation, ...]  # up to the as-of date, oldest first
-    orders: tuple[Order, ...] = ()  # not cancelled, any date
+    bought: frozenset[str] = frozenset()  # product ids of its orders, cancelled ones not counted
+    revenue: Decimal = Decimal(0)  # in (as_of − window, as_of], cancelled orders excluded
+    previous_revenue: Decimal = Decimal(0)  # in the window before that
 
 
 def build_calls(
@@ -210,7 +212,7 @@ def build_calls(
     `interactions` are the ones recorded in the state (imported call outcomes), on top of
     data.interactions; an interaction given in both counts once.
     """
-    grouped = _group(data, selections, interactions, as_of)
+    grouped = _group(data, config, selections, interactions, as_of)
     calls: list[CallItem] = []
     for customer_id, customer in data.customers.items():
         value = segmentation.customers.get(customer_id)
@@ -252,7 +254,11 @@ def build_calls(
 
 
 def _group(
-    data: Dataset, selections: Sequence[Selection], interactions: Sequence[Interaction], as_of: date
+    data: Dataset,
+    config: SegmentsConfig,
+    selections: Sequence[Selection],
+    interactions: Sequence[Interaction],
+    as_of: date,
 ) -> dict[str, _Customer]:
     contacts: dict[str, list[Contact]] = defaultdict(list)
     for contact in data.contacts.values():
@@ -266,10 +272,15 @@ def _group(
         if interaction.date <= as_of and interaction not in seen:
             seen.add(interaction)
             talks[interaction.customer_id].append(interaction)
-    orders: dict[str, list[Order]] = defaultdict(list)
-    for order in data.orders:
-        if not order.cancelled:
-            orders[order.customer_id].append(order)
+    # What the orders tell, from their columns: an Order of every order at once would be the
+    # largest thing this process holds, and making them one customer at a time costs seconds.
+    bought: dict[str, set[str]] = defaultdict(set)
+    for customer_id, product_id, status in data.orders.rows("customer_id", "product_id", "status"):
+        if product_id and status is not OrderStatus.CANCELLED:
+            bought[customer_id].add(product_id)
+    start = months_before(as_of, config.window_months)
+    revenue = data.orders.revenue_in_window(start, as_of)
+    previous_revenue = data.orders.revenue_in_window(months_before(as_of, 2 * config.window_months), start)
     evaluations: dict[str, list[Evaluation]] = defaultdict(list)
     for evaluation in data.evaluations:
         if evaluation.date <= as_of:
@@ -281,7 +292,9 @@ def _group(
             # sorted() is stable: on one day the later row counts as the later interaction
             interactions=tuple(sorted(talks[customer_id], key=lambda i: i.date)),
             evaluations=tuple(sorted(evaluations[customer_id], key=lambda e: e.date)),
-            orders=tuple(orders[customer_id]),
+            bought=frozenset(bought.get(customer_id, ())),
+            revenue=revenue.get(customer_id, Decimal(0)),
+            previous_revenue=previous_revenue.get(customer_id, Decimal(0)),
         )
         for customer_id in data.customers
     }
@@ -348,7 +361,7 @@ def _findings(
     # cross_sell / up_sell: named whenever the catalogue has them, a reason when this run scored them
     scored = _scored_products(data, facts.selections)
     for reason, label in ((CallReason.CROSS_SELL, "Cross-sell"), (CallReason.UP_SELL, "Up-sell")):
-        suggestions = _opportunities(data, facts.orders, reason)
+        suggestions = _opportunities(data, facts.bought, reason)
         if not suggestions:
             continue
         hits = [(new, had) for new, had in suggestions if new in scored[reason]]
@@ -362,7 +375,7 @@ def _findings(
             findings.append(_Finding(reason, due(reason), (f"{label}-kans: {_suggestions(data, rest)}",), counts=False))
 
     # revenue_decline
-    current, previous = _window_revenues(facts.orders, config.window_months, as_of)
+    current, previous = facts.revenue, facts.previous_revenue
     if previous > 0 and (previous - current) / previous >= config.revenue_decline_share:
         drop = (previous - current) / previous * 100
         findings.append(
@@ -401,13 +414,13 @@ def _last_of_pair(rule: ScheduleRule, interactions: Iterable[Interaction], data:
     return last
 
 
-def _opportunities(data: Dataset, orders: Sequence[Order], reason: CallReason) -> list[tuple[str, str]]:
+def _opportunities(data: Dataset, bought: frozenset[str], reason: CallReason) -> list[tuple[str, str]]:
     """Return (suggested product, product it builds on) pairs, in catalogue order.
 
     As in the selection stage: a product counts as theirs once ordered (cancelled orders do
-    not count), and a product suggested both ways counts once, as the up-sell.
+    not count: `bought` has none of theirs), and a product suggested both ways counts once,
+    as the up-sell.
     """
-    bought = {o.product_id for o in orders if not o.cancelled and o.product_id}
     found: dict[CallReason, dict[str, str]] = {CallReason.CROSS_SELL: {}, CallReason.UP_SELL: {}}
     for product in data.products.values():
         if product.id not in bought:
@@ -440,21 +453,6 @@ def _suggestions(data: Dataset, pairs: Sequence[tuple[str, str]], limit: int = _
     shown = [f"{data.products[new].name} (bij {data.products[had].name})" for new, had in pairs]
     more = len(shown) - limit
     return ", ".join(shown[:limit]) + (f" en nog {more}" if more > 0 else "")
-
-
-def _window_revenues(orders: Sequence[Order], window_months: int, as_of: date) -> tuple[Decimal, Decimal]:
-    """Return revenue in (as_of − window, as_of] and in the window before it, cancelled orders excluded."""
-    start = months_before(as_of, window_months)
-    before = months_before(as_of, 2 * window_months)
-    current = previous = Decimal(0)
-    for order in orders:
-        if order.cancelled:
-            continue
-        if start < order.order_date <= as_of:
-            current += order.revenue
-        elif before < order.order_date <= start:
-            previous += order.revenue
-    return current, previous
 
 
 def _priority(reasons: Sequence[CallReason], segment: Segment) -> int:

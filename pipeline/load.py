@@ -47,8 +47,8 @@ from pipeline.models import (
     Evaluation,
     Interaction,
     Level,
-    Order,
     OrderStatus,
+    OrderTableBuilder,
     OurLevel,
     Product,
     Project,
@@ -151,6 +151,19 @@ def parse_amount(text: str, decimal_mark: str = ".") -> Decimal:
         return Decimal(f"{sign}{whole}.{decimals}" if decimals else f"{sign}{whole}")
     except InvalidOperation:
         raise CellError("invalid amount") from None
+
+
+def _amount_parts(text: str, decimal_mark: str) -> Decimal | tuple[int, int]:
+    """Return parse_amount(text) as (coefficient, exponent) when that is quick, else the Decimal.
+
+    What an OrderTable stores: a plain export number needs no Decimal made and taken apart.
+    """
+    if decimal_mark == "." and _PLAIN_POINT.fullmatch(text):
+        whole, _, decimals = text.partition(".")
+        coefficient = int(whole + decimals)
+        if coefficient or whole[0] != "-":  # a negative zero is a Decimal's own
+            return coefficient, -len(decimals)
+    return parse_amount(text, decimal_mark)
 
 
 def parse_date(text: str) -> date:
@@ -513,7 +526,6 @@ def _load_all(settings: Settings) -> _Loaded:
     rejects: list[Reject] = []
     bad_rows: Counter[str] = Counter()
     mark = settings.decimal_mark
-    amount = lambda v: parse_amount(v, mark)  # noqa: E731 - a one-line reader bound to the mark
     dates: dict[str, date] = {}
 
     def day(text: str) -> date:
@@ -612,26 +624,31 @@ def _load_all(settings: Settings) -> _Loaded:
             continue
         contacts[contact_id] = contact
 
-    orders: dict[str, Order] = {}
+    # The orders go straight into their columns. Which order_id is on which row is needed until
+    # the evaluations are checked against it, and then dropped.
+    orders = OrderTableBuilder()
+    order_rows: dict[str, int] = {}
+    parts = lambda v: _amount_parts(v, mark)  # noqa: E731 - a one-line reader bound to the mark
     for row in _rows(tables["orders.csv"], rejects):
         order_id = row.id("order_id")
         customer_id = row.id("customer_id")
         order_date = row.parsed("order_date", day, required=True)
         end_date = row.parsed("end_date", day)
-        revenue = row.parsed("revenue", amount, required=True)
-        cost = row.parsed("cost", amount)
+        revenue = row.parsed("revenue", parts, required=True)
+        cost = row.parsed("cost", parts)
         product_id = row.id("product_id", required=False)
         status = row.choice("status", OrderStatus)
         if not row.bad and end_date is not None and end_date < order_date:
             row.reject("end_date", row.raw("end_date"), "end date before order date")
-        if not row.bad and order_id in orders:
+        if not row.bad and order_id in order_rows:
             row.reject("order_id", order_id, "duplicate id")
         elif not row.bad and customer_id not in customers:
             row.reject("customer_id", customer_id, "unknown customer_id")
         if row.bad:
             bad_rows[row.table.file] += 1
             continue
-        orders[order_id] = Order(
+        order_rows[order_id] = len(order_rows)
+        orders.add(
             order_id=order_id,
             customer_id=customers[customer_id].customer_id,  # one string per customer, not per row
             order_date=order_date,
@@ -643,25 +660,42 @@ def _load_all(settings: Settings) -> _Loaded:
             status=status,
         )
 
+    scores: dict[str, Decimal] = {}
+
+    def score_of(text: str) -> Decimal:
+        """Parse a score once per distinct text: there are a hundred (1-10, one decimal).
+
+        By the text, not by `once`: 8 and 8.0 are equal Decimals that print differently.
+        """
+        found = scores.get(text)
+        if found is None:
+            found = scores[text] = parse_amount(text, mark)
+        return found
+
     evaluations: list[Evaluation] = []
     for row in _rows(tables["evaluations.csv"], rejects):
         customer_id = row.id("customer_id")
         order_id = row.id("order_id", required=False)
         when = row.parsed("date", day, required=True)
-        score = row.parsed("score", amount, required=True)
+        score = row.parsed("score", score_of, required=True)
         if score is not None and not 1 <= score <= 10:
             row.reject("score", row.raw("score"), "score outside 1-10")
+        order_row = order_rows.get(order_id) if order_id else None
         if not row.bad and customer_id not in customers:
             row.reject("customer_id", customer_id, "unknown customer_id")
-        elif not row.bad and order_id and order_id not in orders:
+        elif not row.bad and order_id and order_row is None:
             row.reject("order_id", order_id, "unknown order_id")
-        elif not row.bad and order_id and orders[order_id].customer_id != customer_id:
+        elif not row.bad and order_row is not None and orders.customer_id(order_row) != customer_id:
             row.reject("order_id", order_id, "order of another customer")
         if row.bad:
             bad_rows[row.table.file] += 1
             continue
         customer_id = customers[customer_id].customer_id
+        if order_row is not None:
+            order_id = orders.order_id(order_row)  # the order's own string, not the cell's copy
         evaluations.append(Evaluation(customer_id, when, score, order_id, once(row.text("comment"))))
+    del order_rows
+    order_table = orders.build()
 
     interactions: list[Interaction] = []
     for row in _rows(tables.get("interactions.csv"), rejects):
@@ -684,7 +718,7 @@ def _load_all(settings: Settings) -> _Loaded:
             Interaction(
                 customer_id=customers[customer_id].customer_id,
                 date=when,
-                contact_id=contact_id,
+                contact_id=contacts[contact_id].contact_id if contact_id else "",  # the contact's own string
                 channel=channel,
                 our_level=our_level,
                 their_level=their_level,
@@ -710,7 +744,7 @@ def _load_all(settings: Settings) -> _Loaded:
 
     warnings: list[str] = []
     errors = [p for p in product_problems if not (p.line is None and p.field == "")]
-    unknown_products = Counter(o.product_id for o in orders.values() if o.product_id and o.product_id not in products)
+    unknown_products = Counter(p for (p,) in order_table.rows("product_id") if p and p not in products)
     if unknown_products:
         example = ", ".join(sorted(unknown_products)[:3])
         warnings.append(
@@ -755,7 +789,7 @@ def _load_all(settings: Settings) -> _Loaded:
         account_managers=account_managers,
         customers=customers,
         contacts=contacts,
-        orders=tuple(orders.values()),
+        orders=order_table,
         evaluations=tuple(evaluations),
         interactions=tuple(interactions),
         suppressions=tuple(suppressions.values()),
@@ -768,7 +802,7 @@ def _load_all(settings: Settings) -> _Loaded:
         "loaded %d customers, %d contacts, %d orders, %d content items; %d rejects",
         len(customers),
         len(contacts),
-        len(orders),
+        len(order_table),
         len(content),
         len(rejects),
     )

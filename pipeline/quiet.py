@@ -18,19 +18,27 @@ import logging
 from collections import defaultdict
 from datetime import date
 
-from pipeline.models import Activity, Dataset, Order, OrderStatus, QuietStatus, SegmentsConfig
+from pipeline.models import Activity, Dataset, OrderStatus, QuietStatus, SegmentsConfig
 
 log = logging.getLogger(__name__)
 
 
 def quiet_periods(data: Dataset, config: SegmentsConfig, as_of: date) -> dict[str, QuietStatus]:
     """Return the activity of every customer on `as_of`, keyed by customer_id in file order."""
-    orders: dict[str, list[Order]] = defaultdict(list)
-    for order in data.orders:
-        if not order.cancelled:
-            orders[order.customer_id].append(order)
+    # One pass over the order columns: per customer, its last activity and whether an order runs.
+    last: dict[str, date] = {}
+    running: set[str] = set()
+    for customer_id, ordered, ended, status in data.orders.rows("customer_id", "order_date", "end_date", "status"):
+        if status is OrderStatus.CANCELLED:
+            continue
+        activity = _last_activity(ordered, ended)
+        seen = last.get(customer_id)
+        if seen is None or activity > seen:
+            last[customer_id] = activity
+        if customer_id not in running and _running(ordered, ended, status, as_of):
+            running.add(customer_id)
     statuses = {
-        customer_id: _status(customer_id, orders.get(customer_id, []), config.quiet_after_days, as_of)
+        customer_id: _status(customer_id, last.get(customer_id), customer_id in running, config.quiet_after_days, as_of)
         for customer_id in data.customers
     }
     counts: dict[Activity, int] = defaultdict(int)
@@ -47,29 +55,28 @@ def quiet_periods(data: Dataset, config: SegmentsConfig, as_of: date) -> dict[st
     return statuses
 
 
-def _status(customer_id: str, orders: list[Order], after_days: int, as_of: date) -> QuietStatus:
-    """Return one customer's activity from its non-cancelled orders."""
-    if not orders:
+def _status(customer_id: str, last: date | None, running: bool, after_days: int, as_of: date) -> QuietStatus:
+    """Return one customer's activity from its non-cancelled orders' last activity (None: none) and whether one runs."""
+    if last is None:
         return QuietStatus(customer_id, Activity.NO_ORDERS)
-    last = max(_last_activity(order) for order in orders)
-    if any(_running(order, as_of) for order in orders):
+    if running:
         return QuietStatus(customer_id, Activity.ACTIVE, last_activity=last)
     if (as_of - last).days >= after_days:
         return QuietStatus(customer_id, Activity.QUIET, last_activity=last, quiet_since=last)
     return QuietStatus(customer_id, Activity.RECENT, last_activity=last)
 
 
-def _running(order: Order, as_of: date) -> bool:
-    """Tell whether `order` keeps its customer active on `as_of` (signed for later counts)."""
-    if order.order_date > as_of:
+def _running(order_date: date, end_date: date | None, status: OrderStatus | None, as_of: date) -> bool:
+    """Tell whether an order keeps its customer active on `as_of` (signed for later counts)."""
+    if order_date > as_of:
         return True
-    if order.end_date is None:
-        return order.status is not OrderStatus.CLOSED
-    return order.end_date >= as_of
+    if end_date is None:
+        return status is not OrderStatus.CLOSED
+    return end_date >= as_of
 
 
-def _last_activity(order: Order) -> date:
-    """Return the day this order last kept the customer busy."""
-    if order.end_date is None:
-        return order.order_date
-    return max(order.end_date, order.order_date)
+def _last_activity(order_date: date, end_date: date | None) -> date:
+    """Return the day an order last kept the customer busy."""
+    if end_date is None:
+        return order_date
+    return max(end_date, order_date)

@@ -18,6 +18,7 @@ from pipeline.models import (
     Evaluation,
     Interaction,
     LostCustomer,
+    OrderStatus,
     RetainedChange,
     Retention,
     RetentionSegment,
@@ -26,7 +27,7 @@ from pipeline.models import (
     SegmentsConfig,
 )
 from pipeline.reports import render_retention_report
-from pipeline.segment import in_window, months_before, revenue_in_window, segment
+from pipeline.segment import months_before, segment
 
 __all__ = ["compute_retention", "months_between", "render_retention_report"]
 
@@ -55,10 +56,11 @@ def compute_retention(
     start = months_before(as_of, config.window_months)
     previous_start = months_before(as_of, 2 * config.window_months)
     known = data.customers
-    current = {o.customer_id for o in data.orders if o.customer_id in known and in_window(o, start, as_of)}
-    previous = {o.customer_id for o in data.orders if o.customer_id in known and in_window(o, previous_start, start)}
-    revenue_now = revenue_in_window(data.orders, start, as_of)
-    revenue_before = revenue_in_window(data.orders, previous_start, start)
+    # A customer bought in a window when it has a revenue sum there (of non-cancelled orders).
+    revenue_now = data.orders.revenue_in_window(start, as_of)
+    revenue_before = data.orders.revenue_in_window(previous_start, start)
+    current = {cid for cid in revenue_now if cid in known}
+    previous = {cid for cid in revenue_before if cid in known}
     # The segment each customer had at the end of the previous window, by the same method.
     earlier = segment(data, config, start)
 
@@ -79,11 +81,11 @@ def compute_retention(
             if seen is None or interaction.date > seen:
                 last_interaction[interaction.customer_id] = interaction.date
     last_order: dict[str, date] = {}
-    for order in data.orders:
-        if not order.cancelled and order.order_date <= as_of:
-            seen = last_order.get(order.customer_id)
-            if seen is None or order.order_date > seen:
-                last_order[order.customer_id] = order.order_date
+    for customer_id, ordered, status in data.orders.rows("customer_id", "order_date", "status"):
+        if status is not OrderStatus.CANCELLED and ordered <= as_of:
+            seen = last_order.get(customer_id)
+            if seen is None or ordered > seen:
+                last_order[customer_id] = ordered
 
     lost = []
     for cid in lost_ids:

@@ -44,7 +44,7 @@ from pipeline.models import (
     Dataset,
     Delivery,
     MessageKind,
-    Order,
+    OrderTable,
     Product,
     Project,
     RenderedMessage,
@@ -220,7 +220,7 @@ class _Chunk:
     selections: tuple[Selection, ...]
     customers: dict[str, Customer]
     contacts: dict[str, Contact]
-    orders: tuple[Order, ...]
+    orders: OrderTable  # of its customers only
 
 
 class _RenderProcesses:
@@ -330,16 +330,7 @@ def _render_chunk(chunk: _Chunk) -> tuple[list[RenderedMessage], int, int]:
     return made, writer.bytes_written, len(chunk.selections)
 
 
-def _orders_by_customer(data: Dataset) -> dict[str, list[Order]]:
-    orders: dict[str, list[Order]] = {}
-    for order in data.orders:
-        orders.setdefault(order.customer_id, []).append(order)
-    return orders
-
-
-def _chunks(
-    todo: Sequence[Selection], data: Dataset, orders: dict[str, list[Order]], size: int, root: Path
-) -> Iterator[_Chunk]:
+def _chunks(todo: Sequence[Selection], data: Dataset, size: int, root: Path) -> Iterator[_Chunk]:
     """Yield the recipients in order, `size` at a time, each with its customers, contacts and orders."""
     for start in range(0, len(todo), size):
         selections = tuple(todo[start : start + size])
@@ -349,7 +340,7 @@ def _chunks(
             selections=selections,
             customers={c: data.customers[c] for c in customer_ids if c in data.customers},
             contacts={s.contact_id: data.contacts[s.contact_id] for s in selections},
-            orders=tuple(o for c in customer_ids for o in orders.get(c, ())),
+            orders=data.orders.of_customers(customer_ids),
         )
 
 
@@ -385,7 +376,7 @@ def _render_all(
 
     if progress:
         progress("render", 0, len(todo))
-    chunks = _chunks(todo, data, _orders_by_customer(data), CHUNK, writer.root)
+    chunks = _chunks(todo, data, CHUNK, writer.root)
     if processes.pool is None or len(todo) <= CHUNK:
         _hold_for_rendering(compiled, project.settings, data.content, data.account_managers, data.products,
                             as_of, secret)

@@ -24,6 +24,7 @@ from pipeline.models import (
     CustomerValue,
     Dataset,
     Order,
+    OrderTable,
     Segment,
     Segmentation,
     SegmentMove,
@@ -69,6 +70,8 @@ def in_window(order: Order, start: date, end: date) -> bool:
 
 def revenue_in_window(orders: Iterable[Order], start: date, end: date) -> dict[str, Decimal]:
     """Return Σ revenue per customer over the window `(start, end]`, cancelled orders excluded."""
+    if isinstance(orders, OrderTable):
+        return orders.revenue_in_window(start, end)  # the same sums, over the columns
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for order in orders:
         if in_window(order, start, end):
@@ -102,12 +105,11 @@ def segment(
 ) -> Segmentation:
     """Compute the value segmentation on `as_of`; explain moves against `previous` if given."""
     start = months_before(as_of, config.window_months)
-    revenue: dict[str, Decimal] = defaultdict(Decimal)
-    net_margin: dict[str, Decimal] = defaultdict(Decimal)
-    for order in data.orders:
-        if order.customer_id in data.customers and in_window(order, start, as_of):
-            revenue[order.customer_id] += order.revenue
-            net_margin[order.customer_id] += order.revenue - order.cost
+    # Over the columns: the sums are the Decimals adding up each order's revenue and
+    # revenue − cost make, without making an Order per row.
+    in_window_revenue, in_window_margin = data.orders.window_totals(start, as_of)
+    revenue: dict[str, Decimal] = defaultdict(Decimal, in_window_revenue)
+    net_margin: dict[str, Decimal] = defaultdict(Decimal, in_window_margin)
 
     groups: dict[str, list[Customer]] = defaultdict(list)
     for customer in data.customers.values():

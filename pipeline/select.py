@@ -58,6 +58,7 @@ from pipeline.models import (
     ItemReason,
     ItemType,
     MessageKind,
+    OrderStatus,
     QuietStatus,
     Segment,
     Segmentation,
@@ -640,9 +641,9 @@ def _shared_addresses(data: Dataset, selections: Sequence[Selection]) -> list[st
 def _owned_products(data: Dataset) -> dict[str, frozenset[str]]:
     """Return the product ids each customer has ordered (cancelled orders do not count)."""
     owned: dict[str, set[str]] = defaultdict(set)
-    for order in data.orders:
-        if order.product_id and not order.cancelled:
-            owned[order.customer_id].add(order.product_id)
+    for customer_id, product_id, status in data.orders.rows("customer_id", "product_id", "status"):
+        if product_id and status is not OrderStatus.CANCELLED:
+            owned[customer_id].add(product_id)
     return {customer_id: frozenset(ids) for customer_id, ids in owned.items()}
 
 

@@ -143,7 +143,7 @@ def test_a_render_chunk_carries_only_its_own_recipients_customers_contacts_and_o
     segmentation = resolve_segmentation(data, config, AS_OF, None)
     selections = select(data, config, segmentation, quiet_periods(data, config, AS_OF), [], AS_OF, set())
     todo = [s for s in selections if s.newsletter or s.alert]
-    chunks = list(run._chunks(todo, data, run._orders_by_customer(data), 2, tiny_project))
+    chunks = list(run._chunks(todo, data, 2, tiny_project))
     assert [s for chunk in chunks for s in chunk.selections] == todo
     assert len(chunks) == -(-len(todo) // 2) and len(chunks) >= 2
     for chunk in chunks:

@@ -37,6 +37,7 @@ from pipeline.models import (
     ItemType,
     Lint,
     MessageKind,
+    OrderStatus,
     RenderedMessage,
     Segmentation,
     Selection,
@@ -66,7 +67,9 @@ MAX_TITLE_IN_SUBJECT = 60
 
 _KIND_AND_DETAIL = operator.attrgetter("kind", "detail")
 _ITEM_ID = operator.attrgetter("item_id")
-_NEWEST_FIRST = operator.attrgetter("order_date", "order_id")  # sorted in reverse: newest first
+# What the context sentence reads of an order; sorted by the first two, in reverse: newest first.
+_ORDER_FIELDS = ("order_date", "order_id", "status", "product_id", "description", "end_date")
+_NEWEST_FIRST = operator.itemgetter(0, 1)
 _CHOSEN_HELD = 4096  # chosen items remembered by identity
 _WHY_HELD = 8192  # why lines and item values made with them
 _KIND_NAMES = {kind: kind.value for kind in MessageKind}  # Enum.value is a Python-level property
@@ -282,19 +285,18 @@ def _context_sentence(
     t: gettext.NullTranslations,
 ) -> str:
     """Say what the customer bought from us and when we last finished work for them."""
-    orders = _orders_by_customer(compiled, data).get(customer_id, [])
     products: list[str] = []
     last_end: date | None = None
-    for order in orders:  # newest first
-        if order.cancelled or order.order_date > as_of:
+    for order_date, _order_id, status, product_id, description, end_date in _orders_of(compiled, data, customer_id):
+        if status is OrderStatus.CANCELLED or order_date > as_of:
             continue
         if len(products) < 3:
-            product = data.products.get(order.product_id)
-            label = clean_text(product.name if product else order.description)
+            product = data.products.get(product_id)
+            label = clean_text(product.name if product else description)
             if label and label not in products:
                 products.append(label)
-        if order.end_date is not None and order.end_date <= as_of and (last_end is None or order.end_date > last_end):
-            last_end = order.end_date
+        if end_date is not None and end_date <= as_of and (last_end is None or end_date > last_end):
+            last_end = end_date
     sentences = []
     if products:
         listed = _format_list(tuple(products), language)
@@ -327,19 +329,24 @@ def _context_sentence(
 
 
 def prepare_run(compiled: Compiled, data: Dataset) -> None:
-    """Build the indexes of `data` (a render process's chunk, or the whole dataset) before rendering it."""
-    _orders_by_customer(compiled, data)
+    """Forget what was kept of an earlier `data` (a render process's chunk, or the whole dataset)."""
+    compiled.cache.pop("orders", None)
 
 
-def _orders_by_customer(compiled: Compiled, data: Dataset) -> dict[str, list[Any]]:
+def _orders_of(compiled: Compiled, data: Dataset, customer_id: str) -> list[tuple[Any, ...]]:
+    """Return one customer's orders, newest first, as rows of _ORDER_FIELDS (no Order made).
+
+    Kept for the last customer only, whose contacts come one after another; holding them
+    for every customer would hold a row of every order in the dataset.
+    """
     held = compiled.cache.get("orders")
-    if held is not None and held[0] is data:
-        return held[1]  # type: ignore[no-any-return]
-    index: dict[str, list[Any]] = {}
-    for order in sorted(data.orders, key=_NEWEST_FIRST, reverse=True):
-        index.setdefault(order.customer_id, []).append(order)
-    compiled.cache["orders"] = (data, index)
-    return index
+    if held is not None and held[0] is data and held[1] == customer_id:
+        return held[2]  # type: ignore[no-any-return]
+    # sorted() is stable in reverse too: orders of one day keep the order they had among all orders.
+    rows = data.orders.rows(*_ORDER_FIELDS, customer_id=customer_id)
+    orders = sorted(rows, key=_NEWEST_FIRST, reverse=True)
+    compiled.cache["orders"] = (data, customer_id, orders)
+    return orders
 
 
 def _item_values(
