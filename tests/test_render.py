@@ -407,6 +407,23 @@ def test_rendering_is_deterministic(batch: Batch) -> None:
         assert data == batch.files[relpath]
 
 
+@pytest.mark.parametrize("indexed", [0, 10**9])
+def test_customer_context_is_the_same_from_a_chunk_index_or_customer_by_customer(
+    batch: Batch, monkeypatch: pytest.MonkeyPatch, indexed: int
+) -> None:
+    """Orders read customer by customer (a dataset too large to index at once) give the same messages."""
+    import pipeline.render.message as message_module
+
+    monkeypatch.setattr(message_module, "_ORDERS_INDEXED", indexed)
+    compiled = compile_templates(batch.project.settings, batch.project.data.content)
+    for selection in batch.selections:
+        for _, files in render_messages(compiled, selection, batch.project.data, batch.project.settings,
+                                        batch.segmentation, AS_OF, SECRET):
+            for relpath, data in files.items():
+                assert data == batch.files[relpath], relpath
+    assert (compiled.cache["orders"][1] is None) == (indexed == 0)
+
+
 def test_why_lines_held_for_rendering_stay_bounded(batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:
     """The table of why lines is emptied when full: it stays small, and the messages do not change."""
     import pipeline.render.message as message_module
