@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
@@ -364,11 +364,24 @@ def _render_all(
     rendered: dict[tuple[str, MessageKind], RenderedMessage] = {}
     done = 0
 
+    # Kept until the site is written: one copy of each subject, preheader and item list, and the
+    # contact's own id. Each chunk comes back with copies of its own (a third of these records'
+    # memory; 5,242 distinct subjects over 15,039 messages at 10,000 demo customers).
+    distinct: dict[Any, Any] = {}
+
     def collect(result: tuple[list[RenderedMessage], int, int]) -> None:
         nonlocal done
         messages, written, recipients = result
         for message in messages:
-            rendered[(message.contact_id, message.kind)] = message
+            contact_id = data.contacts[message.contact_id].contact_id
+            rendered[(contact_id, message.kind)] = replace(
+                message,
+                contact_id=contact_id,
+                subject=distinct.setdefault(message.subject, message.subject),
+                preheader=distinct.setdefault(message.preheader, message.preheader),
+                item_ids=distinct.setdefault(message.item_ids, message.item_ids),
+                lints=distinct.setdefault(message.lints, message.lints),
+            )
         writer.bytes_written += written
         done += recipients
         if progress:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from email.header import Header
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.numbers import format_percent
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from pipeline import run
 from pipeline.load import load_project
+from pipeline.models import RenderedMessage
 from pipeline.quiet import quiet_periods
 from pipeline.render.compile import html_environment, text_environment
 from pipeline.render.formatting import clean_text, encode_header_text, fold_ascii
@@ -96,11 +98,13 @@ def test_spawned_render_processes_given_chunks_write_what_one_process_writes(
     monkeypatch.setenv("WINDSTIL_SECRET", "test-secret-not-for-production")
     monkeypatch.setattr(run, "CHUNK", 2)
     pools: list[bool] = []
+    made: list[dict[Any, RenderedMessage]] = []
     render_all = run._render_all
 
     def spy(*args: object) -> object:
         pools.append(args[6].pool is not None)  # type: ignore[attr-defined]
-        return render_all(*args)  # type: ignore[arg-type]
+        made.append(render_all(*args))  # type: ignore[arg-type]
+        return made[-1]
 
     monkeypatch.setattr(run, "_render_all", spy)
     first = run.run_batch(tiny_project, as_of=AS_OF, jobs=1, force=True)
@@ -112,6 +116,14 @@ def test_spawned_render_processes_given_chunks_write_what_one_process_writes(
     assert _digest(second.folder / "emails") == one
     assert (second.folder / "deliveries.csv").read_bytes() == deliveries
     assert len(one) >= 6 and second.counts["newsletters"] + second.counts["alerts"] == len(one) // 3
+    # What comes back from the processes is kept with one copy of each equal subject and item list.
+    first_of: dict[Any, Any] = {}
+    repeated = 0
+    for message in made[-1].values():
+        for value in (message.subject, message.item_ids):
+            repeated += value in first_of
+            assert first_of.setdefault(value, value) is value
+    assert repeated >= 2
 
 
 def _percent_by_babel(share: Fraction) -> str:
