@@ -1080,14 +1080,13 @@ class OrderTableBuilder:
             ("cost", cost, t._cost, t._cost_exp),
         ):
             if isinstance(amount, Decimal):
-                parts = _split(amount)
+                exact, parts = amount, _split(amount)
             elif -_INT64 <= amount[0] < _INT64 and _KEPT < amount[1] < 128:
-                parts = amount
+                exact, parts = _ZERO, amount  # exact is not needed: the parts hold the amount
             else:
-                parts, amount = None, Decimal(f"{amount[0]}E{amount[1]}")  # exact, whatever the context
+                exact, parts = Decimal(f"{amount[0]}E{amount[1]}"), None  # exact, whatever the context
             if parts is None:
-                assert isinstance(amount, Decimal)
-                t._kept[(name, row)] = amount
+                t._kept[(name, row)] = exact
                 parts = (0, _KEPT)
             coefficients.append(parts[0])
             exponents.append(parts[1])

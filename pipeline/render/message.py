@@ -348,9 +348,9 @@ def _orders_of(compiled: Compiled, data: Dataset, customer_id: str) -> list[tupl
         held = compiled.cache["orders"] = (data, index, None, [])
     index = held[1]
     if index is not None:
-        return index.get(customer_id, [])  # type: ignore[no-any-return]
+        return index.get(customer_id, [])
     if held[2] == customer_id:
-        return held[3]  # type: ignore[no-any-return]
+        return held[3]
     # sorted() is stable in reverse too: orders of one day keep the order they had among all orders.
     orders = sorted(data.orders.rows(*_ORDER_FIELDS, customer_id=customer_id), key=_NEWEST_FIRST, reverse=True)
     compiled.cache["orders"] = (data, None, customer_id, orders)
