@@ -91,7 +91,6 @@ from pipeline.models import (
     Evaluation,
     Interaction,
     Level,
-    OrderStatus,
     OurLevel,
     QuietStatus,
     ScheduleRule,
@@ -274,10 +273,7 @@ def _group(
             talks[interaction.customer_id].append(interaction)
     # What the orders tell, from their columns: an Order of every order at once would be the
     # largest thing this process holds, and making them one customer at a time costs seconds.
-    bought: dict[str, set[str]] = defaultdict(set)
-    for customer_id, product_id, status in data.orders.rows("customer_id", "product_id", "status"):
-        if product_id and status is not OrderStatus.CANCELLED:
-            bought[customer_id].add(product_id)
+    bought = data.orders.bought_products()
     start = months_before(as_of, config.window_months)
     revenue = data.orders.revenue_in_window(start, as_of)
     previous_revenue = data.orders.revenue_in_window(months_before(as_of, 2 * config.window_months), start)
@@ -292,7 +288,7 @@ def _group(
             # sorted() is stable: on one day the later row counts as the later interaction
             interactions=tuple(sorted(talks[customer_id], key=lambda i: i.date)),
             evaluations=tuple(sorted(evaluations[customer_id], key=lambda e: e.date)),
-            bought=frozenset(bought.get(customer_id, ())),
+            bought=bought.get(customer_id, frozenset()),
             revenue=revenue.get(customer_id, Decimal(0)),
             previous_revenue=previous_revenue.get(customer_id, Decimal(0)),
         )

@@ -784,6 +784,14 @@ class OrderTable(Sequence[Order]):
                 picked.extend(rows[starts[code] : starts[code + 1]])
         return self._take(picked)
 
+    def bought_products(self) -> dict[str, frozenset[str]]:
+        """Return the product ids each customer has ordered; cancelled orders do not count."""
+        bought: dict[str, set[str]] = {}
+        for customer_id, product_id, status in self.rows("customer_id", "product_id", "status"):
+            if product_id and status is not OrderStatus.CANCELLED:
+                bought.setdefault(customer_id, set()).add(product_id)
+        return {customer_id: frozenset(ids) for customer_id, ids in bought.items()}
+
     def revenue_in_window(self, start: date, end: date) -> dict[str, Decimal]:
         """Return Σ revenue per customer over the window `(start, end]`, cancelled orders excluded.
 

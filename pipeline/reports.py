@@ -307,10 +307,9 @@ def write_segmentation(
         previous_as_of = previous.as_of if previous else None
         with atomic_folder(folder) as writer:
             write_segments_csv(writer, seg)
-            html = render_segmentation_report(
+            writer.write_pieces("segments.html", segmentation_report_pieces(
                 seg, project.data, project.segments, previous_as_of=previous_as_of, templates=settings.paths.templates
-            )
-            writer.write_text("segments.html", html)
+            ))
             if freeze:
                 state.freeze_segmentation(seg)
     log.info("segmentation of %s written to %s", as_of.isoformat(), folder)

@@ -10,7 +10,7 @@ import calendar
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -23,8 +23,6 @@ from pipeline.models import (
     Customer,
     CustomerValue,
     Dataset,
-    Order,
-    OrderTable,
     Segment,
     Segmentation,
     SegmentMove,
@@ -61,22 +59,6 @@ def months_before(day: date, months: int) -> date:
     year, month = divmod(index, 12)
     month += 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def in_window(order: Order, start: date, end: date) -> bool:
-    """Tell whether a non-cancelled order falls in the window `(start, end]` by order_date."""
-    return not order.cancelled and start < order.order_date <= end
-
-
-def revenue_in_window(orders: Iterable[Order], start: date, end: date) -> dict[str, Decimal]:
-    """Return Σ revenue per customer over the window `(start, end]`, cancelled orders excluded."""
-    if isinstance(orders, OrderTable):
-        return orders.revenue_in_window(start, end)  # the same sums, over the columns
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for order in orders:
-        if in_window(order, start, end):
-            totals[order.customer_id] += order.revenue
-    return dict(totals)
 
 
 def strategic_points(customer: Customer, config: SegmentsConfig) -> int:

@@ -58,7 +58,6 @@ from pipeline.models import (
     ItemReason,
     ItemType,
     MessageKind,
-    OrderStatus,
     QuietStatus,
     Segment,
     Segmentation,
@@ -166,7 +165,6 @@ def select(
     finally:
         if collecting:
             gc.enable()
-    del by_customer
     selections = cast(list[Selection], made)
     shared = _shared_addresses(data, selections)
     if shared:
@@ -308,7 +306,7 @@ class _Selector:
                 history.newsletter_dates.append(delivery.as_of)
             else:
                 history.alert_months.add(delivery.month)
-        self.owned = _owned_products(data)
+        self.owned = data.orders.bought_products()
         # Contacts of one customer (and customers alike) get the very same items for the same
         # reasons: one shared object per distinct choice, not one per contact (a third of the
         # selection stage's memory at 30,000 customers).
@@ -636,15 +634,6 @@ def _shared_addresses(data: Dataset, selections: Sequence[Selection]) -> list[st
         if selection.newsletter:
             counts[suppression_key(data.contacts[selection.contact_id].email)] += 1
     return sorted(address for address, n in counts.items() if n > 1)
-
-
-def _owned_products(data: Dataset) -> dict[str, frozenset[str]]:
-    """Return the product ids each customer has ordered (cancelled orders do not count)."""
-    owned: dict[str, set[str]] = defaultdict(set)
-    for customer_id, product_id, status in data.orders.rows("customer_id", "product_id", "status"):
-        if product_id and status is not OrderStatus.CANCELLED:
-            owned[customer_id].add(product_id)
-    return {customer_id: frozenset(ids) for customer_id, ids in owned.items()}
 
 
 def _event_day(item: ContentItem) -> date:

@@ -206,6 +206,11 @@ def test_a_table_gives_back_its_orders(orders: list[Order]) -> None:
         assert [tuple(map(str, r)) for r in table.rows(*FIELDS, customer_id=customer_id)] == [
             tuple(str(getattr(o, f)) for f in FIELDS) for o in orders if o.customer_id == customer_id
         ]
+    bought: dict[str, set[str]] = defaultdict(set)
+    for o in orders:
+        if o.product_id and not o.cancelled:
+            bought[o.customer_id].add(o.product_id)
+    assert table.bought_products() == {c: frozenset(ids) for c, ids in bought.items()}
 
 
 @settings(max_examples=200, deadline=None)
