@@ -1113,10 +1113,6 @@ class OrderTableBuilder:
             order.status,
         )
 
-    def order_id(self, row: int) -> str:
-        """Return the order_id of a row added, the very string given."""
-        return self._ids[row]
-
     def customer_id(self, row: int) -> str:
         """Return the customer_id of a row added."""
         return self._table._customer_ids[self._table._customer[row]]
