@@ -1157,6 +1157,8 @@ def _pickled_as_constructor_call(cls: type[Any]) -> None:
     cls.__reduce__ = __reduce__  # type: ignore[assignment]
 
 
-# What crosses to a render process and back, per chunk of recipients.
-for _cls in (Customer, Contact, Order, Selection, ChosenItem, ItemReason, RenderedMessage, Lint):
+# What crosses to a render process and back, per chunk of recipients, and what a run keeps on
+# disk through the render stage.
+for _cls in (Customer, Contact, Order, Selection, ChosenItem, ItemReason, RenderedMessage, Lint,
+             Segmentation, CustomerValue, SegmentMove):
     _pickled_as_constructor_call(_cls)

@@ -153,21 +153,30 @@ def run_batch(
                 suppressed = {s.email for s in state.suppressions()}
                 selections = select(data, config, segmentation, quiet, sent, as_of, suppressed)
             gc.freeze()  # the selections live as long as the dataset (see _long_lived)
-            with atomic_folder(output / run_id, dry_run=dry_run) as writer, _Records(writer.root) as records:
+            previous_as_of = frozen.as_of if frozen else None
+            del frozen
+            with atomic_folder(output / run_id, dry_run=dry_run) as writer, \
+                    _Spool(writer.root) as records, _Spool(writer.root) as parked:
                 with timer.stage("render"):
+                    # The render stage is the run's peak: its processes are alive too. What only
+                    # the later stages need waits on disk meanwhile (the segmentation: 17 MB at
+                    # 30,000 demo customers), as do the records of what is rendered.
+                    _park(segmentation, parked)
+                    del segmentation
                     _render_all(compiled, selections, project, as_of, secret, writer, records, processes, progress)
                 processes.stop()  # idle from here on: their memory is given back before the call lists
+                segmentation = _unpark(parked)
                 with timer.stage("calls"):
                     # Both stages read data.interactions themselves; they get the imported call outcomes on top.
                     imported = state.interactions()
                     calls = build_calls(data, config, segmentation, quiet, selections, imported, as_of)
                     write_call_lists(writer, calls, data, settings, as_of)
                 with timer.stage("reports"):
-                    rendered = records.read(data.contacts)
+                    rendered = _read_records(records, data.contacts)
                     retention = compute_retention(data, segmentation, config, as_of, imported)
                     templates = settings.paths.templates
                     writer.write_pieces("reports/segments.html", segmentation_report_pieces(
-                        segmentation, data, config, previous_as_of=frozen.as_of if frozen else None,
+                        segmentation, data, config, previous_as_of=previous_as_of,
                         templates=templates))
                     writer.write_text("reports/retention.html", render_retention_report(retention, templates=templates))
                     writer.write_bytes("segments.csv", segments_csv_bytes(segmentation))
@@ -308,8 +317,8 @@ def _hold_for_rendering(compiled: Compiled, settings: Settings, content: dict[st
 def _render_chunk(chunk: _Chunk) -> tuple[bytes, int, int]:
     """Render and write the messages of one chunk's recipients.
 
-    Returns the records of what was made, pickled for _Records (the parent stores them as
-    they are), the bytes written and the number of recipients.
+    Returns the records of what was made, pickled (the parent keeps them on disk as they
+    are), the bytes written and the number of recipients.
     """
     w = _WORKER
     if "failed" in w:
@@ -358,14 +367,15 @@ def _render_all(
     as_of: date,
     secret: bytes,
     writer: RunWriter,
-    records: _Records,
+    records: _Spool,
     processes: _RenderProcesses,
     progress: Progress | None,
 ) -> None:
     """Render every message of the batch into the writer's folder, in the render processes if there are any.
 
     The chunks are cut one by one as the processes ask for more (the pool's pipe holds back
-    the parent), so only a few are ever in memory; what each chunk made goes to `records`.
+    the parent), so only a few are ever in memory; the records of what each chunk made are
+    kept in `records`, unread (see _read_records).
     """
     todo = [s for s in selections if s.newsletter or s.alert]
     data = project.data
@@ -374,7 +384,7 @@ def _render_all(
     def collect(result: tuple[bytes, int, int]) -> None:
         nonlocal done
         made, written, recipients = result
-        records.add(made)
+        records.add_pickled(made)
         writer.bytes_written += written
         done += recipients
         if progress:
@@ -400,55 +410,87 @@ def _render_all(
             raise
 
 
-class _Records:
-    """What rendering made, a small record a message, kept on disk from the render until the reports.
+class _Spool:
+    """Values kept on disk for a while, in the order added: an unnamed temporary file of pickles.
 
-    Held in this process they were 24 MB at 30,000 demo customers, all through the render
-    stage, when the render processes are alive too: the run's peak. Each chunk's records
-    arrive pickled and are appended to an unnamed temporary file in the run's temporary
-    folder, so nothing is ever written outside it and nothing is left if the run dies.
+    The file is made in the run's temporary folder, so nothing is ever written outside it,
+    and it has no name, so nothing is left behind if the run dies. Only this run's own values
+    are ever read back from it.
     """
 
     def __init__(self, folder: Path) -> None:
         self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed by __exit__
 
-    def __enter__(self) -> _Records:
+    def __enter__(self) -> _Spool:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._file.close()
 
-    def add(self, pickled: bytes) -> None:
-        """Keep one chunk's records, as _render_chunk pickled them."""
+    def add(self, value: object) -> None:
+        """Keep a value."""
+        self.add_pickled(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+
+    def add_pickled(self, pickled: bytes) -> None:
+        """Keep a value pickled elsewhere (by a render process), without unpickling it here."""
+        self._file.seek(0, os.SEEK_END)
         self._file.write(pickled)
 
-    def read(self, contacts: Mapping[str, Contact]) -> dict[tuple[str, MessageKind], RenderedMessage]:
-        """Return every record by (contact_id, kind), in the order rendered.
-
-        Kept until the site is written: one copy of each equal subject, preheader and item
-        list, and the contact's own id (5,242 distinct subjects over 15,039 messages at 10,000
-        demo customers; each chunk came with copies of its own).
-        """
-        rendered: dict[tuple[str, MessageKind], RenderedMessage] = {}
-        distinct: dict[Any, Any] = {}
+    def __iter__(self) -> Iterator[Any]:
+        """Yield the values kept, in the order added."""
         self._file.seek(0)
         while True:
             try:
-                # Only ever this run's own file, written by add() from its own render processes.
-                messages: list[RenderedMessage] = pickle.load(self._file)  # noqa: S301
+                yield pickle.load(self._file)  # noqa: S301 - this run's own values (see the class)
             except EOFError:
-                break
-            for message in messages:
-                contact_id = contacts[message.contact_id].contact_id
-                rendered[(contact_id, message.kind)] = replace(
-                    message,
-                    contact_id=contact_id,
-                    subject=distinct.setdefault(message.subject, message.subject),
-                    preheader=distinct.setdefault(message.preheader, message.preheader),
-                    item_ids=distinct.setdefault(message.item_ids, message.item_ids),
-                    lints=distinct.setdefault(message.lints, message.lints),
-                )
-        return rendered
+                return
+
+
+def _park(segmentation: Segmentation, spool: _Spool) -> None:
+    """Keep the segmentation in `spool`, a thousand customers at a time (see _unpark).
+
+    Pickled at once, it was held a second time as text while pickling (every share is
+    pickled as its str): 20 MB at 30,000 demo customers, at the start of the render stage.
+    """
+    spool.add(replace(segmentation, customers={}))
+    values = list(segmentation.customers.values())
+    for start in range(0, len(values), _PARKED_AT_ONCE):
+        spool.add(values[start : start + _PARKED_AT_ONCE])
+
+
+_PARKED_AT_ONCE = 1000
+
+
+def _unpark(spool: _Spool) -> Segmentation:
+    """Return the segmentation _park kept in `spool`, customers in their order."""
+    values = iter(spool)
+    head: Segmentation = next(values)
+    return replace(head, customers={value.customer_id: value for part in values for value in part})
+
+
+def _read_records(records: _Spool, contacts: Mapping[str, Contact]) -> dict[tuple[str, MessageKind], RenderedMessage]:
+    """Return every rendered record by (contact_id, kind), in the order rendered.
+
+    The render processes send each chunk's records pickled, and _render_all keeps them on
+    disk unread: held here they were 24 MB at 30,000 demo customers through the render stage.
+    Read back for the reports and the site with one copy of each equal subject, preheader and
+    item list, and the contact's own id (5,242 distinct subjects over 15,039 messages at
+    10,000 demo customers; each chunk came with copies of its own).
+    """
+    rendered: dict[tuple[str, MessageKind], RenderedMessage] = {}
+    distinct: dict[Any, Any] = {}
+    for messages in records:
+        for message in messages:
+            contact_id = contacts[message.contact_id].contact_id
+            rendered[(contact_id, message.kind)] = replace(
+                message,
+                contact_id=contact_id,
+                subject=distinct.setdefault(message.subject, message.subject),
+                preheader=distinct.setdefault(message.preheader, message.preheader),
+                item_ids=distinct.setdefault(message.item_ids, message.item_ids),
+                lints=distinct.setdefault(message.lints, message.lints),
+            )
+    return rendered
 
 
 # --------------------------------------------------------------------------- files

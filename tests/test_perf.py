@@ -104,7 +104,7 @@ def test_spawned_render_processes_given_chunks_write_what_one_process_writes(
     def spy(*args: Any) -> None:
         pools.append(args[7].pool is not None)
         render_all(*args)
-        made.append(args[6].read(args[2].data.contacts))  # the records kept on disk, read back
+        made.append(run._read_records(args[6], args[2].data.contacts))  # kept on disk, read back
 
     monkeypatch.setattr(run, "_render_all", spy)
     first = run.run_batch(tiny_project, as_of=AS_OF, jobs=1, force=True)
@@ -183,3 +183,34 @@ def test_a_run_whose_render_processes_cannot_start_renders_in_its_own_process(
     second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)
     assert _digest(second.folder / "emails") == one
     assert "could not start the render processes ([Errno 11] Resource temporarily unavailable)" in caplog.text
+
+
+def test_a_spool_gives_back_what_was_kept_in_order_and_leaves_no_file(tmp_path: Path) -> None:
+    """Values kept on disk come back equal and in order; adding after a read appends; no file is seen."""
+    with run._Spool(tmp_path) as spool:
+        spool.add({"a": Fraction(1, 3)})
+        spool.add_pickled(pickle.dumps([Decimal("8.0"), "é"]))
+        first = next(iter(spool))  # a read stopped halfway ...
+        spool.add(("last",))  # ... does not make the next value overwrite the second
+        assert first == {"a": Fraction(1, 3)}
+        assert list(spool) == [{"a": Fraction(1, 3)}, [Decimal("8.0"), "é"], ("last",)]
+        assert str(list(spool)[1][0]) == "8.0"
+        assert list(tmp_path.iterdir()) == []  # unnamed: nothing to leave behind in the run folder
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_parked_segmentation_comes_back_equal_customers_in_order(
+    tiny_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The segmentation kept on disk through the render stage is the same segmentation, in a few parts."""
+    monkeypatch.setattr(run, "_PARKED_AT_ONCE", 2)
+    project = load_project(tiny_project)
+    segmentation = resolve_segmentation(project.data, project.segments, AS_OF, None)
+    assert len(segmentation.customers) > 2 * run._PARKED_AT_ONCE
+    with run._Spool(tmp_path) as spool:
+        run._park(segmentation, spool)
+        assert len(list(spool)) == 1 + -(-len(segmentation.customers) // 2)
+        back = run._unpark(spool)
+    assert back == segmentation
+    assert list(back.customers) == list(segmentation.customers)
+    assert back.warnings == segmentation.warnings and back.as_of == segmentation.as_of
