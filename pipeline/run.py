@@ -33,7 +33,7 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.calls import build_calls, write_call_lists
-from pipeline.errors import UsageError, WindstilError
+from pipeline.errors import OutputError, UsageError, WindstilError
 from pipeline.fingerprint import project_hashes
 from pipeline.load import load_project
 from pipeline.lock import project_lock
@@ -419,7 +419,11 @@ class _Spool:
     """
 
     def __init__(self, folder: Path) -> None:
-        self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed by __exit__
+        self._folder = folder
+        try:
+            self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed by __exit__
+        except OSError as error:
+            raise self._error(error) from error
 
     def __enter__(self) -> _Spool:
         return self
@@ -433,8 +437,12 @@ class _Spool:
 
     def add_pickled(self, pickled: bytes) -> None:
         """Keep a value pickled elsewhere (by a render process), without unpickling it here."""
-        self._file.seek(0, os.SEEK_END)
-        self._file.write(pickled)
+        try:
+            self._file.seek(0, os.SEEK_END)
+            self._file.write(pickled)
+            self._file.flush()  # a full disk is said here, not later in whichever stage reads
+        except OSError as error:
+            raise self._error(error) from error
 
     def __iter__(self) -> Iterator[Any]:
         """Yield the values kept, in the order added."""
@@ -444,6 +452,11 @@ class _Spool:
                 yield pickle.load(self._file)  # noqa: S301 - this run's own values (see the class)
             except EOFError:
                 return
+            except OSError as error:
+                raise self._error(error) from error
+
+    def _error(self, error: OSError) -> OutputError:
+        return OutputError(f"cannot keep the run's working data in {self._folder}: {error.strerror}")
 
 
 def _park(segmentation: Segmentation, spool: _Spool) -> None:

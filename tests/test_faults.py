@@ -123,6 +123,35 @@ def test_disk_full_aborts_cleanly(project: Path, unchanged: None, monkeypatch: p
     assert "Traceback" not in output
 
 
+def test_disk_full_for_the_working_data_aborts_cleanly(
+    project: Path, unchanged: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC while the run keeps its working data on disk (records, segmentation): same clean exit."""
+    real = run_module.tempfile.TemporaryFile
+
+    class Full:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._file = real(*args, **kwargs)
+            self.written = 0
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._file, name)
+
+        def write(self, data: bytes) -> int:
+            self.written += 1
+            if self.written >= 2:  # the segmentation's first part went in
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return int(self._file.write(data))
+
+    monkeypatch.setattr(run_module.tempfile, "TemporaryFile", Full)
+    code, output = invoke(project, "run", "--as-of", RUN_ID, "--jobs", "1")
+    assert code == 1
+    assert "error: cannot keep the run's working data in" in output
+    assert "No space left on device" in output
+    assert "Traceback" not in output
+    assert not (project / "output" / RUN_ID).exists()
+
+
 # --------------------------------------------------------------------------- permission denied
 
 
