@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import enum
+import functools
 import itertools
 import operator
 from array import array
@@ -1153,6 +1154,7 @@ _WIDER = {"B": "H", "H": "I", "I": "Q"}
 _CODES_UP_TO = {typecode: 1 << (8 * array(typecode).itemsize) for typecode in _WIDER}
 _CODE_LIMITS = frozenset(_CODES_UP_TO.values())
 _PLAIN = frozenset({str, date, type(None)})  # the common cells, each equal only to values of its own type
+_NEXT: Callable[[int], int] = functools.partial(operator.add, 1)
 
 
 def _distinct_key(value: Any) -> Any:
@@ -1173,6 +1175,63 @@ def _distinct_key(value: Any) -> Any:
     return kind, value
 
 
+class _Texts(Sequence[str]):
+    """Distinct strings kept as one: value i is text[bounds[i]:bounds[i + 1]].
+
+    A field of strings that are mostly distinct (an evaluation's order_id) costs its characters
+    and 4 bytes each this way, instead of a str object (about 58 bytes) and a list slot each.
+    """
+
+    __slots__ = ("_bounds", "_text")
+
+    def __init__(self, values: Sequence[str]) -> None:
+        self._text = "".join(values)
+        bounds = itertools.accumulate(map(len, values), initial=0)
+        self._bounds = array("I" if len(self._text) < _CODES_UP_TO["I"] else "Q", bounds)
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1
+
+    @overload
+    def __getitem__(self, code: int) -> str: ...
+
+    @overload
+    def __getitem__(self, code: slice) -> list[str]: ...
+
+    def __getitem__(self, code: int | slice) -> str | list[str]:
+        if isinstance(code, slice):
+            return list(self.at(range(*code.indices(len(self)))))
+        code = operator.index(code)
+        if code < 0:
+            code += len(self)
+        if not 0 <= code < len(self):
+            raise IndexError("text code out of range")
+        return self._text[self._bounds[code] : self._bounds[code + 1]]
+
+    def at(self, codes: Sequence[int]) -> Iterator[str]:
+        """Return the values of the given codes, one by one (sliced in C, no Python call per value)."""
+        bound = self._bounds.__getitem__
+        return map(self._text.__getitem__, map(slice, map(bound, codes), map(bound, map(_NEXT, codes))))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _unpickle_texts, (self._text, self._bounds)
+
+
+def _unpickle_texts(text: str, bounds: array[int]) -> _Texts:
+    texts = _Texts.__new__(_Texts)
+    texts._text, texts._bounds = text, bounds
+    return texts
+
+
+def _kept_as_texts(values: list[Any], rows: int) -> bool:
+    """Tell whether a field's distinct values are better kept as _Texts: strings, most of them met once.
+
+    Not when they repeat (a customer_id): the list then shares the strings the dataset holds
+    anyway, and a record made from it does too.
+    """
+    return 2 * len(values) > rows and all(type(value) is str for value in values)
+
+
 class RecordTable(Sequence[T]):
     """Records of one frozen slotted dataclass, stored by field: each field's distinct values once,
     and per row a code into them of as few bytes as they need (the records themselves are not kept).
@@ -1184,7 +1243,7 @@ class RecordTable(Sequence[T]):
 
     __slots__ = ("_codes", "_type", "_values")
     _type: type[T]
-    _values: tuple[list[Any], ...]  # per field, in the constructor's order: its distinct values
+    _values: tuple[Sequence[Any], ...]  # per field, in the constructor's order: its distinct values
     _codes: tuple[array[int], ...]  # per field: a row's code into that field's values
 
     def __init__(self, record_type: type[T], records: Iterable[T] = ()) -> None:
@@ -1243,11 +1302,14 @@ class RecordTable(Sequence[T]):
 
     def _columns(self) -> list[Iterator[Any]]:
         """Return one iterator per field over every row's value, in the constructor's order."""
-        return [map(values.__getitem__, codes) for values, codes in zip(self._values, self._codes, strict=True)]
+        return [
+            values.at(codes) if isinstance(values, _Texts) else map(values.__getitem__, codes)
+            for values, codes in zip(self._values, self._codes, strict=True)
+        ]
 
 
 def _unpickle_record_table(
-    record_type: type[T], values: tuple[list[Any], ...], codes: tuple[array[int], ...]
+    record_type: type[T], values: tuple[Sequence[Any], ...], codes: tuple[array[int], ...]
 ) -> RecordTable[T]:
     table: RecordTable[T] = RecordTable.__new__(RecordTable)
     table._type, table._values, table._codes = record_type, values, codes
@@ -1310,7 +1372,9 @@ class RecordTableBuilder(Generic[T]):
 
     def fill(self, table: RecordTable[T]) -> None:
         """Make `table` (being constructed) the table of the records added so far; the builder is done then."""
-        table._type, table._values, table._codes = self._type, self._values, tuple(self._codes)
+        rows = len(self._codes[0]) if self._codes else 0
+        table._type, table._codes = self._type, tuple(self._codes)
+        table._values = tuple(_Texts(values) if _kept_as_texts(values, rows) else values for values in self._values)
         # The lookups are for adding only (a big export's are megabytes); the columns are the table's now.
         self._values, self._codes, self._appends, self._known = (), [], [], ()
 

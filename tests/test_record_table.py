@@ -137,7 +137,7 @@ def test_equal_values_that_print_differently_stay_apart() -> None:
 
 @given(st.lists(st.text(max_size=12), max_size=60), st.integers(0, 3))
 def test_strings_met_once_come_back_exactly(texts: list[str], repeats: int) -> None:
-    """A field of mostly distinct strings (an order_id) gives back each string as it was."""
+    """A field of mostly distinct strings (an order_id) is kept joined; each comes back as it was."""
     records = [Row(text, n % 3) for n, text in enumerate(texts)] * (1 + repeats % 2)
     table = RecordTable(Row, records)
     assert all_same(table, records)
