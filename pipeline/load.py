@@ -52,6 +52,7 @@ from pipeline.models import (
     OurLevel,
     Product,
     Project,
+    RecordTableBuilder,
     Reject,
     Settings,
     Suppression,
@@ -672,7 +673,9 @@ def _load_all(settings: Settings) -> _Loaded:
             found = scores[text] = parse_amount(text, mark)
         return found
 
-    evaluations: list[Evaluation] = []
+    # The evaluations and interactions go straight into their columns too: an object per row
+    # made first and dropped later would leave its pool space as holes (see the order_id below).
+    evaluations = RecordTableBuilder(Evaluation)
     for row in _rows(tables["evaluations.csv"], rejects):
         customer_id = row.id("customer_id")
         order_id = row.id("order_id", required=False)
@@ -691,14 +694,14 @@ def _load_all(settings: Settings) -> _Loaded:
             bad_rows[row.table.file] += 1
             continue
         customer_id = customers[customer_id].customer_id
-        # The evaluation keeps its own cell, not the order's string: that one is freed once the
-        # table is built, and a quarter of them kept alive would pin the freed rest (22 MB at
-        # 30,000 demo customers, never given back).
-        evaluations.append(Evaluation(customer_id, when, score, order_id, once(row.text("comment"))))
+        # The table keeps the row's own order_id cell, not the order's string: that one is freed once
+        # the order table is built, and a quarter of them kept alive would pin the freed rest (22 MB
+        # at 30,000 demo customers, never given back).
+        evaluations.add(customer_id, when, score, order_id, row.text("comment"))  # each distinct value kept once
     del order_rows
     order_table = orders.build()
 
-    interactions: list[Interaction] = []
+    interactions = RecordTableBuilder(Interaction)
     for row in _rows(tables.get("interactions.csv"), rejects):
         customer_id = row.id("customer_id")
         contact_id = row.id("contact_id", required=False)
@@ -715,16 +718,14 @@ def _load_all(settings: Settings) -> _Loaded:
         if row.bad:
             bad_rows[row.table.file] += 1
             continue
-        interactions.append(
-            Interaction(
-                customer_id=customers[customer_id].customer_id,
-                date=when,
-                contact_id=contacts[contact_id].contact_id if contact_id else "",  # the contact's own string
-                channel=channel,
-                our_level=our_level,
-                their_level=their_level,
-                note=once(row.text("note")),
-            )
+        interactions.add(
+            customers[customer_id].customer_id,
+            when,
+            contacts[contact_id].contact_id if contact_id else "",  # the contact's own string
+            channel,
+            our_level,
+            their_level,
+            row.text("note"),  # each distinct note kept once, as every value
         )
 
     suppressions: dict[str, Suppression] = {}
@@ -791,8 +792,8 @@ def _load_all(settings: Settings) -> _Loaded:
         customers=customers,
         contacts=contacts,
         orders=order_table,
-        evaluations=tuple(evaluations),
-        interactions=tuple(interactions),
+        evaluations=evaluations.build(),
+        interactions=interactions.build(),
         suppressions=tuple(suppressions.values()),
         products=products,
         content=content,

@@ -45,10 +45,13 @@ from pipeline.models import (
     Customer,
     Dataset,
     Delivery,
+    Evaluation,
+    Interaction,
     MessageKind,
     OrderTable,
     Product,
     Project,
+    RecordTable,
     RenderedMessage,
     Segmentation,
     Selection,
@@ -324,7 +327,8 @@ def _render_chunk(chunk: _Chunk) -> tuple[bytes, int, int]:
     if "failed" in w:
         raise RuntimeError(w["failed"])
     data = Dataset(account_managers=w["account_managers"], customers=chunk.customers, contacts=chunk.contacts,
-                   orders=chunk.orders, evaluations=(), interactions=(), suppressions=(),
+                   orders=chunk.orders, evaluations=RecordTable(Evaluation),
+                   interactions=RecordTable(Interaction), suppressions=(),
                    products=w["products"], content=w["content"])
     prepare_run(w["compiled"], data)
     writer = RunWriter(chunk.root)
