@@ -611,6 +611,51 @@ class Retention:
         return Fraction(len(self.retained), self.previous_customers) if self.previous_customers else None
 
 
+# --------------------------------------------------------------------------- tables: rows stored by column
+
+T = TypeVar("T")
+
+
+class _Table(Sequence[T]):
+    """What the column tables share: a read-only sequence whose rows are made when asked for.
+
+    A subclass stores its rows by column and says how to make row r (`_row`) and what a row
+    is called in an error (`_row_name`).
+    """
+
+    __slots__ = ()
+
+    def _row(self, row: int) -> T:
+        raise NotImplementedError
+
+    def _row_name(self) -> str:
+        return "row"
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
+        """Return the row at `index`; a slice gives a tuple of them."""
+        if isinstance(index, slice):
+            return tuple(map(self._row, range(*index.indices(len(self)))))
+        row = operator.index(index)
+        if row < 0:
+            row += len(self)
+        if not 0 <= row < len(self):
+            raise IndexError(f"{self._row_name()} out of range")
+        return self._row(row)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, (type(self), tuple, list)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 # --------------------------------------------------------------------------- the orders, stored by column
 
 _STATUSES: tuple[OrderStatus | None, ...] = (None, *OrderStatus)  # a row's status code indexes this
@@ -674,7 +719,7 @@ def _joined(coefficient: int, exponent: int) -> Decimal:
     return Decimal(coefficient) if exponent == 0 else Decimal(coefficient).scaleb(exponent, _EXACT)
 
 
-class OrderTable(Sequence[Order]):
+class OrderTable(_Table[Order]):
     """The orders, one compact array per field: about 55 bytes an order instead of 390 as Order objects.
 
     A sequence of `Order` in file order: indexing and iterating make an Order per row (a
@@ -719,32 +764,14 @@ class OrderTable(Sequence[Order]):
     def __len__(self) -> int:
         return len(self._customer)
 
-    @overload
-    def __getitem__(self, index: int) -> Order: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[Order, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> Order | tuple[Order, ...]:
-        """Return the Order of a row; a slice gives a tuple of them."""
-        if isinstance(index, slice):
-            return tuple(self._order(row) for row in range(*index.indices(len(self))))
-        row = operator.index(index)
-        if row < 0:
-            row += len(self)
-        if not 0 <= row < len(self):
-            raise IndexError("order row out of range")
+    def _row(self, row: int) -> Order:
         return self._order(row)
+
+    def _row_name(self) -> str:
+        return "order row"
 
     def __iter__(self) -> Iterator[Order]:
         return map(Order, *self._fields(_ORDER_FIELDS))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, (OrderTable, tuple, list)):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"OrderTable({tuple(self)!r})"
@@ -1147,7 +1174,6 @@ class OrderTableBuilder:
 
 # --------------------------------------------------------------------------- records stored by column
 
-T = TypeVar("T")
 # The widths of a column's codes, narrowest first: a column starts at one byte a row and is
 # widened when its distinct values outgrow the width (a language, a channel or a score never do).
 _WIDER = {"B": "H", "H": "I", "I": "Q"}
@@ -1232,7 +1258,7 @@ def _kept_as_texts(values: list[Any], rows: int) -> bool:
     return 2 * len(values) > rows and all(type(value) is str for value in values)
 
 
-class RecordTable(Sequence[T]):
+class RecordTable(_Table[T]):
     """Records of one frozen slotted dataclass, stored by field: each field's distinct values once,
     and per row a code into them of as few bytes as they need (the records themselves are not kept).
 
@@ -1261,32 +1287,11 @@ class RecordTable(Sequence[T]):
     def __len__(self) -> int:
         return len(self._codes[0])
 
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
-        """Return the record of a row; a slice gives a tuple of them."""
-        if isinstance(index, slice):
-            return tuple(map(self._record, range(*index.indices(len(self)))))
-        row = operator.index(index)
-        if row < 0:
-            row += len(self)
-        if not 0 <= row < len(self):
-            raise IndexError(f"{self._type.__name__} row out of range")
-        return self._record(row)
-
     def __iter__(self) -> Iterator[T]:
         return map(self._type, *self._columns())
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, (RecordTable, tuple, list)):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
+    def _row_name(self) -> str:
+        return f"{self._type.__name__} row"
 
     def __repr__(self) -> str:
         return f"RecordTable({self._type.__name__}, {tuple(self)!r})"
@@ -1297,7 +1302,7 @@ class RecordTable(Sequence[T]):
 
     # -- inside
 
-    def _record(self, row: int) -> T:
+    def _row(self, row: int) -> T:
         return self._type(*[values[codes[row]] for values, codes in zip(self._values, self._codes, strict=True)])
 
     def _columns(self) -> list[Iterator[Any]]:
