@@ -656,6 +656,59 @@ class _Table(Sequence[T]):
     __hash__ = None  # type: ignore[assignment]
 
 
+_NEXT: Callable[[int], int] = functools.partial(operator.add, 1)
+
+
+class _Texts(Sequence[str]):
+    """Strings kept as one: value i is text[bounds[i]:bounds[i + 1]].
+
+    Strings that are mostly distinct (the orders' ids, an evaluation's order_id) cost their
+    characters and 4 bytes each this way, instead of a str object (about 58 bytes) and a list
+    slot each.
+    """
+
+    __slots__ = ("_bounds", "_text")
+
+    def __init__(self, values: Sequence[str]) -> None:
+        self._text = "".join(values)
+        bounds = itertools.accumulate(map(len, values), initial=0)
+        self._bounds = array("I" if len(self._text) < _CODES_UP_TO["I"] else "Q", bounds)
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1
+
+    @overload
+    def __getitem__(self, code: int) -> str: ...
+
+    @overload
+    def __getitem__(self, code: slice) -> list[str]: ...
+
+    def __getitem__(self, code: int | slice) -> str | list[str]:
+        if isinstance(code, slice):
+            return list(self.at(range(*code.indices(len(self)))))
+        code = operator.index(code)
+        if code < 0:
+            code += len(self)
+        if not 0 <= code < len(self):
+            raise IndexError("text code out of range")
+        return self._text[self._bounds[code] : self._bounds[code + 1]]
+
+    def at(self, codes: Sequence[int]) -> Iterator[str]:
+        """Return the values of the given codes, one by one (sliced in C, no Python call per value)."""
+        bound = self._bounds.__getitem__
+        return map(self._text.__getitem__, map(slice, map(bound, codes), map(bound, map(_NEXT, codes))))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _unpickle_texts, (self._text, self._bounds)
+
+
+def _unpickle_texts(text: str, bounds: array[int]) -> _Texts:
+    texts = _Texts.__new__(_Texts)
+    texts._text, texts._bounds = text, bounds
+    return texts
+
+
+
 # --------------------------------------------------------------------------- the orders, stored by column
 
 _STATUSES: tuple[OrderStatus | None, ...] = (None, *OrderStatus)  # a row's status code indexes this
@@ -682,7 +735,6 @@ _COLUMNS = (
     "_customer_ids",
     "_customer",
     "_ids",
-    "_id_ends",
     "_order_date",
     "_end_date",
     "_status",
@@ -731,8 +783,7 @@ class OrderTable(_Table[Order]):
     __slots__ = (*_COLUMNS, "_days", "_index", "_sum_bound")
     _customer_ids: list[str]  # a row's customer code indexes this
     _customer: array[int]
-    _ids: str  # every order_id, joined: row r's is _ids[_id_ends[r - 1]:_id_ends[r]]
-    _id_ends: array[int]
+    _ids: _Texts  # every order_id, joined: row r's is _ids[r]
     _order_date: array[int]  # date.toordinal()
     _end_date: array[int]  # date.toordinal(), 0 for None
     _status: array[int]  # indexes _STATUSES
@@ -842,7 +893,6 @@ class OrderTable(_Table[Order]):
 
     def _order(self, row: int) -> Order:
         days = self._days if self._days is not None else self._day_of()
-        ends = self._id_ends
         names = self._names
         if self._kept:
             revenue, cost = self._amount("revenue", row), self._amount("cost", row)
@@ -850,7 +900,7 @@ class OrderTable(_Table[Order]):
             revenue = _joined(self._revenue[row], self._revenue_exp[row])
             cost = _joined(self._cost[row], self._cost_exp[row])
         return Order(
-            self._ids[ends[row - 1] if row else 0 : ends[row]],
+            self._ids[row],
             self._customer_ids[self._customer[row]],
             days[self._order_date[row]],  # type: ignore[arg-type]  # never 0
             revenue,
@@ -877,10 +927,7 @@ class OrderTable(_Table[Order]):
         table._product = renumbered(self._product, names_used)
         table._description = renumbered(self._description, names_used)
         table._names = list(map(self._names.__getitem__, names_used))
-        ends = self._id_ends
-        ids = [self._ids[ends[row - 1] if row else 0 : ends[row]] for row in rows]
-        table._ids = "".join(ids)
-        table._id_ends = array(ends.typecode, itertools.accumulate(map(len, ids)))
+        table._ids = _Texts(list(self._ids.at(rows)))
         for name in ("_order_date", "_end_date", "_status", "_revenue", "_revenue_exp", "_cost", "_cost_exp"):
             column: array[int] = getattr(self, name)
             setattr(table, name, array(column.typecode, map(column.__getitem__, rows)))
@@ -911,12 +958,7 @@ class OrderTable(_Table[Order]):
         columns: list[Iterator[Any]] = []
         for name in names:
             if name == "order_id":
-                ends = self._id_ends
-                if rows is None:
-                    starts: Iterable[int] = itertools.chain((0,), ends)
-                else:
-                    starts = [ends[row - 1] if row else 0 for row in rows]
-                columns.append(map(self._ids.__getitem__, map(slice, starts, column(ends))))
+                columns.append(self._ids.at(range(len(self)) if rows is None else rows))
             elif name == "customer_id":
                 columns.append(map(self._customer_ids.__getitem__, column(self._customer)))
             elif name == "order_date":
@@ -1073,8 +1115,8 @@ class OrderTableBuilder:
     def __init__(self) -> None:
         self._table = OrderTable.__new__(OrderTable)
         t = self._table
-        t._customer_ids, t._names, t._ids, t._kept = [], [""], "", {}
-        t._customer, t._id_ends, t._product, t._description = (array("I") for _ in range(4))
+        t._customer_ids, t._names, t._ids, t._kept = [], [""], _Texts(()), {}
+        t._customer, t._product, t._description = (array("I") for _ in range(3))
         t._order_date, t._end_date = array("i"), array("i")
         t._status = array("B")
         t._revenue, t._cost = array("q"), array("q")
@@ -1083,7 +1125,6 @@ class OrderTableBuilder:
         self._customer_codes: dict[str, int] = {}
         self._name_codes: dict[str, int] = {"": 0}
         self._ids: list[str] = []
-        self._length = 0
 
     def add(
         self,
@@ -1105,12 +1146,6 @@ class OrderTableBuilder:
             t._customer_ids.append(customer_id)  # the caller's str: the Customer's own when it passes that
         t._customer.append(code)
         self._ids.append(order_id)
-        self._length += len(order_id)
-        try:
-            t._id_ends.append(self._length)
-        except OverflowError:  # over 4 G characters of ids
-            t._id_ends = array("q", t._id_ends)
-            t._id_ends.append(self._length)
         t._order_date.append(order_date.toordinal())
         t._end_date.append(end_date.toordinal() if end_date is not None else 0)
         t._status.append(_STATUS_CODES[status])
@@ -1161,7 +1196,7 @@ class OrderTableBuilder:
     def build(self) -> OrderTable:
         """Return the table of the orders added so far (the builder is done then)."""
         table = self._table
-        table._ids = "".join(self._ids)
+        table._ids = _Texts(self._ids)
         self._ids = []
         return table
 
@@ -1180,7 +1215,6 @@ _WIDER = {"B": "H", "H": "I", "I": "Q"}
 _CODES_UP_TO = {typecode: 1 << (8 * array(typecode).itemsize) for typecode in _WIDER}
 _CODE_LIMITS = frozenset(_CODES_UP_TO.values())
 _PLAIN = frozenset({str, date, type(None)})  # the common cells, each equal only to values of its own type
-_NEXT: Callable[[int], int] = functools.partial(operator.add, 1)
 
 
 def _distinct_key(value: Any) -> Any:
@@ -1199,54 +1233,6 @@ def _distinct_key(value: Any) -> Any:
     if isinstance(value, tuple):
         return kind, tuple(map(_distinct_key, value))
     return kind, value
-
-
-class _Texts(Sequence[str]):
-    """Distinct strings kept as one: value i is text[bounds[i]:bounds[i + 1]].
-
-    A field of strings that are mostly distinct (an evaluation's order_id) costs its characters
-    and 4 bytes each this way, instead of a str object (about 58 bytes) and a list slot each.
-    """
-
-    __slots__ = ("_bounds", "_text")
-
-    def __init__(self, values: Sequence[str]) -> None:
-        self._text = "".join(values)
-        bounds = itertools.accumulate(map(len, values), initial=0)
-        self._bounds = array("I" if len(self._text) < _CODES_UP_TO["I"] else "Q", bounds)
-
-    def __len__(self) -> int:
-        return len(self._bounds) - 1
-
-    @overload
-    def __getitem__(self, code: int) -> str: ...
-
-    @overload
-    def __getitem__(self, code: slice) -> list[str]: ...
-
-    def __getitem__(self, code: int | slice) -> str | list[str]:
-        if isinstance(code, slice):
-            return list(self.at(range(*code.indices(len(self)))))
-        code = operator.index(code)
-        if code < 0:
-            code += len(self)
-        if not 0 <= code < len(self):
-            raise IndexError("text code out of range")
-        return self._text[self._bounds[code] : self._bounds[code + 1]]
-
-    def at(self, codes: Sequence[int]) -> Iterator[str]:
-        """Return the values of the given codes, one by one (sliced in C, no Python call per value)."""
-        bound = self._bounds.__getitem__
-        return map(self._text.__getitem__, map(slice, map(bound, codes), map(bound, map(_NEXT, codes))))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _unpickle_texts, (self._text, self._bounds)
-
-
-def _unpickle_texts(text: str, bounds: array[int]) -> _Texts:
-    texts = _Texts.__new__(_Texts)
-    texts._text, texts._bounds = text, bounds
-    return texts
 
 
 def _kept_as_texts(values: list[Any], rows: int) -> bool:

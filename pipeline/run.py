@@ -463,6 +463,9 @@ class _Spool:
         return OutputError(f"cannot keep the run's working data in {self._folder}: {error.strerror}")
 
 
+_PARKED_AT_ONCE = 1000  # customers a pickle (see _park)
+
+
 def _park(segmentation: Segmentation, spool: _Spool) -> None:
     """Keep the segmentation in `spool`, a thousand customers at a time (see _unpark).
 
@@ -473,9 +476,6 @@ def _park(segmentation: Segmentation, spool: _Spool) -> None:
     values = list(segmentation.customers.values())
     for start in range(0, len(values), _PARKED_AT_ONCE):
         spool.add(values[start : start + _PARKED_AT_ONCE])
-
-
-_PARKED_AT_ONCE = 1000
 
 
 def _unpark(spool: _Spool) -> Segmentation:
