@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import copy
 import enum
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -56,14 +57,15 @@ def missing_options(options: set[str], text: str) -> list[str]:
     return sorted(o for o in options if not any(s == o or s.startswith(f"{o} ") for s in spans))
 
 
-def _modules() -> list[Any]:
+@functools.cache
+def _modules() -> tuple[Any, ...]:
     """Import every module of the package, so every enum and error class is defined."""
     found = [pipeline]
     for info in pkgutil.walk_packages(pipeline.__path__, "pipeline."):
         if info.name.endswith("__main__"):
             continue
         found.append(importlib.import_module(info.name))
-    return found
+    return tuple(found)
 
 
 def _enums(suffixes: tuple[str, ...]) -> dict[str, type[enum.Enum]]:
@@ -96,11 +98,17 @@ def test_every_reason_and_check_code_is_in_the_reference():
     assert missing(codes, page("codes.md")) == []
 
 
+@functools.cache
+def _trees() -> tuple[ast.AST, ...]:
+    """Return the parsed source of every module of pipeline/ (parsed once for all tests)."""
+    return tuple(ast.parse(path.read_text(encoding="utf-8")) for path in sorted(PIPELINE.rglob("*.py")))
+
+
 def _calls_to(name: str) -> set[str]:
     """Return the first argument of every `name("literal", …)` call in pipeline/."""
     found: set[str] = set()
-    for path in PIPELINE.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for tree in _trees():
+        for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Call)
                 and (getattr(node.func, "id", None) == name or getattr(node.func, "attr", None) == name)
@@ -145,8 +153,8 @@ def _error_classes() -> set[type[WindstilError]]:
 def _exit_literals() -> set[int]:
     """Return N of every `sys.exit(N)` and `exit_code = N` in pipeline/, and 128 for `128 + signum`."""
     found: set[int] = set()
-    for path in PIPELINE.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for tree in _trees():
+        for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "exit" and node.args:
                 arg = node.args[0]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, int):
@@ -250,37 +258,41 @@ def _dotted(path: list[str | int]) -> str:
     return text
 
 
+def _allowed(problems: list[Any], field: str) -> list[str] | None:
+    """Return the keys a loader allows at `field`'s parent, from its `unknown key` message about `field`."""
+    for problem in problems:
+        if problem.field == field and problem.message.startswith("unknown key (allowed in"):
+            return list(problem.message.split(": ", 1)[1].rstrip(")").split(", "))
+    return None
+
+
 def _schema(load: Callable[[dict[str, Any]], None], base: dict[str, Any]) -> set[str]:
     """Return every key path the loader accepts, found by asking it about a key it does not know.
 
     The loaders answer an unknown key with `unknown key (allowed in X: a, b, c)`. Starting at
-    the top, each allowed key is given a mapping (and a list of mappings) holding the probe
-    key; when the loader names what is allowed inside it, those keys are walked in turn.
+    the top, every allowed key of a mapping is given, all at once, a mapping holding the probe
+    key (and, in a second document, a list of such mappings); where the loader then names what
+    is allowed inside a key, that key is a mapping (or a list of mappings) and is walked in turn.
     """
+    top = _allowed(_problems(load, _put(base, [PROBE], 1)), PROBE)
+    assert top, "the loader no longer names its allowed keys; adapt this test"
     keys: set[str] = set()
-    todo: list[list[str | int]] = [[]]
+    todo: list[tuple[list[str | int], list[str]]] = [([], top)]
     while todo:
-        path = todo.pop()
-        for shape in ("mapping", "list"):
-            if not path and shape == "list":
-                continue
-            where = path + ([0] if shape == "list" else [])
-            probe_at = [*where, PROBE]
-            field = _dotted(probe_at).replace("[]", "[0]")
-            document = _put(base, probe_at, 1)
-            allowed = [
-                p.message.split(": ", 1)[1].rstrip(")").split(", ")
-                for p in _problems(load, document)
-                if p.field == field and p.message.startswith("unknown key (allowed in")
-            ]
-            if not allowed:
-                continue
-            for name in allowed[0]:
-                child = [*where, name]
-                keys.add(_dotted(child))
-                if not (path == ["treatment"] and name != Segment.A.value):  # the four treatments share one schema
-                    todo.append(child)
-            break
+        where, names = todo.pop()
+        keys.update(_dotted([*where, name]) for name in names)
+        if where == ["treatment"]:
+            names = [Segment.A.value]  # the four segments' treatments share one schema
+        for shape in ([], [0]):
+            document = base
+            for name in names:
+                document = _put(document, [*where, name, *shape, PROBE], 1)
+            problems = _problems(load, document)
+            for name in names:
+                inner = [*where, name, *shape]
+                allowed = _allowed(problems, _dotted([*inner, PROBE]).replace("[]", "[0]"))
+                if allowed and not any(inner == w for w, _ in todo):
+                    todo.append((inner, allowed))
     # The treatment of each segment is documented once, as treatment.<segment>.
     return {re.sub(r"^treatment\.[ABCD](?=\.|$)", "treatment.<segment>", k) for k in keys}
 
@@ -335,12 +347,32 @@ def test_every_output_column_is_in_the_reference():
     assert missing(columns, page("outputs.md")) == []
 
 
-def test_every_required_input_column_is_in_the_reference():
-    """Every file of data/ and each of its required columns is in reference/inputs.md."""
+def _columns_read() -> set[str]:
+    """Return every column name load.py reads from a CSV row (`row.text("name")`, `row.flag(...)`, …)."""
+    tree = ast.parse((PIPELINE / "load.py").read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "row"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.add(node.args[0].value)
+    return found
+
+
+def test_every_input_file_column_and_field_is_in_the_reference():
+    """Every file of data/, every column load.py reads and every content field is in reference/inputs.md."""
     load = importlib.import_module("pipeline.load")
-    text = page("inputs.md")
-    names = set(load.COLUMNS) | {column for required, _ in load.COLUMNS.values() for column in required}
-    assert missing(names, text) == []
+    content = importlib.import_module("pipeline.content")
+    columns = _columns_read()
+    assert {"newsletter_opt_in", "do_not_call", "strategic_fit", "their_level"} <= columns
+    names = set(load.COLUMNS) | columns | set(content.FIELDS)
+    assert missing(names, page("inputs.md")) == []
 
 
 @pytest.mark.parametrize("folder", ["guide", "reference"])
