@@ -1,7 +1,7 @@
 """Follow-up call lists: whom each account manager calls, why, what to say and by when.
 
-`build_calls` makes one `CallItem` per customer with at least one reason (DESIGN.md "Call
-lists"); `write_call_lists` writes them per account manager as CSV, XLSX, printable HTML
+`build_calls` makes one `CallItem` per customer with at least one reason (docs/guide/calls.md,
+docs/reference/codes.md); `write_call_lists` writes them per account manager as CSV, XLSX, printable HTML
 and a summary e-mail, plus `calls/all.csv`.
 
 Reasons and their due dates (days after the as-of date):
@@ -17,7 +17,7 @@ Reasons and their due dates (days after the as-of date):
 
 A catalogue opportunity is a product in the `cross_sell` / `up_sell` of one they bought that they
 never bought (as in the selection stage). It is a *reason* only when it was "scored for this
-customer" (DESIGN.md): the newsletter or alert made this run carries an item chosen for it, so
+customer": the newsletter or alert made this run carries an item chosen for it, so
 the call follows up what was just sent. Otherwise a listed customer's opportunities are only
 named in the talking points: a standing opportunity alone would put almost every customer on
 every month's list.

@@ -1,6 +1,6 @@
 """Load the CRM export (data/) into typed values: the good rows, and a reject per bad cell.
 
-Reading rules (DESIGN.md "Inputs"):
+Reading rules (docs/reference/inputs.md):
 
 - UTF-8 with or without a BOM; anything else stops with an error naming the file.
 - The delimiter (`,` or `;`) is decided per file from its header line.

@@ -1,7 +1,7 @@
 """Typed values passed between the stages of the batch.
 
 Every stage takes these as explicit arguments and returns new ones; nothing is mutated
-after construction. The words are DESIGN.md's words.
+after construction. The words are the documentation's words (docs/reference/).
 """
 
 from __future__ import annotations
@@ -588,7 +588,7 @@ class RetainedChange:
 
 @dataclass(frozen=True, slots=True)
 class Retention:
-    """Which customers keep buying: this window against the window before (DESIGN.md "Retention report")."""
+    """Which customers keep buying: this window against the window before (the retention report)."""
 
     as_of: date
     window_start: date  # this window is (window_start, as_of]

@@ -1,4 +1,4 @@
-"""Split the customers into A/B/C/D by value: DESIGN.md "Segmentation", exactly.
+"""Split the customers into A/B/C/D by value: docs/guide/segmentation.md, exactly.
 
 Shares and cut-off decisions use exact fractions, never floats, so a customer whose
 preceding cumulative share is exactly a cut-off lands on the same side on every machine.
@@ -318,7 +318,7 @@ def _decimal6(share: Fraction) -> str:
 
 
 def segments_csv_bytes(seg: Segmentation) -> bytes:
-    """Return segments.csv: DESIGN.md's columns in order, shares as decimals with 6 places."""
+    """Return segments.csv: the documented columns in order, shares as decimals with 6 places."""
     return csv_bytes(
         SEGMENTS_CSV_COLUMNS,
         (

@@ -1,7 +1,7 @@
 """Selection: for every contact, whether it gets a newsletter and an alert, with what, and why.
 
-DESIGN.md "Selection". Eligibility is decided per contact and every reason that applies is
-kept, in DESIGN.md's order, so recipients.csv can say exactly why a message was skipped.
+Eligibility is decided per contact and every reason that applies is kept, in the order of
+the skip reasons in docs/reference/codes.md, so recipients.csv can say exactly why a message was skipped.
 Cadence reads the approved deliveries: a newsletter approved fewer than
 `newsletter_every_days` days before as-of, or in the same calendar month (deliveries are
 unique per contact, kind and month), blocks the next one; an alert blocks further alerts in
@@ -168,7 +168,7 @@ def select(
     selections = cast(list[Selection], made)
     shared = _shared_addresses(data, selections)
     if shared:
-        # No skip reason fits (DESIGN.md's codes are fixed), and which contact should win is a
+        # No skip reason fits (the documented codes are fixed), and which contact should win is a
         # CRM question: say it, so the reviewer can exclude one at approval.
         log.warning(
             "%d e-mail address(es) get more than one newsletter because several contacts share them: %s",

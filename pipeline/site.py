@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 BUNDLED_TEMPLATES = BUNDLED / "site"
 DETAIL_SHARD = 500  # recipients per details file: a detail page loads one small file
-SIZE_BUDGET = 90 * 1024  # bytes; DESIGN.md: Gmail clips at about 100 KB
+SIZE_BUDGET = 90 * 1024  # bytes; Gmail clips a message at about 100 KB (docs/reference/codes.md: size_budget)
 STATIC_FILES = ("site.js", "site.css")
 
 # The reviewers are Dutch marketers: the site speaks Dutch, the codes stay as in the CSVs.

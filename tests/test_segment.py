@@ -1,4 +1,4 @@
-"""Segmentation: DESIGN.md "Segmentation", with hand-computed expectations."""
+"""Segmentation: docs/guide/segmentation.md, with hand-computed expectations."""
 
 from __future__ import annotations
 
@@ -302,7 +302,7 @@ def test_move_by_override_and_by_lost_revenue_say_so() -> None:
 
 
 def test_segments_csv_has_design_columns_and_six_decimals() -> None:
-    """segments.csv holds DESIGN.md's columns in order, shares with 6 decimals, amounts with 2."""
+    """segments.csv holds the documented columns in order, shares with 6 decimals, amounts with 2."""
     data = dataset(
         [customer("A1", name="Lindehof, Zorggroep"), customer("A2")],
         [order("o1", "A1", "200", "50.5"), order("o2", "A2", "100")],
