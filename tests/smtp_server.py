@@ -77,7 +77,7 @@ class Recorder:
             self.received.append(item)
         return "250 2.0.0 OK queued"
 
-    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:  # noqa: N802 (aiosmtpd's naming)
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
         """Accept `user=…\\x01auth=Bearer good-token\\x01\\x01` (RFC-less, as Google and Microsoft use it)."""
         blob = args[2] if len(args) > 2 else await server.challenge_auth("", encode_to_b64=False)
         text = base64.b64decode(blob).decode()
@@ -99,7 +99,7 @@ def password_authenticator(users: dict[str, str]) -> Callable[..., AuthResult]:
     def check(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
         if isinstance(auth_data, LoginPassword):
             ok = users.get(auth_data.login.decode()) == auth_data.password.decode()
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)
         return AuthResult(success=False, handled=False)
 
     return check
