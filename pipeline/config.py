@@ -467,7 +467,8 @@ def _delivery(check: _Checker, root: Path, value: Any) -> DeliverySettings:
         for key, text in (("domain", domain), ("selector", selector)):
             if text and not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", text):
                 check.problem(f"delivery.dkim.{key}", "must be a DNS name")
-        key_file = _existing_file(check, root, entry.get("key_file"), "delivery.dkim.key_file")
+        key_file = (_existing_file(check, root, entry["key_file"], "delivery.dkim.key_file")
+                    if "key_file" in entry else None)
         if domain and selector and key_file is not None:
             dkim = DkimSettings(domain=domain.lower(), selector=selector, key_file=key_file)
     return DeliverySettings(

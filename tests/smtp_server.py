@@ -13,7 +13,6 @@ import base64
 import email
 import email.policy
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +47,7 @@ class Recorder:
     received: list[Received] = field(default_factory=list)
     dropped: list[Received] = field(default_factory=list)  # data received, connection closed unanswered
     transactions: int = 0
+    oauth_logins: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
@@ -79,8 +79,9 @@ class Recorder:
 
     async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
         """Accept `user=…\\x01auth=Bearer good-token\\x01\\x01` (RFC-less, as Google and Microsoft use it)."""
-        blob = args[2] if len(args) > 2 else await server.challenge_auth("", encode_to_b64=False)
+        blob = args[1] if len(args) > 1 else await server.challenge_auth("", encode_to_b64=False)
         text = base64.b64decode(blob).decode()
+        self.oauth_logins.append(text)
         ok = "auth=Bearer good-token\x01" in text
         return AuthResult(success=ok, handled=False, auth_data=text)
 
@@ -117,6 +118,3 @@ def smtp_server(recorder: Recorder | None = None, **kwargs: Any) -> Iterator[tup
     finally:
         controller.stop()
 
-
-def client_context(ca_file: str) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=ca_file)

@@ -412,3 +412,56 @@ def test_sigkill_mid_batch_then_resend_delivers_each_message_once(project: Path)
     assert again.exit_code == (1 if uncertain else 0)
     for message_id in uncertain:
         assert message_id in again.output
+
+
+# --------------------------------------------------------------------------- pacing
+
+
+@pytest.fixture(scope="module")
+def demo_approved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo project of 40 customers (about 60 messages), run and approved."""
+    from pipeline.demo import generate_project
+
+    root = tmp_path_factory.mktemp("demo") / "project"
+    generate_project(root, 40, 7)
+    run_batch(root, as_of=AS_OF, jobs=1)
+    approve_run(root, RUN)
+    return root
+
+
+def test_per_minute_holds_across_a_restart(demo_approved: Path, tmp_path: Path) -> None:
+    """per_minute: 30: no 60-second window of the server's receive times holds more than 30, across a restart.
+
+    The sender and the server's handler read the same fake clock; the sender's sleeps advance
+    it. The first send stops after 45 messages (--limit), the second starts at once and must
+    count the first one's recent messages from the outbox.
+    """
+    project = tmp_path / "project"
+    shutil.copytree(demo_approved, project)
+    clock = FakeClock()
+    recorder = Recorder(clock=clock)
+    with smtp_server(recorder) as (server, _):
+        configure(project, host="127.0.0.1", port=server.port, per_minute=30)
+        first = send_run(project, RUN, limit=45, clock=clock, sleep=clock.sleep)
+        restart = clock.now
+        second = send_run(project, RUN, clock=clock, sleep=clock.sleep)
+    total = len(approved_messages(project))
+    assert total > 50
+    assert first.done[Status.SENT] == 45 and second.done[Status.SENT] == total - 45
+    times = sorted(r.at for r in recorder.received)
+    assert len(times) == total
+    busiest = max(sum(1 for t in times if start <= t < start + 60) for start in times)
+    assert busiest == 30  # full windows, never more
+    # Without the outbox's count, the restart would have sent its first 30 at once.
+    assert sum(1 for t in times if restart - 60 < t < restart + 60) > 30
+    assert all(later - earlier >= 60 for earlier, later in zip(times, times[30:], strict=False))
+
+
+def test_per_day_full_stops_with_when_to_try_again(project: Path) -> None:
+    """A per_day window that stays full for longer than the wait limit stops the send (exit 1), saying when."""
+    clock = FakeClock()
+    with smtp_server(Recorder(clock=clock)) as (server, recorder):
+        configure(project, host="127.0.0.1", port=server.port, per_day=3)
+        result = send_run(project, RUN, clock=clock, sleep=clock.sleep)
+    assert len(recorder.received) == 3 and result.counts[Status.QUEUED] == len(approved_messages(project)) - 3
+    assert result.exit_code == 1 and "the next message can go at" in result.stopped

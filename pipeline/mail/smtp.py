@@ -16,7 +16,9 @@ import shlex
 import smtplib
 import socket
 import ssl
-import subprocess  # nosec B404 (token_command is the user's own command, run without a shell)
+
+# token_command is the user's own command from settings.yaml, run without a shell.
+import subprocess  # nosec B404
 from dataclasses import dataclass
 
 from pipeline.errors import DeliveryError
@@ -79,7 +81,8 @@ class Credentials:
     def token(self) -> str:
         """Run token_command and return the access token it prints (fresh at each login)."""
         try:
-            done = subprocess.run(  # noqa: S603  # nosec B603 (the user's configured command, no shell)
+            # The user's configured command, split with shlex and run without a shell.
+            done = subprocess.run(  # noqa: S603  # nosec B603
                 shlex.split(self.token_command),
                 capture_output=True,
                 text=True,
