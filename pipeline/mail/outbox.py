@@ -92,6 +92,9 @@ class Outbox:
     def __init__(self, state: State, run_id: str) -> None:
         self.state = state
         self.run_id = run_id
+        # Outcomes not yet committed: the next claim commits them in its own transaction (one
+        # fsync a message instead of two), or flush() does when no claim follows at once.
+        self._unwritten: list[tuple[str, tuple[object, ...]]] = []
 
     # ----------------------------------------------------------------- filling
 
@@ -151,38 +154,51 @@ class Outbox:
 
     # ----------------------------------------------------------------- sending
 
-    def claim(self, now: float, suppressed: Collection[str]) -> tuple[OutboxRow | None, list[OutboxRow]]:
-        """Mark the next due message `sending` and return it, with the messages skipped on the way.
+    def next_due(self, now: float, suppressed: Collection[str]) -> tuple[OutboxRow | None, list[OutboxRow]]:
+        """Return the next message due for sending, and the messages skipped on the way as suppressed.
 
         Suppressions are read again here, right before each message: `suppressed` holds the
-        addresses of data/suppressions.csv, the state's table is queried in the same
-        transaction, so an unsubscribe or bounce recorded a moment ago is honoured.
+        addresses of data/suppressions.csv, the state's table is queried, so an unsubscribe or
+        bounce recorded a moment ago is honoured. `claim()` checks once more when it commits.
         """
+        if any(sql.startswith("INSERT OR IGNORE INTO suppressions") for sql, _ in self._unwritten):
+            self.flush()  # a hard bounce just recorded must stop the next message to that address
         skipped: list[OutboxRow] = []
+        while True:
+            found = self.state.query(
+                """SELECT * FROM outbox WHERE run_id = ? AND status IN ('queued', 'deferred')
+                   AND next_attempt <= ? ORDER BY id LIMIT 1""",
+                (self.run_id, now),
+            )
+            if not found:
+                return None, skipped
+            row = _row(found[0])
+            if self.claim(row, now, suppressed, mark=False) is None:
+                return row, skipped
+            skipped.append(row)
+
+    def claim(self, row: OutboxRow, now: float, suppressed: Collection[str], *, mark: bool = True) -> str | None:
+        """Commit `row` as `sending` with the outcomes recorded so far; return None, or why it is skipped instead.
+
+        With `mark` false only a suppressed row is written (as `skipped`): the look-ahead of
+        `next_due()`.
+        """
         with self.state.transaction() as conn:
-            while True:
-                cursor = conn.execute(
-                    """SELECT * FROM outbox WHERE run_id = ? AND status IN ('queued', 'deferred')
-                       AND next_attempt <= ? ORDER BY id LIMIT 1""",
-                    (self.run_id, now),
-                )
-                cursor.row_factory = sqlite3.Row
-                found = cursor.fetchone()
-                if found is None:
-                    return None, skipped
-                row = _row(found)
-                reason = _suppressed(conn, row.recipient, suppressed)
-                if reason is None:
-                    conn.execute(
-                        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated = ? WHERE id = ?",
-                        (iso(now), row.id),
-                    )
-                    return row, skipped
+            reason = _suppressed(conn, row.recipient, suppressed)
+            if reason is None and not mark:
+                return None
+            self._write_outcomes(conn)
+            if reason is not None:
                 conn.execute(
                     "UPDATE outbox SET status = 'skipped', last_reply = ?, updated = ? WHERE id = ?",
                     (reason, iso(now), row.id),
                 )
-                skipped.append(row)
+                return reason
+            conn.execute(
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated = ? WHERE id = ?",
+                (iso(now), row.id),
+            )
+            return None
 
     def finish(
         self,
@@ -195,38 +211,46 @@ class Outbox:
         count_attempt: bool = True,
         suppress: Suppression | None = None,
     ) -> None:
-        """Record the end of a message's SMTP transaction (and a hard bounce's suppression) at once."""
+        """Record the end of a message's SMTP transaction (and a hard bounce's suppression).
+
+        It is committed with the next claim, which follows at once, or by `flush()`: either
+        way before another SMTP transaction starts. A crash in between leaves the row
+        `sending`, which the next start-up reports as `uncertain`: never sent twice.
+        """
         sent_at = now if status in COUNTED else None
-        with self.state.transaction() as conn:
-            conn.execute(
-                """UPDATE outbox SET status = ?, last_reply = ?, updated = ?, next_attempt = ?,
-                   sent_at = coalesce(?, sent_at), attempts = attempts - ? WHERE id = ?""",
-                (status.value, reply[:500], iso(now), next_attempt, sent_at, 0 if count_attempt else 1, row.id),
-            )
-            if suppress is not None:
-                conn.execute(
-                    "INSERT OR IGNORE INTO suppressions (email, reason, date, source, added_at) VALUES (?, ?, ?, ?, ?)",
-                    (
-                        suppression_key(suppress.email),
-                        suppress.reason,
-                        suppress.date.isoformat() if suppress.date else None,
-                        suppress.source,
-                        iso(now),
-                    ),
-                )
+        self._unwritten.append((
+            """UPDATE outbox SET status = ?, last_reply = ?, updated = ?, next_attempt = ?,
+               sent_at = coalesce(?, sent_at), attempts = attempts - ? WHERE id = ?""",
+            (status.value, reply[:500], iso(now), next_attempt, sent_at, 0 if count_attempt else 1, row.id),
+        ))
+        if suppress is not None:
+            self._unwritten.append((
+                "INSERT OR IGNORE INTO suppressions (email, reason, date, source, added_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    suppression_key(suppress.email),
+                    suppress.reason,
+                    suppress.date.isoformat() if suppress.date else None,
+                    suppress.source,
+                    iso(now),
+                ),
+            ))
+
+    def flush(self) -> None:
+        """Commit the recorded outcomes that no claim has committed yet."""
+        if self._unwritten:
+            with self.state.transaction() as conn:
+                self._write_outcomes(conn)
+
+    def _write_outcomes(self, conn: sqlite3.Connection) -> None:
+        for sql, params in self._unwritten:
+            conn.execute(sql, params)
+        self._unwritten.clear()
 
     # ----------------------------------------------------------------- pacing
 
-    def counted_since(self, moment: float) -> list[float]:
-        """Return the send times after `moment` (all runs: the limits are the mailbox's), oldest first."""
-        rows = self.state.query(
-            "SELECT sent_at FROM outbox WHERE sent_at > ? AND status IN ('sent', 'uncertain') ORDER BY sent_at",
-            (moment,),
-        )
-        return [float(r[0]) for r in rows]
-
     def count_since(self, moment: float) -> int:
         """Return how many messages went out after `moment`, over all runs."""
+        self.flush()
         rows = self.state.query(
             "SELECT count(*) FROM outbox WHERE sent_at > ? AND status IN ('sent', 'uncertain')", (moment,)
         )
@@ -234,6 +258,7 @@ class Outbox:
 
     def nth_since(self, moment: float, index: int) -> float | None:
         """Return the send time of the `index`-th message (0-based) after `moment`, oldest first."""
+        self.flush()
         rows = self.state.query(
             "SELECT sent_at FROM outbox WHERE sent_at > ? AND status IN ('sent', 'uncertain') "
             "ORDER BY sent_at LIMIT 1 OFFSET ?",
@@ -243,6 +268,7 @@ class Outbox:
 
     def next_deferred(self) -> float | None:
         """Return when the earliest deferred message of this run may be tried again."""
+        self.flush()
         rows = self.state.query(
             "SELECT min(next_attempt) FROM outbox WHERE run_id = ? AND status IN ('queued', 'deferred')",
             (self.run_id,),
@@ -253,10 +279,12 @@ class Outbox:
 
     def rows(self) -> list[OutboxRow]:
         """Return the run's rows in sending order."""
+        self.flush()
         return self._rows("run_id = ?", (self.run_id,))
 
     def counts(self) -> dict[Status, int]:
         """Return how many of the run's messages have each status (every status present)."""
+        self.flush()
         found = {
             Status(r[0]): int(r[1])
             for r in self.state.query("SELECT status, count(*) FROM outbox WHERE run_id = ? GROUP BY status",

@@ -19,6 +19,7 @@ import ssl
 
 # token_command is the user's own command from settings.yaml, run without a shell.
 import subprocess  # nosec B404
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline.errors import DeliveryError
@@ -41,6 +42,7 @@ class Result(enum.Enum):
     UNCERTAIN = "uncertain"  # the connection broke after the data, before the reply
     SENDER = "sender"  # the server refuses our envelope sender: no message can go
     CONNECT = "connect"  # (re)connecting or logging in failed: nothing was sent
+    WITHDRAWN = "withdrawn"  # the sender withdrew it before the end of the data: nothing was sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,10 @@ class SmtpConnection:
                 smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            # The end of the data (".\r\n") goes out on its own once the message is committed as
+            # sending; Nagle's algorithm would hold it until the server's delayed ACK (40 ms).
+            if smtp.sock is not None:
+                smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):
@@ -202,8 +208,17 @@ class SmtpConnection:
         # challenge that is answered with an empty line, after which it says 535.
         smtp.auth("XOAUTH2", lambda challenge=None: initial if challenge is None else "", initial_response_ok=True)
 
-    def deliver(self, envelope_from: str, recipient: str, data: bytes) -> Outcome:
-        """Run one transaction for `data` (CRLF lines, not yet dot-stuffed); never raise for SMTP trouble."""
+    def deliver(
+        self, envelope_from: str, recipient: str, data: bytes, proceed: Callable[[], bool] = lambda: True
+    ) -> Outcome:
+        """Run one transaction for `data` (CRLF lines, not yet dot-stuffed); never raise for SMTP trouble.
+
+        Everything up to the end of the data (the line with one dot) goes out at once; only
+        that last line, the one that makes the server take the message, waits for
+        `proceed()`. The caller commits the message as `sending` meanwhile, so the commit and
+        the transfer overlap, and nothing can arrive that the outbox does not know may have.
+        When `proceed()` says no, the connection is dropped and the server discards the data.
+        """
         try:
             self.open()
         except DeliveryError as error:
@@ -229,6 +244,10 @@ class SmtpConnection:
                 self._reset(smtp)
                 return Outcome(classify(code, message), reply_text(code, message))
             smtp.send(_dot_stuffed(data))
+            if not proceed():
+                self._drop()
+                return Outcome(Result.WITHDRAWN, "withdrawn before the end of the data; the server discards it")
+            smtp.send(b".\r\n")
             data_sent = True  # from here on the server may have the message
             code, message = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as error:
@@ -249,6 +268,11 @@ class SmtpConnection:
             smtp.rset()
         except (smtplib.SMTPException, OSError):
             self.close()
+
+    def _drop(self) -> None:
+        """Close the socket without a word (no QUIT: in the middle of DATA it would be message text)."""
+        smtp, self._smtp = self._smtp, None
+        _quietly_close(smtp)
 
     def close(self) -> None:
         """Say QUIT and close; a broken connection is just dropped."""
@@ -274,8 +298,6 @@ _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 
 
 def _dot_stuffed(data: bytes) -> bytes:
-    """Return the DATA payload: lines starting with a dot doubled, ended by CRLF . CRLF (RFC 5321 4.5.2)."""
+    """Return the DATA payload without its end: lines starting with a dot doubled, ending in CRLF (RFC 5321 4.5.2)."""
     stuffed = _LEADING_DOT.sub(b"..", data)
-    if not stuffed.endswith(b"\r\n"):
-        stuffed += b"\r\n"
-    return stuffed + b".\r\n"
+    return stuffed if stuffed.endswith(b"\r\n") else stuffed + b"\r\n"
