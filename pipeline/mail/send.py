@@ -113,7 +113,7 @@ def send_run(
         outbox = Outbox(state, run_id)
         try:
             if dry_run:
-                result.due = _dry_run_due(outbox, planned, clock())
+                result.due = _dry_run_due(outbox, planned)
                 return result
             now = clock()
             result.interrupted, requeued = outbox.recover_interrupted(now)
@@ -360,9 +360,8 @@ def _stop_reason(result: Result, reply: str) -> str:
     return reply
 
 
-def _dry_run_due(outbox: Outbox, planned: list[PlannedMessage], now: float) -> int:
-    """Return how many messages a real send would try now (nothing is written)."""
-    del now
+def _dry_run_due(outbox: Outbox, planned: list[PlannedMessage]) -> int:
+    """Return how many messages a real send would try (nothing is written)."""
     known = {(r.contact_id, r.kind) for r in outbox.rows()}
     counts = outbox.counts()
     return sum(1 for m in planned if (m.contact_id, m.kind) not in known) + counts[Status.QUEUED] \
