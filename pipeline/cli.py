@@ -511,6 +511,38 @@ def unsubscribe_import(obj: Context, file: Path) -> None:
         sys.exit(2)
 
 
+# --------------------------------------------------------------------------- serve
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; keep 127.0.0.1 behind a proxy on this machine.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port to listen on.")
+@pass_context
+@user_errors
+def serve(obj: Context, host: str, port: int) -> None:
+    """Serve the links in the e-mails: one-click unsubscribe, click redirects, /healthz.
+
+    Answers at the path of settings.yaml `unsubscribe.url` (GET shows a confirmation page in
+    the contact's language; POST, the RFC 8058 one-click body or the page's button,
+    unsubscribes) and, when `tracking: {clicks: true, url: ...}` is set, at the path of
+    `tracking.url` (records the click and redirects to the item's own page). Every record is
+    written to the state at once; the next run and `send` honour it. Run it behind the
+    company's HTTPS proxy; see the README for a systemd unit.
+
+    \b
+    Example:
+      windstil serve --port 8080
+      windstil --project /srv/windstil serve --host 127.0.0.1 --port 8080
+    """
+    from pipeline.config import load_settings
+    from pipeline.web.server import serve as serve_endpoint
+
+    settings = load_settings(obj.project)
+    click.echo(f"windstil serve: listening on http://{host}:{port} (Ctrl+C stops)", err=True)
+    serve_endpoint(settings, host, port)
+
+
 @cli.group()
 def state() -> None:
     """The state database: runs, deliveries, frozen segmentations, suppressions.

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from pipeline.errors import StateError
+from pipeline.feedback import SOFT_BOUNCES_IN_A_ROW, FeedbackEvent, FeedbackKind
 from pipeline.models import (
     Channel,
     CustomerValue,
@@ -102,9 +103,38 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX deliveries_by_run ON deliveries (run_id)",
         "CREATE INDEX interactions_by_customer ON interactions (customer_id, date)",
     ),
+    # 4: feedback from the mailings (unsubscribes, clicks, replies, bounces, auto-replies) and
+    # the mails already read, so every mail that comes back is processed once
+    (
+        """CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN
+                ('unsubscribe', 'click', 'reply', 'hard_bounce', 'soft_bounce', 'auto_reply')),
+            event_key TEXT NOT NULL UNIQUE,
+            email TEXT NOT NULL DEFAULT '',
+            contact_id TEXT NOT NULL DEFAULT '',
+            run_id TEXT NOT NULL DEFAULT '',
+            item_id TEXT NOT NULL DEFAULT '',
+            message_id TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            automated INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX feedback_by_kind ON feedback (kind, at)",
+        "CREATE INDEX feedback_by_email ON feedback (email, at)",
+        """CREATE TABLE mail_seen (
+            mail_key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            seen_at TEXT NOT NULL
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-OUR_TABLES = frozenset({"runs", "deliveries", "segmentations", "interactions", "suppressions"})
+OUR_TABLES = frozenset(
+    {"runs", "deliveries", "segmentations", "interactions", "suppressions", "feedback", "mail_seen"}
+)
 
 
 @dataclass(frozen=True)
@@ -178,6 +208,15 @@ def _interaction_columns(item: Interaction) -> tuple[str | None, ...]:
         item.their_level.value if item.their_level else None,
         item.note,
     )
+
+
+def _moment(when: datetime) -> str:
+    """Return `when` as the fixed-form UTC text the feedback table stores (it sorts as time does)."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _event_fields(event: FeedbackEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in event.__slots__}
 
 
 def _fingerprint(columns: tuple[str | None, ...]) -> str:
@@ -568,6 +607,163 @@ class State:
             )
             for r in self._read("SELECT * FROM suppressions WHERE added_at >= ? ORDER BY email", (moment,))
         ]
+
+    # ----------------------------------------------------------------- feedback
+
+    def record_unsubscribe(self, event: FeedbackEvent, reason: str) -> bool:
+        """Suppress the event's address and record the unsubscribe in one transaction; return whether it is new.
+
+        The event key names the address and the list, so the same link clicked twice is a no-op.
+        """
+        with self._write() as conn:
+            added = self._insert_event(conn, event)
+            if added:
+                self._suppress(conn, Suppression(event.email, reason, event.at.date(), event.source))
+        return added
+
+    def record_click(self, event: FeedbackEvent, burst_seconds: float = 2.0) -> FeedbackEvent:
+        """Record a click in one transaction; mark it and its burst automated; return it as recorded.
+
+        A link scanner opens every link of a message at once: a click on another item of the same
+        message (contact and run) within `burst_seconds` marks both clicks automated.
+        """
+        with self._write() as conn:
+            # Times are stored as UTC ISO strings of one fixed form, so they compare as text.
+            window = timedelta(seconds=burst_seconds)
+            burst = conn.execute(
+                """SELECT id FROM feedback WHERE kind = 'click' AND contact_id = ? AND run_id = ?
+                   AND item_id != ? AND at BETWEEN ? AND ?""",
+                (event.contact_id, event.run_id, event.item_id, _moment(event.at - window), _moment(event.at + window)),
+            ).fetchall()
+            if burst:
+                conn.executemany("UPDATE feedback SET automated = 1 WHERE id = ?", burst)
+                event = FeedbackEvent(**{**_event_fields(event), "automated": True})
+            self._insert_event(conn, event)
+        return event
+
+    def record_mail(
+        self, mail_key: str, kind: str, events: Sequence[FeedbackEvent], suppressions: Sequence[Suppression] = ()
+    ) -> bool:
+        """Record one mail read back, its events and suppressions, in one transaction; False if seen before.
+
+        A soft bounce that makes SOFT_BOUNCES_IN_A_ROW temporary failures in a row for its
+        address (no hard bounce, reply or click in between) suppresses the address as `soft_bounce`.
+        """
+        with self._write() as conn:
+            seen = conn.execute(
+                "INSERT OR IGNORE INTO mail_seen (mail_key, kind, seen_at) VALUES (?, ?, ?)", (mail_key, kind, _now())
+            )
+            if not seen.rowcount:
+                return False
+            for event in events:
+                self._insert_event(conn, event)
+            for item in suppressions:
+                self._suppress(conn, item)
+            for event in events:
+                soft = event.kind is FeedbackKind.SOFT_BOUNCE and event.email
+                if soft and self._soft_streak(conn, event.email) >= SOFT_BOUNCES_IN_A_ROW:
+                    reason = f"soft_bounce: {SOFT_BOUNCES_IN_A_ROW} temporary failures in a row"
+                    self._suppress(conn, Suppression(event.email, reason, event.at.date(), event.source))
+        return True
+
+    def mail_seen(self, mail_key: str) -> bool:
+        """Say whether a mail with this key was read back before."""
+        return bool(self._read("SELECT 1 FROM mail_seen WHERE mail_key = ?", (mail_key,)))
+
+    def feedback(self, kinds: Iterable[FeedbackKind] = (), since: datetime | None = None) -> list[FeedbackEvent]:
+        """Return the recorded feedback events (of `kinds`, at or after `since`), oldest first."""
+        names = [k.value for k in kinds] or [k.value for k in FeedbackKind]
+        marks = ", ".join("?" for _ in names)
+        moment = _moment(since) if since else ""
+        rows = self._read(
+            f"SELECT * FROM feedback WHERE kind IN ({marks}) AND at >= ? ORDER BY at, id",  # noqa: S608 (only ?s)
+            (*names, moment),
+        )
+        return [
+            FeedbackEvent(
+                kind=FeedbackKind(r["kind"]),
+                event_key=r["event_key"],
+                at=datetime.fromisoformat(r["at"]),
+                source=r["source"],
+                email=r["email"],
+                contact_id=r["contact_id"],
+                run_id=r["run_id"],
+                item_id=r["item_id"],
+                message_id=r["message_id"],
+                detail=r["detail"],
+                automated=bool(r["automated"]),
+            )
+            for r in rows
+        ]
+
+    def delivery_by_message_id(self, message_id: str) -> Delivery | None:
+        """Return the approved delivery whose Message-ID is `message_id` (with or without <>), or None."""
+        bare = message_id.strip().strip("<>")
+        if not bare:
+            return None
+        rows = self._read("SELECT * FROM deliveries WHERE message_id = ? LIMIT 1", (f"<{bare}>",))
+        if not rows:
+            return None
+        r = rows[0]
+        return Delivery(
+            run_id=r["run_id"],
+            contact_id=r["contact_id"],
+            kind=MessageKind(r["kind"]),
+            as_of=date.fromisoformat(r["as_of"]),
+            item_ids=tuple(json.loads(r["item_ids"])),
+            message_id=r["message_id"],
+        )
+
+    @staticmethod
+    def _insert_event(conn: sqlite3.Connection, event: FeedbackEvent) -> bool:
+        cursor = conn.execute(
+            """INSERT OR IGNORE INTO feedback (kind, event_key, email, contact_id, run_id, item_id,
+                 message_id, at, detail, automated, source, recorded_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                event.kind.value,
+                event.event_key,
+                event.email.strip().lower(),
+                event.contact_id,
+                event.run_id,
+                event.item_id,
+                event.message_id,
+                _moment(event.at),
+                event.detail,
+                int(event.automated),
+                event.source,
+                _now(),
+            ),
+        )
+        return bool(cursor.rowcount)
+
+    @staticmethod
+    def _suppress(conn: sqlite3.Connection, item: Suppression) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO suppressions (email, reason, date, source, added_at) VALUES (?, ?, ?, ?, ?)",
+            (
+                item.email.strip().lower(),
+                item.reason,
+                item.date.isoformat() if item.date else None,
+                item.source,
+                _now(),
+            ),
+        )
+
+    @staticmethod
+    def _soft_streak(conn: sqlite3.Connection, email: str) -> int:
+        """Count the address's latest soft bounces (one per message) before any other sign of a working mailbox."""
+        rows = conn.execute(
+            """SELECT kind, message_id, event_key FROM feedback WHERE email = ?
+               AND kind IN ('soft_bounce', 'hard_bounce', 'reply', 'click') ORDER BY at DESC, id DESC""",
+            (email.strip().lower(),),
+        ).fetchall()
+        messages: set[str] = set()
+        for kind, message_id, key in rows:
+            if kind != "soft_bounce":
+                break
+            messages.add(message_id or key)
+        return len(messages)
 
     # ----------------------------------------------------------------- checks
 
