@@ -543,6 +543,108 @@ def serve(obj: Context, host: str, port: int) -> None:
     serve_endpoint(settings, host, port)
 
 
+# --------------------------------------------------------------------------- bounces
+
+
+@cli.group()
+def bounces() -> None:
+    """Bounces, auto-replies and replies: read what came back from a mailing.
+
+    \b
+    Example:
+      windstil bounces import ~/Downloads/retour-december.mbox
+      windstil bounces fetch
+    """
+
+
+def _mail_context(obj: Context) -> tuple[Any, bytes | None, dict[str, str]]:
+    """Return the settings, the unsubscribe secret (None if there is none yet) and the contacts by address."""
+    import os
+
+    from pipeline.config import load_settings
+    from pipeline.load import load_dataset
+    from pipeline.unsubscribe import SECRET_ENV, SECRET_FILE, load_secret
+
+    settings = load_settings(obj.project)
+    state_dir = settings.paths.state.parent
+    # Never make a new secret here: tokens in sent e-mails were signed with an existing one.
+    has_secret = bool(os.environ.get(SECRET_ENV)) or (state_dir / SECRET_FILE).exists()
+    secret = load_secret(state_dir) if has_secret else None
+    data = load_dataset(settings)
+    contacts = {c.email.lower(): c.contact_id for c in data.contacts.values() if c.email}
+    return settings, secret, contacts
+
+
+def _print_mail_import(result: Any) -> None:
+    counts = ", ".join(f"{n} {kind}" for kind, n in result.counts.items()) or "nothing new"
+    click.echo(f"{result.source}: {result.read} new mails ({counts}); {result.already_read} read before")
+    if result.suppressed:
+        click.echo(f"suppressed: {', '.join(result.suppressed)}")
+    for item in result.unclassified:
+        subject = f" {item.subject!r}" if item.subject else ""
+        click.echo(f"unclassified: {item.where}:{subject} {item.reason}")
+
+
+@bounces.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@pass_context
+@user_errors
+def bounces_import(obj: Context, path: Path) -> None:
+    """Read an mbox file, a Maildir or a folder of .eml files into the state.
+
+    Delivery status notifications (bounces) are matched to our messages by the original
+    Message-ID or the recipient: a permanent failure (5.x.x) suppresses the address, so do
+    three temporary ones (4.x.x) in a row. Auto-replies and out-of-office notes are counted.
+    A mail to the unsubscribe address whose subject carries a valid token unsubscribes. A
+    person's reply is stored for the next call list. Each mail is read once (its Message-ID
+    is remembered): importing the same mailbox again changes nothing. Mails that could not
+    be classified are listed.
+
+    \b
+    Example:
+      windstil bounces import ~/Downloads/retour-december.mbox
+      windstil bounces import /var/mail/Maildir/.Bounces
+    """
+    from datetime import UTC, datetime
+
+    from pipeline.lock import project_lock
+    from pipeline.mail.bounces import import_mailbox
+    from pipeline.state import State
+
+    settings, secret, contacts = _mail_context(obj)
+    with project_lock(settings.paths.output), State.open(settings.paths.state) as db:
+        result = import_mailbox(path, db, secret, contacts, datetime.now(UTC))
+    _print_mail_import(result)
+
+
+@bounces.command("fetch")
+@pass_context
+@user_errors
+def bounces_fetch(obj: Context) -> None:
+    """Fetch new mail over IMAP (settings.yaml `bounces:`) and read it like `bounces import`.
+
+    The password comes from the environment variable WINDSTIL_IMAP_PASSWORD. Mails are not
+    deleted or marked read on the server; each one is fetched once (its UID and Message-ID
+    are remembered in the state).
+
+    \b
+    Example:
+      WINDSTIL_IMAP_PASSWORD=... windstil bounces fetch
+    """
+    from datetime import UTC, datetime
+
+    from pipeline.lock import project_lock
+    from pipeline.mail.imap import fetch_mailbox
+    from pipeline.state import State
+
+    settings, secret, contacts = _mail_context(obj)
+    if settings.bounces is None:
+        raise UsageError("settings.yaml: bounces: missing (host, port, username, folder of the IMAP mailbox)")
+    with project_lock(settings.paths.output), State.open(settings.paths.state) as db:
+        result = fetch_mailbox(settings.bounces, db, secret, contacts, datetime.now(UTC))
+    _print_mail_import(result)
+
+
 @cli.group()
 def state() -> None:
     """The state database: runs, deliveries, frozen segmentations, suppressions.

@@ -666,6 +666,15 @@ class State:
                     self._suppress(conn, Suppression(event.email, reason, event.at.date(), event.source))
         return True
 
+    def remember_mails(self, mail_keys: Iterable[str], kind: str) -> None:
+        """Remember further keys of mails already recorded (an IMAP folder's UIDs), in one transaction."""
+        now = _now()
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO mail_seen (mail_key, kind, seen_at) VALUES (?, ?, ?)",
+                [(key, kind, now) for key in mail_keys],
+            )
+
     def mail_seen(self, mail_key: str) -> bool:
         """Say whether a mail with this key was read back before."""
         return bool(self._read("SELECT 1 FROM mail_seen WHERE mail_key = ?", (mail_key,)))

@@ -1,0 +1,1 @@
+"""Mail that comes back: bounces, auto-replies, unsubscribe mails and replies."""
