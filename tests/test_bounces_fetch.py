@@ -35,7 +35,9 @@ USER = "bounces@polderlicht-it.nl"
 PASSWORD = "imap-test-password-7f3a"
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
 
-pytestmark = pytest.mark.skipif(DOVECOT is None, reason="Dovecot is not installed (Debian: apt-get install dovecot-imapd)")
+pytestmark = pytest.mark.skipif(
+    DOVECOT is None, reason="Dovecot is not installed (Debian: apt-get install dovecot-imapd)"
+)
 
 
 @dataclass
