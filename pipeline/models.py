@@ -521,6 +521,8 @@ class CallReason(enum.StrEnum):
     UP_SELL = "up_sell"
     REVENUE_DECLINE = "revenue_decline"
     REVIEW_SEGMENT_D = "review_segment_d"
+    CLICKED = "clicked"  # clicked an item of this or the previous run's message (not a scanner)
+    REPLIED = "replied"  # replied to a newsletter or alert since the last run
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.calls import build_calls, write_call_lists
+from pipeline.feedback import FeedbackKind
 from pipeline.errors import OutputError, UsageError, WindstilError
 from pipeline.fingerprint import project_hashes
 from pipeline.load import load_project
@@ -172,7 +173,10 @@ def run_batch(
                 with timer.stage("calls"):
                     # Both stages read data.interactions themselves; they get the imported call outcomes on top.
                     imported = state.interactions()
-                    calls = build_calls(data, config, segmentation, quiet, selections, imported, as_of)
+                    before = state.latest_run_before(run_id)
+                    feedback = state.feedback((FeedbackKind.CLICK, FeedbackKind.REPLY))
+                    calls = build_calls(data, config, segmentation, quiet, selections, imported, as_of,
+                                        feedback, before.as_of if before else None)
                     write_call_lists(writer, calls, data, settings, as_of)
                 with timer.stage("reports"):
                     rendered = _read_records(records, data.contacts)

@@ -97,6 +97,8 @@ CALL_LABELS: dict[str, str] = {
     CallReason.UP_SELL: "up-sell",
     CallReason.REVENUE_DECLINE: "omzetdaling",
     CallReason.REVIEW_SEGMENT_D: "D-klant beoordelen",
+    CallReason.CLICKED: "Klikte in e-mail",
+    CallReason.REPLIED: "Antwoordde op e-mail",
 }
 COUNT_LABELS: dict[str, str] = {
     "customers": "klanten",
