@@ -33,8 +33,8 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.calls import build_calls, write_call_lists
-from pipeline.feedback import FeedbackKind
 from pipeline.errors import OutputError, UsageError, WindstilError
+from pipeline.feedback import FeedbackKind
 from pipeline.fingerprint import project_hashes
 from pipeline.load import load_project
 from pipeline.lock import project_lock

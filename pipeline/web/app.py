@@ -13,11 +13,12 @@ HTTPS proxy). It faces the internet, so:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,10 +74,23 @@ class Endpoint:
 
     settings: Settings
     secret: bytes
-    state: State
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    _state: State | None = None
     _languages: dict[str, str] | None = None
     _items: dict[str, ContentItem] | None = None
+
+    @property
+    def state(self) -> State:
+        """Return the state, opened on first use in the thread that serves (SQLite keeps to one thread)."""
+        if self._state is None:
+            self._state = State.open(self.settings.paths.state)
+        return self._state
+
+    def close(self) -> None:
+        """Close the state if it was opened."""
+        if self._state is not None:
+            self._state.close()
+            self._state = None
 
     @property
     def values(self) -> dict[str, str]:
@@ -150,7 +164,19 @@ def create_app(endpoint: Endpoint) -> Starlette:
         log.error("serve: %s %s: %s", request.method, request.url.path, exc)
         return _html(page(_BOTH, "busy_title", ("busy",), endpoint.values), 503)
 
-    app = Starlette(routes=routes, exception_handlers={HTTPException: not_found, WindstilError: unavailable})
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        endpoint.state  # noqa: B018 - open (and migrate) the state before the first request
+        try:
+            yield
+        finally:
+            endpoint.close()
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: not_found, WindstilError: unavailable},
+        lifespan=lifespan,
+    )
     app.add_middleware(_SecurityHeaders)
     return app
 

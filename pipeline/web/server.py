@@ -43,18 +43,20 @@ def serve(settings: Settings, host: str, port: int) -> None:
     """Serve the endpoint on host:port until interrupted."""
     check_paths(settings)
     secret = existing_secret(settings)
-    with State.open(settings.paths.state) as state:
-        app = create_app(Endpoint(settings=settings, secret=secret, state=state))
-        log.info("serve: listening on http://%s:%d", host, port)
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            # The access log would write every token (and so the address in it) to the log.
-            access_log=False,
-            server_header=False,
-            # Behind the company's HTTPS proxy on this machine: trust its X-Forwarded-* only.
-            proxy_headers=True,
-            forwarded_allow_ips="127.0.0.1",
-            log_level="warning",
-        )
+    # Opened here once to fail early and clearly (locked, corrupt, too new); the app opens its
+    # own connection in the thread that serves.
+    State.open(settings.paths.state).close()
+    app = create_app(Endpoint(settings=settings, secret=secret))
+    log.info("serve: listening on http://%s:%d", host, port)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        # The access log would write every token (and so the address in it) to the log.
+        access_log=False,
+        server_header=False,
+        # Behind the company's HTTPS proxy on this machine: trust its X-Forwarded-* only.
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        log_level="warning",
+    )
