@@ -177,6 +177,9 @@ def create_app(endpoint: Endpoint) -> Starlette:
         exception_handlers={HTTPException: not_found, WindstilError: unavailable},
         lifespan=lifespan,
     )
+    # Starlette answers "/path/" with a redirect built from the request's Host header: the
+    # endpoint redirects to nothing but an item's own URL, so that is a plain 404 here.
+    app.router.redirect_slashes = False
     app.add_middleware(_SecurityHeaders)
     return app
 
