@@ -206,6 +206,9 @@ def run_batch(
                         previous=previous,
                         quiet=quiet,
                         templates=_existing(settings.paths.templates / "site"),
+                        feedback=state.feedback(since=_start_of(before.as_of) if before else None),
+                        feedback_since=before.as_of if before else None,
+                        tracking=settings.tracking is not None,
                         reports=(("Segmentatie", "reports/segments.html"),
                                  ("Retentie", "reports/retention.html")),
                         call_lists=tuple(
@@ -219,6 +222,11 @@ def run_batch(
         if not dry_run:
             state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
     return RunResult(run_id, output / run_id, counts, timer.timings, tuple(warnings), dry_run)
+
+
+def _start_of(day: date) -> datetime:
+    """Return the start of `day` in UTC: what came back on the previous run's date counts as since then."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- rendering

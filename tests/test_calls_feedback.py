@@ -25,7 +25,7 @@ from pipeline.cli import cli
 from pipeline.config import load_settings
 from pipeline.web.app import Endpoint, create_app
 
-SECRET = "calls-feedback-secret-0123456789abcdef"
+SECRET = "bounce-test-secret-0123456789abcdef"  # the mailto sample's token is signed with it
 RUN_ID = "2026-11-30"
 NEXT_RUN = "2026-12-31"
 SAMPLES = Path(__file__).parent / "data" / "mail" / "samples"
@@ -58,8 +58,8 @@ def next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for args in (("run", "--as-of", RUN_ID, "--jobs", "1"), ("approve", RUN_ID)):
         code, out, err = invoke(project, *args)
         assert code == 0, out + err
-    code, out, _ = invoke(project, "bounces", "import", str(SAMPLES / "reply-person.eml"))
-    assert code == 0 and "1 reply" in out
+    code, out, _ = invoke(project, "bounces", "import", str(SAMPLES))
+    assert code == 0 and "9 new mails" in out and "1 reply" in out
     click(project, "P005", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15")
     click(project, "P001", "Mozilla/5.0 (compatible; Barracuda Sentinel)")  # a scanner: kept, marked automated
     code, out, err = invoke(project, "run", "--as-of", NEXT_RUN, "--jobs", "1")
@@ -105,3 +105,14 @@ def test_the_reasons_show_in_xlsx_html_and_the_account_managers_email(next_run: 
     clicked_manager = rows_by_customer(next_run)["C003"]["account_manager_id"]
     page = (next_run / "calls" / f"{clicked_manager}.html").read_text(encoding="utf-8")
     assert "Klikte in de e-mail" in page
+
+
+def test_the_overview_shows_what_came_back_since_the_previous_run(next_run: Path) -> None:
+    """The review site's overview counts unsubscribes, bounces, replies and people's clicks since the last run."""
+    html = (next_run / "index.html").read_text(encoding="utf-8")
+    assert "Wat kwam er terug sinds 30 november 2026" in html
+    counts = dict(re.findall(r'<tr data-feedback="(\w+)"><td>[^<]+</td><td class="num">(\d+)</td></tr>', html))
+    assert counts == {"unsubscribe": "1", "hard_bounce": "3", "soft_bounce": "1", "reply": "1", "auto_reply": "3",
+                      "click": "1"}
+    assert re.search(r"\d+ klikken van linkscanners \(automatisch\) niet meegeteld", html)
+    assert "<strong>Emma Clarke</strong>, 2 december 2026: Re: Emma, 2 tips for you" in html
