@@ -249,6 +249,35 @@ class Paths:
 
 
 @dataclass(frozen=True, slots=True)
+class DkimSettings:
+    """settings.yaml `delivery.dkim`: sign here when the relay does not."""
+
+    domain: str
+    selector: str
+    key_file: Path  # PEM private key, resolved against the project folder
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """settings.yaml `delivery:`, validated: how `windstil send` reaches the SMTP server."""
+
+    host: str
+    port: int
+    security: str  # starttls | tls | none
+    auth: str  # password | xoauth2 | none
+    username: str = ""
+    token_command: str = ""  # xoauth2: prints an access token
+    envelope_from: str = ""  # Return-Path; empty: the sender address
+    per_minute: int | None = 30  # None: no limit
+    per_day: int | None = 10000
+    connections: int = 1
+    max_attempts: int = 5
+    timeout: float = 60.0  # seconds for each SMTP command
+    ca_file: Path | None = None  # trust this CA instead of the system's (a relay with a private CA)
+    dkim: DkimSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """settings.yaml, validated."""
 
@@ -268,6 +297,7 @@ class Settings:
     utm_medium: str = "email"
     tracking: Tracking | None = None  # click tracking; None: off (the default)
     bounces: BounceMailbox | None = None  # the IMAP mailbox `windstil bounces fetch` reads
+    delivery: DeliverySettings | None = None  # no `delivery:` block: `windstil send` refuses
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,9 @@ The only module that writes SQL. The schema is versioned with `PRAGMA user_versi
 ordered list of migrations; every write runs in one `BEGIN IMMEDIATE … COMMIT` transaction, so
 a crash or an exception halfway leaves the database as it was. WAL journaling lets a preview
 read while a run writes; a busy timeout waits for a short lock before giving up clearly.
+
+The outbox's queue (pipeline/mail/outbox.py) keeps its SQL next to its logic and runs it
+through `State.transaction()` and `State.query()`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -103,7 +106,32 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX deliveries_by_run ON deliveries (run_id)",
         "CREATE INDEX interactions_by_customer ON interactions (customer_id, date)",
     ),
-    # 4: feedback from the mailings (unsubscribes, clicks, replies, bounces, auto-replies) and
+    # 4: the outbox of `windstil send`: one row per message of an approved run, and its status.
+    # UNIQUE (contact_id, kind, month): no run, re-run or second send can mail a contact twice
+    # a month. Times used for pacing are epoch seconds (REAL); `updated` is for people.
+    (
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs (run_id),
+            contact_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('newsletter', 'alert', 'calls')),
+            month TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            path TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN
+                ('queued', 'sending', 'sent', 'deferred', 'failed', 'uncertain', 'skipped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL NOT NULL DEFAULT 0,
+            last_reply TEXT NOT NULL DEFAULT '',
+            sent_at REAL,
+            updated TEXT NOT NULL,
+            UNIQUE (contact_id, kind, month)
+        )""",
+        "CREATE INDEX outbox_by_run ON outbox (run_id, status)",
+        "CREATE INDEX outbox_by_sent_at ON outbox (sent_at)",
+    ),
+    # 5: feedback from the mailings (unsubscribes, clicks, replies, bounces, auto-replies) and
     # the mails already read, so every mail that comes back is processed once
     (
         """CREATE TABLE feedback (
@@ -133,7 +161,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = frozenset(
-    {"runs", "deliveries", "segmentations", "interactions", "suppressions", "feedback", "mail_seen"}
+    {"runs", "deliveries", "segmentations", "interactions", "suppressions", "outbox", "feedback", "mail_seen"}
 )
 
 
@@ -349,6 +377,14 @@ class State:
             cursor = self._conn.execute(sql, params)
             cursor.row_factory = sqlite3.Row
             return cursor.fetchall()
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """Return a write transaction for a module that keeps its own table (the outbox, pipeline/mail)."""
+        return self._write()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Return the rows of a read-only query, its errors mapped like every other state access."""
+        return self._read(sql, params)
 
     @property
     def schema_version(self) -> int:

@@ -1,1 +1,1 @@
-"""Mail that comes back: bounces, auto-replies, unsubscribe mails and replies."""
+"""Mail: delivering an approved run (send, outbox) and reading what comes back (bounces, replies)."""
