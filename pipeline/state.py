@@ -44,6 +44,7 @@ from pipeline.models import (
 log = logging.getLogger(__name__)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+AUTOMATED_WITHIN_SECONDS = 30  # a click this soon after delivery is a mail gateway's scan
 
 # MIGRATIONS[i] brings the schema from version i to version i + 1. Append only: never edit a
 # step that has shipped, because databases out there already ran it.
@@ -661,7 +662,8 @@ class State:
         """Record a click in one transaction; mark it and its burst automated; return it as recorded.
 
         A link scanner opens every link of a message at once: a click on another item of the same
-        message (contact and run) within `burst_seconds` marks both clicks automated.
+        message (contact and run) within `burst_seconds` marks both clicks automated; so does a
+        click within AUTOMATED_WITHIN_SECONDS of the message's delivery (the outbox's sent time).
         """
         with self._write() as conn:
             # Times are stored as UTC ISO strings of one fixed form, so they compare as text.
@@ -671,8 +673,16 @@ class State:
                    AND item_id != ? AND at BETWEEN ? AND ?""",
                 (event.contact_id, event.run_id, event.item_id, _moment(event.at - window), _moment(event.at + window)),
             ).fetchall()
+            # Within seconds of delivery nobody has read the message yet: a gateway scans it.
+            sent = conn.execute(
+                """SELECT max(sent_at) FROM outbox WHERE contact_id = ? AND run_id = ?
+                   AND kind IN ('newsletter', 'alert') AND status = 'sent'""",
+                (event.contact_id, event.run_id),
+            ).fetchone()[0]
+            early = sent is not None and event.at.timestamp() - float(sent) < AUTOMATED_WITHIN_SECONDS
             if burst:
                 conn.executemany("UPDATE feedback SET automated = 1 WHERE id = ?", burst)
+            if burst or early:
                 event = FeedbackEvent(**{**_event_fields(event), "automated": True})
             self._insert_event(conn, event)
         return event
@@ -695,6 +705,9 @@ class State:
                 self._insert_event(conn, event)
             for item in suppressions:
                 self._suppress(conn, item)
+            for event in events:
+                if event.kind is FeedbackKind.HARD_BOUNCE:
+                    self._fail_in_outbox(conn, event)
             for event in events:
                 soft = event.kind is FeedbackKind.SOFT_BOUNCE and event.email
                 if soft and self._soft_streak(conn, event.email) >= SOFT_BOUNCES_IN_A_ROW:
@@ -793,6 +806,29 @@ class State:
                 item.source,
                 _now(),
             ),
+        )
+
+    @staticmethod
+    def _fail_in_outbox(conn: sqlite3.Connection, event: FeedbackEvent) -> None:
+        """Mark the bounced message `failed` in the outbox: by its Message-ID, else the latest one sent to the address.
+
+        The server accepted it (`sent`), the recipient's server refused it later: the outbox
+        then says what became of it.
+        """
+        reply = f"bounce: {event.detail}"[:300]
+        if event.message_id:
+            cursor = conn.execute(
+                "UPDATE outbox SET status = 'failed', last_reply = ?, updated = ? "
+                "WHERE message_id = ? AND status IN ('sent', 'uncertain')",
+                (reply, _now(), event.message_id),
+            )
+            if cursor.rowcount:
+                return
+        conn.execute(
+            """UPDATE outbox SET status = 'failed', last_reply = ?, updated = ? WHERE id = (
+                 SELECT id FROM outbox WHERE lower(recipient) = ? AND status IN ('sent', 'uncertain')
+                 ORDER BY sent_at DESC LIMIT 1)""",
+            (reply, _now(), event.email.strip().lower()),
         )
 
     @staticmethod

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from conftest import write_tiny_project
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from smtp_server import smtp_server
 
 from pipeline.cli import cli
 from pipeline.mail.classify import MailKind, classify
@@ -240,3 +241,20 @@ def test_classify_never_raises(raw: bytes) -> None:
     """Whatever bytes arrive, classification answers with a kind."""
     found = classify(raw, b"0123456789abcdef0123", lambda m: False, lambda a: False, NOW)
     assert isinstance(found.kind, MailKind)
+
+
+def test_a_hard_bounce_marks_the_sent_message_failed_in_the_outbox(approved: Path) -> None:
+    """Sent (the relay accepted it), then bounced: the outbox row becomes `failed`, by Message-ID or by address."""
+    with smtp_server() as (server, _recorder):
+        with (approved / "settings.yaml").open("a", encoding="utf-8") as handle:
+            handle.write(f"delivery: {{host: 127.0.0.1, port: {server.port}, security: none, auth: none, "
+                         "per_minute: null, per_day: null}\n")
+        code, out, err = invoke(approved, "send", RUN_ID)
+    assert code == 0, out + err
+    assert rows(approved, "SELECT status FROM outbox WHERE contact_id = 'P002' AND kind = 'newsletter'") == [("sent",)]
+    code, out, _ = invoke(approved, "bounces", "import", str(DATA / "samples" / "postfix-5.1.1.eml"))
+    assert code == 0 and "1 hard_bounce" in out
+    status, reply = rows(approved, "SELECT status, last_reply FROM outbox WHERE contact_id = 'P002' "
+                                   "AND kind = 'newsletter'")[0]
+    assert status == "failed" and str(reply).startswith("bounce: 5.1.1")
+    assert rows(approved, "SELECT status FROM outbox WHERE contact_id = 'P002' AND kind = 'alert'") in ([], [("sent",)])

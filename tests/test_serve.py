@@ -2,7 +2,8 @@
 
 One project is run and approved once for the module, with click tracking on; `windstil serve`
 is started as its own process on a free port and spoken to over HTTP, the way a mail client,
-a person's browser and a link scanner reach it.
+a person's browser and a link scanner reach it. The tests share that server and its state
+and run in file order: the send test counts on the unsubscribes recorded before it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from conftest import write_tiny_project
+from smtp_server import smtp_server
 
 from pipeline.cli import cli
 from pipeline.tracking import make_click_token
@@ -214,7 +216,9 @@ def test_click_redirects_to_the_item_url_with_utm(served: Served) -> None:
     location = response.headers["location"]
     assert location.startswith("https://www.polderlicht-it.nl/")
     assert f"utm_campaign={RUN_ID}" in location and "utm_source=newsletter" in location
-    rows = served.state_rows("SELECT contact_id, run_id, item_id, automated FROM feedback WHERE kind = 'click'")
+    rows = served.state_rows(
+        "SELECT contact_id, run_id, item_id, automated FROM feedback WHERE kind = 'click' AND contact_id = 'P005'"
+    )
     assert len(rows) == 1 and rows[0][:2] == ("P005", RUN_ID) and rows[0][3] == 0
     assert html.count("/klik?t=") >= 2  # title and button of each item
 
@@ -224,7 +228,7 @@ def test_click_redirects_to_the_item_url_with_utm(served: Served) -> None:
     # A valid signature over an item that does not exist redirects nowhere.
     unknown = make_click_token(SECRET.encode(), "P005", RUN_ID, "../../evil.example")
     assert httpx.get(f"{served.base}/klik", params={"t": unknown}).status_code == 404
-    assert len(served.state_rows("SELECT 1 FROM feedback WHERE kind = 'click'")) == 1
+    assert len(served.state_rows("SELECT 1 FROM feedback WHERE kind = 'click' AND contact_id = 'P005'")) == 1
 
 
 def test_scanner_clicks_are_kept_and_marked_automated(served: Served) -> None:
@@ -238,6 +242,34 @@ def test_scanner_clicks_are_kept_and_marked_automated(served: Served) -> None:
     assert httpx.get(served.local(links[0]), headers={"User-Agent": "Barracuda Sentinel (EE)"}).status_code == 302
     assert served.state_rows(
         "SELECT automated FROM feedback WHERE kind = 'click' AND contact_id = 'P001' ORDER BY id DESC LIMIT 1"
+    ) == [(1,)]
+
+
+def test_send_skips_the_unsubscribed_contact(served: Served) -> None:
+    """`windstil send` checks right before each message: the contact who unsubscribed here gets nothing."""
+    link = served.local(unsubscribe_link(served.project, "P001"))
+    assert httpx.post(link, content=b"List-Unsubscribe=One-Click").status_code == 200
+    with smtp_server() as (server, recorder):
+        with (served.project / "settings.yaml").open("a", encoding="utf-8") as handle:
+            handle.write(f"delivery: {{host: 127.0.0.1, port: {server.port}, security: none, auth: none, "
+                         "per_minute: null, per_day: null}\n")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("WINDSTIL_SECRET", SECRET)
+            code, out, err = invoke(served.project, "send", RUN_ID)
+    assert code == 0, out + err
+    received = {r.recipient.lower() for r in recorder.received}
+    assert "f.elamrani@debrug.nl" in received
+    # Unsubscribed here by the button (P001), the one-click POST (P007) and the alerts link (P002).
+    assert not received & {"a.jansen@lindehof.nl", "emma.clarke@harbourlogistics.com", "p.smit@lindehof.nl"}
+    statuses = dict(served.state_rows("SELECT contact_id || '/' || kind, status FROM outbox"))
+    assert statuses["P001/newsletter"] == "skipped"
+    assert statuses["P005/newsletter"] == "sent"
+
+    # A click within 30 seconds of delivery is a mail gateway's scan: kept, marked automated.
+    link = click_links(served.project, "P005")[-1]
+    assert httpx.get(served.local(link), headers={"User-Agent": "Mozilla/5.0"}).status_code == 302
+    assert served.state_rows(
+        "SELECT automated FROM feedback WHERE kind = 'click' AND contact_id = 'P005' ORDER BY id DESC LIMIT 1"
     ) == [(1,)]
 
 
