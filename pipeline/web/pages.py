@@ -60,7 +60,7 @@ TEXT = {
         "mistake": "Was dit een vergissing? Neem contact op met uw accountmanager.",
         "bad_title": "Deze link werkt niet",
         "bad": "De link is onvolledig of beschadigd. Gebruik de afmeldlink onderaan de e-mail, "
-        "of stuur een e-mail met het woord 'afmelden'.",
+        "of neem contact met ons op.",
         "gone_title": "Deze pagina bestaat niet meer",
         "gone": "Het artikel achter deze link is niet meer beschikbaar.",
         "busy_title": "Even geduld",
@@ -79,7 +79,7 @@ TEXT = {
         "mistake": "Was this a mistake? Please contact your account manager.",
         "bad_title": "This link does not work",
         "bad": "The link is incomplete or damaged. Use the unsubscribe link at the bottom of the e-mail, "
-        "or send us an e-mail with the word 'unsubscribe'.",
+        "or contact us.",
         "gone_title": "This page no longer exists",
         "gone": "The article behind this link is no longer available.",
         "busy_title": "One moment, please",
