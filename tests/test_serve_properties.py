@@ -107,3 +107,24 @@ def test_no_request_breaks_the_endpoint(target: tuple[Target, TestClient], data:
         assert response.status_code == 302
         assert response.headers["location"] in found.item_urls
         assert params["t"] in found.clicks
+
+
+def test_new_items_and_contacts_are_found_without_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The endpoint runs for months: an item or contact added since it started is read on first use."""
+    import pipeline.web.app as web
+
+    root = write_tiny_project(tmp_path / "project")
+    endpoint = Endpoint(load_settings(root), SECRET)
+    assert endpoint.item_url(RUN_ID, "nl/nieuw") is None
+    assert endpoint.language("P099") is None
+    (root / "content" / "nl" / "nieuw.md").write_text(
+        "---\ntitle: Nieuw\ntype: article\nlanguage: nl\npublished: 2026-12-01\n"
+        "url: https://www.polderlicht-it.nl/nieuw\n---\nTekst.\n", encoding="utf-8")
+    with (root / "data" / "contacts.csv").open("a", encoding="utf-8") as handle:
+        handle.write("P099;C004;Amy;Lee;amy@harbourlogistics.com;;;;en;yes;no;\n")
+    assert endpoint.item_url(RUN_ID, "nl/nieuw") is None  # read again at most once a minute
+    monkeypatch.setattr(web, "RELOAD_SECONDS", 0.0)
+    assert endpoint.item_url(RUN_ID, "nl/nieuw") == (
+        "https://www.polderlicht-it.nl/nieuw?utm_source=newsletter&utm_medium=email&utm_campaign=2026-11-30"
+    )
+    assert endpoint.language("P099") == "en"

@@ -17,6 +17,7 @@ import contextlib
 import csv
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from pipeline.web.pages import page
 log = logging.getLogger(__name__)
 
 SOURCE = "serve"
+RELOAD_SECONDS = 60.0  # an unknown contact or item re-reads the files at most this often
 MAX_BODY = 64 * 1024  # an RFC 8058 body is 26 bytes; anything far bigger is not one
 _BOTH = ("nl", "en")
 # User agents of link scanners and other programs that open links in mail before (or instead
@@ -78,6 +80,7 @@ class Endpoint:
     _state: State | None = None
     _languages: dict[str, str] | None = None
     _items: dict[str, ContentItem] | None = None
+    _loaded: dict[str, float] = field(default_factory=dict)  # what was read when (monotonic seconds)
 
     @property
     def state(self) -> State:
@@ -96,17 +99,30 @@ class Endpoint:
     def values(self) -> dict[str, str]:
         return {"company": self.settings.company_name, "website": self.settings.website_url}
 
+    def _stale(self, what: str, known: bool) -> bool:
+        """Say whether to read `what` again: never read, or not found and last read a while ago.
+
+        The endpoint runs for months while each run brings new contacts and items: an unknown
+        one makes it read the files again, at most once a RELOAD_SECONDS (a stream of forged
+        ids cannot make it read them on every request).
+        """
+        last = self._loaded.get(what)
+        if last is not None and (known or time.monotonic() - last < RELOAD_SECONDS):
+            return False
+        self._loaded[what] = time.monotonic()
+        return True
+
     def language(self, contact_id: str) -> str | None:
-        """Return the contact's language from the CRM export (read once), or None when unknown."""
-        if self._languages is None:
+        """Return the contact's language from the CRM export, or None when unknown."""
+        if self._stale("languages", self._languages is not None and contact_id in self._languages):
             self._languages = _contact_languages(self.settings.paths.data)
-        return self._languages.get(contact_id)
+        return (self._languages or {}).get(contact_id)
 
     def item_url(self, run_id: str, item_id: str) -> str | None:
         """Return the item's own URL with the run's UTM parameters, as the run's e-mails carried it."""
-        if self._items is None:
+        if self._stale("items", self._items is not None and item_id in self._items):
             self._items, _problems = load_content(self.settings.paths.content, self.settings.paths.root)
-        item = self._items.get(item_id)
+        item = (self._items or {}).get(item_id)
         if item is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", run_id):
             return None
         utm = (
