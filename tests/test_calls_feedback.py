@@ -14,6 +14,7 @@ import email
 import email.policy
 import re
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,10 +50,16 @@ def click(project: Path, contact_id: str, agent: str) -> int:
     return len(links)
 
 
-@pytest.fixture
-def next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WINDSTIL_SECRET", SECRET)
-    project = write_tiny_project(tmp_path / "project")
+@pytest.fixture(scope="module")
+def next_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The next month's run, after the reply was read and the clicks were made (once for the module)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("WINDSTIL_SECRET", SECRET)
+        yield _next_run(tmp_path_factory.mktemp("calls-feedback") / "project")
+
+
+def _next_run(project: Path) -> Path:
+    write_tiny_project(project)
     with (project / "settings.yaml").open("a", encoding="utf-8") as handle:
         handle.write(TRACKING)
     for args in (("run", "--as-of", RUN_ID, "--jobs", "1"), ("approve", RUN_ID)):

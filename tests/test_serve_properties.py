@@ -77,7 +77,7 @@ def tokens(target: Target) -> st.SearchStrategy[str]:
     return st.one_of(valid, altered, foreign, HOSTILE, st.text(max_size=200))
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_no_request_breaks_the_endpoint(target: tuple[Target, TestClient], data: st.DataObject) -> None:
     """Whatever arrives: no 5xx, no record from a bad token, no unescaped echo, no foreign redirect."""
