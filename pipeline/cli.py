@@ -740,6 +740,7 @@ def send(obj: Context, run_id: str, limit: int | None, dry_run: bool, resend_unc
             bar.__enter__()
         bar.update(done - bar.pos)
 
+    started = time.perf_counter()
     try:
         result = send_run(obj.project, run_id, limit=limit, dry_run=dry_run, resend_uncertain=resend_uncertain,
                           progress=progress)
@@ -756,6 +757,7 @@ def send(obj: Context, run_id: str, limit: int | None, dry_run: bool, resend_unc
         done = ", ".join(f"{n} {status}" for status, n in sorted(result.done.items()) if n) or "nothing to send"
         click.echo(f"send {run_id} via {result.server}: {done}")
         rows = [(status.value, str(result.counts.get(status, 0))) for status in Status if status is not Status.SENDING]
+        rows.append(("time", f"{time.perf_counter() - started:.1f} s"))
         click.echo(f"run {run_id}, all messages:\n{_summary_table(rows)}")
     for row in result.uncertain:
         echo_err(f"uncertain: {row.kind} {row.contact_id} <{row.recipient}> {row.message_id}: {row.last_reply}")

@@ -109,7 +109,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 4: the outbox of `windstil send`: one row per message of an approved run, and its status.
     # UNIQUE (contact_id, kind, month): no run, re-run or second send can mail a contact twice
-    # a month. Times used for pacing are epoch seconds (REAL); `updated` is for people.
+    # a month. Times used for pacing are epoch seconds (REAL); `updated` is for people. `stage`
+    # and `boot` tell, for a row left `sending`, whether its data was ended (see the outbox).
     (
         """CREATE TABLE outbox (
             id INTEGER PRIMARY KEY,
@@ -127,6 +128,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             last_reply TEXT NOT NULL DEFAULT '',
             sent_at REAL,
             updated TEXT NOT NULL,
+            stage INTEGER NOT NULL DEFAULT 0,
+            boot TEXT NOT NULL DEFAULT '',
             UNIQUE (contact_id, kind, month)
         )""",
         "CREATE INDEX outbox_by_run ON outbox (run_id, status)",

@@ -465,3 +465,28 @@ def test_per_day_full_stops_with_when_to_try_again(project: Path) -> None:
         result = send_run(project, RUN, clock=clock, sleep=clock.sleep)
     assert len(recorder.received) == 3 and result.counts[Status.QUEUED] == len(approved_messages(project)) - 3
     assert result.exit_code == 1 and "the next message can go at" in result.stopped
+
+
+def test_rows_left_sending_after_a_crash_or_a_reboot(project: Path) -> None:
+    """At start-up: stage 2 or another boot means uncertain; reserved in this boot (data never ended) means queued.
+
+    Reservations are flushed to disk, the stage-2 mark only reaches the operating system: it
+    survives a killed process, not a power cut. After a reboot every `sending` row is uncertain.
+    """
+    from pipeline.mail.outbox import boot_id
+
+    with smtp_server() as (server, recorder):
+        configure(project, host="127.0.0.1", port=server.port)
+        send_run(project, RUN, limit=1)  # the outbox is filled; one message sent
+        with State.open(project / "output" / "state.sqlite") as state, state.transaction() as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM outbox WHERE status = 'queued' ORDER BY id LIMIT 3")]
+            conn.execute("UPDATE outbox SET status = 'sending', stage = 2, boot = ? WHERE id = ?", (boot_id(), ids[0]))
+            conn.execute("UPDATE outbox SET status = 'sending', stage = 1, boot = ? WHERE id = ?", (boot_id(), ids[1]))
+            conn.execute("UPDATE outbox SET status = 'sending', stage = 1, boot = 'before-a-reboot' WHERE id = ?",
+                         (ids[2],))
+        result = send_run(project, RUN)
+    with State.open(project / "output" / "state.sqlite") as state:
+        status = {r["id"]: r["status"] for r in state.query("SELECT id, status FROM outbox")}
+    assert [status[i] for i in ids] == ["uncertain", "sent", "uncertain"]
+    assert sorted(r.id for r in result.interrupted) == [ids[0], ids[2]]
+    assert len(recorder.received) == len(approved_messages(project)) - 2

@@ -17,6 +17,16 @@ whatever kills the sending process, the outbox says what happened up to that mom
 
 `UNIQUE (contact_id, kind, month)` in the table makes a second copy of a contact's newsletter
 in the same month impossible, whichever run or re-run it would come from.
+
+Durability without one disk flush per message: rows are *reserved* (`sending`, stage 1) a few
+at a time in a transaction that is flushed to disk (synchronous FULL). Right before the last
+line of a message's data goes out, its row is marked stage 2 in a transaction that reaches
+the operating system but is not flushed (synchronous NORMAL): that survives the death of the
+process, not a power cut. So at start-up a `sending` row is `uncertain` when it reached
+stage 2, or when the machine has rebooted since it was reserved (the kernel's boot id
+differs: the unflushed marks may be lost); a stage-1 row of the same boot never had its data
+ended and goes back to `queued`. A kill -9 leaves at most `connections` uncertain messages; a
+power cut at most the reserved ones. Nothing that may have arrived is ever sent again.
 """
 
 from __future__ import annotations
@@ -25,8 +35,10 @@ import enum
 import logging
 import sqlite3
 from collections.abc import Collection, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from pipeline.models import Suppression
 from pipeline.select import suppression_key
@@ -79,6 +91,8 @@ class OutboxRow:
     last_reply: str
     sent_at: float | None  # epoch seconds of the accepting (or possibly accepting) transaction
     updated: str  # UTC, ISO 8601
+    stage: int = 0  # while sending: 1 reserved, 2 the data's last line may have gone out
+    boot: str = ""  # the kernel's boot id when it was reserved
 
 
 def iso(moment: float) -> str:
@@ -95,6 +109,7 @@ class Outbox:
         # Outcomes not yet committed: the next claim commits them in its own transaction (one
         # fsync a message instead of two), or flush() does when no claim follows at once.
         self._unwritten: list[tuple[str, tuple[object, ...]]] = []
+        self._durable = True  # the state's own setting (synchronous FULL)
 
     # ----------------------------------------------------------------- filling
 
@@ -125,22 +140,29 @@ class Outbox:
         ]
         return added, others
 
-    def recover_interrupted(self, now: float) -> list[OutboxRow]:
-        """Mark every `sending` row `uncertain` and return them: the process that sent them died.
+    def recover_interrupted(self, now: float) -> tuple[list[OutboxRow], int]:
+        """Settle the `sending` rows a dead process left: return the ones now `uncertain`, and how many were requeued.
 
-        Called under the project lock, so no other `send` is alive: a row still `sending` was
-        in an SMTP transaction when its process stopped, possibly after the data went out.
+        Called under the project lock, so no other `send` is alive. A row whose data was
+        ended (stage 2), or any row after a reboot, may have been delivered: `uncertain`. A
+        reserved row of this boot (stage 1) never got its data's last line: `queued` again.
         """
+        boot = boot_id()
         rows = self._rows("status = 'sending'", ())
+        uncertain = [r for r in rows if r.stage >= 2 or not boot or r.boot != boot]
+        requeued = [r for r in rows if r not in uncertain]
         if rows:
-            with self.state.transaction() as conn:
-                conn.execute(
-                    """UPDATE outbox SET status = 'uncertain', updated = ?, sent_at = coalesce(sent_at, ?),
-                       last_reply = 'interrupted during the SMTP transaction; it may have been delivered'
-                       WHERE status = 'sending'""",
-                    (iso(now), now),
-                )
-        return rows
+            with self._transaction(durable=True) as conn:
+                for r in uncertain:
+                    conn.execute(
+                        """UPDATE outbox SET status = 'uncertain', updated = ?, sent_at = coalesce(sent_at, ?),
+                           last_reply = 'interrupted during the SMTP transaction; it may have been delivered'
+                           WHERE id = ?""",
+                        (iso(now), now, r.id),
+                    )
+                for r in requeued:
+                    conn.execute("UPDATE outbox SET status = 'queued', stage = 0 WHERE id = ?", (r.id,))
+        return uncertain, len(requeued)
 
     def requeue_uncertain(self, now: float) -> int:
         """Queue this run's `uncertain` messages again (`--resend-uncertain`); return how many."""
@@ -154,51 +176,76 @@ class Outbox:
 
     # ----------------------------------------------------------------- sending
 
-    def next_due(self, now: float, suppressed: Collection[str]) -> tuple[OutboxRow | None, list[OutboxRow]]:
-        """Return the next message due for sending, and the messages skipped on the way as suppressed.
+    def reserve(self, now: float, suppressed: Collection[str], count: int) -> tuple[list[OutboxRow], list[OutboxRow]]:
+        """Reserve the next `count` due messages (flushed to disk); return them, and those skipped as suppressed.
 
-        Suppressions are read again here, right before each message: `suppressed` holds the
-        addresses of data/suppressions.csv, the state's table is queried, so an unsubscribe or
-        bounce recorded a moment ago is honoured. `claim()` checks once more when it commits.
+        Suppressions are read again here and in `begin()`, right before each message:
+        `suppressed` holds the addresses of data/suppressions.csv, the state's table is
+        queried, so an unsubscribe or bounce recorded a moment ago is honoured.
         """
-        if any(sql.startswith("INSERT OR IGNORE INTO suppressions") for sql, _ in self._unwritten):
-            self.flush()  # a hard bounce just recorded must stop the next message to that address
+        reserved: list[OutboxRow] = []
         skipped: list[OutboxRow] = []
-        while True:
-            found = self.state.query(
-                """SELECT * FROM outbox WHERE run_id = ? AND status IN ('queued', 'deferred')
-                   AND next_attempt <= ? ORDER BY id LIMIT 1""",
-                (self.run_id, now),
-            )
-            if not found:
-                return None, skipped
-            row = _row(found[0])
-            if self.claim(row, now, suppressed, mark=False) is None:
-                return row, skipped
-            skipped.append(row)
-
-    def claim(self, row: OutboxRow, now: float, suppressed: Collection[str], *, mark: bool = True) -> str | None:
-        """Commit `row` as `sending` with the outcomes recorded so far; return None, or why it is skipped instead.
-
-        With `mark` false only a suppressed row is written (as `skipped`): the look-ahead of
-        `next_due()`.
-        """
-        with self.state.transaction() as conn:
-            reason = _suppressed(conn, row.recipient, suppressed)
-            if reason is None and not mark:
-                return None
+        boot = boot_id()
+        with self._transaction(durable=True) as conn:
             self._write_outcomes(conn)
+            cursor = conn.execute(
+                """SELECT * FROM outbox WHERE run_id = ? AND status IN ('queued', 'deferred')
+                   AND next_attempt <= ? ORDER BY id LIMIT ?""",
+                (self.run_id, now, count),
+            )
+            cursor.row_factory = sqlite3.Row
+            for found in cursor.fetchall():
+                row = _row(found)
+                reason = _suppressed(conn, row.recipient, suppressed)
+                if reason is None:
+                    conn.execute(
+                        "UPDATE outbox SET status = 'sending', stage = 1, boot = ?, updated = ? WHERE id = ?",
+                        (boot, iso(now), row.id),
+                    )
+                    reserved.append(row)
+                else:
+                    self._skip(conn, row, reason, now)
+                    skipped.append(row)
+        return reserved, skipped
+
+    def begin(self, row: OutboxRow, now: float, suppressed: Collection[str]) -> str | None:
+        """Mark a reserved row as having its data ended (stage 2); return None, or why it is skipped instead.
+
+        Committed with the outcomes recorded so far, without a disk flush (see the module
+        docstring): it only has to outlive the process, which it does once committed.
+        """
+        with self._transaction(durable=False) as conn:
+            self._write_outcomes(conn)
+            reason = _suppressed(conn, row.recipient, suppressed)
             if reason is not None:
-                conn.execute(
-                    "UPDATE outbox SET status = 'skipped', last_reply = ?, updated = ? WHERE id = ?",
-                    (reason, iso(now), row.id),
-                )
+                self._skip(conn, row, reason, now)
                 return reason
             conn.execute(
-                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated = ? WHERE id = ?",
+                "UPDATE outbox SET stage = 2, attempts = attempts + 1, updated = ? WHERE id = ?",
                 (iso(now), row.id),
             )
             return None
+
+    def release(self, rows: Collection[OutboxRow]) -> None:
+        """Put reserved rows that were not started back in the queue, and commit everything to disk."""
+        with self._transaction(durable=True) as conn:
+            self._write_outcomes(conn)
+            for row in rows:
+                conn.execute("UPDATE outbox SET status = 'queued', stage = 0 WHERE id = ? AND stage = 1", (row.id,))
+
+    @staticmethod
+    def _skip(conn: sqlite3.Connection, row: OutboxRow, reason: str, now: float) -> None:
+        conn.execute(
+            "UPDATE outbox SET status = 'skipped', stage = 0, last_reply = ?, updated = ? WHERE id = ?",
+            (reason, iso(now), row.id),
+        )
+
+    def _transaction(self, *, durable: bool) -> AbstractContextManager[sqlite3.Connection]:
+        # synchronous applies to the next commit; FULL also flushes every earlier unflushed one.
+        if durable is not self._durable:
+            self.state.query(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            self._durable = durable
+        return self.state.transaction()
 
     def finish(
         self,
@@ -213,9 +260,8 @@ class Outbox:
     ) -> None:
         """Record the end of a message's SMTP transaction (and a hard bounce's suppression).
 
-        It is committed with the next claim, which follows at once, or by `flush()`: either
-        way before another SMTP transaction starts. A crash in between leaves the row
-        `sending`, which the next start-up reports as `uncertain`: never sent twice.
+        It is committed with the next `begin()`, which follows at once, or by `flush()`. A
+        crash in between leaves the row `sending` at stage 2: `uncertain`, never sent twice.
         """
         sent_at = now if status in COUNTED else None
         self._unwritten.append((
@@ -235,10 +281,10 @@ class Outbox:
                 ),
             ))
 
-    def flush(self) -> None:
-        """Commit the recorded outcomes that no claim has committed yet."""
-        if self._unwritten:
-            with self.state.transaction() as conn:
+    def flush(self, *, durable: bool = False) -> None:
+        """Commit the recorded outcomes that no `begin()` has committed yet (durable: flushed to disk)."""
+        if self._unwritten or durable:
+            with self._transaction(durable=durable) as conn:
                 self._write_outcomes(conn)
 
     def _write_outcomes(self, conn: sqlite3.Connection) -> None:
@@ -313,7 +359,17 @@ def _row(r: sqlite3.Row) -> OutboxRow:
         last_reply=r["last_reply"],
         sent_at=None if r["sent_at"] is None else float(r["sent_at"]),
         updated=r["updated"],
+        stage=int(r["stage"]),
+        boot=r["boot"],
     )
+
+
+def boot_id() -> str:
+    """Return this boot's id (Linux), or "" where the system does not tell: then every crash counts as a reboot."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return ""
 
 
 def _suppressed(conn: sqlite3.Connection, recipient: str, suppressed: Collection[str]) -> str | None:

@@ -1,9 +1,10 @@
 """`windstil send`: deliver an approved run through the outbox, paced, resumable, never twice.
 
-The main thread owns the state: it claims a message (committed as `sending`), hands it to an
-idle SMTP connection running in a worker thread, and commits the outcome when the worker
-returns. At most `delivery.connections` messages are in an SMTP transaction at any moment, so
-a crash leaves at most that many `sending` rows, which the next `send` marks `uncertain`.
+The main thread owns the state: it reserves messages (see pipeline/mail/outbox.py), hands each
+to an idle SMTP connection running in a worker thread, marks it as having its data ended
+while the worker sends everything but the data's last line, and records the outcome when the
+worker returns. At most `delivery.connections` messages are in an SMTP transaction at any
+moment, so a kill -9 leaves at most that many `uncertain` messages.
 
 Time comes from the `clock` and `sleep` arguments (default: the real ones), so the pacing and
 the back-off can be tested against a real server without waiting minutes.
@@ -18,12 +19,11 @@ import os
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.parser import BytesHeaderParser
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
 
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 MINUTE, DAY = 60.0, 86400.0
 BACKOFF = (60.0, 300.0, 900.0, 1800.0, 3600.0)  # seconds before the 2nd, 3rd, … attempt after a 4xx
 THROTTLE_PAUSE = 60.0  # after the provider's "too many": one whole per-minute window
+RESERVE = 32  # rows reserved (and flushed to disk) at once when pacing is off
 MAX_WAIT = 900.0  # wait in-process for a window or a retry up to 15 minutes; later: stop, exit 1
 HEADER_BYTES = 65536  # the headers of our .eml files are far smaller; the body is not read to plan
 DKIM_HEADERS = (b"from", b"to", b"subject", b"date", b"message-id", b"list-id", b"list-unsubscribe",
@@ -112,10 +113,12 @@ def send_run(
         outbox = Outbox(state, run_id)
         try:
             if dry_run:
-                result.due = _dry_run_due(outbox, planned, clock())
+                result.due = _dry_run_due(outbox, planned)
                 return result
             now = clock()
-            result.interrupted = outbox.recover_interrupted(now)
+            result.interrupted, requeued = outbox.recover_interrupted(now)
+            if requeued:
+                log.info("%d reserved message(s) of an interrupted send were not started: queued again", requeued)
             for row in result.interrupted:
                 log.warning("%s %s to %s was interrupted mid-transaction: now uncertain", row.kind, row.contact_id,
                             row.recipient)
@@ -166,6 +169,8 @@ class _Sender:
         self.limit = limit
         self.result = result
         self.pending: dict[Future[Outcome], tuple[SmtpConnection, OutboxRow]] = {}
+        self.reserved: deque[OutboxRow] = deque()
+        self.inline = len(connections) == 1
         self.paused_until = 0.0
         self.claimed = 0
         self.finished = 0
@@ -182,7 +187,8 @@ class _Sender:
                 self.result.stopped = "interrupted (Ctrl+C); messages in an SMTP transaction were finished"
                 self._collect(wait_all=True)
             finally:
-                self.outbox.flush()
+                self.outbox.release(self.reserved)
+                self.reserved.clear()
 
     def _loop(self, pool: ThreadPoolExecutor) -> None:
         while True:
@@ -192,29 +198,46 @@ class _Sender:
                 wait_for = self._window(now)
                 if wait_for != 0.0:
                     break
-                row, skipped = self.outbox.next_due(now, self.suppressed)
-                for gone in skipped:
-                    self._skipped(gone)
-                if row is None:
-                    wait_for = self._until_next_retry(now)
-                    break
-                self._start(pool, row, now)
+                if not self.reserved:
+                    rows, skipped = self.outbox.reserve(now, self.suppressed, self._batch())
+                    for gone in skipped:
+                        self._skipped(gone)
+                    if not rows:
+                        wait_for = self._until_next_retry(now)
+                        break
+                    self.reserved.extend(rows)
+                self._start(pool, self.reserved.popleft(), now)
             self._tick()
             if self.pending:
+                self.outbox.flush()  # outcomes no `begin()` took along: recorded before waiting
                 self._collect(wait_all=False)
                 continue
+            self.outbox.release(self.reserved)  # nothing in flight: reserved rows go back before a wait or the end
+            self.reserved.clear()
             if self.result.stopped or wait_for is None or (self.limit is not None and self.claimed >= self.limit):
                 return
             if wait_for > MAX_WAIT:
                 when = datetime.fromtimestamp(self.clock() + wait_for).astimezone().strftime("%Y-%m-%d %H:%M")
                 self.result.stopped = f"the next message can go at {when}; run `windstil send {self.run_id}` again then"
                 return
-            self.outbox.flush()  # nothing outstanding while we wait
             self.sleep(wait_for)
 
     def _start(self, pool: ThreadPoolExecutor, row: OutboxRow, now: float) -> None:
         """Start the SMTP transaction of `row` while committing it as `sending`; its data ends only after the commit."""
         connection = self.idle.pop()
+        if self.inline:
+            # One connection: a worker thread would add two thread switches a message, more than
+            # the commit it overlaps costs. Commit first, then run the transaction right here.
+            reason = self.outbox.begin(row, now, self.suppressed)
+            future: Future[Outcome] = Future()
+            future.set_result(self._transact(connection, row, lambda: True) if reason is None
+                              else Outcome(Result.WITHDRAWN, reason))
+            self.pending[future] = (connection, row)
+            if reason is None:
+                self.claimed += 1
+            else:
+                self._skipped(row)
+            return
         decided = threading.Event()
         verdict = [False]
 
@@ -224,9 +247,9 @@ class _Sender:
 
         future = pool.submit(self._transact, connection, row, proceed)
         self.pending[future] = (connection, row)
-        reason: str | None = "not claimed"
+        reason = "not begun"
         try:
-            reason = self.outbox.claim(row, now, self.suppressed)
+            reason = self.outbox.begin(row, now, self.suppressed)
         finally:
             verdict[0] = reason is None
             decided.set()
@@ -234,6 +257,13 @@ class _Sender:
             self.claimed += 1
         else:
             self._skipped(row)
+
+    def _batch(self) -> int:
+        """Return how many rows to reserve at once: a batch without pacing, one at a time with it."""
+        if self.delivery.per_minute is not None or self.delivery.per_day is not None:
+            return 1
+        left = RESERVE if self.limit is None else min(RESERVE, self.limit - self.claimed)
+        return max(1, left)
 
     def _skipped(self, row: OutboxRow) -> None:
         log.info("skipped %s %s: %s is suppressed", row.kind, row.contact_id, row.recipient)
@@ -330,9 +360,8 @@ def _stop_reason(result: Result, reply: str) -> str:
     return reply
 
 
-def _dry_run_due(outbox: Outbox, planned: list[PlannedMessage], now: float) -> int:
-    """Return how many messages a real send would try now (nothing is written)."""
-    del now
+def _dry_run_due(outbox: Outbox, planned: list[PlannedMessage]) -> int:
+    """Return how many messages a real send would try (nothing is written)."""
     known = {(r.contact_id, r.kind) for r in outbox.rows()}
     counts = outbox.counts()
     return sum(1 for m in planned if (m.contact_id, m.kind) not in known) + counts[Status.QUEUED] \
@@ -384,11 +413,17 @@ def _planned(folder: Path, path: str, contact_id: str, kind: str, month: str,
     except OSError as error:
         problems.append(Problem(path, None, "", f"cannot read the message ({error.strerror})"))
         return None
-    # compat32 parsing: the structured header objects of email.policy.default cost milliseconds
-    # a message, which adds up to most of the planning for a large run.
-    headers = BytesHeaderParser().parsebytes(head.partition(b"\r\n\r\n")[0] + b"\r\n\r\n")
-    recipients = [address for _, address in getaddresses(headers.get_all("To", []))]
-    message_id = " ".join(str(headers.get("Message-ID", "")).split())
+    # Only To and Message-ID are needed: read them from the unfolded header block directly.
+    # The email package's parsers build every header (about a millisecond a message with
+    # email.policy.default), which added up to most of the planning for a large run.
+    block = _FOLD.sub(b" ", head.partition(b"\r\n\r\n")[0].replace(b"\r\n", b"\n"))
+    found: dict[bytes, list[str]] = {}
+    for line in block.split(b"\n"):
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() in (b"to", b"message-id"):
+            found.setdefault(name.strip().lower(), []).append(value.decode("utf-8", "replace").strip())
+    recipients = [address for _, address in getaddresses(found.get(b"to", []))]
+    message_id = " ".join(found.get(b"message-id", [""])[0].split())
     if len(recipients) != 1 or "@" not in recipients[0]:
         problems.append(Problem(path, None, "To", "needs exactly one recipient address"))
         return None
@@ -396,6 +431,9 @@ def _planned(folder: Path, path: str, contact_id: str, kind: str, month: str,
         problems.append(Problem(path, None, "Message-ID", "missing"))
         return None
     return PlannedMessage(contact_id, kind, month, message_id, recipients[0].lower(), path)
+
+
+_FOLD = re.compile(rb"\n[ \t]+")
 
 
 def read_suppressions_csv(path: Path) -> frozenset[str]:
