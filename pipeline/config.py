@@ -24,6 +24,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from pipeline.errors import ConfigError, Problem
 from pipeline.models import (
+    BounceMailbox,
     DeliverySettings,
     DkimSettings,
     Level,
@@ -36,6 +37,7 @@ from pipeline.models import (
     SelectionWeights,
     Settings,
     StrategicPoints,
+    Tracking,
     Treatment,
 )
 
@@ -295,6 +297,8 @@ def load_settings(root: Path) -> Settings:
             "paths",
             "decimal_mark",
             "max_reject_share",
+            "tracking",
+            "bounces",
             "delivery",
         ),
         required=("sender", "company", "unsubscribe"),
@@ -341,6 +345,8 @@ def load_settings(root: Path) -> Settings:
         max_reject_share=share,
         utm_source=check.text(utm.get("source"), "utm.source", required=False) or "newsletter",
         utm_medium=check.text(utm.get("medium"), "utm.medium", required=False) or "email",
+        tracking=_tracking(check, top.get("tracking")),
+        bounces=_bounces(check, top.get("bounces")),
         delivery=delivery,
     )
     if check.problems:
@@ -385,6 +391,47 @@ def _address(check: _Checker, value: Any) -> str:
     if not any(lines):
         check.problem("company.address", "the postal address is required (it goes in every footer)")
     return "\n".join(line for line in lines if line)
+
+
+def _tracking(check: _Checker, value: Any) -> Tracking | None:
+    """Read `tracking: {clicks, url}`; click tracking is off unless `clicks: true`."""
+    given = check.mapping(value, "tracking", ("clicks", "url"))
+    clicks = check.flag(given.get("clicks"), "tracking.clicks")
+    if not clicks:
+        return None
+    if "url" not in given:
+        check.problem("tracking.url", "required when tracking.clicks is true (the https address of `windstil serve`)")
+        return None
+    url = check.url(given.get("url"), "tracking.url", https_only=True)
+    if "?" in url or "#" in url:
+        check.problem("tracking.url", "must not carry a query or fragment (the token is added as ?t=)")
+    return Tracking(clicks=True, url=url)
+
+
+def _bounces(check: _Checker, value: Any) -> BounceMailbox | None:
+    """Read `bounces: {host, port, username, folder, security}` for `windstil bounces fetch`."""
+    if value is None:
+        return None
+    given = check.mapping(
+        value, "bounces", ("host", "port", "username", "folder", "security"), required=("host", "username")
+    )
+    host = check.text(given.get("host"), "bounces.host") if "host" in given else ""
+    if host and not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", host):
+        check.problem("bounces.host", "must be a host name or an IP address")
+    security = "tls"
+    if "security" in given:
+        security = check.text(given.get("security"), "bounces.security")
+        if security not in ("tls", "starttls", "none"):
+            check.problem("bounces.security", "must be one of tls, starttls, none")
+            security = "tls"
+    port = check.whole(given.get("port"), "bounces.port", maximum=65535, default=993 if security == "tls" else 143)
+    return BounceMailbox(
+        host=host,
+        port=port,
+        username=check.text(given.get("username"), "bounces.username") if "username" in given else "",
+        folder=check.text(given.get("folder"), "bounces.folder", required=False) or "INBOX",
+        security=security,
+    )
 
 
 def _mailto(check: _Checker, value: Any) -> str:

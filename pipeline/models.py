@@ -295,7 +295,28 @@ class Settings:
     max_reject_share: Decimal = Decimal("0.05")
     utm_source: str = "newsletter"
     utm_medium: str = "email"
+    tracking: Tracking | None = None  # click tracking; None: off (the default)
+    bounces: BounceMailbox | None = None  # the IMAP mailbox `windstil bounces fetch` reads
     delivery: DeliverySettings | None = None  # no `delivery:` block: `windstil send` refuses
+
+
+@dataclass(frozen=True, slots=True)
+class Tracking:
+    """settings.yaml `tracking:`: signed click redirects at `url` for the items' links."""
+
+    clicks: bool
+    url: str  # https; the served path of `windstil serve`, the token goes in ?t=
+
+
+@dataclass(frozen=True, slots=True)
+class BounceMailbox:
+    """settings.yaml `bounces:`: where bounces and replies arrive (password from the environment)."""
+
+    host: str
+    port: int = 993
+    username: str = ""
+    folder: str = "INBOX"
+    security: str = "tls"  # tls | starttls | none (none only for a server on this machine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -530,6 +551,8 @@ class CallReason(enum.StrEnum):
     UP_SELL = "up_sell"
     REVENUE_DECLINE = "revenue_decline"
     REVIEW_SEGMENT_D = "review_segment_d"
+    CLICKED = "clicked"  # clicked an item of this or the previous run's message (not a scanner)
+    REPLIED = "replied"  # replied to a newsletter or alert since the last run
 
 
 @dataclass(frozen=True, slots=True)

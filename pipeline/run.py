@@ -34,6 +34,7 @@ from typing import Any
 from pipeline import __version__
 from pipeline.calls import build_calls, write_call_lists
 from pipeline.errors import OutputError, UsageError, WindstilError
+from pipeline.feedback import FeedbackKind
 from pipeline.fingerprint import project_hashes
 from pipeline.load import load_project
 from pipeline.lock import project_lock
@@ -172,7 +173,10 @@ def run_batch(
                 with timer.stage("calls"):
                     # Both stages read data.interactions themselves; they get the imported call outcomes on top.
                     imported = state.interactions()
-                    calls = build_calls(data, config, segmentation, quiet, selections, imported, as_of)
+                    before = state.latest_run_before(run_id)
+                    feedback = state.feedback((FeedbackKind.CLICK, FeedbackKind.REPLY))
+                    calls = build_calls(data, config, segmentation, quiet, selections, imported, as_of,
+                                        feedback, before.as_of if before else None)
                     write_call_lists(writer, calls, data, settings, as_of)
                 with timer.stage("reports"):
                     rendered = _read_records(records, data.contacts)
@@ -202,6 +206,9 @@ def run_batch(
                         previous=previous,
                         quiet=quiet,
                         templates=_existing(settings.paths.templates / "site"),
+                        feedback=state.feedback(since=_start_of(before.as_of) if before else None),
+                        feedback_since=before.as_of if before else None,
+                        tracking=settings.tracking is not None,
                         reports=(("Segmentatie", "reports/segments.html"),
                                  ("Retentie", "reports/retention.html")),
                         call_lists=tuple(
@@ -215,6 +222,11 @@ def run_batch(
         if not dry_run:
             state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
     return RunResult(run_id, output / run_id, counts, timer.timings, tuple(warnings), dry_run)
+
+
+def _start_of(day: date) -> datetime:
+    """Return the start of `day` in UTC: what came back on the previous run's date counts as since then."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- rendering

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from pipeline.feedback import FeedbackEvent, FeedbackKind
 from pipeline.models import (
     CallItem,
     CallReason,
@@ -97,6 +98,8 @@ CALL_LABELS: dict[str, str] = {
     CallReason.UP_SELL: "up-sell",
     CallReason.REVENUE_DECLINE: "omzetdaling",
     CallReason.REVIEW_SEGMENT_D: "D-klant beoordelen",
+    CallReason.CLICKED: "Klikte in e-mail",
+    CallReason.REPLIED: "Antwoordde op e-mail",
 }
 COUNT_LABELS: dict[str, str] = {
     "customers": "klanten",
@@ -151,6 +154,9 @@ class SiteData:
     call_lists: Sequence[tuple[str, str]]  # (account manager name, relpath "calls/am1.html")
     quiet: Mapping[str, QuietStatus] | None = None  # shows quiet_since on a recipient
     templates: Path | None = None  # a folder overriding the bundled site templates
+    feedback: Sequence[FeedbackEvent] = ()  # what came back since the previous run (state's feedback)
+    feedback_since: date | None = None  # the previous run's as-of date; None: since the start
+    tracking: bool = False  # click tracking on: the overview shows clicks
 
 
 def write_site(writer: RunWriter, site: SiteData) -> None:
@@ -522,6 +528,37 @@ def _name(data: Dataset, contact_id: str) -> str:
     return (contact.full_name if contact else "") or contact_id
 
 
+FEEDBACK_LABELS = {
+    FeedbackKind.UNSUBSCRIBE: "afmeldingen",
+    FeedbackKind.HARD_BOUNCE: "harde bounces (adres onbruikbaar)",
+    FeedbackKind.SOFT_BOUNCE: "zachte bounces (tijdelijk)",
+    FeedbackKind.REPLY: "antwoorden van contactpersonen",
+    FeedbackKind.AUTO_REPLY: "automatische antwoorden (afwezig)",
+    FeedbackKind.CLICK: "klikken door personen",
+}
+
+
+def _feedback(site: SiteData) -> dict[str, Any]:
+    """Return what came back since the previous run: counts per kind, the replies, the items clicked."""
+    events = list(site.feedback)
+    counts = Counter(e.kind for e in events if not (e.kind is FeedbackKind.CLICK and e.automated))
+    kinds = [k for k in FEEDBACK_LABELS if k is not FeedbackKind.CLICK or site.tracking]
+    clicked = Counter(e.item_id for e in events if e.kind is FeedbackKind.CLICK and not e.automated)
+    return {
+        "since": dutch_date(site.feedback_since) if site.feedback_since else "",
+        "rows": [(k.value, FEEDBACK_LABELS[k], counts.get(k, 0)) for k in kinds],
+        "automated": sum(1 for e in events if e.kind is FeedbackKind.CLICK and e.automated),
+        "tracking": site.tracking,
+        "replies": [
+            (_name(site.data, e.contact_id) if e.contact_id else e.email, dutch_date(e.at.date()), e.detail)
+            for e in events if e.kind is FeedbackKind.REPLY
+        ][-10:],
+        "clicked": [
+            (site.data.content[i].title if i in site.data.content else i, n) for i, n in clicked.most_common(5)
+        ],
+    }
+
+
 def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Return the overview page's context."""
     counts = dict(site.counts)
@@ -552,6 +589,7 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
             if before is not None and now is not None and now != before:
                 changes.append((key, COUNT_LABELS.get(key, key), before, now, now - before))
     return {
+        "feedback": _feedback(site),
         "counts": counts,
         "figures": [(key, label, counts.get(key, 0), _delta(counts, previous_counts, key)) for key, label in figures],
         "previous_run": previous_run,
