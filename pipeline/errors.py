@@ -67,3 +67,9 @@ class DeliveryError(WindstilError):
     """Sending stopped: the SMTP server refused the connection, TLS or login, or the run cannot go (exit 1)."""
 
     exit_code = 1
+
+
+class MailboxError(WindstilError):
+    """The IMAP server could not be reached, refused the login, or broke off (exit 1)."""
+
+    exit_code = 1

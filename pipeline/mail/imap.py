@@ -21,7 +21,7 @@ from datetime import datetime
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import MailboxLoginError
 
-from pipeline.errors import UsageError, WindstilError
+from pipeline.errors import MailboxError, UsageError
 from pipeline.mail.bounces import MailImport, process_mails
 from pipeline.models import BounceMailbox
 from pipeline.state import State
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 PASSWORD_ENV = "WINDSTIL_IMAP_PASSWORD"  # noqa: S105 - the variable's name, not a password
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 BATCH = 50
-
-
-class MailboxError(WindstilError):
-    """The IMAP server could not be reached, refused the login, or broke off (exit 1)."""
 
 
 def _connect(box: BounceMailbox) -> MailBox | MailBoxStartTls | MailBoxUnencrypted:
