@@ -293,6 +293,7 @@ def load_settings(root: Path) -> Settings:
             "paths",
             "decimal_mark",
             "max_reject_share",
+            "checks",
         ),
         required=("sender", "company", "unsubscribe"),
     )
@@ -320,6 +321,7 @@ def load_settings(root: Path) -> Settings:
         elif exact is not None:
             share = Decimal(str(top["max_reject_share"]))
     paths = _paths(check, root, top.get("paths"))
+    checks = check.mapping(top.get("checks"), "checks", ("enabled", "spam_max_variants"))
     settings = Settings(
         paths=paths,
         sender_name=check.text(sender.get("name"), "sender.name") if "name" in sender else "",
@@ -337,6 +339,9 @@ def load_settings(root: Path) -> Settings:
         max_reject_share=share,
         utm_source=check.text(utm.get("source"), "utm.source", required=False) or "newsletter",
         utm_medium=check.text(utm.get("medium"), "utm.medium", required=False) or "email",
+        checks_enabled=check.flag(checks.get("enabled"), "checks.enabled", default=True),
+        spam_max_variants=check.whole(checks.get("spam_max_variants"), "checks.spam_max_variants", minimum=0,
+                                      default=200),
     )
     if check.problems:
         raise ConfigError(f"settings.yaml has {_count(check.problems)}", sorted(check.problems, key=_order))

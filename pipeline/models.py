@@ -266,6 +266,8 @@ class Settings:
     max_reject_share: Decimal = Decimal("0.05")
     utm_source: str = "newsletter"
     utm_medium: str = "email"
+    checks_enabled: bool = True  # the pre-send checks stage (checks.csv)
+    spam_max_variants: int = 200  # variants SpamAssassin scores per run; 0: none
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from pipeline.checks import Finding
 from pipeline.models import (
     CallItem,
     CallReason,
@@ -151,6 +152,7 @@ class SiteData:
     call_lists: Sequence[tuple[str, str]]  # (account manager name, relpath "calls/am1.html")
     quiet: Mapping[str, QuietStatus] | None = None  # shows quiet_since on a recipient
     templates: Path | None = None  # a folder overriding the bundled site templates
+    checks: Mapping[tuple[str, MessageKind], Sequence[Finding]] | None = None  # pre-send check findings
 
 
 def write_site(writer: RunWriter, site: SiteData) -> None:
