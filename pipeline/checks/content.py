@@ -108,6 +108,13 @@ def fragment_findings(fragment: str) -> list[Finding]:
     return [f for f in findings if f.check not in ("lang_dir",)]
 
 
+def link_scheme_findings(url: str, label: str) -> list[Finding]:
+    """Return a link_scheme error for a content item's own URL that is not https (empty is fine)."""
+    if not url or _scheme(url) == "https":
+        return []
+    return [Finding("link_scheme", Level.ERROR, f"{label} {_short(url, 80)!r} is not https")]
+
+
 # --------------------------------------------------------------------------- structure
 
 
