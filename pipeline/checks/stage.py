@@ -10,10 +10,12 @@ per variant, largest variants first, up to `checks.spam_max_variants`.
 from __future__ import annotations
 
 import logging
+import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.checks import CHECKS, Finding, Level
 from pipeline.checks.content import LinkPolicy, content_findings
@@ -76,6 +78,15 @@ class CheckResults:
             **dict(sorted(per_check.items())),
         }
 
+    def spam_summary(self) -> dict[str, Any]:
+        """Return how many variants SpamAssassin scored and their worst and median score, by kind."""
+        summary: dict[str, Any] = {}
+        for kind in ("newsletter", "alert"):
+            scores = sorted(r.score for v, r in self.spam.items() if r is not None and v[0] == kind)
+            if scores:
+                summary[kind] = {"scored": len(scores), "worst": scores[-1], "median": statistics.median(scores)}
+        return summary
+
     def erroring_checks(self) -> Counter[str]:
         """Return the number of error findings per check."""
         return Counter(f.check for found in self.findings.values() for f in found if f.level is Level.ERROR)
@@ -86,36 +97,70 @@ def run_checks(
     rendered: Mapping[MessageKey, RenderedMessage],
     variants: Mapping[MessageKey, VariantKey],
     policy: LinkPolicy,
-    spam: Mapping[VariantKey, SpamResult | None] | None,
+    spam: Callable[[], Mapping[VariantKey, SpamResult | None] | None],
     *,
     spam_available: bool,
+    pool: Any = None,
 ) -> CheckResults:
     """Check every rendered message in `folder` (the run folder); return the findings per message.
 
-    `spam` holds the scores of the variants scored (None: spam scoring is switched off).
+    The content-only checks of each variant's representative go to `pool` (the run's render
+    processes, idle by now) when there is one, while this process runs the personal checks of
+    every message. `spam` is called last, for the scores of the variants scored (None: spam
+    scoring is off).
     """
-    results = CheckResults(spam=dict(spam or {}))
-    by_variant: dict[VariantKey, tuple[Finding, ...]] = {}
+    representatives: dict[VariantKey, MessageKey] = {}
     for key, message in rendered.items():
-        contact_id, kind = key
-        html, text = _read(folder, contact_id, kind)
-        variant = variants.get(key) or (kind.value, "", message.item_ids)
-        shared = by_variant.get(variant)
-        if shared is None:
-            found = content_findings(html.decode("utf-8", "replace"), text.decode("utf-8", "replace"), policy)
-            if spam is not None:
-                found += spam_findings(spam.get(variant), available=spam_available, scored=variant in spam)
-            shared = by_variant[variant] = tuple(found)
-        personal = personal_findings(html, text, message.subject, message.preheader)
-        results.findings[key] = (*personal, *shared) if personal else shared
+        representatives.setdefault(variants.get(key) or (key[1].value, "", message.item_ids), key)
+    jobs = [(str(folder / "emails" / contact_id / kind.value), policy) for contact_id, kind in representatives.values()]
+    keys = list(rendered)
+    messages = [(str(folder / "emails" / contact_id / kind.value), rendered[(contact_id, kind)].subject,
+                 rendered[(contact_id, kind)].preheader) for contact_id, kind in keys]
+    batches = [messages[start : start + PERSONAL_BATCH] for start in range(0, len(messages), PERSONAL_BATCH)]
+    content: Iterator[tuple[Finding, ...]]
+    personal_batches: Iterator[list[tuple[Finding, ...]]]
+    if pool is not None and len(jobs) + len(messages) > PERSONAL_BATCH:
+        content = pool.imap(variant_findings, jobs, CONTENT_CHUNK)
+        personal_batches = pool.imap(message_findings, batches)
+    else:
+        content, personal_batches = map(variant_findings, jobs), map(message_findings, batches)
+    personal = dict(zip(keys, (found for batch in personal_batches for found in batch), strict=True))
+    by_variant = dict(zip(representatives, content, strict=True))
+    scores = spam()
+    if scores is not None:
+        for variant, found in by_variant.items():
+            by_variant[variant] = (*found, *spam_findings(scores.get(variant), available=spam_available,
+                                                          scored=variant in scores))
+    results = CheckResults(spam=dict(scores or {}))
+    for key, message in rendered.items():
+        shared = by_variant[variants.get(key) or (key[1].value, "", message.item_ids)]
+        results.findings[key] = (*personal[key], *shared) if personal[key] else shared
     log.info("checks: %d messages, %d variants, %d findings", len(rendered), len(by_variant),
              sum(len(f) for f in results.findings.values()))
     return results
 
 
-def _read(folder: Path, contact_id: str, kind: MessageKind) -> tuple[bytes, bytes]:
-    base = folder / "emails" / contact_id / kind.value
-    return base.with_suffix(".html").read_bytes(), base.with_suffix(".txt").read_bytes()
+CONTENT_CHUNK = 16  # variants handed to a render process at once
+
+
+def variant_findings(job: tuple[str, LinkPolicy]) -> tuple[Finding, ...]:
+    """Return the content-only findings of one variant's representative (its files' path without suffix)."""
+    base, policy = job
+    html = Path(base + ".html").read_text(encoding="utf-8", errors="replace")
+    text = Path(base + ".txt").read_text(encoding="utf-8", errors="replace")
+    return tuple(content_findings(html, text, policy))
+
+
+PERSONAL_BATCH = 500  # messages handed to a render process at once
+
+
+def message_findings(batch: list[tuple[str, str, str]]) -> list[tuple[Finding, ...]]:
+    """Return the personal findings of each message: (its files' path without suffix, subject, preheader)."""
+    found = []
+    for base, subject, preheader in batch:
+        with open(base + ".html", "rb") as html, open(base + ".txt", "rb") as text:
+            found.append(tuple(personal_findings(html.read(), text.read(), subject, preheader)))
+    return found
 
 
 def checks_csv_bytes(results: CheckResults) -> bytes:

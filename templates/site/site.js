@@ -467,7 +467,7 @@
     [["600", "600 px (desktop)"], ["375", "375 px (telefoon)"]].forEach(function (w) {
       var button = el("button", { type: "button", "data-width": w[0], "aria-pressed": w[0] === "600" ? "true" : "false" }, w[1]);
       button.addEventListener("click", function () {
-        frame.className = "mail w" + w[0] + " " + kind;
+        frame.className = "mail w" + w[0] + " " + kind + (frame.getAttribute("data-view") === "invert" ? " inverted" : "");
         widths.querySelectorAll("button").forEach(function (b) {
           b.setAttribute("aria-pressed", b === button ? "true" : "false");
         });
@@ -480,6 +480,7 @@
       var button = el("button", { type: "button", "data-view": v[0], "aria-pressed": v[0] === "light" ? "true" : "false" }, v[1]);
       button.addEventListener("click", function () {
         frame.setAttribute("data-view", v[0]);
+        frame.classList.toggle("inverted", v[0] === "invert");
         views.querySelectorAll("button").forEach(function (b) {
           b.setAttribute("aria-pressed", b === button ? "true" : "false");
         });
