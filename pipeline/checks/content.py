@@ -86,14 +86,16 @@ def content_findings(html: str, text: str | None = None, policy: LinkPolicy | No
     findings += _images(root)
     findings += _layout_tables(root)
     findings += _headings(root)
-    visible = _walk_styles(root, findings)
+    body_tags: set[str] = set()
+    body_styles: set[str] = set()
+    visible = _walk_styles(root, findings, body_tags, body_styles)
     if text is not None:
         findings += _text_part(root, visible, text)
     preheader = [e for e in root.iter("div") if "preheader" in (e.get("class") or "").split()]
     if preheader and visible:
         findings += [f for f in preheader_findings(_text(preheader[0]), " ".join(visible[:3]))
                      if "repeats" in f.detail]  # its length is personal: checked per message
-    findings += _client_support(root)
+    findings += _client_support(root, body_tags, body_styles)
     return findings
 
 
@@ -195,20 +197,21 @@ def _links(root: Any, policy: LinkPolicy | None) -> list[Finding]:
     return findings
 
 
-def _utm(href: str, policy: LinkPolicy) -> list[Finding]:
+@functools.lru_cache(maxsize=8192)
+def _utm(href: str, policy: LinkPolicy) -> tuple[Finding, ...]:
     try:
         parts = urlsplit(href)
     except ValueError:
-        return []
+        return ()
     host = (parts.hostname or "").lower()
     if host != policy.host or any(href.startswith(prefix) for prefix in policy.exempt if prefix):
-        return []
+        return ()
     query = dict(parse_qsl(parts.query))
     wrong = [f"{name}={value}" for name, value in policy.utm if query.get(name) != value]
     if not wrong:
-        return []
-    return [Finding("link_utm", Level.WARNING,
-                    f"{_short(href, 80)!r} lacks {', '.join(wrong)}: web statistics cannot tell this mailing")]
+        return ()
+    return (Finding("link_utm", Level.WARNING,
+                    f"{_short(href, 80)!r} lacks {', '.join(wrong)}: web statistics cannot tell this mailing"),)
 
 
 def _images(root: Any) -> list[Finding]:
@@ -233,6 +236,7 @@ def _images(root: Any) -> list[Finding]:
     return findings
 
 
+@functools.lru_cache(maxsize=8192)  # a run's variants share most of their links
 def _scheme(url: str) -> str:
     try:
         return urlsplit(url).scheme.lower()
@@ -250,7 +254,8 @@ def _link_label(link: Any) -> str:
 # --------------------------------------------------------------------------- styles: contrast and size
 
 
-def _walk_styles(root: Any, findings: list[Finding]) -> list[str]:
+def _walk_styles(root: Any, findings: list[Finding], tags: set[str] | None = None,
+                 inline_styles: set[str] | None = None) -> list[str]:
     """Check contrast and font size of every visible text; return the visible texts in order.
 
     One pass over the body in document order: each element's style is its parent's with its
@@ -263,17 +268,23 @@ def _walk_styles(root: Any, findings: list[Finding]) -> list[str]:
     small: dict[float, tuple[str, int]] = {}
     visible: list[str] = []
     styles: dict[Any, _Style] = {body.getparent(): _Style()}
+    seen_tags = tags if tags is not None else set()
+    seen_styles = inline_styles if inline_styles is not None else set()
     for element in body.iter():
         tag = element.tag
         if not isinstance(tag, str):
             continue
+        seen_tags.add(tag)
         inherited = styles.get(element.getparent(), _HIDDEN)
         if tag in SKIPPED_TAGS:
             styles[element] = _HIDDEN
             continue
-        style = styles[element] = _apply(tag, element.get("style") or "", element.get("bgcolor") or "",
-                                         element.get("hidden") is not None
-                                         or (element.get("aria-hidden") or "").lower() == "true", inherited)
+        attrib = element.attrib
+        inline = attrib.get("style") or ""
+        if inline:
+            seen_styles.add(inline)
+        hidden = "hidden" in attrib or (attrib.get("aria-hidden") or "").lower() == "true"
+        style = styles[element] = _apply(tag, inline, attrib.get("bgcolor") or "", hidden, inherited)
         if style.hidden:
             continue
         pieces = [element.text] if element.text else []
@@ -387,8 +398,8 @@ def _text_part(root: Any, visible: Sequence[str], text: str) -> list[Finding]:
             missing_links.append(href)
     for href in dict.fromkeys(missing_links):
         findings.append(Finding("text_part", Level.WARNING, f"the text part lacks the link {_short(href, 80)!r}"))
-    html_words = {w.lower() for chunk in visible for w in WORD.findall(chunk)}
-    text_words = {w.lower() for w in WORD.findall(text)}
+    html_words = set(WORD.findall(" ".join(visible).lower()))
+    text_words = set(WORD.findall(text.lower()))
     if html_words:
         lacking = html_words - text_words
         share = len(lacking) / len(html_words)
@@ -410,12 +421,18 @@ def caniemail() -> dict[str, Any]:
     return data
 
 
-def features_used(root: Any) -> set[str]:
-    """Return the caniemail feature ids of the HTML elements and CSS properties a document uses."""
+def features_used(root: Any, body_tags: set[str] | None = None, body_styles: set[str] | None = None) -> set[str]:
+    """Return the caniemail feature ids of the HTML elements and CSS properties a document uses.
+
+    `body_tags` and `body_styles`, when given, are the body's (collected by _walk_styles): only
+    the head is walked here then.
+    """
     used: set[str] = set()
-    tags: set[str] = set()
-    inline: set[str] = set()
-    for element in root.iter():
+    tags: set[str] = set(body_tags or ())
+    inline: set[str] = set(body_styles or ())
+    body = root.find("body") if body_tags is not None else None
+    scope = root.find("head") if body is not None else root
+    for element in (scope.iter() if scope is not None else ()):
         tag = element.tag
         if not isinstance(tag, str):
             continue
@@ -456,10 +473,13 @@ def _mjml_baseline() -> frozenset[str]:
     return frozenset(features_used(_parse_html(str(mjml2html(source)))))
 
 
-def _client_support(root: Any) -> list[Finding]:
+def _client_support(root: Any, body_tags: set[str], body_styles: set[str]) -> list[Finding]:
     known = caniemail()["features"]
     findings = []
-    for feature in sorted(features_used(root) - _mjml_baseline() - GRACEFUL):
+    if root.find("body") is not None:
+        body_tags = body_tags | {"body"}
+        body_styles = body_styles | {root.find("body").get("style") or ""}
+    for feature in sorted(features_used(root, body_tags, body_styles) - _mjml_baseline() - GRACEFUL):
         entry = known.get(feature)
         if entry is None:
             continue
