@@ -230,3 +230,24 @@ def test_spamassassin_scores_a_spammy_message_and_caches_it() -> None:
     again.submit("gtube", gtube)
     assert again.results()["gtube"] == results["gtube"]
     assert again.new == {}
+
+
+@pytest.mark.skipif(shutil.which("spamassassin") is None, reason="SpamAssassin is not installed")
+def test_closing_the_scorer_ends_a_spamassassin_at_work() -> None:
+    """An interrupted run does not wait for SpamAssassin: close() kills the process scoring a batch."""
+    import time
+
+    from pipeline.checks.spam import BATCH
+
+    scorer: SpamScorer[int] = SpamScorer({})
+    for number in range(BATCH):  # a full batch starts at once
+        scorer.submit(number, _eml(f"Bericht {number}"))
+    for _ in range(200):
+        if scorer._running:
+            break
+        time.sleep(0.05)
+    running = list(scorer._running)
+    assert running
+    scorer.close()
+    assert all(process.poll() is not None for process in running)
+    assert scorer.new == {}

@@ -90,6 +90,8 @@ class SpamScorer(Generic[K]):
         self._pending: list[tuple[str, bytes]] = []
         self._futures: list[Future[None]] = []
         self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._closed = False
         # Two SpamAssassin processes at most: each is one busy core, and the render needs the others.
         self._pool = ThreadPoolExecutor(max_workers=max(1, min(2, (os.cpu_count() or 1))),
                                         thread_name_prefix="windstil-spam")
@@ -127,7 +129,15 @@ class SpamScorer(Generic[K]):
         return {key: self._cache.get(digest) for key, digest in self._keys.items()}
 
     def close(self) -> None:
-        """Stop the background thread (waiting for a batch under way) and remove the temporary files."""
+        """Stop scoring: end a SpamAssassin still at work, stop the threads, remove the temporary files.
+
+        After results() nothing is running; called on the way out of a failed or interrupted
+        run, it does not wait for SpamAssassin to finish a batch nobody will read.
+        """
+        with self._lock:
+            self._closed = True
+            for process in self._running:
+                process.kill()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._folder.cleanup()
 
@@ -135,16 +145,32 @@ class SpamScorer(Generic[K]):
         mbox = b"".join(_mbox_entry(eml, number) for number, (_, eml) in enumerate(batch))
         if self.command is None:  # submit() queues nothing without it
             return
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                process = subprocess.Popen(  # noqa: S603  # nosec B603 - fixed command and options, mbox on stdin
+                    [self.command, *OPTIONS, "-p", str(Path(self._folder.name) / "user_prefs"), "--mbox"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                )
+            except OSError as error:
+                log.warning("spamassassin could not start: %s", error)
+                return
+            self._running.add(process)
         try:
-            done = subprocess.run(  # noqa: S603  # nosec B603 - fixed command and options, the mbox on stdin
-                [self.command, *OPTIONS, "-p", str(Path(self._folder.name) / "user_prefs"), "--mbox"],
-                input=mbox, capture_output=True, timeout=30 + TIMEOUT_PER_MESSAGE * len(batch), check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
-            log.warning("spamassassin failed on %d messages: %s", len(batch), error)
+            stdout, stderr = process.communicate(mbox, timeout=30 + TIMEOUT_PER_MESSAGE * len(batch))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            log.warning("spamassassin took too long on %d messages; they are not scored", len(batch))
+            return
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        if self._closed:
             return
         scored: dict[int, SpamResult] = {}
-        for message in re.split(rb"(?m)^From windstil@localhost ", done.stdout):
+        for message in re.split(rb"(?m)^From windstil@localhost ", stdout):
             key, status = _KEY.search(message), _STATUS.search(message)
             if key is not None and status is not None:
                 tests = status.group(2).decode("ascii", "replace")
@@ -152,7 +178,7 @@ class SpamScorer(Generic[K]):
                 scored[int(key.group(1))] = SpamResult(float(status.group(1)), rules)
         if len(scored) != len(batch):
             log.warning("spamassassin scored %d of %d messages (exit %d): %s", len(scored), len(batch),
-                        done.returncode, done.stderr.decode("utf-8", "replace").strip()[-300:])
+                        process.returncode, stderr.decode("utf-8", "replace").strip()[-300:])
         with self._lock:
             for number, result in scored.items():
                 digest = batch[number][0]
