@@ -187,6 +187,7 @@ def run(obj: Context, as_of: date | None, jobs: int | None, dry_run: bool, force
         ("calls", str(c["calls"])),
         ("rejected rows", str(c["rejects"])),
         ("lints", str(c["lints"])),
+        ("check errors / warnings", f"{c.get('check_errors', 0)}/{c.get('check_warnings', 0)}"),
         ("warnings", str(len(result.warnings))),
         ("time", f"{elapsed:.1f} s"),
     ]
