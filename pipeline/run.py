@@ -186,9 +186,11 @@ def run_batch(
                                 feed)
                 checks, rendered = CheckResults(), None
                 if settings.checks_enabled:
+                    # Read here, not in the reports stage, since the checks need them too.
+                    with timer.stage("records"):
+                        rendered = _read_records(records, data.contacts)
                     with timer.stage("checks"):
                         # Before the render processes stop: they run the content checks of the variants.
-                        rendered = _read_records(records, data.contacts)
                         checks = run_checks(writer.root, rendered, variants, _link_policy(settings, run_id),
                                             _spam_source(scorer, spam_targets), spam_available=scorer is not None,
                                             pool=processes.pool)
