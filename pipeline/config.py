@@ -300,6 +300,7 @@ def load_settings(root: Path) -> Settings:
             "tracking",
             "bounces",
             "delivery",
+            "checks",
         ),
         required=("sender", "company", "unsubscribe"),
     )
@@ -328,6 +329,7 @@ def load_settings(root: Path) -> Settings:
             share = Decimal(str(top["max_reject_share"]))
     paths = _paths(check, root, top.get("paths"))
     delivery = _delivery(check, root, top["delivery"]) if top.get("delivery") is not None else None
+    checks = check.mapping(top.get("checks"), "checks", ("enabled", "spam_max_variants"))
     settings = Settings(
         paths=paths,
         sender_name=check.text(sender.get("name"), "sender.name") if "name" in sender else "",
@@ -348,6 +350,9 @@ def load_settings(root: Path) -> Settings:
         tracking=_tracking(check, top.get("tracking")),
         bounces=_bounces(check, top.get("bounces")),
         delivery=delivery,
+        checks_enabled=check.flag(checks.get("enabled"), "checks.enabled", default=True),
+        spam_max_variants=check.whole(checks.get("spam_max_variants"), "checks.spam_max_variants", minimum=0,
+                                      default=200),
     )
     if check.problems:
         raise ConfigError(f"settings.yaml has {_count(check.problems)}", sorted(check.problems, key=_order))

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from pipeline.checks import Finding
 from pipeline.feedback import FeedbackEvent, FeedbackKind
 from pipeline.models import (
     CallItem,
@@ -78,6 +79,55 @@ LINT_LABELS: dict[str, str] = {
     "missing_alt": "afbeelding zonder alt-tekst",
     "broken_link": "kapotte relatieve link",
 }
+CHECK_LABELS: dict[str, str] = {
+    "link_scheme": "onveilige link",
+    "link_unresolved": "sjabloontekst in de uitvoer",
+    "link_utm": "link zonder UTM",
+    "link_text": "nietszeggende linktekst",
+    "image_alt": "afbeelding zonder alt-tekst",
+    "image_src": "afbeeldingsbron niet https",
+    "size_clip": "te groot (Gmail knipt af)",
+    "subject_length": "onderwerpregel te lang of leeg",
+    "preheader": "preheader ontbreekt of past niet",
+    "contrast": "te weinig contrast",
+    "font_size": "tekst te klein",
+    "heading_order": "kopniveau overgeslagen",
+    "lang_dir": "lang/dir ontbreekt",
+    "layout_table": "layouttabel zonder role",
+    "text_part": "tekstversie wijkt af",
+    "client_support": "niet ondersteund in een mailprogramma",
+    "spam_score": "spamscore",
+}
+# What the reviewer (or the author of a template or content item) does about each finding.
+CHECK_FIXES: dict[str, str] = {
+    "link_scheme": "Gebruik alleen https-, mailto- en tel-links; pas de link in het contentitem of sjabloon aan.",
+    "link_unresolved": "Er staat sjabloontekst ({{ … }}, [[ … ]] of %% … %%) in het bericht: controleer de "
+                       "gegevens of het sjabloon dat dit veld vult.",
+    "link_utm": "Links naar de eigen site horen utm_source, utm_medium en utm_campaign van deze run te dragen.",
+    "link_text": "Geef de link een tekst die zegt waar hij heen gaat, ook los gelezen (niet 'klik hier').",
+    "image_alt": "Geef de afbeelding een alt-tekst die zegt wat erop staat; decoratief: alt=\"\" met "
+                 "role=\"presentation\".",
+    "image_src": "Laat afbeeldingen via https van de eigen site laden; lokale paden werken in geen mailprogramma.",
+    "size_clip": "Maak het bericht kleiner (minder of kortere items): Gmail knipt boven 102 KB af, met de "
+                 "afmeldlink.",
+    "subject_length": "Houd de onderwerpregel onder 60 tekens: telefoons kappen hem daarna af.",
+    "preheader": "Schrijf een preheader van 40 tot 110 tekens die iets toevoegt aan het onderwerp.",
+    "contrast": "Kies een donkerdere tekstkleur of lichtere achtergrond: minimaal 4,5:1 (3:1 voor grote tekst).",
+    "font_size": "Maak lopende tekst minimaal 14 px.",
+    "heading_order": "Sla geen kopniveau over (h1, dan h2, dan h3): schermlezers navigeren erop.",
+    "lang_dir": "Zet lang en dir op <html> en op de buitenste wrapper van de body.",
+    "layout_table": "Zet role=\"presentation\" op tabellen die alleen voor de opmaak dienen.",
+    "text_part": "Zorg dat de tekstversie dezelfde inhoud en links heeft als de HTML-versie.",
+    "client_support": "Deze HTML/CSS werkt niet overal: controleer of het bericht zonder leesbaar blijft.",
+    "spam_score": "Bekijk de regels die SpamAssassin noemt en pas de tekst of opmaak aan.",
+}
+LEVEL_LABELS = {"error": "fout", "warning": "waarschuwing", "info": "info"}
+# Roughly how many characters of the subject and of the preheader each inbox shows.
+INBOX_CLIENTS: tuple[tuple[str, int, int], ...] = (
+    ("Gmail (desktop)", 70, 100),
+    ("Outlook (Windows)", 55, 50),
+    ("iPhone (Mail)", 35, 90),
+)
 REASON_LABELS: dict[str, str] = {
     "interest": "interesse",
     "product_tag": "past bij wat ze kochten",
@@ -117,6 +167,12 @@ COUNT_LABELS: dict[str, str] = {
     "lints": "lints",
     **{f"skip_{code}": f"overgeslagen: {label}" for code, label in SKIP_LABELS.items()},
     **{f"lint_{code}": f"lint: {label}" for code, label in LINT_LABELS.items()},
+    "check_errors": "controles: fouten",
+    "check_warnings": "controles: waarschuwingen",
+    "check_infos": "controles: info",
+    "messages_with_errors": "berichten met een fout",
+    **{f"check_{code}_{level}": f"controle {label}: {level_label}"
+       for code, label in CHECK_LABELS.items() for level, level_label in LEVEL_LABELS.items()},
 }
 KIND_LABELS = {MessageKind.NEWSLETTER: "nieuwsbrief", MessageKind.ALERT: "alert"}
 LANGUAGE_LABELS = {"nl": "Nederlands", "en": "Engels"}
@@ -157,6 +213,10 @@ class SiteData:
     feedback: Sequence[FeedbackEvent] = ()  # what came back since the previous run (state's feedback)
     feedback_since: date | None = None  # the previous run's as-of date; None: since the start
     tracking: bool = False  # click tracking on: the overview shows clicks
+    checks: Mapping[tuple[str, MessageKind], Sequence[Finding]] | None = None  # pre-send check findings
+    accepted: Mapping[str, int] | None = None  # checks accepted with the approval → their errors
+    sender: str = ""  # the From name, for the inbox line
+    spam: Mapping[str, Any] | None = None  # SpamAssassin per kind: variants scored, worst and median score
 
 
 def write_site(writer: RunWriter, site: SiteData) -> None:
@@ -255,7 +315,9 @@ def recipients_js(site: SiteData, variant_of: Mapping[tuple[str, MessageKind], i
     head = js_json({"run": site.as_of.isoformat(), "shard": DETAIL_SHARD, "fields": list(ROW_FIELDS)})
     tail = js_json({
         "managers": {am.account_manager_id: am.name for am in site.data.account_managers.values()},
-        "labels": {"skip": OUTCOME_LABELS, "lint": LINT_LABELS, "reason": REASON_LABELS, "language": LANGUAGE_LABELS},
+        "labels": {"skip": OUTCOME_LABELS, "lint": LINT_LABELS, "reason": REASON_LABELS, "language": LANGUAGE_LABELS,
+                   "check": CHECK_LABELS, "fix": CHECK_FIXES, "level": LEVEL_LABELS},
+        "inbox": {"sender": site.sender, "clients": INBOX_CLIENTS},
         "items": _item_catalogue(site.data),
     })
     yield f'window.WINDSTIL_RECIPIENTS = {head[:-1]},"rows":['
@@ -314,7 +376,8 @@ def signed(value: int) -> str:
 
 def trend(key: str, delta: int | None) -> str:
     """Return "worse" or "better" for a change in rejects or lints; other counts just change."""
-    if not delta or not (key in ("rejects", "lints") or key.startswith("lint_")):
+    if not delta or not (key in ("rejects", "lints", "check_errors", "check_warnings", "messages_with_errors")
+                         or key.startswith(("lint_", "check_"))):
         return ""
     return "worse" if delta > 0 else "better"
 
@@ -358,6 +421,8 @@ ROW_FIELDS = (
     "lints",  # 10 lint codes of both messages joined with ";"
     "fallback",  # 11 1/0
     "variant",  # 12 index into variants.js of the newsletter, -1 when none
+    "check_level",  # 13 the worst level of both messages' check findings: error, warning, info or ""
+    "checks",  # 14 check codes of both messages' findings joined with ";"
 )
 
 
@@ -381,7 +446,23 @@ def _row(site: SiteData, selection: Selection, variant_of: Mapping[tuple[str, Me
         ";".join(lint_codes),
         int(selection.fallback),
         variant_of.get((selection.contact_id, MessageKind.NEWSLETTER), -1),
+        *_check_status(site, selection.contact_id),
     ]
+
+
+_LEVEL_ORDER = ("error", "warning", "info")
+
+
+def _check_status(site: SiteData, contact_id: str) -> tuple[str, str]:
+    """Return the worst check level of a contact's messages and their check codes joined with ";"."""
+    if not site.checks:
+        return "", ""
+    findings = [f for kind in MessageKind for f in site.checks.get((contact_id, kind), ())]
+    if not findings:
+        return "", ""
+    levels = {f.level.value for f in findings}
+    worst = next(level for level in _LEVEL_ORDER if level in levels)
+    return worst, ";".join(sorted({f.check for f in findings}))
 
 
 def _detail(
@@ -405,9 +486,11 @@ def _detail(
         "opt_in": bool(contact and contact.newsletter_opt_in),
         "sector": customer.sector if customer else "",
         "quiet_since": quiet.quiet_since.isoformat() if quiet and quiet.quiet_since else "",
-        "newsletter": _message(newsletter, selection.items, selection.fallback, selection.newsletter_reasons),
+        "newsletter": _message(newsletter, selection.items, selection.fallback, selection.newsletter_reasons,
+                               _findings(site, selection.contact_id, MessageKind.NEWSLETTER)),
         "alert": _message(
-            alert, (selection.alert_item,) if selection.alert_item else (), False, selection.alert_reasons
+            alert, (selection.alert_item,) if selection.alert_item else (), False, selection.alert_reasons,
+            _findings(site, selection.contact_id, MessageKind.ALERT),
         ),
         "alert_variant": variant_of.get((selection.contact_id, MessageKind.ALERT), -1),
         "calls": calls.get(selection.customer_id, []),
@@ -443,11 +526,19 @@ def _outcome(message: RenderedMessage | None, reasons: Sequence[SkipReason]) -> 
     return ";".join(r.value for r in reasons) or NOT_RENDERED
 
 
+def _findings(site: SiteData, contact_id: str, kind: MessageKind) -> list[list[str]]:
+    """Return a message's check findings as [check, level, detail], worst first."""
+    found = site.checks.get((contact_id, kind), ()) if site.checks else ()
+    ordered = sorted(found, key=lambda f: _LEVEL_ORDER.index(f.level.value))
+    return [[f.check, f.level.value, f.detail] for f in ordered]
+
+
 def _message(
     message: RenderedMessage | None,
     items: Sequence[ChosenItem],
     fallback: bool,
     reasons: Sequence[SkipReason],
+    findings: list[list[str]] | None = None,
 ) -> dict[str, Any]:
     if message is None:
         # A selection may say "made" while rendering made nothing: show that, do not hide it.
@@ -462,6 +553,7 @@ def _message(
         "fallback": fallback,
         "items": [[item.item_id, item.score, [[r.kind, r.detail, r.points] for r in item.reasons]] for item in items],
         "item_ids": list(message.item_ids),
+        "checks": findings or [],
     }
 
 
@@ -613,6 +705,41 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
         "call_lists_counts": [(name, path, calls_per_am.get(Path(path).stem, 0)) for name, path in site.call_lists],
         "warnings": list(site.warnings),
         "contacts": len(site.selections),
+        **_check_overview(site),
+    }
+
+
+def _check_overview(site: SiteData) -> dict[str, Any]:
+    """Return the overview's pre-send check table: findings per check and level, messages affected."""
+    findings: Counter[tuple[str, str]] = Counter()
+    messages: Counter[str] = Counter()
+    for found in (site.checks or {}).values():
+        for finding in found:
+            findings[(finding.check, finding.level.value)] += 1
+        for check in {f.check for f in found}:
+            messages[check] += 1
+    order = {code: n for n, code in enumerate(CHECK_LABELS)}
+    rows = [
+        {
+            "code": code,
+            "label": CHECK_LABELS.get(code, code),
+            "fix": CHECK_FIXES.get(code, ""),
+            "error": findings.get((code, "error"), 0),
+            "warning": findings.get((code, "warning"), 0),
+            "info": findings.get((code, "info"), 0),
+            "messages": messages[code],
+        }
+        for code in sorted(messages, key=lambda c: (order.get(c, len(order)), c))
+    ]
+    return {
+        "checks_run": site.checks is not None,
+        "check_rows": rows,
+        "check_errors": sum(r["error"] for r in rows),
+        "check_warnings": sum(r["warning"] for r in rows),
+        "check_messages": sum(1 for found in (site.checks or {}).values() if found),
+        "accepted": [(code, CHECK_LABELS.get(code, code), n) for code, n in sorted((site.accepted or {}).items())],
+        "spam": [(KIND_LABELS[MessageKind(kind)], values["scored"], nl_number(values["worst"], 1),
+                  nl_number(values["median"], 1)) for kind, values in (site.spam or {}).items()],
     }
 
 
@@ -666,7 +793,7 @@ def _comparable(counts: Mapping[str, Any], key: str) -> int | None:
     value = counts.get(key)
     if isinstance(value, int):
         return value
-    return 0 if value is None and key.startswith(("skip_", "lint_")) else None
+    return 0 if value is None and key.startswith(("skip_", "lint_", "check_")) else None
 
 
 def _delta(counts: Mapping[str, Any], previous: Mapping[str, Any] | None, key: str) -> int | None:

@@ -145,6 +145,9 @@
     fillSelect(document.getElementById("f-lint"), Object.keys(labels.lint).map(function (code) {
       return [code, labels.lint[code]];
     }));
+    fillSelect(document.getElementById("f-checks"), Object.keys(labels.check).map(function (code) {
+      return [code, "controle: " + labels.check[code]];
+    }));
 
     var controls = {
       q: document.getElementById("f-search"),
@@ -153,6 +156,7 @@
       language: document.getElementById("f-language"),
       outcome: document.getElementById("f-outcome"),
       lint: document.getElementById("f-lint"),
+      checks: document.getElementById("f-checks"),
     };
     var state = readHash();
     Object.keys(controls).forEach(function (key) { if (state[key]) controls[key].value = state[key]; });
@@ -181,12 +185,28 @@
       if (f.lint === "none" && lints !== "") return false;
       if (f.lint && f.lint !== "any" && f.lint !== "none" &&
           (";" + lints + ";").indexOf(";" + f.lint + ";") < 0) return false;
+      var level = r[F.check_level], checks = r[F.checks];
+      switch (f.checks) {
+        case "": break;
+        case "error": if (level !== "error") return false; break;
+        case "warning": if (level !== "warning") return false; break;
+        case "any": if (checks === "") return false; break;
+        case "clean": if (checks !== "") return false; break;
+        default: if ((";" + checks + ";").indexOf(";" + f.checks + ";") < 0) return false;
+      }
       return true;
     }
 
     function outcomeCell(codes, made) {
       if (codes === "") return el("td", { className: "yes" }, made);
       return el("td", { className: "no", title: codes }, reasonText(codes, labels.skip));
+    }
+
+    function checkCell(level, codes) {
+      if (!codes) return el("td", { className: "yes" }, "in orde");
+      return el("td", { className: level === "error" ? "no" : "warn", "data-level": level },
+        el("span", { className: "tag " + (level === "error" ? "bad" : "") }, labels.level[level] || level), " ",
+        reasonText(codes, labels.check));
     }
 
     var filtered = [];
@@ -210,7 +230,8 @@
           el("td", null, r[F.language]),
           outcomeCell(r[F.newsletter], r[F.fallback] ? "gemaakt (algemeen)" : "gemaakt"),
           outcomeCell(r[F.alert], "gemaakt"),
-          el("td", { className: lints ? "warn" : "" }, lints ? reasonText(lints, labels.lint) : "–")
+          el("td", { className: lints ? "warn" : "" }, lints ? reasonText(lints, labels.lint) : "–"),
+          checkCell(r[F.check_level], r[F.checks])
         ));
       });
       tbody.appendChild(fragment);
@@ -256,7 +277,7 @@
       clearTimeout(timer);
       timer = setTimeout(function () { page = 1; apply(); }, 120);
     });
-    ["segment", "am", "language", "outcome", "lint"].forEach(function (key) {
+    ["segment", "am", "language", "outcome", "lint", "checks"].forEach(function (key) {
       controls[key].addEventListener("change", function () { page = 1; apply(); });
     });
     document.getElementById("filters").addEventListener("submit", function (e) { e.preventDefault(); });
@@ -286,6 +307,113 @@
 
   function kb(bytes) {
     return (bytes / 1024).toFixed(1).replace(".", ",") + " KB";
+  }
+
+  // ------------------------------------------------------------------ checks and views
+
+  var VIEWS = [
+    ["light", "Licht"],
+    ["dark", "Donker (eigen stijlen, zoals Apple Mail)"],
+    ["invert", "Donker (omgekeerd, zoals de Gmail-app en Outlook)"],
+    ["noimages", "Afbeeldingen uit"],
+  ];
+
+  function checkBox(findings, labels) {
+    var box = el("div", { className: "checkbox" }, el("h3", null, "Controles"));
+    if (!findings.length) {
+      box.appendChild(el("p", { className: "ok" }, "Alle controles doorstaan."));
+      return box;
+    }
+    var list = el("ul", { className: "checks" });
+    findings.forEach(function (f) {
+      list.appendChild(el("li", { className: "finding " + f[1], "data-check": f[0] },
+        el("span", { className: "tag " + (f[1] === "error" ? "bad" : "") }, labels.level[f[1]] || f[1]), " ",
+        el("strong", null, labels.check[f[0]] || f[0]), " ", el("code", { className: "code" }, f[0]), ": ", f[2],
+        labels.fix[f[0]] ? el("span", { className: "fix" }, "Wat te doen: " + labels.fix[f[0]]) : null));
+    });
+    box.appendChild(list);
+    return box;
+  }
+
+  function cut(text, limit) {
+    text = String(text || "");
+    return text.length <= limit ? text : text.slice(0, limit - 1).replace(/\s+\S*$/, "") + "…";
+  }
+
+  function inboxLine(message, inbox) {
+    var box = el("div", { className: "inbox" }, el("h3", null, "In de inbox"));
+    var list = el("ul", { className: "inbox-lines" });
+    (inbox ? inbox.clients : []).forEach(function (client) {
+      list.appendChild(el("li", { className: "inbox-line", "data-client": client[0] },
+        el("span", { className: "client" }, client[0]),
+        el("span", { className: "from" }, inbox.sender),
+        el("span", { className: "subject" }, cut(message.subject, client[1])),
+        el("span", { className: "preheader" }, cut(message.preheader, client[2]))));
+    });
+    box.appendChild(list);
+    box.appendChild(el("p", { className: "muted" },
+      "Bij benadering: hoeveel tekens van onderwerp en preheader elk programma toont, hangt af van scherm en lettertype."));
+    return box;
+  }
+
+  function frameDocument(frame) {
+    try { return frame.contentDocument; } catch (e) { return null; }
+  }
+
+  function applyView(frame, note) {
+    var view = frame.getAttribute("data-view");
+    frame.classList.toggle("inverted", view === "invert");
+    note.textContent = "";
+    if (view !== "dark" && view !== "noimages") return;
+    var doc = frameDocument(frame);
+    if (!doc || !doc.documentElement) {
+      note.textContent = "Deze weergave past het bericht zelf aan; dat mag alleen als de site via " +
+        "`windstil preview` wordt geopend (een browser laat een pagina van schijf niet in een ander bestand kijken).";
+      return;
+    }
+    if (view === "dark") {
+      var rules = darkStyles(doc);
+      note.textContent = rules ? "De donkere stijlen van het bericht zelf (prefers-color-scheme: dark)." :
+        "Dit bericht heeft geen eigen donkere stijlen: elk mailprogramma kiest dan zelf.";
+    } else {
+      var images = imagesOff(doc);
+      note.textContent = images ? images + (images === 1 ? " afbeelding" : " afbeeldingen") +
+        " vervangen door hun alt-tekst." : "Dit bericht heeft geen afbeeldingen.";
+    }
+  }
+
+  function darkStyles(doc) {
+    // As Apple Mail does: the message's own @media (prefers-color-scheme: dark) rules apply.
+    var count = 0;
+    Array.prototype.forEach.call(doc.styleSheets, function (sheet) {
+      var rules;
+      try { rules = sheet.cssRules; } catch (e) { return; }
+      for (var i = rules.length - 1; i >= 0; i--) {
+        var rule = rules[i];
+        if (rule.media && /prefers-color-scheme\s*:\s*dark/.test(rule.media.mediaText)) {
+          var inner = Array.prototype.map.call(rule.cssRules, function (r) { return r.cssText; });
+          sheet.deleteRule(i);
+          inner.forEach(function (text, k) { sheet.insertRule(text, i + k); });
+          count += inner.length;
+        }
+      }
+    });
+    doc.documentElement.style.colorScheme = "dark";
+    return count;
+  }
+
+  function imagesOff(doc) {
+    var images = Array.prototype.slice.call(doc.querySelectorAll("img"));
+    images.forEach(function (img) {
+      var alt = img.getAttribute("alt");
+      var box = doc.createElement("span");
+      box.setAttribute("data-windstil-alt", alt === null ? "missing" : "present");
+      box.textContent = alt === null ? "[afbeelding zonder alt-tekst]" : alt;
+      box.style.cssText = alt === "" ? "display:none" :
+        "display:inline-block;border:1px dashed #7b8794;padding:2px 6px;font:14px/1.4 sans-serif;color:#1f2933;";
+      img.parentNode.replaceChild(box, img);
+    });
+    return images.length;
   }
 
   function messageSection(section, kind, message, contactId, data, variant) {
@@ -320,12 +448,17 @@
       info.appendChild(el("p", { className: "ok" }, "Geen lints."));
     }
 
+    info.appendChild(checkBox(message.checks || [], labels));
+    info.appendChild(inboxLine(message, data.inbox));
+
     info.appendChild(el("h3", null, "Tekstversie"));
     info.appendChild(el("iframe", { className: "text", sandbox: "", src: base + ".txt", title: "Tekstversie" }));
 
+    // allow-same-origin (never allow-scripts: an e-mail runs nothing) lets the views below
+    // restyle the message when the site is served by `windstil preview`.
     var frame = el("iframe", {
       className: "mail w600 " + kind,
-      sandbox: "allow-popups allow-popups-to-escape-sandbox",
+      sandbox: "allow-same-origin allow-popups allow-popups-to-escape-sandbox",
       src: base + ".html",
       title: (kind === "newsletter" ? "Nieuwsbrief" : "Alert") + " zoals de ontvanger hem ziet",
       referrerpolicy: "no-referrer",
@@ -334,13 +467,29 @@
     [["600", "600 px (desktop)"], ["375", "375 px (telefoon)"]].forEach(function (w) {
       var button = el("button", { type: "button", "data-width": w[0], "aria-pressed": w[0] === "600" ? "true" : "false" }, w[1]);
       button.addEventListener("click", function () {
-        frame.className = "mail w" + w[0] + " " + kind;
+        frame.className = "mail w" + w[0] + " " + kind + (frame.getAttribute("data-view") === "invert" ? " inverted" : "");
         widths.querySelectorAll("button").forEach(function (b) {
           b.setAttribute("aria-pressed", b === button ? "true" : "false");
         });
       });
       widths.appendChild(button);
     });
+    var viewNote = el("p", { className: "view-note muted", "aria-live": "polite" });
+    var views = el("div", { className: "views", role: "group", "aria-label": "Weergave" });
+    VIEWS.forEach(function (v) {
+      var button = el("button", { type: "button", "data-view": v[0], "aria-pressed": v[0] === "light" ? "true" : "false" }, v[1]);
+      button.addEventListener("click", function () {
+        frame.setAttribute("data-view", v[0]);
+        frame.classList.toggle("inverted", v[0] === "invert");
+        views.querySelectorAll("button").forEach(function (b) {
+          b.setAttribute("aria-pressed", b === button ? "true" : "false");
+        });
+        frame.src = base + ".html";  // a fresh copy: every view starts from the message as sent
+      });
+      views.appendChild(button);
+    });
+    frame.setAttribute("data-view", "light");
+    frame.addEventListener("load", function () { applyView(frame, viewNote); });
     var links = el("p", { className: "links" },
       el("a", { href: base + ".html", target: "_blank", rel: "noopener" }, "HTML los openen"), " · ",
       el("a", { href: base + ".txt", target: "_blank", rel: "noopener" }, "tekstversie"), " · ",
@@ -374,7 +523,7 @@
     why.appendChild(table);
 
     body.appendChild(el("div", { className: "split" },
-      el("div", { className: "viewer" }, widths, links, el("div", { className: "frame" }, frame)),
+      el("div", { className: "viewer" }, widths, views, viewNote, links, el("div", { className: "frame" }, frame)),
       info));
     body.appendChild(why);
   }
