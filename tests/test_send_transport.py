@@ -253,7 +253,9 @@ def test_delivery_settings_problems_are_all_reported_with_their_key_path(tiny_pr
     assert found["delivery.dkim.key_file"] == "required key is missing"
     assert found["delivery.retries"].startswith("unknown key")
     lines = {p.field: p.line for p in caught.value.problems}
-    assert lines["delivery.port"] == 15 and lines["delivery.retries"] == 24
+    text = (tiny_project / "settings.yaml").read_text(encoding="utf-8").split("\n")
+    assert lines["delivery.port"] == text.index("  port: 99999") + 1
+    assert lines["delivery.retries"] == text.index("  retries: 3") + 1
 
 
 def test_plain_text_only_to_this_machine(tiny_project: Path) -> None:
