@@ -24,6 +24,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from pipeline.errors import ConfigError, Problem
 from pipeline.models import (
+    LANGUAGES,
     Level,
     OurLevel,
     Override,
@@ -293,6 +294,7 @@ def load_settings(root: Path) -> Settings:
             "paths",
             "decimal_mark",
             "max_reject_share",
+            "language",
         ),
         required=("sender", "company", "unsubscribe"),
     )
@@ -320,6 +322,10 @@ def load_settings(root: Path) -> Settings:
         elif exact is not None:
             share = Decimal(str(top["max_reject_share"]))
     paths = _paths(check, root, top.get("paths"))
+    language = top.get("language", "nl")
+    if language not in LANGUAGES:
+        check.problem("language", f"must be one of {', '.join(LANGUAGES)} (the language of the site and call lists)")
+        language = "nl"
     settings = Settings(
         paths=paths,
         sender_name=check.text(sender.get("name"), "sender.name") if "name" in sender else "",
@@ -337,6 +343,7 @@ def load_settings(root: Path) -> Settings:
         max_reject_share=share,
         utm_source=check.text(utm.get("source"), "utm.source", required=False) or "newsletter",
         utm_medium=check.text(utm.get("medium"), "utm.medium", required=False) or "email",
+        language=str(language),
     )
     if check.problems:
         raise ConfigError(f"settings.yaml has {_count(check.problems)}", sorted(check.problems, key=_order))
@@ -370,6 +377,7 @@ def load_settings_leniently(root: Path) -> Settings | None:
         unsubscribe_url="",
         unsubscribe_mailto="",
         decimal_mark=str(mark),
+        language=str(given["language"]) if given.get("language") in LANGUAGES else "nl",
     )
 
 

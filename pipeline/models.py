@@ -266,6 +266,7 @@ class Settings:
     max_reject_share: Decimal = Decimal("0.05")
     utm_source: str = "newsletter"
     utm_medium: str = "email"
+    language: str = "nl"  # of everything people at the company read: site, reports, call lists
 
 
 @dataclass(frozen=True, slots=True)
