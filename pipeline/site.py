@@ -22,10 +22,11 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from pipeline.language import N_, PageLanguage, labels, page_language
 from pipeline.models import (
     CallItem,
     CallReason,
@@ -56,81 +58,86 @@ DETAIL_SHARD = 500  # recipients per details file: a detail page loads one small
 SIZE_BUDGET = 90 * 1024  # bytes; Gmail clips a message at about 100 KB (docs/reference/codes.md: size_budget)
 STATIC_FILES = ("site.js", "site.css")
 
-# The reviewers are Dutch marketers: the site speaks Dutch, the codes stay as in the CSVs.
+# The site speaks the project's language (settings.yaml: language); the codes stay as in the
+# CSVs. The labels are English message ids, translated when the site is written.
 SKIP_LABELS: dict[str, str] = {
-    SkipReason.NOT_QUIET: "klant niet in een stille periode",
-    SkipReason.NO_ORDERS: "klant heeft geen orders",
-    SkipReason.NO_OPT_IN: "geen toestemming (opt-in)",
-    SkipReason.NO_VALID_EMAIL: "geen geldig e-mailadres",
-    SkipReason.SUPPRESSED: "adres staat op de blokkeerlijst",
-    SkipReason.CADENCE: "kreeg onlangs al een bericht",
-    SkipReason.SEGMENT_TREATMENT: "segment krijgt dit bericht niet",
-    SkipReason.NO_MATCHING_ITEM: "geen passend item",
+    SkipReason.NOT_QUIET: N_("customer not in a quiet period"),
+    SkipReason.NO_ORDERS: N_("customer has no orders"),
+    SkipReason.NO_OPT_IN: N_("no consent (opt-in)"),
+    SkipReason.NO_VALID_EMAIL: N_("no valid e-mail address"),
+    SkipReason.SUPPRESSED: N_("address is on the suppression list"),
+    SkipReason.CADENCE: N_("got a message recently"),
+    SkipReason.SEGMENT_TREATMENT: N_("the segment does not get this message"),
+    SkipReason.NO_MATCHING_ITEM: N_("no matching item"),
 }
 NOT_RENDERED = "not_rendered"  # selected, but rendering made no message: worth a look
-OUTCOME_LABELS = {**SKIP_LABELS, NOT_RENDERED: "geselecteerd maar niet gemaakt"}
+OUTCOME_LABELS = {**SKIP_LABELS, NOT_RENDERED: N_("selected but not made")}
 LINT_LABELS: dict[str, str] = {
-    "size_budget": "groter dan 90 KB",
-    "fallback_field": "persoonlijk veld valt terug op standaard",
-    "item_expired": "verlopen item",
-    "item_future": "item nog niet gepubliceerd",
-    "missing_alt": "afbeelding zonder alt-tekst",
-    "broken_link": "kapotte relatieve link",
+    "size_budget": N_("larger than 90 KB"),
+    "fallback_field": N_("personal field falls back to a default"),
+    "item_expired": N_("expired item"),
+    "item_future": N_("item not published yet"),
+    "missing_alt": N_("image without alt text"),
+    "broken_link": N_("broken relative link"),
 }
 REASON_LABELS: dict[str, str] = {
-    "interest": "interesse",
-    "product_tag": "past bij wat ze kochten",
-    "own_product": "over een product dat ze hebben",
-    "cross_sell": "cross-sell",
-    "up_sell": "up-sell",
-    "sector": "sector",
-    "priority": "prioriteit",
-    "freshness": "nieuw",
-    "fallback": "algemeen item (terugval)",
-    "timely": "actueel",
+    "interest": N_("interest"),
+    "product_tag": N_("fits what they bought"),
+    "own_product": N_("about a product they have"),
+    "cross_sell": N_("cross-sell"),
+    "up_sell": N_("up-sell"),
+    "sector": N_("sector"),
+    "priority": N_("priority"),
+    "freshness": N_("new"),
+    "fallback": N_("general item (fallback)"),
+    "timely": N_("current"),
 }
 CALL_LABELS: dict[str, str] = {
-    CallReason.EVALUATION_BELOW_NORM: "evaluatie onder de norm",
-    CallReason.QUIET_FOLLOWUP: "nabellen na nieuwsbrief",
-    CallReason.CONTACT_OVERDUE: "contactmoment achterstallig",
-    CallReason.CROSS_SELL: "cross-sell",
-    CallReason.UP_SELL: "up-sell",
-    CallReason.REVENUE_DECLINE: "omzetdaling",
-    CallReason.REVIEW_SEGMENT_D: "D-klant beoordelen",
+    CallReason.EVALUATION_BELOW_NORM: N_("evaluation below the norm"),
+    CallReason.QUIET_FOLLOWUP: N_("follow-up call after the newsletter"),
+    CallReason.CONTACT_OVERDUE: N_("contact overdue"),
+    CallReason.CROSS_SELL: N_("cross-sell"),
+    CallReason.UP_SELL: N_("up-sell"),
+    CallReason.REVENUE_DECLINE: N_("revenue decline"),
+    CallReason.REVIEW_SEGMENT_D: N_("review D customer"),
 }
+SKIPPED = N_("skipped: %(reason)s")
+LINTED = N_("lint: %(lint)s")
 COUNT_LABELS: dict[str, str] = {
-    "customers": "klanten",
-    "contacts": "contactpersonen",
-    "segment_A": "klanten in segment A",
-    "segment_B": "klanten in segment B",
-    "segment_C": "klanten in segment C",
-    "segment_D": "klanten in segment D",
-    "quiet_customers": "stille klanten",
-    "newsletters": "nieuwsbrieven",
-    "alerts": "alerts",
-    "fallback_newsletters": "nieuwsbrieven met algemene items",
-    "calls": "belafspraken",
-    "rejects": "afgekeurde invoerregels",
-    "lints": "lints",
-    **{f"skip_{code}": f"overgeslagen: {label}" for code, label in SKIP_LABELS.items()},
-    **{f"lint_{code}": f"lint: {label}" for code, label in LINT_LABELS.items()},
+    "customers": N_("customers"),
+    "contacts": N_("contacts"),
+    "segment_A": N_("customers in segment A"),
+    "segment_B": N_("customers in segment B"),
+    "segment_C": N_("customers in segment C"),
+    "segment_D": N_("customers in segment D"),
+    "quiet_customers": N_("quiet customers"),
+    "newsletters": N_("newsletters"),
+    "alerts": N_("alerts"),
+    "fallback_newsletters": N_("newsletters with general items"),
+    "calls": N_("calls"),
+    "rejects": N_("rejected input rows"),
+    "lints": N_("lints"),
 }
-KIND_LABELS = {MessageKind.NEWSLETTER: "nieuwsbrief", MessageKind.ALERT: "alert"}
-LANGUAGE_LABELS = {"nl": "Nederlands", "en": "Engels"}
-MONTHS_NL = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
+KIND_LABELS = {MessageKind.NEWSLETTER: N_("newsletter"), MessageKind.ALERT: N_("alert")}
+LANGUAGE_LABELS = {"nl": N_("Dutch"), "en": N_("English")}
+FIGURES = (
+    ("quiet_customers", N_("quiet customers")),
+    ("newsletters", N_("newsletters")),
+    ("alerts", N_("alerts")),
+    ("calls", N_("calls")),
+    ("rejects", N_("rejected rows")),
+    ("lints", N_("lints")),
 )
+REPORT_TITLES = {"segments": N_("Segmentation"), "retention": N_("Retention")}
+
+
+def count_labels(language: PageLanguage) -> dict[str, str]:
+    """Return the label of every count of the manifest in the language, skips and lints included."""
+    return {
+        **labels(language, COUNT_LABELS),
+        **{f"skip_{code}": language(SKIPPED, reason=label) for code, label in labels(language, SKIP_LABELS).items()},
+        **{f"lint_{code}": language(LINTED, lint=label) for code, label in labels(language, LINT_LABELS).items()},
+    }
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,8 @@ class SiteData:
     call_lists: Sequence[tuple[str, str]]  # (account manager name, relpath "calls/am1.html")
     quiet: Mapping[str, QuietStatus] | None = None  # shows quiet_since on a recipient
     templates: Path | None = None  # a folder overriding the bundled site templates
+    language: str = "nl"  # settings.yaml: language
+    locale_templates: Path | None = None  # the project's templates folder, for its own catalogue
 
 
 def write_site(writer: RunWriter, site: SiteData) -> None:
@@ -173,16 +182,17 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _write_site(writer: RunWriter, site: SiteData) -> None:
-    env = _environment(site.templates)
+    language = _language(site)
+    env = _environment(site.templates, language)
     ordered = _ordered_variants(site)
     variant_of = _variant_index(ordered)
     variants = _variants(site, ordered)
     run_id = site.as_of.isoformat()
     common = {
         "run_id": run_id,
-        "as_of_text": dutch_date(site.as_of),
-        "created": _created_text(site.created),
-        "reports": [(title, path) for title, path in site.reports],
+        "as_of_text": language.date(site.as_of),
+        "created": _created_text(site.created, language),
+        "reports": [(language.text(title), path) for title, path in site.reports],
         "call_lists": [(name, path) for name, path in site.call_lists],
     }
     writer.write_text(
@@ -193,6 +203,7 @@ def _write_site(writer: RunWriter, site: SiteData) -> None:
         writer.write_text(f"site/{name}.html", env.get_template(f"{name}.html").render(root="../", page=name, **common))
     for name in STATIC_FILES:
         writer.write_bytes(f"site/{name}", _static(site.templates, name))
+    writer.write_text("site/data/text.js", text_js(_static(site.templates, "site.js").decode("utf-8"), language))
     writer.write_pieces("site/data/recipients.js", recipients_js(site, variant_of))
     # Written shard by shard, so the details of all recipients are never in memory at once.
     calls = _calls_by_customer(site)
@@ -212,7 +223,7 @@ def _write_site(writer: RunWriter, site: SiteData) -> None:
                 "run": run_id,
                 "variants": variants,
                 "items": _item_catalogue(site.data),
-                "labels": {"language": LANGUAGE_LABELS},
+                "labels": {"language": labels(language, LANGUAGE_LABELS)},
             },
         ),
     )
@@ -224,17 +235,42 @@ def _write_site(writer: RunWriter, site: SiteData) -> None:
 
 def dutch_date(day: date) -> str:
     """Return a date as Dutch marketers write it: `30 november 2026`."""
-    return f"{day.day} {MONTHS_NL[day.month - 1]} {day.year}"
+    return page_language("nl").date(day)
 
 
-def _created_text(created: str) -> str:
+def _language(site: SiteData) -> PageLanguage:
+    return page_language(site.language, site.locale_templates)
+
+
+def _created_text(created: str, language: PageLanguage) -> str:
     """Return the run's ISO timestamp as `27 november 2026, 12:43 UTC` (as given if unparsable)."""
     try:
         moment = datetime.fromisoformat(created)
     except ValueError:
         return created
     zone = "UTC" if moment.utcoffset() == timedelta(0) else (moment.strftime("%z") if moment.tzinfo else "")
-    return f"{dutch_date(moment.date())}, {moment:%H:%M} {zone}".rstrip()
+    return f"{language.date(moment.date())}, {moment:%H:%M} {zone}".rstrip()
+
+
+# The messages of site.js: the first argument of every _("…") call in it.
+_JS_MESSAGE = re.compile(r'(?<![\w.$])_\("((?:[^"\\]|\\.)*)"')
+
+
+def text_js(script: str, language: PageLanguage) -> str:
+    """Return site/data/text.js: every message site.js shows, in the language, and its number symbols."""
+    messages = {}
+    for found in _JS_MESSAGE.findall(script):
+        message = json.loads(f'"{found}"')
+        messages[message] = language.gettext(message)
+    return js_assign(
+        "WINDSTIL_TEXT",
+        {
+            "language": language.code,
+            "group": language.locale.number_symbols["latn"]["group"],
+            "decimal": language.locale.number_symbols["latn"]["decimal"],
+            "messages": messages,
+        },
+    )
 
 
 ROWS_AT_ONCE = 2000  # recipients-table rows made and encoded together
@@ -246,10 +282,16 @@ def recipients_js(site: SiteData, variant_of: Mapping[tuple[str, MessageKind], i
     The text is what `js_assign` gives for the whole object; at 30,000 customers the rows
     alone were 80,000 lists held at once, and their JSON a str of tens of megabytes.
     """
+    language = _language(site)
     head = js_json({"run": site.as_of.isoformat(), "shard": DETAIL_SHARD, "fields": list(ROW_FIELDS)})
     tail = js_json({
         "managers": {am.account_manager_id: am.name for am in site.data.account_managers.values()},
-        "labels": {"skip": OUTCOME_LABELS, "lint": LINT_LABELS, "reason": REASON_LABELS, "language": LANGUAGE_LABELS},
+        "labels": {
+            "skip": labels(language, OUTCOME_LABELS),
+            "lint": labels(language, LINT_LABELS),
+            "reason": labels(language, REASON_LABELS),
+            "language": labels(language, LANGUAGE_LABELS),
+        },
         "items": _item_catalogue(site.data),
     })
     yield f'window.WINDSTIL_RECIPIENTS = {head[:-1]},"rows":['
@@ -280,8 +322,15 @@ def _js_register(name: str, key: int, value: Any) -> str:
     return f"(window.{name} = window.{name} || {{}})[{key}] = {js_json(value)};\n"
 
 
-def _environment(override: Path | None) -> jinja2.Environment:
-    return page_environment((override, BUNDLED_TEMPLATES), {"nl_number": nl_number, "signed": signed, "trend": trend})
+def _environment(override: Path | None, language: PageLanguage) -> jinja2.Environment:
+    number = language.number
+    filters: dict[str, Callable[..., Any]] = {
+        "nl_number": number,  # the name the templates have always used; the language's own format
+        "number": number,
+        "signed": lambda v: signed(v, number),
+        "trend": trend,
+    }
+    return page_environment((override, BUNDLED_TEMPLATES), filters, language=language)
 
 
 def _static(override: Path | None, name: str) -> bytes:
@@ -297,12 +346,12 @@ def nl_number(value: float | int, digits: int = 0) -> str:
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
-def signed(value: int) -> str:
+def signed(value: int, number: Callable[[int], str] = nl_number) -> str:
     """Format a change with its sign: `+12`, `−3`, `0`."""
     if value > 0:
-        return f"+{nl_number(value)}"
+        return f"+{number(value)}"
     if value < 0:
-        return f"−{nl_number(-value)}"
+        return f"−{number(-value)}"
     return "0"
 
 
@@ -390,6 +439,7 @@ def _detail(
     quiet = site.quiet.get(selection.customer_id) if site.quiet else None
     newsletter = site.rendered.get((selection.contact_id, MessageKind.NEWSLETTER))
     alert = site.rendered.get((selection.contact_id, MessageKind.ALERT))
+    language = _language(site)
     return {
         "id": selection.contact_id,
         "email": contact.email if contact else "",
@@ -398,10 +448,12 @@ def _detail(
         "level": contact.level.value if contact else "",
         "opt_in": bool(contact and contact.newsletter_opt_in),
         "sector": customer.sector if customer else "",
-        "quiet_since": quiet.quiet_since.isoformat() if quiet and quiet.quiet_since else "",
-        "newsletter": _message(newsletter, selection.items, selection.fallback, selection.newsletter_reasons),
+        "quiet_since": language.date(quiet.quiet_since) if quiet and quiet.quiet_since else "",
+        "newsletter": _message(
+            newsletter, selection.items, selection.fallback, selection.newsletter_reasons, language
+        ),
         "alert": _message(
-            alert, (selection.alert_item,) if selection.alert_item else (), False, selection.alert_reasons
+            alert, (selection.alert_item,) if selection.alert_item else (), False, selection.alert_reasons, language
         ),
         "alert_variant": variant_of.get((selection.contact_id, MessageKind.ALERT), -1),
         "calls": calls.get(selection.customer_id, []),
@@ -412,6 +464,8 @@ def _calls_by_customer(site: SiteData) -> dict[str, list[dict[str, Any]]]:
     """Return each customer's follow-up calls, so a recipient shows whether someone will ring."""
     lists = {Path(path).stem: path for _, path in site.call_lists}
     managers = site.data.account_managers
+    language = _language(site)
+    call_labels = labels(language, CALL_LABELS)
     result: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for call in site.calls:
         manager = managers.get(call.account_manager_id)
@@ -420,8 +474,8 @@ def _calls_by_customer(site: SiteData) -> dict[str, list[dict[str, Any]]]:
                 "manager": manager.name if manager else call.account_manager_id,
                 "list": lists.get(call.account_manager_id, ""),
                 "priority": call.priority,
-                "due": dutch_date(call.due),
-                "reasons": [CALL_LABELS.get(r, r.value) for r in call.reasons],
+                "due": language.date(call.due),
+                "reasons": [call_labels.get(r, r.value) for r in call.reasons],
                 "contact_id": call.contact_id,
                 "contact": call.contact_name,
                 "note": call.note,
@@ -442,6 +496,7 @@ def _message(
     items: Sequence[ChosenItem],
     fallback: bool,
     reasons: Sequence[SkipReason],
+    language: PageLanguage,
 ) -> dict[str, Any]:
     if message is None:
         # A selection may say "made" while rendering made nothing: show that, do not hide it.
@@ -452,7 +507,7 @@ def _message(
         "preheader": message.preheader,
         "bytes": message.html_bytes,
         "over_budget": message.html_bytes > SIZE_BUDGET,
-        "lints": [[lint.code, lint.message] for lint in message.lints],
+        "lints": [[lint.code, language.text(lint.message)] for lint in message.lints],
         "fallback": fallback,
         "items": [[item.item_id, item.score, [[r.kind, r.detail, r.points] for r in item.reasons]] for item in items],
         "item_ids": list(message.item_ids),
@@ -524,6 +579,7 @@ def _name(data: Dataset, contact_id: str) -> str:
 
 def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Return the overview page's context."""
+    language = _language(site)
     counts = dict(site.counts)
     previous_counts, previous_run = _previous(site.previous)
     segment_rows = _segment_rows(site)
@@ -537,20 +593,14 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
     }
     call_reasons = Counter(r.value for c in site.calls for r in c.reasons)
     calls_per_am = Counter(c.account_manager_id for c in site.calls)
-    figures = [
-        ("quiet_customers", "stille klanten"),
-        ("newsletters", "nieuwsbrieven"),
-        ("alerts", "alerts"),
-        ("calls", "belafspraken"),
-        ("rejects", "afgekeurde regels"),
-        ("lints", "lints"),
-    ]
+    figures = [(key, language.gettext(label)) for key, label in FIGURES]
+    all_counts = count_labels(language)
     changes = []
     if previous_counts is not None:
         for key in sorted(set(counts) | set(previous_counts), key=_count_order):
             before, now = _comparable(previous_counts, key), _comparable(counts, key)
             if before is not None and now is not None and now != before:
-                changes.append((key, COUNT_LABELS.get(key, key), before, now, now - before))
+                changes.append((key, all_counts.get(key, key), before, now, now - before))
     return {
         "counts": counts,
         "figures": [(key, label, counts.get(key, 0), _delta(counts, previous_counts, key)) for key, label in figures],
@@ -558,22 +608,24 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
         "has_previous": previous_counts is not None,
         "changes": changes,
         "segments": segment_rows,
-        "moves": list(site.segmentation.moves),
-        "frozen_at": dutch_date(site.segmentation.frozen_at) if site.segmentation.frozen_at else "",
+        "moves": [replace(m, explanation=language.text(m.explanation)) for m in site.segmentation.moves],
+        "frozen_at": language.date(site.segmentation.frozen_at),
         "skip_rows": [
             (code, label, skips["newsletter"].get(code, 0), skips["alert"].get(code, 0))
-            for code, label in SKIP_LABELS.items()
+            for code, label in labels(language, SKIP_LABELS).items()
             if skips["newsletter"].get(code) or skips["alert"].get(code)
         ],
-        "lint_rows": [(code, LINT_LABELS.get(code, code), n) for code, n in lint_counts.most_common()],
+        "lint_rows": [
+            (code, language.gettext(LINT_LABELS.get(code, code)), n) for code, n in lint_counts.most_common()
+        ],
         "lint_messages": lint_messages,
         "over_budget": over_budget,
         "largest_kb": round(largest / 1024, 1),
         "variant_count": len(variants),
         "newsletter_variants": sum(1 for v in variants if v["kind"] == "newsletter"),
-        "call_rows": [(CALL_LABELS.get(code, code), n) for code, n in call_reasons.most_common()],
+        "call_rows": [(language.gettext(CALL_LABELS.get(code, code)), n) for code, n in call_reasons.most_common()],
         "call_lists_counts": [(name, path, calls_per_am.get(Path(path).stem, 0)) for name, path in site.call_lists],
-        "warnings": list(site.warnings),
+        "warnings": [language.text(w) for w in site.warnings],
         "contacts": len(site.selections),
     }
 
@@ -638,7 +690,7 @@ def _delta(counts: Mapping[str, Any], previous: Mapping[str, Any] | None, key: s
     return None if before is None or now is None else now - before
 
 
-_ORDER = list(COUNT_LABELS)
+_ORDER = [*COUNT_LABELS, *(f"skip_{code}" for code in SKIP_LABELS), *(f"lint_{code}" for code in LINT_LABELS)]
 
 
 def _count_order(key: str) -> tuple[int, str]:
