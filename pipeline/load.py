@@ -38,6 +38,7 @@ from email_validator import EmailNotValidError, validate_email
 from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently, read_yaml
 from pipeline.content import load_content
 from pipeline.errors import ConfigError, InputError, Problem
+from pipeline.language import N_, Notice, notice_template
 from pipeline.models import (
     AccountManager,
     Channel,
@@ -68,6 +69,17 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# Warnings the review site shows: English, and said there in the project's language.
+UNKNOWN_PRODUCTS = notice_template(N_(
+    "orders.csv: %(count)s orders name a product that is not in products.yaml (%(example)s); "
+    "they count for value but not for cross-sell"
+))
+SHARED_ADDRESSES = notice_template(N_(
+    "contacts.csv: %(count)s e-mail addresses belong to more than one contact (e.g. %(example)s); "
+    "each of them gets its own newsletter"
+))
+UNKNOWN_OVERRIDES = notice_template(N_("segments.yaml: overrides name unknown customers (%(ids)s); ignored"))
 
 E = TypeVar("E", bound=Enum)
 T = TypeVar("T")
@@ -749,17 +761,11 @@ def _load_all(settings: Settings) -> _Loaded:
     unknown_products = Counter(p for (p,) in order_table.rows("product_id") if p and p not in products)
     if unknown_products:
         example = ", ".join(sorted(unknown_products)[:3])
-        warnings.append(
-            f"orders.csv: {sum(unknown_products.values())} orders name a product that is not in "
-            f"products.yaml ({example}); they count for value but not for cross-sell"
-        )
+        warnings.append(Notice(UNKNOWN_PRODUCTS, count=sum(unknown_products.values()), example=example))
     addresses = Counter(c.email for c in contacts.values() if c.email_valid)
     shared = sorted(a for a, n in addresses.items() if n > 1)
     if shared:
-        warnings.append(
-            f"contacts.csv: {len(shared)} e-mail addresses belong to more than one contact "
-            f"(e.g. {shared[0]}); each of them gets its own newsletter"
-        )
+        warnings.append(Notice(SHARED_ADDRESSES, count=len(shared), example=shared[0]))
 
     content, content_problems = load_content(settings.paths.content, settings.paths.root)
     for item in content.values():
@@ -889,7 +895,7 @@ def load_project(root: Path) -> Project:
     data = load_dataset(settings)
     unknown = [o.customer_id for o in segments.overrides if o.customer_id not in data.customers]
     if unknown:
-        data = _with_warnings(data, f"segments.yaml: overrides name unknown customers ({', '.join(unknown)}); ignored")
+        data = _with_warnings(data, Notice(UNKNOWN_OVERRIDES, ids=", ".join(unknown)))
     return Project(settings=settings, segments=segments, data=data)
 
 

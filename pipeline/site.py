@@ -48,6 +48,7 @@ from pipeline.models import (
     Selection,
     SkipReason,
 )
+from pipeline.select import reason_detail
 from pipeline.templating import BUNDLED, page_environment
 from pipeline.writer import RunWriter
 
@@ -450,10 +451,15 @@ def _detail(
         "sector": customer.sector if customer else "",
         "quiet_since": language.date(quiet.quiet_since) if quiet and quiet.quiet_since else "",
         "newsletter": _message(
-            newsletter, selection.items, selection.fallback, selection.newsletter_reasons, language
+            newsletter, selection.items, selection.fallback, selection.newsletter_reasons, language, selection.language
         ),
         "alert": _message(
-            alert, (selection.alert_item,) if selection.alert_item else (), False, selection.alert_reasons, language
+            alert,
+            (selection.alert_item,) if selection.alert_item else (),
+            False,
+            selection.alert_reasons,
+            language,
+            selection.language,
         ),
         "alert_variant": variant_of.get((selection.contact_id, MessageKind.ALERT), -1),
         "calls": calls.get(selection.customer_id, []),
@@ -497,6 +503,7 @@ def _message(
     fallback: bool,
     reasons: Sequence[SkipReason],
     language: PageLanguage,
+    contact_language: str,
 ) -> dict[str, Any]:
     if message is None:
         # A selection may say "made" while rendering made nothing: show that, do not hide it.
@@ -509,7 +516,17 @@ def _message(
         "over_budget": message.html_bytes > SIZE_BUDGET,
         "lints": [[lint.code, language.text(lint.message)] for lint in message.lints],
         "fallback": fallback,
-        "items": [[item.item_id, item.score, [[r.kind, r.detail, r.points] for r in item.reasons]] for item in items],
+        "items": [
+            [
+                item.item_id,
+                item.score,
+                [
+                    [r.kind, reason_detail(r.kind, r.detail, contact_language, language.code), r.points]
+                    for r in item.reasons
+                ],
+            ]
+            for item in items
+        ],
         "item_ids": list(message.item_ids),
     }
 
