@@ -79,6 +79,8 @@ SHARED_ADDRESSES = notice_template(N_(
     "contacts.csv: %(count)s e-mail addresses belong to more than one contact (e.g. %(example)s); "
     "each of them gets its own newsletter"
 ))
+PROBLEM = N_("%(where)s: %(message)s")
+PROBLEM_IN_FIELD = N_("%(where)s: %(field)s: %(message)s")
 UNKNOWN_OVERRIDES = notice_template(N_("segments.yaml: overrides name unknown customers (%(ids)s); ignored"))
 
 E = TypeVar("E", bound=Enum)
@@ -773,7 +775,7 @@ def _load_all(settings: Settings) -> _Loaded:
         if unknown:
             errors.append(Problem(item.path, None, "products", f"unknown product {', '.join(unknown)}"))
     errors.extend(content_problems)
-    warnings.extend(str(p) for p in errors)
+    warnings.extend(problem_notice(p) for p in errors)
 
     share_problems: list[Problem] = []
     for file, read in tables.items():
@@ -815,6 +817,15 @@ def _load_all(settings: Settings) -> _Loaded:
         len(rejects),
     )
     return _Loaded(dataset, errors, share_problems, warnings)
+
+
+def problem_notice(problem: Problem) -> str:
+    """Return a problem as the warning the review site shows: `file:line: field: message`, translatable."""
+    where = problem.file if problem.line is None else f"{problem.file}:{problem.line}"
+    message = problem.message if isinstance(problem.message, Notice) else Notice(problem.message)
+    if problem.field:
+        return Notice(PROBLEM_IN_FIELD, where=where, field=problem.field, message=message)
+    return Notice(PROBLEM, where=where, message=message)
 
 
 def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:

@@ -41,6 +41,7 @@ BUNDLED_TEMPLATES = BUNDLED
 PARETO_MARK = Fraction(4, 5)
 SEGMENTATION_TITLE = N_("Customer segmentation %(day)s")
 RETENTION_TITLE = N_("Customer retention %(day)s")
+GROUP_LABELS = {"sector": N_("sector"), "language": N_("language"), "account_manager_id": N_("account manager")}
 MAX_CURVE_POINTS = 600  # enough for a smooth curve; keeps the page small for big customer bases
 
 
@@ -225,14 +226,16 @@ def segmentation_report_pieces(
     ]
     overrides = [r for r in rows if r.override_reason]
     window_start = months_before(seg.as_of, config.window_months)
+    words = page_language(language, templates)
     context: dict[str, Any] = {
         "seg": seg,
-        "title": page_language(language, templates)(SEGMENTATION_TITLE, day=seg.as_of),
+        "title": words(SEGMENTATION_TITLE, day=seg.as_of),
         "window_start": window_start,
         "window_months": config.window_months,
         "weights": {k: config.weights.get(k, Fraction(0)) for k in ("revenue", "margin", "strategic")},
         "cutoffs": {s.value: c for s, c in config.cutoffs.items()},
         "groups_by": config.groups_by,
+        "group_label": words.gettext(GROUP_LABELS.get(config.groups_by or "", config.groups_by or "")),
         "total_customers": len(rows),
         "total_revenue": total_revenue,
         "total_margin": total_margin,
