@@ -761,6 +761,7 @@ _XLSX_COLUMNS = (
     (N_("Note"), 30, "note"),
 )
 XLSX_DATE_FORMAT = "DD-MM-YYYY"
+XLSX_DATE_FORMATS = {"nl": XLSX_DATE_FORMAT, "en": "DD/MM/YYYY"}  # as each locale writes a short date
 CALL_LIST = N_("Call list")
 
 
@@ -803,7 +804,7 @@ def call_list_xlsx(
                 continue
             cell.alignment = wrap if key in ("reasons", "talking_points", "note") else top
             if key in ("due", "last_contact"):
-                cell.number_format = XLSX_DATE_FORMAT
+                cell.number_format = XLSX_DATE_FORMATS.get(language, XLSX_DATE_FORMAT)
             column_styles[key] = copy(cell._style)
     last_column = sheet.cell(row=1, column=len(_XLSX_COLUMNS)).column_letter
     sheet.auto_filter.ref = f"A1:{last_column}{max(sheet.max_row, 1)}"

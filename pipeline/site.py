@@ -120,6 +120,7 @@ COUNT_LABELS: dict[str, str] = {
     "lints": N_("lints"),
 }
 KIND_LABELS = {MessageKind.NEWSLETTER: N_("newsletter"), MessageKind.ALERT: N_("alert")}
+TYPE_LABELS = {"article": N_("article"), "alert": N_("alert"), "case": N_("case"), "event": N_("event")}
 LANGUAGE_LABELS = {"nl": N_("Dutch"), "en": N_("English")}
 FIGURES = (
     ("quiet_customers", N_("quiet customers")),
@@ -223,7 +224,7 @@ def _write_site(writer: RunWriter, site: SiteData) -> None:
             {
                 "run": run_id,
                 "variants": variants,
-                "items": _item_catalogue(site.data),
+                "items": _item_catalogue(site.data, language),
                 "labels": {"language": labels(language, LANGUAGE_LABELS)},
             },
         ),
@@ -293,7 +294,7 @@ def recipients_js(site: SiteData, variant_of: Mapping[tuple[str, MessageKind], i
             "reason": labels(language, REASON_LABELS),
             "language": labels(language, LANGUAGE_LABELS),
         },
-        "items": _item_catalogue(site.data),
+        "items": _item_catalogue(site.data, language),
     })
     yield f'window.WINDSTIL_RECIPIENTS = {head[:-1]},"rows":['
     for start in range(0, len(site.selections), ROWS_AT_ONCE):
@@ -372,11 +373,12 @@ def _safe_url(url: str) -> str:
     return url if scheme in ("http", "https") else ""
 
 
-def _item_catalogue(data: Dataset) -> dict[str, list[str]]:
+def _item_catalogue(data: Dataset, language: PageLanguage) -> dict[str, list[str]]:
+    types = labels(language, TYPE_LABELS)
     return {
         item.id: [
             item.title,
-            item.type.value,
+            types.get(item.type.value, item.type.value),
             item.language,
             _safe_url(item.url),
             item.published.isoformat(),

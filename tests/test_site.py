@@ -567,7 +567,7 @@ def test_recipients_file_made_in_batches_is_the_whole_objects_json(monkeypatch: 
         "labels": {name: labels(page_language("nl"), table) for name, table in (
             ("skip", site_module.OUTCOME_LABELS), ("lint", site_module.LINT_LABELS),
             ("reason", site_module.REASON_LABELS), ("language", site_module.LANGUAGE_LABELS))},
-        "items": site_module._item_catalogue(site.data),
+        "items": site_module._item_catalogue(site.data, page_language("nl")),
     })
     pieces = list(site_module.recipients_js(site, variant_of))
     assert len(site.selections) > 2 * 2  # several batches, the last one short or full
