@@ -81,6 +81,7 @@ SHARED_ADDRESSES = notice_template(N_(
 ))
 PROBLEM = N_("%(where)s: %(message)s")
 PROBLEM_IN_FIELD = N_("%(where)s: %(field)s: %(message)s")
+UNKNOWN_PRODUCT = N_("unknown product %(ids)s")
 UNKNOWN_OVERRIDES = notice_template(N_("segments.yaml: overrides name unknown customers (%(ids)s); ignored"))
 
 E = TypeVar("E", bound=Enum)
@@ -773,7 +774,7 @@ def _load_all(settings: Settings) -> _Loaded:
     for item in content.values():
         unknown = [p for p in item.products if p not in products]
         if unknown:
-            errors.append(Problem(item.path, None, "products", f"unknown product {', '.join(unknown)}"))
+            errors.append(Problem(item.path, None, "products", Notice(UNKNOWN_PRODUCT, ids=", ".join(unknown))))
     errors.extend(content_problems)
     warnings.extend(problem_notice(p) for p in errors)
 
@@ -846,28 +847,28 @@ def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
         problems.append(Problem(file, line, key, message))
 
     if not isinstance(document, list):
-        return {}, [Problem(file, None, "", "must be a list of products ({id, name, tags, ...})")]
+        return {}, [Problem(file, None, "", Notice(N_("must be a list of products ({id, name, tags, ...})")))]
     products: dict[str, Product] = {}
     allowed = {"id", "name", "tags", "cross_sell", "up_sell"}
     for index, entry in enumerate(document):
         key = f"[{index}]"
         if not isinstance(entry, dict):
-            problem(key, "must be a mapping with id and name")
+            problem(key, Notice(N_("must be a mapping with id and name")))
             continue
         for name in entry:
             if name not in allowed:
-                problem(f"{key}.{name}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                problem(f"{key}.{name}", Notice(N_("unknown key (allowed: %(keys)s)"), keys=", ".join(sorted(allowed))))
         product_id = str(entry.get("id") or "")
         name = str(entry.get("name") or "").strip()
         ok = True
         if not SAFE_ID.fullmatch(product_id):
-            problem(f"{key}.id", "missing or unsafe id")
+            problem(f"{key}.id", Notice(N_("missing or unsafe id")))
             ok = False
         elif product_id in products:
-            problem(f"{key}.id", f"duplicate id {product_id}")
+            problem(f"{key}.id", Notice(N_("duplicate id %(id)s"), id=product_id))
             ok = False
         if not name:
-            problem(f"{key}.name", "required value is missing")
+            problem(f"{key}.name", Notice(N_("required value is missing")))
             ok = False
         lists: dict[str, tuple[str, ...]] = {}
         for list_name in ("tags", "cross_sell", "up_sell"):
@@ -875,7 +876,7 @@ def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
             if isinstance(value, str):
                 value = re.split(r"[;|,]", value)
             if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
-                problem(f"{key}.{list_name}", "must be a list")
+                problem(f"{key}.{list_name}", Notice(N_("must be a list")))
                 value = []
             if list_name == "tags":
                 lists[list_name] = parse_tags(";".join(str(v) for v in value))
@@ -888,7 +889,7 @@ def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
             ids: tuple[str, ...] = getattr(product, list_name)
             unknown = [p for p in ids if p not in products]
             if unknown:
-                problem(f"[{index}].{list_name}", f"unknown product {', '.join(unknown)}")
+                problem(f"[{index}].{list_name}", Notice(UNKNOWN_PRODUCT, ids=", ".join(unknown)))
     return products, problems
 
 
