@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from pipeline import finding_text  # noqa: F401 - registers the findings' forms for PageLanguage.text
 from pipeline.language import N_, PageLanguage, labels, page_language
 from pipeline.models import (
     CallItem,

@@ -222,3 +222,17 @@ def test_item_reasons_are_said_in_the_project_language() -> None:
     assert reason_detail("timely", "event in 12 days", "en", "nl") == "evenement over 12 dagen"
     assert reason_detail("sector", "zorg", "nl", "en") == "zorg"  # data stays as it is
     assert reason_detail("priority", "prioriteit 2", "nl", "nl") == "prioriteit 2"
+
+
+def test_check_findings_are_recognised_and_said_in_dutch() -> None:
+    """A pre-send check's English detail (also checks.csv's) reads in Dutch on the site; its quoted parts stay."""
+    import pipeline.finding_text  # noqa: F401 - registers the forms
+    from pipeline.language import page_language
+
+    dutch = page_language("nl")
+    assert dutch.text("the text part lacks the link 'https://example.nl/a'") == (
+        "de tekstversie mist de link 'https://example.nl/a'"
+    )
+    assert dutch.text("<html> has no lang or dir") == "<html> heeft geen lang of dir"
+    assert dutch.text("text of 12px, under 14px ('Hallo', 3 places)") == "tekst van 12px, onder 14px ('Hallo', 3 plekken)"
+    assert dutch.text("a detail of a form nobody listed") == "a detail of a form nobody listed"
