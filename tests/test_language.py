@@ -234,5 +234,6 @@ def test_check_findings_are_recognised_and_said_in_dutch() -> None:
         "de tekstversie mist de link 'https://example.nl/a'"
     )
     assert dutch.text("<html> has no lang or dir") == "<html> heeft geen lang of dir"
-    assert dutch.text("text of 12px, under 14px ('Hallo', 3 places)") == "tekst van 12px, onder 14px ('Hallo', 3 plekken)"
+    said = dutch.text("text of 12px, under 14px ('Hallo', 3 places)")
+    assert said == "tekst van 12px, onder 14px ('Hallo', 3 plekken)"
     assert dutch.text("a detail of a form nobody listed") == "a detail of a form nobody listed"
