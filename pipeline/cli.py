@@ -187,6 +187,7 @@ def run(obj: Context, as_of: date | None, jobs: int | None, dry_run: bool, force
         ("calls", str(c["calls"])),
         ("rejected rows", str(c["rejects"])),
         ("lints", str(c["lints"])),
+        ("check errors / warnings", f"{c.get('check_errors', 0)}/{c.get('check_warnings', 0)}"),
         ("warnings", str(len(result.warnings))),
         ("time", f"{elapsed:.1f} s"),
     ]
@@ -200,9 +201,11 @@ def run(obj: Context, as_of: date | None, jobs: int | None, dry_run: bool, force
 @click.argument("run_id", metavar="RUN")
 @click.option("--exclude", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File with one contact_id a line: the reviewer's 'do not send'.")
+@click.option("--accept", "accept", multiple=True, metavar="CHECK",
+              help="Approve despite this check's error findings (repeatable); recorded with the approval.")
 @pass_context
 @user_errors
-def approve(obj: Context, run_id: str, exclude: Path | None) -> None:
+def approve(obj: Context, run_id: str, exclude: Path | None, accept: tuple[str, ...]) -> None:
     """Mark a reviewed run as final: its messages count as sent from now on.
 
     Cadence and "never the same item twice" read approved deliveries; a contact gets at most
@@ -212,10 +215,14 @@ def approve(obj: Context, run_id: str, exclude: Path | None) -> None:
     Example:
       windstil approve 2026-11-30
       windstil approve 2026-11-30 --exclude do-not-send.txt
+      windstil approve 2026-11-30 --accept spam_score --accept contrast
+
+    A run whose pre-send checks found errors (checks.csv) is refused unless each check with
+    errors is named with --accept.
     """
     from pipeline.approve import approve_run
 
-    result = approve_run(obj.project, run_id, exclude)
+    result = approve_run(obj.project, run_id, exclude, accept)
     if result.was_approved:
         click.echo(f"run {run_id} was approved already; nothing changed")
         return
@@ -223,6 +230,9 @@ def approve(obj: Context, run_id: str, exclude: Path | None) -> None:
         f"approved {run_id}: {result.added} deliveries recorded, {result.excluded} contacts excluded"
         + (f", {result.already_sent} already sent this month" if result.already_sent else "")
     )
+    if result.accepted:
+        listed = ", ".join(f"{check} ({n} error{'' if n == 1 else 's'})" for check, n in result.accepted.items())
+        click.echo(f"accepted despite their findings: {listed}")
 
 
 # --------------------------------------------------------------------------- validate

@@ -295,6 +295,7 @@ def load_settings(root: Path) -> Settings:
             "decimal_mark",
             "max_reject_share",
             "language",
+            "checks",
         ),
         required=("sender", "company", "unsubscribe"),
     )
@@ -326,6 +327,7 @@ def load_settings(root: Path) -> Settings:
     if language not in LANGUAGES:
         check.problem("language", f"must be one of {', '.join(LANGUAGES)} (the language of the site and call lists)")
         language = "nl"
+    checks = check.mapping(top.get("checks"), "checks", ("enabled", "spam_max_variants"))
     settings = Settings(
         paths=paths,
         sender_name=check.text(sender.get("name"), "sender.name") if "name" in sender else "",
@@ -344,6 +346,9 @@ def load_settings(root: Path) -> Settings:
         utm_source=check.text(utm.get("source"), "utm.source", required=False) or "newsletter",
         utm_medium=check.text(utm.get("medium"), "utm.medium", required=False) or "email",
         language=str(language),
+        checks_enabled=check.flag(checks.get("enabled"), "checks.enabled", default=True),
+        spam_max_variants=check.whole(checks.get("spam_max_variants"), "checks.spam_max_variants", minimum=0,
+                                      default=200),
     )
     if check.problems:
         raise ConfigError(f"settings.yaml has {_count(check.problems)}", sorted(check.problems, key=_order))

@@ -43,6 +43,7 @@ from pipeline.models import (
     AccountManager,
     Channel,
     Contact,
+    ContentItem,
     Customer,
     Dataset,
     Evaluation,
@@ -968,6 +969,9 @@ def check_project(root: Path) -> Validation:
             "rejects": len(data.rejects),
         }
         warnings.extend(_sector_warnings(data))
+        content_errors, content_warnings = content_check_problems(data.content.values())
+        errors.extend(content_errors)
+        warnings.extend(content_warnings)
         if segments is not None:
             for index, override in enumerate(segments.overrides):
                 if override.customer_id not in data.customers:
@@ -1001,6 +1005,28 @@ def _sector_warnings(data: Dataset) -> list[str]:
             hint = f"; did you mean {by_folded[sector.casefold()]!r}?" if sector.casefold() in by_folded else ""
             warnings.append(f"{item.path}: sectors: no customer has sector {sector!r}, so no one gets this item{hint}")
     return warnings
+
+
+def content_check_problems(items: Iterable[ContentItem]) -> tuple[list[Problem], list[str]]:
+    """Run the pre-send checks that need only the content on every item: errors and warnings.
+
+    The same checks run on every message of a run; here an author learns of an image without
+    alt text or a link that is not https before the run.
+    """
+    from pipeline.checks import Level as CheckLevel
+    from pipeline.checks.content import fragment_findings, link_scheme_findings
+
+    errors: list[Problem] = []
+    warnings: list[str] = []
+    for item in sorted(items, key=lambda i: i.path):
+        findings = [*link_scheme_findings(item.url, "url"), *fragment_findings(item.body_html)]
+        for finding in findings:
+            field = "url" if finding.detail.startswith("url ") else "body"
+            if finding.level is CheckLevel.ERROR:
+                errors.append(Problem(item.path, None, field, f"{finding.check}: {finding.detail}"))
+            else:
+                warnings.append(f"{item.path}: {field}: {finding.check}: {finding.detail}")
+    return errors, warnings
 
 
 def validate_project(root: Path) -> tuple[list[Problem], list[str]]:

@@ -267,6 +267,8 @@ class Settings:
     utm_source: str = "newsletter"
     utm_medium: str = "email"
     language: str = "nl"  # of everything people at the company read: site, reports, call lists
+    checks_enabled: bool = True  # the pre-send checks stage (checks.csv)
+    spam_max_variants: int = 200  # variants SpamAssassin scores per run; 0: none
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,17 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.calls import build_calls, write_call_lists
+from pipeline.checks.content import LinkPolicy
+from pipeline.checks.spam import SpamResult, SpamScorer, spamassassin_available
+from pipeline.checks.stage import (
+    CheckResults,
+    MessageKey,
+    VariantKey,
+    checks_csv_bytes,
+    message_variants,
+    run_checks,
+    spam_representatives,
+)
 from pipeline.errors import OutputError, UsageError, WindstilError
 from pipeline.fingerprint import project_hashes
 from pipeline.load import load_project
@@ -158,15 +169,33 @@ def run_batch(
             gc.freeze()  # the selections live as long as the dataset (see _long_lived)
             previous_as_of = frozen.as_of if frozen else None
             del frozen
+            variants = message_variants(selections) if settings.checks_enabled else {}
+            spam_targets = spam_representatives(variants, settings.spam_max_variants)
             with atomic_folder(output / run_id, dry_run=dry_run) as writer, \
-                    _Spool(writer.root) as records, _Spool(writer.root) as parked:
+                    _Spool(writer.root) as records, _Spool(writer.root) as parked, \
+                    _spam_scorer(state, spam_targets) as scorer:
                 with timer.stage("render"):
                     # The render stage is the run's peak: its processes are alive too. What only
                     # the later stages need waits on disk meanwhile (the segmentation: 17 MB at
                     # 30,000 demo customers), as do the records of what is rendered.
                     _park(segmentation, parked)
                     del segmentation
-                    _render_all(compiled, selections, project, as_of, secret, writer, records, processes, progress)
+                    # SpamAssassin scores each variant's representative as soon as it is written.
+                    feed = _feed_spam(scorer, spam_targets, writer.root) if scorer is not None else None
+                    _render_all(compiled, selections, project, as_of, secret, writer, records, processes, progress,
+                                feed)
+                checks, rendered = CheckResults(), None
+                if settings.checks_enabled:
+                    # Read here, not in the reports stage, since the checks need them too.
+                    with timer.stage("records"):
+                        rendered = _read_records(records, data.contacts)
+                    with timer.stage("checks"):
+                        # Before the render processes stop: they run the content checks of the variants.
+                        checks = run_checks(writer.root, rendered, variants, _link_policy(settings, run_id),
+                                            _spam_source(scorer, spam_targets), spam_available=scorer is not None,
+                                            pool=processes.pool)
+                        if scorer is not None and scorer.new and not dry_run:
+                            state.add_spam_scores(scorer.new)
                 processes.stop()  # idle from here on: their memory is given back before the call lists
                 segmentation = _unpark(parked)
                 with timer.stage("calls"):
@@ -176,7 +205,8 @@ def run_batch(
                                         language=settings.language)
                     write_call_lists(writer, calls, data, settings, as_of)
                 with timer.stage("reports"):
-                    rendered = _read_records(records, data.contacts)
+                    if rendered is None:
+                        rendered = _read_records(records, data.contacts)
                     retention = compute_retention(data, segmentation, config, as_of, imported)
                     templates = settings.paths.templates
                     writer.write_pieces("reports/segments.html", segmentation_report_pieces(
@@ -188,7 +218,8 @@ def run_batch(
                     writer.write_bytes("recipients.csv", recipients_csv_bytes(selections))
                     writer.write_bytes("rejects.csv", rejects_csv_bytes(data))
                     writer.write_bytes("deliveries.csv", deliveries_csv_bytes(rendered.values()))
-                counts = _counts(data, segmentation, quiet, selections, rendered, calls)
+                writer.write_bytes("checks.csv", checks_csv_bytes(checks))
+                counts = _counts(data, segmentation, quiet, selections, rendered, calls) | checks.counts()
                 previous = _previous_manifest(output, run_id)
                 with timer.stage("site"):
                     write_site(writer, SiteData(
@@ -203,6 +234,10 @@ def run_batch(
                         calls=calls,
                         previous=previous,
                         quiet=quiet,
+                        checks=checks.findings if settings.checks_enabled else None,
+                        accepted=state.accepted_checks(run_id),
+                        sender=settings.sender_name,
+                        spam=checks.spam_summary(),
                         templates=_existing(settings.paths.templates / "site"),
                         reports=((REPORT_TITLES["segments"], "reports/segments.html"),
                                  (REPORT_TITLES["retention"], "reports/retention.html")),
@@ -215,6 +250,7 @@ def run_batch(
                     ))
                 manifest = _manifest(project, run_id, counts, timer.timings, warnings, segmentation,
                                      writer.bytes_written)
+                manifest["spam"] = checks.spam_summary()  # SpamAssassin's scores of the variants, by kind
                 writer.write_text("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         if not dry_run:
             state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
@@ -378,6 +414,7 @@ def _render_all(
     records: _Spool,
     processes: _RenderProcesses,
     progress: Progress | None,
+    rendered: Callable[[Sequence[Selection]], None] | None = None,
 ) -> None:
     """Render every message of the batch into the writer's folder, in the render processes if there are any.
 
@@ -395,6 +432,8 @@ def _render_all(
         records.add_pickled(made)
         writer.bytes_written += written
         done += recipients
+        if rendered is not None:
+            rendered(todo[done - recipients : done])
         if progress:
             progress("render", done, len(todo))
 
@@ -416,6 +455,58 @@ def _render_all(
         except BaseException:
             processes.stop()  # before the temporary folder is removed: they may be writing into it
             raise
+
+
+@contextmanager
+def _spam_scorer(state: State, targets: Mapping[MessageKey, VariantKey]) -> Iterator[SpamScorer[VariantKey] | None]:
+    """Return a SpamScorer with the state's cached scores, or None when there is nothing to score or no SpamAssassin."""
+    if not targets or not spamassassin_available():
+        yield None
+        return
+    scorer: SpamScorer[VariantKey] = SpamScorer(state.spam_scores())
+    try:
+        yield scorer
+    finally:
+        scorer.close()
+
+
+def _feed_spam(scorer: SpamScorer[VariantKey], targets: Mapping[MessageKey, VariantKey],
+               folder: Path) -> Callable[[Sequence[Selection]], None]:
+    """Return what hands each rendered representative of a variant to the spam scorer."""
+
+    def feed(done: Sequence[Selection]) -> None:
+        for selection in done:
+            for kind in MessageKind:
+                variant = targets.get((selection.contact_id, kind))
+                path = folder / "emails" / selection.contact_id / f"{kind.value}.eml"
+                if variant is not None and path.is_file():
+                    scorer.submit(variant, path.read_bytes())
+
+    return feed
+
+
+SpamScores = Mapping[VariantKey, SpamResult | None]
+
+
+def _spam_source(scorer: SpamScorer[VariantKey] | None,
+                 targets: Mapping[MessageKey, VariantKey]) -> Callable[[], SpamScores | None]:
+    """Return what gives the spam scores: the scorer's, none scored (no SpamAssassin), or None (scoring off)."""
+    if scorer is not None:
+        return scorer.results
+
+    def nothing_scored() -> SpamScores | None:
+        return {} if targets else None
+
+    return nothing_scored
+
+
+def _link_policy(settings: Settings, run_id: str) -> LinkPolicy:
+    """Return what links to the company's site must carry in this run (the unsubscribe link is exempt)."""
+    return LinkPolicy(
+        website=settings.website_url,
+        utm=(("utm_source", settings.utm_source), ("utm_medium", settings.utm_medium), ("utm_campaign", run_id)),
+        exempt=(settings.unsubscribe_url,),
+    )
 
 
 class _Spool:

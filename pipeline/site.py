@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from pipeline import finding_text  # noqa: F401 - registers the findings' forms for PageLanguage.text
+from pipeline.checks import Finding
 from pipeline.language import N_, PageLanguage, labels, page_language
 from pipeline.models import (
     CallItem,
@@ -82,6 +83,59 @@ LINT_LABELS: dict[str, str] = {
     "missing_alt": N_("image without alt text"),
     "broken_link": N_("broken relative link"),
 }
+CHECK_LABELS: dict[str, str] = {
+    "link_scheme": N_("unsafe link"),
+    "link_unresolved": N_("template text in the output"),
+    "link_utm": N_("link without UTM"),
+    "link_text": N_("link text that says nothing"),
+    "image_alt": N_("image without alt text"),
+    "image_src": N_("image source not https"),
+    "size_clip": N_("too big (Gmail clips it)"),
+    "subject_length": N_("subject too long or empty"),
+    "preheader": N_("preheader missing or off"),
+    "contrast": N_("too little contrast"),
+    "font_size": N_("text too small"),
+    "heading_order": N_("heading level skipped"),
+    "lang_dir": N_("lang/dir missing"),
+    "layout_table": N_("layout table without role"),
+    "text_part": N_("text version differs"),
+    "client_support": N_("not supported in a mail program"),
+    "spam_score": N_("spam score"),
+}
+# What the reviewer (or the author of a template or content item) does about each finding.
+CHECK_FIXES: dict[str, str] = {
+    "link_scheme": N_("Use only https, mailto and tel links; change the link in the content item or template."),
+    "link_unresolved": N_(
+        "There is template text ({{ … }}, [[ … ]] or %% … %%) in the message: check the data or the template "
+        "that fills this field."
+    ),
+    "link_utm": N_("Links to our own site should carry this run's utm_source, utm_medium and utm_campaign."),
+    "link_text": N_("Give the link a text that says where it goes, also read on its own (not 'click here')."),
+    "image_alt": N_(
+        'Give the image an alt text that says what it shows; decorative: alt="" with role="presentation".'
+    ),
+    "image_src": N_("Load images over https from our own site; local paths work in no mail program."),
+    "size_clip": N_(
+        "Make the message smaller (fewer or shorter items): Gmail clips it above 102 KB, unsubscribe link included."
+    ),
+    "subject_length": N_("Keep the subject under 60 characters: phones cut it off after that."),
+    "preheader": N_("Write a preheader of 40 to 110 characters that adds something to the subject."),
+    "contrast": N_("Choose a darker text colour or a lighter background: at least 4.5:1 (3:1 for large text)."),
+    "font_size": N_("Make body text at least 14 px."),
+    "heading_order": N_("Do not skip a heading level (h1, then h2, then h3): screen readers navigate by them."),
+    "lang_dir": N_("Put lang and dir on <html> and on the body's outer wrapper."),
+    "layout_table": N_('Put role="presentation" on tables that are there only for the layout.'),
+    "text_part": N_("Make the text version carry the same content and links as the HTML version."),
+    "client_support": N_("This HTML/CSS does not work everywhere: check that the message stays readable without it."),
+    "spam_score": N_("Look at the rules SpamAssassin names and change the text or layout."),
+}
+LEVEL_LABELS = {"error": N_("error"), "warning": N_("warning"), "info": N_("info")}
+# Roughly how many characters of the subject and of the preheader each inbox shows.
+INBOX_CLIENTS: tuple[tuple[str, int, int], ...] = (
+    ("Gmail (desktop)", 70, 100),
+    ("Outlook (Windows)", 55, 50),
+    ("iPhone (Mail)", 35, 90),
+)
 REASON_LABELS: dict[str, str] = {
     "interest": N_("interest"),
     "product_tag": N_("fits what they bought"),
@@ -105,6 +159,7 @@ CALL_LABELS: dict[str, str] = {
 }
 SKIPPED = N_("skipped: %(reason)s")
 LINTED = N_("lint: %(lint)s")
+CHECKED = N_("check %(check)s: %(level)s")
 COUNT_LABELS: dict[str, str] = {
     "customers": N_("customers"),
     "contacts": N_("contacts"),
@@ -119,6 +174,10 @@ COUNT_LABELS: dict[str, str] = {
     "calls": N_("calls"),
     "rejects": N_("rejected input rows"),
     "lints": N_("lints"),
+    "check_errors": N_("checks: errors"),
+    "check_warnings": N_("checks: warnings"),
+    "check_infos": N_("checks: info"),
+    "messages_with_errors": N_("messages with an error"),
 }
 KIND_LABELS = {MessageKind.NEWSLETTER: N_("newsletter"), MessageKind.ALERT: N_("alert")}
 TYPE_LABELS = {"article": N_("article"), "alert": N_("alert"), "case": N_("case"), "event": N_("event")}
@@ -140,6 +199,11 @@ def count_labels(language: PageLanguage) -> dict[str, str]:
         **labels(language, COUNT_LABELS),
         **{f"skip_{code}": language(SKIPPED, reason=label) for code, label in labels(language, SKIP_LABELS).items()},
         **{f"lint_{code}": language(LINTED, lint=label) for code, label in labels(language, LINT_LABELS).items()},
+        **{
+            f"check_{code}_{level}": language(CHECKED, check=label, level=level_label)
+            for code, label in labels(language, CHECK_LABELS).items()
+            for level, level_label in labels(language, LEVEL_LABELS).items()
+        },
     }
 
 
@@ -163,6 +227,10 @@ class SiteData:
     templates: Path | None = None  # a folder overriding the bundled site templates
     language: str = "nl"  # settings.yaml: language
     locale_templates: Path | None = None  # the project's templates folder, for its own catalogue
+    checks: Mapping[tuple[str, MessageKind], Sequence[Finding]] | None = None  # pre-send check findings
+    accepted: Mapping[str, int] | None = None  # checks accepted with the approval → their errors
+    sender: str = ""  # the From name, for the inbox line
+    spam: Mapping[str, Any] | None = None  # SpamAssassin per kind: variants scored, worst and median score
 
 
 def write_site(writer: RunWriter, site: SiteData) -> None:
@@ -294,7 +362,11 @@ def recipients_js(site: SiteData, variant_of: Mapping[tuple[str, MessageKind], i
             "lint": labels(language, LINT_LABELS),
             "reason": labels(language, REASON_LABELS),
             "language": labels(language, LANGUAGE_LABELS),
+            "check": labels(language, CHECK_LABELS),
+            "fix": labels(language, CHECK_FIXES),
+            "level": labels(language, LEVEL_LABELS),
         },
+        "inbox": {"sender": site.sender, "clients": INBOX_CLIENTS},
         "items": _item_catalogue(site.data, language),
     })
     yield f'window.WINDSTIL_RECIPIENTS = {head[:-1]},"rows":['
@@ -360,7 +432,8 @@ def signed(value: int, number: Callable[[int], str] = nl_number) -> str:
 
 def trend(key: str, delta: int | None) -> str:
     """Return "worse" or "better" for a change in rejects or lints; other counts just change."""
-    if not delta or not (key in ("rejects", "lints") or key.startswith("lint_")):
+    if not delta or not (key in ("rejects", "lints", "check_errors", "check_warnings", "messages_with_errors")
+                         or key.startswith(("lint_", "check_"))):
         return ""
     return "worse" if delta > 0 else "better"
 
@@ -405,6 +478,8 @@ ROW_FIELDS = (
     "lints",  # 10 lint codes of both messages joined with ";"
     "fallback",  # 11 1/0
     "variant",  # 12 index into variants.js of the newsletter, -1 when none
+    "check_level",  # 13 the worst level of both messages' check findings: error, warning, info or ""
+    "checks",  # 14 check codes of both messages' findings joined with ";"
 )
 
 
@@ -428,7 +503,23 @@ def _row(site: SiteData, selection: Selection, variant_of: Mapping[tuple[str, Me
         ";".join(lint_codes),
         int(selection.fallback),
         variant_of.get((selection.contact_id, MessageKind.NEWSLETTER), -1),
+        *_check_status(site, selection.contact_id),
     ]
+
+
+_LEVEL_ORDER = ("error", "warning", "info")
+
+
+def _check_status(site: SiteData, contact_id: str) -> tuple[str, str]:
+    """Return the worst check level of a contact's messages and their check codes joined with ";"."""
+    if not site.checks:
+        return "", ""
+    findings = [f for kind in MessageKind for f in site.checks.get((contact_id, kind), ())]
+    if not findings:
+        return "", ""
+    levels = {f.level.value for f in findings}
+    worst = next(level for level in _LEVEL_ORDER if level in levels)
+    return worst, ";".join(sorted({f.check for f in findings}))
 
 
 def _detail(
@@ -454,7 +545,13 @@ def _detail(
         "sector": customer.sector if customer else "",
         "quiet_since": language.date(quiet.quiet_since) if quiet and quiet.quiet_since else "",
         "newsletter": _message(
-            newsletter, selection.items, selection.fallback, selection.newsletter_reasons, language, selection.language
+            newsletter,
+            selection.items,
+            selection.fallback,
+            selection.newsletter_reasons,
+            language,
+            selection.language,
+            _findings(site, selection.contact_id, MessageKind.NEWSLETTER),
         ),
         "alert": _message(
             alert,
@@ -463,6 +560,7 @@ def _detail(
             selection.alert_reasons,
             language,
             selection.language,
+            _findings(site, selection.contact_id, MessageKind.ALERT),
         ),
         "alert_variant": variant_of.get((selection.contact_id, MessageKind.ALERT), -1),
         "calls": calls.get(selection.customer_id, []),
@@ -500,6 +598,14 @@ def _outcome(message: RenderedMessage | None, reasons: Sequence[SkipReason]) -> 
     return ";".join(r.value for r in reasons) or NOT_RENDERED
 
 
+def _findings(site: SiteData, contact_id: str, kind: MessageKind) -> list[list[str]]:
+    """Return a message's check findings as [check, level, detail], worst first."""
+    found = site.checks.get((contact_id, kind), ()) if site.checks else ()
+    ordered = sorted(found, key=lambda f: _LEVEL_ORDER.index(f.level.value))
+    language = _language(site)
+    return [[f.check, f.level.value, language.text(f.detail)] for f in ordered]
+
+
 def _message(
     message: RenderedMessage | None,
     items: Sequence[ChosenItem],
@@ -507,6 +613,7 @@ def _message(
     reasons: Sequence[SkipReason],
     language: PageLanguage,
     contact_language: str,
+    findings: list[list[str]] | None = None,
 ) -> dict[str, Any]:
     if message is None:
         # A selection may say "made" while rendering made nothing: show that, do not hide it.
@@ -531,6 +638,7 @@ def _message(
             for item in items
         ],
         "item_ids": list(message.item_ids),
+        "checks": findings or [],
     }
 
 
@@ -647,6 +755,52 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
         "call_lists_counts": [(name, path, calls_per_am.get(Path(path).stem, 0)) for name, path in site.call_lists],
         "warnings": [language.text(w) for w in site.warnings],
         "contacts": len(site.selections),
+        **_check_overview(site),
+    }
+
+
+def _check_overview(site: SiteData) -> dict[str, Any]:
+    """Return the overview's pre-send check table: findings per check and level, messages affected."""
+    language = _language(site)
+    findings: Counter[tuple[str, str]] = Counter()
+    messages: Counter[str] = Counter()
+    for found in (site.checks or {}).values():
+        for finding in found:
+            findings[(finding.check, finding.level.value)] += 1
+        for check in {f.check for f in found}:
+            messages[check] += 1
+    order = {code: n for n, code in enumerate(CHECK_LABELS)}
+    rows = [
+        {
+            "code": code,
+            "label": language.gettext(CHECK_LABELS.get(code, code)),
+            "fix": language.gettext(CHECK_FIXES[code]) if code in CHECK_FIXES else "",
+            "error": findings.get((code, "error"), 0),
+            "warning": findings.get((code, "warning"), 0),
+            "info": findings.get((code, "info"), 0),
+            "messages": messages[code],
+        }
+        for code in sorted(messages, key=lambda c: (order.get(c, len(order)), c))
+    ]
+    return {
+        "checks_run": site.checks is not None,
+        "check_rows": rows,
+        "check_errors": sum(r["error"] for r in rows),
+        "check_warnings": sum(r["warning"] for r in rows),
+        "check_messages": sum(1 for found in (site.checks or {}).values() if found),
+        "accepted": [
+            (code, language.gettext(CHECK_LABELS.get(code, code)), n)
+            for code, n in sorted((site.accepted or {}).items())
+        ],
+        "spam": [
+            (
+                language.gettext(KIND_LABELS[MessageKind(kind)]),
+                values["scored"],
+                language.number(values["worst"], 1),
+                language.number(values["median"], 1),
+            )
+            for kind, values in (site.spam or {}).items()
+        ],
     }
 
 
@@ -700,7 +854,7 @@ def _comparable(counts: Mapping[str, Any], key: str) -> int | None:
     value = counts.get(key)
     if isinstance(value, int):
         return value
-    return 0 if value is None and key.startswith(("skip_", "lint_")) else None
+    return 0 if value is None and key.startswith(("skip_", "lint_", "check_")) else None
 
 
 def _delta(counts: Mapping[str, Any], previous: Mapping[str, Any] | None, key: str) -> int | None:
@@ -710,7 +864,14 @@ def _delta(counts: Mapping[str, Any], previous: Mapping[str, Any] | None, key: s
     return None if before is None or now is None else now - before
 
 
-_ORDER = [*COUNT_LABELS, *(f"skip_{code}" for code in SKIP_LABELS), *(f"lint_{code}" for code in LINT_LABELS)]
+_CHECK_COUNTS = ("check_errors", "check_warnings", "check_infos", "messages_with_errors")
+_ORDER = [
+    *(key for key in COUNT_LABELS if key not in _CHECK_COUNTS),
+    *(f"skip_{code}" for code in SKIP_LABELS),
+    *(f"lint_{code}" for code in LINT_LABELS),
+    *_CHECK_COUNTS,
+    *(f"check_{code}_{level}" for code in CHECK_LABELS for level in LEVEL_LABELS),
+]
 
 
 def _count_order(key: str) -> tuple[int, str]:

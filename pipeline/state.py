@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pipeline.checks.spam import SpamResult
 from pipeline.errors import StateError
 from pipeline.models import (
     Channel,
@@ -102,9 +103,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX deliveries_by_run ON deliveries (run_id)",
         "CREATE INDEX interactions_by_customer ON interactions (customer_id, date)",
     ),
+    # 4: pre-send checks: SpamAssassin scores by message content, and the checks a reviewer
+    # accepted with an approval despite their errors
+    (
+        """CREATE TABLE spam_scores (
+            content_hash TEXT PRIMARY KEY,
+            score REAL NOT NULL,
+            rules TEXT NOT NULL,
+            scored_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE accepted_checks (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            check_code TEXT NOT NULL,
+            errors INTEGER NOT NULL,
+            accepted_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, check_code)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-OUR_TABLES = frozenset({"runs", "deliveries", "segmentations", "interactions", "suppressions"})
+OUR_TABLES = frozenset({"runs", "deliveries", "segmentations", "interactions", "suppressions", "spam_scores",
+                        "accepted_checks"})
 
 
 @dataclass(frozen=True)
@@ -372,16 +391,25 @@ class State:
 
     # ----------------------------------------------------------------- deliveries
 
-    def approve_run(self, run_id: str, deliveries: Sequence[Delivery]) -> int:
+    def approve_run(self, run_id: str, deliveries: Sequence[Delivery],
+                    accepted: dict[str, int] | None = None) -> int:
         """Mark the run approved and record its deliveries in one transaction; return how many are new.
 
         A delivery whose (contact, kind, month) is already recorded is skipped: no run, re-run or
-        approval can count a second newsletter for a contact in one month.
+        approval can count a second newsletter for a contact in one month. `accepted` holds the
+        checks the reviewer accepted despite their errors, with the number of errors each had.
         """
         added = 0
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
                 raise StateError(f"run {run_id} is not in the state: render it with `windstil run` first")
+            for check_code, errors in sorted((accepted or {}).items()):
+                conn.execute(
+                    """INSERT INTO accepted_checks (run_id, check_code, errors, accepted_at) VALUES (?, ?, ?, ?)
+                       ON CONFLICT (run_id, check_code) DO UPDATE SET
+                         errors = excluded.errors, accepted_at = excluded.accepted_at""",
+                    (run_id, check_code, errors, _now()),
+                )
             for delivery in deliveries:
                 if delivery.run_id != run_id:
                     raise StateError(
@@ -407,6 +435,27 @@ class State:
                 (_now(), run_id),
             )
         return added
+
+    def accepted_checks(self, run_id: str) -> dict[str, int]:
+        """Return the checks accepted with a run's approval, with the number of errors each had."""
+        rows = self._read("SELECT check_code, errors FROM accepted_checks WHERE run_id = ? ORDER BY check_code",
+                          (run_id,))
+        return {str(r["check_code"]): int(r["errors"]) for r in rows}
+
+    # ----------------------------------------------------------------- spam scores
+
+    def spam_scores(self) -> dict[str, SpamResult]:
+        """Return every cached SpamAssassin score by message content hash."""
+        rows = self._read("SELECT content_hash, score, rules FROM spam_scores")
+        return {str(r["content_hash"]): SpamResult(float(r["score"]), tuple(json.loads(r["rules"]))) for r in rows}
+
+    def add_spam_scores(self, scores: dict[str, SpamResult]) -> None:
+        """Keep SpamAssassin scores by content hash, for later runs of the same messages."""
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO spam_scores (content_hash, score, rules, scored_at) VALUES (?, ?, ?, ?)",
+                [(digest, result.score, json.dumps(list(result.rules)), _now()) for digest, result in scores.items()],
+            )
 
     def deliveries(self, approved_only: bool = True) -> list[Delivery]:
         """Return the recorded deliveries, oldest first.

@@ -73,10 +73,11 @@ FRAGMENT_STYLES = {
 }
 
 CTA_LABELS = {
-    ItemType.ARTICLE: _("Read more"),
+    # Each says where it leads: a screen reader lists links without their context.
+    ItemType.ARTICLE: _("Read the article"),
     ItemType.CASE: _("Read the customer case"),
-    ItemType.EVENT: _("Sign up"),
-    ItemType.ALERT: _("Read more"),
+    ItemType.EVENT: _("Sign up for this event"),
+    ItemType.ALERT: _("Read the full update"),
 }
 
 

@@ -74,6 +74,9 @@ TIMEZONE = ZoneInfo("Europe/Amsterdam")
 LIST_NAMES = {MessageKind.NEWSLETTER: "newsletter", MessageKind.ALERT: "alerts"}
 LIST_LABELS = {MessageKind.NEWSLETTER: "nieuwsbrief", MessageKind.ALERT: "alerts"}
 MAX_TITLE_IN_SUBJECT = 60
+MAX_SUBJECT = 60  # characters: phones cut a longer subject
+MAX_PREHEADER = 110  # characters: inboxes show at most about this many
+MIN_TITLE_IN_SUBJECT = 24  # a title cut shorter says too little: the subject stays long instead
 
 _KIND_AND_DETAIL = operator.attrgetter("kind", "detail")
 _ITEM_ID = operator.attrgetter("item_id")
@@ -138,11 +141,17 @@ def _run_values(compiled: Compiled, settings: Settings, as_of: date) -> dict[str
         domain = sender_domain(settings.sender_email)
         sent = datetime.combine(as_of, SEND_TIME, tzinfo=TIMEZONE)
         website = settings.website_url
+        utm = (
+            ("utm_source", settings.utm_source),
+            ("utm_medium", settings.utm_medium),
+            ("utm_campaign", run_id),
+        )
         company = {
             "name": clean_text(settings.company_name),
             "address": [clean_text(line) for line in settings.postal_address.split("\n") if line.strip()],
             "phone": clean_text(settings.company_phone),
-            "website": website,
+            # Tagged like every other link to the site, so web statistics count the visit too.
+            "website": with_utm(website, utm),
             "website_label": re.sub(r"^https?://", "", website).rstrip("/"),
         }
         head = (
@@ -152,11 +161,7 @@ def _run_values(compiled: Compiled, settings: Settings, as_of: date) -> dict[str
         return {
             "run_id": run_id,
             "domain": domain,
-            "utm": (
-                ("utm_source", settings.utm_source),
-                ("utm_medium", settings.utm_medium),
-                ("utm_campaign", run_id),
-            ),
+            "utm": utm,
             "company": company,
             "head": head,
             "date": f"Date: {format_datetime(sent)}\r\n",
@@ -685,4 +690,9 @@ def _subject_and_preheader(
         preheader = item["summary"] or t.gettext(_("A short note from %(am)s")) % {
             "am": customer["am"]["name"]
         }
-    return clean_text(subject), _shorten(clean_text(preheader), 140)
+    subject = clean_text(subject)
+    if len(subject) > MAX_SUBJECT and len(title) > MIN_TITLE_IN_SUBJECT:
+        # The rest of the subject is fixed: cut the title by what the whole is over.
+        shorter = _shorten(items[0]["title"], max(MIN_TITLE_IN_SUBJECT, len(title) - (len(subject) - MAX_SUBJECT)))
+        subject = subject.replace(title, shorter, 1)
+    return subject, _shorten(clean_text(preheader), MAX_PREHEADER)

@@ -156,6 +156,9 @@
     fillSelect(document.getElementById("f-lint"), Object.keys(labels.lint).map(function (code) {
       return [code, labels.lint[code]];
     }));
+    fillSelect(document.getElementById("f-checks"), Object.keys(labels.check).map(function (code) {
+      return [code, _("check: %(check)s", { check: labels.check[code] })];
+    }));
 
     var controls = {
       q: document.getElementById("f-search"),
@@ -164,6 +167,7 @@
       language: document.getElementById("f-language"),
       outcome: document.getElementById("f-outcome"),
       lint: document.getElementById("f-lint"),
+      checks: document.getElementById("f-checks"),
     };
     var state = readHash();
     Object.keys(controls).forEach(function (key) { if (state[key]) controls[key].value = state[key]; });
@@ -192,12 +196,28 @@
       if (f.lint === "none" && lints !== "") return false;
       if (f.lint && f.lint !== "any" && f.lint !== "none" &&
           (";" + lints + ";").indexOf(";" + f.lint + ";") < 0) return false;
+      var level = r[F.check_level], checks = r[F.checks];
+      switch (f.checks) {
+        case "": break;
+        case "error": if (level !== "error") return false; break;
+        case "warning": if (level !== "warning") return false; break;
+        case "any": if (checks === "") return false; break;
+        case "clean": if (checks !== "") return false; break;
+        default: if ((";" + checks + ";").indexOf(";" + f.checks + ";") < 0) return false;
+      }
       return true;
     }
 
     function outcomeCell(codes, made) {
       if (codes === "") return el("td", { className: "yes" }, made);
       return el("td", { className: "no", title: codes }, reasonText(codes, labels.skip));
+    }
+
+    function checkCell(level, codes) {
+      if (!codes) return el("td", { className: "yes" }, _("in order"));
+      return el("td", { className: level === "error" ? "no" : "warn", "data-level": level },
+        el("span", { className: "tag " + (level === "error" ? "bad" : "") }, labels.level[level] || level), " ",
+        reasonText(codes, labels.check));
     }
 
     var filtered = [];
@@ -221,7 +241,8 @@
           el("td", null, r[F.language]),
           outcomeCell(r[F.newsletter], r[F.fallback] ? _("made (general)") : _("made")),
           outcomeCell(r[F.alert], _("made")),
-          el("td", { className: lints ? "warn" : "" }, lints ? reasonText(lints, labels.lint) : "–")
+          el("td", { className: lints ? "warn" : "" }, lints ? reasonText(lints, labels.lint) : "–"),
+          checkCell(r[F.check_level], r[F.checks])
         ));
       });
       tbody.appendChild(fragment);
@@ -268,7 +289,7 @@
       clearTimeout(timer);
       timer = setTimeout(function () { page = 1; apply(); }, 120);
     });
-    ["segment", "am", "language", "outcome", "lint"].forEach(function (key) {
+    ["segment", "am", "language", "outcome", "lint", "checks"].forEach(function (key) {
       controls[key].addEventListener("change", function () { page = 1; apply(); });
     });
     document.getElementById("filters").addEventListener("submit", function (e) { e.preventDefault(); });
@@ -298,6 +319,113 @@
 
   function kb(bytes) {
     return (bytes / 1024).toFixed(1).replace(".", TEXT.decimal) + " KB";
+  }
+
+  // ------------------------------------------------------------------ checks and views
+
+  var VIEWS = [
+    ["light", _("Light")],
+    ["dark", _("Dark (own styles, as Apple Mail)")],
+    ["invert", _("Dark (inverted, as the Gmail app and Outlook)")],
+    ["noimages", _("Images off")],
+  ];
+
+  function checkBox(findings, labels) {
+    var box = el("div", { className: "checkbox" }, el("h3", null, _("Checks")));
+    if (!findings.length) {
+      box.appendChild(el("p", { className: "ok" }, _("Every check passed.")));
+      return box;
+    }
+    var list = el("ul", { className: "checks" });
+    findings.forEach(function (f) {
+      list.appendChild(el("li", { className: "finding " + f[1], "data-check": f[0] },
+        el("span", { className: "tag " + (f[1] === "error" ? "bad" : "") }, labels.level[f[1]] || f[1]), " ",
+        el("strong", null, labels.check[f[0]] || f[0]), " ", el("code", { className: "code" }, f[0]), ": ", f[2],
+        labels.fix[f[0]] ? el("span", { className: "fix" }, _("What to do: %(fix)s", { fix: labels.fix[f[0]] })) : null));
+    });
+    box.appendChild(list);
+    return box;
+  }
+
+  function cut(text, limit) {
+    text = String(text || "");
+    return text.length <= limit ? text : text.slice(0, limit - 1).replace(/\s+\S*$/, "") + "…";
+  }
+
+  function inboxLine(message, inbox) {
+    var box = el("div", { className: "inbox" }, el("h3", null, _("In the inbox")));
+    var list = el("ul", { className: "inbox-lines" });
+    (inbox ? inbox.clients : []).forEach(function (client) {
+      list.appendChild(el("li", { className: "inbox-line", "data-client": client[0] },
+        el("span", { className: "client" }, client[0]),
+        el("span", { className: "from" }, inbox.sender),
+        el("span", { className: "subject" }, cut(message.subject, client[1])),
+        el("span", { className: "preheader" }, cut(message.preheader, client[2]))));
+    });
+    box.appendChild(list);
+    box.appendChild(el("p", { className: "muted" },
+      _("Approximate: how many characters of subject and preheader each program shows depends on screen and font.")));
+    return box;
+  }
+
+  function frameDocument(frame) {
+    try { return frame.contentDocument; } catch (e) { return null; }
+  }
+
+  function applyView(frame, note) {
+    var view = frame.getAttribute("data-view");
+    frame.classList.toggle("inverted", view === "invert");
+    note.textContent = "";
+    if (view !== "dark" && view !== "noimages") return;
+    var doc = frameDocument(frame);
+    if (!doc || !doc.documentElement) {
+      note.textContent = _("This view changes the message itself; that is allowed only when the site is opened through `windstil preview` (a browser does not let a page from disk look into another file).");
+      return;
+    }
+    if (view === "dark") {
+      var rules = darkStyles(doc);
+      note.textContent = rules ? _("The message's own dark styles (prefers-color-scheme: dark).") :
+        _("This message has no dark styles of its own: each mail program then chooses itself.");
+    } else {
+      var images = imagesOff(doc);
+      note.textContent = !images ? _("This message has no images.") : images === 1
+        ? _("%(n)s image replaced by its alt text.", { n: images })
+        : _("%(n)s images replaced by their alt text.", { n: images });
+    }
+  }
+
+  function darkStyles(doc) {
+    // As Apple Mail does: the message's own @media (prefers-color-scheme: dark) rules apply.
+    var count = 0;
+    Array.prototype.forEach.call(doc.styleSheets, function (sheet) {
+      var rules;
+      try { rules = sheet.cssRules; } catch (e) { return; }
+      for (var i = rules.length - 1; i >= 0; i--) {
+        var rule = rules[i];
+        if (rule.media && /prefers-color-scheme\s*:\s*dark/.test(rule.media.mediaText)) {
+          var inner = Array.prototype.map.call(rule.cssRules, function (r) { return r.cssText; });
+          sheet.deleteRule(i);
+          inner.forEach(function (text, k) { sheet.insertRule(text, i + k); });
+          count += inner.length;
+        }
+      }
+    });
+    doc.documentElement.style.colorScheme = "dark";
+    return count;
+  }
+
+  function imagesOff(doc) {
+    var images = Array.prototype.slice.call(doc.querySelectorAll("img"));
+    images.forEach(function (img) {
+      var alt = img.getAttribute("alt");
+      var box = doc.createElement("span");
+      box.setAttribute("data-windstil-alt", alt === null ? "missing" : "present");
+      box.textContent = alt === null ? _("[image without alt text]") : alt;
+      box.style.cssText = alt === "" ? "display:none" :
+        "display:inline-block;border:1px dashed #7b8794;padding:2px 6px;font:14px/1.4 sans-serif;color:#1f2933;";
+      img.parentNode.replaceChild(box, img);
+    });
+    return images.length;
   }
 
   function messageSection(section, kind, message, contactId, data, variant) {
@@ -332,12 +460,17 @@
       info.appendChild(el("p", { className: "ok" }, _("No lints.")));
     }
 
+    info.appendChild(checkBox(message.checks || [], labels));
+    info.appendChild(inboxLine(message, data.inbox));
+
     info.appendChild(el("h3", null, _("Text version")));
     info.appendChild(el("iframe", { className: "text", sandbox: "", src: base + ".txt", title: _("Text version") }));
 
+    // allow-same-origin (never allow-scripts: an e-mail runs nothing) lets the views below
+    // restyle the message when the site is served by `windstil preview`.
     var frame = el("iframe", {
       className: "mail w600 " + kind,
-      sandbox: "allow-popups allow-popups-to-escape-sandbox",
+      sandbox: "allow-same-origin allow-popups allow-popups-to-escape-sandbox",
       src: base + ".html",
       title: kind === "newsletter" ? _("The newsletter as the recipient sees it") : _("The alert as the recipient sees it"),
       referrerpolicy: "no-referrer",
@@ -346,13 +479,29 @@
     [["600", _("600 px (desktop)")], ["375", _("375 px (phone)")]].forEach(function (w) {
       var button = el("button", { type: "button", "data-width": w[0], "aria-pressed": w[0] === "600" ? "true" : "false" }, w[1]);
       button.addEventListener("click", function () {
-        frame.className = "mail w" + w[0] + " " + kind;
+        frame.className = "mail w" + w[0] + " " + kind + (frame.getAttribute("data-view") === "invert" ? " inverted" : "");
         widths.querySelectorAll("button").forEach(function (b) {
           b.setAttribute("aria-pressed", b === button ? "true" : "false");
         });
       });
       widths.appendChild(button);
     });
+    var viewNote = el("p", { className: "view-note muted", "aria-live": "polite" });
+    var views = el("div", { className: "views", role: "group", "aria-label": _("View") });
+    VIEWS.forEach(function (v) {
+      var button = el("button", { type: "button", "data-view": v[0], "aria-pressed": v[0] === "light" ? "true" : "false" }, v[1]);
+      button.addEventListener("click", function () {
+        frame.setAttribute("data-view", v[0]);
+        frame.classList.toggle("inverted", v[0] === "invert");
+        views.querySelectorAll("button").forEach(function (b) {
+          b.setAttribute("aria-pressed", b === button ? "true" : "false");
+        });
+        frame.src = base + ".html";  // a fresh copy: every view starts from the message as sent
+      });
+      views.appendChild(button);
+    });
+    frame.setAttribute("data-view", "light");
+    frame.addEventListener("load", function () { applyView(frame, viewNote); });
     var links = el("p", { className: "links" },
       el("a", { href: base + ".html", target: "_blank", rel: "noopener" }, _("open the HTML on its own")), " · ",
       el("a", { href: base + ".txt", target: "_blank", rel: "noopener" }, _("text version")), " · ",
@@ -386,7 +535,7 @@
     why.appendChild(table);
 
     body.appendChild(el("div", { className: "split" },
-      el("div", { className: "viewer" }, widths, links, el("div", { className: "frame" }, frame)),
+      el("div", { className: "viewer" }, widths, views, viewNote, links, el("div", { className: "frame" }, frame)),
       info));
     body.appendChild(why);
   }
