@@ -14,6 +14,8 @@ Reasons and their due dates (days after the as-of date):
 | `revenue_decline` | window revenue fell by ≥ `revenue_decline` (0.30) against the window before | 14 |
 | `cross_sell` / `up_sell` | this run chose an item for a contact because of a catalogue opportunity | 30 |
 | `review_segment_d` | a D customer whose treatment has `review: true` | 30 |
+| `replied` | a contact replied to a newsletter or alert since the previous run | 1 |
+| `clicked` | a contact clicked an item of this or the previous run's message (a person, not a link scanner) | 3 |
 
 A catalogue opportunity is a product in the `cross_sell` / `up_sell` of one they bought that they
 never bought (as in the selection stage). It is a *reason* only when it was "scored for this
@@ -24,7 +26,8 @@ every month's list.
 
 A row's due date is the earliest of its reasons'. Priority (1 is most urgent):
 
-1. an evaluation below the norm (any segment), or revenue decline in segment A;
+1. an evaluation below the norm (any segment), revenue decline in segment A, or a reply or a
+   click in segment A or B (the contact is reading now: the call is worth most today);
 2. segment A or B with a quiet follow-up, an overdue contact schedule or a revenue decline;
 3. everything else for segments A, B and C (catalogue opportunities, C follow-ups);
 4. segment D (the review), unless rule 1 applies.
@@ -35,7 +38,8 @@ Interactions are those of interactions.csv plus those passed in (imported call o
 the same interaction passed twice counts once. An interaction without `our_level` counts as
 the account manager's; without `their_level`, its contact's level counts. Every channel counts.
 
-The contact to call: never one marked `do_not_call`. First a contact at the level of an
+The contact to call: never one marked `do_not_call`. First a contact who replied or clicked,
+then one at the level of an
 overdue schedule pair (management pairs first), then a contact who got the newsletter this
 run, then one with a phone number, then by level (management, operational, technical,
 finance), then file order. When nobody is callable, `contact_id` is empty and `note` says why.
@@ -78,6 +82,7 @@ import jinja2
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
+from pipeline.feedback import FeedbackEvent, FeedbackKind
 from pipeline.language import DEFAULT_LANGUAGE, N_, PageLanguage, page_language
 from pipeline.models import (
     AccountManager,
@@ -134,6 +139,8 @@ DUE_DAYS: dict[CallReason, int] = {
     CallReason.CROSS_SELL: 30,
     CallReason.UP_SELL: 30,
     CallReason.REVIEW_SEGMENT_D: 30,
+    CallReason.REPLIED: 1,
+    CallReason.CLICKED: 3,
 }  # quiet_followup: the treatment's call_within_days
 
 # What people read (settings.yaml: language): English message ids, translated where written.
@@ -146,6 +153,8 @@ REASON_LABELS: dict[CallReason, str] = {
     CallReason.UP_SELL: N_("Up-sell opportunity"),
     CallReason.REVENUE_DECLINE: N_("Revenue declined"),
     CallReason.REVIEW_SEGMENT_D: N_("D customer: review the relationship"),
+    CallReason.CLICKED: N_("Clicked in the e-mail"),
+    CallReason.REPLIED: N_("Replied to the e-mail"),
 }
 
 PRIORITY_LABELS = {1: N_("First"), 2: N_("This week"), 3: N_("This month"), 4: N_("Review")}
@@ -195,6 +204,8 @@ class _Customer:
     bought: frozenset[str] = frozenset()  # product ids of its orders, cancelled ones not counted
     revenue: Decimal = Decimal(0)  # in (as_of − window, as_of], cancelled orders excluded
     previous_revenue: Decimal = Decimal(0)  # in the window before that
+    clicks: tuple[FeedbackEvent, ...] = ()  # by people, on this or the previous run's messages, oldest first
+    replies: tuple[FeedbackEvent, ...] = ()  # since the previous run, oldest first
 
 
 def build_calls(
@@ -205,17 +216,21 @@ def build_calls(
     selections: Sequence[Selection],
     interactions: Sequence[Interaction],
     as_of: date,
+    feedback: Sequence[FeedbackEvent] = (),
+    previous_run: date | None = None,
     *,
     language: str = DEFAULT_LANGUAGE,
 ) -> list[CallItem]:
     """Return the call list of every account manager, sorted by priority, due date, customer.
 
     `interactions` are the ones recorded in the state (imported call outcomes), on top of
-    data.interactions; an interaction given in both counts once. Talking points and notes
+    data.interactions; an interaction given in both counts once. `feedback` holds the clicks
+    and replies recorded in the state; `previous_run` is the as-of date of the run before
+    this one (clicks on its messages count, replies since it count). Talking points and notes
     are written in `language` (settings.yaml: language).
     """
     words = page_language(language)
-    grouped = _group(data, config, selections, interactions, as_of)
+    grouped = _group(data, config, selections, interactions, as_of, _engagement(data, feedback, as_of, previous_run))
     calls: list[CallItem] = []
     for customer_id, customer in data.customers.items():
         value = segmentation.customers.get(customer_id)
@@ -264,6 +279,7 @@ def _group(
     selections: Sequence[Selection],
     interactions: Sequence[Interaction],
     as_of: date,
+    engagement: Mapping[str, tuple[tuple[FeedbackEvent, ...], tuple[FeedbackEvent, ...]]],
 ) -> dict[str, _Customer]:
     contacts: dict[str, list[Contact]] = defaultdict(list)
     for contact in data.contacts.values():
@@ -297,8 +313,36 @@ def _group(
             bought=bought.get(customer_id, frozenset()),
             revenue=revenue.get(customer_id, Decimal(0)),
             previous_revenue=previous_revenue.get(customer_id, Decimal(0)),
+            clicks=engagement.get(customer_id, ((), ()))[0],
+            replies=engagement.get(customer_id, ((), ()))[1],
         )
         for customer_id in data.customers
+    }
+
+
+def _engagement(
+    data: Dataset, feedback: Sequence[FeedbackEvent], as_of: date, previous_run: date | None
+) -> dict[str, tuple[tuple[FeedbackEvent, ...], tuple[FeedbackEvent, ...]]]:
+    """Return each customer's (clicks, replies) that make a reason to call, oldest first.
+
+    Clicks: by a person (not marked automated) on a message of this run or the previous one.
+    Replies: since the previous run's as-of date. Neither after this run's as-of date.
+    """
+    runs = {as_of.isoformat(), previous_run.isoformat() if previous_run else ""}
+    clicks: dict[str, list[FeedbackEvent]] = defaultdict(list)
+    replies: dict[str, list[FeedbackEvent]] = defaultdict(list)
+    for event in sorted(feedback, key=lambda e: e.at):
+        contact = data.contacts.get(event.contact_id)
+        day = event.at.date()
+        if contact is None or day > as_of:
+            continue
+        if event.kind is FeedbackKind.CLICK and not event.automated and event.run_id in runs:
+            clicks[contact.customer_id].append(event)
+        elif event.kind is FeedbackKind.REPLY and (previous_run is None or day > previous_run):
+            replies[contact.customer_id].append(event)
+    return {
+        customer_id: (tuple(clicks.get(customer_id, ())), tuple(replies.get(customer_id, ())))
+        for customer_id in {*clicks, *replies}
     }
 
 
@@ -395,6 +439,34 @@ def _findings(
         else:
             text = words(N_("%(kind)s opportunity: %(products)s"), kind=label, products=_suggestions(data, rest, words))
             findings.append(_Finding(reason, due(reason), (text,), counts=False))
+
+    # replied / clicked: the contact is reading now
+    if facts.replies:
+        points = tuple(
+            words(
+                N_("%(name)s replied on %(day)s: %(subject)s"),
+                name=_contact_name(data, e.contact_id),
+                day=words.short_date(e.at.date()),
+                subject=f"‘{e.detail}’",
+            )
+            for e in facts.replies[-_MAX_SUGGESTIONS:]
+        )
+        findings.append(_Finding(CallReason.REPLIED, due(CallReason.REPLIED), points))
+    if facts.clicks:
+        clicked_on: dict[tuple[str, str], date] = {}
+        for event in facts.clicks:
+            clicked_on[(event.contact_id, event.item_id)] = event.at.date()
+        shown = sorted(clicked_on.items(), key=lambda pair: pair[1], reverse=True)[:_MAX_SUGGESTIONS]
+        points = tuple(
+            words(
+                N_("%(name)s clicked on %(day)s on %(title)s"),
+                name=_contact_name(data, contact_id),
+                day=words.short_date(day),
+                title=f"‘{_title(data, item_id)}’",
+            )
+            for (contact_id, item_id), day in shown
+        )
+        findings.append(_Finding(CallReason.CLICKED, due(CallReason.CLICKED), points))
 
     # revenue_decline
     current, previous = facts.revenue, facts.previous_revenue
@@ -495,6 +567,8 @@ def _priority(reasons: Sequence[CallReason], segment: Segment) -> int:
         return 1
     if segment is Segment.A and CallReason.REVENUE_DECLINE in reasons:
         return 1
+    if segment in (Segment.A, Segment.B) and {CallReason.REPLIED, CallReason.CLICKED}.intersection(reasons):
+        return 1
     if segment is Segment.D:
         return 4
     urgent = {CallReason.QUIET_FOLLOWUP, CallReason.CONTACT_OVERDUE, CallReason.REVENUE_DECLINE}
@@ -519,9 +593,11 @@ def _choose_contact(
     wanted = sorted({r.theirs for r in overdue_rules}, key=lambda lvl: _LEVEL_RANK[lvl])
     got_newsletter = {s.contact_id for s in facts.selections if s.newsletter}
     order = {c.contact_id: i for i, c in enumerate(facts.contacts)}
+    engaged = {e.contact_id for e in (*facts.replies, *facts.clicks)}
 
-    def rank(contact: Contact) -> tuple[int, int, int, int, int]:
+    def rank(contact: Contact) -> tuple[int, int, int, int, int, int]:
         return (
+            0 if contact.contact_id in engaged else 1,
             wanted.index(contact.level) if contact.level in wanted else len(wanted),
             0 if contact.contact_id in got_newsletter else 1,
             0 if contact.phone else 1,
@@ -842,6 +918,8 @@ REASON_EXPLANATIONS: dict[CallReason, str] = {
     CallReason.REVIEW_SEGMENT_D: N_(
         "D customer: judge whether the relationship can go on; if we part, part decently."
     ),
+    CallReason.REPLIED: N_("A contact replied to a newsletter or alert since the previous run: call back."),
+    CallReason.CLICKED: N_("A contact clicked an item of this or the previous run's message: ask about it."),
 }
 PRIORITY_EXPLANATIONS = {
     1: N_("Evaluation below the norm, or revenue decline at an A customer"),

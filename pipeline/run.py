@@ -45,6 +45,7 @@ from pipeline.checks.stage import (
     spam_representatives,
 )
 from pipeline.errors import OutputError, UsageError, WindstilError
+from pipeline.feedback import FeedbackKind
 from pipeline.fingerprint import project_hashes
 from pipeline.load import load_project
 from pipeline.lock import project_lock
@@ -201,8 +202,10 @@ def run_batch(
                 with timer.stage("calls"):
                     # Both stages read data.interactions themselves; they get the imported call outcomes on top.
                     imported = state.interactions()
+                    before = state.latest_run_before(run_id)
+                    feedback = state.feedback((FeedbackKind.CLICK, FeedbackKind.REPLY))
                     calls = build_calls(data, config, segmentation, quiet, selections, imported, as_of,
-                                        language=settings.language)
+                                        feedback, before.as_of if before else None, language=settings.language)
                     write_call_lists(writer, calls, data, settings, as_of)
                 with timer.stage("reports"):
                     if rendered is None:
@@ -239,6 +242,9 @@ def run_batch(
                         sender=settings.sender_name,
                         spam=checks.spam_summary(),
                         templates=_existing(settings.paths.templates / "site"),
+                        feedback=state.feedback(since=_start_of(before.as_of) if before else None),
+                        feedback_since=before.as_of if before else None,
+                        tracking=settings.tracking is not None,
                         reports=((REPORT_TITLES["segments"], "reports/segments.html"),
                                  (REPORT_TITLES["retention"], "reports/retention.html")),
                         language=settings.language,
@@ -255,6 +261,11 @@ def run_batch(
         if not dry_run:
             state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
     return RunResult(run_id, output / run_id, counts, timer.timings, tuple(warnings), dry_run)
+
+
+def _start_of(day: date) -> datetime:
+    """Return the start of `day` in UTC: what came back on the previous run's date counts as since then."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- rendering

@@ -36,6 +36,7 @@ import jinja2
 
 from pipeline import finding_text  # noqa: F401 - registers the findings' forms for PageLanguage.text
 from pipeline.checks import Finding
+from pipeline.feedback import FeedbackEvent, FeedbackKind
 from pipeline.language import N_, PageLanguage, labels, page_language
 from pipeline.models import (
     CallItem,
@@ -156,6 +157,8 @@ CALL_LABELS: dict[str, str] = {
     CallReason.UP_SELL: N_("up-sell"),
     CallReason.REVENUE_DECLINE: N_("revenue decline"),
     CallReason.REVIEW_SEGMENT_D: N_("review D customer"),
+    CallReason.CLICKED: N_("clicked in the e-mail"),
+    CallReason.REPLIED: N_("replied to the e-mail"),
 }
 SKIPPED = N_("skipped: %(reason)s")
 LINTED = N_("lint: %(lint)s")
@@ -231,6 +234,9 @@ class SiteData:
     accepted: Mapping[str, int] | None = None  # checks accepted with the approval → their errors
     sender: str = ""  # the From name, for the inbox line
     spam: Mapping[str, Any] | None = None  # SpamAssassin per kind: variants scored, worst and median score
+    feedback: Sequence[FeedbackEvent] = ()  # what came back since the previous run (state's feedback)
+    feedback_since: date | None = None  # the previous run's as-of date; None: since the start
+    tracking: bool = False  # click tracking on: the overview shows clicks
 
 
 def write_site(writer: RunWriter, site: SiteData) -> None:
@@ -705,6 +711,38 @@ def _name(data: Dataset, contact_id: str) -> str:
     return (contact.full_name if contact else "") or contact_id
 
 
+FEEDBACK_LABELS = {
+    FeedbackKind.UNSUBSCRIBE: N_("unsubscribes"),
+    FeedbackKind.HARD_BOUNCE: N_("hard bounces (address unusable)"),
+    FeedbackKind.SOFT_BOUNCE: N_("soft bounces (temporary)"),
+    FeedbackKind.REPLY: N_("replies from contacts"),
+    FeedbackKind.AUTO_REPLY: N_("automatic replies (out of office)"),
+    FeedbackKind.CLICK: N_("clicks by people"),
+}
+
+
+def _feedback(site: SiteData) -> dict[str, Any]:
+    """Return what came back since the previous run: counts per kind, the replies, the items clicked."""
+    language = _language(site)
+    events = list(site.feedback)
+    counts = Counter(e.kind for e in events if not (e.kind is FeedbackKind.CLICK and e.automated))
+    kinds = [k for k in FEEDBACK_LABELS if k is not FeedbackKind.CLICK or site.tracking]
+    clicked = Counter(e.item_id for e in events if e.kind is FeedbackKind.CLICK and not e.automated)
+    return {
+        "since": language.date(site.feedback_since) if site.feedback_since else "",
+        "rows": [(k.value, language.gettext(FEEDBACK_LABELS[k]), counts.get(k, 0)) for k in kinds],
+        "automated": sum(1 for e in events if e.kind is FeedbackKind.CLICK and e.automated),
+        "tracking": site.tracking,
+        "replies": [
+            (_name(site.data, e.contact_id) if e.contact_id else e.email, language.date(e.at.date()), e.detail)
+            for e in events if e.kind is FeedbackKind.REPLY
+        ][-10:],
+        "clicked": [
+            (site.data.content[i].title if i in site.data.content else i, n) for i, n in clicked.most_common(5)
+        ],
+    }
+
+
 def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Return the overview page's context."""
     language = _language(site)
@@ -730,6 +768,7 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
             if before is not None and now is not None and now != before:
                 changes.append((key, all_counts.get(key, key), before, now, now - before))
     return {
+        "feedback": _feedback(site),
         "counts": counts,
         "figures": [(key, label, counts.get(key, 0), _delta(counts, previous_counts, key)) for key, label in figures],
         "previous_run": previous_run,

@@ -56,6 +56,7 @@ from pipeline.render.formatting import (
     with_utm,
 )
 from pipeline.render.i18n import _, why_line
+from pipeline.tracking import click_url, make_click_token
 from pipeline.unsubscribe import make_token
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,8 @@ def _run_values(compiled: Compiled, settings: Settings, as_of: date) -> dict[str
             "unsubscribe_mailto": settings.unsubscribe_mailto,
             "as_of": as_of,
             "sender_name": clean_text(settings.sender_name),
+            # Click tracking (off by default): item links go through the endpoint's click path.
+            "click_url": settings.tracking.url if settings.tracking is not None else "",
         }
 
     held = compiled.cache.get("run")
@@ -533,8 +536,14 @@ def _message_parts(
     template: CompiledTemplate = compiled.templates[(kind, language)]
     lints = person["lints"] + customer["lints"]
     items = []
+    click_base = run["click_url"]
     for choice in chosen:
         values, item_lints = _item_values(compiled, run, choice, language)
+        if click_base and values["url"]:
+            # The token names contact, run and item; the endpoint redirects to the item's own URL
+            # with this run's UTM parameters, the same URL the untracked link carries.
+            token = make_click_token(secret, contact.contact_id, run["run_id"], choice.item_id)
+            values = {**values, "url": click_url(click_base, token)}
         items.append(values)
         lints += item_lints
     subject, preheader = _subject_and_preheader(kind, items, person, customer, t, language)
