@@ -24,6 +24,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from pipeline.errors import ConfigError, Problem
 from pipeline.models import (
+    LANGUAGES,
     BounceMailbox,
     DeliverySettings,
     DkimSettings,
@@ -297,10 +298,11 @@ def load_settings(root: Path) -> Settings:
             "paths",
             "decimal_mark",
             "max_reject_share",
+            "language",
+            "checks",
             "tracking",
             "bounces",
             "delivery",
-            "checks",
         ),
         required=("sender", "company", "unsubscribe"),
     )
@@ -328,8 +330,12 @@ def load_settings(root: Path) -> Settings:
         elif exact is not None:
             share = Decimal(str(top["max_reject_share"]))
     paths = _paths(check, root, top.get("paths"))
-    delivery = _delivery(check, root, top["delivery"]) if top.get("delivery") is not None else None
+    language = top.get("language", "nl")
+    if language not in LANGUAGES:
+        check.problem("language", f"must be one of {', '.join(LANGUAGES)} (the language of the site and call lists)")
+        language = "nl"
     checks = check.mapping(top.get("checks"), "checks", ("enabled", "spam_max_variants"))
+    delivery = _delivery(check, root, top["delivery"]) if top.get("delivery") is not None else None
     settings = Settings(
         paths=paths,
         sender_name=check.text(sender.get("name"), "sender.name") if "name" in sender else "",
@@ -347,12 +353,13 @@ def load_settings(root: Path) -> Settings:
         max_reject_share=share,
         utm_source=check.text(utm.get("source"), "utm.source", required=False) or "newsletter",
         utm_medium=check.text(utm.get("medium"), "utm.medium", required=False) or "email",
-        tracking=_tracking(check, top.get("tracking")),
-        bounces=_bounces(check, top.get("bounces")),
-        delivery=delivery,
+        language=str(language),
         checks_enabled=check.flag(checks.get("enabled"), "checks.enabled", default=True),
         spam_max_variants=check.whole(checks.get("spam_max_variants"), "checks.spam_max_variants", minimum=0,
                                       default=200),
+        tracking=_tracking(check, top.get("tracking")),
+        bounces=_bounces(check, top.get("bounces")),
+        delivery=delivery,
     )
     if check.problems:
         raise ConfigError(f"settings.yaml has {_count(check.problems)}", sorted(check.problems, key=_order))
@@ -386,6 +393,7 @@ def load_settings_leniently(root: Path) -> Settings | None:
         unsubscribe_url="",
         unsubscribe_mailto="",
         decimal_mark=str(mark),
+        language=str(given["language"]) if given.get("language") in LANGUAGES else "nl",
     )
 
 

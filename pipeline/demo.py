@@ -1813,6 +1813,11 @@ paths:
   output: output          # one folder per run
   state: output/state.sqlite   # what was approved and sent; keep a back-up of this file
 
+# The language of everything people here read: the review site, the reports, the call lists
+# and the account managers' e-mails (nl or en). Each contact's e-mails stay in the contact's own language.
+# De taal van de reviewsite, de rapporten, de bellijsten en de e-mails aan accountmanagers.
+language: nl
+
 # Amounts in the CSV files: "." (1234.56) or "," (1234,56, as Dutch Excel writes them).
 decimal_mark: "."
 

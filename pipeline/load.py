@@ -38,6 +38,7 @@ from email_validator import EmailNotValidError, validate_email
 from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently, read_yaml
 from pipeline.content import load_content
 from pipeline.errors import ConfigError, InputError, Problem
+from pipeline.language import N_, Notice, notice_template
 from pipeline.models import (
     AccountManager,
     Channel,
@@ -69,6 +70,20 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# Warnings the review site shows: English, and said there in the project's language.
+UNKNOWN_PRODUCTS = notice_template(N_(
+    "orders.csv: %(count)s orders name a product that is not in products.yaml (%(example)s); "
+    "they count for value but not for cross-sell"
+))
+SHARED_ADDRESSES = notice_template(N_(
+    "contacts.csv: %(count)s e-mail addresses belong to more than one contact (e.g. %(example)s); "
+    "each of them gets its own newsletter"
+))
+PROBLEM = N_("%(where)s: %(message)s")
+PROBLEM_IN_FIELD = N_("%(where)s: %(field)s: %(message)s")
+UNKNOWN_PRODUCT = N_("unknown product %(ids)s")
+UNKNOWN_OVERRIDES = notice_template(N_("segments.yaml: overrides name unknown customers (%(ids)s); ignored"))
 
 E = TypeVar("E", bound=Enum)
 T = TypeVar("T")
@@ -750,25 +765,19 @@ def _load_all(settings: Settings) -> _Loaded:
     unknown_products = Counter(p for (p,) in order_table.rows("product_id") if p and p not in products)
     if unknown_products:
         example = ", ".join(sorted(unknown_products)[:3])
-        warnings.append(
-            f"orders.csv: {sum(unknown_products.values())} orders name a product that is not in "
-            f"products.yaml ({example}); they count for value but not for cross-sell"
-        )
+        warnings.append(Notice(UNKNOWN_PRODUCTS, count=sum(unknown_products.values()), example=example))
     addresses = Counter(c.email for c in contacts.values() if c.email_valid)
     shared = sorted(a for a, n in addresses.items() if n > 1)
     if shared:
-        warnings.append(
-            f"contacts.csv: {len(shared)} e-mail addresses belong to more than one contact "
-            f"(e.g. {shared[0]}); each of them gets its own newsletter"
-        )
+        warnings.append(Notice(SHARED_ADDRESSES, count=len(shared), example=shared[0]))
 
     content, content_problems = load_content(settings.paths.content, settings.paths.root)
     for item in content.values():
         unknown = [p for p in item.products if p not in products]
         if unknown:
-            errors.append(Problem(item.path, None, "products", f"unknown product {', '.join(unknown)}"))
+            errors.append(Problem(item.path, None, "products", Notice(UNKNOWN_PRODUCT, ids=", ".join(unknown))))
     errors.extend(content_problems)
-    warnings.extend(str(p) for p in errors)
+    warnings.extend(problem_notice(p) for p in errors)
 
     share_problems: list[Problem] = []
     for file, read in tables.items():
@@ -812,6 +821,15 @@ def _load_all(settings: Settings) -> _Loaded:
     return _Loaded(dataset, errors, share_problems, warnings)
 
 
+def problem_notice(problem: Problem) -> str:
+    """Return a problem as the warning the review site shows: `file:line: field: message`, translatable."""
+    where = problem.file if problem.line is None else f"{problem.file}:{problem.line}"
+    message = problem.message if isinstance(problem.message, Notice) else Notice(problem.message)
+    if problem.field:
+        return Notice(PROBLEM_IN_FIELD, where=where, field=problem.field, message=message)
+    return Notice(PROBLEM, where=where, message=message)
+
+
 def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
     """Read products.yaml; a problem without line and field means the file is unusable."""
     file = "products.yaml"
@@ -830,28 +848,28 @@ def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
         problems.append(Problem(file, line, key, message))
 
     if not isinstance(document, list):
-        return {}, [Problem(file, None, "", "must be a list of products ({id, name, tags, ...})")]
+        return {}, [Problem(file, None, "", Notice(N_("must be a list of products ({id, name, tags, ...})")))]
     products: dict[str, Product] = {}
     allowed = {"id", "name", "tags", "cross_sell", "up_sell"}
     for index, entry in enumerate(document):
         key = f"[{index}]"
         if not isinstance(entry, dict):
-            problem(key, "must be a mapping with id and name")
+            problem(key, Notice(N_("must be a mapping with id and name")))
             continue
         for name in entry:
             if name not in allowed:
-                problem(f"{key}.{name}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                problem(f"{key}.{name}", Notice(N_("unknown key (allowed: %(keys)s)"), keys=", ".join(sorted(allowed))))
         product_id = str(entry.get("id") or "")
         name = str(entry.get("name") or "").strip()
         ok = True
         if not SAFE_ID.fullmatch(product_id):
-            problem(f"{key}.id", "missing or unsafe id")
+            problem(f"{key}.id", Notice(N_("missing or unsafe id")))
             ok = False
         elif product_id in products:
-            problem(f"{key}.id", f"duplicate id {product_id}")
+            problem(f"{key}.id", Notice(N_("duplicate id %(id)s"), id=product_id))
             ok = False
         if not name:
-            problem(f"{key}.name", "required value is missing")
+            problem(f"{key}.name", Notice(N_("required value is missing")))
             ok = False
         lists: dict[str, tuple[str, ...]] = {}
         for list_name in ("tags", "cross_sell", "up_sell"):
@@ -859,7 +877,7 @@ def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
             if isinstance(value, str):
                 value = re.split(r"[;|,]", value)
             if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
-                problem(f"{key}.{list_name}", "must be a list")
+                problem(f"{key}.{list_name}", Notice(N_("must be a list")))
                 value = []
             if list_name == "tags":
                 lists[list_name] = parse_tags(";".join(str(v) for v in value))
@@ -872,7 +890,7 @@ def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
             ids: tuple[str, ...] = getattr(product, list_name)
             unknown = [p for p in ids if p not in products]
             if unknown:
-                problem(f"[{index}].{list_name}", f"unknown product {', '.join(unknown)}")
+                problem(f"[{index}].{list_name}", Notice(UNKNOWN_PRODUCT, ids=", ".join(unknown)))
     return products, problems
 
 
@@ -890,7 +908,7 @@ def load_project(root: Path) -> Project:
     data = load_dataset(settings)
     unknown = [o.customer_id for o in segments.overrides if o.customer_id not in data.customers]
     if unknown:
-        data = _with_warnings(data, f"segments.yaml: overrides name unknown customers ({', '.join(unknown)}); ignored")
+        data = _with_warnings(data, Notice(UNKNOWN_OVERRIDES, ids=", ".join(unknown)))
     return Project(settings=settings, segments=segments, data=data)
 
 

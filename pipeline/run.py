@@ -76,7 +76,7 @@ from pipeline.reports import segmentation_report_pieces
 from pipeline.retention import compute_retention, render_retention_report
 from pipeline.segment import resolve_segmentation, segments_csv_bytes
 from pipeline.select import recipients_csv_bytes, select
-from pipeline.site import SiteData, write_site
+from pipeline.site import REPORT_TITLES, SiteData, write_site
 from pipeline.state import State
 from pipeline.unsubscribe import load_secret
 from pipeline.writer import RunWriter, atomic_folder, csv_bytes, remove_stale_temp_folders, spreadsheet_text
@@ -205,7 +205,7 @@ def run_batch(
                     before = state.latest_run_before(run_id)
                     feedback = state.feedback((FeedbackKind.CLICK, FeedbackKind.REPLY))
                     calls = build_calls(data, config, segmentation, quiet, selections, imported, as_of,
-                                        feedback, before.as_of if before else None)
+                                        feedback, before.as_of if before else None, language=settings.language)
                     write_call_lists(writer, calls, data, settings, as_of)
                 with timer.stage("reports"):
                     if rendered is None:
@@ -214,8 +214,9 @@ def run_batch(
                     templates = settings.paths.templates
                     writer.write_pieces("reports/segments.html", segmentation_report_pieces(
                         segmentation, data, config, previous_as_of=previous_as_of,
-                        templates=templates))
-                    writer.write_text("reports/retention.html", render_retention_report(retention, templates=templates))
+                        templates=templates, language=settings.language))
+                    writer.write_text("reports/retention.html", render_retention_report(
+                        retention, templates=templates, language=settings.language))
                     writer.write_bytes("segments.csv", segments_csv_bytes(segmentation))
                     writer.write_bytes("recipients.csv", recipients_csv_bytes(selections))
                     writer.write_bytes("rejects.csv", rejects_csv_bytes(data))
@@ -244,8 +245,10 @@ def run_batch(
                         feedback=state.feedback(since=_start_of(before.as_of) if before else None),
                         feedback_since=before.as_of if before else None,
                         tracking=settings.tracking is not None,
-                        reports=(("Segmentatie", "reports/segments.html"),
-                                 ("Retentie", "reports/retention.html")),
+                        reports=((REPORT_TITLES["segments"], "reports/segments.html"),
+                                 (REPORT_TITLES["retention"], "reports/retention.html")),
+                        language=settings.language,
+                        locale_templates=settings.paths.templates,
                         call_lists=tuple(
                             (data.account_managers[am].name, f"calls/{am}.html")
                             for am in sorted({c.account_manager_id for c in calls})

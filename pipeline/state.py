@@ -182,10 +182,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-OUR_TABLES = frozenset({
-    "runs", "deliveries", "segmentations", "interactions", "suppressions", "outbox", "feedback", "mail_seen",
-    "spam_scores", "accepted_checks",
-})
+OUR_TABLES = frozenset(
+    {"runs", "deliveries", "segmentations", "interactions", "suppressions", "outbox", "feedback", "mail_seen",
+     "spam_scores", "accepted_checks"}
+)
 
 
 @dataclass(frozen=True)

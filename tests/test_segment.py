@@ -346,7 +346,7 @@ def test_segment_command_writes_report_and_freezes(tiny_project: Path) -> None:
     folder = tiny_project / "output" / "segmentation" / "2026-11-30"
     header = (folder / "segments.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.split(",") == list(SEGMENTS_CSV_COLUMNS)
-    assert "Frozen on" in (folder / "segments.html").read_text(encoding="utf-8")
+    assert "Vastgesteld op" in (folder / "segments.html").read_text(encoding="utf-8")  # settings.yaml: language nl
     with State.open(tiny_project / "output" / "state.sqlite") as state:
         frozen = state.latest_frozen_segmentation()
     assert frozen is not None and frozen.segment_of("C002") is Segment.A
@@ -363,7 +363,7 @@ def test_segment_command_writes_report_and_freezes(tiny_project: Path) -> None:
     assert "Gemeente Vechtdal (C002) A → B: margin share 11,7% → 7,5%" in result.output
     assert "Transport Hollands Midden (C005) A → B: revenue share 13,5% → 11,0%" in result.output
     html = (folder / "segments.html").read_text(encoding="utf-8")
-    assert "A → B: margin share 11,7% → 7,5%" in html and "Draft – not frozen" in html
+    assert "A → B: marge-aandeel 11,7% → 7,5%" in html and "Concept – niet vastgesteld" in html
 
 
 def test_segment_command_help_has_example() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import trustme
 from click.testing import CliRunner
-from conftest import AS_OF, write_tiny_project
+from conftest import AS_OF, SETTINGS_YAML, write_tiny_project
 from smtp_server import smtp_server
 
 from pipeline.approve import approve_run
@@ -253,9 +253,8 @@ def test_delivery_settings_problems_are_all_reported_with_their_key_path(tiny_pr
     assert found["delivery.dkim.key_file"] == "required key is missing"
     assert found["delivery.retries"].startswith("unknown key")
     lines = {p.field: p.line for p in caught.value.problems}
-    text = (tiny_project / "settings.yaml").read_text(encoding="utf-8").split("\n")
-    assert lines["delivery.port"] == text.index("  port: 99999") + 1
-    assert lines["delivery.retries"] == text.index("  retries: 3") + 1
+    base = len(SETTINGS_YAML.splitlines())  # the tiny project's own lines come first
+    assert lines["delivery.port"] == base + 3 and lines["delivery.retries"] == base + 12
 
 
 def test_plain_text_only_to_this_machine(tiny_project: Path) -> None:

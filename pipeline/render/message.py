@@ -21,6 +21,7 @@ import re
 import struct
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from decimal import Decimal
 from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +30,7 @@ import jinja2
 from babel.dates import format_date as babel_format_date
 from babel.lists import format_list
 
+from pipeline.language import N_, Notice, notice_template
 from pipeline.models import (
     LANGUAGES,
     ChosenItem,
@@ -58,6 +60,14 @@ from pipeline.tracking import click_url, make_click_token
 from pipeline.unsubscribe import make_token
 
 log = logging.getLogger(__name__)
+
+# The lints' texts: English, and said in the project's language on the review site.
+LINT_NO_MANAGER = notice_template(N_("no account manager: the card shows the company"))
+LINT_NO_PHONE = notice_template(N_("account manager %(name)s has no phone: the company number is shown"))
+LINT_EXPIRED = notice_template(N_("%(item)s expired on %(day)s"))
+LINT_FUTURE = notice_template(N_("%(item)s is published only on %(day)s"))
+LINT_NO_FIRST_NAME = notice_template(N_("no first name: the salutation is %(salutation)s"))
+LINT_SIZE = notice_template(N_("HTML is %(size)s KB, over the %(budget)s KB budget"))
 
 SIZE_BUDGET = 90 * 1024  # bytes of HTML; Gmail clips a message at about 100 KB
 SEND_TIME = time(9, 0)  # the Date header: the as-of date at 09:00 in Amsterdam
@@ -245,13 +255,13 @@ def _manager_values(
     lints: list[Lint] = []
     manager = data.account_managers.get(manager_id) if manager_id is not None else None
     if manager is None:
-        lints.append(Lint("fallback_field", "no account manager: the card shows the company"))
+        lints.append(Lint("fallback_field", Notice(LINT_NO_MANAGER)))
         am_name, am_email, am_phone = clean_text(settings.company_name), settings.reply_to, ""
     else:
         am_name, am_phone = clean_text(manager.name), clean_text(manager.phone)
         am_email = clean_text(manager.email)
     if not am_phone:
-        lints.append(Lint("fallback_field", f"account manager {am_name} has no phone: the company number is shown"))
+        lints.append(Lint("fallback_field", Notice(LINT_NO_PHONE, name=am_name)))
         am_phone = clean_text(settings.company_phone)
     am_first = am_name.split(" ")[0] if manager is not None else am_name
     if am_phone:
@@ -435,9 +445,9 @@ def _item_base(compiled: Compiled, run: dict[str, Any], item_id: str) -> tuple[d
         }
         lints = list(item.lints)
         if item.expires is not None and item.expires <= as_of:
-            lints.append(Lint("item_expired", f"{item.id} expired on {item.expires.isoformat()}"))
+            lints.append(Lint("item_expired", Notice(LINT_EXPIRED, item=item.id, day=item.expires)))
         if item.published > as_of:
-            lints.append(Lint("item_future", f"{item.id} is published only on {item.published.isoformat()}"))
+            lints.append(Lint("item_future", Notice(LINT_FUTURE, item=item.id, day=item.published)))
         held = compiled.cache[key] = (values, tuple(lints))
     return held
 
@@ -450,7 +460,7 @@ def _person_values(compiled: Compiled, contact: Contact, language: str) -> dict[
         salutation = t.gettext(_("Dear %(name)s,")) % {"name": first}
     else:
         salutation = t.gettext(_("Dear customer,"))
-        lints = (Lint("fallback_field", f"no first name: the salutation is {salutation!r}"),)
+        lints = (Lint("fallback_field", Notice(LINT_NO_FIRST_NAME, salutation=repr(salutation))),)
     email = _ADDRESS_UNSAFE.sub("", clean_text(contact.email))
     return {
         "first_name": first,
@@ -602,7 +612,10 @@ def _assemble(parts: MessageParts, html_bytes: bytes, text_bytes: bytes) -> tupl
     lints = parts.lints
     if len(html_bytes) > SIZE_BUDGET:
         lints += (
-            Lint("size_budget", f"HTML is {len(html_bytes) / 1024:.1f} KB, over the {SIZE_BUDGET // 1024} KB budget"),
+            Lint(
+                "size_budget",
+                Notice(LINT_SIZE, size=Decimal(f"{len(html_bytes) / 1024:.1f}"), budget=SIZE_BUDGET // 1024),
+            ),
         )
     folder = f"emails/{parts.contact_id}/{_KIND_NAMES[parts.kind]}"
     rendered = RenderedMessage(
