@@ -251,3 +251,20 @@ def test_closing_the_scorer_ends_a_spamassassin_at_work() -> None:
     scorer.close()
     assert all(process.poll() is not None for process in running)
     assert scorer.new == {}
+
+
+def test_spam_summary_shows_a_slightly_negative_total_as_zero() -> None:
+    """SpamAssassin's "-0.0" (a total of -0.001, say) is summed up as 0.0, not as a negative zero."""
+    from math import copysign
+
+    from pipeline.checks.spam import SpamResult
+    from pipeline.checks.stage import CheckResults
+
+    results = CheckResults(spam={
+        ("newsletter", "nl", ("a",)): SpamResult(-0.001, ("NO_RELAYS",)),
+        ("newsletter", "nl", ("b",)): SpamResult(2.34, ("HTML_MESSAGE",)),
+        ("alert", "nl", ("a",)): SpamResult(-0.0, ()),
+    })
+    summary = results.spam_summary()
+    assert summary["newsletter"] == {"scored": 2, "worst": 2.3, "median": 1.15}
+    assert copysign(1.0, summary["alert"]["worst"]) == 1.0

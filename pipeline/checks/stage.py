@@ -82,7 +82,8 @@ class CheckResults:
         """Return how many variants SpamAssassin scored and their worst and median score, by kind."""
         summary: dict[str, Any] = {}
         for kind in ("newsletter", "alert"):
-            scores = sorted(r.score for v, r in self.spam.items() if r is not None and v[0] == kind)
+            # SpamAssassin prints one decimal, so a total of -0.001 reads "-0.0"; + 0.0 makes that 0.0.
+            scores = sorted(round(r.score, 1) + 0.0 for v, r in self.spam.items() if r is not None and v[0] == kind)
             if scores:
                 summary[kind] = {"scored": len(scores), "worst": scores[-1], "median": statistics.median(scores)}
         return summary
