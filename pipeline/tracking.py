@@ -9,13 +9,11 @@ link cannot be turned into an open redirect.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 from dataclasses import dataclass
 
+from pipeline.unsubscribe import sign_fields, verify_fields
+
 _VERSION = b"wc1"
-_MAC_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -27,36 +25,17 @@ class ClickInfo:
     item_id: str
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _mac(secret: bytes, payload: bytes) -> bytes:
-    return hmac.digest(secret, _VERSION + b"\n" + payload, "sha256")[:_MAC_BYTES]
-
-
 def make_click_token(secret: bytes, contact_id: str, run_id: str, item_id: str) -> str:
     """Return a URL-safe token naming the contact, run and item, signed with `secret`."""
-    payload = "\n".join((contact_id, run_id, item_id)).encode("utf-8")
-    return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
+    return sign_fields(secret, _VERSION, (contact_id, run_id, item_id))
 
 
 def verify_click_token(secret: bytes, token: str) -> ClickInfo | None:
     """Return what `token` says if its signature is valid, else None."""
-    body, dot, mac_text = token.strip().partition(".")
-    if not dot or not body or not mac_text or len(token) > 1000:
+    fields = verify_fields(secret, _VERSION, token, 3) if len(token) <= 1000 else None
+    if fields is None:
         return None
-    try:
-        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        mac = base64.urlsafe_b64decode(mac_text + "=" * (-len(mac_text) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    if not hmac.compare_digest(mac, _mac(secret, payload)):
-        return None
-    try:
-        contact_id, run_id, item_id = payload.decode("utf-8").split("\n")
-    except ValueError:
-        return None
+    contact_id, run_id, item_id = fields
     return ClickInfo(contact_id=contact_id, run_id=run_id, item_id=item_id)
 
 
