@@ -110,12 +110,13 @@ def test_dark_view_applies_the_messages_own_dark_styles(page: Any, served: str) 
     light = frame.locator(".ws-sec").first.evaluate("e => getComputedStyle(e).backgroundColor")
     assert light == "rgb(255, 255, 255)"
     _choose(page, "dark")
-    assert frame.locator(".ws-sec").first.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(24, 34, 45)"
+    # The frame restyles after the view is chosen: wait for it (Playwright retries to_have_css).
+    playwright_api.expect(frame.locator(".ws-sec").first).to_have_css("background-color", "rgb(24, 34, 45)")
     assert frame.locator(".ws-text div").nth(1).evaluate("e => getComputedStyle(e).color") == "rgb(228, 233, 239)"
     assert frame.locator("body").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(15, 23, 32)"
     assert "donkere stijlen van het bericht" in page.locator("#alert .view-note").inner_text()
     _choose(page, "light")  # back to the message as sent
-    assert frame.locator(".ws-sec").first.evaluate("e => getComputedStyle(e).backgroundColor") == light
+    playwright_api.expect(frame.locator(".ws-sec").first).to_have_css("background-color", light)
     assert page.errors == []
 
 
