@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browsing import CHROMIUM, SKIP_REASON, chromium, watched_page
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 ALT = "Voorbeeld van een valse factuur"
 PNG = bytes.fromhex(  # a 1x1 transparent PNG
@@ -24,7 +22,7 @@ PNG = bytes.fromhex(  # a 1x1 transparent PNG
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON),
 ]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -33,12 +31,8 @@ axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with chromium(playwright_api) as instance:
+        yield instance
 
 
 @pytest.fixture
@@ -47,15 +41,8 @@ def page(browser: Any) -> Iterator[Any]:
     # The content images come from the company's site: answered here, the tests stay offline.
     context.route("https://www.polderlicht-it.nl/**",
                   lambda route: route.fulfill(status=200, content_type="image/png", body=PNG))
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.errors = errors
-    try:
+    with watched_page(context) as tab:
         yield tab
-    finally:
-        context.close()
 
 
 @pytest.fixture(scope="module")
