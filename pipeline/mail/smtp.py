@@ -209,15 +209,16 @@ class SmtpConnection:
         smtp.auth("XOAUTH2", lambda challenge=None: initial if challenge is None else "", initial_response_ok=True)
 
     def deliver(
-        self, envelope_from: str, recipient: str, data: bytes, proceed: Callable[[], bool] = lambda: True
+        self, envelope_from: str, recipient: str, data: bytes, proceed: Callable[[], bool] | None = None
     ) -> Outcome:
         """Run one transaction for `data` (CRLF lines, not yet dot-stuffed); never raise for SMTP trouble.
 
-        Everything up to the end of the data (the line with one dot) goes out at once; only
-        that last line, the one that makes the server take the message, waits for
-        `proceed()`. The caller commits the message as `sending` meanwhile, so the commit and
-        the transfer overlap, and nothing can arrive that the outbox does not know may have.
-        When `proceed()` says no, the connection is dropped and the server discards the data.
+        With `proceed`, everything up to the end of the data (the line with one dot) goes out
+        at once; only that last line, the one that makes the server take the message, waits
+        for `proceed()`. The caller commits the message as `sending` meanwhile, so the commit
+        and the transfer overlap, and nothing can arrive that the outbox does not know may
+        have. When `proceed()` says no, the connection is dropped and the server discards the
+        data. Without it (the caller committed before), the data and its end go in one write.
         """
         try:
             self.open()
@@ -243,12 +244,18 @@ class SmtpConnection:
             if code != 354:
                 self._reset(smtp)
                 return Outcome(classify(code, message), reply_text(code, message))
-            smtp.send(_dot_stuffed(data))
-            if not proceed():
-                self._drop()
-                return Outcome(Result.WITHDRAWN, "withdrawn before the end of the data; the server discards it")
-            smtp.send(b".\r\n")
-            data_sent = True  # from here on the server may have the message
+            if proceed is None:
+                # One write: if it fails, its last bytes (the end of the data) never left, so
+                # only a write that returned can have handed the server the whole message.
+                smtp.send(_dot_stuffed(data) + b".\r\n")
+                data_sent = True
+            else:
+                smtp.send(_dot_stuffed(data))
+                if not proceed():
+                    self._drop()
+                    return Outcome(Result.WITHDRAWN, "withdrawn before the end of the data; the server discards it")
+                data_sent = True  # from here on the server may have the message
+                smtp.send(b".\r\n")
             code, message = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             self.close()
@@ -299,5 +306,7 @@ _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 
 def _dot_stuffed(data: bytes) -> bytes:
     """Return the DATA payload without its end: lines starting with a dot doubled, ending in CRLF (RFC 5321 4.5.2)."""
-    stuffed = _LEADING_DOT.sub(b"..", data)
+    # Most messages have no line starting with a dot; finding that out is a memchr-speed scan,
+    # far cheaper than a regular-expression pass over every line of a 60 KB message.
+    stuffed = _LEADING_DOT.sub(b"..", data) if data.startswith(b".") or b"\n." in data else data
     return stuffed if stuffed.endswith(b"\r\n") else stuffed + b"\r\n"
