@@ -8,7 +8,7 @@ its own process, answering 250 to everything) on 127.0.0.1, and then, per round:
 - bare: one smtplib connection, `sendmail()` of every approved .eml (recipients known up
   front, files read inside the timed loop): the floor of SMTP submission from Python;
 - windstil: `send_run()` with one connection and pacing off (per_minute/per_day null) on a
-  fresh copy of the state: planning, the outbox (two committed transactions per message),
+  fresh copy of the state: planning, the outbox (a commit per message, a disk flush per 64),
   the suppression check, the Date header, the same SMTP transaction.
 
 Prints each round's ratio (windstil's rate over the bare loop's, measured back to back), the

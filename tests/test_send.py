@@ -490,3 +490,23 @@ def test_rows_left_sending_after_a_crash_or_a_reboot(project: Path) -> None:
     assert [status[i] for i in ids] == ["uncertain", "sent", "uncertain"]
     assert sorted(r.id for r in result.interrupted) == [ids[0], ids[2]]
     assert len(recorder.received) == len(approved_messages(project)) - 2
+
+
+def test_a_message_queued_by_another_run_of_the_month_is_not_queued_again(tmp_path: Path) -> None:
+    """The outbox holds one message per contact, kind and month: a re-run's copy is reported, not queued."""
+    from pipeline.mail.outbox import Outbox, PlannedMessage
+
+    def planned(contact: str, month: str = "2026-11") -> PlannedMessage:
+        return PlannedMessage(contact, "newsletter", month, f"<{contact}.{month}@x>", f"{contact}@example.org",
+                              f"emails/{contact}/newsletter.eml")
+
+    with State.open(tmp_path / "state.sqlite") as state:
+        for run_id in ("2026-11-29", "2026-11-30"):
+            state.record_run(run_id, date.fromisoformat(run_id), {})
+        assert Outbox(state, "2026-11-29").enqueue([planned("P001")], 1_800_000_000.0) == (1, [])
+        added, elsewhere = Outbox(state, "2026-11-30").enqueue(
+            [planned("P001"), planned("P002"), planned("P001", "2026-12")], 1_800_000_100.0)
+        again = Outbox(state, "2026-11-30").enqueue([planned("P002")], 1_800_000_200.0)
+    assert added == 2
+    assert [(r.run_id, r.contact_id, r.month) for r in elsewhere] == [("2026-11-29", "P001", "2026-11")]
+    assert again == (0, [])

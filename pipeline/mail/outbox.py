@@ -119,24 +119,26 @@ class Outbox:
         A message whose (contact, kind, month) is in the outbox already, from this run (a
         second `send`) or another one (a re-run in the same month), is not queued again.
         """
-        added = 0
-        taken: list[tuple[str, str, str]] = []
+        planned = list(messages)
+        stamp = iso(now)
         with self.state.transaction() as conn:
-            for m in messages:
-                cursor = conn.execute(
-                    """INSERT INTO outbox (run_id, contact_id, kind, month, message_id, recipient, path, updated)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (contact_id, kind, month) DO NOTHING""",
-                    (self.run_id, m.contact_id, m.kind, m.month, m.message_id, m.recipient, m.path, iso(now)),
-                )
-                if cursor.rowcount:
-                    added += 1
-                else:
-                    taken.append((m.contact_id, m.kind, m.month))
+            before = conn.total_changes
+            conn.executemany(
+                """INSERT INTO outbox (run_id, contact_id, kind, month, message_id, recipient, path, updated)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (contact_id, kind, month) DO NOTHING""",
+                [(self.run_id, m.contact_id, m.kind, m.month, m.message_id, m.recipient, m.path, stamp)
+                 for m in planned],
+            )
+            added = conn.total_changes - before
+        if added == len(planned):
+            return added, []
+        keys = {(m.contact_id, m.kind, m.month) for m in planned}
         others = [
             row
-            for key in taken
-            for row in self._rows("contact_id = ? AND kind = ? AND month = ? AND run_id != ?", (*key, self.run_id))
+            for month in sorted({m.month for m in planned})
+            for row in self._rows("month = ? AND run_id != ?", (month, self.run_id))
+            if (row.contact_id, row.kind, row.month) in keys
         ]
         return added, others
 
@@ -323,10 +325,12 @@ class Outbox:
 
     # ----------------------------------------------------------------- reading
 
-    def rows(self) -> list[OutboxRow]:
-        """Return the run's rows in sending order."""
+    def rows(self, status: Status | None = None) -> list[OutboxRow]:
+        """Return the run's rows (those with `status`, when given) in sending order."""
         self.flush()
-        return self._rows("run_id = ?", (self.run_id,))
+        if status is None:
+            return self._rows("run_id = ?", (self.run_id,))
+        return self._rows("run_id = ? AND status = ?", (self.run_id, status.value))
 
     def counts(self) -> dict[Status, int]:
         """Return how many of the run's messages have each status (every status present)."""

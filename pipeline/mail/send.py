@@ -41,9 +41,10 @@ log = logging.getLogger(__name__)
 MINUTE, DAY = 60.0, 86400.0
 BACKOFF = (60.0, 300.0, 900.0, 1800.0, 3600.0)  # seconds before the 2nd, 3rd, … attempt after a 4xx
 THROTTLE_PAUSE = 60.0  # after the provider's "too many": one whole per-minute window
-RESERVE = 32  # rows reserved (and flushed to disk) at once when pacing is off
+RESERVE = 64  # rows reserved (one disk flush) at once when pacing is off: a power cut leaves at most these uncertain
 MAX_WAIT = 900.0  # wait in-process for a window or a retry up to 15 minutes; later: stop, exit 1
-HEADER_BYTES = 65536  # the headers of our .eml files are far smaller; the body is not read to plan
+HEADER_BYTES = 65536  # the most of a message read to find its headers; the body is not read to plan
+HEADER_CHUNK = 4096  # our headers fit in one such read
 DKIM_HEADERS = (b"from", b"to", b"subject", b"date", b"message-id", b"list-id", b"list-unsubscribe",
                 b"list-unsubscribe-post")
 
@@ -132,7 +133,7 @@ def send_run(
             for connection in connections:
                 connection.close()
         result.counts = outbox.counts()
-        result.uncertain = [r for r in outbox.rows() if r.status is Status.UNCERTAIN]
+        result.uncertain = outbox.rows(Status.UNCERTAIN)
     return result
 
 
@@ -230,7 +231,7 @@ class _Sender:
             # the commit it overlaps costs. Commit first, then run the transaction right here.
             reason = self.outbox.begin(row, now, self.suppressed)
             future: Future[Outcome] = Future()
-            future.set_result(self._transact(connection, row, lambda: True) if reason is None
+            future.set_result(self._transact(connection, row, None) if reason is None
                               else Outcome(Result.WITHDRAWN, reason))
             self.pending[future] = (connection, row)
             if reason is None:
@@ -296,7 +297,7 @@ class _Sender:
         nxt = self.outbox.next_deferred()
         return None if nxt is None else max(0.0, nxt - now)
 
-    def _transact(self, connection: SmtpConnection, row: OutboxRow, proceed: Callable[[], bool]) -> Outcome:
+    def _transact(self, connection: SmtpConnection, row: OutboxRow, proceed: Callable[[], bool] | None) -> Outcome:
         """Send one message (runs in a worker thread; touches no state)."""
         try:
             raw = (self.folder / row.path).read_bytes()
@@ -409,21 +410,20 @@ def _planned(folder: Path, path: str, contact_id: str, kind: str, month: str,
              problems: list[Problem]) -> PlannedMessage | None:
     try:
         with (folder / path).open("rb") as handle:
-            head = handle.read(HEADER_BYTES)
+            head = handle.read(HEADER_CHUNK)
+            while b"\r\n\r\n" not in head and len(head) < HEADER_BYTES and (more := handle.read(HEADER_CHUNK)):
+                head += more
     except OSError as error:
         problems.append(Problem(path, None, "", f"cannot read the message ({error.strerror})"))
         return None
-    # Only To and Message-ID are needed: read them from the unfolded header block directly.
-    # The email package's parsers build every header (about a millisecond a message with
+    # Only To and Message-ID are needed: picked from the header block by pattern. The email
+    # package's parsers build every header (about a millisecond a message with
     # email.policy.default), which added up to most of the planning for a large run.
-    block = _FOLD.sub(b" ", head.partition(b"\r\n\r\n")[0].replace(b"\r\n", b"\n"))
-    found: dict[bytes, list[str]] = {}
-    for line in block.split(b"\n"):
-        name, colon, value = line.partition(b":")
-        if colon and name.strip().lower() in (b"to", b"message-id"):
-            found.setdefault(name.strip().lower(), []).append(value.decode("utf-8", "replace").strip())
-    recipients = [address for _, address in getaddresses(found.get(b"to", []))]
-    message_id = " ".join(found.get(b"message-id", [""])[0].split())
+    block = head.partition(b"\r\n\r\n")[0].replace(b"\r\n", b"\n")
+    found = {name: [_FOLD.sub(b" ", m).decode("utf-8", "replace").strip() for m in pattern.findall(block)]
+             for name, pattern in _HEADERS.items()}
+    recipients = [address for _, address in getaddresses(found["to"])]
+    message_id = " ".join((found["message-id"] or [""])[0].split())
     if len(recipients) != 1 or "@" not in recipients[0]:
         problems.append(Problem(path, None, "To", "needs exactly one recipient address"))
         return None
@@ -434,6 +434,8 @@ def _planned(folder: Path, path: str, contact_id: str, kind: str, month: str,
 
 
 _FOLD = re.compile(rb"\n[ \t]+")
+_HEADERS = {name: re.compile(rb"^" + name.encode() + rb"[ \t]*:(.*(?:\n[ \t].*)*)", re.MULTILINE | re.IGNORECASE)
+            for name in ("to", "message-id")}
 
 
 def read_suppressions_csv(path: Path) -> frozenset[str]:
