@@ -254,7 +254,11 @@ def _locale(code: str) -> Locale:
 
 def page_language(code: str = DEFAULT_LANGUAGE, templates: Path | None = None) -> PageLanguage:
     """Return the language `code` with the catalogue bundled with Windstil, the project's own on top."""
-    return _page_language(code, templates.resolve() if templates is not None else None)
+    # The site asks for every page it writes; resolving the path each time (a stat per part)
+    # cost more than the page. An absolute path is a good enough cache key.
+    if templates is not None and not templates.is_absolute():
+        templates = templates.resolve()
+    return _page_language(code, templates)
 
 
 @functools.lru_cache(maxsize=16)
