@@ -93,7 +93,7 @@ def test_bundled_sample_is_the_generators_output(tmp_path: Path) -> None:
     generate_project(tmp_path / "sample", 150, seed=2026)
     for name in (*(f"data/{f}" for f in DATA_FILES), "segments.yaml", "settings.yaml"):
         assert filecmp.cmp(tmp_path / "sample" / name, REPO / name, shallow=False), (
-            f"{name} differs from the generator: regenerate the sample (see pipeline/demo.py)"
+            f"{name} differs from the generator: regenerate the sample (see pipeline/demo/)"
         )
 
 

@@ -1257,7 +1257,7 @@ def generate_project(
     if customers < 1:
         raise UsageError("--customers must be at least 1")
     _check_out(out)
-    source = content_from if content_from is not None else Path(__file__).resolve().parent.parent
+    source = content_from if content_from is not None else Path(__file__).resolve().parents[2]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     if tmp.exists():
