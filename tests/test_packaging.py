@@ -19,5 +19,5 @@ def test_every_data_file_of_the_package_is_declared_as_package_data() -> None:
         for path in PIPELINE.rglob("*")
         if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
     ]
-    assert "demo/data/words.yaml" in files
+    assert "demo/data/words.json" in files
     assert [f for f in files if not any(fnmatch.fnmatch(f, p) for p in patterns)] == []

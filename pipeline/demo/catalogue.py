@@ -1,6 +1,6 @@
 """What the sample company sells and to whom: sectors, tags and the product catalogue.
 
-The catalogue is package data (data/catalogue.yaml); data/products.yaml of a generated project
+The catalogue is package data (data/catalogue.json); data/products.yaml of a generated project
 is written from it.
 """
 
@@ -59,14 +59,14 @@ def _product(entry: dict[str, Any]) -> Product:
         tags=tuple(entry["tags"]),
         cross_sell=tuple(entry["cross_sell"]),
         up_sell=tuple(entry["up_sell"]),
-        # An int stays an int: int * float gives the same float as float * float.
-        base_revenue=entry["base_revenue"],
+        # Whole euros, kept an int: int * float gives the same float as float * float.
+        base_revenue=int(entry["base_revenue"]),
         project=bool(entry["project"]),
         descriptions=tuple(entry["descriptions"]),
     )
 
 
-_CATALOGUE = load_data("catalogue.yaml")
+_CATALOGUE = load_data("catalogue.json")
 PRODUCTS: tuple[Product, ...] = tuple(_product(entry) for entry in _CATALOGUE["products"])
 # Which products a sector tends to buy, and how likely each is picked for a customer.
 SECTOR_PRODUCTS: dict[str, tuple[str, ...]] = {
