@@ -121,12 +121,10 @@ def cli(ctx: click.Context, project: Path | None, verbose: int, quiet: bool) -> 
     ctx.obj = Context(project_option=project, verbosity=verbosity)
 
 
-
 def summary_table(rows: list[tuple[str, str]]) -> str:
     """Return label/value rows as an aligned two-column table."""
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"  {label:<{width}}  {value:>8}" for label, value in rows)
-
 
 
 def main() -> None:

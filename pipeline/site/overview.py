@@ -84,7 +84,6 @@ def _variants(site: SiteData, ordered: Variants) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- overview
 
 
-
 FEEDBACK_LABELS = {
     FeedbackKind.UNSUBSCRIBE: N_("unsubscribes"),
     FeedbackKind.HARD_BOUNCE: N_("hard bounces (address unusable)"),

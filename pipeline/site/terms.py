@@ -161,11 +161,9 @@ def count_labels(language: PageLanguage) -> dict[str, str]:
     }
 
 
-
 def dutch_date(day: date) -> str:
     """Return a date as Dutch marketers write it: `30 november 2026`."""
     return page_language("nl").date(day)
-
 
 
 def nl_number(value: float | int, digits: int = 0) -> str:
