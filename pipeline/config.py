@@ -322,18 +322,9 @@ def load_settings(root: Path) -> Settings:
     if mark not in (".", ","):
         check.problem("decimal_mark", 'must be "." or ","')
         mark = "."
-    share = Decimal("0.05")
-    if "max_reject_share" in top:
-        exact = check.fraction(top["max_reject_share"], "max_reject_share")
-        if exact is not None and not 0 <= exact <= 1:
-            check.problem("max_reject_share", "must be a share from 0 to 1 (0.05 is 5%)")
-        elif exact is not None:
-            share = Decimal(str(top["max_reject_share"]))
+    share = _max_reject_share(check, top)
     paths = _paths(check, root, top.get("paths"))
-    language = top.get("language", "nl")
-    if language not in LANGUAGES:
-        check.problem("language", f"must be one of {', '.join(LANGUAGES)} (the language of the site and call lists)")
-        language = "nl"
+    language = _language(check, top)
     checks = check.mapping(top.get("checks"), "checks", ("enabled", "spam_max_variants"))
     delivery = _delivery(check, root, top["delivery"]) if top.get("delivery") is not None else None
     settings = Settings(
@@ -353,7 +344,7 @@ def load_settings(root: Path) -> Settings:
         max_reject_share=share,
         utm_source=check.text(utm.get("source"), "utm.source", required=False) or "newsletter",
         utm_medium=check.text(utm.get("medium"), "utm.medium", required=False) or "email",
-        language=str(language),
+        language=language,
         checks_enabled=check.flag(checks.get("enabled"), "checks.enabled", default=True),
         spam_max_variants=check.whole(checks.get("spam_max_variants"), "checks.spam_max_variants", minimum=0,
                                       default=200),
@@ -364,6 +355,27 @@ def load_settings(root: Path) -> Settings:
     if check.problems:
         raise ConfigError(f"settings.yaml has {_count(check.problems)}", sorted(check.problems, key=_order))
     return settings
+
+
+def _max_reject_share(check: _Checker, top: dict[str, Any]) -> Decimal:
+    """Return settings.yaml's max_reject_share (default 5%), checked to be a share from 0 to 1."""
+    share = Decimal("0.05")
+    if "max_reject_share" in top:
+        exact = check.fraction(top["max_reject_share"], "max_reject_share")
+        if exact is not None and not 0 <= exact <= 1:
+            check.problem("max_reject_share", "must be a share from 0 to 1 (0.05 is 5%)")
+        elif exact is not None:
+            share = Decimal(str(top["max_reject_share"]))
+    return share
+
+
+def _language(check: _Checker, top: dict[str, Any]) -> str:
+    """Return settings.yaml's language (default nl), one of LANGUAGES."""
+    language = top.get("language", "nl")
+    if language not in LANGUAGES:
+        check.problem("language", f"must be one of {', '.join(LANGUAGES)} (the language of the site and call lists)")
+        language = "nl"
+    return str(language)
 
 
 def load_settings_leniently(root: Path) -> Settings | None:

@@ -13,10 +13,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from pipeline import demo
 from pipeline.cli import cli
 from pipeline.config import SAFE_ID
-from pipeline.demo import SECTORS, TAGS, generate_project
+from pipeline.demo import SECTORS, TAGS, dataset, generate_project
 from pipeline.errors import UsageError
 from pipeline.load import load_project
 from pipeline.models import ItemType, Project
@@ -72,7 +71,7 @@ def test_block_wise_generation_does_not_depend_on_the_process_count(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A set cut into blocks is the same with one or two processes, with unique ids and names."""
-    monkeypatch.setattr(demo, "_BLOCK", 40)
+    monkeypatch.setattr(dataset, "BLOCK", 40)
     generate_project(tmp_path / "one", 130, seed=5, jobs=1)
     generate_project(tmp_path / "two", 130, seed=5, jobs=2)
     for name in DATA_FILES:
@@ -93,7 +92,7 @@ def test_bundled_sample_is_the_generators_output(tmp_path: Path) -> None:
     generate_project(tmp_path / "sample", 150, seed=2026)
     for name in (*(f"data/{f}" for f in DATA_FILES), "segments.yaml", "settings.yaml"):
         assert filecmp.cmp(tmp_path / "sample" / name, REPO / name, shallow=False), (
-            f"{name} differs from the generator: regenerate the sample (see pipeline/demo.py)"
+            f"{name} differs from the generator: regenerate the sample (see pipeline/demo/)"
         )
 
 

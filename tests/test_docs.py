@@ -375,8 +375,26 @@ def test_every_input_file_column_and_field_is_in_the_reference():
     assert missing(names, page("inputs.md")) == []
 
 
-@pytest.mark.parametrize("folder", ["guide", "reference"])
+@pytest.mark.parametrize("folder", ["guide", "reference", "development"])
 def test_the_docs_cite_no_file_outside_the_repository(folder):
     """The docs refer to their own pages, never to a design document outside the repository."""
     for path in (DOCS / folder).glob("*.md"):
         assert "DESIGN" not in path.read_text(encoding="utf-8"), path
+
+
+# --------------------------------------------------------------------------- code layout
+
+
+def test_the_code_layout_page_names_every_module_and_nothing_gone():
+    """development/code-layout.md names every module of pipeline/ (or its package and file), and no path gone."""
+    spans = code_spans((DOCS / "development" / "code-layout.md").read_text(encoding="utf-8"))
+    gone = sorted(s for s in spans if s.startswith("pipeline/") and not (ROOT / s).exists())
+    assert gone == [], "the page names paths that do not exist"
+    unnamed = []
+    for path in sorted(PIPELINE.rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        package = f"{path.parent.relative_to(ROOT).as_posix()}/"
+        in_package = path.parent != PIPELINE and package in spans and (path.name == "__init__.py" or path.name in spans)
+        if relative not in spans and not in_package:
+            unnamed.append(relative)
+    assert unnamed == [], "add these modules to docs/development/code-layout.md"
