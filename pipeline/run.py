@@ -32,7 +32,8 @@ from types import FrameType
 from typing import Any
 
 from pipeline import __version__
-from pipeline.calls import build_calls, write_call_lists
+from pipeline.call_lists import write_call_lists
+from pipeline.calls import build_calls
 from pipeline.checks.content import LinkPolicy
 from pipeline.checks.spam import SpamResult, SpamScorer, spamassassin_available
 from pipeline.checks.stage import (

@@ -19,15 +19,8 @@ from hypothesis import given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
 
-from pipeline.calls import (
-    ALL_CSV_COLUMNS,
-    CSV_COLUMNS,
-    build_calls,
-    call_counts,
-    call_list_xlsx,
-    months_before,
-    write_call_lists,
-)
+from pipeline.call_lists import ALL_CSV_COLUMNS, CSV_COLUMNS, call_counts, call_list_xlsx, write_call_lists
+from pipeline.calls import build_calls, months_before
 from pipeline.models import (
     AccountManager,
     Activity,
