@@ -13,10 +13,8 @@ import hashlib
 import io
 import logging
 import re
-import zipfile
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from copy import copy
 from datetime import date, datetime, time
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -26,8 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+import xlsxwriter
 
 from pipeline.calls import CHANNEL_LABELS
 from pipeline.language import DEFAULT_LANGUAGE, N_, PageLanguage, page_language
@@ -176,62 +173,70 @@ def call_list_xlsx(
 ) -> bytes:
     """Return the call list as an .xlsx workbook: frozen header, filters, real dates, wrapped talking points."""
     words = page_language(language)
-    book = Workbook()
-    sheet = book.active
-    sheet.title = words(CALL_LIST)
-    sheet.append([words(title) for title, _, _ in _XLSX_COLUMNS])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = PatternFill("solid", fgColor="1F4E79")
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    top = Alignment(vertical="top")
-    column_styles: dict[str, Any] = {}
-    for row, call in enumerate(calls, start=2):
-        channel = words(CHANNEL_LABELS[Channel(call.last_contact_channel)]) if call.last_contact_channel else ""
-        values: dict[str, Any] = {
-            **{key: _no_formula(value) for key, value in _row(call).items()},
-            "priority": call.priority,
-            "due": call.due,
-            "reasons": "\n".join(words(REASON_LABELS[r]) for r in call.reasons),
-            "talking_points": "\n".join(f"• {_no_formula(p)}" for p in call.talking_points),
-            "last_contact": call.last_contact,
-            "last_channel": channel,
-        }
-        sheet.append([values[key] for _, _, key in _XLSX_COLUMNS])
-        # sheet.cell(), not sheet[sheet.max_row]: max_row and the row scan every cell of the sheet.
-        for column, (_, _, key) in enumerate(_XLSX_COLUMNS, start=1):
-            cell = sheet.cell(row=row, column=column)
-            style = column_styles.get(key)
-            if style is not None:
-                # The column's style as the first row got it: hashing the Alignment for every
-                # cell was openpyxl's largest cost. Same style ids, so the same file.
-                cell._style = copy(style)
-                continue
-            cell.alignment = wrap if key in ("reasons", "talking_points", "note") else top
-            if key in ("due", "last_contact"):
-                cell.number_format = XLSX_DATE_FORMATS.get(language, XLSX_DATE_FORMAT)
-            column_styles[key] = copy(cell._style)
-    last_column = sheet.cell(row=1, column=len(_XLSX_COLUMNS)).column_letter
-    sheet.auto_filter.ref = f"A1:{last_column}{max(sheet.max_row, 1)}"
-    sheet.freeze_panes = "A2"
-    for index, (_, width, _) in enumerate(_XLSX_COLUMNS, start=1):
-        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width
-    sheet.print_options.gridLines = False
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.print_title_rows = "1:1"
+    out = io.BytesIO()
+    # constant_memory: each row is written out as soon as the next one starts, so a long list
+    # never sits in memory as cells. The strings_to_* options off: a value is text, whatever it
+    # looks like (every cell below is written with its type anyway).
+    book = xlsxwriter.Workbook(out, {
+        "constant_memory": True,
+        "strings_to_formulas": False,
+        "strings_to_numbers": False,
+        "strings_to_urls": False,
+    })
+    # XlsxWriter dates its zip entries 1980-01-31 and the document with `created` (modified too),
+    # so the file depends on its inputs only: a re-run gives the same bytes.
+    book.set_properties({
+        "title": f"{words(CALL_LIST)} {manager.name} {as_of.isoformat()}",
+        "author": "Windstil",
+        "created": datetime(as_of.year, as_of.month, as_of.day),
+    })
+    sheet = book.add_worksheet(words(CALL_LIST))
+    header = book.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E79", "pattern": 1,
+                              "valign": "vcenter", "text_wrap": True})
+    top = book.add_format({"valign": "top"})
+    formats = {
+        **{key: top for _, _, key in _XLSX_COLUMNS},
+        **dict.fromkeys(("reasons", "talking_points", "note"), book.add_format({"valign": "top", "text_wrap": True})),
+        **dict.fromkeys(("due", "last_contact"), book.add_format(
+            {"valign": "top", "num_format": XLSX_DATE_FORMATS.get(language, XLSX_DATE_FORMAT)})),
+    }
+    for column, (title, width, _) in enumerate(_XLSX_COLUMNS):
+        sheet.set_column(column, column, width)
+        sheet.write_string(0, column, words(title), header)
+    for row, call in enumerate(calls, start=1):
+        for column, (key, value) in enumerate(_xlsx_values(call, words)):
+            if isinstance(value, date):
+                sheet.write_datetime(row, column, value, formats[key])
+            elif isinstance(value, int):
+                sheet.write_number(row, column, value, formats[key])
+            elif value:
+                sheet.write_string(row, column, value, formats[key])
+            else:
+                sheet.write_blank(row, column, None, formats[key])
+    sheet.autofilter(0, 0, len(calls), len(_XLSX_COLUMNS) - 1)
+    sheet.freeze_panes(1, 0)
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)  # one page wide, as many long as it takes
+    sheet.repeat_rows(0)  # the header on every printed page
     _explanation_sheet(book, words)
-    stamp = datetime(as_of.year, as_of.month, as_of.day)
-    book.properties.creator = "Windstil"
-    book.properties.title = f"{words(CALL_LIST)} {manager.name} {as_of.isoformat()}"
-    book.properties.created = stamp
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return _reproducible_zip(buffer.getvalue(), stamp)
+    book.close()
+    return out.getvalue()
+
+
+def _xlsx_values(call: CallItem, words: PageLanguage) -> list[tuple[str, str | int | date | None]]:
+    """Return one call's cells in the order of _XLSX_COLUMNS: text defused, numbers and dates typed."""
+    channel = words(CHANNEL_LABELS[Channel(call.last_contact_channel)]) if call.last_contact_channel else ""
+    values: dict[str, str | int | date | None] = {
+        **{key: _no_formula(value) for key, value in _row(call).items()},
+        "priority": call.priority,
+        "due": call.due,
+        "reasons": "\n".join(words(REASON_LABELS[r]) for r in call.reasons),
+        "talking_points": "\n".join(f"• {_no_formula(p)}" for p in call.talking_points),
+        "last_contact": call.last_contact,
+        "last_channel": channel,
+    }
+    return [(key, values[key]) for _, _, key in _XLSX_COLUMNS]
 
 
 REASON_EXPLANATIONS: dict[CallReason, str] = {
@@ -259,46 +264,20 @@ PRIORITY_EXPLANATIONS = {
 }
 
 
-def _explanation_sheet(book: Workbook, words: PageLanguage) -> None:
+def _explanation_sheet(book: xlsxwriter.Workbook, words: PageLanguage) -> None:
     """Add a sheet that explains priorities and reasons, for whoever opens the file cold."""
-    sheet = book.create_sheet(words(N_("Explanation")))
-    bold = Font(bold=True)
-    sheet.append([words(N_("Priority")), words(N_("Meaning"))])
-    for priority, text in PRIORITY_EXPLANATIONS.items():
-        sheet.append([f"{priority} · {words(PRIORITY_LABELS[priority])}", words(text)])
-    sheet.append([])
-    sheet.append([words(N_("Reason")), words(N_("Meaning"))])
-    for reason, text in REASON_EXPLANATIONS.items():
-        sheet.append([words(REASON_LABELS[reason]), words(text)])
-    for row in (1, len(PRIORITY_EXPLANATIONS) + 3):
-        for cell in sheet[row]:
-            cell.font = bold
-    sheet.column_dimensions["A"].width = 30
-    sheet.column_dimensions["B"].width = 100
-
-
-def _reproducible_zip(data: bytes, stamp: datetime) -> bytes:
-    """Return the .xlsx with the as-of date instead of the wall clock in its zip entries and properties.
-
-    openpyxl stamps the save time into docProps/core.xml and every zip entry; the run's
-    output must depend on its inputs only, so a re-run gives the same bytes.
-    """
-    when = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(
-                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                    rb"\g<1>" + when.encode() + rb"\g<2>",
-                    content,
-                )
-            entry = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            target.writestr(entry, content)
-    return out.getvalue()
+    sheet = book.add_worksheet(words(N_("Explanation")))
+    bold = book.add_format({"bold": True})
+    sheet.set_column(0, 0, 30)
+    sheet.set_column(1, 1, 100)
+    rows: list[tuple[str, str, Any]] = [(words(N_("Priority")), words(N_("Meaning")), bold)]
+    rows += [(f"{p} · {words(PRIORITY_LABELS[p])}", words(text), None) for p, text in PRIORITY_EXPLANATIONS.items()]
+    rows += [("", "", None), (words(N_("Reason")), words(N_("Meaning")), bold)]
+    rows += [(words(REASON_LABELS[reason]), words(text), None) for reason, text in REASON_EXPLANATIONS.items()]
+    for row, (first, second, style) in enumerate(rows):
+        if first:
+            sheet.write_string(row, 0, first, style)
+            sheet.write_string(row, 1, second, style)
 
 
 def _environment(settings: Settings, words: PageLanguage) -> jinja2.Environment:

@@ -698,7 +698,7 @@ def _previous_manifest(output: Path, run_id: str) -> dict[str, Any] | None:
 
 def _versions() -> dict[str, str]:
     versions = {"windstil": __version__, "python": platform.python_version()}
-    for dist in ("Jinja2", "mjml-python", "premailer", "nh3", "markdown-it-py", "Babel", "openpyxl"):
+    for dist in ("Jinja2", "mjml-python", "premailer", "nh3", "markdown-it-py", "Babel", "XlsxWriter"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
