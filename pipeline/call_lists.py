@@ -14,7 +14,7 @@ import io
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -86,25 +86,26 @@ def write_call_lists(
     """
     words = page_language(settings.language, settings.paths.templates)
     env = _environment(settings, words)
+    rows = [_defused_row(call) for call in calls]  # once, for all.csv and each manager's CSV and .xlsx
     by_am: dict[str, list[CallItem]] = {am: [] for am in data.account_managers}
-    for call in calls:
+    rows_by_am: dict[str, list[dict[str, str]]] = {am: [] for am in data.account_managers}
+    for call, row in zip(calls, rows, strict=True):
         by_am.setdefault(call.account_manager_id, []).append(call)
+        rows_by_am.setdefault(call.account_manager_id, []).append(row)
     for am_id, am_calls in by_am.items():
         manager = data.account_managers.get(am_id) or AccountManager(am_id, am_id, "")
-        xlsx = call_list_xlsx(am_calls, manager, as_of, language=settings.language)
-        writer.write_bytes(f"calls/{am_id}.csv", call_list_csv(am_calls))
+        xlsx = _workbook(am_calls, rows_by_am[am_id], manager, as_of, settings.language)
+        writer.write_bytes(f"calls/{am_id}.csv", _csv(rows_by_am[am_id], CSV_COLUMNS))
         writer.write_bytes(f"calls/{am_id}.xlsx", xlsx)
-        writer.write_text(
-            f"calls/{am_id}.html",
-            env.get_template("list.html").render(_context(am_calls, manager, settings, as_of, words)),
-        )
+        # One view of the calls for the page and the e-mail: it writes every call's labels and dates.
+        context = _context(am_calls, manager, settings, as_of, words)
+        writer.write_text(f"calls/{am_id}.html", env.get_template("list.html").render(context))
         if manager.email:
-            writer.write_bytes(
-                f"calls/{am_id}.eml", _summary_email(env, am_calls, manager, settings, as_of, xlsx, words)
-            )
+            email = _summary_email(env, context, manager, settings, as_of, xlsx, words)
+            writer.write_bytes(f"calls/{am_id}.eml", email)
         else:
             log.warning("calls/%s.eml not written: account manager %s has no e-mail address", am_id, am_id)
-    writer.write_bytes("calls/all.csv", call_list_csv(calls, with_account_manager=True))
+    writer.write_bytes("calls/all.csv", _csv(rows, ALL_CSV_COLUMNS))
 
 
 def _row(call: CallItem) -> dict[str, str]:
@@ -127,14 +128,21 @@ def _row(call: CallItem) -> dict[str, str]:
     }
 
 
+def _defused_row(call: CallItem) -> dict[str, str]:
+    """Return the call's CSV cells with every value Excel would run as a formula defused."""
+    return {k: _no_formula(v) for k, v in _row(call).items()}
+
+
 def call_list_csv(calls: Sequence[CallItem], *, with_account_manager: bool = False) -> bytes:
     """Return the calls as CSV (UTF-8) with the documented columns."""
-    columns = ALL_CSV_COLUMNS if with_account_manager else CSV_COLUMNS
+    return _csv([_defused_row(call) for call in calls], ALL_CSV_COLUMNS if with_account_manager else CSV_COLUMNS)
+
+
+def _csv(rows: Iterable[Mapping[str, str]], columns: Sequence[str]) -> bytes:
     with utf8_text_buffer() as (out, encoded):
-        rows = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
-        rows.writeheader()
-        for call in calls:
-            rows.writerow({k: _no_formula(v) for k, v in _row(call).items()})
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
     return encoded.getvalue()
 
 
@@ -172,6 +180,13 @@ def call_list_xlsx(
     calls: Sequence[CallItem], manager: AccountManager, as_of: date, *, language: str = DEFAULT_LANGUAGE
 ) -> bytes:
     """Return the call list as an .xlsx workbook: frozen header, filters, real dates, wrapped talking points."""
+    return _workbook(calls, [_defused_row(call) for call in calls], manager, as_of, language)
+
+
+def _workbook(
+    calls: Sequence[CallItem], rows: Sequence[Mapping[str, str]], manager: AccountManager, as_of: date, language: str
+) -> bytes:
+    """Return the .xlsx of `calls`, whose defused CSV cells are `rows`."""
     words = page_language(language)
     out = io.BytesIO()
     # constant_memory: each row is written out as soon as the next one starts, so a long list
@@ -203,16 +218,16 @@ def call_list_xlsx(
     for column, (title, width, _) in enumerate(_XLSX_COLUMNS):
         sheet.set_column(column, column, width)
         sheet.write_string(0, column, words(title), header)
-    for row, call in enumerate(calls, start=1):
-        for column, (key, value) in enumerate(_xlsx_values(call, words)):
+    for number, (call, row) in enumerate(zip(calls, rows, strict=True), start=1):
+        for column, (key, value) in enumerate(_xlsx_values(call, row, words)):
             if isinstance(value, date):
-                sheet.write_datetime(row, column, value, formats[key])
+                sheet.write_datetime(number, column, value, formats[key])
             elif isinstance(value, int):
-                sheet.write_number(row, column, value, formats[key])
+                sheet.write_number(number, column, value, formats[key])
             elif value:
-                sheet.write_string(row, column, value, formats[key])
+                sheet.write_string(number, column, value, formats[key])
             else:
-                sheet.write_blank(row, column, None, formats[key])
+                sheet.write_blank(number, column, None, formats[key])
     sheet.autofilter(0, 0, len(calls), len(_XLSX_COLUMNS) - 1)
     sheet.freeze_panes(1, 0)
     sheet.set_landscape()
@@ -224,11 +239,13 @@ def call_list_xlsx(
     return out.getvalue()
 
 
-def _xlsx_values(call: CallItem, words: PageLanguage) -> list[tuple[str, str | int | date | None]]:
-    """Return one call's cells in the order of _XLSX_COLUMNS: text defused, numbers and dates typed."""
+def _xlsx_values(
+    call: CallItem, row: Mapping[str, str], words: PageLanguage
+) -> list[tuple[str, str | int | date | None]]:
+    """Return one call's cells in the order of _XLSX_COLUMNS: text defused (`row`), numbers and dates typed."""
     channel = words(CHANNEL_LABELS[Channel(call.last_contact_channel)]) if call.last_contact_channel else ""
     values: dict[str, str | int | date | None] = {
-        **{key: _no_formula(value) for key, value in _row(call).items()},
+        **row,
         "priority": call.priority,
         "due": call.due,
         "reasons": "\n".join(words(REASON_LABELS[r]) for r in call.reasons),
@@ -338,17 +355,20 @@ def _context(
 
 def _summary_email(
     env: jinja2.Environment,
-    calls: Sequence[CallItem],
+    list_context: dict[str, Any],
     manager: AccountManager,
     settings: Settings,
     as_of: date,
     xlsx: bytes,
     words: PageLanguage,
 ) -> bytes:
-    """Return the account manager's summary e-mail: counts, the top five, the list attached as .xlsx."""
+    """Return the account manager's summary e-mail: counts, the top five, the list attached as .xlsx.
+
+    `list_context` is the printable list's template context (_context) of the same calls.
+    """
     file_name = words(N_("call-list-%(id)s-%(day)s.xlsx"), id=manager.account_manager_id, day=as_of.isoformat())
-    context = _context(calls, manager, settings, as_of, words) | {
-        "top": [_view(c, words) for c in calls[:_TOP_IN_SUMMARY]],
+    context = list_context | {
+        "top": list_context["calls"][:_TOP_IN_SUMMARY],
         "files": {
             "xlsx": file_name,
             "html": f"calls/{manager.account_manager_id}.html",
@@ -357,7 +377,7 @@ def _summary_email(
     }
     text = env.get_template("summary.txt").render(context)
     html = env.get_template("summary.html").render(context)
-    count = len(calls)
+    count = len(list_context["calls"])
     subject = words.ngettext("Call list %(day)s: %(n)s call", "Call list %(day)s: %(n)s calls", count) % {
         "day": words.date(as_of),
         "n": words.number(count),
