@@ -1,8 +1,8 @@
 """Follow-up call lists: whom each account manager calls, why, what to say and by when.
 
 `build_calls` makes one `CallItem` per customer with at least one reason (docs/guide/calls.md,
-docs/reference/codes.md); `write_call_lists` writes them per account manager as CSV, XLSX, printable HTML
-and a summary e-mail, plus `calls/all.csv`.
+docs/reference/codes.md); `pipeline.call_lists.write_call_lists` writes them per account manager as CSV,
+XLSX, printable HTML and a summary e-mail, plus `calls/all.csv`.
 
 Reasons and their due dates (days after the as-of date):
 
@@ -59,33 +59,16 @@ with ` | `), `last_contact` (YYYY-MM-DD or empty), `last_channel` (call/visit/me
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import logging
-import re
-import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from copy import copy
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
-from typing import Any
-from zoneinfo import ZoneInfo
-
-import jinja2
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
 
 from pipeline.feedback import FeedbackEvent, FeedbackKind
 from pipeline.language import DEFAULT_LANGUAGE, N_, PageLanguage, page_language
 from pipeline.models import (
-    AccountManager,
     CallItem,
     CallReason,
     Channel,
@@ -101,35 +84,10 @@ from pipeline.models import (
     Segmentation,
     SegmentsConfig,
     Selection,
-    Settings,
 )
 from pipeline.segment import months_before
-from pipeline.templating import BUNDLED, page_environment
-from pipeline.writer import RunWriter, utf8_text_buffer
 
 log = logging.getLogger(__name__)
-
-# The summary e-mail is dated like the newsletters (pipeline.render.message): the as-of date, 09:00 Amsterdam.
-SEND_TIME = time(9, 0)
-TIMEZONE = ZoneInfo("Europe/Amsterdam")
-
-CSV_COLUMNS = (
-    "priority",
-    "due",
-    "customer_id",
-    "customer",
-    "segment",
-    "contact_id",
-    "contact",
-    "job_title",
-    "phone",
-    "reasons",
-    "talking_points",
-    "last_contact",
-    "last_channel",
-    "note",
-)
-ALL_CSV_COLUMNS = ("account_manager_id", *CSV_COLUMNS)
 
 # Days after the as-of date by which a call for this reason should have been made.
 DUE_DAYS: dict[CallReason, int] = {
@@ -145,20 +103,6 @@ DUE_DAYS: dict[CallReason, int] = {
 
 # What people read (settings.yaml: language): English message ids, translated where written.
 # The CSV keeps the documented column names and the codes.
-REASON_LABELS: dict[CallReason, str] = {
-    CallReason.EVALUATION_BELOW_NORM: N_("Evaluation below the norm"),
-    CallReason.QUIET_FOLLOWUP: N_("Newsletter follow-up"),
-    CallReason.CONTACT_OVERDUE: N_("Contact schedule overdue"),
-    CallReason.CROSS_SELL: N_("Cross-sell opportunity"),
-    CallReason.UP_SELL: N_("Up-sell opportunity"),
-    CallReason.REVENUE_DECLINE: N_("Revenue declined"),
-    CallReason.REVIEW_SEGMENT_D: N_("D customer: review the relationship"),
-    CallReason.CLICKED: N_("Clicked in the e-mail"),
-    CallReason.REPLIED: N_("Replied to the e-mail"),
-}
-
-PRIORITY_LABELS = {1: N_("First"), 2: N_("This week"), 3: N_("This month"), 4: N_("Review")}
-
 LEVEL_LABELS = {
     Level.MANAGEMENT: N_("management"),
     Level.OPERATIONAL: N_("operational"),
@@ -176,8 +120,6 @@ CHANNEL_LABELS = {
 _LEVEL_RANK = {Level.MANAGEMENT: 0, Level.OPERATIONAL: 1, Level.TECHNICAL: 2, Level.FINANCE: 3}
 _EVALUATION_MONTHS = 12
 _MAX_SUGGESTIONS = 3
-_TOP_IN_SUMMARY = 5
-XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 # --------------------------------------------------------------------------- build
@@ -744,358 +686,3 @@ def _evaluation(evaluation: Evaluation, words: PageLanguage) -> str:
 def _title(data: Dataset, item_id: str) -> str:
     item = data.content.get(item_id)
     return item.title if item else item_id
-
-
-# --------------------------------------------------------------------------- write
-
-
-def write_call_lists(
-    writer: RunWriter, calls: Sequence[CallItem], data: Dataset, settings: Settings, as_of: date
-) -> None:
-    """Write calls/<am>.csv, .xlsx, .html and .eml for every account manager, and calls/all.csv.
-
-    Headings, labels and the e-mail are in settings.yaml's language; the CSV's header keeps the
-    documented column names.
-    """
-    words = page_language(settings.language, settings.paths.templates)
-    env = _environment(settings, words)
-    by_am: dict[str, list[CallItem]] = {am: [] for am in data.account_managers}
-    for call in calls:
-        by_am.setdefault(call.account_manager_id, []).append(call)
-    for am_id, am_calls in by_am.items():
-        manager = data.account_managers.get(am_id) or AccountManager(am_id, am_id, "")
-        xlsx = call_list_xlsx(am_calls, manager, as_of, language=settings.language)
-        writer.write_bytes(f"calls/{am_id}.csv", call_list_csv(am_calls))
-        writer.write_bytes(f"calls/{am_id}.xlsx", xlsx)
-        writer.write_text(
-            f"calls/{am_id}.html",
-            env.get_template("list.html").render(_context(am_calls, manager, settings, as_of, words)),
-        )
-        if manager.email:
-            writer.write_bytes(
-                f"calls/{am_id}.eml", _summary_email(env, am_calls, manager, settings, as_of, xlsx, words)
-            )
-        else:
-            log.warning("calls/%s.eml not written: account manager %s has no e-mail address", am_id, am_id)
-    writer.write_bytes("calls/all.csv", call_list_csv(calls, with_account_manager=True))
-
-
-def _row(call: CallItem) -> dict[str, str]:
-    return {
-        "account_manager_id": call.account_manager_id,
-        "priority": str(call.priority),
-        "due": call.due.isoformat(),
-        "customer_id": call.customer_id,
-        "customer": call.customer_name,
-        "segment": call.segment.value,
-        "contact_id": call.contact_id,
-        "contact": call.contact_name,
-        "job_title": call.job_title,
-        "phone": call.phone,
-        "reasons": ";".join(r.value for r in call.reasons),
-        "talking_points": " | ".join(call.talking_points),
-        "last_contact": call.last_contact.isoformat() if call.last_contact else "",
-        "last_channel": call.last_contact_channel,
-        "note": call.note,
-    }
-
-
-def call_list_csv(calls: Sequence[CallItem], *, with_account_manager: bool = False) -> bytes:
-    """Return the calls as CSV (UTF-8) with the documented columns."""
-    columns = ALL_CSV_COLUMNS if with_account_manager else CSV_COLUMNS
-    with utf8_text_buffer() as (out, encoded):
-        rows = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
-        rows.writeheader()
-        for call in calls:
-            rows.writerow({k: _no_formula(v) for k, v in _row(call).items()})
-    return encoded.getvalue()
-
-
-def _no_formula(value: str) -> str:
-    """Keep a data value from being run as a spreadsheet formula when the CSV is opened in Excel."""
-    # A phone number like "+31 ..." is data, not a formula; only defuse what Excel would evaluate.
-    if value[:1] in ("=", "@") or (value[:1] in ("+", "-") and not re.fullmatch(r"[+\-][\d\s()./-]*", value)):
-        return "'" + value
-    return value
-
-
-# Column title, width (characters), key in _row; dates and numbers get real cell types below.
-_XLSX_COLUMNS = (
-    (N_("Priority"), 10, "priority"),
-    (N_("Due"), 12, "due"),
-    (N_("Customer no."), 10, "customer_id"),
-    (N_("Customer"), 28, "customer"),
-    (N_("Segment"), 9, "segment"),
-    (N_("Contact no."), 11, "contact_id"),
-    (N_("Contact"), 22, "contact"),
-    (N_("Job title"), 22, "job_title"),
-    (N_("Phone"), 17, "phone"),
-    (N_("Reasons"), 26, "reasons"),
-    (N_("Talking points"), 70, "talking_points"),
-    (N_("Last contact"), 14, "last_contact"),
-    (N_("Channel"), 10, "last_channel"),
-    (N_("Note"), 30, "note"),
-)
-XLSX_DATE_FORMAT = "DD-MM-YYYY"
-XLSX_DATE_FORMATS = {"nl": XLSX_DATE_FORMAT, "en": "DD/MM/YYYY"}  # as each locale writes a short date
-CALL_LIST = N_("Call list")
-
-
-def call_list_xlsx(
-    calls: Sequence[CallItem], manager: AccountManager, as_of: date, *, language: str = DEFAULT_LANGUAGE
-) -> bytes:
-    """Return the call list as an .xlsx workbook: frozen header, filters, real dates, wrapped talking points."""
-    words = page_language(language)
-    book = Workbook()
-    sheet = book.active
-    sheet.title = words(CALL_LIST)
-    sheet.append([words(title) for title, _, _ in _XLSX_COLUMNS])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = PatternFill("solid", fgColor="1F4E79")
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    top = Alignment(vertical="top")
-    column_styles: dict[str, Any] = {}
-    for row, call in enumerate(calls, start=2):
-        channel = words(CHANNEL_LABELS[Channel(call.last_contact_channel)]) if call.last_contact_channel else ""
-        values: dict[str, Any] = {
-            **{key: _no_formula(value) for key, value in _row(call).items()},
-            "priority": call.priority,
-            "due": call.due,
-            "reasons": "\n".join(words(REASON_LABELS[r]) for r in call.reasons),
-            "talking_points": "\n".join(f"• {_no_formula(p)}" for p in call.talking_points),
-            "last_contact": call.last_contact,
-            "last_channel": channel,
-        }
-        sheet.append([values[key] for _, _, key in _XLSX_COLUMNS])
-        # sheet.cell(), not sheet[sheet.max_row]: max_row and the row scan every cell of the sheet.
-        for column, (_, _, key) in enumerate(_XLSX_COLUMNS, start=1):
-            cell = sheet.cell(row=row, column=column)
-            style = column_styles.get(key)
-            if style is not None:
-                # The column's style as the first row got it: hashing the Alignment for every
-                # cell was openpyxl's largest cost. Same style ids, so the same file.
-                cell._style = copy(style)
-                continue
-            cell.alignment = wrap if key in ("reasons", "talking_points", "note") else top
-            if key in ("due", "last_contact"):
-                cell.number_format = XLSX_DATE_FORMATS.get(language, XLSX_DATE_FORMAT)
-            column_styles[key] = copy(cell._style)
-    last_column = sheet.cell(row=1, column=len(_XLSX_COLUMNS)).column_letter
-    sheet.auto_filter.ref = f"A1:{last_column}{max(sheet.max_row, 1)}"
-    sheet.freeze_panes = "A2"
-    for index, (_, width, _) in enumerate(_XLSX_COLUMNS, start=1):
-        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width
-    sheet.print_options.gridLines = False
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.print_title_rows = "1:1"
-    _explanation_sheet(book, words)
-    stamp = datetime(as_of.year, as_of.month, as_of.day)
-    book.properties.creator = "Windstil"
-    book.properties.title = f"{words(CALL_LIST)} {manager.name} {as_of.isoformat()}"
-    book.properties.created = stamp
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return _reproducible_zip(buffer.getvalue(), stamp)
-
-
-REASON_EXPLANATIONS: dict[CallReason, str] = {
-    CallReason.EVALUATION_BELOW_NORM: N_(
-        "The latest evaluation of the last 12 months is below the norm: agree a recovery plan with the customer."
-    ),
-    CallReason.QUIET_FOLLOWUP: N_("The customer is in a quiet period and got this month's newsletter: follow it up."),
-    CallReason.CONTACT_OVERDUE: N_(
-        "By the contact schedule there should have been contact already (who with whom, how often)."
-    ),
-    CallReason.CROSS_SELL: N_("The newsletter brought something next to what the customer has: ask whether it fits."),
-    CallReason.UP_SELL: N_("The newsletter brought a step beyond what the customer has: ask whether it fits."),
-    CallReason.REVENUE_DECLINE: N_("Revenue fell sharply against the period before: ask why."),
-    CallReason.REVIEW_SEGMENT_D: N_(
-        "D customer: judge whether the relationship can go on; if we part, part decently."
-    ),
-    CallReason.REPLIED: N_("A contact replied to a newsletter or alert since the previous run: call back."),
-    CallReason.CLICKED: N_("A contact clicked an item of this or the previous run's message: ask about it."),
-}
-PRIORITY_EXPLANATIONS = {
-    1: N_("Evaluation below the norm, or revenue decline at an A customer"),
-    2: N_("A or B customer: newsletter follow-up, contact schedule overdue or revenue decline"),
-    3: N_("Other A, B and C customers"),
-    4: N_("D customers: review the relationship"),
-}
-
-
-def _explanation_sheet(book: Workbook, words: PageLanguage) -> None:
-    """Add a sheet that explains priorities and reasons, for whoever opens the file cold."""
-    sheet = book.create_sheet(words(N_("Explanation")))
-    bold = Font(bold=True)
-    sheet.append([words(N_("Priority")), words(N_("Meaning"))])
-    for priority, text in PRIORITY_EXPLANATIONS.items():
-        sheet.append([f"{priority} · {words(PRIORITY_LABELS[priority])}", words(text)])
-    sheet.append([])
-    sheet.append([words(N_("Reason")), words(N_("Meaning"))])
-    for reason, text in REASON_EXPLANATIONS.items():
-        sheet.append([words(REASON_LABELS[reason]), words(text)])
-    for row in (1, len(PRIORITY_EXPLANATIONS) + 3):
-        for cell in sheet[row]:
-            cell.font = bold
-    sheet.column_dimensions["A"].width = 30
-    sheet.column_dimensions["B"].width = 100
-
-
-def _reproducible_zip(data: bytes, stamp: datetime) -> bytes:
-    """Return the .xlsx with the as-of date instead of the wall clock in its zip entries and properties.
-
-    openpyxl stamps the save time into docProps/core.xml and every zip entry; the run's
-    output must depend on its inputs only, so a re-run gives the same bytes.
-    """
-    when = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(
-                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                    rb"\g<1>" + when.encode() + rb"\g<2>",
-                    content,
-                )
-            entry = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            target.writestr(entry, content)
-    return out.getvalue()
-
-
-def _environment(settings: Settings, words: PageLanguage) -> jinja2.Environment:
-    # Like the reports and the site: the project's own copy first, else the bundled one.
-    return page_environment(
-        (settings.paths.templates / "calls", BUNDLED / "calls"),
-        {"nl_date": words.short_date, "nl_long_date": words.date, "date": words.short_date, "long_date": words.date},
-        html_only_escaping=True,  # summary.txt is the e-mail's text part
-        language=words,
-    )
-
-
-def _view(call: CallItem, words: PageLanguage) -> dict[str, Any]:
-    """Return one call as a template context entry."""
-    return {
-        "priority": call.priority,
-        "priority_label": words(PRIORITY_LABELS.get(call.priority, str(call.priority))),
-        "due": call.due,
-        "customer_id": call.customer_id,
-        "customer": call.customer_name,
-        "segment": call.segment.value,
-        "contact_id": call.contact_id,
-        "contact": call.contact_name,
-        "job_title": call.job_title,
-        "phone": call.phone,
-        "tel": re.sub(r"[^\d+]", "", call.phone),
-        "reasons": [(r.value, words(REASON_LABELS[r])) for r in call.reasons],
-        "talking_points": list(call.talking_points),
-        "last_contact": call.last_contact,
-        "last_channel": words(CHANNEL_LABELS[Channel(call.last_contact_channel)]) if call.last_contact_channel else "",
-        "note": call.note,
-    }
-
-
-def _context(
-    calls: Sequence[CallItem], manager: AccountManager, settings: Settings, as_of: date, words: PageLanguage
-) -> dict[str, Any]:
-    counts: dict[str, int] = defaultdict(int)
-    for call in calls:
-        for reason in call.reasons:
-            counts[words(REASON_LABELS[reason])] += 1
-    return {
-        "manager": {
-            "id": manager.account_manager_id,
-            "name": manager.name,
-            "first_name": (manager.name.split() or [manager.name])[0],
-            "email": manager.email,
-        },
-        "company": settings.company_name,
-        "as_of": as_of,
-        "calls": [_view(c, words) for c in calls],
-        "reason_counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
-        "priority_counts": [
-            (p, words(label), sum(c.priority == p for c in calls)) for p, label in PRIORITY_LABELS.items()
-        ],
-    }
-
-
-def _summary_email(
-    env: jinja2.Environment,
-    calls: Sequence[CallItem],
-    manager: AccountManager,
-    settings: Settings,
-    as_of: date,
-    xlsx: bytes,
-    words: PageLanguage,
-) -> bytes:
-    """Return the account manager's summary e-mail: counts, the top five, the list attached as .xlsx."""
-    file_name = words(N_("call-list-%(id)s-%(day)s.xlsx"), id=manager.account_manager_id, day=as_of.isoformat())
-    context = _context(calls, manager, settings, as_of, words) | {
-        "top": [_view(c, words) for c in calls[:_TOP_IN_SUMMARY]],
-        "files": {
-            "xlsx": file_name,
-            "html": f"calls/{manager.account_manager_id}.html",
-            "csv": f"calls/{manager.account_manager_id}.csv",
-        },
-    }
-    text = env.get_template("summary.txt").render(context)
-    html = env.get_template("summary.html").render(context)
-    count = len(calls)
-    subject = words.ngettext("Call list %(day)s: %(n)s call", "Call list %(day)s: %(n)s calls", count) % {
-        "day": words.date(as_of),
-        "n": words.number(count),
-    }
-
-    # Bodies are encoded at 76 characters a line (RFC 2045's limit for quoted-printable; the
-    # library writes up to max_line_length); the headers are written with _HEADERS, so
-    # Message-ID and the like are never folded or encoded.
-    message = EmailMessage(policy=SMTP.clone(max_line_length=76))
-    message["From"] = Address(
-        display_name=_one_line(f"Windstil ({settings.sender_name})"), addr_spec=settings.sender_email
-    )
-    message["To"] = Address(display_name=_one_line(manager.name), addr_spec=_one_line(manager.email))
-    message["Reply-To"] = Address(addr_spec=settings.reply_to)
-    message["Subject"] = _one_line(subject)
-    message["Date"] = format_datetime(datetime.combine(as_of, SEND_TIME, tzinfo=TIMEZONE))
-    domain = settings.sender_email.rpartition("@")[2]
-    key = hashlib.sha256(f"calls\x00{manager.account_manager_id}\x00{as_of.isoformat()}".encode()).hexdigest()[:20]
-    message["Message-ID"] = f"<calls.{as_of.strftime('%Y%m%d')}.{key}@{domain}>"
-    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    message.add_attachment(xlsx, maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=context["files"]["xlsx"])
-    # Fixed boundaries: the same run gives the same bytes. "=_" never occurs in
-    # quoted-printable or base64 bodies, so the boundary cannot collide with the content.
-    digest = hashlib.sha256(text.encode() + html.encode() + xlsx).hexdigest()[:24]
-    message.set_boundary(f"=_windstil_mixed_{digest}")
-    for part in message.iter_parts():
-        if part.get_content_type() == "multipart/alternative":
-            part.set_boundary(f"=_windstil_alt_{digest}")
-    return message.as_bytes(policy=_HEADERS)
-
-
-# Long enough that Message-ID and the like are written as they are; lines stay under 998.
-_HEADERS = SMTP.clone(max_line_length=998)
-
-
-def _one_line(value: str) -> str:
-    """Return `value` with line breaks and control characters turned into spaces, for a header."""
-    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
-
-
-def call_counts(calls: Sequence[CallItem]) -> Mapping[str, Mapping[str, int]]:
-    """Return per account manager the number of calls and how often each reason occurs."""
-    result: dict[str, dict[str, int]] = {}
-    for call in calls:
-        counts = result.setdefault(call.account_manager_id, {"calls": 0})
-        counts["calls"] += 1
-        for reason in call.reasons:
-            counts[reason.value] = counts.get(reason.value, 0) + 1
-    return result

@@ -121,14 +121,16 @@ def _curve(label: str, values: Sequence[Decimal], chart: dict[str, int]) -> Curv
     cumulative = Decimal(0)
     mark: Fraction | None = None
     step = max(1, -(-n // MAX_CURVE_POINTS))
+    # The share as a Fraction only for the points drawn: a Decimal compares exactly with a
+    # Fraction, and making one per customer was most of the chart's time.
+    reach = PARETO_MARK * Fraction(total)
     for k, value in enumerate(ordered, start=1):
         cumulative += value
-        share = _share(cumulative, total)
-        if mark is None and total and share >= PARETO_MARK:
+        if mark is None and total and cumulative >= reach:
             mark = Fraction(k, n)
-            points.append((mark, share))
+            points.append((mark, _share(cumulative, total)))
         elif k % step == 0 or k == n:
-            points.append((Fraction(k, n), share))
+            points.append((Fraction(k, n), _share(cumulative, total)))
     path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(xy(a, b) for a, b in points))
     mx, my = xy(mark, PARETO_MARK) if mark is not None else (0.0, 0.0)
     return Curve(label=label, path=path, mark_share=mark, mark_x=mx, mark_y=my)

@@ -32,7 +32,8 @@ from types import FrameType
 from typing import Any
 
 from pipeline import __version__
-from pipeline.calls import build_calls, write_call_lists
+from pipeline.call_lists import write_call_lists
+from pipeline.calls import build_calls
 from pipeline.checks.content import LinkPolicy
 from pipeline.checks.spam import SpamResult, SpamScorer, spamassassin_available
 from pipeline.checks.stage import (
@@ -697,7 +698,7 @@ def _previous_manifest(output: Path, run_id: str) -> dict[str, Any] | None:
 
 def _versions() -> dict[str, str]:
     versions = {"windstil": __version__, "python": platform.python_version()}
-    for dist in ("Jinja2", "mjml-python", "premailer", "nh3", "markdown-it-py", "Babel", "openpyxl"):
+    for dist in ("Jinja2", "mjml-python", "premailer", "nh3", "markdown-it-py", "Babel", "XlsxWriter"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -19,15 +19,8 @@ from hypothesis import given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
 
-from pipeline.calls import (
-    ALL_CSV_COLUMNS,
-    CSV_COLUMNS,
-    build_calls,
-    call_counts,
-    call_list_xlsx,
-    months_before,
-    write_call_lists,
-)
+from pipeline.call_lists import ALL_CSV_COLUMNS, CSV_COLUMNS, call_counts, call_list_xlsx, write_call_lists
+from pipeline.calls import build_calls, months_before
 from pipeline.models import (
     AccountManager,
     Activity,
@@ -605,6 +598,35 @@ def test_xlsx_opens_with_frozen_header_filter_and_real_dates() -> None:
     assert sheet.column_dimensions["K"].width >= 60
     assert book.sheetnames == ["Bellijst", "Uitleg"]
     assert book["Uitleg"]["A2"].value == "1 · Eerst"
+
+
+def test_xlsx_keeps_its_styles_and_print_setup() -> None:
+    """The header is bold white on dark blue, dates in the locale's format; it prints landscape, A4, one page wide."""
+    _data, calls = sample_calls()
+    book = openpyxl.load_workbook(io.BytesIO(call_list_xlsx(calls, AMS["am-jan"], AS_OF, language="en")))
+    sheet = book.active
+    corner = sheet["A1"]
+    assert corner.value == "Priority" and corner.font.b and corner.font.color.rgb == "FFFFFFFF"
+    assert (corner.fill.fill_type, corner.fill.fgColor.rgb) == ("solid", "FF1F4E79")
+    assert corner.alignment.vertical == "center" and corner.alignment.wrap_text
+    due, customer, points, last = sheet["B2"], sheet["D2"], sheet["K2"], sheet["L2"]
+    assert due.number_format == last.number_format == "DD/MM/YYYY" and due.alignment.vertical == "top"
+    assert customer.alignment.vertical == "top" and not customer.alignment.wrap_text
+    assert points.alignment.wrap_text and points.value.startswith("• ")
+    assert sheet["J2"].alignment.wrap_text and sheet["N2"].alignment.wrap_text
+    widths = {key: sheet.column_dimensions[key].width for key in "ADK"}
+    assert 10 <= widths["A"] < 11 and 28 <= widths["D"] < 29 and 70 <= widths["K"] < 71
+    setup = sheet.page_setup
+    # fitToWidth absent means 1, its default in the file format (ECMA-376 CT_PageSetup).
+    assert (setup.orientation, str(setup.paperSize)) == ("landscape", "9")
+    assert (setup.fitToWidth or 1, setup.fitToHeight) == (1, 0)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage and not sheet.print_options.gridLines
+    assert sheet.print_title_rows.replace("$", "") == "1:1"
+    explanation = book["Explanation"]
+    assert explanation["A1"].font.b and explanation["A7"].font.b and explanation["A7"].value == "Reason"
+    assert not explanation["A2"].font.b and explanation.column_dimensions["B"].width >= 100
+    assert book.properties.creator == "Windstil" and book.properties.created == datetime(2026, 11, 30)
+    assert book.properties.title == f"Call list {AMS['am-jan'].name} 2026-11-30"
 
 
 def test_xlsx_is_reproducible_and_empty_list_still_has_a_header() -> None:

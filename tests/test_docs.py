@@ -339,7 +339,7 @@ def test_every_segments_key_is_in_the_reference(tmp_path):
 
 def test_every_output_column_is_in_the_reference():
     """The columns of recipients.csv, the call lists and segments.csv are in reference/outputs.md."""
-    calls = importlib.import_module("pipeline.calls")
+    calls = importlib.import_module("pipeline.call_lists")
     select = importlib.import_module("pipeline.select")
     segment = importlib.import_module("pipeline.segment")
     columns = set(select.RECIPIENTS_COLUMNS) | set(calls.ALL_CSV_COLUMNS) | set(segment.SEGMENTS_CSV_COLUMNS)

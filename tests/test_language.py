@@ -15,15 +15,23 @@ import io
 import re
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from email.message import EmailMessage
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import lxml.html
 import openpyxl
 import pytest
+from babel import Locale
+from babel.numbers import format_currency, format_decimal, format_percent
 from conftest import AS_OF, write_tiny_project
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
+from pipeline.language import page_language
 from pipeline.reports import write_segmentation
 from pipeline.run import run_batch
 
@@ -241,3 +249,70 @@ def test_check_findings_are_recognised_and_said_in_dutch() -> None:
     said = dutch.text("text of 12px, under 14px ('Hallo', 3 places)")
     assert said == "tekst van 12px, onder 14px ('Hallo', 3 plekken)"
     assert dutch.text("a detail of a form nobody listed") == "a detail of a form nobody listed"
+
+
+# --------------------------------------------------------------------------- numbers, amounts, shares
+
+
+def _babel_percent(share: Fraction, locale: Locale) -> str:
+    """The percentage as Babel writes it without our rounding first: what PageLanguage.percent must equal."""
+    value = Decimal(share.numerator) / Decimal(share.denominator)
+    pattern = "#,##0.00%" if 0 < abs(value) < Decimal("0.00995") else "#,##0.0%"
+    return str(format_percent(value, pattern, locale=locale))
+
+
+@settings_(max_examples=300, deadline=None)
+@given(numerator=st.integers(-10**9, 10**9), denominator=st.integers(1, 10**9), code=st.sampled_from(["nl", "en"]))
+def test_a_share_is_written_as_babel_writes_it(numerator: int, denominator: int, code: str) -> None:
+    """A share rounded once and formatted from the cache reads exactly as Babel writes the exact share."""
+    words = page_language(code)
+    share = Fraction(numerator, denominator)
+    assert words.percent(share) == _babel_percent(share, words.locale)
+    assert words.percent(share) == words.percent(share)  # the second time from the cache
+
+
+@pytest.mark.parametrize("share", [Fraction(1, 2000), Fraction(-1, 2000), Fraction(-1, 10**6), Fraction(199, 20000),
+                                   Fraction(1, 40), Fraction(3, 40), Fraction(0), Fraction(-1, 3)])
+@pytest.mark.parametrize("code", ["nl", "en"])
+def test_halves_and_signed_zeros_of_shares_round_as_babel_rounds(share: Fraction, code: str) -> None:
+    """Half-way shares round half-even, and a tiny negative share keeps its minus sign, as Babel writes them."""
+    words = page_language(code)
+    assert words.percent(share) == _babel_percent(share, words.locale)
+
+
+@settings_(max_examples=300, deadline=None)
+@given(
+    amount=st.one_of(
+        st.decimals(min_value=-10**9, max_value=10**9, places=4, allow_nan=False),
+        st.integers(-10**9, 10**9),
+        st.floats(-1e9, 1e9, allow_nan=False),
+    ),
+    whole=st.booleans(),
+    code=st.sampled_from(["nl", "en"]),
+)
+def test_an_amount_is_written_as_babel_writes_it(amount: Decimal | int | float, whole: bool, code: str) -> None:
+    """An amount (cents or whole euros; Decimal, int or float) reads exactly as Babel writes it."""
+    words = page_language(code)
+    if whole:
+        expected = format_currency(amount, "EUR", format="¤ #,##0" if code == "nl" else "¤#,##0",
+                                   locale=words.locale, currency_digits=False)
+    else:
+        expected = format_currency(Decimal(amount), "EUR", locale=words.locale)
+    assert words.money(amount, whole=whole) == expected
+    assert words.money(Decimal("-0.004")) == format_currency(Decimal("-0.004"), "EUR", locale=words.locale)
+
+
+@settings_(max_examples=200, deadline=None)
+@given(value=st.one_of(st.integers(-10**12, 10**12), st.decimals(-10**6, 10**6, places=3, allow_nan=False),
+                       st.floats(-1e6, 1e6, allow_nan=False)),
+       digits=st.integers(0, 2), code=st.sampled_from(["nl", "en"]))
+def test_a_number_is_written_as_babel_writes_it(value: int | Decimal | float, digits: int, code: str) -> None:
+    """Integers, decimals and floats read as Babel writes them, whichever of 1, 1.0 and Decimal(1) came first."""
+    words = page_language(code)
+    if isinstance(value, float) or digits:
+        expected = format_decimal(value, "#,##0" + ("." + "0" * digits if digits else ""), locale=words.locale)
+    else:
+        expected = format_decimal(value, locale=words.locale)
+    assert words.number(value, digits) == expected
+    one_and_a_half = "1,5" if code == "nl" else "1.5"
+    assert (words.number(1), words.number(1.0), words.number(Decimal("1.5"))) == ("1", "1", one_and_a_half)

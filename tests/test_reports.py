@@ -8,6 +8,9 @@ from decimal import Decimal
 from fractions import Fraction
 
 from conftest import make_config
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from test_segment import REVENUE_ONLY, customer, dataset, order
 
 from pipeline.models import AccountManager, Override, Segment
@@ -24,6 +27,21 @@ def test_pareto_marks_where_80_percent_is_reached() -> None:
     assert revenue.mark_share == Fraction(1, 4)
     assert margin.mark_share == 1
     assert revenue.path.startswith("M56.0,296.0 L196.0,72.0")  # (0,0) then (25%, 80%)
+
+
+@settings_(max_examples=200, deadline=None)
+@given(st.lists(st.decimals(min_value=-1000, max_value=10**9, places=2, allow_nan=False), max_size=1500))
+def test_pareto_mark_is_the_first_customer_whose_cumulative_share_reaches_80_percent(values: list[Decimal]) -> None:
+    """The 80% mark is where the exact cumulative share first reaches 4/5, exactly at the boundary too."""
+    ordered = sorted((max(Decimal(0), v) for v in values), reverse=True)
+    total = sum(ordered, Decimal(0))
+    cumulative, expected = Decimal(0), None
+    for k, value in enumerate(ordered, start=1):
+        cumulative += value
+        if total and Fraction(cumulative) / Fraction(total) >= Fraction(4, 5):
+            expected = Fraction(k, len(ordered))
+            break
+    assert pareto_chart(values, values).curves[0].mark_share == expected
 
 
 def test_pareto_without_revenue_has_no_mark() -> None:
