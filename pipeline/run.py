@@ -40,6 +40,7 @@ from pipeline.checks.stage import (
     CheckResults,
     MessageKey,
     VariantKey,
+    add_spam_findings,
     checks_csv_bytes,
     message_variants,
     run_checks,
@@ -120,7 +121,8 @@ class _Timer:
         try:
             yield
         finally:
-            self.timings[name] = round(time.perf_counter() - start, 3)
+            # A stage may come back (the checks wait for SpamAssassin after the reports): its times add up.
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 3)
 
 
 def run_batch(
@@ -194,10 +196,7 @@ def run_batch(
                     with timer.stage("checks"):
                         # Before the render processes stop: they run the content checks of the variants.
                         checks = run_checks(writer.root, rendered, variants, _link_policy(settings, run_id),
-                                            _spam_source(scorer, spam_targets), spam_available=scorer is not None,
                                             pool=processes.pool)
-                        if scorer is not None and scorer.new and not dry_run:
-                            state.add_spam_scores(scorer.new)
                 processes.stop()  # idle from here on: their memory is given back before the call lists
                 segmentation = _unpark(parked)
                 with timer.stage("calls"):
@@ -222,6 +221,14 @@ def run_batch(
                     writer.write_bytes("recipients.csv", recipients_csv_bytes(selections))
                     writer.write_bytes("rejects.csv", rejects_csv_bytes(data))
                     writer.write_bytes("deliveries.csv", deliveries_csv_bytes(rendered.values()))
+                if settings.checks_enabled and rendered is not None:
+                    with timer.stage("checks"):
+                        # SpamAssassin went on scoring alongside the call lists and reports (one
+                        # core each, mostly); only what it has left is waited for here.
+                        add_spam_findings(checks, rendered, variants, _spam_source(scorer, spam_targets)(),
+                                          spam_available=scorer is not None)
+                        if scorer is not None and scorer.new and not dry_run:
+                            state.add_spam_scores(scorer.new)
                 writer.write_bytes("checks.csv", checks_csv_bytes(checks))
                 counts = _counts(data, segmentation, quiet, selections, rendered, calls) | checks.counts()
                 previous = _previous_manifest(output, run_id)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from typing import Literal
 
 import pytest
 
 from pipeline.checks import CHECKS, Finding, Level
 from pipeline.checks.content import LinkPolicy, content_findings, fragment_findings
 from pipeline.checks.personal import personal_findings
-from pipeline.checks.spam import SpamResult, SpamScorer, spam_findings
+from pipeline.checks.spam import SpamResult, SpamScorer, content_hash, spam_findings, spamd_commands
 
 RUN = "2026-11-30"
 UTM = "utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=2026-11-30"
@@ -233,24 +234,70 @@ def test_spamassassin_scores_a_spammy_message_and_caches_it() -> None:
 
 
 @pytest.mark.skipif(shutil.which("spamassassin") is None, reason="SpamAssassin is not installed")
-def test_closing_the_scorer_ends_a_spamassassin_at_work() -> None:
-    """An interrupted run does not wait for SpamAssassin: close() kills the process scoring a batch."""
+@pytest.mark.parametrize("daemon", ["installed", None], ids=["spamd", "spamassassin"])
+def test_closing_the_scorer_ends_a_spamassassin_at_work(daemon: Literal["installed"] | None) -> None:
+    """An interrupted run does not wait for SpamAssassin: close() kills what is scoring, and the run's spamd."""
     import time
 
     from pipeline.checks.spam import BATCH
 
-    scorer: SpamScorer[int] = SpamScorer({})
+    if daemon == "installed" and spamd_commands() is None:
+        pytest.skip("spamd is not installed")
+    scorer: SpamScorer[int] = SpamScorer({}, daemon=daemon)
     for number in range(BATCH):  # a full batch starts at once
         scorer.submit(number, _eml(f"Bericht {number}"))
-    for _ in range(200):
+    for _ in range(400):
         if scorer._running:
             break
         time.sleep(0.05)
     running = list(scorer._running)
     assert running
+    spamd = scorer._daemon
+    assert (spamd is not None) == (daemon == "installed")
     scorer.close()
     assert all(process.poll() is not None for process in running)
+    assert spamd is None or not spamd.alive
     assert scorer.new == {}
+
+
+SPAMMY = _eml("Dear friend, you WON $1,000,000!!! Click here to claim your prize now. 100% FREE, act now! "
+              "Viagra, cheap pills, limited time offer. Send your bank account details today.")
+
+
+@pytest.mark.skipif(spamd_commands() is None, reason="spamd is not installed")
+def test_spamd_gives_the_scores_spamassassin_gives() -> None:
+    """The run's spamd scores each message exactly as `spamassassin -L` does (same rules, same settings)."""
+    messages = {
+        "gtube": _eml("XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"),
+        "plain": _eml("Beste Anne,\r\n\r\nWanneer heeft u voor het laatst een back-up teruggezet?\r\n\r\nJan"),
+        "spammy": SPAMMY,
+    }
+    with_spamd: SpamScorer[str] = SpamScorer({})
+    alone: SpamScorer[str] = SpamScorer({}, daemon=None)
+    for scorer in (with_spamd, alone):
+        for key, eml in messages.items():
+            scorer.submit(key, eml)
+    scores, expected = with_spamd.results(), alone.results()
+    assert set(with_spamd.scored_by.values()) == {"spamd"}
+    assert set(alone.scored_by.values()) == {"spamassassin"}
+    assert scores == expected
+    spammy, plain = scores["spammy"], scores["plain"]
+    assert spammy is not None and plain is not None and scores["gtube"] is not None
+    assert spammy.score > plain.score
+
+
+@pytest.mark.skipif(shutil.which("spamassassin") is None or shutil.which("spamc") is None,
+                    reason="SpamAssassin is not installed")
+@pytest.mark.parametrize("spamd", ["/nonexistent/spamd", shutil.which("false") or "/bin/false"],
+                         ids=["missing", "exits"])
+def test_without_a_working_spamd_spamassassin_scores_alone(spamd: str) -> None:
+    """A spamd that is missing or does not start leaves the scoring to `spamassassin -L`, with the same result."""
+    spamc = shutil.which("spamc") or "spamc"
+    scorer: SpamScorer[str] = SpamScorer({}, daemon=(spamd, spamc))
+    scorer.submit("spammy", SPAMMY)
+    result = scorer.results()["spammy"]
+    assert scorer.scored_by == {content_hash(SPAMMY): "spamassassin"}
+    assert result is not None and result.score > 0 and result.rules
 
 
 def test_spam_summary_shows_a_slightly_negative_total_as_zero() -> None:

@@ -1,9 +1,15 @@
-"""SpamAssassin scores of a run's variants, offline (`spamassassin -L`), in the background.
+"""SpamAssassin scores of a run's variants, offline, in the background.
 
-SpamAssassin needs a few seconds to load its rules and then a fraction of a second per
-message, so the messages go to it in batches, as one mbox per process, from a thread that
-works while the render processes are still rendering. Scores are kept by the message's
-content hash (in the state), so a re-run scores only what changed.
+SpamAssassin spends one to two seconds loading its rules and then about 0.2 CPU-second on
+each of our messages. Where spamd is installed, the run starts a spamd of its own at the
+first message to score (local tests only, on a unix socket in a private temporary folder,
+two children, ended with the run) and hands it each message with spamc as soon as the
+message is written, so the rules are loaded once a run instead of once per batch. Without
+spamd, or when it does not start, the messages go to `spamassassin -L` in batches, one mbox
+per process. Both read the same rules with the same settings, so a message gets the same
+score either way. SpamAssassin runs at a lower priority than the run itself: it takes the
+cores the render and the later stages leave idle instead of slowing them down. Scores are
+kept by the message's content hash (in the state), so a re-run scores only what changed.
 """
 
 from __future__ import annotations
@@ -11,33 +17,50 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import re
 import shutil
-import subprocess  # nosec B404 - runs the fixed spamassassin command, no shell
+import subprocess  # nosec B404 - runs the fixed spamassassin, spamd and spamc commands, no shell
 import tempfile
 import threading
-from collections.abc import Hashable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pipeline.checks import Finding, Level
 
 log = logging.getLogger(__name__)
 
 WARN_AT, ERROR_AT = 2.0, 5.0
-BATCH = 16  # messages per spamassassin process: its start-up is shared by a batch
+BATCH = 16  # messages per `spamassassin -L` process: its start-up is shared by a batch
+WORKERS = 2  # messages scored at once: each is one busy core, and the render needs the others
 TIMEOUT_PER_MESSAGE = 30.0  # seconds; SpamAssassin's own per-message limit is 300
+START_TIMEOUT = 60.0  # seconds for spamd to load its rules and answer; then spamassassin -L takes over
+# Below the run's own processes: SpamAssassin gets the cores they leave idle.
+NICENESS = 10
 _STATUS = re.compile(
     rb"^X-Spam-Status: (?:Yes|No), score=(-?[\d.]+) required=[\d.]+ tests=(.*?)\s+autolearn=",
     re.M | re.S,
 )
 # Offline rules only, and nothing learnt from what we score: our drafts are not mail received.
 # report_safe 0: the message comes back as it was, with the X-Spam headers added (and our own key header).
-OPTIONS = ("-L", "--cf=use_bayes 0", "--cf=bayes_auto_learn 0", "--cf=use_auto_whitelist 0", "--cf=report_safe 0")
+# The same lines configure `spamassassin -L` and spamd, so both give a message the same score.
+CONFIG = (
+    "use_bayes 0",
+    "bayes_auto_learn 0",
+    # SpamAssassin 4 knows the setting only while the AWL plugin is loaded (Debian does not load it).
+    "ifplugin Mail::SpamAssassin::Plugin::AWL",
+    "use_auto_whitelist 0",
+    "endif",
+    "report_safe 0",
+)
+OPTIONS = ("-L", *(f"--cf={line}" for line in CONFIG))
 # SpamAssassin's mbox reader may reorder the messages (it sorts by date): each carries its number.
 _KEY = re.compile(rb"^X-Windstil-Key: (\d+)\r?$", re.M)
+# Debian installs spamd in /usr/sbin, which is not on an ordinary user's PATH.
+_SBIN = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,29 +95,117 @@ def spamassassin_available() -> bool:
     return shutil.which("spamassassin") is not None
 
 
+def spamd_commands() -> tuple[str, str] | None:
+    """Return the installed spamd and spamc commands, or None when either is missing."""
+    spamd = shutil.which("spamd") or shutil.which("spamd", path=os.pathsep.join(_SBIN))
+    spamc = shutil.which("spamc")
+    return (spamd, spamc) if spamd and spamc else None
+
+
+def _niced(command: Sequence[str]) -> list[str]:
+    """Return `command` to run at the lower priority (as it is where `nice` is missing)."""
+    nice = shutil.which("nice")
+    return [nice, "-n", str(NICENESS), *command] if nice else list(command)
+
+
+class _Spamd:
+    """A spamd of one run: local tests only, on a unix socket in `folder`, until stop().
+
+    The socket lives in the scorer's private temporary folder (mode 0700), so no other user
+    of the machine can hand it messages.
+    """
+
+    def __init__(self, spamd: str, spamc: str, folder: Path) -> None:
+        self.spamc = spamc
+        self.socket = folder / "spamd.sock"
+        self._log = folder / "spamd.log"
+        with self._log.open("wb") as log_file:
+            self._process = subprocess.Popen(  # noqa: S603  # nosec B603 - fixed command and options, no shell
+                _niced([spamd, *OPTIONS, "--nouser-config", f"--socketpath={self.socket}",
+                        f"--min-children={WORKERS}", f"--max-children={WORKERS}", f"--max-spare={WORKERS}",
+                        "--syslog=stderr"]),
+                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+            )
+
+    def wait_ready(self, timeout: float, cancelled: threading.Event) -> bool:
+        """Wait until spamd answers a ping; return False if it exits, the time is up or the run stops."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not cancelled.is_set():
+            if self._process.poll() is not None:
+                return False
+            if self.socket.exists():
+                try:
+                    ping = subprocess.run(  # noqa: S603  # nosec B603 - fixed command, no shell
+                        [self.spamc, "-U", str(self.socket), "-K"], capture_output=True, timeout=10, check=False)
+                except subprocess.TimeoutExpired:
+                    continue
+                if ping.returncode == 0:
+                    return True
+            cancelled.wait(0.05)
+        return False
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def command(self, size: int) -> list[str]:
+        """Return the spamc command that scores one message of `size` bytes (no safe fallback: errors fail)."""
+        # spamc passes a message above its size limit through unscored, so the limit is the message's size.
+        return [self.spamc, "--no-safe-fallback", "-U", str(self.socket), "-s", str(max(size, 1)),
+                "-t", str(int(TIMEOUT_PER_MESSAGE))]
+
+    def log_tail(self) -> str:
+        """Return the end of spamd's log, for a warning."""
+        try:
+            return self._log.read_text(encoding="utf-8", errors="replace").strip()[-300:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """End spamd and its children (it ends them itself on SIGTERM)."""
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+
 K = TypeVar("K", bound=Hashable)
+_Job = tuple[str, bytes]  # content hash, message
 
 
 class SpamScorer(Generic[K]):
-    """Score messages in the background, batch by batch, reusing cached scores.
+    """Score messages in the background, as they come, reusing cached scores.
 
     `submit()` hands over a message (from any thread); `results()` waits for all and returns
-    the score of each key (None where SpamAssassin failed).
+    the score of each key (None where SpamAssassin failed). `daemon` says which spamd and
+    spamc to use: "installed" (the default) finds them, None scores with `spamassassin -L` only.
     """
 
-    def __init__(self, cache: Mapping[str, SpamResult], *, command: str | None = None) -> None:
+    def __init__(
+        self,
+        cache: Mapping[str, SpamResult],
+        *,
+        command: str | None = None,
+        daemon: tuple[str, str] | Literal["installed"] | None = "installed",
+    ) -> None:
         self.command = command or shutil.which("spamassassin")
+        self._daemon_commands = spamd_commands() if daemon == "installed" else daemon
+        self._daemon: _Spamd | None = None
+        self._daemon_tried = False
         self._cache = dict(cache)
         self.new: dict[str, SpamResult] = {}  # scored now: to be kept in the state
+        self.scored_by: dict[str, str] = {}  # content hash → "spamd" or "spamassassin", of those scored now
         self._keys: dict[K, str] = {}  # submitted key → content hash
-        self._pending: list[tuple[str, bytes]] = []
-        self._futures: list[Future[None]] = []
+        self._queued: set[str] = set()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._running: set[subprocess.Popen[bytes]] = set()
-        self._closed = False
-        # Two SpamAssassin processes at most: each is one busy core, and the render needs the others.
-        self._pool = ThreadPoolExecutor(max_workers=max(1, min(2, (os.cpu_count() or 1))),
-                                        thread_name_prefix="windstil-spam")
+        self._closed = threading.Event()
         self._folder = tempfile.TemporaryDirectory(prefix="windstil-spam-")
         (Path(self._folder.name) / "user_prefs").write_text("", encoding="utf-8")
 
@@ -107,82 +218,172 @@ class SpamScorer(Generic[K]):
         digest = content_hash(eml)
         with self._lock:
             self._keys[key] = digest
-            if digest in self._cache or not self.available:
+            if digest in self._cache or digest in self._queued or not self.available or self._closed.is_set():
                 return
-            self._pending.append((digest, eml))
-            if len(self._pending) >= BATCH:
-                self._flush()
-
-    def _flush(self) -> None:
-        batch, self._pending = self._pending, []
-        if batch:
-            self._futures.append(self._pool.submit(self._score, batch))
+            self._queued.add(digest)
+            if not self._workers:  # the first message to score starts the workers (and they spamd)
+                self._workers = [threading.Thread(target=self._work, name=f"windstil-spam-{n}", daemon=True)
+                                 for n in range(WORKERS)]
+                for worker in self._workers:
+                    worker.start()
+        self._queue.put((digest, eml))
 
     def results(self) -> dict[K, SpamResult | None]:
         """Wait for every submitted message; return its result by key."""
-        with self._lock:
-            self._flush()
-            futures = list(self._futures)
-        for future in futures:
-            future.result()
+        self._queue.put(None)  # the end of the messages
+        for worker in self._workers:
+            worker.join()
         self.close()
         return {key: self._cache.get(digest) for key, digest in self._keys.items()}
 
     def close(self) -> None:
-        """Stop scoring: end a SpamAssassin still at work, stop the threads, remove the temporary files.
+        """Stop scoring: end SpamAssassin's processes and spamd, stop the threads, remove the temporary files.
 
         After results() nothing is running; called on the way out of a failed or interrupted
-        run, it does not wait for SpamAssassin to finish a batch nobody will read.
+        run, it does not wait for SpamAssassin to finish messages nobody will read.
         """
         with self._lock:
-            self._closed = True
+            self._closed.set()
             for process in self._running:
                 process.kill()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._queue.put(None)
+        for worker in self._workers:
+            worker.join()
+        with self._start_lock:
+            if self._daemon is not None:
+                self._daemon.stop()
         self._folder.cleanup()
 
-    def _score(self, batch: list[tuple[str, bytes]]) -> None:
-        mbox = b"".join(_mbox_entry(eml, number) for number, (_, eml) in enumerate(batch))
-        if self.command is None:  # submit() queues nothing without it
-            return
-        with self._lock:
-            if self._closed:
-                return
+    # ----------------------------------------------------------------- the workers
+
+    def _work(self) -> None:
+        """Score queued messages until the end: one by one with spamd, else in batches with `spamassassin -L`."""
+        while (job := self._next()) is not None:
+            daemon = self._ready_daemon()
+            if daemon is not None and self._score_with_spamd(daemon, job):
+                continue
+            batch = [job]
+            while len(batch) < BATCH and (more := self._next()) is not None:
+                batch.append(more)
+            self._score_with_spamassassin(batch)
+
+    def _next(self) -> _Job | None:
+        """Return the next message to score, or None at the end (left in the queue for the other workers)."""
+        job = self._queue.get()
+        if job is None or self._closed.is_set():
+            self._queue.put(None)
+            return None
+        return job
+
+    def _ready_daemon(self) -> _Spamd | None:
+        """Return the run's spamd, started on first use; None without spamd or when it failed."""
+        with self._start_lock:
+            if self._daemon_tried or self._daemon_commands is None:
+                return self._daemon
+            self._daemon_tried = True
+            spamd, spamc = self._daemon_commands
             try:
-                process = subprocess.Popen(  # noqa: S603  # nosec B603 - fixed command and options, mbox on stdin
-                    [self.command, *OPTIONS, "-p", str(Path(self._folder.name) / "user_prefs"), "--mbox"],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                )
+                daemon = _Spamd(spamd, spamc, Path(self._folder.name))
             except OSError as error:
-                log.warning("spamassassin could not start: %s", error)
-                return
+                log.info("spamd could not start (%s); scoring with spamassassin -L", error)
+                return None
+            if daemon.wait_ready(START_TIMEOUT, self._closed):
+                self._daemon = daemon
+            else:
+                daemon.stop()
+                if not self._closed.is_set():
+                    log.warning("spamd did not start; scoring with spamassassin -L: %s", daemon.log_tail())
+            return self._daemon
+
+    def _start(self, command: list[str]) -> subprocess.Popen[bytes] | None:
+        """Start one SpamAssassin process unless the scorer is closed (then close() cannot miss it)."""
+        with self._lock:
+            if self._closed.is_set():
+                return None
+            try:
+                process = subprocess.Popen(  # noqa: S603  # nosec B603 - fixed command and options, message on stdin
+                    command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            except OSError as error:
+                log.warning("%s could not start: %s", Path(command[0]).name, error)
+                return None
             self._running.add(process)
+            return process
+
+    def _communicate(self, process: subprocess.Popen[bytes], data: bytes, timeout: float) -> tuple[bytes, bytes] | None:
+        """Return a process's output, or None when it took longer than `timeout` (it is ended)."""
         try:
-            stdout, stderr = process.communicate(mbox, timeout=30 + TIMEOUT_PER_MESSAGE * len(batch))
+            return process.communicate(data, timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
-            log.warning("spamassassin took too long on %d messages; they are not scored", len(batch))
-            return
+            return None
         finally:
             with self._lock:
                 self._running.discard(process)
-        if self._closed:
+
+    def _score_with_spamd(self, daemon: _Spamd, job: _Job) -> bool:
+        """Score one message with spamc; return False when spamd is gone (the caller falls back)."""
+        digest, eml = job
+        process = self._start(daemon.command(len(eml)))
+        if process is None:
+            return True  # closed, or spamc missing: nothing more to do for this message
+        output = self._communicate(process, eml, TIMEOUT_PER_MESSAGE + 5)
+        if self._closed.is_set():
+            return True
+        result = _status(output[0]) if output is not None else None
+        if result is not None:
+            self._keep({digest: result}, "spamd")
+            return True
+        if not daemon.alive:
+            with self._start_lock:
+                if self._daemon is daemon:
+                    log.warning("spamd stopped; scoring the rest with spamassassin -L: %s", daemon.log_tail())
+                    self._daemon = None
+            return False
+        error = output[1].decode("utf-8", "replace").strip()[-300:] if output is not None else "took too long"
+        log.warning("spamc gave no score for a message (exit %s): %s", process.returncode, error)
+        return True
+
+    def _score_with_spamassassin(self, batch: list[_Job]) -> None:
+        """Score a batch as one mbox with one `spamassassin -L` process."""
+        if self.command is None:  # submit() queues nothing without it
             return
-        scored: dict[int, SpamResult] = {}
+        mbox = b"".join(_mbox_entry(eml, number) for number, (_, eml) in enumerate(batch))
+        process = self._start(_niced([self.command, *OPTIONS, "-p", str(Path(self._folder.name) / "user_prefs"),
+                                      "--mbox"]))
+        if process is None:
+            return
+        output = self._communicate(process, mbox, 30 + TIMEOUT_PER_MESSAGE * len(batch))
+        if self._closed.is_set():
+            return
+        if output is None:
+            log.warning("spamassassin took too long on %d messages; they are not scored", len(batch))
+            return
+        stdout, stderr = output
+        scored: dict[str, SpamResult] = {}
         for message in re.split(rb"(?m)^From windstil@localhost ", stdout):
-            key, status = _KEY.search(message), _STATUS.search(message)
-            if key is not None and status is not None:
-                tests = status.group(2).decode("ascii", "replace")
-                rules = tuple(r for r in re.split(r"[,\s]+", tests) if r and r != "none")
-                scored[int(key.group(1))] = SpamResult(float(status.group(1)), rules)
+            key, result = _KEY.search(message), _status(message)
+            if key is not None and result is not None and int(key.group(1)) < len(batch):
+                scored[batch[int(key.group(1))][0]] = result
         if len(scored) != len(batch):
             log.warning("spamassassin scored %d of %d messages (exit %d): %s", len(scored), len(batch),
                         process.returncode, stderr.decode("utf-8", "replace").strip()[-300:])
+        self._keep(scored, "spamassassin")
+
+    def _keep(self, scored: Mapping[str, SpamResult], by: str) -> None:
         with self._lock:
-            for number, result in scored.items():
-                digest = batch[number][0]
+            for digest, result in scored.items():
                 self._cache[digest] = self.new[digest] = result
+                self.scored_by[digest] = by
+
+
+def _status(message: bytes) -> SpamResult | None:
+    """Return the score and rules of SpamAssassin's X-Spam-Status header in `message`, if there is one."""
+    status = _STATUS.search(message)
+    if status is None:
+        return None
+    tests = status.group(2).decode("ascii", "replace")
+    return SpamResult(float(status.group(1)), tuple(r for r in re.split(r"[,\s]+", tests) if r and r != "none"))
 
 
 def _mbox_entry(eml: bytes, number: int) -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import statistics
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,21 +98,19 @@ def run_checks(
     rendered: Mapping[MessageKey, RenderedMessage],
     variants: Mapping[MessageKey, VariantKey],
     policy: LinkPolicy,
-    spam: Callable[[], Mapping[VariantKey, SpamResult | None] | None],
     *,
-    spam_available: bool,
     pool: Any = None,
 ) -> CheckResults:
     """Check every rendered message in `folder` (the run folder); return the findings per message.
 
     The content-only checks of each variant's representative go to `pool` (the run's render
     processes, idle by now) when there is one, while this process runs the personal checks of
-    every message. `spam` is called last, for the scores of the variants scored (None: spam
-    scoring is off).
+    every message. The spam scores come later, with add_spam_findings(): SpamAssassin goes on
+    scoring while the run makes its call lists and reports.
     """
     representatives: dict[VariantKey, MessageKey] = {}
     for key, message in rendered.items():
-        representatives.setdefault(variants.get(key) or (key[1].value, "", message.item_ids), key)
+        representatives.setdefault(_variant(key, message, variants), key)
     jobs = [(str(folder / "emails" / contact_id / kind.value), policy) for contact_id, kind in representatives.values()]
     keys = list(rendered)
     messages = [(str(folder / "emails" / contact_id / kind.value), rendered[(contact_id, kind)].subject,
@@ -127,18 +125,40 @@ def run_checks(
         content, personal_batches = map(variant_findings, jobs), map(message_findings, batches)
     personal = dict(zip(keys, (found for batch in personal_batches for found in batch), strict=True))
     by_variant = dict(zip(representatives, content, strict=True))
-    scores = spam()
-    if scores is not None:
-        for variant, found in by_variant.items():
-            by_variant[variant] = (*found, *spam_findings(scores.get(variant), available=spam_available,
-                                                          scored=variant in scores))
-    results = CheckResults(spam=dict(scores or {}))
+    results = CheckResults()
     for key, message in rendered.items():
-        shared = by_variant[variants.get(key) or (key[1].value, "", message.item_ids)]
+        shared = by_variant[_variant(key, message, variants)]
         results.findings[key] = (*personal[key], *shared) if personal[key] else shared
     log.info("checks: %d messages, %d variants, %d findings", len(rendered), len(by_variant),
              sum(len(f) for f in results.findings.values()))
     return results
+
+
+def add_spam_findings(
+    results: CheckResults,
+    rendered: Mapping[MessageKey, RenderedMessage],
+    variants: Mapping[MessageKey, VariantKey],
+    scores: Mapping[VariantKey, SpamResult | None] | None,
+    *,
+    spam_available: bool,
+) -> None:
+    """Add each message's spam_score finding (its variant's) to `results`; `scores` None: spam scoring is off."""
+    if scores is None:
+        return
+    results.spam = dict(scores)
+    by_variant: dict[VariantKey, tuple[Finding, ...]] = {}
+    for key, message in rendered.items():
+        variant = _variant(key, message, variants)
+        if variant not in by_variant:
+            by_variant[variant] = tuple(spam_findings(scores.get(variant), available=spam_available,
+                                                      scored=variant in scores))
+        if by_variant[variant]:
+            results.findings[key] = (*results.findings.get(key, ()), *by_variant[variant])
+
+
+def _variant(key: MessageKey, message: RenderedMessage, variants: Mapping[MessageKey, VariantKey]) -> VariantKey:
+    """Return a message's variant (one of its own when the selections did not name it)."""
+    return variants.get(key) or (key[1].value, "", message.item_ids)
 
 
 CONTENT_CHUNK = 16  # variants handed to a render process at once
