@@ -101,6 +101,7 @@ from pipeline.models import (
     Settings,
 )
 from pipeline.segment import DUTCH, months_before
+from pipeline.tables import bought_products, revenue_in_window
 from pipeline.templating import BUNDLED, page_environment
 from pipeline.writer import RunWriter, utf8_text_buffer
 
@@ -273,10 +274,10 @@ def _group(
             talks[interaction.customer_id].append(interaction)
     # What the orders tell, from their columns: an Order of every order at once would be the
     # largest thing this process holds, and making them one customer at a time costs seconds.
-    bought = data.orders.bought_products()
+    bought = bought_products(data.orders)
     start = months_before(as_of, config.window_months)
-    revenue = data.orders.revenue_in_window(start, as_of)
-    previous_revenue = data.orders.revenue_in_window(months_before(as_of, 2 * config.window_months), start)
+    revenue = revenue_in_window(data.orders, start, as_of)
+    previous_revenue = revenue_in_window(data.orders, months_before(as_of, 2 * config.window_months), start)
     evaluations: dict[str, list[Evaluation]] = defaultdict(list)
     for evaluation in data.evaluations:
         if evaluation.date <= as_of:

@@ -33,6 +33,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
+import polars as pl
 from email_validator import EmailNotValidError, validate_email
 
 from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently, read_yaml
@@ -48,7 +49,6 @@ from pipeline.models import (
     Interaction,
     Level,
     OrderStatus,
-    OrderTableBuilder,
     OurLevel,
     Product,
     Project,
@@ -57,6 +57,7 @@ from pipeline.models import (
     Settings,
     Suppression,
 )
+from pipeline.tables import OrderColumns, amount_parts
 
 __all__ = [
     "Validation",
@@ -154,17 +155,19 @@ def parse_amount(text: str, decimal_mark: str = ".") -> Decimal:
         raise CellError("invalid amount") from None
 
 
-def _amount_parts(text: str, decimal_mark: str) -> Decimal | tuple[int, int]:
-    """Return parse_amount(text) as (coefficient, exponent) when that is quick, else the Decimal.
+def _amount_parts(text: str, decimal_mark: str) -> tuple[int, int]:
+    """Return parse_amount(text) as (coefficient, exponent), as the orders table keeps it.
 
-    What an OrderTable stores: a plain export number needs no Decimal made and taken apart.
+    A plain export number needs no Decimal made and taken apart. An amount beyond 1.7E+38
+    (an Int128) is no amount of money, and the table cannot hold it: refused.
     """
-    if decimal_mark == "." and _PLAIN_POINT.fullmatch(text):
+    if decimal_mark == "." and _PLAIN_POINT.fullmatch(text) and len(text) < 38:
         whole, _, decimals = text.partition(".")
-        coefficient = int(whole + decimals)
-        if coefficient or whole[0] != "-":  # a negative zero is a Decimal's own
-            return coefficient, -len(decimals)
-    return parse_amount(text, decimal_mark)
+        return int(whole + decimals), -len(decimals)
+    parts = amount_parts(parse_amount(text, decimal_mark))
+    if parts is None:
+        raise CellError("invalid amount")
+    return parts
 
 
 def parse_date(text: str) -> date:
@@ -625,10 +628,10 @@ def _load_all(settings: Settings) -> _Loaded:
             continue
         contacts[contact_id] = contact
 
-    # The orders go straight into their columns. Which order_id is on which row is needed until
+    # The orders go straight into their columns. Whose order each order_id is is needed until
     # the evaluations are checked against it, and then dropped.
-    orders = OrderTableBuilder()
-    order_rows: dict[str, int] = {}
+    orders = OrderColumns()
+    order_rows: dict[str, str] = {}
     parts = lambda v: _amount_parts(v, mark)  # noqa: E731 - a one-line reader bound to the mark
     for row in _rows(tables["orders.csv"], rejects):
         order_id = row.id("order_id")
@@ -648,7 +651,7 @@ def _load_all(settings: Settings) -> _Loaded:
         if row.bad:
             bad_rows[row.table.file] += 1
             continue
-        order_rows[order_id] = len(order_rows)
+        order_rows[order_id] = customers[customer_id].customer_id
         orders.add(
             order_id=order_id,
             customer_id=customers[customer_id].customer_id,  # one string per customer, not per row
@@ -657,7 +660,7 @@ def _load_all(settings: Settings) -> _Loaded:
             product_id=products[product_id].id if product_id in products else product_id,
             description=once(row.text("description")),
             end_date=end_date,
-            cost=cost if cost is not None else Decimal(0),
+            cost=cost if cost is not None else (0, 0),
             status=status,
         )
 
@@ -683,12 +686,12 @@ def _load_all(settings: Settings) -> _Loaded:
         score = row.parsed("score", score_of, required=True)
         if score is not None and not 1 <= score <= 10:
             row.reject("score", row.raw("score"), "score outside 1-10")
-        order_row = order_rows.get(order_id) if order_id else None
+        order_of = order_rows.get(order_id) if order_id else None
         if not row.bad and customer_id not in customers:
             row.reject("customer_id", customer_id, "unknown customer_id")
-        elif not row.bad and order_id and order_row is None:
+        elif not row.bad and order_id and order_of is None:
             row.reject("order_id", order_id, "unknown order_id")
-        elif not row.bad and order_row is not None and orders.customer_id(order_row) != customer_id:
+        elif not row.bad and order_of is not None and order_of != customer_id:
             row.reject("order_id", order_id, "order of another customer")
         if row.bad:
             bad_rows[row.table.file] += 1
@@ -699,7 +702,7 @@ def _load_all(settings: Settings) -> _Loaded:
         # at 30,000 demo customers, never given back).
         evaluations.add(customer_id, when, score, order_id, row.text("comment"))  # each distinct value kept once
     del order_rows
-    order_table = orders.build()
+    order_table = orders.frame()
 
     interactions = RecordTableBuilder(Interaction)
     for row in _rows(tables.get("interactions.csv"), rejects):
@@ -746,7 +749,8 @@ def _load_all(settings: Settings) -> _Loaded:
 
     warnings: list[str] = []
     errors = [p for p in product_problems if not (p.line is None and p.field == "")]
-    unknown_products = Counter(p for (p,) in order_table.rows("product_id") if p and p not in products)
+    named = order_table.filter((pl.col("product_id") != "") & ~pl.col("product_id").is_in(list(products)))
+    unknown_products = Counter(named.get_column("product_id").to_list())
     if unknown_products:
         example = ", ".join(sorted(unknown_products)[:3])
         warnings.append(

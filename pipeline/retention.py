@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
+import polars as pl
+
 from pipeline.models import (
     Dataset,
     Evaluation,
     Interaction,
     LostCustomer,
-    OrderStatus,
     RetainedChange,
     Retention,
     RetentionSegment,
@@ -28,6 +29,7 @@ from pipeline.models import (
 )
 from pipeline.reports import render_retention_report
 from pipeline.segment import months_before, segment
+from pipeline.tables import counted_orders, revenue_in_window
 
 __all__ = ["compute_retention", "months_between", "render_retention_report"]
 
@@ -57,8 +59,8 @@ def compute_retention(
     previous_start = months_before(as_of, 2 * config.window_months)
     known = data.customers
     # A customer bought in a window when it has a revenue sum there (of non-cancelled orders).
-    revenue_now = data.orders.revenue_in_window(start, as_of)
-    revenue_before = data.orders.revenue_in_window(previous_start, start)
+    revenue_now = revenue_in_window(data.orders, start, as_of)
+    revenue_before = revenue_in_window(data.orders, previous_start, start)
     current = {cid for cid in revenue_now if cid in known}
     previous = {cid for cid in revenue_before if cid in known}
     # The segment each customer had at the end of the previous window, by the same method.
@@ -80,12 +82,14 @@ def compute_retention(
             seen = last_interaction.get(interaction.customer_id)
             if seen is None or interaction.date > seen:
                 last_interaction[interaction.customer_id] = interaction.date
-    last_order: dict[str, date] = {}
-    for customer_id, ordered, status in data.orders.rows("customer_id", "order_date", "status"):
-        if status is not OrderStatus.CANCELLED and ordered <= as_of:
-            seen = last_order.get(customer_id)
-            if seen is None or ordered > seen:
-                last_order[customer_id] = ordered
+    last_order: dict[str, date] = dict(
+        data.orders.lazy()
+        .filter(counted_orders() & (pl.col("order_date") <= as_of))
+        .group_by("customer_id")
+        .agg(pl.col("order_date").max())
+        .collect()
+        .iter_rows()
+    )
 
     lost = []
     for cid in lost_ids:

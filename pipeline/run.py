@@ -31,6 +31,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import polars as pl
+
 from pipeline import __version__
 from pipeline.calls import build_calls, write_call_lists
 from pipeline.errors import OutputError, UsageError, WindstilError
@@ -48,7 +50,6 @@ from pipeline.models import (
     Evaluation,
     Interaction,
     MessageKind,
-    OrderTable,
     Product,
     Project,
     RecordTable,
@@ -66,6 +67,7 @@ from pipeline.segment import resolve_segmentation, segments_csv_bytes
 from pipeline.select import recipients_csv_bytes, select
 from pipeline.site import SiteData, write_site
 from pipeline.state import State
+from pipeline.tables import orders_of_customers
 from pipeline.unsubscribe import load_secret
 from pipeline.writer import RunWriter, atomic_folder, csv_bytes, remove_stale_temp_folders, spreadsheet_text
 
@@ -235,7 +237,7 @@ class _Chunk:
     selections: tuple[Selection, ...]
     customers: dict[str, Customer]
     contacts: dict[str, Contact]
-    orders: OrderTable  # of its customers only
+    orders: pl.DataFrame  # of its customers only
 
 
 class _RenderProcesses:
@@ -360,7 +362,7 @@ def _chunks(todo: Sequence[Selection], data: Dataset, size: int, root: Path) -> 
             selections=selections,
             customers={c: data.customers[c] for c in customer_ids if c in data.customers},
             contacts={s.contact_id: data.contacts[s.contact_id] for s in selections},
-            orders=data.orders.of_customers(customer_ids),
+            orders=orders_of_customers(data.orders, customer_ids),
         )
 
 

@@ -28,6 +28,7 @@ from pipeline.models import (
     SegmentMove,
     SegmentsConfig,
 )
+from pipeline.tables import window_totals
 from pipeline.writer import RunWriter, csv_bytes, spreadsheet_text
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def segment(
     start = months_before(as_of, config.window_months)
     # Over the columns: the sums are the Decimals adding up each order's revenue and
     # revenue − cost make, without making an Order per row.
-    in_window_revenue, in_window_margin = data.orders.window_totals(start, as_of)
+    in_window_revenue, in_window_margin = window_totals(data.orders, start, as_of)
     revenue: dict[str, Decimal] = defaultdict(Decimal, in_window_revenue)
     net_margin: dict[str, Decimal] = defaultdict(Decimal, in_window_margin)
 

@@ -66,6 +66,7 @@ from pipeline.models import (
     SkipReason,
     Treatment,
 )
+from pipeline.tables import bought_products
 from pipeline.writer import csv_bytes
 
 log = logging.getLogger(__name__)
@@ -306,7 +307,7 @@ class _Selector:
                 history.newsletter_dates.append(delivery.as_of)
             else:
                 history.alert_months.add(delivery.month)
-        self.owned = data.orders.bought_products()
+        self.owned = bought_products(data.orders)
         # Contacts of one customer (and customers alike) get the very same items for the same
         # reasons: one shared object per distinct choice, not one per contact (a third of the
         # selection stage's memory at 30,000 customers).
