@@ -76,6 +76,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import polars as pl
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from openpyxl import Workbook
@@ -101,7 +102,7 @@ from pipeline.models import (
     Settings,
 )
 from pipeline.segment import DUTCH, months_before
-from pipeline.tables import bought_products, revenue_in_window
+from pipeline.tables import bought_products, records, revenue_in_window
 from pipeline.templating import BUNDLED, page_environment
 from pipeline.writer import RunWriter, utf8_text_buffer
 
@@ -268,7 +269,7 @@ def _group(
         chosen[selection.customer_id].append(selection)
     seen: set[Interaction] = set()
     talks: dict[str, list[Interaction]] = defaultdict(list)
-    for interaction in [*data.interactions, *interactions]:
+    for interaction in [*records(Interaction, data.interactions), *interactions]:
         if interaction.date <= as_of and interaction not in seen:
             seen.add(interaction)
             talks[interaction.customer_id].append(interaction)
@@ -279,9 +280,8 @@ def _group(
     revenue = revenue_in_window(data.orders, start, as_of)
     previous_revenue = revenue_in_window(data.orders, months_before(as_of, 2 * config.window_months), start)
     evaluations: dict[str, list[Evaluation]] = defaultdict(list)
-    for evaluation in data.evaluations:
-        if evaluation.date <= as_of:
-            evaluations[evaluation.customer_id].append(evaluation)
+    for evaluation in records(Evaluation, data.evaluations.filter(pl.col("date") <= as_of)):
+        evaluations[evaluation.customer_id].append(evaluation)
     return {
         customer_id: _Customer(
             contacts=tuple(contacts[customer_id]),

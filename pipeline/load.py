@@ -52,12 +52,11 @@ from pipeline.models import (
     OurLevel,
     Product,
     Project,
-    RecordTableBuilder,
     Reject,
     Settings,
     Suppression,
 )
-from pipeline.tables import OrderColumns, amount_parts
+from pipeline.tables import OrderColumns, RecordColumns, amount_parts
 
 __all__ = [
     "Validation",
@@ -678,7 +677,7 @@ def _load_all(settings: Settings) -> _Loaded:
 
     # The evaluations and interactions go straight into their columns too: an object per row
     # made first and dropped later would leave its pool space as holes (see the order_id below).
-    evaluations = RecordTableBuilder(Evaluation)
+    evaluations = RecordColumns(Evaluation)
     for row in _rows(tables["evaluations.csv"], rejects):
         customer_id = row.id("customer_id")
         order_id = row.id("order_id", required=False)
@@ -704,7 +703,7 @@ def _load_all(settings: Settings) -> _Loaded:
     del order_rows
     order_table = orders.frame()
 
-    interactions = RecordTableBuilder(Interaction)
+    interactions = RecordColumns(Interaction)
     for row in _rows(tables.get("interactions.csv"), rejects):
         customer_id = row.id("customer_id")
         contact_id = row.id("contact_id", required=False)
@@ -796,8 +795,8 @@ def _load_all(settings: Settings) -> _Loaded:
         customers=customers,
         contacts=contacts,
         orders=order_table,
-        evaluations=evaluations.build(),
-        interactions=interactions.build(),
+        evaluations=evaluations.frame(),
+        interactions=interactions.frame(),
         suppressions=tuple(suppressions.values()),
         products=products,
         content=content,

@@ -6,19 +6,14 @@ after construction. The words are DESIGN.md's words.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-import functools
-import itertools
 import operator
-from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Generic, TypeVar, overload
+from typing import Any
 
 import polars as pl
 
@@ -215,8 +210,8 @@ class Dataset:
     customers: dict[str, Customer]
     contacts: dict[str, Contact]  # in file order
     orders: pl.DataFrame  # pipeline.tables.ORDER_SCHEMA, file order; given any iterable of Order, made a frame
-    evaluations: RecordTable[Evaluation]  # given any iterable of Evaluation, kept as a RecordTable
-    interactions: RecordTable[Interaction]  # likewise
+    evaluations: pl.DataFrame  # pipeline.tables.EVALUATION_SCHEMA; given any iterable of Evaluation, made a frame
+    interactions: pl.DataFrame  # pipeline.tables.INTERACTION_SCHEMA; likewise
     suppressions: tuple[Suppression, ...]
     products: dict[str, Product]
     content: dict[str, ContentItem]  # by id, sorted by id
@@ -224,15 +219,13 @@ class Dataset:
     warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.orders, pl.DataFrame):
-            from pipeline.tables import orders_frame  # it builds on these types
+        from pipeline.tables import orders_frame, records_frame  # they build on these types
 
+        if not isinstance(self.orders, pl.DataFrame):
             object.__setattr__(self, "orders", orders_frame(self.orders))
-        # And so are its evaluations and interactions: as objects they were 21 MB at 30,000 demo customers.
         for name, record_type in (("evaluations", Evaluation), ("interactions", Interaction)):
-            records = getattr(self, name)
-            if not (isinstance(records, RecordTable) and records.record_type is record_type):
-                object.__setattr__(self, name, RecordTable(record_type, records))
+            if not isinstance(getattr(self, name), pl.DataFrame):
+                object.__setattr__(self, name, records_frame(record_type, getattr(self, name)))
 
 
 # --------------------------------------------------------------------------- config
@@ -611,267 +604,6 @@ class Retention:
     def factor(self) -> Fraction | None:
         """Retained ÷ customers of the previous window; None when there were none."""
         return Fraction(len(self.retained), self.previous_customers) if self.previous_customers else None
-
-
-# --------------------------------------------------------------------------- tables: rows stored by column
-
-T = TypeVar("T")
-
-
-class _Table(Sequence[T]):
-    """What the column tables share: a read-only sequence whose rows are made when asked for.
-
-    A subclass stores its rows by column and says how to make row r (`_row`) and what a row
-    is called in an error (`_row_name`).
-    """
-
-    __slots__ = ()
-
-    def _row(self, row: int) -> T:
-        raise NotImplementedError
-
-    def _row_name(self) -> str:
-        return "row"
-
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
-        """Return the row at `index`; a slice gives a tuple of them."""
-        if isinstance(index, slice):
-            return tuple(map(self._row, range(*index.indices(len(self)))))
-        row = operator.index(index)
-        if row < 0:
-            row += len(self)
-        if not 0 <= row < len(self):
-            raise IndexError(f"{self._row_name()} out of range")
-        return self._row(row)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, (type(self), tuple, list)):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-_NEXT: Callable[[int], int] = functools.partial(operator.add, 1)
-
-
-class _Texts(Sequence[str]):
-    """Strings kept as one: value i is text[bounds[i]:bounds[i + 1]].
-
-    Strings that are mostly distinct (the orders' ids, an evaluation's order_id) cost their
-    characters and 4 bytes each this way, instead of a str object (about 58 bytes) and a list
-    slot each.
-    """
-
-    __slots__ = ("_bounds", "_text")
-
-    def __init__(self, values: Sequence[str]) -> None:
-        self._text = "".join(values)
-        bounds = itertools.accumulate(map(len, values), initial=0)
-        self._bounds = array("I" if len(self._text) < _CODES_UP_TO["I"] else "Q", bounds)
-
-    def __len__(self) -> int:
-        return len(self._bounds) - 1
-
-    @overload
-    def __getitem__(self, code: int) -> str: ...
-
-    @overload
-    def __getitem__(self, code: slice) -> list[str]: ...
-
-    def __getitem__(self, code: int | slice) -> str | list[str]:
-        if isinstance(code, slice):
-            return list(self.at(range(*code.indices(len(self)))))
-        code = operator.index(code)
-        if code < 0:
-            code += len(self)
-        if not 0 <= code < len(self):
-            raise IndexError("text code out of range")
-        return self._text[self._bounds[code] : self._bounds[code + 1]]
-
-    def at(self, codes: Sequence[int]) -> Iterator[str]:
-        """Return the values of the given codes, one by one (sliced in C, no Python call per value)."""
-        bound = self._bounds.__getitem__
-        return map(self._text.__getitem__, map(slice, map(bound, codes), map(bound, map(_NEXT, codes))))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _unpickle_texts, (self._text, self._bounds)
-
-
-def _unpickle_texts(text: str, bounds: array[int]) -> _Texts:
-    texts = _Texts.__new__(_Texts)
-    texts._text, texts._bounds = text, bounds
-    return texts
-
-
-
-# --------------------------------------------------------------------------- records stored by column
-
-# The widths of a column's codes, narrowest first: a column starts at one byte a row and is
-# widened when its distinct values outgrow the width (a language, a channel or a score never do).
-_WIDER = {"B": "H", "H": "I", "I": "Q"}
-_CODES_UP_TO = {typecode: 1 << (8 * array(typecode).itemsize) for typecode in _WIDER}
-_CODE_LIMITS = frozenset(_CODES_UP_TO.values())
-_PLAIN = frozenset({str, date, type(None)})  # the common cells, each equal only to values of its own type
-
-
-def _distinct_key(value: Any) -> Any:
-    """Return what tells `value` apart from every value that is not interchangeable with it.
-
-    Equal is not enough: Decimal("8") == Decimal("8.0") and 0.0 == -0.0 print differently,
-    and 1 == True == Decimal(1) and Channel.CALL == "call" are of different types.
-    """
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if isinstance(value, Decimal):
-        return kind, value.as_tuple()
-    if isinstance(value, float):
-        return kind, value.hex()
-    if isinstance(value, tuple):
-        return kind, tuple(map(_distinct_key, value))
-    return kind, value
-
-
-def _kept_as_texts(values: list[Any], rows: int) -> bool:
-    """Tell whether a field's distinct values are better kept as _Texts: strings, most of them met once.
-
-    Not when they repeat (a customer_id): the list then shares the strings the dataset holds
-    anyway, and a record made from it does too.
-    """
-    return 2 * len(values) > rows and all(type(value) is str for value in values)
-
-
-class RecordTable(_Table[T]):
-    """Records of one frozen slotted dataclass, stored by field: each field's distinct values once,
-    and per row a code into them of as few bytes as they need (the records themselves are not kept).
-
-    A sequence of the records in the order added: indexing and iterating make a record per row
-    (a transient one, about 1 µs each). Immutable. Values stay exactly as given, exponent of a
-    Decimal and type included (see _distinct_key).
-    """
-
-    __slots__ = ("_codes", "_type", "_values")
-    _type: type[T]
-    _values: tuple[Sequence[Any], ...]  # per field, in the constructor's order: its distinct values
-    _codes: tuple[array[int], ...]  # per field: a row's code into that field's values
-
-    def __init__(self, record_type: type[T], records: Iterable[T] = ()) -> None:
-        builder = RecordTableBuilder(record_type)
-        for record in records:
-            builder.add_record(record)
-        builder.fill(self)
-
-    @property
-    def record_type(self) -> type[T]:
-        return self._type
-
-    # -- Sequence
-
-    def __len__(self) -> int:
-        return len(self._codes[0])
-
-    def __iter__(self) -> Iterator[T]:
-        return map(self._type, *self._columns())
-
-    def _row_name(self) -> str:
-        return f"{self._type.__name__} row"
-
-    def __repr__(self) -> str:
-        return f"RecordTable({self._type.__name__}, {tuple(self)!r})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle the columns, not the records."""
-        return _unpickle_record_table, (self._type, self._values, self._codes)
-
-    # -- inside
-
-    def _row(self, row: int) -> T:
-        return self._type(*[values[codes[row]] for values, codes in zip(self._values, self._codes, strict=True)])
-
-    def _columns(self) -> list[Iterator[Any]]:
-        """Return one iterator per field over every row's value, in the constructor's order."""
-        return [
-            values.at(codes) if isinstance(values, _Texts) else map(values.__getitem__, codes)
-            for values, codes in zip(self._values, self._codes, strict=True)
-        ]
-
-
-def _unpickle_record_table(
-    record_type: type[T], values: tuple[Sequence[Any], ...], codes: tuple[array[int], ...]
-) -> RecordTable[T]:
-    table: RecordTable[T] = RecordTable.__new__(RecordTable)
-    table._type, table._values, table._codes = record_type, values, codes
-    return table
-
-
-class RecordTableBuilder(Generic[T]):
-    """Collect records one by one into the columns of a RecordTable (no record object needed)."""
-
-    def __init__(self, record_type: type[T]) -> None:
-        if not dataclasses.is_dataclass(record_type) or not isinstance(record_type, type):
-            raise TypeError(f"a RecordTable holds dataclass instances, not {record_type!r}")
-        fields = dataclasses.fields(record_type)
-        if not fields or not all(f.init for f in fields):
-            raise TypeError(f"{record_type.__name__} must have fields, each set by its constructor")
-        self._type = record_type
-        self._names = tuple(f.name for f in fields)
-        self._defaults = tuple(f.default for f in fields)  # dataclasses.MISSING: none
-        self._values: tuple[list[Any], ...] = tuple([] for _ in fields)
-        self._codes = [array("B") for _ in fields]
-        self._appends = [codes.append for codes in self._codes]
-        self._known: tuple[dict[Any, int], ...] = tuple({} for _ in fields)
-
-    def add(self, *values: Any) -> None:
-        """Add one record: its field values in the constructor's order; trailing ones may be left to their defaults."""
-        if len(values) < len(self._defaults):
-            values = (*values, *self._defaults[len(values) :])
-            if any(value is dataclasses.MISSING for value in values):
-                raise TypeError(f"{self._type.__name__}: a field without a default is missing")
-        elif len(values) > len(self._defaults):
-            raise TypeError(f"{self._type.__name__} has {len(self._defaults)} fields, not {len(values)}")
-        for value, known, distinct, append in zip(values, self._known, self._values, self._appends, strict=True):
-            code = known.setdefault(value if type(value) in _PLAIN else _distinct_key(value), len(known))
-            if code == len(distinct):
-                distinct.append(value)
-                if code in _CODE_LIMITS:
-                    append = self._widened(distinct)
-            append(code)
-
-    def _widened(self, distinct: list[Any]) -> Callable[[int], None]:
-        """Widen the codes of the field whose values are `distinct` when its next code needs it; return their append."""
-        field_number = next(i for i, values in enumerate(self._values) if values is distinct)
-        codes = self._codes[field_number]
-        if len(distinct) - 1 == _CODES_UP_TO[codes.typecode]:
-            codes = self._codes[field_number] = array(_WIDER[codes.typecode], codes)
-            self._appends[field_number] = codes.append
-        return codes.append
-
-    def add_record(self, record: T) -> None:
-        """Add a record."""
-        if type(record) is not self._type:
-            raise TypeError(f"a table of {self._type.__name__} cannot hold {record!r}")
-        self.add(*(getattr(record, name) for name in self._names))
-
-    def build(self) -> RecordTable[T]:
-        """Return the table of the records added so far."""
-        table: RecordTable[T] = RecordTable.__new__(RecordTable)
-        self.fill(table)
-        return table
-
-    def fill(self, table: RecordTable[T]) -> None:
-        """Make `table` (being constructed) the table of the records added so far; the builder is done then."""
-        rows = len(self._codes[0]) if self._codes else 0
-        table._type, table._codes = self._type, tuple(self._codes)
-        table._values = tuple(_Texts(values) if _kept_as_texts(values, rows) else values for values in self._values)
-        # The lookups are for adding only (a big export's are megabytes); the columns are the table's now.
-        self._values, self._codes, self._appends, self._known = (), [], [], ()
 
 
 # --------------------------------------------------------------------------- pickling

@@ -29,7 +29,7 @@ from pipeline.models import (
 )
 from pipeline.reports import render_retention_report
 from pipeline.segment import months_before, segment
-from pipeline.tables import counted_orders, revenue_in_window
+from pipeline.tables import counted_orders, records, revenue_in_window
 
 __all__ = ["compute_retention", "months_between", "render_retention_report"]
 
@@ -71,13 +71,13 @@ def compute_retention(
     lost_ids = previous - current
 
     last_evaluation: dict[str, Evaluation] = {}
-    for evaluation in data.evaluations:
+    for evaluation in records(Evaluation, data.evaluations):
         if evaluation.date <= as_of:
             best = last_evaluation.get(evaluation.customer_id)
             if best is None or evaluation.date >= best.date:
                 last_evaluation[evaluation.customer_id] = evaluation
     last_interaction: dict[str, date] = {}
-    for interaction in (*data.interactions, *interactions):
+    for interaction in (*records(Interaction, data.interactions), *interactions):
         if interaction.date <= as_of:
             seen = last_interaction.get(interaction.customer_id)
             if seen is None or interaction.date > seen:

@@ -52,7 +52,6 @@ from pipeline.models import (
     MessageKind,
     Product,
     Project,
-    RecordTable,
     RenderedMessage,
     Segmentation,
     Selection,
@@ -67,7 +66,7 @@ from pipeline.segment import resolve_segmentation, segments_csv_bytes
 from pipeline.select import recipients_csv_bytes, select
 from pipeline.site import SiteData, write_site
 from pipeline.state import State
-from pipeline.tables import orders_of_customers
+from pipeline.tables import orders_of_customers, records_frame
 from pipeline.unsubscribe import load_secret
 from pipeline.writer import RunWriter, atomic_folder, csv_bytes, remove_stale_temp_folders, spreadsheet_text
 
@@ -329,8 +328,8 @@ def _render_chunk(chunk: _Chunk) -> tuple[bytes, int, int]:
     if "failed" in w:
         raise RuntimeError(w["failed"])
     data = Dataset(account_managers=w["account_managers"], customers=chunk.customers, contacts=chunk.contacts,
-                   orders=chunk.orders, evaluations=RecordTable(Evaluation),
-                   interactions=RecordTable(Interaction), suppressions=(),
+                   orders=chunk.orders, evaluations=records_frame(Evaluation, ()),
+                   interactions=records_frame(Interaction, ()), suppressions=(),
                    products=w["products"], content=w["content"])
     prepare_run(w["compiled"], data)
     writer = RunWriter(chunk.root)

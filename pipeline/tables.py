@@ -1,5 +1,9 @@
 """The big tables of the CRM export as Polars frames, and what the stages derive from them.
 
+The evaluations and interactions are frames too (EVALUATION_SCHEMA, INTERACTION_SCHEMA),
+in file order; `records()` gives a stage the typed Evaluation or Interaction values of the
+rows it needs.
+
 The orders are a `pl.DataFrame` (see ORDER_SCHEMA): one row per good row of orders.csv, in
 file order. Money is exact: an amount is kept as its integer coefficient (Int128) and its
 decimal exponent, so 1234.50 is (123450, -2); sums are integer sums at a common scale, turned
@@ -12,19 +16,24 @@ it takes a Dataset, whose `orders` is this frame.
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
-from collections.abc import Iterable
+import enum
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import polars as pl
 
-from pipeline.models import Order, OrderStatus
+from pipeline.models import Channel, Evaluation, Interaction, Level, Order, OrderStatus, OurLevel
 
 __all__ = [
+    "EVALUATION_SCHEMA",
+    "INTERACTION_SCHEMA",
     "ORDER_SCHEMA",
     "OrderColumns",
+    "RecordColumns",
     "amount_parts",
     "bought_products",
     "counted_orders",
@@ -284,3 +293,95 @@ def orders_newest_first(orders: pl.DataFrame) -> dict[str, list[tuple[Any, ...]]
             (order_date, order_id, _STATUSES[status], product_id, description, end_date)
         )
     return index
+
+
+# --------------------------------------------------------------------------- evaluations and interactions
+
+R = TypeVar("R", Evaluation, Interaction)
+
+# Per record type: each field's column type. A Decimal (a score) is kept as its text, which
+# gives it back to the exponent (8 and 8.0 print differently); an enum as its value.
+EVALUATION_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "customer_id": pl.String,
+    "date": pl.Date,
+    "score": pl.String,
+    "order_id": pl.String,
+    "comment": pl.String,
+}
+INTERACTION_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "customer_id": pl.String,
+    "date": pl.Date,
+    "contact_id": pl.String,
+    "channel": pl.String,
+    "our_level": pl.String,
+    "their_level": pl.String,
+    "note": pl.String,
+    "source": pl.String,
+}
+_SCHEMAS: dict[type[Any], dict[str, pl.DataType | type[pl.DataType]]] = {
+    Evaluation: EVALUATION_SCHEMA,
+    Interaction: INTERACTION_SCHEMA,
+}
+
+
+def _optional(kind: Callable[[str], Any]) -> Callable[[str | None], Any]:
+    return lambda value: None if value is None else kind(value)
+
+
+# How a cell becomes a field value again (fields not named are the cell itself).
+_DECODE: dict[type[Any], dict[str, Callable[[Any], Any]]] = {
+    Evaluation: {"score": Decimal},
+    Interaction: {"channel": _optional(Channel), "our_level": _optional(OurLevel), "their_level": _optional(Level)},
+}
+
+
+def _cell(value: Any) -> Any:
+    """Return a field value as its frame cell: an enum's value, a Decimal's text, anything else itself."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+class RecordColumns(Generic[R]):
+    """Collect records of one type (Evaluation or Interaction) into columns, then make the frame."""
+
+    def __init__(self, record_type: type[R]) -> None:
+        self._schema = _SCHEMAS[record_type]
+        self._defaults = [f.default for f in dataclasses.fields(record_type)]
+        self._columns: list[list[Any]] = [[] for _ in self._schema]
+
+    def add(self, *values: Any) -> None:
+        """Add one record: its field values in the constructor's order; trailing ones may be left to their defaults."""
+        for column, value in zip(self._columns, (*values, *self._defaults[len(values) :]), strict=True):
+            column.append(_cell(value))
+
+    def frame(self) -> pl.DataFrame:
+        """Return the frame of the records added (the columns are handed over: add no more)."""
+        frame = pl.DataFrame(dict(zip(self._schema, self._columns, strict=True)), schema=self._schema)
+        self._columns = [[] for _ in self._schema]
+        return frame
+
+
+def records_frame(record_type: type[R], records: Iterable[R]) -> pl.DataFrame:
+    """Return evaluations or interactions as a frame, in the order given."""
+    if isinstance(records, pl.DataFrame):
+        return records
+    columns = RecordColumns(record_type)
+    names = list(_SCHEMAS[record_type])
+    for record in records:
+        if type(record) is not record_type:
+            raise TypeError(f"a frame of {record_type.__name__} cannot hold {record!r}")
+        columns.add(*(getattr(record, name) for name in names))
+    return columns.frame()
+
+
+def records(record_type: type[R], frame: pl.DataFrame) -> list[R]:
+    """Return a frame's rows as records of `record_type`, in frame order."""
+    decode = _DECODE[record_type]
+    columns = [
+        map(decode[name], frame.get_column(name).to_list()) if name in decode else frame.get_column(name).to_list()
+        for name in _SCHEMAS[record_type]
+    ]
+    return list(map(record_type, *columns))

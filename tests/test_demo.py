@@ -19,9 +19,9 @@ from pipeline.config import SAFE_ID
 from pipeline.demo import SECTORS, TAGS, generate_project
 from pipeline.errors import UsageError
 from pipeline.load import load_project
-from pipeline.models import ItemType, Project
+from pipeline.models import Evaluation, ItemType, Project
 from pipeline.quiet import quiet_periods
-from pipeline.tables import order_records
+from pipeline.tables import order_records, records
 
 REPO = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 11, 30)
@@ -222,7 +222,7 @@ def test_customers_have_unique_names_and_a_language_mix(project_1000: Project) -
 
 def test_evaluations_include_scores_below_the_norm(project_1000: Project) -> None:
     """Most scores are 7-9.5, and some below 8 carry a comment."""
-    evaluations = project_1000.data.evaluations
+    evaluations = records(Evaluation, project_1000.data.evaluations)
     scores = [e.score for e in evaluations]
     assert all(Decimal(1) <= s <= Decimal(10) for s in scores)
     typical = sum(Decimal(7) <= s <= Decimal("9.5") for s in scores) / len(scores)

@@ -24,8 +24,8 @@ from pipeline.load import (
     sniff_delimiter,
     validate_project,
 )
-from pipeline.models import Dataset, Level, OrderStatus
-from pipeline.tables import order_records
+from pipeline.models import Dataset, Evaluation, Level, OrderStatus
+from pipeline.tables import order_records, records
 
 
 def _tolerant(root: Path) -> None:
@@ -93,7 +93,7 @@ def test_typed_values(tiny_project: Path) -> None:
     running = next(o for o in order_records(data.orders) if o.order_id == "O2001")
     assert running.end_date is None and running.status is OrderStatus.OPEN
     assert next(o for o in order_records(data.orders) if o.order_id == "O6001").cancelled
-    assert data.evaluations[2].score == Decimal("6.5")
+    assert records(Evaluation, data.evaluations)[2].score == Decimal("6.5")
 
 
 def test_email_addresses(tiny_project: Path) -> None:
@@ -188,7 +188,7 @@ def test_missing_required_file_and_optional_files(tiny_project: Path) -> None:
     (tiny_project / "data" / "interactions.csv").unlink()
     (tiny_project / "data" / "suppressions.csv").unlink()
     data = _load(tiny_project)
-    assert data.interactions == () and data.suppressions == ()
+    assert data.interactions.is_empty() and data.suppressions == ()
     (tiny_project / "data" / "orders.csv").unlink()
     with pytest.raises(InputError, match=r"orders\.csv"):
         _load(tiny_project)
@@ -316,7 +316,8 @@ def test_decimal_comma_setting(tiny_project: Path) -> None:
     evaluations.write_text(evaluations.read_text().replace(",", ";").replace("6.5", "6,5").replace("8.5", "8,5"))
     data = _load(tiny_project)
     assert next(o for o in order_records(data.orders) if o.order_id == "O1003").revenue == Decimal("12500.50")
-    assert [e.score for e in data.evaluations] == [Decimal(9), Decimal("8.5"), Decimal("6.5"), Decimal(8)]
+    scores = [e.score for e in records(Evaluation, data.evaluations)]
+    assert scores == [Decimal(9), Decimal("8.5"), Decimal("6.5"), Decimal(8)]
     assert data.rejects[1:] == ()
 
 

@@ -1,7 +1,8 @@
-"""The orders as a Polars frame: exact amounts, and the sums the stages take from them."""
+"""The tables as Polars frames: exact amounts and scores, and the sums the stages take from them."""
 
 from __future__ import annotations
 
+import csv
 import decimal
 import pickle
 from collections import defaultdict
@@ -10,11 +11,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+from conftest import REPO, write_tiny_project
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.load import load_project
-from pipeline.models import Dataset, Order, OrderStatus
+from pipeline.config import load_settings
+from pipeline.load import load_dataset, load_project
+from pipeline.models import Channel, Dataset, Evaluation, Interaction, Level, Order, OrderStatus, OurLevel
 from pipeline.tables import (
     amount_parts,
     bought_products,
@@ -22,6 +25,7 @@ from pipeline.tables import (
     orders_frame,
     orders_newest_first,
     orders_of_customers,
+    records,
     revenue_in_window,
     window_totals,
 )
@@ -193,3 +197,82 @@ def test_load_keeps_amounts_exactly(tiny_project: Path) -> None:
     assert [(r.file, r.column, r.reason) for r in data.rejects if r.file == "orders.csv"] == [
         ("orders.csv", "revenue", "invalid amount")
     ]
+
+
+# --------------------------------------------------------------------------- evaluations and interactions
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_records_come_back_exactly() -> None:
+    """Evaluations and interactions given as values come back equal, 8 and 8.0 and enum types included."""
+    evaluations = [
+        Evaluation("C1", date(2026, 1, 2), Decimal("8"), "O1", "goed"),
+        Evaluation("C2", date(2026, 1, 3), Decimal("8.0")),
+    ]
+    interactions = [
+        Interaction(
+            "C1", date(2026, 2, 1), "P1", Channel.CALL, OurLevel.MANAGEMENT, Level.FINANCE, "n", "calls import"
+        ),
+        Interaction("C2", date(2026, 2, 2)),
+    ]
+    data = Dataset({}, {}, {}, (), evaluations, interactions, (), {}, {})
+    back = records(Evaluation, data.evaluations)
+    assert back == evaluations and [str(e.score) for e in back] == ["8", "8.0"]
+    again = records(Interaction, data.interactions)
+    assert again == interactions and type(again[0].channel) is Channel and again[1].channel is None
+    assert records(Evaluation, pickle.loads(pickle.dumps(data.evaluations))) == evaluations
+
+
+def test_loading_the_sample_gives_the_records_its_files_say() -> None:
+    """The bundled sample's evaluations and interactions, loaded, are the records its CSV files say."""
+    data = load_project(REPO).data
+    expected_evaluations = [
+        Evaluation(
+            row["customer_id"], date.fromisoformat(row["date"]), Decimal(row["score"]), row["order_id"], row["comment"]
+        )
+        for row in _csv(REPO / "data" / "evaluations.csv")
+    ]
+    expected_interactions = [
+        Interaction(
+            row["customer_id"],
+            date.fromisoformat(row["date"]),
+            row["contact_id"],
+            Channel(row["channel"]) if row["channel"] else None,
+            OurLevel(row["our_level"]) if row["our_level"] else None,
+            Level(row["their_level"]) if row["their_level"] else None,
+        )
+        for row in _csv(REPO / "data" / "interactions.csv")
+    ]
+    evaluations = records(Evaluation, data.evaluations)
+    assert len(evaluations) == len(expected_evaluations) > 100
+    assert [(e, str(e.score)) for e in evaluations] == [(e, str(e.score)) for e in expected_evaluations]
+    assert records(Interaction, data.interactions) == expected_interactions
+    assert len(expected_interactions) > 100
+    assert {str(e.score) for e in evaluations} >= {"8", "8.5"}  # whole scores print as written
+
+
+def test_loading_keeps_each_score_as_written(tmp_path: Path) -> None:
+    """Scores loaded keep their exponent: 8 stays 8, 8.0 stays 8.0; a bad one is still a reject."""
+    root = write_tiny_project(tmp_path / "project")
+    settings_path = root / "settings.yaml"
+    settings_path.write_text(settings_path.read_text().replace("max_reject_share: 0.05", "max_reject_share: 1"))
+    path = root / "data" / "evaluations.csv"
+    original = path.read_text(encoding="utf-8")
+    before = len(load_dataset(load_settings(root)).evaluations)
+
+    @settings(max_examples=20, deadline=None)
+    @given(st.lists(st.sampled_from(["8", "8.0", "7.50", "10", "1.0", "9,5"]), min_size=1, max_size=6))
+    def check(scores: list[str]) -> None:
+        lines = [f'C001,,2026-10-0{n % 9 + 1},"{score}",' for n, score in enumerate(scores)]
+        path.write_text(original + "\n".join(lines) + "\n", encoding="utf-8")
+        data = load_dataset(load_settings(root))
+        assert [str(e.score) for e in records(Evaluation, data.evaluations)[before:]] == [
+            s for s in scores if s != "9,5"
+        ]
+        assert sum(r.file == "evaluations.csv" for r in data.rejects) == scores.count("9,5")
+
+    check()
