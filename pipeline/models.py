@@ -420,12 +420,26 @@ class SkipReason(enum.StrEnum):
     NO_MATCHING_ITEM = "no_matching_item"
 
 
+class ReasonKind(enum.StrEnum):
+    """What made an item score for a contact (an ItemReason's kind)."""
+
+    INTEREST = "interest"
+    OWN_PRODUCT = "own_product"
+    PRODUCT_TAG = "product_tag"
+    CROSS_SELL = "cross_sell"
+    UP_SELL = "up_sell"
+    SECTOR = "sector"
+    PRIORITY = "priority"
+    FRESHNESS = "freshness"
+    FALLBACK = "fallback"
+    TIMELY = "timely"
+
+
 @dataclass(frozen=True, slots=True)
 class ItemReason:
     """One reason an item scored for a contact, with the points it gave."""
 
-    # interest | own_product | product_tag | cross_sell | up_sell | sector | priority | freshness | fallback | timely
-    kind: str
+    kind: ReasonKind
     detail: str  # e.g. "backup" or "Backup Pro (u gebruikt Cloud Opslag)"
     points: int
 
@@ -467,9 +481,20 @@ class MessageKind(enum.StrEnum):
     ALERT = "alert"
 
 
+class LintCode(enum.StrEnum):
+    """What a lint found in a rendered message."""
+
+    SIZE_BUDGET = "size_budget"
+    FALLBACK_FIELD = "fallback_field"
+    ITEM_EXPIRED = "item_expired"
+    ITEM_FUTURE = "item_future"
+    MISSING_ALT = "missing_alt"
+    BROKEN_LINK = "broken_link"
+
+
 @dataclass(frozen=True, slots=True)
 class Lint:
-    code: str  # size_budget | fallback_field | item_expired | item_future | missing_alt | broken_link
+    code: LintCode
     message: str
 
 

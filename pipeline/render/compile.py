@@ -26,7 +26,7 @@ import premailer
 from markupsafe import Markup, escape
 
 from pipeline.errors import InputError, Problem
-from pipeline.models import LANGUAGES, ContentItem, ItemType, Lint, MessageKind, Settings
+from pipeline.models import LANGUAGES, ContentItem, ItemType, Lint, LintCode, MessageKind, Settings
 from pipeline.render.formatting import clean_text, format_date
 from pipeline.render.i18n import _, load_translations, static_environment
 
@@ -373,7 +373,7 @@ def prepare_item(item: ContentItem, settings: Settings, translations: gettext.Nu
     url = clean_text(item.url)
     if url and not re.match(r"(?i)^(https?|mailto):", url):
         resolved = _resolve(url, settings.website_url)
-        lints.append(Lint("broken_link", f"{item.id}: link {url!r} is relative; sent as {resolved}"))
+        lints.append(Lint(LintCode.BROKEN_LINK, f"{item.id}: link {url!r} is relative; sent as {resolved}"))
         url = resolved
     body = _style_fragment(item, settings.website_url, lints)
     meta = ""
@@ -415,15 +415,15 @@ def _style_fragment(item: ContentItem, base_url: str, lints: list[Lint]) -> str:
         if element.tag == "img":
             src = element.get("src", "")
             if element.get("alt") is None:
-                lints.append(Lint("missing_alt", f"{item.id}: image {src!r} has no alt text"))
+                lints.append(Lint(LintCode.MISSING_ALT, f"{item.id}: image {src!r} has no alt text"))
                 element.set("alt", "")
             if src and not re.match(r"(?i)^https?:", src):
-                lints.append(Lint("broken_link", f"{item.id}: image {src!r} is not an absolute http(s) URL"))
+                lints.append(Lint(LintCode.BROKEN_LINK, f"{item.id}: image {src!r} is not an absolute http(s) URL"))
         if element.tag == "a":
             href = element.get("href", "")
             if href.startswith("#") or (href and not re.match(r"(?i)^(https?|mailto|tel):", href)):
                 resolved = _resolve(href, base_url)
-                lints.append(Lint("broken_link", f"{item.id}: link {href!r} is relative; sent as {resolved}"))
+                lints.append(Lint(LintCode.BROKEN_LINK, f"{item.id}: link {href!r} is relative; sent as {resolved}"))
                 element.set("href", resolved)
     inner = str(escape(wrapper.text or ""))
     return inner + "".join(lxml.html.tostring(child, encoding="unicode") for child in wrapper)

@@ -36,6 +36,7 @@ from pipeline.models import (
     Dataset,
     ItemType,
     Lint,
+    LintCode,
     MessageKind,
     OrderStatus,
     RenderedMessage,
@@ -233,13 +234,14 @@ def _manager_values(
     lints: list[Lint] = []
     manager = data.account_managers.get(manager_id) if manager_id is not None else None
     if manager is None:
-        lints.append(Lint("fallback_field", "no account manager: the card shows the company"))
+        lints.append(Lint(LintCode.FALLBACK_FIELD, "no account manager: the card shows the company"))
         am_name, am_email, am_phone = clean_text(settings.company_name), settings.reply_to, ""
     else:
         am_name, am_phone = clean_text(manager.name), clean_text(manager.phone)
         am_email = clean_text(manager.email)
     if not am_phone:
-        lints.append(Lint("fallback_field", f"account manager {am_name} has no phone: the company number is shown"))
+        no_phone = f"account manager {am_name} has no phone: the company number is shown"
+        lints.append(Lint(LintCode.FALLBACK_FIELD, no_phone))
         am_phone = clean_text(settings.company_phone)
     am_first = am_name.split(" ")[0] if manager is not None else am_name
     if am_phone:
@@ -403,9 +405,9 @@ def _item_base(compiled: Compiled, run: dict[str, Any], item_id: str) -> tuple[d
         }
         lints = list(item.lints)
         if item.expires is not None and item.expires <= as_of:
-            lints.append(Lint("item_expired", f"{item.id} expired on {item.expires.isoformat()}"))
+            lints.append(Lint(LintCode.ITEM_EXPIRED, f"{item.id} expired on {item.expires.isoformat()}"))
         if item.published > as_of:
-            lints.append(Lint("item_future", f"{item.id} is published only on {item.published.isoformat()}"))
+            lints.append(Lint(LintCode.ITEM_FUTURE, f"{item.id} is published only on {item.published.isoformat()}"))
         held = compiled.cache[key] = (values, tuple(lints))
     return held
 
@@ -418,7 +420,7 @@ def _person_values(compiled: Compiled, contact: Contact, language: str) -> dict[
         salutation = t.gettext(_("Dear %(name)s,")) % {"name": first}
     else:
         salutation = t.gettext(_("Dear customer,"))
-        lints = (Lint("fallback_field", f"no first name: the salutation is {salutation!r}"),)
+        lints = (Lint(LintCode.FALLBACK_FIELD, f"no first name: the salutation is {salutation!r}"),)
     email = _ADDRESS_UNSAFE.sub("", clean_text(contact.email))
     return {
         "first_name": first,
@@ -564,7 +566,10 @@ def _assemble(parts: MessageParts, html_bytes: bytes, text_bytes: bytes) -> tupl
     lints = parts.lints
     if len(html_bytes) > SIZE_BUDGET:
         lints += (
-            Lint("size_budget", f"HTML is {len(html_bytes) / 1024:.1f} KB, over the {SIZE_BUDGET // 1024} KB budget"),
+            Lint(
+                LintCode.SIZE_BUDGET,
+                f"HTML is {len(html_bytes) / 1024:.1f} KB, over the {SIZE_BUDGET // 1024} KB budget",
+            ),
         )
     folder = f"emails/{parts.contact_id}/{_KIND_NAMES[parts.kind]}"
     rendered = RenderedMessage(
