@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import polars as pl
 from email_validator import EmailNotValidError, validate_email
 
+from pipeline.addresses import AddressBook, known_addresses
 from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently, read_yaml
 from pipeline.content import load_content
 from pipeline.errors import ConfigError, InputError, Problem
@@ -470,9 +471,9 @@ class _Loaded:
     warnings: list[str] = field(default_factory=list)
 
 
-def load_dataset(settings: Settings) -> Dataset:
+def load_dataset(settings: Settings, addresses: AddressBook | None = None) -> Dataset:
     """Load data/ and content/; raise InputError for a missing file or column or too many rejects."""
-    loaded = _load(settings)
+    loaded = _load(settings, addresses)
     if loaded.share_problems:
         first = loaded.share_problems[0]
         shown = [*loaded.share_problems, *_reject_problems(loaded.dataset.rejects)[:20]]
@@ -480,23 +481,29 @@ def load_dataset(settings: Settings) -> Dataset:
     return loaded.dataset
 
 
-def _load(settings: Settings) -> _Loaded:
+def _load(settings: Settings, addresses: AddressBook | None = None) -> _Loaded:
     """Read data/ with the cyclic garbage collector paused.
 
     Loading creates millions of small lists and strings and no reference cycles; the
     collector would rescan them over and over (about two thirds of the load time on 100,000
     customers), so it waits until the load is done.
+
+    E-mail addresses are checked once each through `addresses` (a book of its own when
+    None), and those the state remembers from earlier runs are not checked again. The load
+    never writes the state: a run records the book's new checks once it has succeeded.
     """
+    addresses = addresses or AddressBook(normalise_email)
+    addresses.learn(known_addresses(settings.paths.state))
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load_all(settings)
+        return _load_all(settings, addresses)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _load_all(settings: Settings) -> _Loaded:
+def _load_all(settings: Settings, addresses: AddressBook) -> _Loaded:
     data_dir = settings.paths.data
     tables: dict[str, CsvStream | None] = {}
     fatal: list[Problem] = []
@@ -528,6 +535,13 @@ def _load_all(settings: Settings) -> _Loaded:
 
     rejects: list[Reject] = []
     bad_rows: Counter[str] = Counter()
+
+    def email_of(text: str) -> str:
+        """Return the normalised address, checked once per distinct address (see AddressBook)."""
+        normalised = addresses.normalised(text)
+        if normalised is None:
+            raise CellError(INVALID_EMAIL)
+        return normalised
     mark = settings.decimal_mark
     dates: dict[str, date] = {}
 
@@ -550,7 +564,7 @@ def _load_all(settings: Settings) -> _Loaded:
     for row in _rows(tables["account_managers.csv"], rejects):
         am_id = row.id("account_manager_id")
         name = row.text("name", required=True)
-        email = row.parsed("email", normalise_email, required=True)
+        email = row.parsed("email", email_of, required=True)
         if not row.bad and am_id in account_managers:
             row.reject("account_manager_id", am_id, "duplicate id")
         if row.bad or email is None:
@@ -596,7 +610,7 @@ def _load_all(settings: Settings) -> _Loaded:
         # Emptiness is judged on the raw cell: a cell of only control characters is no address.
         email, valid = row.text("email"), False
         if row.raw("email"):
-            checked = row.parsed("email", normalise_email)
+            checked = row.parsed("email", email_of)
             if checked is not None:
                 email, valid = checked, True
         contact_language = once(row.raw("language").lower()) or None
@@ -736,7 +750,7 @@ def _load_all(settings: Settings) -> _Loaded:
         address = raw_email.lower()
         if raw_email:
             try:
-                address = normalise_email(raw_email)
+                address = email_of(raw_email)
             except CellError:
                 # Still honoured: suppressing a malformed address costs nothing and is safe.
                 row.reject("email", raw_email, INVALID_EMAIL)
@@ -756,8 +770,8 @@ def _load_all(settings: Settings) -> _Loaded:
             f"orders.csv: {sum(unknown_products.values())} orders name a product that is not in "
             f"products.yaml ({example}); they count for value but not for cross-sell"
         )
-    addresses = Counter(c.email for c in contacts.values() if c.email_valid)
-    shared = sorted(a for a, n in addresses.items() if n > 1)
+    in_use = Counter(c.email for c in contacts.values() if c.email_valid)
+    shared = sorted(a for a, n in in_use.items() if n > 1)
     if shared:
         warnings.append(
             f"contacts.csv: {len(shared)} e-mail addresses belong to more than one contact "
@@ -885,11 +899,11 @@ def _reject_problems(rejects: Iterable[Reject]) -> list[Problem]:
 # --------------------------------------------------------------------------- project level
 
 
-def load_project(root: Path) -> Project:
+def load_project(root: Path, addresses: AddressBook | None = None) -> Project:
     """Load settings, segments config and data; raise on anything that must stop a run."""
     settings = load_settings(root)
     segments = load_segments_config(root / "segments.yaml")
-    data = load_dataset(settings)
+    data = load_dataset(settings, addresses)
     unknown = [o.customer_id for o in segments.overrides if o.customer_id not in data.customers]
     if unknown:
         data = _with_warnings(data, f"segments.yaml: overrides name unknown customers ({', '.join(unknown)}); ignored")

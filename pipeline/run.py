@@ -34,10 +34,11 @@ from typing import Any
 import polars as pl
 
 from pipeline import __version__
+from pipeline.addresses import VALIDATOR, AddressBook
 from pipeline.calls import build_calls, write_call_lists
 from pipeline.errors import OutputError, UsageError, WindstilError
 from pipeline.fingerprint import project_hashes
-from pipeline.load import load_project
+from pipeline.load import load_project, normalise_email
 from pipeline.lock import project_lock
 from pipeline.models import (
     AccountManager,
@@ -128,7 +129,8 @@ def run_batch(
     timer = _Timer()
     run_id = as_of.isoformat()
     with timer.stage("load"):
-        project = load_project(root)
+        addresses = AddressBook(normalise_email)
+        project = load_project(root, addresses)
     settings, config, data = project.settings, project.segments, project.data
     output = settings.paths.output
     with project_lock(output), _signals_as_errors(), _long_lived(), State.open(settings.paths.state) as state:
@@ -215,6 +217,7 @@ def run_batch(
                 writer.write_text("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         if not dry_run:
             state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
+            state.remember_address_checks(VALIDATOR, addresses.new)  # for the next load
     return RunResult(run_id, output / run_id, counts, timer.timings, tuple(warnings), dry_run)
 
 

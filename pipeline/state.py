@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -102,9 +102,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX deliveries_by_run ON deliveries (run_id)",
         "CREATE INDEX interactions_by_customer ON interactions (customer_id, date)",
     ),
+    # 4: e-mail addresses checked in earlier loads: as given (trimmed) -> normalised, NULL when
+    # invalid; `validator` names the validator's version, and rows of another version are dropped
+    (
+        """CREATE TABLE address_checks (
+            address TEXT PRIMARY KEY,
+            normalised TEXT,
+            validator TEXT NOT NULL
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-OUR_TABLES = frozenset({"runs", "deliveries", "segmentations", "interactions", "suppressions"})
+OUR_TABLES = frozenset({"runs", "deliveries", "segmentations", "interactions", "suppressions", "address_checks"})
 
 
 @dataclass(frozen=True)
@@ -568,6 +577,22 @@ class State:
             )
             for r in self._read("SELECT * FROM suppressions WHERE added_at >= ? ORDER BY email", (moment,))
         ]
+
+    # ----------------------------------------------------------------- address checks
+
+    def address_checks(self, validator: str) -> dict[str, str | None]:
+        """Return the addresses checked by this `validator` version: as given -> normalised (None: invalid)."""
+        rows = self._read("SELECT address, normalised FROM address_checks WHERE validator = ?", (validator,))
+        return {r["address"]: r["normalised"] for r in rows}
+
+    def remember_address_checks(self, validator: str, checks: Mapping[str, str | None]) -> None:
+        """Record checked addresses; the checks of any other validator version are forgotten."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM address_checks WHERE validator != ?", (validator,))
+            conn.executemany(
+                "INSERT OR REPLACE INTO address_checks (address, normalised, validator) VALUES (?, ?, ?)",
+                ((address, normalised, validator) for address, normalised in checks.items()),
+            )
 
     # ----------------------------------------------------------------- checks
 
