@@ -100,6 +100,7 @@ from pipeline.models import (
     SegmentsConfig,
     Selection,
     Settings,
+    Treatment,
 )
 from pipeline.segment import DUTCH, months_before
 from pipeline.tables import bought_products, records, revenue_in_window
@@ -337,39 +338,9 @@ def _findings(
             )
         )
 
-    # contact_overdue
-    overdue_rules: list[ScheduleRule] = []
-    for rule in treatment.contact_schedule if treatment else ():
-        last = _last_of_pair(rule, facts.interactions, data)
-        if last is not None and (as_of - last).days < rule.every_days:
-            continue
-        overdue_rules.append(rule)
-        pair = f"{OUR_LEVEL_LABELS[rule.ours]} ↔ {LEVEL_LABELS[rule.theirs]} (elke {rule.every_days} dagen)"
-        when = f"laatste {_date(last)}, {(as_of - last).days} dagen geleden" if last else "nog geen contact vastgelegd"
-        action = " — plan een gesprek met onze directie" if rule.ours is OurLevel.MANAGEMENT else ""
-        findings.append(
-            _Finding(
-                CallReason.CONTACT_OVERDUE,
-                due(CallReason.CONTACT_OVERDUE),
-                (f"Contactschema {pair}: {when}{action}",),
-            )
-        )
-
-    # cross_sell / up_sell: named whenever the catalogue has them, a reason when this run scored them
-    scored = _scored_products(data, facts.selections)
-    for reason, label in ((CallReason.CROSS_SELL, "Cross-sell"), (CallReason.UP_SELL, "Up-sell")):
-        suggestions = _opportunities(data, facts.bought, reason)
-        if not suggestions:
-            continue
-        hits = [(new, had) for new, had in suggestions if new in scored[reason]]
-        rest = [(new, had) for new, had in suggestions if new not in scored[reason]]
-        if hits:
-            text = f"{label}: {_suggestions(data, hits)} — kwam deze maand in de nieuwsbrief aan bod"
-            if rest:
-                text += f"; verder {_suggestions(data, rest, limit=2)}"
-            findings.append(_Finding(reason, due(reason), (text,)))
-        else:
-            findings.append(_Finding(reason, due(reason), (f"{label}-kans: {_suggestions(data, rest)}",), counts=False))
+    overdue_rules = _overdue_rules(data, facts, treatment, as_of)
+    findings += [_overdue_finding(rule, facts, data, as_of) for rule in overdue_rules]
+    findings += _sales_findings(data, facts, as_of)
 
     # revenue_decline
     current, previous = facts.revenue, facts.previous_revenue
@@ -396,6 +367,50 @@ def _findings(
             )
         )
     return findings, overdue_rules
+
+
+def _overdue_rules(data: Dataset, facts: _Customer, treatment: Treatment | None, as_of: date) -> list[ScheduleRule]:
+    """Return the contact_schedule pairs whose last interaction is too long ago (or missing)."""
+    overdue: list[ScheduleRule] = []
+    for rule in treatment.contact_schedule if treatment else ():
+        last = _last_of_pair(rule, facts.interactions, data)
+        if last is None or (as_of - last).days >= rule.every_days:
+            overdue.append(rule)
+    return overdue
+
+
+def _overdue_finding(rule: ScheduleRule, facts: _Customer, data: Dataset, as_of: date) -> _Finding:
+    """Return the contact_overdue finding of one overdue pair."""
+    last = _last_of_pair(rule, facts.interactions, data)
+    pair = f"{OUR_LEVEL_LABELS[rule.ours]} ↔ {LEVEL_LABELS[rule.theirs]} (elke {rule.every_days} dagen)"
+    when = f"laatste {_date(last)}, {(as_of - last).days} dagen geleden" if last else "nog geen contact vastgelegd"
+    action = " — plan een gesprek met onze directie" if rule.ours is OurLevel.MANAGEMENT else ""
+    return _Finding(
+        CallReason.CONTACT_OVERDUE,
+        as_of + timedelta(days=DUE_DAYS[CallReason.CONTACT_OVERDUE]),
+        (f"Contactschema {pair}: {when}{action}",),
+    )
+
+
+def _sales_findings(data: Dataset, facts: _Customer, as_of: date) -> list[_Finding]:
+    """Return cross_sell / up_sell: named whenever the catalogue has them, a reason when this run scored them."""
+    findings: list[_Finding] = []
+    scored = _scored_products(data, facts.selections)
+    for reason, label in ((CallReason.CROSS_SELL, "Cross-sell"), (CallReason.UP_SELL, "Up-sell")):
+        suggestions = _opportunities(data, facts.bought, reason)
+        if not suggestions:
+            continue
+        due = as_of + timedelta(days=DUE_DAYS[reason])
+        hits = [(new, had) for new, had in suggestions if new in scored[reason]]
+        rest = [(new, had) for new, had in suggestions if new not in scored[reason]]
+        if hits:
+            text = f"{label}: {_suggestions(data, hits)} — kwam deze maand in de nieuwsbrief aan bod"
+            if rest:
+                text += f"; verder {_suggestions(data, rest, limit=2)}"
+            findings.append(_Finding(reason, due, (text,)))
+        else:
+            findings.append(_Finding(reason, due, (f"{label}-kans: {_suggestions(data, rest)}",), counts=False))
+    return findings
 
 
 def _last_of_pair(rule: ScheduleRule, interactions: Iterable[Interaction], data: Dataset) -> date | None:

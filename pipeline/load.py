@@ -19,26 +19,42 @@ Reading rules (DESIGN.md "Inputs"):
 
 from __future__ import annotations
 
-import codecs
-import csv
 import gc
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from enum import Enum
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 import polars as pl
-from email_validator import EmailNotValidError, validate_email
 
 from pipeline.addresses import AddressBook, known_addresses
 from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently, read_yaml
 from pipeline.content import load_content
+from pipeline.csvinput import (
+    BOOLEANS,
+    CUT_OFF,
+    INVALID_EMAIL,
+    MAX_CELL,
+    CellError,
+    CsvStream,
+    _amount_parts,
+    _Row,
+    _rows,
+    normalise_email,
+    open_csv,
+    parse_amount,
+    parse_bool,
+    parse_date,
+    parse_int,
+    parse_tags,
+    read_csv,
+    sniff_delimiter,
+)
 from pipeline.errors import ConfigError, InputError, Problem
 from pipeline.models import (
     AccountManager,
@@ -57,28 +73,36 @@ from pipeline.models import (
     Settings,
     Suppression,
 )
-from pipeline.tables import OrderColumns, RecordColumns, amount_parts
+from pipeline.tables import OrderColumns, RecordColumns
 
-__all__ = [
+__all__ = [  # the CSV reading is in pipeline.csvinput; its names are importable from here too
+    "BOOLEANS",
+    "CUT_OFF",
+    "INVALID_EMAIL",
+    "MAX_CELL",
+    "CellError",
+    "CsvStream",
     "Validation",
     "check_project",
     "load_content",
     "load_dataset",
     "load_project",
+    "normalise_email",
+    "open_csv",
+    "parse_amount",
+    "parse_bool",
+    "parse_date",
+    "parse_int",
+    "parse_tags",
+    "read_csv",
+    "sniff_delimiter",
     "validate_project",
 ]
 
 log = logging.getLogger(__name__)
 
-E = TypeVar("E", bound=Enum)
 T = TypeVar("T")
 
-MAX_CELL = 1000
-INVALID_EMAIL = "invalid e-mail address"
-CUT_OFF = "row cut off: a quote opened here is never closed before the end of the file"
-# The csv module refuses a cell over 128 KB and so the whole file with it; the file is in
-# memory already, so read such a cell and reject its row ("value too long") instead.
-csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
 REQUIRED_FILES = ("account_managers.csv", "customers.csv", "contacts.csv", "orders.csv")
 COLUMNS: dict[str, tuple[tuple[str, ...], bool]] = {
     # file: (required columns, file required)
@@ -90,372 +114,6 @@ COLUMNS: dict[str, tuple[tuple[str, ...], bool]] = {
     "interactions.csv": (("customer_id", "date"), False),
     "suppressions.csv": (("email",), False),
 }
-BOOLEANS = {
-    "yes": True,
-    "no": False,
-    "true": True,
-    "false": False,
-    "1": True,
-    "0": False,
-    "ja": True,
-    "nee": False,
-    # Dutch Excel writes TRUE/FALSE as WAAR/ONWAAR when it saves a CSV.
-    "waar": True,
-    "onwaar": False,
-}
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_INT = re.compile(r"[+-]?[0-9]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is harmless whitespace and stays
-
-
-# --------------------------------------------------------------------------- cell parsers
-
-
-class CellError(ValueError):
-    """A cell that cannot be read; its message is the reject reason."""
-
-
-def _amount_patterns(decimal_mark: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    group = "," if decimal_mark == "." else "."
-    mark = re.escape(decimal_mark)
-    return (
-        re.compile(r"([0-9]+)(?:" + mark + r"([0-9]+))?"),
-        # Digits grouped in threes by the other mark (or spaces), then the decimals: unambiguous.
-        re.compile(r"([0-9]{1,3}(?:[" + re.escape(group) + r" ][0-9]{3})+)" + mark + r"([0-9]+)"),
-        re.compile(r"([0-9]{1,3}(?: [0-9]{3})+)"),  # spaces never mark decimals
-    )
-
-
-_AMOUNT = {mark: _amount_patterns(mark) for mark in (".", ",")}
-_PLAIN_POINT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-
-
-def parse_amount(text: str, decimal_mark: str = ".") -> Decimal:
-    """Return `text` as a Decimal, reading `decimal_mark` and refusing ambiguous grouping."""
-    if decimal_mark == "." and _PLAIN_POINT.fullmatch(text):
-        return Decimal(text)  # the common case: a plain export number
-    value = text.strip().replace("\u00a0", " ").replace("\u202f", " ")
-    if value.startswith("€"):
-        value = value[1:].strip()
-    sign = ""
-    if value and value[0] in "+-":
-        sign, value = ("-" if value[0] == "-" else ""), value[1:].strip()
-    plain_pattern, grouped_pattern, spaced_pattern = _AMOUNT[decimal_mark]
-    if plain := plain_pattern.fullmatch(value):
-        whole, decimals = plain.group(1), plain.group(2)
-    elif grouped := grouped_pattern.fullmatch(value):
-        whole, decimals = re.sub(r"[^0-9]", "", grouped.group(1)), grouped.group(2)
-    elif spaced := spaced_pattern.fullmatch(value):
-        whole, decimals = spaced.group(1).replace(" ", ""), None
-    else:
-        raise CellError("invalid amount")
-    try:
-        return Decimal(f"{sign}{whole}.{decimals}" if decimals else f"{sign}{whole}")
-    except InvalidOperation:
-        raise CellError("invalid amount") from None
-
-
-def _amount_parts(text: str, decimal_mark: str) -> tuple[int, int]:
-    """Return parse_amount(text) as (coefficient, exponent), as the orders table keeps it.
-
-    A plain export number needs no Decimal made and taken apart. An amount beyond 1.7E+38
-    (an Int128) is no amount of money, and the table cannot hold it: refused.
-    """
-    if decimal_mark == "." and _PLAIN_POINT.fullmatch(text) and len(text) < 38:
-        whole, _, decimals = text.partition(".")
-        return int(whole + decimals), -len(decimals)
-    parts = amount_parts(parse_amount(text, decimal_mark))
-    if parts is None:
-        raise CellError("invalid amount")
-    return parts
-
-
-def parse_date(text: str) -> date:
-    """Return an ISO `YYYY-MM-DD` date."""
-    value = text.strip()
-    if not _ISO_DATE.fullmatch(value):
-        raise CellError("invalid date")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CellError("invalid date") from None
-
-
-def parse_bool(text: str, default: bool = False) -> bool:
-    """Return the boolean of yes/no, true/false, 1/0, ja/nee (any case); empty is `default`."""
-    value = text.strip().lower()
-    if not value:
-        return default
-    try:
-        return BOOLEANS[value]
-    except KeyError:
-        raise CellError("invalid boolean") from None
-
-
-def parse_int(text: str) -> int:
-    """Return a whole number."""
-    value = text.strip()
-    if not _INT.fullmatch(value):
-        raise CellError("invalid number")
-    return int(value)
-
-
-def parse_tags(text: str) -> tuple[str, ...]:
-    """Split tags on `;` or `|`: trimmed, lower-cased, empties dropped, first occurrence kept."""
-    seen: dict[str, None] = {}
-    for part in re.split(r"[;|]", text):
-        tag = " ".join(part.split()).lower()
-        if tag:
-            seen.setdefault(tag, None)
-    return tuple(seen)
-
-
-def normalise_email(text: str) -> str:
-    """Return the validated address, lower-cased so it compares with suppressions."""
-    try:
-        checked = validate_email(text.strip(), check_deliverability=False)
-    except EmailNotValidError:
-        raise CellError(INVALID_EMAIL) from None
-    # Lower-casing the local part is safe in practice and makes matching reliable.
-    return str(checked.normalized).lower()
-
-
-# --------------------------------------------------------------------------- CSV reading
-
-
-@dataclass
-class _Table:
-    file: str
-    header: dict[str, int]  # lower-cased column name → index (first one wins)
-    rows: list[tuple[int, list[str]]]  # (physical start line, cells)
-    cut_line: int | None = None  # start line of a last row that ends inside an open quote
-
-
-def sniff_delimiter(header_line: str) -> str:
-    """Return `;` or `,`: whichever separates more fields of the header line."""
-    inside = False
-    counts = Counter[str]()
-    for ch in header_line:
-        if ch == '"':
-            inside = not inside
-        elif not inside and ch in ",;":
-            counts[ch] += 1
-    return ";" if counts[";"] > counts[","] else ","
-
-
-def read_csv(path: Path, file: str) -> _Table:
-    """Read a CSV file into its header and rows with their physical line numbers."""
-    stream = open_csv(path, file)
-    rows = list(stream)
-    return _Table(file, stream.header, rows, stream.cut_line)
-
-
-class CsvStream:
-    """A CSV file's header, and its rows read one at a time: a big export is never all in memory.
-
-    Iterating yields (physical start line, stripped cells) for every non-blank row. The row
-    after is read before a row is handed out, so that when the last row runs into the end of
-    the file inside an open quote, `cut_line` is set before that row is yielded.
-    """
-
-    def __init__(self, path: Path, file: str) -> None:
-        self.file = file
-        self.header: dict[str, int] = {}  # lower-cased column name → index (first one wins)
-        self.count = 0  # rows yielded so far
-        self.cut_line: int | None = None
-        self._path = path
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            self.delimiter = sniff_delimiter(handle.readline())
-        self._row_lines: list[str] = []  # the physical lines of the row being read
-        self._handle = path.open(encoding="utf-8-sig", newline="")
-        self._reader = csv.reader(self._recorded(self._handle), delimiter=self.delimiter)
-        self._start = 1
-        self._rows = self._cells()
-        for cells in self._rows:
-            if any(cells):
-                for index, name in enumerate(cells):
-                    self.header.setdefault(name.lower(), index)
-                break
-        if not self.header:
-            self._handle.close()
-            raise InputError(f"{file}: the file is empty (no header row)", [Problem(file, 1, "", "no header row")])
-
-    def close(self) -> None:
-        """Close the file (done by itself once every row is read)."""
-        self._handle.close()
-
-    def _recorded(self, lines: Iterable[str]) -> Iterator[str]:
-        for line in lines:
-            self._row_lines.append(line)
-            yield line
-
-    def _cells(self) -> Iterator[list[str]]:
-        reader = self._reader
-        try:
-            self._start = reader.line_num + 1
-            self._row_lines.clear()
-            for cells in reader:
-                yield [c.strip() for c in cells]  # once here, so no reader strips again
-                self._start = reader.line_num + 1
-                self._row_lines.clear()
-        except csv.Error as error:
-            message = f"cannot be read as CSV: {error}"
-            raise InputError(f"{self.file}: {message}", [Problem(self.file, reader.line_num, "", message)]) from None
-        finally:
-            self._handle.close()
-
-    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
-        pending: tuple[int, list[str]] | None = None
-        pending_lines: list[str] = []
-        for cells in self._rows:
-            if not any(cells):  # blank lines and Excel's ";;;;" rows are no rows
-                continue
-            if pending is not None:
-                self.count += 1
-                yield pending
-            pending, pending_lines = (self._start, cells), list(self._row_lines)
-        if pending is not None:
-            if _ends_in_open_quote(pending_lines, self.delimiter):
-                self.cut_line = pending[0]
-            self.count += 1
-            yield pending
-
-
-def open_csv(path: Path, file: str) -> CsvStream:
-    """Open a CSV file: check it is UTF-8, sniff its delimiter, read its header; rows come when iterated."""
-    _check_utf8(path, file)
-    return CsvStream(path, file)
-
-
-def _check_utf8(path: Path, file: str) -> None:
-    """Raise InputError naming the file and line when `path` is not UTF-8 (read in chunks, not held)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        return
-    except UnicodeDecodeError:
-        raw = path.read_bytes()  # only now, to name the line
-        try:
-            raw.decode("utf-8")
-            line = raw.count(b"\n") + 1
-        except UnicodeDecodeError as error:
-            line = raw[: error.start].count(b"\n") + 1
-    except OSError as error:
-        raise InputError(f"{file}: cannot read ({error.strerror})", [Problem(file, None, "", "cannot read")]) from error
-    message = "not UTF-8 text; save it as 'CSV UTF-8' (Excel) or convert it to UTF-8"
-    raise InputError(f"{file}: {message}", [Problem(file, line, "", message)])
-
-
-def _ends_in_open_quote(lines: list[str], delimiter: str) -> bool:
-    """Say whether the last row (its physical lines) runs into the end of the file inside quotes.
-
-    The lenient reader returns such a row as if the file had closed the quote: a file cut off
-    halfway (or a stray opening quote that swallowed the rest) would pass as a good row.
-    """
-    try:
-        for _ in csv.reader(lines, delimiter=delimiter, strict=True):
-            pass
-    except csv.Error as error:
-        return "unexpected end of data" in str(error)
-    return False
-
-
-# --------------------------------------------------------------------------- row reading
-
-
-class _Row:
-    """One data row; getters record a reject on a bad cell and return None."""
-
-    def __init__(self, table: CsvStream, line: int, cells: list[str], rejects: list[Reject]) -> None:
-        self.table = table
-        self.line = line
-        self.cells = cells
-        self.rejects = rejects
-        self.bad = False
-
-    def raw(self, column: str) -> str:
-        index = self.table.header.get(column)
-        if index is None or index >= len(self.cells):
-            return ""
-        return self.cells[index]  # stripped by read_csv
-
-    def reject(self, column: str, value: str, reason: str) -> None:
-        self.rejects.append(Reject(self.table.file, self.line, column, value[:200], reason))
-        if reason != INVALID_EMAIL:
-            self.bad = True
-
-    def text(self, column: str, required: bool = False) -> str:
-        value = self.raw(column)
-        if len(value) > MAX_CELL:
-            self.reject(column, value, "value too long")
-            return ""
-        if required and not value:
-            self.reject(column, value, "missing required value")
-        if value.isprintable():
-            return value
-        # Control characters are never meaningful in a CRM cell and would reach e-mail headers.
-        return _CONTROL.sub(" ", value).strip()
-
-    def id(self, column: str, required: bool = True) -> str:
-        value = self.raw(column)
-        if not value:
-            if required:
-                self.reject(column, value, "missing required value")
-            return ""
-        if not SAFE_ID.fullmatch(value):
-            self.reject(column, value, "unsafe id")
-            return ""
-        return value
-
-    def parsed(self, column: str, parse: Callable[[str], Any], required: bool = False) -> Any:
-        value = self.raw(column)
-        if not value:
-            if required:
-                self.reject(column, value, "missing required value")
-            return None
-        try:
-            return parse(value)
-        except CellError as error:
-            self.reject(column, value, str(error))
-            return None
-
-    def flag(self, column: str, default: bool = False) -> bool:
-        result = self.parsed(column, lambda v: parse_bool(v, default))
-        return default if result is None else bool(result)
-
-    def choice(self, column: str, kind: type[E]) -> E | None:
-        value = self.raw(column).lower()
-        if not value:
-            return None
-        try:
-            return kind(value)
-        except ValueError:
-            self.reject(column, self.raw(column), "invalid value")
-            return None
-
-    def ranged(self, column: str, low: int, high: int | None) -> int:
-        number = self.parsed(column, parse_int)
-        if number is None:
-            return 0
-        if number < low or (high is not None and number > high):
-            reason = f"number outside {low}-{high}" if high is not None else f"number below {low}"
-            self.reject(column, self.raw(column), reason)
-            return 0
-        return int(number)
-
-
-def _rows(table: CsvStream | None, rejects: list[Reject]) -> Iterable[_Row]:
-    if table is None:
-        return
-    for line, cells in table:
-        row = _Row(table, line, cells, rejects)
-        if line == table.cut_line:
-            names = {index: name for name, index in table.header.items()}
-            row.reject(names.get(len(cells) - 1, ""), cells[-1] if cells else "", CUT_OFF)
-        yield row
 
 
 # --------------------------------------------------------------------------- the dataset
@@ -497,14 +155,64 @@ def _load(settings: Settings, addresses: AddressBook | None = None) -> _Loaded:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load_all(settings, addresses)
+        loaded = _load_all(settings, addresses)
     finally:
         if was_enabled:
             gc.enable()
+    return loaded
 
 
 def _load_all(settings: Settings, addresses: AddressBook) -> _Loaded:
-    data_dir = settings.paths.data
+    """Read every file of data/ (one reader each), then the content; collect rejects, warnings and errors."""
+    tables, products, product_problems = _open_tables(settings.paths.data)
+    reading = _Reading(settings.decimal_mark, addresses)
+    account_managers = _read_account_managers(tables["account_managers.csv"], reading)
+    customers = _read_customers(tables["customers.csv"], reading, account_managers)
+    contacts = _read_contacts(tables["contacts.csv"], reading, customers)
+    orders, order_customers = _read_orders(tables["orders.csv"], reading, customers, products)
+    evaluations = _read_evaluations(tables["evaluations.csv"], reading, customers, order_customers)
+    del order_customers
+    interactions = _read_interactions(tables.get("interactions.csv"), reading, customers, contacts)
+    suppressions = _read_suppressions(tables.get("suppressions.csv"), reading)
+
+    errors = [p for p in product_problems if not (p.line is None and p.field == "")]
+    warnings = _data_warnings(orders, contacts, products)
+    content, content_problems = load_content(settings.paths.content, settings.paths.root)
+    for item in content.values():
+        unknown = [p for p in item.products if p not in products]
+        if unknown:
+            errors.append(Problem(item.path, None, "products", f"unknown product {', '.join(unknown)}"))
+    errors.extend(content_problems)
+    warnings.extend(str(p) for p in errors)
+    share_problems = _share_problems(tables, reading.bad_rows, settings.max_reject_share)
+
+    rejects = sorted(reading.rejects, key=lambda r: (list(COLUMNS).index(r.file), r.line))
+    dataset = Dataset(
+        account_managers=account_managers,
+        customers=customers,
+        contacts=contacts,
+        orders=orders,
+        evaluations=evaluations,
+        interactions=interactions,
+        suppressions=tuple(suppressions.values()),
+        products=products,
+        content=content,
+        rejects=tuple(rejects),
+        warnings=tuple(warnings),
+    )
+    log.info(
+        "loaded %d customers, %d contacts, %d orders, %d content items; %d rejects",
+        len(customers),
+        len(contacts),
+        len(orders),
+        len(content),
+        len(rejects),
+    )
+    return _Loaded(dataset, errors, share_problems, warnings)
+
+
+def _open_tables(data_dir: Path) -> tuple[dict[str, CsvStream | None], dict[str, Product], list[Problem]]:
+    """Open every CSV file and read products.yaml; raise InputError for a missing file or column."""
     tables: dict[str, CsvStream | None] = {}
     fatal: list[Problem] = []
     for file, (required, file_required) in COLUMNS.items():
@@ -532,49 +240,88 @@ def _load_all(settings: Settings, addresses: AddressBook) -> _Loaded:
         columns = [f"{p.file}: {p.field}" for p in fatal if p.field]
         what = f"missing column {', '.join(columns)}" if columns else f"cannot load {', '.join(files)}"
         raise InputError(what, fatal)
+    return tables, products, product_problems
 
-    rejects: list[Reject] = []
-    bad_rows: Counter[str] = Counter()
 
-    def email_of(text: str) -> str:
+class _Reading:
+    """What the readers of one load share: the rejects, the bad rows per file, and the values read once."""
+
+    def __init__(self, decimal_mark: str, addresses: AddressBook) -> None:
+        self.rejects: list[Reject] = []
+        self.bad_rows: Counter[str] = Counter()
+        self.mark = decimal_mark
+        self._addresses = addresses
+        self._dates: dict[str, date] = {}
+        self._scores: dict[str, Decimal] = {}
+        self._repeated: dict[Any, Any] = {}
+
+    def rows(self, table: CsvStream | None) -> Iterable[_Row]:
+        """Yield the rows of a file (none when it is absent)."""
+        return _rows(table, self.rejects)
+
+    def bad(self, row: _Row) -> bool:
+        """Tell whether `row` is rejected, counting it for its file when it is."""
+        if row.bad:
+            self.bad_rows[row.table.file] += 1
+        return row.bad
+
+    def email_of(self, text: str) -> str:
         """Return the normalised address, checked once per distinct address (see AddressBook)."""
-        normalised = addresses.normalised(text)
+        normalised = self._addresses.normalised(text)
         if normalised is None:
             raise CellError(INVALID_EMAIL)
         return normalised
-    mark = settings.decimal_mark
-    dates: dict[str, date] = {}
 
-    def day(text: str) -> date:
+    def day(self, text: str) -> date:
         """Parse a date once per distinct text: a big export repeats the same few thousand days."""
-        found = dates.get(text)
+        found = self._dates.get(text)
         if found is None:
-            found = dates[text] = parse_date(text)
+            found = self._dates[text] = parse_date(text)
         return found
 
-    repeated: dict[Any, Any] = {}
+    def score(self, text: str) -> Decimal:
+        """Parse a score once per distinct text: there are a hundred (1-10, one decimal).
 
-    def once(value: T) -> T:
+        By the text, not by `once`: 8 and 8.0 are equal Decimals that print differently.
+        """
+        found = self._scores.get(text)
+        if found is None:
+            found = self._scores[text] = parse_amount(text, self.mark)
+        return found
+
+    def amount(self, text: str) -> tuple[int, int]:
+        """Return an amount as the orders table keeps it."""
+        return _amount_parts(text, self.mark)
+
+    def once(self, value: T) -> T:
         """Return the equal value read before: an export repeats the same few thousand order
         descriptions, job titles, first and last names, interest lists, languages and account
         manager ids (a tenth of the loaded orders' memory; a fifth of the contacts')."""
-        return repeated.setdefault(value, value)  # type: ignore[no-any-return]
+        return self._repeated.setdefault(value, value)  # type: ignore[no-any-return]
 
+
+def _read_account_managers(table: CsvStream | None, reading: _Reading) -> dict[str, AccountManager]:
     account_managers: dict[str, AccountManager] = {}
-    for row in _rows(tables["account_managers.csv"], rejects):
+    for row in reading.rows(table):
         am_id = row.id("account_manager_id")
         name = row.text("name", required=True)
-        email = row.parsed("email", email_of, required=True)
+        email = row.parsed("email", reading.email_of, required=True)
         if not row.bad and am_id in account_managers:
             row.reject("account_manager_id", am_id, "duplicate id")
-        if row.bad or email is None:
+        if email is None:
             row.bad = True
-            bad_rows[row.table.file] += 1
+        if reading.bad(row):
             continue
         account_managers[am_id] = AccountManager(am_id, name, email, row.text("phone"))
+    return account_managers
 
+
+def _read_customers(
+    table: CsvStream | None, reading: _Reading, account_managers: dict[str, AccountManager]
+) -> dict[str, Customer]:
+    once = reading.once
     customers: dict[str, Customer] = {}
-    for row in _rows(tables["customers.csv"], rejects):
+    for row in reading.rows(table):
         customer_id = row.id("customer_id")
         name = row.text("name", required=True)
         am_id = row.id("account_manager_id")
@@ -597,20 +344,23 @@ def _load_all(settings: Settings, addresses: AddressBook) -> _Loaded:
             row.reject("customer_id", customer_id, "duplicate id")
         elif not row.bad and am_id not in account_managers:
             row.reject("account_manager_id", am_id, "unknown account_manager_id")
-        if row.bad:
-            bad_rows[row.table.file] += 1
+        if reading.bad(row):
             continue
         customers[customer_id] = customer
+    return customers
 
+
+def _read_contacts(table: CsvStream | None, reading: _Reading, customers: dict[str, Customer]) -> dict[str, Contact]:
+    once = reading.once
     contacts: dict[str, Contact] = {}
-    for row in _rows(tables["contacts.csv"], rejects):
+    for row in reading.rows(table):
         contact_id = row.id("contact_id")
         customer_id = row.id("customer_id")
         first_name = once(row.text("first_name", required=True))
         # Emptiness is judged on the raw cell: a cell of only control characters is no address.
         email, valid = row.text("email"), False
         if row.raw("email"):
-            checked = row.parsed("email", email_of)
+            checked = row.parsed("email", reading.email_of)
             if checked is not None:
                 email, valid = checked, True
         contact_language = once(row.raw("language").lower()) or None
@@ -636,92 +386,82 @@ def _load_all(settings: Settings, addresses: AddressBook) -> _Loaded:
             row.reject("contact_id", contact_id, "duplicate id")
         elif not row.bad and customer_id not in customers:
             row.reject("customer_id", customer_id, "unknown customer_id")
-        if row.bad:
-            bad_rows[row.table.file] += 1
+        if reading.bad(row):
             continue
         contacts[contact_id] = contact
+    return contacts
 
-    # The orders go straight into their columns. Whose order each order_id is is needed until
-    # the evaluations are checked against it, and then dropped.
+
+def _read_orders(
+    table: CsvStream | None, reading: _Reading, customers: dict[str, Customer], products: dict[str, Product]
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Return the orders' frame, and whose order each order_id is (for checking the evaluations)."""
     orders = OrderColumns()
-    order_rows: dict[str, str] = {}
-    parts = lambda v: _amount_parts(v, mark)  # noqa: E731 - a one-line reader bound to the mark
-    for row in _rows(tables["orders.csv"], rejects):
+    order_customers: dict[str, str] = {}
+    for row in reading.rows(table):
         order_id = row.id("order_id")
         customer_id = row.id("customer_id")
-        order_date = row.parsed("order_date", day, required=True)
-        end_date = row.parsed("end_date", day)
-        revenue = row.parsed("revenue", parts, required=True)
-        cost = row.parsed("cost", parts)
+        order_date = row.parsed("order_date", reading.day, required=True)
+        end_date = row.parsed("end_date", reading.day)
+        revenue = row.parsed("revenue", reading.amount, required=True)
+        cost = row.parsed("cost", reading.amount)
         product_id = row.id("product_id", required=False)
         status = row.choice("status", OrderStatus)
         if not row.bad and end_date is not None and end_date < order_date:
             row.reject("end_date", row.raw("end_date"), "end date before order date")
-        if not row.bad and order_id in order_rows:
+        if not row.bad and order_id in order_customers:
             row.reject("order_id", order_id, "duplicate id")
         elif not row.bad and customer_id not in customers:
             row.reject("customer_id", customer_id, "unknown customer_id")
-        if row.bad:
-            bad_rows[row.table.file] += 1
+        if reading.bad(row):
             continue
-        order_rows[order_id] = customers[customer_id].customer_id
+        order_customers[order_id] = customers[customer_id].customer_id
         orders.add(
             order_id=order_id,
             customer_id=customers[customer_id].customer_id,  # one string per customer, not per row
             order_date=order_date,
             revenue=revenue,
             product_id=products[product_id].id if product_id in products else product_id,
-            description=once(row.text("description")),
+            description=reading.once(row.text("description")),
             end_date=end_date,
             cost=cost if cost is not None else (0, 0),
             status=status,
         )
+    return orders.frame(), order_customers
 
-    scores: dict[str, Decimal] = {}
 
-    def score_of(text: str) -> Decimal:
-        """Parse a score once per distinct text: there are a hundred (1-10, one decimal).
-
-        By the text, not by `once`: 8 and 8.0 are equal Decimals that print differently.
-        """
-        found = scores.get(text)
-        if found is None:
-            found = scores[text] = parse_amount(text, mark)
-        return found
-
-    # The evaluations and interactions go straight into their columns too: an object per row
-    # made first and dropped later would leave its pool space as holes (see the order_id below).
+def _read_evaluations(
+    table: CsvStream | None, reading: _Reading, customers: dict[str, Customer], order_customers: dict[str, str]
+) -> pl.DataFrame:
     evaluations = RecordColumns(Evaluation)
-    for row in _rows(tables["evaluations.csv"], rejects):
+    for row in reading.rows(table):
         customer_id = row.id("customer_id")
         order_id = row.id("order_id", required=False)
-        when = row.parsed("date", day, required=True)
-        score = row.parsed("score", score_of, required=True)
+        when = row.parsed("date", reading.day, required=True)
+        score = row.parsed("score", reading.score, required=True)
         if score is not None and not 1 <= score <= 10:
             row.reject("score", row.raw("score"), "score outside 1-10")
-        order_of = order_rows.get(order_id) if order_id else None
+        order_of = order_customers.get(order_id) if order_id else None
         if not row.bad and customer_id not in customers:
             row.reject("customer_id", customer_id, "unknown customer_id")
         elif not row.bad and order_id and order_of is None:
             row.reject("order_id", order_id, "unknown order_id")
         elif not row.bad and order_of is not None and order_of != customer_id:
             row.reject("order_id", order_id, "order of another customer")
-        if row.bad:
-            bad_rows[row.table.file] += 1
+        if reading.bad(row):
             continue
-        customer_id = customers[customer_id].customer_id
-        # The table keeps the row's own order_id cell, not the order's string: that one is freed once
-        # the order table is built, and a quarter of them kept alive would pin the freed rest (22 MB
-        # at 30,000 demo customers, never given back).
-        evaluations.add(customer_id, when, score, order_id, row.text("comment"))  # each distinct value kept once
-    del order_rows
-    order_table = orders.frame()
+        evaluations.add(customers[customer_id].customer_id, when, score, order_id, row.text("comment"))
+    return evaluations.frame()
 
+
+def _read_interactions(
+    table: CsvStream | None, reading: _Reading, customers: dict[str, Customer], contacts: dict[str, Contact]
+) -> pl.DataFrame:
     interactions = RecordColumns(Interaction)
-    for row in _rows(tables.get("interactions.csv"), rejects):
+    for row in reading.rows(table):
         customer_id = row.id("customer_id")
         contact_id = row.id("contact_id", required=False)
-        when = row.parsed("date", day, required=True)
+        when = row.parsed("date", reading.day, required=True)
         channel = row.choice("channel", Channel)
         our_level = row.choice("our_level", OurLevel)
         their_level = row.choice("their_level", Level)
@@ -731,8 +471,7 @@ def _load_all(settings: Settings, addresses: AddressBook) -> _Loaded:
             row.reject("contact_id", contact_id, "unknown contact_id")
         elif not row.bad and contact_id and contacts[contact_id].customer_id != customer_id:
             row.reject("contact_id", contact_id, "contact of another customer")
-        if row.bad:
-            bad_rows[row.table.file] += 1
+        if reading.bad(row):
             continue
         interactions.add(
             customers[customer_id].customer_id,
@@ -741,28 +480,33 @@ def _load_all(settings: Settings, addresses: AddressBook) -> _Loaded:
             channel,
             our_level,
             their_level,
-            row.text("note"),  # each distinct note kept once, as every value
+            row.text("note"),
         )
+    return interactions.frame()
 
+
+def _read_suppressions(table: CsvStream | None, reading: _Reading) -> dict[str, Suppression]:
     suppressions: dict[str, Suppression] = {}
-    for row in _rows(tables.get("suppressions.csv"), rejects):
+    for row in reading.rows(table):
         raw_email = row.text("email", required=True)
         address = raw_email.lower()
         if raw_email:
             try:
-                address = email_of(raw_email)
+                address = reading.email_of(raw_email)
             except CellError:
                 # Still honoured: suppressing a malformed address costs nothing and is safe.
                 row.reject("email", raw_email, INVALID_EMAIL)
         when = row.parsed("date", parse_date)
-        if row.bad:
-            bad_rows[row.table.file] += 1
+        if reading.bad(row):
             continue
         suppressions.setdefault(address, Suppression(address, row.text("reason"), when))
+    return suppressions
 
+
+def _data_warnings(orders: pl.DataFrame, contacts: dict[str, Contact], products: dict[str, Product]) -> list[str]:
+    """Return what is worth knowing about good rows: unknown products, addresses shared by contacts."""
     warnings: list[str] = []
-    errors = [p for p in product_problems if not (p.line is None and p.field == "")]
-    named = order_table.filter((pl.col("product_id") != "") & ~pl.col("product_id").is_in(list(products)))
+    named = orders.filter((pl.col("product_id") != "") & ~pl.col("product_id").is_in(list(products)))
     unknown_products = Counter(named.get_column("product_id").to_list())
     if unknown_products:
         example = ", ".join(sorted(unknown_products)[:3])
@@ -777,55 +521,30 @@ def _load_all(settings: Settings, addresses: AddressBook) -> _Loaded:
             f"contacts.csv: {len(shared)} e-mail addresses belong to more than one contact "
             f"(e.g. {shared[0]}); each of them gets its own newsletter"
         )
+    return warnings
 
-    content, content_problems = load_content(settings.paths.content, settings.paths.root)
-    for item in content.values():
-        unknown = [p for p in item.products if p not in products]
-        if unknown:
-            errors.append(Problem(item.path, None, "products", f"unknown product {', '.join(unknown)}"))
-    errors.extend(content_problems)
-    warnings.extend(str(p) for p in errors)
 
-    share_problems: list[Problem] = []
+def _share_problems(
+    tables: dict[str, CsvStream | None], bad_rows: Counter[str], max_share: Decimal
+) -> list[Problem]:
+    """Return a problem per file with more than `max_share` of its rows rejected."""
+    problems: list[Problem] = []
     for file, read in tables.items():
         if read is None or not read.count:
             continue
         share = Decimal(bad_rows[file]) / Decimal(read.count)
-        if share > settings.max_reject_share:
-            share_problems.append(
+        if share > max_share:
+            problems.append(
                 Problem(
                     file,
                     None,
                     "",
                     f"{bad_rows[file]} of {read.count} rows rejected ({share:.0%}), more than "
-                    f"max_reject_share {settings.max_reject_share:.0%}; fix the export "
+                    f"max_reject_share {max_share:.0%}; fix the export "
                     f"(windstil validate lists every row)",
                 )
             )
-
-    rejects.sort(key=lambda r: (list(COLUMNS).index(r.file), r.line))
-    dataset = Dataset(
-        account_managers=account_managers,
-        customers=customers,
-        contacts=contacts,
-        orders=order_table,
-        evaluations=evaluations.frame(),
-        interactions=interactions.frame(),
-        suppressions=tuple(suppressions.values()),
-        products=products,
-        content=content,
-        rejects=tuple(rejects),
-        warnings=tuple(warnings),
-    )
-    log.info(
-        "loaded %d customers, %d contacts, %d orders, %d content items; %d rejects",
-        len(customers),
-        len(contacts),
-        len(order_table),
-        len(content),
-        len(rejects),
-    )
-    return _Loaded(dataset, errors, share_problems, warnings)
+    return problems
 
 
 def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:

@@ -16,6 +16,7 @@ from decimal import Decimal
 import polars as pl
 
 from pipeline.models import (
+    Customer,
     Dataset,
     Evaluation,
     Interaction,
@@ -70,6 +71,39 @@ def compute_retention(
     new = sorted(current - previous)
     lost_ids = previous - current
 
+    lost = _lost_customers(data, seg, earlier, lost_ids, revenue_before, as_of, interactions)
+    by_segment = _by_segment(seg, earlier, previous, current, new, revenue_now)
+    declines = _declines(known, earlier, retained, revenue_now, revenue_before)
+
+    return Retention(
+        as_of=as_of,
+        window_start=start,
+        previous_start=previous_start,
+        previous_customers=len(previous),
+        current_customers=len(current),
+        retained=tuple(retained),
+        new=tuple(new),
+        lost=tuple(lost),
+        revenue_retained=sum((revenue_now.get(cid, Decimal(0)) for cid in retained), Decimal(0)),
+        revenue_new=sum((revenue_now.get(cid, Decimal(0)) for cid in new), Decimal(0)),
+        revenue_lost=sum((c.previous_revenue for c in lost), Decimal(0)),
+        by_segment=tuple(by_segment),
+        declines=tuple(declines),
+        satisfaction_norm=config.satisfaction_norm,
+    )
+
+
+def _lost_customers(
+    data: Dataset,
+    seg: Segmentation,
+    earlier: Segmentation,
+    lost_ids: set[str],
+    revenue_before: dict[str, Decimal],
+    as_of: date,
+    interactions: Sequence[Interaction],
+) -> list[LostCustomer]:
+    """Return the lost customers with their signals, biggest previous revenue first."""
+    known = data.customers
     last_evaluation: dict[str, Evaluation] = {}
     for evaluation in records(Evaluation, data.evaluations):
         if evaluation.date <= as_of:
@@ -114,7 +148,18 @@ def compute_retention(
             )
         )
     lost.sort(key=lambda c: (-c.previous_revenue, c.customer_id))
+    return lost
 
+
+def _by_segment(
+    seg: Segmentation,
+    earlier: Segmentation,
+    previous: set[str],
+    current: set[str],
+    new: list[str],
+    revenue_now: dict[str, Decimal],
+) -> list[RetentionSegment]:
+    """Return retention per segment (the segment at the end of the previous window)."""
     by_segment = []
     for seg_name in Segment:
         before = [cid for cid in previous if earlier.segment_of(cid) is seg_name]
@@ -129,7 +174,17 @@ def compute_retention(
                 revenue_retained=sum((revenue_now.get(cid, Decimal(0)) for cid in kept), Decimal(0)),
             )
         )
+    return by_segment
 
+
+def _declines(
+    known: dict[str, Customer],
+    earlier: Segmentation,
+    retained: list[str],
+    revenue_now: dict[str, Decimal],
+    revenue_before: dict[str, Decimal],
+) -> list[RetainedChange]:
+    """Return the retained customers that bought less than in the previous window, biggest drop first."""
     declines = [
         RetainedChange(
             customer_id=cid,
@@ -142,20 +197,4 @@ def compute_retention(
         if revenue_now.get(cid, Decimal(0)) < revenue_before.get(cid, Decimal(0))
     ]
     declines.sort(key=lambda c: (c.revenue - c.previous_revenue, c.customer_id))
-
-    return Retention(
-        as_of=as_of,
-        window_start=start,
-        previous_start=previous_start,
-        previous_customers=len(previous),
-        current_customers=len(current),
-        retained=tuple(retained),
-        new=tuple(new),
-        lost=tuple(lost),
-        revenue_retained=sum((revenue_now.get(cid, Decimal(0)) for cid in retained), Decimal(0)),
-        revenue_new=sum((revenue_now.get(cid, Decimal(0)) for cid in new), Decimal(0)),
-        revenue_lost=sum((c.previous_revenue for c in lost), Decimal(0)),
-        by_segment=tuple(by_segment),
-        declines=tuple(declines),
-        satisfaction_norm=config.satisfaction_norm,
-    )
+    return declines

@@ -53,6 +53,7 @@ from pipeline.models import (
     MessageKind,
     Product,
     Project,
+    QuietStatus,
     RenderedMessage,
     Segmentation,
     Selection,
@@ -137,11 +138,7 @@ def run_batch(
         if state.run_status(run_id) == "approved" and not force:
             raise UsageError(f"run {run_id} is approved already; re-run it with --force to replace its files")
         remove_stale_temp_folders(output)
-        warnings = list(data.warnings)
-        for warning in warnings:
-            log.warning(warning)
-        if data.rejects:
-            log.warning("%d input rows rejected; they are listed in rejects.csv", len(data.rejects))
+        warnings = _logged_warnings(data)
         secret = load_secret(settings.paths.state.parent)
         with timer.stage("compile"):
             compiled = compile_templates(settings, data.content)
@@ -179,39 +176,13 @@ def run_batch(
                     write_call_lists(writer, calls, data, settings, as_of)
                 with timer.stage("reports"):
                     rendered = _read_records(records, data.contacts)
-                    retention = compute_retention(data, segmentation, config, as_of, imported)
-                    templates = settings.paths.templates
-                    writer.write_pieces("reports/segments.html", segmentation_report_pieces(
-                        segmentation, data, config, previous_as_of=previous_as_of,
-                        templates=templates))
-                    writer.write_text("reports/retention.html", render_retention_report(retention, templates=templates))
-                    writer.write_bytes("segments.csv", segments_csv_bytes(segmentation))
-                    writer.write_bytes("recipients.csv", recipients_csv_bytes(selections))
-                    writer.write_bytes("rejects.csv", rejects_csv_bytes(data))
-                    writer.write_bytes("deliveries.csv", deliveries_csv_bytes(rendered.values()))
+                    _write_reports(writer, project, segmentation, selections, rendered, imported, as_of,
+                                   previous_as_of)
                 counts = _counts(data, segmentation, quiet, selections, rendered, calls)
                 previous = _previous_manifest(output, run_id)
                 with timer.stage("site"):
-                    write_site(writer, SiteData(
-                        as_of=as_of,
-                        created=_now(),
-                        counts=counts,
-                        warnings=tuple(warnings),
-                        selections=selections,
-                        rendered=rendered,
-                        data=data,
-                        segmentation=segmentation,
-                        calls=calls,
-                        previous=previous,
-                        quiet=quiet,
-                        templates=_existing(settings.paths.templates / "site"),
-                        reports=(("Segmentatie", "reports/segments.html"),
-                                 ("Retentie", "reports/retention.html")),
-                        call_lists=tuple(
-                            (data.account_managers[am].name, f"calls/{am}.html")
-                            for am in sorted({c.account_manager_id for c in calls})
-                        ),
-                    ))
+                    write_site(writer, _site_data(project, as_of, counts, warnings, selections, rendered,
+                                                  segmentation, calls, previous, quiet))
                 manifest = _manifest(project, run_id, counts, timer.timings, warnings, segmentation,
                                      writer.bytes_written)
                 writer.write_text("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
@@ -219,6 +190,73 @@ def run_batch(
             state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
             state.remember_address_checks(VALIDATOR, addresses.new)  # for the next load
     return RunResult(run_id, output / run_id, counts, timer.timings, tuple(warnings), dry_run)
+
+
+def _logged_warnings(data: Dataset) -> list[str]:
+    """Log the load's warnings and the number of rejects; return the warnings (the run adds to them)."""
+    warnings = list(data.warnings)
+    for warning in warnings:
+        log.warning(warning)
+    if data.rejects:
+        log.warning("%d input rows rejected; they are listed in rejects.csv", len(data.rejects))
+    return warnings
+
+
+def _write_reports(
+    writer: RunWriter,
+    project: Project,
+    segmentation: Segmentation,
+    selections: Sequence[Selection],
+    rendered: Mapping[tuple[str, MessageKind], RenderedMessage],
+    imported: Sequence[Interaction],
+    as_of: date,
+    previous_as_of: date | None,
+) -> None:
+    """Write the reports and the run's CSV files."""
+    data, config, templates = project.data, project.segments, project.settings.paths.templates
+    retention = compute_retention(data, segmentation, config, as_of, imported)
+    writer.write_pieces("reports/segments.html", segmentation_report_pieces(
+        segmentation, data, config, previous_as_of=previous_as_of, templates=templates))
+    writer.write_text("reports/retention.html", render_retention_report(retention, templates=templates))
+    writer.write_bytes("segments.csv", segments_csv_bytes(segmentation))
+    writer.write_bytes("recipients.csv", recipients_csv_bytes(selections))
+    writer.write_bytes("rejects.csv", rejects_csv_bytes(data))
+    writer.write_bytes("deliveries.csv", deliveries_csv_bytes(rendered.values()))
+
+
+def _site_data(
+    project: Project,
+    as_of: date,
+    counts: dict[str, int],
+    warnings: Sequence[str],
+    selections: Sequence[Selection],
+    rendered: Mapping[tuple[str, MessageKind], RenderedMessage],
+    segmentation: Segmentation,
+    calls: Sequence[CallItem],
+    previous: Mapping[str, Any] | None,
+    quiet: Mapping[str, QuietStatus],
+) -> SiteData:
+    """Return what the review site shows of this run."""
+    data = project.data
+    return SiteData(
+        as_of=as_of,
+        created=_now(),
+        counts=counts,
+        warnings=tuple(warnings),
+        selections=selections,
+        rendered=rendered,
+        data=data,
+        segmentation=segmentation,
+        calls=calls,
+        previous=previous,
+        quiet=quiet,
+        templates=_existing(project.settings.paths.templates / "site"),
+        reports=(("Segmentatie", "reports/segments.html"), ("Retentie", "reports/retention.html")),
+        call_lists=tuple(
+            (data.account_managers[am].name, f"calls/{am}.html")
+            for am in sorted({c.account_manager_id for c in calls})
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- rendering
