@@ -59,6 +59,10 @@ ORDER_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "status": pl.String,  # an OrderStatus value, or null
 }
 _INT128 = 1 << 127
+# Rows collected as Python values before they become a frame of their own: the values of a
+# whole export at once (a str, a date and ints per cell) would be the load's peak, and
+# Python keeps their freed pool space afterwards (RSS that never goes back).
+BATCH_ROWS = 50_000
 _CANCELLED = OrderStatus.CANCELLED.value
 _STATUSES: dict[str | None, OrderStatus | None] = {None: None, **{s.value: s for s in OrderStatus}}
 # Wide enough for any sum of int128 coefficients at a common scale: the sums never round.
@@ -94,6 +98,7 @@ class OrderColumns:
 
     def __init__(self) -> None:
         self._columns: dict[str, list[Any]] = {name: [] for name in ORDER_SCHEMA}
+        self._frames: list[pl.DataFrame] = []
 
     def add(
         self,
@@ -120,6 +125,12 @@ class OrderColumns:
         c["cost_units"].append(cost[0])
         c["cost_exp"].append(cost[1])
         c["status"].append(None if status is None else status.value)
+        if len(c["order_id"]) >= BATCH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._frames.append(pl.DataFrame(self._columns, schema=ORDER_SCHEMA))
+        self._columns = {name: [] for name in ORDER_SCHEMA}
 
     def add_order(self, order: Order) -> None:
         """Add an Order; raise ValueError for an amount the table cannot hold exactly."""
@@ -140,9 +151,9 @@ class OrderColumns:
 
     def frame(self) -> pl.DataFrame:
         """Return the frame of the orders added (the columns are handed over: add no more)."""
-        frame = pl.DataFrame(self._columns, schema=ORDER_SCHEMA)
-        self._columns = {name: [] for name in ORDER_SCHEMA}
-        return frame
+        self._flush()
+        frames, self._frames = self._frames, []
+        return pl.concat(frames, rechunk=True) if len(frames) > 1 else frames[0]
 
 
 def orders_frame(orders: Iterable[Order]) -> pl.DataFrame:
@@ -208,7 +219,7 @@ def _window(
     scale = _scale(orders)
     top = orders.select(pl.max_horizontal(pl.col("revenue_exp").max(), pl.col("cost_exp").max(), 0)).item() or 0
     exponents = range(scale, int(top) + 1)  # the bound checked above keeps every power in an Int128
-    powers = [10 ** (exponent - scale) for exponent in exponents]
+    powers = pl.Series([10 ** (exponent - scale) for exponent in exponents], dtype=pl.Int128)  # past an Int64
 
     def scaled(name: str) -> pl.Expr:
         power = pl.col(f"{name}_exp").replace_strict(old=list(exponents), new=powers, return_dtype=pl.Int128)
@@ -351,17 +362,24 @@ class RecordColumns(Generic[R]):
         self._schema = _SCHEMAS[record_type]
         self._defaults = [f.default for f in dataclasses.fields(record_type)]
         self._columns: list[list[Any]] = [[] for _ in self._schema]
+        self._frames: list[pl.DataFrame] = []
 
     def add(self, *values: Any) -> None:
         """Add one record: its field values in the constructor's order; trailing ones may be left to their defaults."""
         for column, value in zip(self._columns, (*values, *self._defaults[len(values) :]), strict=True):
             column.append(_cell(value))
+        if len(self._columns[0]) >= BATCH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._frames.append(pl.DataFrame(dict(zip(self._schema, self._columns, strict=True)), schema=self._schema))
+        self._columns = [[] for _ in self._schema]
 
     def frame(self) -> pl.DataFrame:
         """Return the frame of the records added (the columns are handed over: add no more)."""
-        frame = pl.DataFrame(dict(zip(self._schema, self._columns, strict=True)), schema=self._schema)
-        self._columns = [[] for _ in self._schema]
-        return frame
+        self._flush()
+        frames, self._frames = self._frames, []
+        return pl.concat(frames, rechunk=True) if len(frames) > 1 else frames[0]
 
 
 def records_frame(record_type: type[R], records: Iterable[R]) -> pl.DataFrame:

@@ -11,10 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pytest
 from conftest import REPO, write_tiny_project
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline import tables
 from pipeline.config import load_settings
 from pipeline.load import load_dataset, load_project
 from pipeline.models import Channel, Dataset, Evaluation, Interaction, Level, Order, OrderStatus, OurLevel
@@ -26,6 +28,7 @@ from pipeline.tables import (
     orders_newest_first,
     orders_of_customers,
     records,
+    records_frame,
     revenue_in_window,
     window_totals,
 )
@@ -276,3 +279,22 @@ def test_loading_keeps_each_score_as_written(tmp_path: Path) -> None:
         assert sum(r.file == "evaluations.csv" for r in data.rejects) == scores.count("9,5")
 
     check()
+
+
+def test_columns_collected_in_batches_make_the_same_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Orders and records flushed to frames every few rows come out as one frame, in order, as if made at once."""
+    orders = [order(n, revenue=Decimal(f"{n}.5")) for n in range(10)]
+    evaluations = [Evaluation(f"C{n}", date(2026, 1, n + 1), Decimal(n % 10 + 1)) for n in range(10)]
+    whole_orders = orders_frame(orders)
+    whole_evaluations = records_frame(Evaluation, evaluations)
+    monkeypatch.setattr(tables, "BATCH_ROWS", 3)
+    assert orders_frame(orders).equals(whole_orders)
+    assert records_frame(Evaluation, evaluations).equals(whole_evaluations)
+    assert order_records(orders_frame(orders)) == orders
+
+
+def test_window_sums_with_exponents_far_apart() -> None:
+    """1E+20 and 0.01 are summed exactly in ints, though 10**22 is past an Int64."""
+    orders = [order(1, customer_id="A", revenue=Decimal("1E+20")), order(2, customer_id="A", revenue=Decimal("0.01"))]
+    revenue, margin = window_totals(orders_frame(orders), date(2025, 1, 1), date(2027, 1, 1))
+    assert as_text(revenue) == as_text(margin) == [("A", "100000000000000000000.01")]
