@@ -11,6 +11,9 @@ stage left out of both); last, `rss_growth_per_output_growth`: how much peak mem
 output added between the two sizes (and the same for PSS just before it). Near 0 means
 nothing grows with the batch; the render processes hold one chunk each, but the main
 process holds the dataset and the stages' results, which grow with the customers.
+Per size also `checks_share_of_wall`: the pre-send checks stage over the run's wall time
+(SpamAssassin included, scoring a cold cache); at the small size the run is repeated with
+SpamAssassin off and with the checks off, for the share and the wall time the checks add.
 """
 
 from __future__ import annotations
@@ -53,7 +56,34 @@ def measure(project: Path, jobs: int, trash: Path) -> dict[str, float]:
         "output_mb": folder_bytes(run) / 1e6,
         **{f"stage_{k}_s": v for k, v in timings.items()},
         "render_share_of_wall": timings["render"] / batch_s,
+        # The pre-send checks stage against the whole run (at most 0.25 wanted): SpamAssassin's
+        # wait included, with the variants it scored.
+        "checks_share_of_wall": timings.get("checks", 0.0) / wall,
+        "spam_variants_scored": sum(v["scored"] for v in manifest.get("spam", {}).values()),
     }
+
+
+def checks_share(work: Path, size: int, jobs: int, trash: Path) -> None:
+    """Print what the checks add to the run at `size` customers: the run again with the checks off.
+
+    Also once with SpamAssassin off (checks.spam_max_variants: 0), since it scores a cold cache
+    here (a re-run reuses the scores), and its minutes on 200 variants would hide the rest.
+    """
+    base = demo_project(work, size)
+    walls = {}
+    for name, setting in (("off", "checks: {enabled: false}"), ("without_spam", "checks: {spam_max_variants: 0}")):
+        project = work / f"{base.name}-checks-{name}"
+        if not project.exists():
+            shutil.copytree(base, project, ignore=shutil.ignore_patterns("output"))
+            with (project / "settings.yaml").open("a", encoding="utf-8") as handle:
+                handle.write(f"\n{setting}\n")
+        walls[name] = measure(project, jobs, trash)
+    on = walls["without_spam"]
+    print(f"# {size} customers: the checks without SpamAssassin, against the same run with the checks off")
+    print(f"checks_share_of_wall_without_spam: {on['checks_share_of_wall']:.3f}")
+    print(f"wall_checks_off_s: {walls['off']['wall_s']:.3f}")
+    print(f"wall_checks_without_spam_s: {on['wall_s']:.3f}")
+    print(f"wall_added_by_checks_without_spam: {(on['wall_s'] - walls['off']['wall_s']) / walls['off']['wall_s']:.3f}")
 
 
 def main() -> None:
@@ -73,6 +103,7 @@ def main() -> None:
         print(f"# {size} customers, --jobs {args.jobs}")
         for key, value in figures.items():
             print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
+    checks_share(work, args.small, args.jobs, trash)
     small, large = results[args.small], results[args.large]
     output_growth = large["output_mb"] - small["output_mb"]
     print(f"pss_growth_per_output_growth: {(large['peak_pss_mb'] - small['peak_pss_mb']) / output_growth:.4f}")

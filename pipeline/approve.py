@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import email.policy
+import io
 import logging
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
+from pipeline.checks import CHECKS
 from pipeline.config import load_settings
 from pipeline.errors import InputError, Problem, UsageError
 from pipeline.lock import project_lock
@@ -26,6 +31,7 @@ class ApproveResult:
     excluded: int  # contacts the reviewer left out
     already_sent: int  # deliveries whose contact × kind × month was recorded before
     was_approved: bool  # the run was approved before this call: nothing changed
+    accepted: dict[str, int] = field(default_factory=dict)  # checks accepted despite errors → their errors
 
 
 def read_exclusions(path: Path, known: set[str]) -> set[str]:
@@ -52,8 +58,42 @@ def read_exclusions(path: Path, known: set[str]) -> set[str]:
     return excluded
 
 
-def approve_run(root: Path, run_id: str, exclude: Path | None = None) -> ApproveResult:
-    """Record run `run_id` as approved with every delivery except the excluded contacts."""
+def check_errors(folder: Path, excluded: Iterable[str] = ()) -> Counter[str]:
+    """Return the `error` findings per check in a run's checks.csv, leaving out excluded contacts."""
+    path = folder / "checks.csv"
+    if not path.is_file():
+        return Counter()  # a run made before the checks existed
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: cannot read the run's check findings ({error})") from error
+    leave_out = set(excluded)
+    return Counter(row["check"] for row in csv.DictReader(io.StringIO(text))
+                   if row.get("level") == "error" and row.get("contact_id") not in leave_out)
+
+
+def refuse_unaccepted_errors(run_id: str, errors: Counter[str], accept: Iterable[str]) -> dict[str, int]:
+    """Return the accepted checks with their error counts; refuse when an erroring check is not accepted."""
+    accepted = set(accept)
+    unknown = sorted(accepted - set(CHECKS))
+    if unknown:
+        raise UsageError(f"--accept {unknown[0]}: not a check (one of {', '.join(CHECKS)})")
+    open_errors = {check: n for check, n in sorted(errors.items()) if check not in accepted}
+    if open_errors:
+        listed = ", ".join(f"{check} ({n})" for check, n in open_errors.items())
+        flags = " ".join(f"--accept {check}" for check in open_errors)
+        raise UsageError(
+            f"run {run_id} has error findings: {listed} (see checks.csv and the review site); "
+            f"fix them and run again, or approve despite them with {flags}"
+        )
+    return {check: errors.get(check, 0) for check in sorted(accepted)}
+
+
+def approve_run(root: Path, run_id: str, exclude: Path | None = None, accept: Iterable[str] = ()) -> ApproveResult:
+    """Record run `run_id` as approved with every delivery except the excluded contacts.
+
+    A run with `error` findings in its checks is refused unless each such check is in `accept`.
+    """
     try:
         as_of = date.fromisoformat(run_id)
     except ValueError:
@@ -64,6 +104,7 @@ def approve_run(root: Path, run_id: str, exclude: Path | None = None) -> Approve
         raise UsageError(f"no run {run_id} in {settings.paths.output} (run `windstil run --as-of {run_id}` first)")
     deliveries = read_deliveries(folder, run_id, as_of)
     excluded = read_exclusions(exclude, {d.contact_id for d in deliveries}) if exclude else set()
+    accepted = refuse_unaccepted_errors(run_id, check_errors(folder, excluded), accept)
     with project_lock(settings.paths.output), State.open(settings.paths.state) as state:
         status = state.run_status(run_id)
         if status is None:
@@ -72,9 +113,9 @@ def approve_run(root: Path, run_id: str, exclude: Path | None = None) -> Approve
             return ApproveResult(run_id, 0, len(excluded), 0, was_approved=True)
         _refuse_late_unsubscribes(state, folder, run_id, [d for d in deliveries if d.contact_id not in excluded])
         keep = [d for d in deliveries if d.contact_id not in excluded]
-        added = state.approve_run(run_id, keep)
+        added = state.approve_run(run_id, keep, accepted)
     log.info("approved %s: %d deliveries recorded", run_id, added)
-    return ApproveResult(run_id, added, len(excluded), len(keep) - added, was_approved=False)
+    return ApproveResult(run_id, added, len(excluded), len(keep) - added, was_approved=False, accepted=accepted)
 
 
 def _refuse_late_unsubscribes(state: State, folder: Path, run_id: str, deliveries: list[Delivery]) -> None:

@@ -1,7 +1,7 @@
 """Follow-up call lists: whom each account manager calls, why, what to say and by when.
 
-`build_calls` makes one `CallItem` per customer with at least one reason (DESIGN.md "Call
-lists"); `write_call_lists` writes them per account manager as CSV, XLSX, printable HTML
+`build_calls` makes one `CallItem` per customer with at least one reason (docs/guide/calls.md,
+docs/reference/codes.md); `write_call_lists` writes them per account manager as CSV, XLSX, printable HTML
 and a summary e-mail, plus `calls/all.csv`.
 
 Reasons and their due dates (days after the as-of date):
@@ -14,17 +14,20 @@ Reasons and their due dates (days after the as-of date):
 | `revenue_decline` | window revenue fell by ≥ `revenue_decline` (0.30) against the window before | 14 |
 | `cross_sell` / `up_sell` | this run chose an item for a contact because of a catalogue opportunity | 30 |
 | `review_segment_d` | a D customer whose treatment has `review: true` | 30 |
+| `replied` | a contact replied to a newsletter or alert since the previous run | 1 |
+| `clicked` | a contact clicked an item of this or the previous run's message (a person, not a link scanner) | 3 |
 
 A catalogue opportunity is a product in the `cross_sell` / `up_sell` of one they bought that they
 never bought (as in the selection stage). It is a *reason* only when it was "scored for this
-customer" (DESIGN.md): the newsletter or alert made this run carries an item chosen for it, so
+customer": the newsletter or alert made this run carries an item chosen for it, so
 the call follows up what was just sent. Otherwise a listed customer's opportunities are only
 named in the talking points: a standing opportunity alone would put almost every customer on
 every month's list.
 
 A row's due date is the earliest of its reasons'. Priority (1 is most urgent):
 
-1. an evaluation below the norm (any segment), or revenue decline in segment A;
+1. an evaluation below the norm (any segment), revenue decline in segment A, or a reply or a
+   click in segment A or B (the contact is reading now: the call is worth most today);
 2. segment A or B with a quiet follow-up, an overdue contact schedule or a revenue decline;
 3. everything else for segments A, B and C (catalogue opportunities, C follow-ups);
 4. segment D (the review), unless rule 1 applies.
@@ -35,7 +38,8 @@ Interactions are those of interactions.csv plus those passed in (imported call o
 the same interaction passed twice counts once. An interaction without `our_level` counts as
 the account manager's; without `their_level`, its contact's level counts. Every channel counts.
 
-The contact to call: never one marked `do_not_call`. First a contact at the level of an
+The contact to call: never one marked `do_not_call`. First a contact who replied or clicked,
+then one at the level of an
 overdue schedule pair (management pairs first), then a contact who got the newsletter this
 run, then one with a phone number, then by level (management, operational, technical,
 finance), then file order. When nobody is callable, `contact_id` is empty and `note` says why.
@@ -56,7 +60,6 @@ with ` | `), `last_contact` (YYYY-MM-DD or empty), `last_channel` (call/visit/me
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import io
 import logging
@@ -77,11 +80,11 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import polars as pl
-from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
+from pipeline.feedback import FeedbackEvent, FeedbackKind
+from pipeline.language import DEFAULT_LANGUAGE, N_, PageLanguage, page_language
 from pipeline.models import (
     AccountManager,
     CallItem,
@@ -102,7 +105,7 @@ from pipeline.models import (
     Settings,
     Treatment,
 )
-from pipeline.segment import DUTCH, months_before
+from pipeline.segment import months_before
 from pipeline.tables import bought_products, records, revenue_in_window
 from pipeline.templating import BUNDLED, page_environment
 from pipeline.writer import RunWriter, utf8_text_buffer
@@ -139,32 +142,38 @@ DUE_DAYS: dict[CallReason, int] = {
     CallReason.CROSS_SELL: 30,
     CallReason.UP_SELL: 30,
     CallReason.REVIEW_SEGMENT_D: 30,
+    CallReason.REPLIED: 1,
+    CallReason.CLICKED: 3,
 }  # quiet_followup: the treatment's call_within_days
 
+# What people read (settings.yaml: language): English message ids, translated where written.
+# The CSV keeps the documented column names and the codes.
 REASON_LABELS: dict[CallReason, str] = {
-    CallReason.EVALUATION_BELOW_NORM: "Evaluatie onder de norm",
-    CallReason.QUIET_FOLLOWUP: "Nabellen nieuwsbrief",
-    CallReason.CONTACT_OVERDUE: "Contactschema verlopen",
-    CallReason.CROSS_SELL: "Kans op cross-sell",
-    CallReason.UP_SELL: "Kans op up-sell",
-    CallReason.REVENUE_DECLINE: "Omzet gedaald",
-    CallReason.REVIEW_SEGMENT_D: "D-klant: relatie beoordelen",
+    CallReason.EVALUATION_BELOW_NORM: N_("Evaluation below the norm"),
+    CallReason.QUIET_FOLLOWUP: N_("Newsletter follow-up"),
+    CallReason.CONTACT_OVERDUE: N_("Contact schedule overdue"),
+    CallReason.CROSS_SELL: N_("Cross-sell opportunity"),
+    CallReason.UP_SELL: N_("Up-sell opportunity"),
+    CallReason.REVENUE_DECLINE: N_("Revenue declined"),
+    CallReason.REVIEW_SEGMENT_D: N_("D customer: review the relationship"),
+    CallReason.CLICKED: N_("Clicked in the e-mail"),
+    CallReason.REPLIED: N_("Replied to the e-mail"),
 }
 
-PRIORITY_LABELS = {1: "Eerst", 2: "Deze week", 3: "Deze maand", 4: "Beoordelen"}
+PRIORITY_LABELS = {1: N_("First"), 2: N_("This week"), 3: N_("This month"), 4: N_("Review")}
 
 LEVEL_LABELS = {
-    Level.MANAGEMENT: "management",
-    Level.OPERATIONAL: "operationeel",
-    Level.TECHNICAL: "technisch",
-    Level.FINANCE: "financieel",
+    Level.MANAGEMENT: N_("management"),
+    Level.OPERATIONAL: N_("operational"),
+    Level.TECHNICAL: N_("technical"),
+    Level.FINANCE: N_("finance"),
 }
-OUR_LEVEL_LABELS = {OurLevel.ACCOUNT_MANAGER: "accountmanager", OurLevel.MANAGEMENT: "onze directie"}
+OUR_LEVEL_LABELS = {OurLevel.ACCOUNT_MANAGER: N_("account manager"), OurLevel.MANAGEMENT: N_("our management")}
 CHANNEL_LABELS = {
-    Channel.CALL: "telefoon",
-    Channel.VISIT: "bezoek",
-    Channel.MEETING: "overleg",
-    Channel.EMAIL: "e-mail",
+    Channel.CALL: N_("phone"),
+    Channel.VISIT: N_("visit"),
+    Channel.MEETING: N_("meeting"),
+    Channel.EMAIL: N_("e-mail"),
 }
 
 _LEVEL_RANK = {Level.MANAGEMENT: 0, Level.OPERATIONAL: 1, Level.TECHNICAL: 2, Level.FINANCE: 3}
@@ -198,6 +207,8 @@ class _Customer:
     bought: frozenset[str] = frozenset()  # product ids of its orders, cancelled ones not counted
     revenue: Decimal = Decimal(0)  # in (as_of − window, as_of], cancelled orders excluded
     previous_revenue: Decimal = Decimal(0)  # in the window before that
+    clicks: tuple[FeedbackEvent, ...] = ()  # by people, on this or the previous run's messages, oldest first
+    replies: tuple[FeedbackEvent, ...] = ()  # since the previous run, oldest first
 
 
 def build_calls(
@@ -208,13 +219,21 @@ def build_calls(
     selections: Sequence[Selection],
     interactions: Sequence[Interaction],
     as_of: date,
+    feedback: Sequence[FeedbackEvent] = (),
+    previous_run: date | None = None,
+    *,
+    language: str = DEFAULT_LANGUAGE,
 ) -> list[CallItem]:
     """Return the call list of every account manager, sorted by priority, due date, customer.
 
     `interactions` are the ones recorded in the state (imported call outcomes), on top of
-    data.interactions; an interaction given in both counts once.
+    data.interactions; an interaction given in both counts once. `feedback` holds the clicks
+    and replies recorded in the state; `previous_run` is the as-of date of the run before
+    this one (clicks on its messages count, replies since it count). Talking points and notes
+    are written in `language` (settings.yaml: language).
     """
-    grouped = _group(data, config, selections, interactions, as_of)
+    words = page_language(language)
+    grouped = _group(data, config, selections, interactions, as_of, _engagement(data, feedback, as_of, previous_run))
     calls: list[CallItem] = []
     for customer_id, customer in data.customers.items():
         value = segmentation.customers.get(customer_id)
@@ -223,11 +242,13 @@ def build_calls(
             continue
         facts = grouped.get(customer_id, _Customer((), (), (), ()))
         segment = value.segment
-        findings, overdue_rules = _findings(data, config, customer_id, segment, facts, quiet.get(customer_id), as_of)
+        findings, overdue_rules = _findings(
+            data, config, customer_id, segment, facts, quiet.get(customer_id), as_of, words
+        )
         if not any(f.counts for f in findings):
             continue
         reasons = tuple(sorted({f.reason for f in findings if f.counts}, key=list(CallReason).index))
-        contact, notes = _choose_contact(facts, overdue_rules)
+        contact, notes = _choose_contact(facts, overdue_rules, words)
         last = facts.interactions[-1] if facts.interactions else None
         calls.append(
             CallItem(
@@ -243,7 +264,7 @@ def build_calls(
                 job_title=contact.job_title if contact else "",
                 phone=contact.phone if contact else "",
                 talking_points=_talking_points(
-                    data, facts, findings, last, _also_call(facts, overdue_rules, contact), contact
+                    data, facts, findings, last, _also_call(facts, overdue_rules, contact, words), contact, words
                 ),
                 last_contact=last.date if last else None,
                 last_contact_channel=last.channel.value if last and last.channel else "",
@@ -261,6 +282,7 @@ def _group(
     selections: Sequence[Selection],
     interactions: Sequence[Interaction],
     as_of: date,
+    engagement: Mapping[str, tuple[tuple[FeedbackEvent, ...], tuple[FeedbackEvent, ...]]],
 ) -> dict[str, _Customer]:
     contacts: dict[str, list[Contact]] = defaultdict(list)
     for contact in data.contacts.values():
@@ -293,8 +315,36 @@ def _group(
             bought=bought.get(customer_id, frozenset()),
             revenue=revenue.get(customer_id, Decimal(0)),
             previous_revenue=previous_revenue.get(customer_id, Decimal(0)),
+            clicks=engagement.get(customer_id, ((), ()))[0],
+            replies=engagement.get(customer_id, ((), ()))[1],
         )
         for customer_id in data.customers
+    }
+
+
+def _engagement(
+    data: Dataset, feedback: Sequence[FeedbackEvent], as_of: date, previous_run: date | None
+) -> dict[str, tuple[tuple[FeedbackEvent, ...], tuple[FeedbackEvent, ...]]]:
+    """Return each customer's (clicks, replies) that make a reason to call, oldest first.
+
+    Clicks: by a person (not marked automated) on a message of this run or the previous one.
+    Replies: since the previous run's as-of date. Neither after this run's as-of date.
+    """
+    runs = {as_of.isoformat(), previous_run.isoformat() if previous_run else ""}
+    clicks: dict[str, list[FeedbackEvent]] = defaultdict(list)
+    replies: dict[str, list[FeedbackEvent]] = defaultdict(list)
+    for event in sorted(feedback, key=lambda e: e.at):
+        contact = data.contacts.get(event.contact_id)
+        day = event.at.date()
+        if contact is None or day > as_of:
+            continue
+        if event.kind is FeedbackKind.CLICK and not event.automated and event.run_id in runs:
+            clicks[contact.customer_id].append(event)
+        elif event.kind is FeedbackKind.REPLY and (previous_run is None or day > previous_run):
+            replies[contact.customer_id].append(event)
+    return {
+        customer_id: (tuple(clicks.get(customer_id, ())), tuple(replies.get(customer_id, ())))
+        for customer_id in {*clicks, *replies}
     }
 
 
@@ -306,6 +356,7 @@ def _findings(
     facts: _Customer,
     quiet: QuietStatus | None,
     as_of: date,
+    words: PageLanguage,
 ) -> tuple[list[_Finding], list[ScheduleRule]]:
     treatment = config.treatment.get(segment)
     findings: list[_Finding] = []
@@ -317,30 +368,31 @@ def _findings(
     recent = [e for e in facts.evaluations if e.date > months_before(as_of, _EVALUATION_MONTHS)]
     if recent and recent[-1].score < config.satisfaction_norm:
         latest = recent[-1]
-        norm = _number(config.satisfaction_norm)
-        findings.append(
-            _Finding(
-                CallReason.EVALUATION_BELOW_NORM,
-                due(CallReason.EVALUATION_BELOW_NORM),
-                (f"{_evaluation(latest)} — onder de norm van {norm}: bespreek een herstelplan met de klant",),
-            )
+        point = words(
+            N_("%(evaluation)s — below the norm of %(norm)s: agree a recovery plan with the customer"),
+            evaluation=_evaluation(latest, words),
+            norm=config.satisfaction_norm,
         )
+        findings.append(_Finding(CallReason.EVALUATION_BELOW_NORM, due(CallReason.EVALUATION_BELOW_NORM), (point,)))
 
     # quiet_followup
     newsletter_made = any(s.newsletter for s in facts.selections)
     if newsletter_made and treatment is not None and treatment.call_within_days is not None:
-        since = f" (stil sinds {_date(quiet.quiet_since)})" if quiet and quiet.quiet_since else ""
-        findings.append(
-            _Finding(
-                CallReason.QUIET_FOLLOWUP,
-                as_of + timedelta(days=treatment.call_within_days),
-                (f"Nabellen op de nieuwsbrief van deze maand{since}: vraag wat er speelt en wat er komt",),
+        if quiet and quiet.quiet_since:
+            point = words(
+                N_("Follow up this month's newsletter (quiet since %(day)s): ask what is going on and what is coming"),
+                day=words.short_date(quiet.quiet_since),
             )
+        else:
+            point = words(N_("Follow up this month's newsletter: ask what is going on and what is coming"))
+        findings.append(
+            _Finding(CallReason.QUIET_FOLLOWUP, as_of + timedelta(days=treatment.call_within_days), (point,))
         )
 
     overdue_rules = _overdue_rules(data, facts, treatment, as_of)
-    findings += [_overdue_finding(rule, facts, data, as_of) for rule in overdue_rules]
-    findings += _sales_findings(data, facts, as_of)
+    findings += [_overdue_finding(rule, facts, data, as_of, words) for rule in overdue_rules]
+    findings += _sales_findings(data, facts, as_of, words)
+    findings += _reading_findings(data, facts, as_of, words)
 
     # revenue_decline
     current, previous = facts.revenue, facts.previous_revenue
@@ -351,8 +403,14 @@ def _findings(
                 CallReason.REVENUE_DECLINE,
                 due(CallReason.REVENUE_DECLINE),
                 (
-                    f"Omzet laatste {config.window_months} maanden {_euro(current)} tegen {_euro(previous)} "
-                    f"in de periode daarvoor (−{drop:.0f}%): vraag waarom en wat er nodig is",
+                    words(
+                        N_("Revenue over the last %(months)s months %(now)s against %(before)s in the period "
+                           "before (−%(drop)s%%): ask why and what is needed"),
+                        months=config.window_months,
+                        now=words.money(current, whole=True),
+                        before=words.money(previous, whole=True),
+                        drop=f"{drop:.0f}",
+                    ),
                 ),
             )
         )
@@ -363,7 +421,7 @@ def _findings(
             _Finding(
                 CallReason.REVIEW_SEGMENT_D,
                 due(CallReason.REVIEW_SEGMENT_D),
-                ("D-klant: beoordeel of de relatie verder kan; nemen we afscheid, doe dat dan netjes",),
+                (words(N_("D customer: judge whether the relationship can go on; if we part, part decently")),),
             )
         )
     return findings, overdue_rules
@@ -379,20 +437,29 @@ def _overdue_rules(data: Dataset, facts: _Customer, treatment: Treatment | None,
     return overdue
 
 
-def _overdue_finding(rule: ScheduleRule, facts: _Customer, data: Dataset, as_of: date) -> _Finding:
+def _overdue_finding(rule: ScheduleRule, facts: _Customer, data: Dataset, as_of: date, words: PageLanguage) -> _Finding:
     """Return the contact_overdue finding of one overdue pair."""
     last = _last_of_pair(rule, facts.interactions, data)
-    pair = f"{OUR_LEVEL_LABELS[rule.ours]} ↔ {LEVEL_LABELS[rule.theirs]} (elke {rule.every_days} dagen)"
-    when = f"laatste {_date(last)}, {(as_of - last).days} dagen geleden" if last else "nog geen contact vastgelegd"
-    action = " — plan een gesprek met onze directie" if rule.ours is OurLevel.MANAGEMENT else ""
-    return _Finding(
-        CallReason.CONTACT_OVERDUE,
-        as_of + timedelta(days=DUE_DAYS[CallReason.CONTACT_OVERDUE]),
-        (f"Contactschema {pair}: {when}{action}",),
+    pair = words(
+        N_("%(ours)s ↔ %(theirs)s (every %(days)s days)"),
+        ours=words.gettext(OUR_LEVEL_LABELS[rule.ours]),
+        theirs=words.gettext(LEVEL_LABELS[rule.theirs]),
+        days=rule.every_days,
     )
+    if last:
+        when = words(N_("last %(day)s, %(days)s days ago"), day=words.short_date(last), days=(as_of - last).days)
+    else:
+        when = words(N_("no contact recorded yet"))
+    if rule.ours is OurLevel.MANAGEMENT:
+        point = words(
+            N_("Contact schedule %(pair)s: %(when)s — plan a conversation with our management"), pair=pair, when=when
+        )
+    else:
+        point = words(N_("Contact schedule %(pair)s: %(when)s"), pair=pair, when=when)
+    return _Finding(CallReason.CONTACT_OVERDUE, as_of + timedelta(days=DUE_DAYS[CallReason.CONTACT_OVERDUE]), (point,))
 
 
-def _sales_findings(data: Dataset, facts: _Customer, as_of: date) -> list[_Finding]:
+def _sales_findings(data: Dataset, facts: _Customer, as_of: date, words: PageLanguage) -> list[_Finding]:
     """Return cross_sell / up_sell: named whenever the catalogue has them, a reason when this run scored them."""
     findings: list[_Finding] = []
     scored = _scored_products(data, facts.selections)
@@ -404,12 +471,52 @@ def _sales_findings(data: Dataset, facts: _Customer, as_of: date) -> list[_Findi
         hits = [(new, had) for new, had in suggestions if new in scored[reason]]
         rest = [(new, had) for new, had in suggestions if new not in scored[reason]]
         if hits:
-            text = f"{label}: {_suggestions(data, hits)} — kwam deze maand in de nieuwsbrief aan bod"
+            found = _suggestions(data, hits, words)
             if rest:
-                text += f"; verder {_suggestions(data, rest, limit=2)}"
+                text = words(
+                    N_("%(kind)s: %(products)s — came up in this month's newsletter; also %(more)s"),
+                    kind=label, products=found, more=_suggestions(data, rest, words, limit=2),
+                )
+            else:
+                text = words(
+                    N_("%(kind)s: %(products)s — came up in this month's newsletter"), kind=label, products=found
+                )
             findings.append(_Finding(reason, due, (text,)))
         else:
-            findings.append(_Finding(reason, due, (f"{label}-kans: {_suggestions(data, rest)}",), counts=False))
+            text = words(N_("%(kind)s opportunity: %(products)s"), kind=label, products=_suggestions(data, rest, words))
+            findings.append(_Finding(reason, due, (text,), counts=False))
+    return findings
+
+
+def _reading_findings(data: Dataset, facts: _Customer, as_of: date, words: PageLanguage) -> list[_Finding]:
+    """Return replied / clicked: the contact is reading now."""
+    findings: list[_Finding] = []
+    if facts.replies:
+        points = tuple(
+            words(
+                N_("%(name)s replied on %(day)s: %(subject)s"),
+                name=_contact_name(data, e.contact_id),
+                day=words.short_date(e.at.date()),
+                subject=f"‘{e.detail}’",
+            )
+            for e in facts.replies[-_MAX_SUGGESTIONS:]
+        )
+        findings.append(_Finding(CallReason.REPLIED, as_of + timedelta(days=DUE_DAYS[CallReason.REPLIED]), points))
+    if facts.clicks:
+        clicked_on: dict[tuple[str, str], date] = {}
+        for event in facts.clicks:
+            clicked_on[(event.contact_id, event.item_id)] = event.at.date()
+        shown = sorted(clicked_on.items(), key=lambda pair: pair[1], reverse=True)[:_MAX_SUGGESTIONS]
+        points = tuple(
+            words(
+                N_("%(name)s clicked on %(day)s on %(title)s"),
+                name=_contact_name(data, contact_id),
+                day=words.short_date(day),
+                title=f"‘{_title(data, item_id)}’",
+            )
+            for (contact_id, item_id), day in shown
+        )
+        findings.append(_Finding(CallReason.CLICKED, as_of + timedelta(days=DUE_DAYS[CallReason.CLICKED]), points))
     return findings
 
 
@@ -461,10 +568,16 @@ def _scored_products(data: Dataset, selections: Iterable[Selection]) -> dict[Cal
     return scored
 
 
-def _suggestions(data: Dataset, pairs: Sequence[tuple[str, str]], limit: int = _MAX_SUGGESTIONS) -> str:
-    shown = [f"{data.products[new].name} (bij {data.products[had].name})" for new, had in pairs]
+def _suggestions(
+    data: Dataset, pairs: Sequence[tuple[str, str]], words: PageLanguage, limit: int = _MAX_SUGGESTIONS
+) -> str:
+    shown = [
+        words(N_("%(product)s (with %(base)s)"), product=data.products[new].name, base=data.products[had].name)
+        for new, had in pairs
+    ]
     more = len(shown) - limit
-    return ", ".join(shown[:limit]) + (f" en nog {more}" if more > 0 else "")
+    listed = ", ".join(shown[:limit])
+    return words(N_("%(listed)s and %(n)s more"), listed=listed, n=more) if more > 0 else listed
 
 
 def _priority(reasons: Sequence[CallReason], segment: Segment) -> int:
@@ -472,6 +585,8 @@ def _priority(reasons: Sequence[CallReason], segment: Segment) -> int:
     if CallReason.EVALUATION_BELOW_NORM in reasons:
         return 1
     if segment is Segment.A and CallReason.REVENUE_DECLINE in reasons:
+        return 1
+    if segment in (Segment.A, Segment.B) and {CallReason.REPLIED, CallReason.CLICKED}.intersection(reasons):
         return 1
     if segment is Segment.D:
         return 4
@@ -481,23 +596,27 @@ def _priority(reasons: Sequence[CallReason], segment: Segment) -> int:
     return 3
 
 
-def _choose_contact(facts: _Customer, overdue_rules: Sequence[ScheduleRule]) -> tuple[Contact | None, list[str]]:
+def _choose_contact(
+    facts: _Customer, overdue_rules: Sequence[ScheduleRule], words: PageLanguage
+) -> tuple[Contact | None, list[str]]:
     """Return the contact to call (None: nobody callable) and notes for the account manager."""
     notes: list[str] = []
     blocked = [c for c in facts.contacts if c.do_not_call]
     callable_ = [c for c in facts.contacts if not c.do_not_call]
     if not facts.contacts:
-        return None, ["Geen contactpersoon bekend: zoek uit wie we moeten bellen"]
+        return None, [words(N_("No contact known: find out whom to call"))]
     if not callable_:
         names = ", ".join(c.full_name for c in blocked)
-        return None, [f"Niemand te bellen: alle contactpersonen staan op 'niet bellen' ({names})"]
+        return None, [words(N_("Nobody to call: every contact is marked 'do not call' (%(names)s)"), names=names)]
     # Management pairs first: that conversation is the one the schedule guards most.
     wanted = sorted({r.theirs for r in overdue_rules}, key=lambda lvl: _LEVEL_RANK[lvl])
     got_newsletter = {s.contact_id for s in facts.selections if s.newsletter}
     order = {c.contact_id: i for i, c in enumerate(facts.contacts)}
+    engaged = {e.contact_id for e in (*facts.replies, *facts.clicks)}
 
-    def rank(contact: Contact) -> tuple[int, int, int, int, int]:
+    def rank(contact: Contact) -> tuple[int, int, int, int, int, int]:
         return (
+            0 if contact.contact_id in engaged else 1,
             wanted.index(contact.level) if contact.level in wanted else len(wanted),
             0 if contact.contact_id in got_newsletter else 1,
             0 if contact.phone else 1,
@@ -508,15 +627,19 @@ def _choose_contact(facts: _Customer, overdue_rules: Sequence[ScheduleRule]) -> 
     chosen = min(callable_, key=rank)
     for level in wanted:
         if not any(c.level is level for c in callable_):
-            notes.append(f"Geen belbare contactpersoon op {LEVEL_LABELS[level]} niveau bekend")
+            notes.append(
+                words(N_("No callable contact known at %(level)s level"), level=words.gettext(LEVEL_LABELS[level]))
+            )
     if not chosen.phone:
-        notes.append("Geen telefoonnummer bekend")
+        notes.append(words(N_("No phone number known")))
     if blocked:
-        notes.append("Niet bellen: " + ", ".join(c.full_name for c in blocked))
+        notes.append(words(N_("Do not call: %(names)s"), names=", ".join(c.full_name for c in blocked)))
     return chosen, notes
 
 
-def _also_call(facts: _Customer, overdue_rules: Sequence[ScheduleRule], chosen: Contact | None) -> tuple[str, ...]:
+def _also_call(
+    facts: _Customer, overdue_rules: Sequence[ScheduleRule], chosen: Contact | None, words: PageLanguage
+) -> tuple[str, ...]:
     """Name whom else to call for an overdue pair of the account manager's that the chosen contact does not cover."""
     points: list[str] = []
     for rule in overdue_rules:
@@ -527,7 +650,11 @@ def _also_call(facts: _Customer, overdue_rules: Sequence[ScheduleRule], chosen: 
             other = min(at_level, key=lambda c: 0 if c.phone else 1)
             details = ", ".join(x for x in (other.job_title, other.phone) if x)
             points.append(
-                f"Voor het contactschema ({LEVEL_LABELS[rule.theirs]}) ook bellen: {other.full_name}"
+                words(
+                    N_("For the contact schedule (%(level)s) also call: %(name)s"),
+                    level=words.gettext(LEVEL_LABELS[rule.theirs]),
+                    name=other.full_name,
+                )
                 + (f" ({details})" if details else "")
             )
     return tuple(points)
@@ -540,29 +667,41 @@ def _talking_points(
     last: Interaction | None,
     also: Sequence[str],
     chosen: Contact | None,
+    words: PageLanguage,
 ) -> tuple[str, ...]:
-    points = _sent_points(data, facts.selections, chosen)
+    points = _sent_points(data, facts.selections, chosen, words)
     for finding in sorted(findings, key=lambda f: list(CallReason).index(f.reason)):
         points.extend(finding.points)
     points.extend(also)
     if any(f.reason is CallReason.EVALUATION_BELOW_NORM for f in findings):
         pass  # that finding already names the last evaluation
     elif facts.evaluations:
-        points.append(_evaluation(facts.evaluations[-1]))
+        points.append(_evaluation(facts.evaluations[-1], words))
     else:
-        points.append("Nog geen evaluatie: vraag hoe tevreden ze zijn")
+        points.append(words(N_("No evaluation yet: ask how satisfied they are")))
     if last is not None:
-        channel = f" ({CHANNEL_LABELS[last.channel]})" if last.channel else ""
-        with_whom = ""
+        channel = f" ({words.gettext(CHANNEL_LABELS[last.channel])})" if last.channel else ""
         if last.contact_id in data.contacts:
-            with_whom = f" met {data.contacts[last.contact_id].full_name}"
-        points.append(f"Laatste contact: {_date(last.date)}{channel}{with_whom}")
+            points.append(
+                words(
+                    N_("Last contact: %(day)s%(channel)s with %(name)s"),
+                    day=words.short_date(last.date),
+                    channel=channel,
+                    name=data.contacts[last.contact_id].full_name,
+                )
+            )
+        else:
+            points.append(
+                words(N_("Last contact: %(day)s%(channel)s"), day=words.short_date(last.date), channel=channel)
+            )
     else:
-        points.append("Laatste contact: niet vastgelegd")
+        points.append(words(N_("Last contact: not recorded")))
     return tuple(points)
 
 
-def _sent_points(data: Dataset, selections: Sequence[Selection], chosen: Contact | None) -> list[str]:
+def _sent_points(
+    data: Dataset, selections: Sequence[Selection], chosen: Contact | None, words: PageLanguage
+) -> list[str]:
     """Say what was sent this run: in full for the contact to call (or the first recipient), in short for the rest."""
 
     def sent_items(selection: Selection) -> list[str]:
@@ -578,20 +717,25 @@ def _sent_points(data: Dataset, selections: Sequence[Selection], chosen: Contact
     points: list[str] = []
     name = _contact_name(data, main.contact_id)
     if main.newsletter and main.items:
-        points.append(f"Nieuwsbrief aan {name}: " + ", ".join(f"‘{_title(data, c.item_id)}’" for c in main.items))
+        titles = ", ".join(f"‘{_title(data, c.item_id)}’" for c in main.items)
+        points.append(words(N_("Newsletter to %(name)s: %(titles)s"), name=name, titles=titles))
     if main.alert and main.alert_item is not None:
-        points.append(f"Alert aan {name}: ‘{_title(data, main.alert_item.item_id)}’")
+        title = f"‘{_title(data, main.alert_item.item_id)}’"
+        points.append(words(N_("Alert to %(name)s: %(titles)s"), name=name, titles=title))
     others = [s for s in sent if s is not main]
     if others:
         extra: dict[str, None] = {}  # items the main recipient did not get, in first-sent order
         for other in others:
             extra.update(dict.fromkeys(i for i in sent_items(other) if i not in sent_items(main)))
-        text = "Ook verstuurd aan " + _and_join([_contact_name(data, s.contact_id) for s in others])
+        names = _and_join([_contact_name(data, s.contact_id) for s in others], words)
         if extra:
             more = len(extra) - _MAX_SUGGESTIONS
             titles = ", ".join(f"‘{_title(data, i)}’" for i in list(extra)[:_MAX_SUGGESTIONS])
-            text += f", met daarnaast {titles}" + (f" en nog {more}" if more > 0 else "")
-        points.append(text)
+            if more > 0:
+                titles = words(N_("%(listed)s and %(n)s more"), listed=titles, n=more)
+            points.append(words(N_("Also sent to %(names)s, with %(titles)s as well"), names=names, titles=titles))
+        else:
+            points.append(words(N_("Also sent to %(names)s"), names=names))
     return points
 
 
@@ -600,36 +744,25 @@ def _contact_name(data: Dataset, contact_id: str) -> str:
     return contact.full_name if contact else contact_id
 
 
-def _and_join(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " en " + names[-1]
+def _and_join(names: Sequence[str], words: PageLanguage) -> str:
+    if len(names) == 1:
+        return names[0]
+    return words(N_("%(first)s and %(last)s"), first=", ".join(names[:-1]), last=names[-1])
 
 
-def _evaluation(evaluation: Evaluation) -> str:
+def _evaluation(evaluation: Evaluation, words: PageLanguage) -> str:
     comment = f": “{evaluation.comment}”" if evaluation.comment else ""
-    return f"Laatste evaluatie: {_number(evaluation.score)} op {_date(evaluation.date)}{comment}"
+    return words(
+        N_("Last evaluation: %(score)s on %(day)s%(comment)s"),
+        score=evaluation.score,
+        day=words.short_date(evaluation.date),
+        comment=comment,
+    )
 
 
 def _title(data: Dataset, item_id: str) -> str:
     item = data.content.get(item_id)
     return item.title if item else item_id
-
-
-@functools.lru_cache(maxsize=4096)  # 40,000 Babel calls at 10,000 customers, on a few hundred dates
-def _date(day: date | None) -> str:
-    return format_date(day, "d MMM y", locale=DUTCH) if day else ""
-
-
-@functools.lru_cache(maxsize=4096)
-def _long_date(day: date) -> str:
-    return format_date(day, "long", locale=DUTCH)
-
-
-def _number(value: Decimal) -> str:
-    return format_decimal(value, locale=DUTCH)
-
-
-def _euro(value: Decimal) -> str:
-    return format_currency(value, "EUR", format="¤ #,##0", locale=DUTCH, currency_digits=False)
 
 
 # --------------------------------------------------------------------------- write
@@ -638,21 +771,29 @@ def _euro(value: Decimal) -> str:
 def write_call_lists(
     writer: RunWriter, calls: Sequence[CallItem], data: Dataset, settings: Settings, as_of: date
 ) -> None:
-    """Write calls/<am>.csv, .xlsx, .html and .eml for every account manager, and calls/all.csv."""
-    env = _environment(settings)
+    """Write calls/<am>.csv, .xlsx, .html and .eml for every account manager, and calls/all.csv.
+
+    Headings, labels and the e-mail are in settings.yaml's language; the CSV's header keeps the
+    documented column names.
+    """
+    words = page_language(settings.language, settings.paths.templates)
+    env = _environment(settings, words)
     by_am: dict[str, list[CallItem]] = {am: [] for am in data.account_managers}
     for call in calls:
         by_am.setdefault(call.account_manager_id, []).append(call)
     for am_id, am_calls in by_am.items():
         manager = data.account_managers.get(am_id) or AccountManager(am_id, am_id, "")
-        xlsx = call_list_xlsx(am_calls, manager, as_of)
+        xlsx = call_list_xlsx(am_calls, manager, as_of, language=settings.language)
         writer.write_bytes(f"calls/{am_id}.csv", call_list_csv(am_calls))
         writer.write_bytes(f"calls/{am_id}.xlsx", xlsx)
         writer.write_text(
-            f"calls/{am_id}.html", env.get_template("list.html").render(_context(am_calls, manager, settings, as_of))
+            f"calls/{am_id}.html",
+            env.get_template("list.html").render(_context(am_calls, manager, settings, as_of, words)),
         )
         if manager.email:
-            writer.write_bytes(f"calls/{am_id}.eml", _summary_email(env, am_calls, manager, settings, as_of, xlsx))
+            writer.write_bytes(
+                f"calls/{am_id}.eml", _summary_email(env, am_calls, manager, settings, as_of, xlsx, words)
+            )
         else:
             log.warning("calls/%s.eml not written: account manager %s has no e-mail address", am_id, am_id)
     writer.write_bytes("calls/all.csv", call_list_csv(calls, with_account_manager=True))
@@ -699,30 +840,35 @@ def _no_formula(value: str) -> str:
 
 # Column title, width (characters), key in _row; dates and numbers get real cell types below.
 _XLSX_COLUMNS = (
-    ("Prioriteit", 10, "priority"),
-    ("Uiterlijk", 12, "due"),
-    ("Klantnr.", 10, "customer_id"),
-    ("Klant", 28, "customer"),
-    ("Segment", 9, "segment"),
-    ("Contactnr.", 11, "contact_id"),
-    ("Contactpersoon", 22, "contact"),
-    ("Functie", 22, "job_title"),
-    ("Telefoon", 17, "phone"),
-    ("Redenen", 26, "reasons"),
-    ("Gesprekspunten", 70, "talking_points"),
-    ("Laatste contact", 14, "last_contact"),
-    ("Kanaal", 10, "last_channel"),
-    ("Opmerking", 30, "note"),
+    (N_("Priority"), 10, "priority"),
+    (N_("Due"), 12, "due"),
+    (N_("Customer no."), 10, "customer_id"),
+    (N_("Customer"), 28, "customer"),
+    (N_("Segment"), 9, "segment"),
+    (N_("Contact no."), 11, "contact_id"),
+    (N_("Contact"), 22, "contact"),
+    (N_("Job title"), 22, "job_title"),
+    (N_("Phone"), 17, "phone"),
+    (N_("Reasons"), 26, "reasons"),
+    (N_("Talking points"), 70, "talking_points"),
+    (N_("Last contact"), 14, "last_contact"),
+    (N_("Channel"), 10, "last_channel"),
+    (N_("Note"), 30, "note"),
 )
 XLSX_DATE_FORMAT = "DD-MM-YYYY"
+XLSX_DATE_FORMATS = {"nl": XLSX_DATE_FORMAT, "en": "DD/MM/YYYY"}  # as each locale writes a short date
+CALL_LIST = N_("Call list")
 
 
-def call_list_xlsx(calls: Sequence[CallItem], manager: AccountManager, as_of: date) -> bytes:
+def call_list_xlsx(
+    calls: Sequence[CallItem], manager: AccountManager, as_of: date, *, language: str = DEFAULT_LANGUAGE
+) -> bytes:
     """Return the call list as an .xlsx workbook: frozen header, filters, real dates, wrapped talking points."""
+    words = page_language(language)
     book = Workbook()
     sheet = book.active
-    sheet.title = "Bellijst"
-    sheet.append([title for title, _, _ in _XLSX_COLUMNS])
+    sheet.title = words(CALL_LIST)
+    sheet.append([words(title) for title, _, _ in _XLSX_COLUMNS])
     for cell in sheet[1]:
         cell.font = Font(bold=True, color="FFFFFF")
         cell.fill = PatternFill("solid", fgColor="1F4E79")
@@ -731,12 +877,12 @@ def call_list_xlsx(calls: Sequence[CallItem], manager: AccountManager, as_of: da
     top = Alignment(vertical="top")
     column_styles: dict[str, Any] = {}
     for row, call in enumerate(calls, start=2):
-        channel = CHANNEL_LABELS.get(Channel(call.last_contact_channel)) if call.last_contact_channel else ""
+        channel = words(CHANNEL_LABELS[Channel(call.last_contact_channel)]) if call.last_contact_channel else ""
         values: dict[str, Any] = {
             **{key: _no_formula(value) for key, value in _row(call).items()},
             "priority": call.priority,
             "due": call.due,
-            "reasons": "\n".join(REASON_LABELS[r] for r in call.reasons),
+            "reasons": "\n".join(words(REASON_LABELS[r]) for r in call.reasons),
             "talking_points": "\n".join(f"• {_no_formula(p)}" for p in call.talking_points),
             "last_contact": call.last_contact,
             "last_channel": channel,
@@ -753,7 +899,7 @@ def call_list_xlsx(calls: Sequence[CallItem], manager: AccountManager, as_of: da
                 continue
             cell.alignment = wrap if key in ("reasons", "talking_points", "note") else top
             if key in ("due", "last_contact"):
-                cell.number_format = XLSX_DATE_FORMAT
+                cell.number_format = XLSX_DATE_FORMATS.get(language, XLSX_DATE_FORMAT)
             column_styles[key] = copy(cell._style)
     last_column = sheet.cell(row=1, column=len(_XLSX_COLUMNS)).column_letter
     sheet.auto_filter.ref = f"A1:{last_column}{max(sheet.max_row, 1)}"
@@ -767,10 +913,10 @@ def call_list_xlsx(calls: Sequence[CallItem], manager: AccountManager, as_of: da
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.print_title_rows = "1:1"
-    _explanation_sheet(book)
+    _explanation_sheet(book, words)
     stamp = datetime(as_of.year, as_of.month, as_of.day)
     book.properties.creator = "Windstil"
-    book.properties.title = f"Bellijst {manager.name} {as_of.isoformat()}"
+    book.properties.title = f"{words(CALL_LIST)} {manager.name} {as_of.isoformat()}"
     book.properties.created = stamp
     buffer = io.BytesIO()
     book.save(buffer)
@@ -778,34 +924,41 @@ def call_list_xlsx(calls: Sequence[CallItem], manager: AccountManager, as_of: da
 
 
 REASON_EXPLANATIONS: dict[CallReason, str] = {
-    CallReason.EVALUATION_BELOW_NORM: "De laatste evaluatie van de afgelopen 12 maanden ligt onder de norm: "
-    "maak samen met de klant een herstelplan.",
-    CallReason.QUIET_FOLLOWUP: "De klant zit in een stille periode en kreeg deze maand de nieuwsbrief: bel na.",
-    CallReason.CONTACT_OVERDUE: "Volgens het contactschema had er al contact moeten zijn (wie met wie, hoe vaak).",
-    CallReason.CROSS_SELL: "De nieuwsbrief bracht een aanvulling op wat de klant heeft: vraag of het past.",
-    CallReason.UP_SELL: "De nieuwsbrief bracht een stap verder dan wat de klant heeft: vraag of het past.",
-    CallReason.REVENUE_DECLINE: "De omzet daalde fors ten opzichte van de periode ervoor: vraag waarom.",
-    CallReason.REVIEW_SEGMENT_D: "D-klant: beoordeel of de relatie verder kan; nemen we afscheid, dan netjes.",
+    CallReason.EVALUATION_BELOW_NORM: N_(
+        "The latest evaluation of the last 12 months is below the norm: agree a recovery plan with the customer."
+    ),
+    CallReason.QUIET_FOLLOWUP: N_("The customer is in a quiet period and got this month's newsletter: follow it up."),
+    CallReason.CONTACT_OVERDUE: N_(
+        "By the contact schedule there should have been contact already (who with whom, how often)."
+    ),
+    CallReason.CROSS_SELL: N_("The newsletter brought something next to what the customer has: ask whether it fits."),
+    CallReason.UP_SELL: N_("The newsletter brought a step beyond what the customer has: ask whether it fits."),
+    CallReason.REVENUE_DECLINE: N_("Revenue fell sharply against the period before: ask why."),
+    CallReason.REVIEW_SEGMENT_D: N_(
+        "D customer: judge whether the relationship can go on; if we part, part decently."
+    ),
+    CallReason.REPLIED: N_("A contact replied to a newsletter or alert since the previous run: call back."),
+    CallReason.CLICKED: N_("A contact clicked an item of this or the previous run's message: ask about it."),
 }
 PRIORITY_EXPLANATIONS = {
-    1: "Evaluatie onder de norm, of omzetdaling bij een A-klant",
-    2: "A- of B-klant: nabellen nieuwsbrief, contactschema verlopen of omzetdaling",
-    3: "Overige A-, B- en C-klanten",
-    4: "D-klanten: relatie beoordelen",
+    1: N_("Evaluation below the norm, or revenue decline at an A customer"),
+    2: N_("A or B customer: newsletter follow-up, contact schedule overdue or revenue decline"),
+    3: N_("Other A, B and C customers"),
+    4: N_("D customers: review the relationship"),
 }
 
 
-def _explanation_sheet(book: Workbook) -> None:
+def _explanation_sheet(book: Workbook, words: PageLanguage) -> None:
     """Add a sheet that explains priorities and reasons, for whoever opens the file cold."""
-    sheet = book.create_sheet("Uitleg")
+    sheet = book.create_sheet(words(N_("Explanation")))
     bold = Font(bold=True)
-    sheet.append(["Prioriteit", "Betekenis"])
+    sheet.append([words(N_("Priority")), words(N_("Meaning"))])
     for priority, text in PRIORITY_EXPLANATIONS.items():
-        sheet.append([f"{priority} · {PRIORITY_LABELS[priority]}", text])
+        sheet.append([f"{priority} · {words(PRIORITY_LABELS[priority])}", words(text)])
     sheet.append([])
-    sheet.append(["Reden", "Betekenis"])
+    sheet.append([words(N_("Reason")), words(N_("Meaning"))])
     for reason, text in REASON_EXPLANATIONS.items():
-        sheet.append([REASON_LABELS[reason], text])
+        sheet.append([words(REASON_LABELS[reason]), words(text)])
     for row in (1, len(PRIORITY_EXPLANATIONS) + 3):
         for cell in sheet[row]:
             cell.font = bold
@@ -837,20 +990,21 @@ def _reproducible_zip(data: bytes, stamp: datetime) -> bytes:
     return out.getvalue()
 
 
-def _environment(settings: Settings) -> jinja2.Environment:
+def _environment(settings: Settings, words: PageLanguage) -> jinja2.Environment:
     # Like the reports and the site: the project's own copy first, else the bundled one.
     return page_environment(
         (settings.paths.templates / "calls", BUNDLED / "calls"),
-        {"nl_date": _date, "nl_long_date": _long_date},
+        {"nl_date": words.short_date, "nl_long_date": words.date, "date": words.short_date, "long_date": words.date},
         html_only_escaping=True,  # summary.txt is the e-mail's text part
+        language=words,
     )
 
 
-def _view(call: CallItem) -> dict[str, Any]:
+def _view(call: CallItem, words: PageLanguage) -> dict[str, Any]:
     """Return one call as a template context entry."""
     return {
         "priority": call.priority,
-        "priority_label": PRIORITY_LABELS.get(call.priority, str(call.priority)),
+        "priority_label": words(PRIORITY_LABELS.get(call.priority, str(call.priority))),
         "due": call.due,
         "customer_id": call.customer_id,
         "customer": call.customer_name,
@@ -860,19 +1014,21 @@ def _view(call: CallItem) -> dict[str, Any]:
         "job_title": call.job_title,
         "phone": call.phone,
         "tel": re.sub(r"[^\d+]", "", call.phone),
-        "reasons": [(r.value, REASON_LABELS[r]) for r in call.reasons],
+        "reasons": [(r.value, words(REASON_LABELS[r])) for r in call.reasons],
         "talking_points": list(call.talking_points),
         "last_contact": call.last_contact,
-        "last_channel": CHANNEL_LABELS.get(Channel(call.last_contact_channel), "") if call.last_contact_channel else "",
+        "last_channel": words(CHANNEL_LABELS[Channel(call.last_contact_channel)]) if call.last_contact_channel else "",
         "note": call.note,
     }
 
 
-def _context(calls: Sequence[CallItem], manager: AccountManager, settings: Settings, as_of: date) -> dict[str, Any]:
+def _context(
+    calls: Sequence[CallItem], manager: AccountManager, settings: Settings, as_of: date, words: PageLanguage
+) -> dict[str, Any]:
     counts: dict[str, int] = defaultdict(int)
     for call in calls:
         for reason in call.reasons:
-            counts[REASON_LABELS[reason]] += 1
+            counts[words(REASON_LABELS[reason])] += 1
     return {
         "manager": {
             "id": manager.account_manager_id,
@@ -882,9 +1038,11 @@ def _context(calls: Sequence[CallItem], manager: AccountManager, settings: Setti
         },
         "company": settings.company_name,
         "as_of": as_of,
-        "calls": [_view(c) for c in calls],
+        "calls": [_view(c, words) for c in calls],
         "reason_counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
-        "priority_counts": [(p, PRIORITY_LABELS[p], sum(c.priority == p for c in calls)) for p in PRIORITY_LABELS],
+        "priority_counts": [
+            (p, words(label), sum(c.priority == p for c in calls)) for p, label in PRIORITY_LABELS.items()
+        ],
     }
 
 
@@ -895,12 +1053,14 @@ def _summary_email(
     settings: Settings,
     as_of: date,
     xlsx: bytes,
+    words: PageLanguage,
 ) -> bytes:
     """Return the account manager's summary e-mail: counts, the top five, the list attached as .xlsx."""
-    context = _context(calls, manager, settings, as_of) | {
-        "top": [_view(c) for c in calls[:_TOP_IN_SUMMARY]],
+    file_name = words(N_("call-list-%(id)s-%(day)s.xlsx"), id=manager.account_manager_id, day=as_of.isoformat())
+    context = _context(calls, manager, settings, as_of, words) | {
+        "top": [_view(c, words) for c in calls[:_TOP_IN_SUMMARY]],
         "files": {
-            "xlsx": f"bellijst-{manager.account_manager_id}-{as_of.isoformat()}.xlsx",
+            "xlsx": file_name,
             "html": f"calls/{manager.account_manager_id}.html",
             "csv": f"calls/{manager.account_manager_id}.csv",
         },
@@ -908,7 +1068,10 @@ def _summary_email(
     text = env.get_template("summary.txt").render(context)
     html = env.get_template("summary.html").render(context)
     count = len(calls)
-    subject = f"Bellijst {_long_date(as_of)}: {count} {'gesprek' if count == 1 else 'gesprekken'}"
+    subject = words.ngettext("Call list %(day)s: %(n)s call", "Call list %(day)s: %(n)s calls", count) % {
+        "day": words.date(as_of),
+        "n": words.number(count),
+    }
 
     # Bodies are encoded at 76 characters a line (RFC 2045's limit for quoted-printable; the
     # library writes up to max_line_length); the headers are written with _HEADERS, so

@@ -187,6 +187,7 @@ def run(obj: Context, as_of: date | None, jobs: int | None, dry_run: bool, force
         ("calls", str(c["calls"])),
         ("rejected rows", str(c["rejects"])),
         ("lints", str(c["lints"])),
+        ("check errors / warnings", f"{c.get('check_errors', 0)}/{c.get('check_warnings', 0)}"),
         ("warnings", str(len(result.warnings))),
         ("time", f"{elapsed:.1f} s"),
     ]
@@ -200,9 +201,11 @@ def run(obj: Context, as_of: date | None, jobs: int | None, dry_run: bool, force
 @click.argument("run_id", metavar="RUN")
 @click.option("--exclude", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File with one contact_id a line: the reviewer's 'do not send'.")
+@click.option("--accept", "accept", multiple=True, metavar="CHECK",
+              help="Approve despite this check's error findings (repeatable); recorded with the approval.")
 @pass_context
 @user_errors
-def approve(obj: Context, run_id: str, exclude: Path | None) -> None:
+def approve(obj: Context, run_id: str, exclude: Path | None, accept: tuple[str, ...]) -> None:
     """Mark a reviewed run as final: its messages count as sent from now on.
 
     Cadence and "never the same item twice" read approved deliveries; a contact gets at most
@@ -212,10 +215,14 @@ def approve(obj: Context, run_id: str, exclude: Path | None) -> None:
     Example:
       windstil approve 2026-11-30
       windstil approve 2026-11-30 --exclude do-not-send.txt
+      windstil approve 2026-11-30 --accept spam_score --accept contrast
+
+    A run whose pre-send checks found errors (checks.csv) is refused unless each check with
+    errors is named with --accept.
     """
     from pipeline.approve import approve_run
 
-    result = approve_run(obj.project, run_id, exclude)
+    result = approve_run(obj.project, run_id, exclude, accept)
     if result.was_approved:
         click.echo(f"run {run_id} was approved already; nothing changed")
         return
@@ -223,6 +230,9 @@ def approve(obj: Context, run_id: str, exclude: Path | None) -> None:
         f"approved {run_id}: {result.added} deliveries recorded, {result.excluded} contacts excluded"
         + (f", {result.already_sent} already sent this month" if result.already_sent else "")
     )
+    if result.accepted:
+        listed = ", ".join(f"{check} ({n} error{'' if n == 1 else 's'})" for check, n in result.accepted.items())
+        click.echo(f"accepted despite their findings: {listed}")
 
 
 # --------------------------------------------------------------------------- validate
@@ -511,6 +521,140 @@ def unsubscribe_import(obj: Context, file: Path) -> None:
         sys.exit(2)
 
 
+# --------------------------------------------------------------------------- serve
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; keep 127.0.0.1 behind a proxy on this machine.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port to listen on.")
+@pass_context
+@user_errors
+def serve(obj: Context, host: str, port: int) -> None:
+    """Serve the links in the e-mails: one-click unsubscribe, click redirects, /healthz.
+
+    Answers at the path of settings.yaml `unsubscribe.url` (GET shows a confirmation page in
+    the contact's language; POST, the RFC 8058 one-click body or the page's button,
+    unsubscribes) and, when `tracking: {clicks: true, url: ...}` is set, at the path of
+    `tracking.url` (records the click and redirects to the item's own page). Every record is
+    written to the state at once; the next run and `send` honour it. Run it behind the
+    company's HTTPS proxy; see the README for a systemd unit.
+
+    \b
+    Example:
+      windstil serve --port 8080
+      windstil --project /srv/windstil serve --host 127.0.0.1 --port 8080
+    """
+    from pipeline.config import load_settings
+    from pipeline.web.server import serve as serve_endpoint
+
+    settings = load_settings(obj.project)
+    click.echo(f"windstil serve: listening on http://{host}:{port} (Ctrl+C stops)", err=True)
+    serve_endpoint(settings, host, port)
+
+
+# --------------------------------------------------------------------------- bounces
+
+
+@cli.group()
+def bounces() -> None:
+    """Bounces, auto-replies and replies: read what came back from a mailing.
+
+    \b
+    Example:
+      windstil bounces import ~/Downloads/retour-december.mbox
+      windstil bounces fetch
+    """
+
+
+def _mail_context(obj: Context) -> tuple[Any, bytes | None, dict[str, str]]:
+    """Return the settings, the unsubscribe secret (None if there is none yet) and the contacts by address."""
+    import os
+
+    from pipeline.config import load_settings
+    from pipeline.load import load_dataset
+    from pipeline.unsubscribe import SECRET_ENV, SECRET_FILE, load_secret
+
+    settings = load_settings(obj.project)
+    state_dir = settings.paths.state.parent
+    # Never make a new secret here: tokens in sent e-mails were signed with an existing one.
+    has_secret = bool(os.environ.get(SECRET_ENV)) or (state_dir / SECRET_FILE).exists()
+    secret = load_secret(state_dir) if has_secret else None
+    data = load_dataset(settings)
+    contacts = {c.email.lower(): c.contact_id for c in data.contacts.values() if c.email}
+    return settings, secret, contacts
+
+
+def _print_mail_import(result: Any) -> None:
+    counts = ", ".join(f"{n} {kind}" for kind, n in result.counts.items()) or "nothing new"
+    click.echo(f"{result.source}: {result.read} new mails ({counts}); {result.already_read} read before")
+    if result.suppressed:
+        click.echo(f"suppressed: {', '.join(result.suppressed)}")
+    for item in result.unclassified:
+        subject = f" {item.subject!r}" if item.subject else ""
+        click.echo(f"unclassified: {item.where}:{subject} {item.reason}")
+
+
+@bounces.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@pass_context
+@user_errors
+def bounces_import(obj: Context, path: Path) -> None:
+    """Read an mbox file, a Maildir or a folder of .eml files into the state.
+
+    Delivery status notifications (bounces) are matched to our messages by the original
+    Message-ID or the recipient: a permanent failure (5.x.x) suppresses the address, so do
+    three temporary ones (4.x.x) in a row. Auto-replies and out-of-office notes are counted.
+    A mail to the unsubscribe address whose subject carries a valid token unsubscribes. A
+    person's reply is stored for the next call list. Each mail is read once (its Message-ID
+    is remembered): importing the same mailbox again changes nothing. Mails that could not
+    be classified are listed.
+
+    \b
+    Example:
+      windstil bounces import ~/Downloads/retour-december.mbox
+      windstil bounces import /var/mail/Maildir/.Bounces
+    """
+    from datetime import UTC, datetime
+
+    from pipeline.lock import project_lock
+    from pipeline.mail.bounces import import_mailbox
+    from pipeline.state import State
+
+    settings, secret, contacts = _mail_context(obj)
+    with project_lock(settings.paths.output), State.open(settings.paths.state) as db:
+        result = import_mailbox(path, db, secret, contacts, datetime.now(UTC))
+    _print_mail_import(result)
+
+
+@bounces.command("fetch")
+@pass_context
+@user_errors
+def bounces_fetch(obj: Context) -> None:
+    """Fetch new mail over IMAP (settings.yaml `bounces:`) and read it like `bounces import`.
+
+    The password comes from the environment variable WINDSTIL_IMAP_PASSWORD. Mails are not
+    deleted or marked read on the server; each one is fetched once (its UID and Message-ID
+    are remembered in the state).
+
+    \b
+    Example:
+      WINDSTIL_IMAP_PASSWORD=... windstil bounces fetch
+    """
+    from datetime import UTC, datetime
+
+    from pipeline.lock import project_lock
+    from pipeline.mail.imap import fetch_mailbox
+    from pipeline.state import State
+
+    settings, secret, contacts = _mail_context(obj)
+    if settings.bounces is None:
+        raise UsageError("settings.yaml: bounces: missing (host, port, username, folder of the IMAP mailbox)")
+    with project_lock(settings.paths.output), State.open(settings.paths.state) as db:
+        result = fetch_mailbox(settings.bounces, db, secret, contacts, datetime.now(UTC))
+    _print_mail_import(result)
+
+
 @cli.group()
 def state() -> None:
     """The state database: runs, deliveries, frozen segmentations, suppressions.
@@ -560,6 +704,120 @@ def state_check(obj: Context) -> None:
         sys.exit(1)
     runs, deliveries, suppressions = counts or (0, 0, 0)
     click.echo(f"{path}: ok ({runs} runs, {deliveries} deliveries, {suppressions} suppressions)")
+
+
+# --------------------------------------------------------------------------- send & outbox
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Send at most N messages now.")
+@click.option("--dry-run", is_flag=True, help="Connect and log in, then stop: check the settings, send nothing.")
+@click.option("--resend-uncertain", is_flag=True,
+              help="Send again the messages left uncertain (they may have arrived already).")
+@pass_context
+@user_errors
+def send(obj: Context, run_id: str, limit: int | None, dry_run: bool, resend_uncertain: bool) -> None:
+    """Deliver an approved run over SMTP (settings.yaml `delivery:`): paced, resumable, never twice.
+
+    Sends the run's newsletters and alerts (minus the exclusions), then each account manager's
+    call list, through the outbox in the state: a message is never sent twice, and a
+    stopped or killed send continues where it was. The password comes from
+    WINDSTIL_SMTP_PASSWORD (auth: password) or from delivery.token_command (auth: xoauth2).
+
+    Exit 0 when nothing is left to do; 1 when messages remain deferred or uncertain (run it
+    again later), or the server refused the login; 2 for a run that is not approved or a bad
+    setting. Uncertain messages (the connection broke before the server's reply) are listed;
+    `windstil outbox RUN` shows them all.
+
+    \b
+    Example:
+      WINDSTIL_SMTP_PASSWORD=… windstil send 2026-11-30 --dry-run
+      windstil send 2026-11-30
+      windstil send 2026-11-30 --limit 500
+    """
+    from pipeline.mail.outbox import Status
+    from pipeline.mail.send import send_run
+
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if obj.verbosity < 0 or not total or not sys.stderr.isatty():
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="sending ", file=sys.stderr, show_pos=True, show_eta=True)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    started = time.perf_counter()
+    try:
+        result = send_run(obj.project, run_id, limit=limit, dry_run=dry_run, resend_uncertain=resend_uncertain,
+                          progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if result.dry_run:
+        click.echo(f"dry run: logged in to {result.server}; {result.due} message(s) of run {run_id} "
+                   "would be sent; nothing was sent")
+        return
+    if obj.verbosity >= 0:
+        for row in result.elsewhere:
+            click.echo(f"already in the outbox of run {row.run_id}: {row.kind} {row.contact_id} ({row.status})")
+        done = ", ".join(f"{n} {status}" for status, n in sorted(result.done.items()) if n) or "nothing to send"
+        click.echo(f"send {run_id} via {result.server}: {done}")
+        rows = [(status.value, str(result.counts.get(status, 0))) for status in Status if status is not Status.SENDING]
+        rows.append(("time", f"{time.perf_counter() - started:.1f} s"))
+        click.echo(f"run {run_id}, all messages:\n{_summary_table(rows)}")
+    for row in result.uncertain:
+        echo_err(f"uncertain: {row.kind} {row.contact_id} <{row.recipient}> {row.message_id}: {row.last_reply}")
+    if result.uncertain:
+        echo_err(f"{len(result.uncertain)} message(s) may or may not have arrived; see the README (Sending) before "
+                 f"`windstil send {run_id} --resend-uncertain`")
+    if result.stopped:
+        echo_err(f"stopped: {result.stopped}")
+    deferred = result.counts.get(Status.DEFERRED, 0)
+    if deferred:
+        echo_err(f"{deferred} message(s) deferred by the server; run `windstil send {run_id}` again later")
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write every message and its status to this CSV file.")
+@pass_context
+@user_errors
+def outbox(obj: Context, run_id: str, csv_path: Path | None) -> None:
+    """Show every message of a run and its delivery status; --csv writes them as CSV.
+
+    Prints the count per status (queued, sending, sent, deferred, failed, uncertain, skipped)
+    and lists the messages that need a look: uncertain, deferred and failed. The CSV has
+    contact_id, kind, message_id, status, attempts, last_reply, updated.
+
+    \b
+    Example:
+      windstil outbox 2026-11-30
+      windstil outbox 2026-11-30 --csv outbox-nov.csv
+    """
+    from pipeline.mail.report import outbox_report, write_outbox_csv
+
+    report = outbox_report(obj.project, run_id)
+    if csv_path is not None:
+        write_outbox_csv(report.rows, csv_path)
+    if obj.verbosity < 0:
+        return
+    if not report.rows:
+        click.echo(f"run {run_id} ({report.run_status}): nothing in the outbox yet"
+                   + (f"; `windstil send {run_id}` queues and sends it" if report.run_status == "approved" else ""))
+    else:
+        click.echo(f"run {run_id}: {len(report.rows)} messages\n"
+                   + _summary_table([(status.value, str(n)) for status, n in report.counts.items()]))
+        for row in report.attention:
+            click.echo(f"{row.status}: {row.kind} {row.contact_id} <{row.recipient}> "
+                       f"attempts {row.attempts}: {row.last_reply}")
+    if csv_path is not None:
+        click.echo(f"wrote {csv_path}")
 
 
 def main() -> None:

@@ -24,6 +24,10 @@ from email_validator import EmailNotValidError, validate_email
 
 from pipeline.errors import ConfigError, Problem
 from pipeline.models import (
+    LANGUAGES,
+    BounceMailbox,
+    DeliverySettings,
+    DkimSettings,
     Level,
     OurLevel,
     Override,
@@ -34,6 +38,7 @@ from pipeline.models import (
     SelectionWeights,
     Settings,
     StrategicPoints,
+    Tracking,
     Treatment,
 )
 
@@ -293,6 +298,11 @@ def load_settings(root: Path) -> Settings:
             "paths",
             "decimal_mark",
             "max_reject_share",
+            "language",
+            "checks",
+            "tracking",
+            "bounces",
+            "delivery",
         ),
         required=("sender", "company", "unsubscribe"),
     )
@@ -320,6 +330,12 @@ def load_settings(root: Path) -> Settings:
         elif exact is not None:
             share = Decimal(str(top["max_reject_share"]))
     paths = _paths(check, root, top.get("paths"))
+    language = top.get("language", "nl")
+    if language not in LANGUAGES:
+        check.problem("language", f"must be one of {', '.join(LANGUAGES)} (the language of the site and call lists)")
+        language = "nl"
+    checks = check.mapping(top.get("checks"), "checks", ("enabled", "spam_max_variants"))
+    delivery = _delivery(check, root, top["delivery"]) if top.get("delivery") is not None else None
     settings = Settings(
         paths=paths,
         sender_name=check.text(sender.get("name"), "sender.name") if "name" in sender else "",
@@ -337,6 +353,13 @@ def load_settings(root: Path) -> Settings:
         max_reject_share=share,
         utm_source=check.text(utm.get("source"), "utm.source", required=False) or "newsletter",
         utm_medium=check.text(utm.get("medium"), "utm.medium", required=False) or "email",
+        language=str(language),
+        checks_enabled=check.flag(checks.get("enabled"), "checks.enabled", default=True),
+        spam_max_variants=check.whole(checks.get("spam_max_variants"), "checks.spam_max_variants", minimum=0,
+                                      default=200),
+        tracking=_tracking(check, top.get("tracking")),
+        bounces=_bounces(check, top.get("bounces")),
+        delivery=delivery,
     )
     if check.problems:
         raise ConfigError(f"settings.yaml has {_count(check.problems)}", sorted(check.problems, key=_order))
@@ -370,6 +393,7 @@ def load_settings_leniently(root: Path) -> Settings | None:
         unsubscribe_url="",
         unsubscribe_mailto="",
         decimal_mark=str(mark),
+        language=str(given["language"]) if given.get("language") in LANGUAGES else "nl",
     )
 
 
@@ -380,6 +404,47 @@ def _address(check: _Checker, value: Any) -> str:
     if not any(lines):
         check.problem("company.address", "the postal address is required (it goes in every footer)")
     return "\n".join(line for line in lines if line)
+
+
+def _tracking(check: _Checker, value: Any) -> Tracking | None:
+    """Read `tracking: {clicks, url}`; click tracking is off unless `clicks: true`."""
+    given = check.mapping(value, "tracking", ("clicks", "url"))
+    clicks = check.flag(given.get("clicks"), "tracking.clicks")
+    if not clicks:
+        return None
+    if "url" not in given:
+        check.problem("tracking.url", "required when tracking.clicks is true (the https address of `windstil serve`)")
+        return None
+    url = check.url(given.get("url"), "tracking.url", https_only=True)
+    if "?" in url or "#" in url:
+        check.problem("tracking.url", "must not carry a query or fragment (the token is added as ?t=)")
+    return Tracking(clicks=True, url=url)
+
+
+def _bounces(check: _Checker, value: Any) -> BounceMailbox | None:
+    """Read `bounces: {host, port, username, folder, security}` for `windstil bounces fetch`."""
+    if value is None:
+        return None
+    given = check.mapping(
+        value, "bounces", ("host", "port", "username", "folder", "security"), required=("host", "username")
+    )
+    host = check.text(given.get("host"), "bounces.host") if "host" in given else ""
+    if host and not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", host):
+        check.problem("bounces.host", "must be a host name or an IP address")
+    security = "tls"
+    if "security" in given:
+        security = check.text(given.get("security"), "bounces.security")
+        if security not in ("tls", "starttls", "none"):
+            check.problem("bounces.security", "must be one of tls, starttls, none")
+            security = "tls"
+    port = check.whole(given.get("port"), "bounces.port", maximum=65535, default=993 if security == "tls" else 143)
+    return BounceMailbox(
+        host=host,
+        port=port,
+        username=check.text(given.get("username"), "bounces.username") if "username" in given else "",
+        folder=check.text(given.get("folder"), "bounces.folder", required=False) or "INBOX",
+        security=security,
+    )
 
 
 def _mailto(check: _Checker, value: Any) -> str:
@@ -406,6 +471,101 @@ def _paths(check: _Checker, root: Path, value: Any) -> Paths:
             full = (base / default).resolve()
         resolved[name] = full
     return Paths(root=base, **resolved)
+
+
+DELIVERY_KEYS = (
+    "host", "port", "security", "auth", "username", "token_command", "envelope_from",
+    "per_minute", "per_day", "connections", "max_attempts", "timeout", "ca_file", "dkim",
+)
+DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _delivery(check: _Checker, root: Path, value: Any) -> DeliverySettings:
+    """Return the `delivery:` block (SMTP submission for `windstil send`), every problem reported."""
+    given = check.mapping(value, "delivery", DELIVERY_KEYS, ("host",))
+    host = check.text(given.get("host"), "delivery.host") if "host" in given else ""
+    if host and not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", host):
+        check.problem("delivery.host", "must be a host name or an IP address")
+    security = "starttls"
+    if "security" in given:
+        security = check.choice(given["security"], "delivery.security", _one_of(DEFAULT_PORTS), "starttls, tls, none") \
+            or security
+    if security == "none" and host and host.lower() not in LOCAL_HOSTS:
+        check.problem("delivery.security", "none sends in plain text: only for a relay on this machine "
+                      "(host localhost or 127.0.0.1); use starttls or tls")
+    auth = "password"
+    if "auth" in given:
+        auth = check.choice(given["auth"], "delivery.auth", _one_of(("password", "xoauth2", "none")),
+                            "password, xoauth2, none") or auth
+    port = check.whole(given.get("port"), "delivery.port", maximum=65535, default=DEFAULT_PORTS[security])
+    username = check.text(given.get("username"), "delivery.username", required=False)
+    if auth != "none" and not username:
+        check.problem("delivery.username", f"required with auth: {auth}")
+    token_command = check.text(given.get("token_command"), "delivery.token_command", required=False)
+    if auth == "xoauth2" and not token_command:
+        check.problem("delivery.token_command", "required with auth: xoauth2 (a command that prints an access token)")
+    envelope_from = check.email(given.get("envelope_from"), "delivery.envelope_from", required=False)
+    per_minute = _limit(check, given, "per_minute", 30)
+    per_day = _limit(check, given, "per_day", 10000)
+    connections = check.whole(given.get("connections"), "delivery.connections", maximum=10, default=1)
+    max_attempts = check.whole(given.get("max_attempts"), "delivery.max_attempts", maximum=50, default=5)
+    timeout = 60.0
+    if "timeout" in given:
+        exact = check.fraction(given["timeout"], "delivery.timeout")
+        if exact is not None and not 1 <= exact <= 600:
+            check.problem("delivery.timeout", "must be a number of seconds from 1 to 600")
+        elif exact is not None:
+            timeout = float(exact)
+    ca_file = _existing_file(check, root, given.get("ca_file"), "delivery.ca_file") if "ca_file" in given else None
+    dkim = None
+    if given.get("dkim") is not None:
+        entry = check.mapping(given["dkim"], "delivery.dkim", ("domain", "selector", "key_file"),
+                              ("domain", "selector", "key_file"))
+        domain = check.text(entry.get("domain"), "delivery.dkim.domain") if "domain" in entry else ""
+        selector = check.text(entry.get("selector"), "delivery.dkim.selector") if "selector" in entry else ""
+        for key, text in (("domain", domain), ("selector", selector)):
+            if text and not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", text):
+                check.problem(f"delivery.dkim.{key}", "must be a DNS name")
+        key_file = (_existing_file(check, root, entry["key_file"], "delivery.dkim.key_file")
+                    if "key_file" in entry else None)
+        if domain and selector and key_file is not None:
+            dkim = DkimSettings(domain=domain.lower(), selector=selector, key_file=key_file)
+    return DeliverySettings(
+        host=host, port=port, security=security, auth=auth, username=username, token_command=token_command,
+        envelope_from=envelope_from, per_minute=per_minute, per_day=per_day, connections=connections,
+        max_attempts=max_attempts, timeout=timeout, ca_file=ca_file, dkim=dkim,
+    )
+
+
+def _one_of(names: Mapping[str, Any] | tuple[str, ...]) -> Callable[[str], str]:
+    def make(text: str) -> str:
+        if text not in names:
+            raise ValueError(text)
+        return text
+
+    return make
+
+
+def _limit(check: _Checker, given: dict[str, Any], name: str, default: int) -> int | None:
+    """Return a pacing limit: a whole number ≥ 1, or None for `null` (no limit)."""
+    if name not in given:
+        return default
+    if given[name] is None:
+        return None
+    return check.whole(given[name], f"delivery.{name}", default=default)
+
+
+def _existing_file(check: _Checker, root: Path, value: Any, key: str) -> Path | None:
+    text = check.text(value, key)
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    path = path if path.is_absolute() else root.resolve() / path
+    if not path.is_file():
+        check.problem(key, f"file not found: {path}")
+        return None
+    return path
 
 
 # --------------------------------------------------------------------------- segments.yaml

@@ -22,6 +22,7 @@ from markdown_it import MarkdownIt
 
 from pipeline.config import SAFE_ID, expanded_size, yaml_date
 from pipeline.errors import Problem
+from pipeline.language import N_, Notice
 from pipeline.models import LANGUAGES, ContentItem, ItemType, Segment
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def load_content(content_dir: Path, root: Path) -> tuple[dict[str, ContentItem],
     items: dict[str, ContentItem] = {}
     problems: list[Problem] = []
     if not content_dir.is_dir():
-        problems.append(Problem(_display(content_dir, root), None, "", "content folder not found"))
+        problems.append(Problem(_display(content_dir, root), None, "", Notice(N_("content folder not found"))))
         return items, problems
     for path in sorted(content_dir.rglob("*.md")):
         relative = path.relative_to(content_dir)
@@ -120,24 +121,26 @@ def _front_matter(path: Path, display: str) -> Problem | tuple[str, int, dict[An
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        return Problem(display, None, "", "not UTF-8 text")
+        return Problem(display, None, "", Notice(N_("not UTF-8 text")))
     match = _FRONT_MATTER.match(text)
     if match is None:
-        return Problem(display, 1, "", "no front matter (the file must start with ---)")
+        return Problem(display, 1, "", Notice(N_("no front matter (the file must start with ---)")))
     try:
         node = yaml.compose(match.group(1), Loader=yaml.SafeLoader)
         if node is not None and expanded_size(node) > MAX_FRONT_MATTER_VALUES:
             # Aliases of aliases ("billion laughs") would take minutes to print or check.
-            return Problem(display, 1, "", "front matter too large once its aliases (*name) are expanded")
+            too_large = Notice(N_("front matter too large once its aliases (*name) are expanded"))
+            return Problem(display, 1, "", too_large)
         meta = yaml.safe_load(match.group(1))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
-        return Problem(display, line, "", f"front matter is not valid YAML: {error}")
+        invalid = Notice(N_("front matter is not valid YAML: %(error)s"), error=str(error))
+        return Problem(display, line, "", invalid)
     except RecursionError:  # PyYAML composes recursively: [[[[…]]]] thousands deep
-        return Problem(display, 1, "", "front matter nested too deeply to read")
+        return Problem(display, 1, "", Notice(N_("front matter nested too deeply to read")))
     if not isinstance(meta, dict):
-        return Problem(display, 1, "", "front matter must be a mapping of fields")
+        return Problem(display, 1, "", Notice(N_("front matter must be a mapping of fields")))
     lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, _ in node.value:
@@ -149,7 +152,8 @@ def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | 
     problems: list[Problem] = []
     item_id = relative.with_suffix("").as_posix()
     if not all(SAFE_ID.fullmatch(part) for part in item_id.split("/")):
-        problems.append(Problem(display, None, "id", "unsafe file name (letters, digits, . _ - only; max 64)"))
+        unsafe = Notice(N_("unsafe file name (letters, digits, . _ - only; max 64)"))
+        problems.append(Problem(display, None, "id", unsafe))
     read = _front_matter(path, display)
     if isinstance(read, Problem):
         return None, [read]
@@ -160,10 +164,10 @@ def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | 
 
     for name in meta:
         if name not in FIELDS:
-            problem(str(name), f"unknown field (allowed: {', '.join(FIELDS)})")
+            problem(str(name), Notice(N_("unknown field (allowed: %(fields)s)"), fields=", ".join(FIELDS)))
     for name in ("title", "type", "language", "published"):
         if meta.get(name) in (None, ""):
-            problems.append(Problem(display, 1, name, "required field is missing"))
+            problems.append(Problem(display, 1, name, Notice(N_("required field is missing"))))
 
     title = _text(meta.get("title"), "title", MAX_TITLE, problem)
     summary = _text(meta.get("summary"), "summary", MAX_SUMMARY, problem)
@@ -172,29 +176,29 @@ def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | 
         try:
             item_type = ItemType(str(meta["type"]).strip().lower())
         except ValueError:
-            problem("type", f"must be one of {', '.join(t.value for t in ItemType)}")
+            problem("type", Notice(N_("must be one of %(values)s"), values=", ".join(t.value for t in ItemType)))
     language = str(meta.get("language") or "").strip().lower()
     if language and language not in LANGUAGES:
-        problem("language", f"must be one of {', '.join(LANGUAGES)}")
+        problem("language", Notice(N_("must be one of %(values)s"), values=", ".join(LANGUAGES)))
     published = _date(meta.get("published"), "published", problem)
     expires = _date(meta.get("expires"), "expires", problem)
     event_date = _date(meta.get("event_date"), "event_date", problem)
     if published and expires and expires <= published:
-        problem("expires", "must be after published")
+        problem("expires", Notice(N_("must be after published")))
     if event_date is not None and item_type is not None and item_type is not ItemType.EVENT:
-        problem("event_date", "only events have an event_date")
+        problem("event_date", Notice(N_("only events have an event_date")))
     priority = meta.get("priority", 0)
     if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 3:
-        problem("priority", "must be a whole number from 0 to 3")
+        problem("priority", Notice(N_("must be a whole number from 0 to 3")))
         priority = 0
     url = str(meta.get("url") or "").strip()
     if url and not _URL.fullmatch(url):
-        problem("url", "must be an http:// or https:// URL")
+        problem("url", Notice(N_("must be an http:// or https:// URL")))
     tags, products, sectors, segments = _item_lists(meta, problem)
     body = text[body_start:]
     body_html = render_markdown(body) if body.strip() else ""
     if not body_html and not summary:
-        problem("summary", "an item needs a body or a summary")
+        problem("summary", Notice(N_("an item needs a body or a summary")))
 
     if problems or item_type is None or published is None:
         return None, problems
@@ -230,14 +234,14 @@ def _item_lists(
     products = _list(meta.get("products"), "products", problem)
     for product in products:
         if not SAFE_ID.fullmatch(product):
-            problem("products", f"not a valid product id: {product!r}")
+            problem("products", Notice(N_("not a valid product id: %(id)s"), id=repr(product)))
     sectors = _list(meta.get("sectors"), "sectors", problem)
     segments: list[Segment] = []
     for value in _list(meta.get("segments"), "segments", problem):
         try:
             segments.append(Segment(value.upper()))
         except ValueError:
-            problem("segments", f"{value!r} is not a segment (A, B, C, D)")
+            problem("segments", Notice(N_("%(value)s is not a segment (A, B, C, D)"), value=repr(value)))
     return tags, products, sectors, segments
 
 
@@ -245,11 +249,11 @@ def _text(value: Any, name: str, limit: int, problem: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        problem(name, "must be text")
+        problem(name, Notice(N_("must be text")))
         return ""
     text = " ".join(str(value).split())
     if len(text) > limit:
-        problem(name, f"too long ({len(text)} characters, at most {limit})")
+        problem(name, Notice(N_("too long (%(length)s characters, at most %(limit)s)"), length=len(text), limit=limit))
     return text
 
 
@@ -258,7 +262,7 @@ def _date(value: Any, name: str, problem: Any) -> date | None:
         return None
     parsed = yaml_date(value)
     if parsed is None:
-        problem(name, "must be a date YYYY-MM-DD")
+        problem(name, Notice(N_("must be a date YYYY-MM-DD")))
     return parsed
 
 
@@ -269,7 +273,7 @@ def _list(value: Any, name: str, problem: Any) -> list[str]:
     if isinstance(value, str):
         value = re.split(r"[;,|]", value)
     if not isinstance(value, list) or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in value):
-        problem(name, "must be a list, e.g. [backup, security]")
+        problem(name, Notice(N_("must be a list, e.g. [backup, security]")))
         return []
     return [str(v).strip() for v in value if str(v).strip()]
 

@@ -1813,11 +1813,34 @@ paths:
   output: output          # one folder per run
   state: output/state.sqlite   # what was approved and sent; keep a back-up of this file
 
+# The language of everything people here read: the review site, the reports, the call lists
+# and the account managers' e-mails (nl or en). Each contact's e-mails stay in the contact's own language.
+# De taal van de reviewsite, de rapporten, de bellijsten en de e-mails aan accountmanagers.
+language: nl
+
 # Amounts in the CSV files: "." (1234.56) or "," (1234,56, as Dutch Excel writes them).
 decimal_mark: "."
 
 # Stop the run when more than this share of a file's rows is rejected (0.05 = 5%).
 max_reject_share: 0.05
+
+# Sending (`windstil send RUN`): the SMTP server that delivers an approved run. Remove the "# "
+# to use it. This is Microsoft 365; the password is never written here: it comes from the
+# environment variable WINDSTIL_SMTP_PASSWORD (auth: password), or from token_command (auth: xoauth2).
+# Verzenden: de SMTP-server voor `windstil send`; het wachtwoord staat nooit in dit bestand.
+# delivery:
+#   host: smtp.office365.com
+#   port: 587
+#   security: starttls      # starttls | tls (port 465) | none (only a relay on this machine)
+#   auth: password          # password | xoauth2 (token_command prints an OAuth access token) | none
+#   username: nieuws@polderlicht-it.nl
+#   # token_command: "python3 m365_token.py"   # with auth: xoauth2; prints a token for outlook.office365.com (MSAL)
+#   envelope_from: bounces@polderlicht-it.nl   # Return-Path for bounces; default: sender.email
+#   per_minute: 30          # Microsoft 365: 30 messages a minute per mailbox
+#   per_day: 10000          # and 10,000 recipients a day; null means no limit
+#   connections: 1          # at most 3 for Microsoft 365
+#   max_attempts: 5         # tries for a message the server defers (4xx)
+#   # dkim: {domain: polderlicht-it.nl, selector: nieuws, key_file: dkim.pem}   # if the relay does not sign
 """
 
 

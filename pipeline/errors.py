@@ -61,3 +61,15 @@ class OutputError(WindstilError):
     """Writing the run folder failed or was refused."""
 
     exit_code = 1
+
+
+class DeliveryError(WindstilError):
+    """Sending stopped: the SMTP server refused the connection, TLS or login, or the run cannot go (exit 1)."""
+
+    exit_code = 1
+
+
+class MailboxError(WindstilError):
+    """The IMAP server could not be reached, refused the login, or broke off (exit 1)."""
+
+    exit_code = 1

@@ -1,6 +1,6 @@
 """Load the CRM export (data/) into typed values: the good rows, and a reject per bad cell.
 
-Reading rules (DESIGN.md "Inputs"):
+Reading rules (docs/reference/inputs.md):
 
 - UTF-8 with or without a BOM; anything else stops with an error naming the file.
 - The delimiter (`,` or `;`) is decided per file from its header line.
@@ -56,10 +56,12 @@ from pipeline.csvinput import (
     sniff_delimiter,
 )
 from pipeline.errors import ConfigError, InputError, Problem
+from pipeline.language import N_, Notice, notice_template
 from pipeline.models import (
     AccountManager,
     Channel,
     Contact,
+    ContentItem,
     Customer,
     Dataset,
     Evaluation,
@@ -101,6 +103,19 @@ __all__ = [  # the CSV reading is in pipeline.csvinput; its names are importable
 
 log = logging.getLogger(__name__)
 
+# Warnings the review site shows: English, and said there in the project's language.
+UNKNOWN_PRODUCTS = notice_template(N_(
+    "orders.csv: %(count)s orders name a product that is not in products.yaml (%(example)s); "
+    "they count for value but not for cross-sell"
+))
+SHARED_ADDRESSES = notice_template(N_(
+    "contacts.csv: %(count)s e-mail addresses belong to more than one contact (e.g. %(example)s); "
+    "each of them gets its own newsletter"
+))
+PROBLEM = N_("%(where)s: %(message)s")
+PROBLEM_IN_FIELD = N_("%(where)s: %(field)s: %(message)s")
+UNKNOWN_PRODUCT = N_("unknown product %(ids)s")
+UNKNOWN_OVERRIDES = notice_template(N_("segments.yaml: overrides name unknown customers (%(ids)s); ignored"))
 T = TypeVar("T")
 
 REQUIRED_FILES = ("account_managers.csv", "customers.csv", "contacts.csv", "orders.csv")
@@ -181,9 +196,9 @@ def _load_all(settings: Settings, addresses: AddressBook) -> _Loaded:
     for item in content.values():
         unknown = [p for p in item.products if p not in products]
         if unknown:
-            errors.append(Problem(item.path, None, "products", f"unknown product {', '.join(unknown)}"))
+            errors.append(Problem(item.path, None, "products", Notice(UNKNOWN_PRODUCT, ids=", ".join(unknown))))
     errors.extend(content_problems)
-    warnings.extend(str(p) for p in errors)
+    warnings.extend(problem_notice(p) for p in errors)
     share_problems = _share_problems(tables, reading.bad_rows, settings.max_reject_share)
 
     rejects = sorted(reading.rejects, key=lambda r: (list(COLUMNS).index(r.file), r.line))
@@ -510,19 +525,12 @@ def _data_warnings(orders: pl.DataFrame, contacts: dict[str, Contact], products:
     unknown_products = Counter(named.get_column("product_id").to_list())
     if unknown_products:
         example = ", ".join(sorted(unknown_products)[:3])
-        warnings.append(
-            f"orders.csv: {sum(unknown_products.values())} orders name a product that is not in "
-            f"products.yaml ({example}); they count for value but not for cross-sell"
-        )
+        warnings.append(Notice(UNKNOWN_PRODUCTS, count=sum(unknown_products.values()), example=example))
     in_use = Counter(c.email for c in contacts.values() if c.email_valid)
     shared = sorted(a for a, n in in_use.items() if n > 1)
     if shared:
-        warnings.append(
-            f"contacts.csv: {len(shared)} e-mail addresses belong to more than one contact "
-            f"(e.g. {shared[0]}); each of them gets its own newsletter"
-        )
+        warnings.append(Notice(SHARED_ADDRESSES, count=len(shared), example=shared[0]))
     return warnings
-
 
 def _share_problems(
     tables: dict[str, CsvStream | None], bad_rows: Counter[str], max_share: Decimal
@@ -547,6 +555,15 @@ def _share_problems(
     return problems
 
 
+def problem_notice(problem: Problem) -> str:
+    """Return a problem as the warning the review site shows: `file:line: field: message`, translatable."""
+    where = problem.file if problem.line is None else f"{problem.file}:{problem.line}"
+    message = problem.message if isinstance(problem.message, Notice) else Notice(problem.message)
+    if problem.field:
+        return Notice(PROBLEM_IN_FIELD, where=where, field=problem.field, message=message)
+    return Notice(PROBLEM, where=where, message=message)
+
+
 def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
     """Read products.yaml; a problem without line and field means the file is unusable."""
     file = "products.yaml"
@@ -565,28 +582,28 @@ def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
         problems.append(Problem(file, line, key, message))
 
     if not isinstance(document, list):
-        return {}, [Problem(file, None, "", "must be a list of products ({id, name, tags, ...})")]
+        return {}, [Problem(file, None, "", Notice(N_("must be a list of products ({id, name, tags, ...})")))]
     products: dict[str, Product] = {}
     allowed = {"id", "name", "tags", "cross_sell", "up_sell"}
     for index, entry in enumerate(document):
         key = f"[{index}]"
         if not isinstance(entry, dict):
-            problem(key, "must be a mapping with id and name")
+            problem(key, Notice(N_("must be a mapping with id and name")))
             continue
         for name in entry:
             if name not in allowed:
-                problem(f"{key}.{name}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                problem(f"{key}.{name}", Notice(N_("unknown key (allowed: %(keys)s)"), keys=", ".join(sorted(allowed))))
         product_id = str(entry.get("id") or "")
         name = str(entry.get("name") or "").strip()
         ok = True
         if not SAFE_ID.fullmatch(product_id):
-            problem(f"{key}.id", "missing or unsafe id")
+            problem(f"{key}.id", Notice(N_("missing or unsafe id")))
             ok = False
         elif product_id in products:
-            problem(f"{key}.id", f"duplicate id {product_id}")
+            problem(f"{key}.id", Notice(N_("duplicate id %(id)s"), id=product_id))
             ok = False
         if not name:
-            problem(f"{key}.name", "required value is missing")
+            problem(f"{key}.name", Notice(N_("required value is missing")))
             ok = False
         lists: dict[str, tuple[str, ...]] = {}
         for list_name in ("tags", "cross_sell", "up_sell"):
@@ -594,7 +611,7 @@ def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
             if isinstance(value, str):
                 value = re.split(r"[;|,]", value)
             if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
-                problem(f"{key}.{list_name}", "must be a list")
+                problem(f"{key}.{list_name}", Notice(N_("must be a list")))
                 value = []
             if list_name == "tags":
                 lists[list_name] = parse_tags(";".join(str(v) for v in value))
@@ -607,7 +624,7 @@ def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
             ids: tuple[str, ...] = getattr(product, list_name)
             unknown = [p for p in ids if p not in products]
             if unknown:
-                problem(f"[{index}].{list_name}", f"unknown product {', '.join(unknown)}")
+                problem(f"[{index}].{list_name}", Notice(UNKNOWN_PRODUCT, ids=", ".join(unknown)))
     return products, problems
 
 
@@ -625,7 +642,7 @@ def load_project(root: Path, addresses: AddressBook | None = None) -> Project:
     data = load_dataset(settings, addresses)
     unknown = [o.customer_id for o in segments.overrides if o.customer_id not in data.customers]
     if unknown:
-        data = _with_warnings(data, f"segments.yaml: overrides name unknown customers ({', '.join(unknown)}); ignored")
+        data = _with_warnings(data, Notice(UNKNOWN_OVERRIDES, ids=", ".join(unknown)))
     return Project(settings=settings, segments=segments, data=data)
 
 
@@ -686,6 +703,9 @@ def check_project(root: Path) -> Validation:
             "rejects": len(data.rejects),
         }
         warnings.extend(_sector_warnings(data))
+        content_errors, content_warnings = content_check_problems(data.content.values())
+        errors.extend(content_errors)
+        warnings.extend(content_warnings)
         if segments is not None:
             for index, override in enumerate(segments.overrides):
                 if override.customer_id not in data.customers:
@@ -719,6 +739,28 @@ def _sector_warnings(data: Dataset) -> list[str]:
             hint = f"; did you mean {by_folded[sector.casefold()]!r}?" if sector.casefold() in by_folded else ""
             warnings.append(f"{item.path}: sectors: no customer has sector {sector!r}, so no one gets this item{hint}")
     return warnings
+
+
+def content_check_problems(items: Iterable[ContentItem]) -> tuple[list[Problem], list[str]]:
+    """Run the pre-send checks that need only the content on every item: errors and warnings.
+
+    The same checks run on every message of a run; here an author learns of an image without
+    alt text or a link that is not https before the run.
+    """
+    from pipeline.checks import Level as CheckLevel
+    from pipeline.checks.content import fragment_findings, link_scheme_findings
+
+    errors: list[Problem] = []
+    warnings: list[str] = []
+    for item in sorted(items, key=lambda i: i.path):
+        findings = [*link_scheme_findings(item.url, "url"), *fragment_findings(item.body_html)]
+        for finding in findings:
+            field = "url" if finding.detail.startswith("url ") else "body"
+            if finding.level is CheckLevel.ERROR:
+                errors.append(Problem(item.path, None, field, f"{finding.check}: {finding.detail}"))
+            else:
+                warnings.append(f"{item.path}: {field}: {finding.check}: {finding.detail}")
+    return errors, warnings
 
 
 def validate_project(root: Path) -> tuple[list[Problem], list[str]]:

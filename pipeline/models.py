@@ -1,7 +1,7 @@
 """Typed values passed between the stages of the batch.
 
 Every stage takes these as explicit arguments and returns new ones; nothing is mutated
-after construction. The words are DESIGN.md's words.
+after construction. The words are the documentation's words (docs/reference/).
 """
 
 from __future__ import annotations
@@ -244,6 +244,35 @@ class Paths:
 
 
 @dataclass(frozen=True, slots=True)
+class DkimSettings:
+    """settings.yaml `delivery.dkim`: sign here when the relay does not."""
+
+    domain: str
+    selector: str
+    key_file: Path  # PEM private key, resolved against the project folder
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """settings.yaml `delivery:`, validated: how `windstil send` reaches the SMTP server."""
+
+    host: str
+    port: int
+    security: str  # starttls | tls | none
+    auth: str  # password | xoauth2 | none
+    username: str = ""
+    token_command: str = ""  # xoauth2: prints an access token
+    envelope_from: str = ""  # Return-Path; empty: the sender address
+    per_minute: int | None = 30  # None: no limit
+    per_day: int | None = 10000
+    connections: int = 1
+    max_attempts: int = 5
+    timeout: float = 60.0  # seconds for each SMTP command
+    ca_file: Path | None = None  # trust this CA instead of the system's (a relay with a private CA)
+    dkim: DkimSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """settings.yaml, validated."""
 
@@ -261,6 +290,31 @@ class Settings:
     max_reject_share: Decimal = Decimal("0.05")
     utm_source: str = "newsletter"
     utm_medium: str = "email"
+    language: str = "nl"  # of everything people at the company read: site, reports, call lists
+    checks_enabled: bool = True  # the pre-send checks stage (checks.csv)
+    spam_max_variants: int = 200  # variants SpamAssassin scores per run; 0: none
+    tracking: Tracking | None = None  # click tracking; None: off (the default)
+    bounces: BounceMailbox | None = None  # the IMAP mailbox `windstil bounces fetch` reads
+    delivery: DeliverySettings | None = None  # no `delivery:` block: `windstil send` refuses
+
+
+@dataclass(frozen=True, slots=True)
+class Tracking:
+    """settings.yaml `tracking:`: signed click redirects at `url` for the items' links."""
+
+    clicks: bool
+    url: str  # https; the served path of `windstil serve`, the token goes in ?t=
+
+
+@dataclass(frozen=True, slots=True)
+class BounceMailbox:
+    """settings.yaml `bounces:`: where bounces and replies arrive (password from the environment)."""
+
+    host: str
+    port: int = 993
+    username: str = ""
+    folder: str = "INBOX"
+    security: str = "tls"  # tls | starttls | none (none only for a server on this machine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -520,6 +574,8 @@ class CallReason(enum.StrEnum):
     UP_SELL = "up_sell"
     REVENUE_DECLINE = "revenue_decline"
     REVIEW_SEGMENT_D = "review_segment_d"
+    CLICKED = "clicked"  # clicked an item of this or the previous run's message (not a scanner)
+    REPLIED = "replied"  # replied to a newsletter or alert since the last run
 
 
 @dataclass(frozen=True, slots=True)
@@ -608,7 +664,7 @@ class RetainedChange:
 
 @dataclass(frozen=True, slots=True)
 class Retention:
-    """Which customers keep buying: this window against the window before (DESIGN.md "Retention report")."""
+    """Which customers keep buying: this window against the window before (the retention report)."""
 
     as_of: date
     window_start: date  # this window is (window_start, as_of]

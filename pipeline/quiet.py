@@ -1,15 +1,16 @@
 """Quiet periods: which customers have no running order and have not had one for a while.
 
-DESIGN.md "Quiet periods", exactly. On the as-of date a customer is *active* when it has a
-non-cancelled order that has started and not ended (`order_date ≤ as_of` and no `end_date`
+The rule of docs/reference/segments.md "Quiet periods", exactly. On the as-of date a customer
+is *active* when it has a non-cancelled order that has started and not ended (`order_date ≤ as_of` and no `end_date`
 or `end_date ≥ as_of`, so an order ending on the as-of date still runs), or one signed for
 the future (`order_date > as_of`). A customer that is not active, has at least one
 non-cancelled order, and whose last activity lies at least `quiet_period.after_days` before
 the as-of date is *quiet* from that last activity on. Cancelled orders never count.
 
 The last activity of an ended order is its `end_date`; an order marked `closed` without an
-end date ended on its `order_date` (DESIGN.md: "or `order_date` where an ended order has no
-end date"). An order with neither an end date nor the status `closed` is still running.
+end date ended on its `order_date` (the last activity is the latest `end_date`, or the
+`order_date` where an ended order has no end date). An order with neither an end date nor the
+status `closed` is still running.
 """
 
 from __future__ import annotations

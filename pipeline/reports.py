@@ -2,14 +2,15 @@
 
 Templates live in templates/reports/ (a project's own templates folder first, then the bundled
 one); autoescaped; charts are inline SVG computed here, so the pages need no external assets
-and open from file:// or in the preview site alike. Labels are English; numbers, percentages
-and amounts use Dutch formatting (€ 1.234,56 and 4,1%), as the marketing team reads them.
+and open from file:// or in the preview site alike. They speak the project's language
+(settings.yaml: language), numbers, percentages, amounts and dates included (€ 1.234,56 and
+4,1% in Dutch, €1,234.56 and 4.1% in English).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -20,6 +21,7 @@ from typing import Any
 import jinja2
 from babel.numbers import format_currency, format_decimal
 
+from pipeline.language import DEFAULT_LANGUAGE, N_, page_language
 from pipeline.load import load_project
 from pipeline.models import (
     Dataset,
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 
 BUNDLED_TEMPLATES = BUNDLED
 PARETO_MARK = Fraction(4, 5)
+SEGMENTATION_TITLE = N_("Customer segmentation %(day)s")
+RETENTION_TITLE = N_("Customer retention %(day)s")
+GROUP_LABELS = {"sector": N_("sector"), "language": N_("language"), "account_manager_id": N_("account manager")}
 MAX_CURVE_POINTS = 600  # enough for a smooth curve; keeps the page small for big customer bases
 
 
@@ -57,10 +62,20 @@ def pct(share: Fraction | Decimal | int | None) -> str:
     return percent(Fraction(share))
 
 
-def _environment(templates: Path | None) -> jinja2.Environment:
-    return page_environment(
-        (templates, BUNDLED_TEMPLATES), {"eur": eur, "pct": pct, "number": number}, keep_trailing_newline=False
-    )
+def _environment(templates: Path | None, language: str = DEFAULT_LANGUAGE) -> jinja2.Environment:
+    words = page_language(language, templates)
+
+    def share(value: Fraction | Decimal | int | None) -> str:
+        return "–" if value is None else words.percent(value)
+
+    filters: dict[str, Callable[..., Any]] = {
+        "eur": words.money,
+        "pct": share,
+        "number": words.number,
+        "date": words.date,
+        "text": words.text,
+    }
+    return page_environment((templates, BUNDLED_TEMPLATES), filters, keep_trailing_newline=False, language=words)
 
 
 def _share(part: Decimal, total: Decimal) -> Fraction:
@@ -147,13 +162,16 @@ def render_segmentation_report(
     *,
     previous_as_of: date | None = None,
     templates: Path | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> str:
     """Return segments.html: per-segment figures, Pareto curve, overrides, moves, every customer.
 
     `previous_as_of` names the frozen segmentation the moves were computed against.
     """
     return "".join(
-        segmentation_report_pieces(seg, data, config, previous_as_of=previous_as_of, templates=templates)
+        segmentation_report_pieces(
+            seg, data, config, previous_as_of=previous_as_of, templates=templates, language=language
+        )
     )
 
 
@@ -164,6 +182,7 @@ def segmentation_report_pieces(
     *,
     previous_as_of: date | None = None,
     templates: Path | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Iterator[str]:
     """Return segments.html as the template makes it, piece by piece, for RunWriter.write_pieces."""
     rows = list(seg.customers.values())
@@ -207,14 +226,16 @@ def segmentation_report_pieces(
     ]
     overrides = [r for r in rows if r.override_reason]
     window_start = months_before(seg.as_of, config.window_months)
+    words = page_language(language, templates)
     context: dict[str, Any] = {
         "seg": seg,
-        "title": f"Customer segmentation {seg.as_of.isoformat()}",
+        "title": words(SEGMENTATION_TITLE, day=seg.as_of),
         "window_start": window_start,
         "window_months": config.window_months,
         "weights": {k: config.weights.get(k, Fraction(0)) for k in ("revenue", "margin", "strategic")},
         "cutoffs": {s.value: c for s, c in config.cutoffs.items()},
         "groups_by": config.groups_by,
+        "group_label": words.gettext(GROUP_LABELS.get(config.groups_by or "", config.groups_by or "")),
         "total_customers": len(rows),
         "total_revenue": total_revenue,
         "total_margin": total_margin,
@@ -226,7 +247,7 @@ def segmentation_report_pieces(
         "previous_as_of": previous_as_of,
         "customers": customers,
     }
-    return _environment(templates).get_template("reports/segments.html").generate(context)
+    return _environment(templates, language).get_template("reports/segments.html").generate(context)
 
 
 # --------------------------------------------------------------------------- retention report
@@ -241,7 +262,9 @@ class Bar:
     new_w: float
 
 
-def render_retention_report(ret: Retention, *, templates: Path | None = None) -> str:
+def render_retention_report(
+    ret: Retention, *, templates: Path | None = None, language: str = DEFAULT_LANGUAGE
+) -> str:
     """Return retention.html: retention factor overall and per segment, revenue, lost customers."""
     scale = max([s.previous for s in ret.by_segment] + [s.new for s in ret.by_segment] + [1])
     width = 220.0
@@ -256,7 +279,7 @@ def render_retention_report(ret: Retention, *, templates: Path | None = None) ->
     revenue_total = ret.revenue_retained + ret.revenue_new
     context: dict[str, Any] = {
         "ret": ret,
-        "title": f"Customer retention {ret.as_of.isoformat()}",
+        "title": page_language(language, templates)(RETENTION_TITLE, day=ret.as_of),
         "bars": bars,
         "bar_width": width,
         "revenue_total": revenue_total,
@@ -271,7 +294,7 @@ def render_retention_report(ret: Retention, *, templates: Path | None = None) ->
             1 for c in ret.lost if c.months_since_interaction is None or c.months_since_interaction >= 6
         ),
     }
-    return _environment(templates).get_template("reports/retention.html").render(context)
+    return _environment(templates, language).get_template("reports/retention.html").render(context)
 
 
 # --------------------------------------------------------------------------- `windstil segment`
@@ -308,7 +331,8 @@ def write_segmentation(
         with atomic_folder(folder) as writer:
             write_segments_csv(writer, seg)
             writer.write_pieces("segments.html", segmentation_report_pieces(
-                seg, project.data, project.segments, previous_as_of=previous_as_of, templates=settings.paths.templates
+                seg, project.data, project.segments, previous_as_of=previous_as_of, templates=settings.paths.templates,
+                language=settings.language,
             ))
             if freeze:
                 state.freeze_segmentation(seg)

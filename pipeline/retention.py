@@ -1,4 +1,4 @@
-"""The retention factor: which customers keep buying, and why (DESIGN.md "Retention report").
+"""The retention factor: which customers keep buying, and why (docs/reference/outputs.md#reports).
 
 This window is `(as_of − window_months, as_of]`, the previous one the same length before it;
 a customer "bought" in a window when it has a non-cancelled order dated in it. Per segment,

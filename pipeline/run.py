@@ -36,7 +36,19 @@ import polars as pl
 from pipeline import __version__
 from pipeline.addresses import VALIDATOR, AddressBook
 from pipeline.calls import build_calls, write_call_lists
+from pipeline.checks.content import LinkPolicy
+from pipeline.checks.spam import SpamResult, SpamScorer, spamassassin_available
+from pipeline.checks.stage import (
+    CheckResults,
+    MessageKey,
+    VariantKey,
+    checks_csv_bytes,
+    message_variants,
+    run_checks,
+    spam_representatives,
+)
 from pipeline.errors import OutputError, UsageError, WindstilError
+from pipeline.feedback import FeedbackKind
 from pipeline.fingerprint import project_hashes
 from pipeline.load import load_project, normalise_email
 from pipeline.lock import project_lock
@@ -66,7 +78,7 @@ from pipeline.reports import segmentation_report_pieces
 from pipeline.retention import compute_retention, render_retention_report
 from pipeline.segment import resolve_segmentation, segments_csv_bytes
 from pipeline.select import recipients_csv_bytes, select
-from pipeline.site import SiteData, write_site
+from pipeline.site import REPORT_TITLES, SiteData, write_site
 from pipeline.state import State
 from pipeline.tables import orders_of_customers, records_frame
 from pipeline.unsubscribe import load_secret
@@ -158,33 +170,35 @@ def run_batch(
             gc.freeze()  # the selections live as long as the dataset (see _long_lived)
             previous_as_of = frozen.as_of if frozen else None
             del frozen
+            variants = message_variants(selections) if settings.checks_enabled else {}
+            spam_targets = spam_representatives(variants, settings.spam_max_variants)
             with atomic_folder(output / run_id, dry_run=dry_run) as writer, \
-                    _Spool(writer.root) as records, _Spool(writer.root) as parked:
+                    _Spool(writer.root) as records, _Spool(writer.root) as parked, \
+                    _spam_scorer(state, spam_targets) as scorer:
                 with timer.stage("render"):
-                    # The render stage is the run's peak: its processes are alive too. What only
-                    # the later stages need waits on disk meanwhile (the segmentation: 17 MB at
-                    # 30,000 demo customers), as do the records of what is rendered.
-                    _park(segmentation, parked)
+                    _park(segmentation, parked)  # waits on disk through the peak (see _render_stage)
                     del segmentation
-                    _render_all(compiled, selections, project, as_of, secret, writer, records, processes, progress)
+                    _render_stage(compiled, selections, project, as_of, secret, writer, records, processes,
+                                  progress, scorer, spam_targets)
+                checks, rendered = _checks_stage(timer, project, state, run_id, writer, records, variants, processes,
+                                                 scorer, spam_targets, dry_run)
                 processes.stop()  # idle from here on: their memory is given back before the call lists
                 segmentation = _unpark(parked)
                 with timer.stage("calls"):
-                    # Both stages read data.interactions themselves; they get the imported call outcomes on top.
-                    imported = state.interactions()
-                    calls = build_calls(data, config, segmentation, quiet, selections, imported, as_of)
-                    write_call_lists(writer, calls, data, settings, as_of)
+                    calls, imported = _call_lists(writer, project, state, segmentation, quiet, selections, as_of)
                 with timer.stage("reports"):
-                    rendered = _read_records(records, data.contacts)
+                    if rendered is None:
+                        rendered = _read_records(records, data.contacts)
                     _write_reports(writer, project, segmentation, selections, rendered, imported, as_of,
                                    previous_as_of)
-                counts = _counts(data, segmentation, quiet, selections, rendered, calls)
+                writer.write_bytes("checks.csv", checks_csv_bytes(checks))
+                counts = _counts(data, segmentation, quiet, selections, rendered, calls) | checks.counts()
                 previous = _previous_manifest(output, run_id)
                 with timer.stage("site"):
-                    write_site(writer, _site_data(project, as_of, counts, warnings, selections, rendered,
-                                                  segmentation, calls, previous, quiet))
+                    write_site(writer, _site_data(project, state, as_of, counts, warnings, selections, rendered,
+                                                  segmentation, calls, previous, quiet, checks))
                 manifest = _manifest(project, run_id, counts, timer.timings, warnings, segmentation,
-                                     writer.bytes_written)
+                                     writer.bytes_written, checks)
                 writer.write_text("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         if not dry_run:
             state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
@@ -202,6 +216,83 @@ def _logged_warnings(data: Dataset) -> list[str]:
     return warnings
 
 
+def _render_stage(
+    compiled: Compiled,
+    selections: Sequence[Selection],
+    project: Project,
+    as_of: date,
+    secret: bytes,
+    writer: RunWriter,
+    records: _Spool,
+    processes: _RenderProcesses,
+    progress: Progress | None,
+    scorer: SpamScorer[VariantKey] | None,
+    spam_targets: Mapping[MessageKey, VariantKey],
+) -> None:
+    """Render every message; SpamAssassin scores each variant's representative as soon as it is written.
+
+    The render stage is the run's peak: its processes are alive too. What only the later
+    stages need waits on disk meanwhile (the segmentation: 17 MB at 30,000 demo customers),
+    as do the records of what is rendered.
+    """
+    feed = _feed_spam(scorer, spam_targets, writer.root) if scorer is not None else None
+    _render_all(compiled, selections, project, as_of, secret, writer, records, processes, progress, feed)
+
+
+def _checks_stage(
+    timer: _Timer,
+    project: Project,
+    state: State,
+    run_id: str,
+    writer: RunWriter,
+    records: _Spool,
+    variants: Mapping[MessageKey, VariantKey],
+    processes: _RenderProcesses,
+    scorer: SpamScorer[VariantKey] | None,
+    spam_targets: Mapping[MessageKey, VariantKey],
+    dry_run: bool,
+) -> tuple[CheckResults, dict[tuple[str, MessageKind], RenderedMessage] | None]:
+    """Run the pre-send checks (when on) on what was rendered; return them and the records if read."""
+    settings = project.settings
+    checks, rendered = CheckResults(), None
+    if settings.checks_enabled:
+        # Read here, not in the reports stage, since the checks need them too.
+        with timer.stage("records"):
+            rendered = _read_records(records, project.data.contacts)
+        with timer.stage("checks"):
+            # Before the render processes stop: they run the content checks of the variants.
+            checks = run_checks(writer.root, rendered, variants, _link_policy(settings, run_id),
+                                _spam_source(scorer, spam_targets), spam_available=scorer is not None,
+                                pool=processes.pool)
+            if scorer is not None and scorer.new and not dry_run:
+                state.add_spam_scores(scorer.new)
+    return checks, rendered
+
+
+def _call_lists(
+    writer: RunWriter,
+    project: Project,
+    state: State,
+    segmentation: Segmentation,
+    quiet: dict[str, QuietStatus],
+    selections: Sequence[Selection],
+    as_of: date,
+) -> tuple[list[CallItem], list[Interaction]]:
+    """Make and write the call lists; return them and the call outcomes imported into the state.
+
+    The call lists and the reports read data.interactions themselves; they get the imported
+    call outcomes on top.
+    """
+    data, settings = project.data, project.settings
+    imported = state.interactions()
+    before = state.latest_run_before(as_of.isoformat())
+    feedback = state.feedback((FeedbackKind.CLICK, FeedbackKind.REPLY))
+    calls = build_calls(data, project.segments, segmentation, quiet, selections, imported, as_of,
+                        feedback, before.as_of if before else None, language=settings.language)
+    write_call_lists(writer, calls, data, settings, as_of)
+    return calls, imported
+
+
 def _write_reports(
     writer: RunWriter,
     project: Project,
@@ -213,11 +304,14 @@ def _write_reports(
     previous_as_of: date | None,
 ) -> None:
     """Write the reports and the run's CSV files."""
-    data, config, templates = project.data, project.segments, project.settings.paths.templates
+    data, config, settings = project.data, project.segments, project.settings
+    templates = settings.paths.templates
     retention = compute_retention(data, segmentation, config, as_of, imported)
     writer.write_pieces("reports/segments.html", segmentation_report_pieces(
-        segmentation, data, config, previous_as_of=previous_as_of, templates=templates))
-    writer.write_text("reports/retention.html", render_retention_report(retention, templates=templates))
+        segmentation, data, config, previous_as_of=previous_as_of,
+        templates=templates, language=settings.language))
+    writer.write_text("reports/retention.html", render_retention_report(
+        retention, templates=templates, language=settings.language))
     writer.write_bytes("segments.csv", segments_csv_bytes(segmentation))
     writer.write_bytes("recipients.csv", recipients_csv_bytes(selections))
     writer.write_bytes("rejects.csv", rejects_csv_bytes(data))
@@ -226,6 +320,7 @@ def _write_reports(
 
 def _site_data(
     project: Project,
+    state: State,
     as_of: date,
     counts: dict[str, int],
     warnings: Sequence[str],
@@ -235,9 +330,12 @@ def _site_data(
     calls: Sequence[CallItem],
     previous: Mapping[str, Any] | None,
     quiet: Mapping[str, QuietStatus],
+    checks: CheckResults,
 ) -> SiteData:
     """Return what the review site shows of this run."""
-    data = project.data
+    data, settings = project.data, project.settings
+    run_id = as_of.isoformat()
+    before = state.latest_run_before(run_id)
     return SiteData(
         as_of=as_of,
         created=_now(),
@@ -250,13 +348,28 @@ def _site_data(
         calls=calls,
         previous=previous,
         quiet=quiet,
-        templates=_existing(project.settings.paths.templates / "site"),
-        reports=(("Segmentatie", "reports/segments.html"), ("Retentie", "reports/retention.html")),
+        checks=checks.findings if settings.checks_enabled else None,
+        accepted=state.accepted_checks(run_id),
+        sender=settings.sender_name,
+        spam=checks.spam_summary(),
+        templates=_existing(settings.paths.templates / "site"),
+        feedback=state.feedback(since=_start_of(before.as_of) if before else None),
+        feedback_since=before.as_of if before else None,
+        tracking=settings.tracking is not None,
+        reports=((REPORT_TITLES["segments"], "reports/segments.html"),
+                 (REPORT_TITLES["retention"], "reports/retention.html")),
+        language=settings.language,
+        locale_templates=settings.paths.templates,
         call_lists=tuple(
             (data.account_managers[am].name, f"calls/{am}.html")
             for am in sorted({c.account_manager_id for c in calls})
         ),
     )
+
+
+def _start_of(day: date) -> datetime:
+    """Return the start of `day` in UTC: what came back on the previous run's date counts as since then."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -416,6 +529,7 @@ def _render_all(
     records: _Spool,
     processes: _RenderProcesses,
     progress: Progress | None,
+    rendered: Callable[[Sequence[Selection]], None] | None = None,
 ) -> None:
     """Render every message of the batch into the writer's folder, in the render processes if there are any.
 
@@ -433,6 +547,8 @@ def _render_all(
         records.add_pickled(made)
         writer.bytes_written += written
         done += recipients
+        if rendered is not None:
+            rendered(todo[done - recipients : done])
         if progress:
             progress("render", done, len(todo))
 
@@ -454,6 +570,58 @@ def _render_all(
         except BaseException:
             processes.stop()  # before the temporary folder is removed: they may be writing into it
             raise
+
+
+@contextmanager
+def _spam_scorer(state: State, targets: Mapping[MessageKey, VariantKey]) -> Iterator[SpamScorer[VariantKey] | None]:
+    """Return a SpamScorer with the state's cached scores, or None when there is nothing to score or no SpamAssassin."""
+    if not targets or not spamassassin_available():
+        yield None
+        return
+    scorer: SpamScorer[VariantKey] = SpamScorer(state.spam_scores())
+    try:
+        yield scorer
+    finally:
+        scorer.close()
+
+
+def _feed_spam(scorer: SpamScorer[VariantKey], targets: Mapping[MessageKey, VariantKey],
+               folder: Path) -> Callable[[Sequence[Selection]], None]:
+    """Return what hands each rendered representative of a variant to the spam scorer."""
+
+    def feed(done: Sequence[Selection]) -> None:
+        for selection in done:
+            for kind in MessageKind:
+                variant = targets.get((selection.contact_id, kind))
+                path = folder / "emails" / selection.contact_id / f"{kind.value}.eml"
+                if variant is not None and path.is_file():
+                    scorer.submit(variant, path.read_bytes())
+
+    return feed
+
+
+SpamScores = Mapping[VariantKey, SpamResult | None]
+
+
+def _spam_source(scorer: SpamScorer[VariantKey] | None,
+                 targets: Mapping[MessageKey, VariantKey]) -> Callable[[], SpamScores | None]:
+    """Return what gives the spam scores: the scorer's, none scored (no SpamAssassin), or None (scoring off)."""
+    if scorer is not None:
+        return scorer.results
+
+    def nothing_scored() -> SpamScores | None:
+        return {} if targets else None
+
+    return nothing_scored
+
+
+def _link_policy(settings: Settings, run_id: str) -> LinkPolicy:
+    """Return what links to the company's site must carry in this run (the unsubscribe link is exempt)."""
+    return LinkPolicy(
+        website=settings.website_url,
+        utm=(("utm_source", settings.utm_source), ("utm_medium", settings.utm_medium), ("utm_campaign", run_id)),
+        exempt=(settings.unsubscribe_url,),
+    )
 
 
 class _Spool:
@@ -649,7 +817,9 @@ def _manifest(
     warnings: Sequence[str],
     segmentation: Segmentation,
     bytes_written: int,
+    checks: CheckResults,
 ) -> dict[str, Any]:
+    """Return the run's manifest: what made it, its counts and timings, and SpamAssassin's scores by kind."""
     return {
         "as_of": run_id,
         "created": _now(),
@@ -663,6 +833,7 @@ def _manifest(
         "timings": timings,
         "bytes_written": bytes_written,
         "warnings": list(warnings),
+        "spam": checks.spam_summary(),
     }
 
 

@@ -1,4 +1,4 @@
-"""Split the customers into A/B/C/D by value: DESIGN.md "Segmentation", exactly.
+"""Split the customers into A/B/C/D by value: docs/guide/segmentation.md, exactly.
 
 Shares and cut-off decisions use exact fractions, never floats, so a customer whose
 preceding cumulative share is exactly a cut-off lands on the same side on every machine.
@@ -17,8 +17,9 @@ from decimal import Decimal
 from fractions import Fraction
 
 from babel import Locale
-from babel.numbers import format_currency, format_percent
+from babel.numbers import format_percent
 
+from pipeline.language import N_, Money, Notice, Share, notice_label, notice_template
 from pipeline.models import (
     Customer,
     CustomerValue,
@@ -36,7 +37,44 @@ log = logging.getLogger(__name__)
 DUTCH = Locale.parse("nl_NL")  # parsed once: Babel parses a locale name again on every call
 
 ELEMENTS = ("revenue", "margin", "strategic")
-ELEMENT_LABELS = {"revenue": "revenue share", "margin": "margin share", "strategic": "strategic share"}
+ELEMENT_LABELS = {
+    "revenue": notice_label(N_("revenue share")),
+    "margin": notice_label(N_("margin share")),
+    "strategic": notice_label(N_("strategic share")),
+}
+
+# Warnings and explanations: English, and translated where a page shows them (pipeline.language).
+OVERRIDE_UNKNOWN = notice_template(N_(
+    "override %(customer_id)s → %(segment)s ignored: no customer %(customer_id)s in customers.csv"
+))
+OVERRIDE_EXPIRED = notice_template(N_(
+    "override %(customer_id)s → %(segment)s expired on %(until)s and was not applied (reason was: %(reason)s); "
+    "remove it or extend `until` in segments.yaml"
+))
+NOT_FROZEN = notice_template(N_(
+    "no frozen segmentation: computed one for %(as_of)s (review it, then freeze it with `windstil segment --freeze`)"
+))
+FROZEN_OLD = notice_template(N_(
+    "the frozen segmentation of %(frozen)s is %(age)s days old (more than %(limit)s); "
+    "review and freeze a new one with `windstil segment --freeze`"
+))
+NEWCOMERS = notice_template(N_(
+    "%(count)s customer(s) are not in the frozen segmentation of %(frozen)s and got their computed segment: %(ids)s"
+))
+MOVE_OVERRIDE = notice_template(N_("%(before)s → %(after)s: override: %(reason)s"))
+MOVE_OVERRIDE_UNTIL = notice_template(N_("%(before)s → %(after)s: override: %(reason)s (until %(until)s)"))
+MOVE_OVERRIDE_ENDED = notice_template(N_("%(before)s → %(after)s: override ended (was: %(reason)s)"))
+MOVE_NO_REVENUE = notice_template(N_(
+    "%(before)s → %(after)s: no revenue in the window (revenue share %(share)s → %(zero)s)"
+))
+MOVE_OTHERS = notice_template(N_(
+    "%(before)s → %(after)s: its own shares hardly changed; other customers' did, and the cumulative share "
+    "before it moved %(share_before)s → %(share_after)s"
+))
+MOVE_ELEMENT = notice_template(N_(
+    "%(before)s → %(after)s: %(element)s %(share_before)s → %(share_after)s (%(amount_before)s → %(amount_after)s)"
+))
+POINTS = notice_template(N_("%(points)s points"))
 SEGMENTS_CSV_COLUMNS = (
     "customer_id",
     "name",
@@ -180,14 +218,11 @@ def _with_overrides(
     """Return the rows with segments.yaml's overrides applied, and a warning per override not applied."""
     warnings: list[str] = []
     for override in config.overrides:
-        label = f"override {override.customer_id} → {override.segment}"
+        about = {"customer_id": override.customer_id, "segment": override.segment.value}
         if override.customer_id not in customers:
-            warnings.append(f"{label} ignored: no customer {override.customer_id} in customers.csv")
+            warnings.append(Notice(OVERRIDE_UNKNOWN, **about))
         elif override.until is not None and override.until < as_of:
-            warnings.append(
-                f"{label} expired on {override.until.isoformat()} and was not applied "
-                f"(reason was: {override.reason}); remove it or extend `until` in segments.yaml"
-            )
+            warnings.append(Notice(OVERRIDE_EXPIRED, **about, until=override.until, reason=override.reason))
         else:
             customers[override.customer_id] = replace(
                 customers[override.customer_id],
@@ -218,22 +253,23 @@ def _percent_text(negative: bool, rounded: Decimal, pattern: str) -> str:
     return str(format_percent(value.scaleb(-2), pattern, locale=DUTCH))
 
 
-def _amount(element: str, row: CustomerValue) -> str:
+def _amount(element: str, row: CustomerValue) -> str | Money:
     if element == "strategic":
-        return f"{row.strategic} points"
-    return str(format_currency(getattr(row, element), "EUR", locale=DUTCH))
+        return Notice(POINTS, points=row.strategic)
+    return Money(getattr(row, element))
 
 
 def explain_move(before: CustomerValue, after: CustomerValue, weights: Mapping[str, Fraction]) -> str:
     """Say in words why a customer moved: the element whose weighted share moved most."""
-    head = f"{before.segment} → {after.segment}: "
+    head = {"before": before.segment.value, "after": after.segment.value}
     if after.override_reason:
-        until = f" (until {after.override_until.isoformat()})" if after.override_until else ""
-        return f"{head}override: {after.override_reason}{until}"
+        if after.override_until:
+            return Notice(MOVE_OVERRIDE_UNTIL, **head, reason=after.override_reason, until=after.override_until)
+        return Notice(MOVE_OVERRIDE, **head, reason=after.override_reason)
     if before.override_reason and not after.override_reason:
-        return f"{head}override ended (was: {before.override_reason})"
+        return Notice(MOVE_OVERRIDE_ENDED, **head, reason=before.override_reason)
     if after.revenue <= 0 < before.revenue:
-        return f"{head}no revenue in the window (revenue share {percent(before.revenue_share)} → 0,0%)"
+        return Notice(MOVE_NO_REVENUE, **head, share=Share(before.revenue_share), zero=Share(Fraction(0)))
     shares_before = (before.revenue_share, before.margin_share, before.strategic_share)
     shares_after = (after.revenue_share, after.margin_share, after.strategic_share)
     change = [
@@ -243,13 +279,20 @@ def explain_move(before: CustomerValue, after: CustomerValue, weights: Mapping[s
     weighted, _, element, share_before, share_after = max(change)
     if weighted == 0 or percent(share_before) == percent(share_after):
         # Its shares barely moved; other customers' values did. Say so, not "0,37% → 0,37%".
-        return (
-            f"{head}its own shares hardly changed; other customers' did, and the "
-            f"cumulative share before it moved {percent(before.cumulative_before)} → {percent(after.cumulative_before)}"
+        return Notice(
+            MOVE_OTHERS,
+            **head,
+            share_before=Share(before.cumulative_before),
+            share_after=Share(after.cumulative_before),
         )
-    return (
-        f"{head}{ELEMENT_LABELS[element]} {percent(share_before)} → {percent(share_after)} "
-        f"({_amount(element, before)} → {_amount(element, after)})"
+    return Notice(
+        MOVE_ELEMENT,
+        **head,
+        element=Notice(ELEMENT_LABELS[element]),
+        share_before=Share(share_before),
+        share_after=Share(share_after),
+        amount_before=_amount(element, before),
+        amount_after=_amount(element, after),
     )
 
 
@@ -289,29 +332,20 @@ def resolve_segmentation(
     """
     computed = segment(data, config, as_of, previous=frozen)
     if frozen is None:
-        note = (
-            f"no frozen segmentation: computed one for {as_of.isoformat()} "
-            "(review it, then freeze it with `windstil segment --freeze`)"
-        )
+        note = Notice(NOT_FROZEN, as_of=as_of)
         log.warning(note)
         return replace(computed, warnings=(*computed.warnings, note))
     warnings: list[str] = []
     age = (as_of - frozen.as_of).days
     if age > FROZEN_MAX_AGE_DAYS:
-        warnings.append(
-            f"the frozen segmentation of {frozen.as_of.isoformat()} is {age} days old "
-            f"(more than {FROZEN_MAX_AGE_DAYS}); review and freeze a new one with `windstil segment --freeze`"
-        )
+        warnings.append(Notice(FROZEN_OLD, frozen=frozen.as_of, age=age, limit=FROZEN_MAX_AGE_DAYS))
     customers = {cid: row for cid, row in frozen.customers.items() if cid in data.customers}
     joined = [cid for cid in computed.customers if cid not in customers]
     for cid in joined:
         customers[cid] = computed.customers[cid]
     if joined:
-        warnings.append(
-            f"{len(joined)} customer(s) are not in the frozen segmentation of "
-            f"{frozen.as_of.isoformat()} and got their computed segment: {', '.join(joined[:10])}"
-            + (" …" if len(joined) > 10 else "")
-        )
+        ids = ", ".join(joined[:10]) + (" …" if len(joined) > 10 else "")
+        warnings.append(Notice(NEWCOMERS, count=len(joined), frozen=frozen.as_of, ids=ids))
     for warning in warnings:
         log.warning(warning)
     return replace(frozen, customers=customers, moves=computed.moves, warnings=(*frozen.warnings, *warnings))
@@ -338,7 +372,7 @@ def _decimal6(share: Fraction) -> str:
 
 
 def segments_csv_bytes(seg: Segmentation) -> bytes:
-    """Return segments.csv: DESIGN.md's columns in order, shares as decimals with 6 places."""
+    """Return segments.csv: the documented columns in order, shares as decimals with 6 places."""
     return csv_bytes(
         SEGMENTS_CSV_COLUMNS,
         (

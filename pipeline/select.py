@@ -1,7 +1,7 @@
 """Selection: for every contact, whether it gets a newsletter and an alert, with what, and why.
 
-DESIGN.md "Selection". Eligibility is decided per contact and every reason that applies is
-kept, in DESIGN.md's order, so recipients.csv can say exactly why a message was skipped.
+Eligibility is decided per contact and every reason that applies is kept, in the order of
+the skip reasons in docs/reference/codes.md, so recipients.csv can say exactly why a message was skipped.
 Cadence reads the approved deliveries: a newsletter approved fewer than
 `newsletter_every_days` days before as-of, or in the same calendar month (deliveries are
 unique per contact, kind and month), blocks the next one; an alert blocks further alerts in
@@ -39,8 +39,10 @@ marked `fallback`.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -170,7 +172,7 @@ def select(
     selections = cast(list[Selection], made)
     shared = _shared_addresses(data, selections)
     if shared:
-        # No skip reason fits (DESIGN.md's codes are fixed), and which contact should win is a
+        # No skip reason fits (the documented codes are fixed), and which contact should win is a
         # CRM question: say it, so the reviewer can exclude one at approval.
         log.warning(
             "%d e-mail address(es) get more than one newsletter because several contacts share them: %s",
@@ -651,3 +653,41 @@ def _join(names: Sequence[str], phrases: dict[str, str]) -> str:
     if len(names) <= 1:
         return "".join(names)
     return f"{', '.join(names[:-1])} {phrases['and']} {names[-1]}"
+
+
+def reason_detail(kind: str, detail: str, source: str, target: str) -> str:
+    """Return a reason's detail, written in the contact's language `source`, in the language `target`.
+
+    The review site speaks the project's language while the details are the contact's (the
+    e-mail quotes them): the site reads them back by the phrases above and says them again.
+    Names and tags stay as they are; a detail of another form is returned unchanged.
+    """
+    if source == target or source not in _PHRASES or target not in _PHRASES:
+        return detail
+    said, wanted = _PHRASES[source], _PHRASES[target]
+    if kind in ("interest", "own_product", "product_tag"):
+        return _rejoin(detail, said, wanted)
+    if kind in ("cross_sell", "up_sell"):
+        parts = []
+        for part in detail.split("; "):
+            found = _phrase_pattern(said[kind]).fullmatch(part)
+            bought = _rejoin(found["bought"], said, wanted) if found else ""
+            parts.append(wanted[kind].format(target=found["target"], bought=bought) if found else part)
+        return "; ".join(parts)
+    for phrase in {"timely": ("alert", "event")}.get(kind, (kind,)):
+        if phrase in said:
+            found = _phrase_pattern(said[phrase]).fullmatch(detail)
+            if found:
+                return wanted[phrase].format(**found.groupdict())
+    return detail
+
+
+def _rejoin(names: str, said: dict[str, str], wanted: dict[str, str]) -> str:
+    head, joined, last = names.rpartition(f" {said['and']} ")
+    return f"{head} {wanted['and']} {last}" if joined else names
+
+
+@functools.cache
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", phrase)
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)))

@@ -4,6 +4,9 @@ The only module that writes SQL. The schema is versioned with `PRAGMA user_versi
 ordered list of migrations; every write runs in one `BEGIN IMMEDIATE … COMMIT` transaction, so
 a crash or an exception halfway leaves the database as it was. WAL journaling lets a preview
 read while a run writes; a busy timeout waits for a short lock before giving up clearly.
+
+The outbox's queue (pipeline/mail/outbox.py) keeps its SQL next to its logic and runs it
+through `State.transaction()` and `State.query()`.
 """
 
 from __future__ import annotations
@@ -13,16 +16,18 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pipeline.checks.spam import SpamResult
 from pipeline.errors import StateError
+from pipeline.feedback import SOFT_BOUNCES_IN_A_ROW, FeedbackEvent, FeedbackKind
 from pipeline.models import (
     Channel,
     CustomerValue,
@@ -40,6 +45,7 @@ from pipeline.models import (
 log = logging.getLogger(__name__)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+AUTOMATED_WITHIN_SECONDS = 30  # a click this soon after delivery is a mail gateway's scan
 
 # MIGRATIONS[i] brings the schema from version i to version i + 1. Append only: never edit a
 # step that has shipped, because databases out there already ran it.
@@ -102,7 +108,79 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX deliveries_by_run ON deliveries (run_id)",
         "CREATE INDEX interactions_by_customer ON interactions (customer_id, date)",
     ),
-    # 4: e-mail addresses checked in earlier loads: as given (trimmed) -> normalised, NULL when
+    # 4: the outbox of `windstil send`: one row per message of an approved run, and its status.
+    # UNIQUE (contact_id, kind, month): no run, re-run or second send can mail a contact twice
+    # a month. Times used for pacing are epoch seconds (REAL); `updated` is for people. `stage`
+    # and `boot` tell, for a row left `sending`, whether its data was ended (see the outbox).
+    (
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs (run_id),
+            contact_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('newsletter', 'alert', 'calls')),
+            month TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            path TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN
+                ('queued', 'sending', 'sent', 'deferred', 'failed', 'uncertain', 'skipped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL NOT NULL DEFAULT 0,
+            last_reply TEXT NOT NULL DEFAULT '',
+            sent_at REAL,
+            updated TEXT NOT NULL,
+            stage INTEGER NOT NULL DEFAULT 0,
+            boot TEXT NOT NULL DEFAULT '',
+            UNIQUE (contact_id, kind, month)
+        )""",
+        "CREATE INDEX outbox_by_run ON outbox (run_id, status)",
+        "CREATE INDEX outbox_by_sent_at ON outbox (sent_at)",
+    ),
+    # 5: feedback from the mailings (unsubscribes, clicks, replies, bounces, auto-replies) and
+    # the mails already read, so every mail that comes back is processed once
+    (
+        """CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN
+                ('unsubscribe', 'click', 'reply', 'hard_bounce', 'soft_bounce', 'auto_reply')),
+            event_key TEXT NOT NULL UNIQUE,
+            email TEXT NOT NULL DEFAULT '',
+            contact_id TEXT NOT NULL DEFAULT '',
+            run_id TEXT NOT NULL DEFAULT '',
+            item_id TEXT NOT NULL DEFAULT '',
+            message_id TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            automated INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX feedback_by_kind ON feedback (kind, at)",
+        "CREATE INDEX feedback_by_email ON feedback (email, at)",
+        """CREATE TABLE mail_seen (
+            mail_key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            seen_at TEXT NOT NULL
+        )""",
+    ),
+    # 6: pre-send checks: SpamAssassin scores by message content, and the checks a reviewer
+    # accepted with an approval despite their errors
+    (
+        """CREATE TABLE spam_scores (
+            content_hash TEXT PRIMARY KEY,
+            score REAL NOT NULL,
+            rules TEXT NOT NULL,
+            scored_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE accepted_checks (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            check_code TEXT NOT NULL,
+            errors INTEGER NOT NULL,
+            accepted_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, check_code)
+        )""",
+    ),
+    # 7: e-mail addresses checked in earlier loads: as given (trimmed) -> normalised, NULL when
     # invalid; `validator` names the validator's version, and rows of another version are dropped
     (
         """CREATE TABLE address_checks (
@@ -113,7 +191,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-OUR_TABLES = frozenset({"runs", "deliveries", "segmentations", "interactions", "suppressions", "address_checks"})
+OUR_TABLES = frozenset(
+    {"runs", "deliveries", "segmentations", "interactions", "suppressions", "outbox", "feedback", "mail_seen",
+     "spam_scores", "accepted_checks", "address_checks"}
+)
 
 
 @dataclass(frozen=True)
@@ -187,6 +268,15 @@ def _interaction_columns(item: Interaction) -> tuple[str | None, ...]:
         item.their_level.value if item.their_level else None,
         item.note,
     )
+
+
+def _moment(when: datetime) -> str:
+    """Return `when` as the fixed-form UTC text the feedback table stores (it sorts as time does)."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _event_fields(event: FeedbackEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in event.__slots__}
 
 
 def _fingerprint(columns: tuple[str | None, ...]) -> str:
@@ -320,6 +410,14 @@ class State:
             cursor.row_factory = sqlite3.Row
             return cursor.fetchall()
 
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """Return a write transaction for a module that keeps its own table (the outbox, pipeline/mail)."""
+        return self._write()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Return the rows of a read-only query, its errors mapped like every other state access."""
+        return self._read(sql, params)
+
     @property
     def schema_version(self) -> int:
         """Return the schema version of the open database."""
@@ -381,16 +479,25 @@ class State:
 
     # ----------------------------------------------------------------- deliveries
 
-    def approve_run(self, run_id: str, deliveries: Sequence[Delivery]) -> int:
+    def approve_run(self, run_id: str, deliveries: Sequence[Delivery],
+                    accepted: dict[str, int] | None = None) -> int:
         """Mark the run approved and record its deliveries in one transaction; return how many are new.
 
         A delivery whose (contact, kind, month) is already recorded is skipped: no run, re-run or
-        approval can count a second newsletter for a contact in one month.
+        approval can count a second newsletter for a contact in one month. `accepted` holds the
+        checks the reviewer accepted despite their errors, with the number of errors each had.
         """
         added = 0
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
                 raise StateError(f"run {run_id} is not in the state: render it with `windstil run` first")
+            for check_code, errors in sorted((accepted or {}).items()):
+                conn.execute(
+                    """INSERT INTO accepted_checks (run_id, check_code, errors, accepted_at) VALUES (?, ?, ?, ?)
+                       ON CONFLICT (run_id, check_code) DO UPDATE SET
+                         errors = excluded.errors, accepted_at = excluded.accepted_at""",
+                    (run_id, check_code, errors, _now()),
+                )
             for delivery in deliveries:
                 if delivery.run_id != run_id:
                     raise StateError(
@@ -416,6 +523,27 @@ class State:
                 (_now(), run_id),
             )
         return added
+
+    def accepted_checks(self, run_id: str) -> dict[str, int]:
+        """Return the checks accepted with a run's approval, with the number of errors each had."""
+        rows = self._read("SELECT check_code, errors FROM accepted_checks WHERE run_id = ? ORDER BY check_code",
+                          (run_id,))
+        return {str(r["check_code"]): int(r["errors"]) for r in rows}
+
+    # ----------------------------------------------------------------- spam scores
+
+    def spam_scores(self) -> dict[str, SpamResult]:
+        """Return every cached SpamAssassin score by message content hash."""
+        rows = self._read("SELECT content_hash, score, rules FROM spam_scores")
+        return {str(r["content_hash"]): SpamResult(float(r["score"]), tuple(json.loads(r["rules"]))) for r in rows}
+
+    def add_spam_scores(self, scores: dict[str, SpamResult]) -> None:
+        """Keep SpamAssassin scores by content hash, for later runs of the same messages."""
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO spam_scores (content_hash, score, rules, scored_at) VALUES (?, ?, ?, ?)",
+                [(digest, result.score, json.dumps(list(result.rules)), _now()) for digest, result in scores.items()],
+            )
 
     def deliveries(self, approved_only: bool = True) -> list[Delivery]:
         """Return the recorded deliveries, oldest first.
@@ -593,6 +721,207 @@ class State:
                 "INSERT OR REPLACE INTO address_checks (address, normalised, validator) VALUES (?, ?, ?)",
                 ((address, normalised, validator) for address, normalised in checks.items()),
             )
+
+    # ----------------------------------------------------------------- feedback
+
+    def record_unsubscribe(self, event: FeedbackEvent, reason: str) -> bool:
+        """Suppress the event's address and record the unsubscribe in one transaction; return whether it is new.
+
+        The event key names the address and the list, so the same link clicked twice is a no-op.
+        """
+        with self._write() as conn:
+            added = self._insert_event(conn, event)
+            if added:
+                self._suppress(conn, Suppression(event.email, reason, event.at.date(), event.source))
+        return added
+
+    def record_click(self, event: FeedbackEvent, burst_seconds: float = 2.0) -> FeedbackEvent:
+        """Record a click in one transaction; mark it and its burst automated; return it as recorded.
+
+        A link scanner opens every link of a message at once: a click on another item of the same
+        message (contact and run) within `burst_seconds` marks both clicks automated; so does a
+        click within AUTOMATED_WITHIN_SECONDS of the message's delivery (the outbox's sent time).
+        """
+        with self._write() as conn:
+            # Times are stored as UTC ISO strings of one fixed form, so they compare as text.
+            window = timedelta(seconds=burst_seconds)
+            burst = conn.execute(
+                """SELECT id FROM feedback WHERE kind = 'click' AND contact_id = ? AND run_id = ?
+                   AND item_id != ? AND at BETWEEN ? AND ?""",
+                (event.contact_id, event.run_id, event.item_id, _moment(event.at - window), _moment(event.at + window)),
+            ).fetchall()
+            # Within seconds of delivery nobody has read the message yet: a gateway scans it.
+            sent = conn.execute(
+                """SELECT max(sent_at) FROM outbox WHERE contact_id = ? AND run_id = ?
+                   AND kind IN ('newsletter', 'alert') AND status = 'sent'""",
+                (event.contact_id, event.run_id),
+            ).fetchone()[0]
+            early = sent is not None and event.at.timestamp() - float(sent) < AUTOMATED_WITHIN_SECONDS
+            if burst:
+                conn.executemany("UPDATE feedback SET automated = 1 WHERE id = ?", burst)
+            if burst or early:
+                event = FeedbackEvent(**{**_event_fields(event), "automated": True})
+            self._insert_event(conn, event)
+        return event
+
+    def record_mail(
+        self, mail_key: str, kind: str, events: Sequence[FeedbackEvent], suppressions: Sequence[Suppression] = ()
+    ) -> bool:
+        """Record one mail read back, its events and suppressions, in one transaction; False if seen before.
+
+        A soft bounce that makes SOFT_BOUNCES_IN_A_ROW temporary failures in a row for its
+        address (no hard bounce, reply or click in between) suppresses the address as `soft_bounce`.
+        """
+        with self._write() as conn:
+            seen = conn.execute(
+                "INSERT OR IGNORE INTO mail_seen (mail_key, kind, seen_at) VALUES (?, ?, ?)", (mail_key, kind, _now())
+            )
+            if not seen.rowcount:
+                return False
+            for event in events:
+                self._insert_event(conn, event)
+            for item in suppressions:
+                self._suppress(conn, item)
+            for event in events:
+                if event.kind is FeedbackKind.HARD_BOUNCE:
+                    self._fail_in_outbox(conn, event)
+            for event in events:
+                soft = event.kind is FeedbackKind.SOFT_BOUNCE and event.email
+                if soft and self._soft_streak(conn, event.email) >= SOFT_BOUNCES_IN_A_ROW:
+                    reason = f"soft_bounce: {SOFT_BOUNCES_IN_A_ROW} temporary failures in a row"
+                    self._suppress(conn, Suppression(event.email, reason, event.at.date(), event.source))
+        return True
+
+    def remember_mails(self, mail_keys: Iterable[str], kind: str) -> None:
+        """Remember further keys of mails already recorded (an IMAP folder's UIDs), in one transaction."""
+        now = _now()
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO mail_seen (mail_key, kind, seen_at) VALUES (?, ?, ?)",
+                [(key, kind, now) for key in mail_keys],
+            )
+
+    def mail_seen(self, mail_key: str) -> bool:
+        """Say whether a mail with this key was read back before."""
+        return bool(self._read("SELECT 1 FROM mail_seen WHERE mail_key = ?", (mail_key,)))
+
+    def feedback(self, kinds: Iterable[FeedbackKind] = (), since: datetime | None = None) -> list[FeedbackEvent]:
+        """Return the recorded feedback events (of `kinds`, at or after `since`), oldest first."""
+        names = [k.value for k in kinds] or [k.value for k in FeedbackKind]
+        marks = ", ".join("?" for _ in names)
+        moment = _moment(since) if since else ""
+        rows = self._read(
+            f"SELECT * FROM feedback WHERE kind IN ({marks}) AND at >= ? ORDER BY at, id",  # noqa: S608 (only ?s)
+            (*names, moment),
+        )
+        return [
+            FeedbackEvent(
+                kind=FeedbackKind(r["kind"]),
+                event_key=r["event_key"],
+                at=datetime.fromisoformat(r["at"]),
+                source=r["source"],
+                email=r["email"],
+                contact_id=r["contact_id"],
+                run_id=r["run_id"],
+                item_id=r["item_id"],
+                message_id=r["message_id"],
+                detail=r["detail"],
+                automated=bool(r["automated"]),
+            )
+            for r in rows
+        ]
+
+    def delivery_by_message_id(self, message_id: str) -> Delivery | None:
+        """Return the approved delivery whose Message-ID is `message_id` (with or without <>), or None."""
+        bare = message_id.strip().strip("<>")
+        if not bare:
+            return None
+        rows = self._read("SELECT * FROM deliveries WHERE message_id = ? LIMIT 1", (f"<{bare}>",))
+        if not rows:
+            return None
+        r = rows[0]
+        return Delivery(
+            run_id=r["run_id"],
+            contact_id=r["contact_id"],
+            kind=MessageKind(r["kind"]),
+            as_of=date.fromisoformat(r["as_of"]),
+            item_ids=tuple(json.loads(r["item_ids"])),
+            message_id=r["message_id"],
+        )
+
+    @staticmethod
+    def _insert_event(conn: sqlite3.Connection, event: FeedbackEvent) -> bool:
+        cursor = conn.execute(
+            """INSERT OR IGNORE INTO feedback (kind, event_key, email, contact_id, run_id, item_id,
+                 message_id, at, detail, automated, source, recorded_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                event.kind.value,
+                event.event_key,
+                event.email.strip().lower(),
+                event.contact_id,
+                event.run_id,
+                event.item_id,
+                event.message_id,
+                _moment(event.at),
+                event.detail,
+                int(event.automated),
+                event.source,
+                _now(),
+            ),
+        )
+        return bool(cursor.rowcount)
+
+    @staticmethod
+    def _suppress(conn: sqlite3.Connection, item: Suppression) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO suppressions (email, reason, date, source, added_at) VALUES (?, ?, ?, ?, ?)",
+            (
+                item.email.strip().lower(),
+                item.reason,
+                item.date.isoformat() if item.date else None,
+                item.source,
+                _now(),
+            ),
+        )
+
+    @staticmethod
+    def _fail_in_outbox(conn: sqlite3.Connection, event: FeedbackEvent) -> None:
+        """Mark the bounced message `failed` in the outbox: by its Message-ID, else the latest one sent to the address.
+
+        The server accepted it (`sent`), the recipient's server refused it later: the outbox
+        then says what became of it.
+        """
+        reply = f"bounce: {event.detail}"[:300]
+        if event.message_id:
+            cursor = conn.execute(
+                "UPDATE outbox SET status = 'failed', last_reply = ?, updated = ? "
+                "WHERE message_id = ? AND status IN ('sent', 'uncertain')",
+                (reply, _now(), event.message_id),
+            )
+            if cursor.rowcount:
+                return
+        conn.execute(
+            """UPDATE outbox SET status = 'failed', last_reply = ?, updated = ? WHERE id = (
+                 SELECT id FROM outbox WHERE lower(recipient) = ? AND status IN ('sent', 'uncertain')
+                 ORDER BY sent_at DESC LIMIT 1)""",
+            (reply, _now(), event.email.strip().lower()),
+        )
+
+    @staticmethod
+    def _soft_streak(conn: sqlite3.Connection, email: str) -> int:
+        """Count the address's latest soft bounces (one per message) before any other sign of a working mailbox."""
+        rows = conn.execute(
+            """SELECT kind, message_id, event_key FROM feedback WHERE email = ?
+               AND kind IN ('soft_bounce', 'hard_bounce', 'reply', 'click') ORDER BY at DESC, id DESC""",
+            (email.strip().lower(),),
+        ).fetchall()
+        messages: set[str] = set()
+        for kind, message_id, key in rows:
+            if kind != "soft_bounce":
+                break
+            messages.add(message_id or key)
+        return len(messages)
 
     # ----------------------------------------------------------------- checks
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
+
+if TYPE_CHECKING:
+    from pipeline.language import PageLanguage
 
 BUNDLED = Path(__file__).resolve().parent.parent / "templates"
 
@@ -23,11 +26,13 @@ def page_environment(
     *,
     html_only_escaping: bool = False,
     keep_trailing_newline: bool = True,
+    language: PageLanguage | None = None,
 ) -> jinja2.Environment:
     """Return an environment loading from the first of `folders` that holds a template.
 
     `html_only_escaping` is for folders that also hold text templates (an e-mail's text
-    part must not get HTML entities).
+    part must not get HTML entities). With a `language`, `{% trans %}` and `_()` translate
+    through its catalogue, the parameters escaped like any other value.
     """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(p) for p in folders if p is not None and p.is_dir()]),
@@ -39,6 +44,15 @@ def page_environment(
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=keep_trailing_newline,
+        extensions=["jinja2.ext.i18n"],
     )
+    # Whitespace inside {% trans %} is folded, as babel.cfg extracts it (trimmed = true).
+    env.policies["ext.i18n.trimmed"] = True
+    if language is not None:
+        env.install_gettext_translations(language.translations, newstyle=True)  # type: ignore[attr-defined]
+        env.globals["lang"] = language.code
+    else:
+        env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+        env.globals["lang"] = "en"
     env.filters.update(filters)
     return env

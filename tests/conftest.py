@@ -61,6 +61,8 @@ unsubscribe: {url: https://www.polderlicht-it.nl/afmelden, mailto: afmelden@pold
 paths: {data: data, content: content, templates: templates, output: output, state: output/state.sqlite}
 decimal_mark: "."
 max_reject_share: 0.05
+# SpamAssassin needs seconds per batch: only the tests about it turn it on.
+checks: {spam_max_variants: 0}
 """
 
 SEGMENTS_YAML = """\

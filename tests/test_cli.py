@@ -27,7 +27,7 @@ COMMANDS = all_commands()
 
 
 def test_every_design_command_is_there() -> None:
-    """The commands of DESIGN.md "Command line" all exist."""
+    """The commands of docs/reference/commands.md all exist."""
     design = [("run",), ("validate",), ("segment",), ("preview",), ("approve",), ("calls", "import"), ("demo-data",)]
     assert [path for path in design if path not in COMMANDS] == []
 

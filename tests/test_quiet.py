@@ -1,4 +1,4 @@
-"""Quiet periods: DESIGN.md's boundaries, exactly."""
+"""Quiet periods: the documented boundaries, exactly."""
 
 from __future__ import annotations
 

@@ -161,8 +161,9 @@ def test_every_html_part_declares_language_title_charset_and_metas(batch: Batch)
         assert title and title.group(1).strip(), relpath
         assert re.search(r'<meta http-equiv="Content-Type" content="text/html; charset=UTF-8"', html), relpath
         assert '<meta name="viewport" content="width=device-width, initial-scale=1"' in html, relpath
-        assert '<meta name="color-scheme" content="light"' in html, relpath
-        assert '<meta name="supported-color-schemes" content="light"' in html, relpath
+        assert '<meta name="color-scheme" content="light dark"' in html, relpath  # it has its own dark styles
+        assert "@media (prefers-color-scheme: dark)" in html, relpath
+        assert '<meta name="supported-color-schemes" content="light dark"' in html, relpath
 
 
 def test_every_html_part_starts_with_the_preheader(batch: Batch) -> None:

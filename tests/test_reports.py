@@ -32,7 +32,7 @@ def test_pareto_without_revenue_has_no_mark() -> None:
     assert chart.curves[0].mark_share is None
 
 
-def report() -> str:
+def report(language: str = "en") -> str:
     customers = [
         customer("P1", name="Zorggroep <Lindehof>", account_manager_id="am-jan"),
         customer("P2", name="Gemeente Vechtdal"),
@@ -49,21 +49,31 @@ def report() -> str:
     data = dataset(customers, orders)
     data = replace(data, account_managers={"am-jan": AccountManager("am-jan", "Jan de Vries", "j@x.nl")})
     seg = segment(data, config, AS_OF, previous=before)
-    return render_segmentation_report(seg, data, config, previous_as_of=date(2026, 10, 31))
+    return render_segmentation_report(seg, data, config, previous_as_of=date(2026, 10, 31), language=language)
 
 
 def test_segmentation_report_lists_segments_overrides_and_moves() -> None:
     """The report has per-segment figures, the override with reason and until, and explained moves."""
-    html = report()
-    assert "<title>Customer segmentation 2026-11-30</title>" in html
+    html = report("en")
+    assert "<title>Customer segmentation 30 November 2026</title>" in html
     assert "Draft – not frozen" in html
     # P1 2/3, P3 4/15 are A, P2 B, P4 D → overridden to B.
-    assert "<strong>2</strong> A customers (50,0% of 4) bring <strong>93,3%</strong> of the revenue" in html
-    assert "Nieuwe directie &amp; plannen" in html and "2027-06-30" in html
-    assert "A → B: revenue share 30,0% → 6,7%" in html
-    assert "B → A: revenue share 20,0% → 26,7%" in html
-    assert "frozen segmentation of 2026-10-31" in html
+    assert "<strong>2</strong> A customers (50.0% of 4) bring <strong>93.3%</strong> of the revenue" in html
+    assert "Nieuwe directie &amp; plannen" in html and "30 June 2027" in html
+    assert "A → B: revenue share 30.0% → 6.7% (€300.00 → €50.00)" in html
+    assert "B → A: revenue share 20.0% → 26.7%" in html
+    assert "frozen segmentation of 31 October 2026" in html
     assert "Jan de Vries" in html
+
+
+def test_segmentation_report_in_dutch() -> None:
+    """In Dutch the same report says the same with Dutch words, figures and dates."""
+    html = report("nl")
+    assert "<title>Klantsegmentatie 30 november 2026</title>" in html
+    assert "<strong>2</strong> A-klanten (50,0% van 4) brengen <strong>93,3%</strong> van de omzet" in html
+    assert "A → B: omzetaandeel 30,0% → 6,7% (€\xa0300,00 → €\xa050,00)" in html
+    assert "30 juni 2027" in html and "vastgestelde segmentatie van 31 oktober 2026" in html
+    assert "revenue share" not in html and "Customer" not in html
 
 
 def test_segmentation_report_escapes_data_and_needs_no_external_assets() -> None:
@@ -79,5 +89,5 @@ def test_segmentation_report_without_previous_says_so() -> None:
     """Without an earlier frozen segmentation the moves section says there is none yet."""
     data = dataset([customer("P1")], [order("a", "P1", "10")])
     config = make_config(overrides=())
-    html = render_segmentation_report(segment(data, config, AS_OF), data, config)
+    html = render_segmentation_report(segment(data, config, AS_OF), data, config, language="en")
     assert "no earlier frozen segmentation" in html

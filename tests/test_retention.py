@@ -106,11 +106,14 @@ def test_retention_report_shows_factor_signals_and_bars() -> None:
     """The report states the factor, marks a below-norm score and a never-contacted customer."""
     data, config = sample()
     ret = compute_retention(data, segment(data, config, AS_OF), config, AS_OF)
-    html = render_retention_report(ret)
-    assert "50,0%" in html  # overall factor
-    assert "66,7%" in html  # segment A
-    assert '<span class="bad">6,5</span>' in html
+    html = render_retention_report(ret, language="en")
+    assert "50.0%" in html  # overall factor
+    assert "66.7%" in html  # segment A
+    assert '<span class="bad">6.5</span>' in html
     assert '<span class="bad">never</span>' in html  # L2 had no contact on record
-    assert "€\xa0700,00" in html and "€\xa0900,00" in html  # Babel keeps € and amount together
+    assert "€700.00" in html and "€900.00" in html
+    dutch = render_retention_report(ret)
+    assert '<span class="bad">nooit</span>' in dutch and "never" not in dutch
+    assert "€\xa0700,00" in dutch and "€\xa0900,00" in dutch  # Babel keeps € and amount together
     assert html.count("<svg") == 1 + len(ret.by_segment)
     assert "<script" not in html and "<link" not in html and "src=" not in html

@@ -58,7 +58,7 @@ def project(tiny_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_run_writes_the_whole_run_folder(project: Path) -> None:
-    """A run writes every file of DESIGN.md's run folder and a manifest with its as-of date."""
+    """A run writes every file of the documented run folder and a manifest with its as-of date."""
     code, output = invoke(project, "run", "--as-of", RUN_ID, "--jobs", "1")
     assert code == 0, output
     run = project / "output" / RUN_ID
@@ -76,7 +76,7 @@ def test_run_writes_the_whole_run_folder(project: Path) -> None:
 
 @pytest.mark.skipif(not CHECK_RUN.exists(), reason="shared/tools/check-run is not beside the checkout")
 def test_run_passes_the_contract_check(project: Path) -> None:
-    """check-run, the structural contract of DESIGN.md, passes on the tiny project's run."""
+    """check-run, the structural check of a run folder, passes on the tiny project's run."""
     assert invoke(project, "run", "--as-of", RUN_ID, "--jobs", "1")[0] == 0
     done = subprocess.run([sys.executable, str(CHECK_RUN), str(project / "output" / RUN_ID)],
                           capture_output=True, text=True, check=False)

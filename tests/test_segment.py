@@ -1,4 +1,4 @@
-"""Segmentation: DESIGN.md "Segmentation", with hand-computed expectations."""
+"""Segmentation: docs/guide/segmentation.md, with hand-computed expectations."""
 
 from __future__ import annotations
 
@@ -302,7 +302,7 @@ def test_move_by_override_and_by_lost_revenue_say_so() -> None:
 
 
 def test_segments_csv_has_design_columns_and_six_decimals() -> None:
-    """segments.csv holds DESIGN.md's columns in order, shares with 6 decimals, amounts with 2."""
+    """segments.csv holds the documented columns in order, shares with 6 decimals, amounts with 2."""
     data = dataset(
         [customer("A1", name="Lindehof, Zorggroep"), customer("A2")],
         [order("o1", "A1", "200", "50.5"), order("o2", "A2", "100")],
@@ -346,7 +346,7 @@ def test_segment_command_writes_report_and_freezes(tiny_project: Path) -> None:
     folder = tiny_project / "output" / "segmentation" / "2026-11-30"
     header = (folder / "segments.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.split(",") == list(SEGMENTS_CSV_COLUMNS)
-    assert "Frozen on" in (folder / "segments.html").read_text(encoding="utf-8")
+    assert "Vastgesteld op" in (folder / "segments.html").read_text(encoding="utf-8")  # settings.yaml: language nl
     with State.open(tiny_project / "output" / "state.sqlite") as state:
         frozen = state.latest_frozen_segmentation()
     assert frozen is not None and frozen.segment_of("C002") is Segment.A
@@ -363,7 +363,7 @@ def test_segment_command_writes_report_and_freezes(tiny_project: Path) -> None:
     assert "Gemeente Vechtdal (C002) A → B: margin share 11,7% → 7,5%" in result.output
     assert "Transport Hollands Midden (C005) A → B: revenue share 13,5% → 11,0%" in result.output
     html = (folder / "segments.html").read_text(encoding="utf-8")
-    assert "A → B: margin share 11,7% → 7,5%" in html and "Draft – not frozen" in html
+    assert "A → B: marge-aandeel 11,7% → 7,5%" in html and "Concept – niet vastgesteld" in html
 
 
 def test_segment_command_help_has_example() -> None:

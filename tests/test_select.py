@@ -232,7 +232,7 @@ def test_each_reason_alone(code: str) -> None:
     ids=["opt_in+suppressed", "no_orders+email", "not_quiet+no_item", "invalid+suppressed"],
 )
 def test_two_reasons_combined_in_design_order(data: Dataset, expected: str) -> None:
-    """Every reason that applies is given, joined with ';' in DESIGN.md's order."""
+    """Every reason that applies is given, joined with ';' in the documented order."""
     assert reasons(one(data)) == expected
 
 

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from pipeline.errors import UsageError
+from pipeline.language import labels, page_language
 from pipeline.models import (
     AccountManager,
     CallItem,
@@ -563,9 +564,13 @@ def test_recipients_file_made_in_batches_is_the_whole_objects_json(monkeypatch: 
         "fields": list(site_module.ROW_FIELDS),
         "rows": [site_module._row(site, s, variant_of) for s in site.selections],
         "managers": {am.account_manager_id: am.name for am in site.data.account_managers.values()},
-        "labels": {"skip": site_module.OUTCOME_LABELS, "lint": site_module.LINT_LABELS,
-                   "reason": site_module.REASON_LABELS, "language": site_module.LANGUAGE_LABELS},
-        "items": site_module._item_catalogue(site.data),
+        "labels": {name: labels(page_language("nl"), table) for name, table in (
+            ("skip", site_module.OUTCOME_LABELS), ("lint", site_module.LINT_LABELS),
+            ("reason", site_module.REASON_LABELS), ("language", site_module.LANGUAGE_LABELS),
+            ("check", site_module.CHECK_LABELS), ("fix", site_module.CHECK_FIXES),
+            ("level", site_module.LEVEL_LABELS))},
+        "inbox": {"sender": site.sender, "clients": site_module.INBOX_CLIENTS},
+        "items": site_module._item_catalogue(site.data, page_language("nl")),
     })
     pieces = list(site_module.recipients_js(site, variant_of))
     assert len(site.selections) > 2 * 2  # several batches, the last one short or full

@@ -108,3 +108,17 @@ def test_an_empty_secret_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
     os.chmod(path, 0o600)
     with pytest.raises(StateError, match="too short"):
         load_secret(tmp_path)
+
+
+def test_a_click_token_never_passes_as_an_unsubscribe_token() -> None:
+    """Both kinds of token share the signing code and the secret; their prefixes keep them apart."""
+    from pipeline.tracking import make_click_token, verify_click_token
+    from pipeline.unsubscribe import make_token, verify_token
+
+    secret = b"a-secret-that-is-long-enough"
+    click = make_click_token(secret, "P001", "2026-11-30", "nl/backups-testen")
+    unsubscribe = make_token(secret, "P001", "a@example.nl", "newsletter")
+    assert verify_click_token(secret, click) is not None
+    assert verify_token(secret, unsubscribe) is not None
+    assert verify_token(secret, click) is None
+    assert verify_click_token(secret, unsubscribe) is None

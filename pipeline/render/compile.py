@@ -26,11 +26,17 @@ import premailer
 from markupsafe import Markup, escape
 
 from pipeline.errors import InputError, Problem
+from pipeline.language import N_, Notice, notice_template
 from pipeline.models import LANGUAGES, ContentItem, ItemType, Lint, LintCode, MessageKind, Settings
 from pipeline.render.formatting import clean_text, format_date
 from pipeline.render.i18n import _, load_translations, static_environment
 
 log = logging.getLogger(__name__)
+
+# The lints' texts: English, and said in the project's language on the review site.
+LINT_RELATIVE_LINK = notice_template(N_("%(item)s: link %(url)s is relative; sent as %(resolved)s"))
+LINT_NO_ALT = notice_template(N_("%(item)s: image %(src)s has no alt text"))
+LINT_IMAGE_URL = notice_template(N_("%(item)s: image %(src)s is not an absolute http(s) URL"))
 
 TEMPLATE_FILES = {MessageKind.NEWSLETTER: "newsletter", MessageKind.ALERT: "alert"}
 
@@ -67,10 +73,11 @@ FRAGMENT_STYLES = {
 }
 
 CTA_LABELS = {
-    ItemType.ARTICLE: _("Read more"),
+    # Each says where it leads: a screen reader lists links without their context.
+    ItemType.ARTICLE: _("Read the article"),
     ItemType.CASE: _("Read the customer case"),
-    ItemType.EVENT: _("Sign up"),
-    ItemType.ALERT: _("Read more"),
+    ItemType.EVENT: _("Sign up for this event"),
+    ItemType.ALERT: _("Read the full update"),
 }
 
 
@@ -373,7 +380,8 @@ def prepare_item(item: ContentItem, settings: Settings, translations: gettext.Nu
     url = clean_text(item.url)
     if url and not re.match(r"(?i)^(https?|mailto):", url):
         resolved = _resolve(url, settings.website_url)
-        lints.append(Lint(LintCode.BROKEN_LINK, f"{item.id}: link {url!r} is relative; sent as {resolved}"))
+        relative = Notice(LINT_RELATIVE_LINK, item=item.id, url=repr(url), resolved=resolved)
+        lints.append(Lint(LintCode.BROKEN_LINK, relative))
         url = resolved
     body = _style_fragment(item, settings.website_url, lints)
     meta = ""
@@ -415,15 +423,16 @@ def _style_fragment(item: ContentItem, base_url: str, lints: list[Lint]) -> str:
         if element.tag == "img":
             src = element.get("src", "")
             if element.get("alt") is None:
-                lints.append(Lint(LintCode.MISSING_ALT, f"{item.id}: image {src!r} has no alt text"))
+                lints.append(Lint(LintCode.MISSING_ALT, Notice(LINT_NO_ALT, item=item.id, src=repr(src))))
                 element.set("alt", "")
             if src and not re.match(r"(?i)^https?:", src):
-                lints.append(Lint(LintCode.BROKEN_LINK, f"{item.id}: image {src!r} is not an absolute http(s) URL"))
+                lints.append(Lint(LintCode.BROKEN_LINK, Notice(LINT_IMAGE_URL, item=item.id, src=repr(src))))
         if element.tag == "a":
             href = element.get("href", "")
             if href.startswith("#") or (href and not re.match(r"(?i)^(https?|mailto|tel):", href)):
                 resolved = _resolve(href, base_url)
-                lints.append(Lint(LintCode.BROKEN_LINK, f"{item.id}: link {href!r} is relative; sent as {resolved}"))
+                relative = Notice(LINT_RELATIVE_LINK, item=item.id, url=repr(href), resolved=resolved)
+                lints.append(Lint(LintCode.BROKEN_LINK, relative))
                 element.set("href", resolved)
     inner = str(escape(wrapper.text or ""))
     return inner + "".join(lxml.html.tostring(child, encoding="unicode") for child in wrapper)

@@ -21,6 +21,7 @@ import re
 import struct
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from decimal import Decimal
 from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +30,7 @@ import jinja2
 from babel.dates import format_date as babel_format_date
 from babel.lists import format_list
 
+from pipeline.language import N_, Notice, notice_template
 from pipeline.models import (
     LANGUAGES,
     ChosenItem,
@@ -56,9 +58,18 @@ from pipeline.render.formatting import (
 )
 from pipeline.render.i18n import _, why_line
 from pipeline.tables import orders_newest_first
+from pipeline.tracking import click_url, make_click_token
 from pipeline.unsubscribe import make_token
 
 log = logging.getLogger(__name__)
+
+# The lints' texts: English, and said in the project's language on the review site.
+LINT_NO_MANAGER = notice_template(N_("no account manager: the card shows the company"))
+LINT_NO_PHONE = notice_template(N_("account manager %(name)s has no phone: the company number is shown"))
+LINT_EXPIRED = notice_template(N_("%(item)s expired on %(day)s"))
+LINT_FUTURE = notice_template(N_("%(item)s is published only on %(day)s"))
+LINT_NO_FIRST_NAME = notice_template(N_("no first name: the salutation is %(salutation)s"))
+LINT_SIZE = notice_template(N_("HTML is %(size)s KB, over the %(budget)s KB budget"))
 
 SIZE_BUDGET = 90 * 1024  # bytes of HTML; Gmail clips a message at about 100 KB
 SEND_TIME = time(9, 0)  # the Date header: the as-of date at 09:00 in Amsterdam
@@ -66,6 +77,9 @@ TIMEZONE = ZoneInfo("Europe/Amsterdam")
 LIST_NAMES = {MessageKind.NEWSLETTER: "newsletter", MessageKind.ALERT: "alerts"}
 LIST_LABELS = {MessageKind.NEWSLETTER: "nieuwsbrief", MessageKind.ALERT: "alerts"}
 MAX_TITLE_IN_SUBJECT = 60
+MAX_SUBJECT = 60  # characters: phones cut a longer subject
+MAX_PREHEADER = 110  # characters: inboxes show at most about this many
+MIN_TITLE_IN_SUBJECT = 24  # a title cut shorter says too little: the subject stays long instead
 
 _KIND_AND_DETAIL = operator.attrgetter("kind", "detail")
 _ITEM_ID = operator.attrgetter("item_id")
@@ -125,11 +139,17 @@ def _run_values(compiled: Compiled, settings: Settings, as_of: date) -> dict[str
         domain = sender_domain(settings.sender_email)
         sent = datetime.combine(as_of, SEND_TIME, tzinfo=TIMEZONE)
         website = settings.website_url
+        utm = (
+            ("utm_source", settings.utm_source),
+            ("utm_medium", settings.utm_medium),
+            ("utm_campaign", run_id),
+        )
         company = {
             "name": clean_text(settings.company_name),
             "address": [clean_text(line) for line in settings.postal_address.split("\n") if line.strip()],
             "phone": clean_text(settings.company_phone),
-            "website": website,
+            # Tagged like every other link to the site, so web statistics count the visit too.
+            "website": with_utm(website, utm),
             "website_label": re.sub(r"^https?://", "", website).rstrip("/"),
         }
         head = (
@@ -139,11 +159,7 @@ def _run_values(compiled: Compiled, settings: Settings, as_of: date) -> dict[str
         return {
             "run_id": run_id,
             "domain": domain,
-            "utm": (
-                ("utm_source", settings.utm_source),
-                ("utm_medium", settings.utm_medium),
-                ("utm_campaign", run_id),
-            ),
+            "utm": utm,
             "company": company,
             "head": head,
             "date": f"Date: {format_datetime(sent)}\r\n",
@@ -152,6 +168,8 @@ def _run_values(compiled: Compiled, settings: Settings, as_of: date) -> dict[str
             "unsubscribe_mailto": settings.unsubscribe_mailto,
             "as_of": as_of,
             "sender_name": clean_text(settings.sender_name),
+            # Click tracking (off by default): item links go through the endpoint's click path.
+            "click_url": settings.tracking.url if settings.tracking is not None else "",
         }
 
     held = compiled.cache.get("run")
@@ -234,14 +252,13 @@ def _manager_values(
     lints: list[Lint] = []
     manager = data.account_managers.get(manager_id) if manager_id is not None else None
     if manager is None:
-        lints.append(Lint(LintCode.FALLBACK_FIELD, "no account manager: the card shows the company"))
+        lints.append(Lint(LintCode.FALLBACK_FIELD, Notice(LINT_NO_MANAGER)))
         am_name, am_email, am_phone = clean_text(settings.company_name), settings.reply_to, ""
     else:
         am_name, am_phone = clean_text(manager.name), clean_text(manager.phone)
         am_email = clean_text(manager.email)
     if not am_phone:
-        no_phone = f"account manager {am_name} has no phone: the company number is shown"
-        lints.append(Lint(LintCode.FALLBACK_FIELD, no_phone))
+        lints.append(Lint(LintCode.FALLBACK_FIELD, Notice(LINT_NO_PHONE, name=am_name)))
         am_phone = clean_text(settings.company_phone)
     am_first = am_name.split(" ")[0] if manager is not None else am_name
     if am_phone:
@@ -405,9 +422,9 @@ def _item_base(compiled: Compiled, run: dict[str, Any], item_id: str) -> tuple[d
         }
         lints = list(item.lints)
         if item.expires is not None and item.expires <= as_of:
-            lints.append(Lint(LintCode.ITEM_EXPIRED, f"{item.id} expired on {item.expires.isoformat()}"))
+            lints.append(Lint(LintCode.ITEM_EXPIRED, Notice(LINT_EXPIRED, item=item.id, day=item.expires)))
         if item.published > as_of:
-            lints.append(Lint(LintCode.ITEM_FUTURE, f"{item.id} is published only on {item.published.isoformat()}"))
+            lints.append(Lint(LintCode.ITEM_FUTURE, Notice(LINT_FUTURE, item=item.id, day=item.published)))
         held = compiled.cache[key] = (values, tuple(lints))
     return held
 
@@ -420,7 +437,7 @@ def _person_values(compiled: Compiled, contact: Contact, language: str) -> dict[
         salutation = t.gettext(_("Dear %(name)s,")) % {"name": first}
     else:
         salutation = t.gettext(_("Dear customer,"))
-        lints = (Lint(LintCode.FALLBACK_FIELD, f"no first name: the salutation is {salutation!r}"),)
+        lints = (Lint(LintCode.FALLBACK_FIELD, Notice(LINT_NO_FIRST_NAME, salutation=repr(salutation))),)
     email = _ADDRESS_UNSAFE.sub("", clean_text(contact.email))
     return {
         "first_name": first,
@@ -496,8 +513,14 @@ def _message_parts(
     template: CompiledTemplate = compiled.templates[(kind, language)]
     lints = person["lints"] + customer["lints"]
     items = []
+    click_base = run["click_url"]
     for choice in chosen:
         values, item_lints = _item_values(compiled, run, choice, language)
+        if click_base and values["url"]:
+            # The token names contact, run and item; the endpoint redirects to the item's own URL
+            # with this run's UTM parameters, the same URL the untracked link carries.
+            token = make_click_token(secret, contact.contact_id, run["run_id"], choice.item_id)
+            values = {**values, "url": click_url(click_base, token)}
         items.append(values)
         lints += item_lints
     subject, preheader = _subject_and_preheader(kind, items, person, customer, t, language)
@@ -568,7 +591,7 @@ def _assemble(parts: MessageParts, html_bytes: bytes, text_bytes: bytes) -> tupl
         lints += (
             Lint(
                 LintCode.SIZE_BUDGET,
-                f"HTML is {len(html_bytes) / 1024:.1f} KB, over the {SIZE_BUDGET // 1024} KB budget",
+                Notice(LINT_SIZE, size=Decimal(f"{len(html_bytes) / 1024:.1f}"), budget=SIZE_BUDGET // 1024),
             ),
         )
     folder = f"emails/{parts.contact_id}/{_KIND_NAMES[parts.kind]}"
@@ -653,4 +676,9 @@ def _subject_and_preheader(
         preheader = item["summary"] or t.gettext(_("A short note from %(am)s")) % {
             "am": customer["am"]["name"]
         }
-    return clean_text(subject), _shorten(clean_text(preheader), 140)
+    subject = clean_text(subject)
+    if len(subject) > MAX_SUBJECT and len(title) > MIN_TITLE_IN_SUBJECT:
+        # The rest of the subject is fixed: cut the title by what the whole is over.
+        shorter = _shorten(items[0]["title"], max(MIN_TITLE_IN_SUBJECT, len(title) - (len(subject) - MAX_SUBJECT)))
+        subject = subject.replace(title, shorter, 1)
+    return subject, _shorten(clean_text(preheader), MAX_PREHEADER)

@@ -9,6 +9,17 @@
 
   var PAGE_SIZE = 100;
 
+  // The site's words in the project's language (site/data/text.js, made from the catalogue):
+  // _("Page %(page)s of %(pages)s", {page: 1, pages: 3}). A message missing there shows as given.
+  var TEXT = window.WINDSTIL_TEXT || { messages: {}, group: ".", decimal: ",", language: "nl" };
+
+  function _(message, params) {
+    var text = TEXT.messages.hasOwnProperty(message) ? TEXT.messages[message] : message;
+    return text.replace(/%\((\w+)\)s/g, function (whole, name) {
+      return params && params.hasOwnProperty(name) ? String(params[name]) : whole;
+    });
+  }
+
   function el(tag, attrs) {
     var node = document.createElement(tag);
     if (attrs) {
@@ -38,7 +49,7 @@
   }
 
   function nlNumber(n) {
-    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, TEXT.group);
   }
 
   function readHash() {
@@ -73,7 +84,7 @@
   function pager(total, page, onPage) {
     var pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     var current = Math.min(Math.max(1, page), pages);
-    document.getElementById("page").textContent = "Pagina " + current + " van " + pages;
+    document.getElementById("page").textContent = _("Page %(page)s of %(pages)s", { page: current, pages: pages });
     var prev = document.getElementById("prev");
     var next = document.getElementById("next");
     prev.disabled = current <= 1;
@@ -120,7 +131,7 @@
 
   function recipientsPage() {
     var data = window.WINDSTIL_RECIPIENTS;
-    if (!data) { setStatus("De gegevens (data/recipients.js) ontbreken."); return; }
+    if (!data) { setStatus(_("The data (%(file)s) is missing.", { file: "data/recipients.js" })); return; }
     var F = {};
     data.fields.forEach(function (name, i) { F[name] = i; });
     var rows = data.rows;
@@ -131,7 +142,7 @@
     var excluded = exclusions(data.run);
 
     var managers = Object.keys(data.managers).map(function (id) { return [id, data.managers[id]]; });
-    managers.sort(function (a, b) { return a[1].localeCompare(b[1], "nl"); });
+    managers.sort(function (a, b) { return a[1].localeCompare(b[1], TEXT.language); });
     fillSelect(document.getElementById("f-am"), managers);
     var languages = {};
     rows.forEach(function (r) { languages[r[F.language]] = true; });
@@ -140,10 +151,13 @@
     }));
     var outcome = document.getElementById("f-outcome");
     Object.keys(labels.skip).forEach(function (code) {
-      outcome.appendChild(el("option", { value: "skip:" + code, text: "overgeslagen: " + labels.skip[code] }));
+      outcome.appendChild(el("option", { value: "skip:" + code, text: _("skipped: %(reason)s", { reason: labels.skip[code] }) }));
     });
     fillSelect(document.getElementById("f-lint"), Object.keys(labels.lint).map(function (code) {
       return [code, labels.lint[code]];
+    }));
+    fillSelect(document.getElementById("f-checks"), Object.keys(labels.check).map(function (code) {
+      return [code, _("check: %(check)s", { check: labels.check[code] })];
     }));
 
     var controls = {
@@ -153,6 +167,7 @@
       language: document.getElementById("f-language"),
       outcome: document.getElementById("f-outcome"),
       lint: document.getElementById("f-lint"),
+      checks: document.getElementById("f-checks"),
     };
     var state = readHash();
     Object.keys(controls).forEach(function (key) { if (state[key]) controls[key].value = state[key]; });
@@ -181,12 +196,28 @@
       if (f.lint === "none" && lints !== "") return false;
       if (f.lint && f.lint !== "any" && f.lint !== "none" &&
           (";" + lints + ";").indexOf(";" + f.lint + ";") < 0) return false;
+      var level = r[F.check_level], checks = r[F.checks];
+      switch (f.checks) {
+        case "": break;
+        case "error": if (level !== "error") return false; break;
+        case "warning": if (level !== "warning") return false; break;
+        case "any": if (checks === "") return false; break;
+        case "clean": if (checks !== "") return false; break;
+        default: if ((";" + checks + ";").indexOf(";" + f.checks + ";") < 0) return false;
+      }
       return true;
     }
 
     function outcomeCell(codes, made) {
       if (codes === "") return el("td", { className: "yes" }, made);
       return el("td", { className: "no", title: codes }, reasonText(codes, labels.skip));
+    }
+
+    function checkCell(level, codes) {
+      if (!codes) return el("td", { className: "yes" }, _("in order"));
+      return el("td", { className: level === "error" ? "no" : "warn", "data-level": level },
+        el("span", { className: "tag " + (level === "error" ? "bad" : "") }, labels.level[level] || level), " ",
+        reasonText(codes, labels.check));
     }
 
     var filtered = [];
@@ -202,22 +233,23 @@
         var lints = r[F.lints];
         var out = excluded.has(r[F.id]);
         fragment.appendChild(el("tr", { "data-id": r[F.id], className: out ? "excluded" : "" },
-          el("td", null, link, out ? el("span", { className: "tag bad" }, "niet versturen") : null,
+          el("td", null, link, out ? el("span", { className: "tag bad" }, _("do not send")) : null,
             el("span", { className: "id" }, r[F.id])),
           el("td", null, r[F.customer]),
           el("td", null, el("span", { className: "seg seg-" + r[F.segment] }, r[F.segment])),
           el("td", null, data.managers[r[F.am]] || r[F.am]),
           el("td", null, r[F.language]),
-          outcomeCell(r[F.newsletter], r[F.fallback] ? "gemaakt (algemeen)" : "gemaakt"),
-          outcomeCell(r[F.alert], "gemaakt"),
-          el("td", { className: lints ? "warn" : "" }, lints ? reasonText(lints, labels.lint) : "–")
+          outcomeCell(r[F.newsletter], r[F.fallback] ? _("made (general)") : _("made")),
+          outcomeCell(r[F.alert], _("made")),
+          el("td", { className: lints ? "warn" : "" }, lints ? reasonText(lints, labels.lint) : "–"),
+          checkCell(r[F.check_level], r[F.checks])
         ));
       });
       tbody.appendChild(fragment);
       var total = rows.length;
       setStatus(filtered.length === total
-        ? nlNumber(total) + " ontvangers"
-        : nlNumber(filtered.length) + " van " + nlNumber(total) + " ontvangers");
+        ? _("%(n)s recipients", { n: nlNumber(total) })
+        : _("%(n)s of %(total)s recipients", { n: nlNumber(filtered.length), total: nlNumber(total) }));
       var hash = {};
       Object.keys(controls).forEach(function (key) { hash[key] = controls[key].value; });
       hash.page = page;
@@ -228,16 +260,17 @@
     function showExclusions() {
       var n = excluded.ids().length;
       document.getElementById("excluded-count").textContent = n === 0
-        ? "Niemand uitgesloten."
-        : nlNumber(n) + (n === 1 ? " ontvanger" : " ontvangers") + " op de uitsluitlijst.";
+        ? _("Nobody excluded.")
+        : n === 1 ? _("%(n)s recipient on the exclusion list.", { n: nlNumber(n) })
+          : _("%(n)s recipients on the exclusion list.", { n: nlNumber(n) });
       document.getElementById("download-exclusions").disabled = n === 0;
       document.getElementById("clear-exclusions").disabled = n === 0;
     }
     document.getElementById("download-exclusions").addEventListener("click", function () {
-      download("uitsluiten-" + data.run + ".txt", excluded.ids().join("\n") + "\n");
+      download(_("exclude-%(run)s.txt", { run: data.run }), excluded.ids().join("\n") + "\n");
     });
     document.getElementById("clear-exclusions").addEventListener("click", function () {
-      if (window.confirm("De uitsluitlijst leegmaken?")) { excluded.clear(); apply(); }
+      if (window.confirm(_("Empty the exclusion list?"))) { excluded.clear(); apply(); }
     });
 
     function apply() {
@@ -256,7 +289,7 @@
       clearTimeout(timer);
       timer = setTimeout(function () { page = 1; apply(); }, 120);
     });
-    ["segment", "am", "language", "outcome", "lint"].forEach(function (key) {
+    ["segment", "am", "language", "outcome", "lint", "checks"].forEach(function (key) {
       controls[key].addEventListener("change", function () { page = 1; apply(); });
     });
     document.getElementById("filters").addEventListener("submit", function (e) { e.preventDefault(); });
@@ -285,7 +318,114 @@
   }
 
   function kb(bytes) {
-    return (bytes / 1024).toFixed(1).replace(".", ",") + " KB";
+    return (bytes / 1024).toFixed(1).replace(".", TEXT.decimal) + " KB";
+  }
+
+  // ------------------------------------------------------------------ checks and views
+
+  var VIEWS = [
+    ["light", _("Light")],
+    ["dark", _("Dark (own styles, as Apple Mail)")],
+    ["invert", _("Dark (inverted, as the Gmail app and Outlook)")],
+    ["noimages", _("Images off")],
+  ];
+
+  function checkBox(findings, labels) {
+    var box = el("div", { className: "checkbox" }, el("h3", null, _("Checks")));
+    if (!findings.length) {
+      box.appendChild(el("p", { className: "ok" }, _("Every check passed.")));
+      return box;
+    }
+    var list = el("ul", { className: "checks" });
+    findings.forEach(function (f) {
+      list.appendChild(el("li", { className: "finding " + f[1], "data-check": f[0] },
+        el("span", { className: "tag " + (f[1] === "error" ? "bad" : "") }, labels.level[f[1]] || f[1]), " ",
+        el("strong", null, labels.check[f[0]] || f[0]), " ", el("code", { className: "code" }, f[0]), ": ", f[2],
+        labels.fix[f[0]] ? el("span", { className: "fix" }, _("What to do: %(fix)s", { fix: labels.fix[f[0]] })) : null));
+    });
+    box.appendChild(list);
+    return box;
+  }
+
+  function cut(text, limit) {
+    text = String(text || "");
+    return text.length <= limit ? text : text.slice(0, limit - 1).replace(/\s+\S*$/, "") + "…";
+  }
+
+  function inboxLine(message, inbox) {
+    var box = el("div", { className: "inbox" }, el("h3", null, _("In the inbox")));
+    var list = el("ul", { className: "inbox-lines" });
+    (inbox ? inbox.clients : []).forEach(function (client) {
+      list.appendChild(el("li", { className: "inbox-line", "data-client": client[0] },
+        el("span", { className: "client" }, client[0]),
+        el("span", { className: "from" }, inbox.sender),
+        el("span", { className: "subject" }, cut(message.subject, client[1])),
+        el("span", { className: "preheader" }, cut(message.preheader, client[2]))));
+    });
+    box.appendChild(list);
+    box.appendChild(el("p", { className: "muted" },
+      _("Approximate: how many characters of subject and preheader each program shows depends on screen and font.")));
+    return box;
+  }
+
+  function frameDocument(frame) {
+    try { return frame.contentDocument; } catch (e) { return null; }
+  }
+
+  function applyView(frame, note) {
+    var view = frame.getAttribute("data-view");
+    frame.classList.toggle("inverted", view === "invert");
+    note.textContent = "";
+    if (view !== "dark" && view !== "noimages") return;
+    var doc = frameDocument(frame);
+    if (!doc || !doc.documentElement) {
+      note.textContent = _("This view changes the message itself; that is allowed only when the site is opened through `windstil preview` (a browser does not let a page from disk look into another file).");
+      return;
+    }
+    if (view === "dark") {
+      var rules = darkStyles(doc);
+      note.textContent = rules ? _("The message's own dark styles (prefers-color-scheme: dark).") :
+        _("This message has no dark styles of its own: each mail program then chooses itself.");
+    } else {
+      var images = imagesOff(doc);
+      note.textContent = !images ? _("This message has no images.") : images === 1
+        ? _("%(n)s image replaced by its alt text.", { n: images })
+        : _("%(n)s images replaced by their alt text.", { n: images });
+    }
+  }
+
+  function darkStyles(doc) {
+    // As Apple Mail does: the message's own @media (prefers-color-scheme: dark) rules apply.
+    var count = 0;
+    Array.prototype.forEach.call(doc.styleSheets, function (sheet) {
+      var rules;
+      try { rules = sheet.cssRules; } catch (e) { return; }
+      for (var i = rules.length - 1; i >= 0; i--) {
+        var rule = rules[i];
+        if (rule.media && /prefers-color-scheme\s*:\s*dark/.test(rule.media.mediaText)) {
+          var inner = Array.prototype.map.call(rule.cssRules, function (r) { return r.cssText; });
+          sheet.deleteRule(i);
+          inner.forEach(function (text, k) { sheet.insertRule(text, i + k); });
+          count += inner.length;
+        }
+      }
+    });
+    doc.documentElement.style.colorScheme = "dark";
+    return count;
+  }
+
+  function imagesOff(doc) {
+    var images = Array.prototype.slice.call(doc.querySelectorAll("img"));
+    images.forEach(function (img) {
+      var alt = img.getAttribute("alt");
+      var box = doc.createElement("span");
+      box.setAttribute("data-windstil-alt", alt === null ? "missing" : "present");
+      box.textContent = alt === null ? _("[image without alt text]") : alt;
+      box.style.cssText = alt === "" ? "display:none" :
+        "display:inline-block;border:1px dashed #7b8794;padding:2px 6px;font:14px/1.4 sans-serif;color:#1f2933;";
+      img.parentNode.replaceChild(box, img);
+    });
+    return images.length;
   }
 
   function messageSection(section, kind, message, contactId, data, variant) {
@@ -294,19 +434,19 @@
     section.hidden = false;
     var labels = data.labels;
     if (!message.made) {
-      body.appendChild(el("p", { className: "skipped" }, "Niet gemaakt: " +
-        message.reasons.map(function (c) { return labels.skip[c] || c; }).join(", ") + "."));
+      body.appendChild(el("p", { className: "skipped" }, _("Not made: %(reasons)s.", {
+        reasons: message.reasons.map(function (c) { return labels.skip[c] || c; }).join(", ") })));
       return;
     }
     var base = "../emails/" + encodeURIComponent(contactId) + "/" + kind;
     var info = el("div", { className: "info" });
     var meta = el("dl", { className: "facts" });
-    fact(meta, "Onderwerp", message.subject);
-    fact(meta, "Preheader", message.preheader);
-    fact(meta, "Grootte", kb(message.bytes) + " van 90 KB" + (message.over_budget ? " — te groot" : ""));
+    fact(meta, _("Subject"), message.subject);
+    fact(meta, _("Preheader"), message.preheader);
+    fact(meta, _("Size"), _("%(size)s of 90 KB", { size: kb(message.bytes) }) + (message.over_budget ? _(" — too big") : ""));
     if (variant >= 0) {
-      meta.appendChild(el("dt", null, "Variant"));
-      meta.appendChild(el("dd", null, el("a", { href: "variants.html#v=" + (variant + 1) }, "variant " + (variant + 1))));
+      meta.appendChild(el("dt", null, _("Variant")));
+      meta.appendChild(el("dd", null, el("a", { href: "variants.html#v=" + (variant + 1) }, _("variant %(n)s", { n: variant + 1 }))));
     }
     info.appendChild(meta);
 
@@ -315,44 +455,65 @@
       message.lints.forEach(function (lint) {
         lintList.appendChild(el("li", null, el("strong", null, labels.lint[lint[0]] || lint[0]), ": " + lint[1]));
       });
-      info.appendChild(el("div", { className: "lintbox" }, el("h3", null, "Lints"), lintList));
+      info.appendChild(el("div", { className: "lintbox" }, el("h3", null, _("Lints")), lintList));
     } else {
-      info.appendChild(el("p", { className: "ok" }, "Geen lints."));
+      info.appendChild(el("p", { className: "ok" }, _("No lints.")));
     }
 
-    info.appendChild(el("h3", null, "Tekstversie"));
-    info.appendChild(el("iframe", { className: "text", sandbox: "", src: base + ".txt", title: "Tekstversie" }));
+    info.appendChild(checkBox(message.checks || [], labels));
+    info.appendChild(inboxLine(message, data.inbox));
 
+    info.appendChild(el("h3", null, _("Text version")));
+    info.appendChild(el("iframe", { className: "text", sandbox: "", src: base + ".txt", title: _("Text version") }));
+
+    // allow-same-origin (never allow-scripts: an e-mail runs nothing) lets the views below
+    // restyle the message when the site is served by `windstil preview`.
     var frame = el("iframe", {
       className: "mail w600 " + kind,
-      sandbox: "allow-popups allow-popups-to-escape-sandbox",
+      sandbox: "allow-same-origin allow-popups allow-popups-to-escape-sandbox",
       src: base + ".html",
-      title: (kind === "newsletter" ? "Nieuwsbrief" : "Alert") + " zoals de ontvanger hem ziet",
+      title: kind === "newsletter" ? _("The newsletter as the recipient sees it") : _("The alert as the recipient sees it"),
       referrerpolicy: "no-referrer",
     });
-    var widths = el("div", { className: "widths", role: "group", "aria-label": "Breedte" });
-    [["600", "600 px (desktop)"], ["375", "375 px (telefoon)"]].forEach(function (w) {
+    var widths = el("div", { className: "widths", role: "group", "aria-label": _("Width") });
+    [["600", _("600 px (desktop)")], ["375", _("375 px (phone)")]].forEach(function (w) {
       var button = el("button", { type: "button", "data-width": w[0], "aria-pressed": w[0] === "600" ? "true" : "false" }, w[1]);
       button.addEventListener("click", function () {
-        frame.className = "mail w" + w[0] + " " + kind;
+        frame.className = "mail w" + w[0] + " " + kind + (frame.getAttribute("data-view") === "invert" ? " inverted" : "");
         widths.querySelectorAll("button").forEach(function (b) {
           b.setAttribute("aria-pressed", b === button ? "true" : "false");
         });
       });
       widths.appendChild(button);
     });
+    var viewNote = el("p", { className: "view-note muted", "aria-live": "polite" });
+    var views = el("div", { className: "views", role: "group", "aria-label": _("View") });
+    VIEWS.forEach(function (v) {
+      var button = el("button", { type: "button", "data-view": v[0], "aria-pressed": v[0] === "light" ? "true" : "false" }, v[1]);
+      button.addEventListener("click", function () {
+        frame.setAttribute("data-view", v[0]);
+        frame.classList.toggle("inverted", v[0] === "invert");
+        views.querySelectorAll("button").forEach(function (b) {
+          b.setAttribute("aria-pressed", b === button ? "true" : "false");
+        });
+        frame.src = base + ".html";  // a fresh copy: every view starts from the message as sent
+      });
+      views.appendChild(button);
+    });
+    frame.setAttribute("data-view", "light");
+    frame.addEventListener("load", function () { applyView(frame, viewNote); });
     var links = el("p", { className: "links" },
-      el("a", { href: base + ".html", target: "_blank", rel: "noopener" }, "HTML los openen"), " · ",
-      el("a", { href: base + ".txt", target: "_blank", rel: "noopener" }, "tekstversie"), " · ",
-      el("a", { href: base + ".eml", download: "" }, ".eml downloaden"));
+      el("a", { href: base + ".html", target: "_blank", rel: "noopener" }, _("open the HTML on its own")), " · ",
+      el("a", { href: base + ".txt", target: "_blank", rel: "noopener" }, _("text version")), " · ",
+      el("a", { href: base + ".eml", download: "" }, _("download the .eml")));
     var why = el("div", { className: "whybox" });
-    why.appendChild(el("h3", null, "Waarom deze items"));
+    why.appendChild(el("h3", null, _("Why these items")));
     if (message.fallback) {
-      why.appendChild(el("p", { className: "warn" }, "Niets persoonlijks scoorde: algemene items in de eigen taal vullen aan."));
+      why.appendChild(el("p", { className: "warn" }, _("Nothing personal scored: general items in the contact's language fill in.")));
     }
     var table = el("table", { className: "data why" },
-      el("thead", null, el("tr", null, el("th", { scope: "col" }, "#"), el("th", { scope: "col" }, "Item"),
-        el("th", { scope: "col", className: "num" }, "Score"), el("th", { scope: "col" }, "Redenen"))));
+      el("thead", null, el("tr", null, el("th", { scope: "col" }, "#"), el("th", { scope: "col" }, _("Item")),
+        el("th", { scope: "col", className: "num" }, _("Score")), el("th", { scope: "col" }, _("Reasons")))));
     var tbody = el("tbody");
     message.items.forEach(function (item, i) {
       var about = data.items[item[0]] || [item[0], "", "", "", "", ""];
@@ -374,14 +535,14 @@
     why.appendChild(table);
 
     body.appendChild(el("div", { className: "split" },
-      el("div", { className: "viewer" }, widths, links, el("div", { className: "frame" }, frame)),
+      el("div", { className: "viewer" }, widths, views, viewNote, links, el("div", { className: "frame" }, frame)),
       info));
     body.appendChild(why);
   }
 
   function recipientPage() {
     var data = window.WINDSTIL_RECIPIENTS;
-    if (!data) { setStatus("De gegevens (data/recipients.js) ontbreken."); return; }
+    if (!data) { setStatus(_("The data (%(file)s) is missing.", { file: "data/recipients.js" })); return; }
     var F = {};
     data.fields.forEach(function (name, i) { F[name] = i; });
     var index = {};
@@ -394,8 +555,8 @@
       ["newsletter", "alert"].forEach(function (kind) { document.getElementById(kind).hidden = true; });
       clear(document.getElementById("facts"));
       if (position < 0) {
-        document.getElementById("name").textContent = "Ontvanger niet gevonden";
-        setStatus(id ? "Geen ontvanger met id " + id + " in deze run." : "Kies een ontvanger in de lijst.");
+        document.getElementById("name").textContent = _("Recipient not found");
+        setStatus(id ? _("No recipient with id %(id)s in this run.", { id: id }) : _("Choose a recipient in the list."));
         return;
       }
       var r = data.rows[position];
@@ -412,37 +573,37 @@
       function showExcluded() {
         var out = excluded.has(r[F.id]);
         button.setAttribute("aria-pressed", out ? "true" : "false");
-        button.textContent = out ? "Staat op de uitsluitlijst — terugzetten" : "Niet versturen aan deze ontvanger";
+        button.textContent = out ? _("On the exclusion list — put back") : _("Do not send to this recipient");
         document.getElementById("exclude-note").hidden = !out;
       }
       button.onclick = function () { excluded.set(r[F.id], !excluded.has(r[F.id])); showExcluded(); };
       button.hidden = !(r[F.newsletter] === "" || r[F.alert] === "");
       showExcluded();
-      setStatus("Laden…");
+      setStatus(_("Loading…"));
       loadShard(Math.floor(position / data.shard), function (shard) {
         var d = shard && shard[r[F.id]];
-        if (!d) { setStatus("De details van deze ontvanger ontbreken."); return; }
+        if (!d) { setStatus(_("The details of this recipient are missing.")); return; }
         setStatus("");
         var facts = document.getElementById("facts");
-        fact(facts, "Contact-id", r[F.id]);
-        fact(facts, "E-mail", d.email ? d.email + (d.email_valid ? "" : " (ongeldig)") : "geen");
-        fact(facts, "Functie", d.job_title);
-        fact(facts, "Klant", r[F.customer] + " (" + r[F.customer_id] + ")" + (d.sector ? ", " + d.sector : ""));
-        fact(facts, "Segment", r[F.segment]);
-        fact(facts, "Accountmanager", data.managers[r[F.am]] || r[F.am]);
-        fact(facts, "Taal", data.labels.language[r[F.language]] || r[F.language]);
-        fact(facts, "Stil", r[F.quiet] ? "ja" + (d.quiet_since ? ", sinds " + d.quiet_since : "") : "nee");
-        fact(facts, "Opt-in nieuwsbrief", d.opt_in ? "ja" : "nee");
-        facts.appendChild(el("dt", null, "Belafspraak"));
+        fact(facts, _("Contact id"), r[F.id]);
+        fact(facts, _("E-mail"), d.email ? d.email + (d.email_valid ? "" : _(" (invalid)")) : _("none"));
+        fact(facts, _("Job title"), d.job_title);
+        fact(facts, _("Customer"), r[F.customer] + " (" + r[F.customer_id] + ")" + (d.sector ? ", " + d.sector : ""));
+        fact(facts, _("Segment"), r[F.segment]);
+        fact(facts, _("Account manager"), data.managers[r[F.am]] || r[F.am]);
+        fact(facts, _("Language"), data.labels.language[r[F.language]] || r[F.language]);
+        fact(facts, _("Quiet"), r[F.quiet] ? (d.quiet_since ? _("yes, since %(date)s", { date: d.quiet_since }) : _("yes")) : _("no"));
+        fact(facts, _("Newsletter opt-in"), d.opt_in ? _("yes") : _("no"));
+        facts.appendChild(el("dt", null, _("Call")));
         var calls = el("dd", null);
-        if (!d.calls.length) calls.appendChild(document.createTextNode("geen deze maand"));
+        if (!d.calls.length) calls.appendChild(document.createTextNode(_("none this month")));
         d.calls.forEach(function (call, i) {
           if (i) calls.appendChild(el("br"));
           var who = call.list ? el("a", { href: "../" + call.list }, call.manager) : el("span", null, call.manager);
           calls.appendChild(who);
           calls.appendChild(document.createTextNode(
-            (call.contact ? " belt " + call.contact : " (" + (call.note || "niemand te bellen") + ")") +
-            ", uiterlijk " + call.due + " · prioriteit " + call.priority + ": " + call.reasons.join(", ")));
+            (call.contact ? _(" calls %(contact)s", { contact: call.contact }) : " (" + (call.note || _("nobody to call")) + ")") +
+            _(", by %(date)s · priority %(priority)s: %(reasons)s", { date: call.due, priority: call.priority, reasons: call.reasons.join(", ") })));
         });
         facts.appendChild(calls);
         messageSection(document.getElementById("newsletter"), "newsletter", d.newsletter, r[F.id], data, r[F.variant]);
@@ -457,7 +618,7 @@
 
   function variantsPage() {
     var data = window.WINDSTIL_VARIANTS;
-    if (!data) { setStatus("De gegevens (data/variants.js) ontbreken."); return; }
+    if (!data) { setStatus(_("The data (%(file)s) is missing.", { file: "data/variants.js" })); return; }
     var storageKey = "windstil:" + data.run + ":checked";
     var checked = {};
     try { checked = JSON.parse(localStorage.getItem(storageKey) || "{}") || {}; } catch (e) { checked = {}; }
@@ -484,7 +645,7 @@
 
     function showCount() {
       var done = Object.keys(checked).length;
-      setStatus(nlNumber(filtered.length) + " van " + nlNumber(variants.length) + " varianten · " + nlNumber(done) + " bekeken");
+      setStatus(_("%(n)s of %(total)s variants · %(done)s looked at", { n: nlNumber(filtered.length), total: nlNumber(variants.length), done: nlNumber(done) }));
     }
 
     function render() {
@@ -501,7 +662,7 @@
           items.appendChild(el("li", null, info ? info[0] : id, el("span", { className: "id" }, id)));
         });
         var segments = Object.keys(v.segments).map(function (s) { return s + " " + nlNumber(v.segments[s]); }).join(", ");
-        var box = el("input", { type: "checkbox", "aria-label": "Variant " + number + " bekeken" });
+        var box = el("input", { type: "checkbox", "aria-label": _("Variant %(n)s looked at", { n: number }) });
         box.checked = !!checked[number];
         box.addEventListener("change", function () {
           if (box.checked) checked[number] = 1; else delete checked[number];
@@ -511,9 +672,9 @@
         var open = el("a", { className: "open", href: "recipient.html#" + encodeURIComponent(v.representative) },
           v.representative_name);
         open.addEventListener("click", function () { box.checked = true; checked[number] = 1; save(); });
-        var kindCell = el("td", null, v.kind === "newsletter" ? "nieuwsbrief" : "alert");
-        if (v.fallback) kindCell.appendChild(el("span", { className: "tag warn" }, "algemeen"));
-        if (v.with_lints) kindCell.appendChild(el("span", { className: "tag warn" }, nlNumber(v.with_lints) + " met lint"));
+        var kindCell = el("td", null, v.kind === "newsletter" ? _("newsletter") : _("alert"));
+        if (v.fallback) kindCell.appendChild(el("span", { className: "tag warn" }, _("general")));
+        if (v.with_lints) kindCell.appendChild(el("span", { className: "tag warn" }, _("%(n)s with a lint", { n: nlNumber(v.with_lints) })));
         tbody.appendChild(el("tr", { id: "v" + number, className: number === focus ? "focus" : "" },
           el("td", null, String(number)),
           kindCell,

@@ -1,0 +1,1 @@
+"""Mail: delivering an approved run (send, outbox) and reading what comes back (bounces, replies)."""

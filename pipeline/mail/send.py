@@ -1,0 +1,504 @@
+"""`windstil send`: deliver an approved run through the outbox, paced, resumable, never twice.
+
+The main thread owns the state: it reserves messages (see pipeline/mail/outbox.py), hands each
+to an idle SMTP connection running in a worker thread, marks it as having its data ended
+while the worker sends everything but the data's last line, and records the outcome when the
+worker returns. At most `delivery.connections` messages are in an SMTP transaction at any
+moment, so a kill -9 leaves at most that many `uncertain` messages.
+
+Time comes from the `clock` and `sleep` arguments (default: the real ones), so the pacing and
+the back-off can be tested against a real server without waiting minutes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import re
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.utils import format_datetime, getaddresses
+from pathlib import Path
+
+from pipeline.config import load_settings
+from pipeline.errors import InputError, Problem, UsageError
+from pipeline.lock import project_lock
+from pipeline.mail.outbox import Outbox, OutboxRow, PlannedMessage, Status, hard_bounce
+from pipeline.mail.smtp import Outcome, Result, SmtpConnection, credentials_from
+from pipeline.models import DeliverySettings, DkimSettings, MessageKind
+from pipeline.select import suppression_key
+from pipeline.state import State
+
+log = logging.getLogger(__name__)
+
+MINUTE, DAY = 60.0, 86400.0
+BACKOFF = (60.0, 300.0, 900.0, 1800.0, 3600.0)  # seconds before the 2nd, 3rd, … attempt after a 4xx
+THROTTLE_PAUSE = 60.0  # after the provider's "too many": one whole per-minute window
+RESERVE = 32  # rows reserved (and flushed to disk) at once when pacing is off
+MAX_WAIT = 900.0  # wait in-process for a window or a retry up to 15 minutes; later: stop, exit 1
+HEADER_BYTES = 65536  # the headers of our .eml files are far smaller; the body is not read to plan
+DKIM_HEADERS = (b"from", b"to", b"subject", b"date", b"message-id", b"list-id", b"list-unsubscribe",
+                b"list-unsubscribe-post")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class SendResult:
+    """What one `windstil send` did, and where the run's delivery stands now."""
+
+    run_id: str
+    dry_run: bool = False
+    queued_now: int = 0  # rows added to the outbox by this send
+    due: int = 0  # messages this send set out to deliver
+    done: Counter[Status] = field(default_factory=Counter)  # outcomes of this send
+    counts: dict[Status, int] = field(default_factory=dict)  # the run's totals afterwards
+    interrupted: list[OutboxRow] = field(default_factory=list)  # found `sending`: now `uncertain`
+    uncertain: list[OutboxRow] = field(default_factory=list)  # the run's uncertain messages
+    elsewhere: list[OutboxRow] = field(default_factory=list)  # this month's message went with another run
+    stopped: str = ""  # why sending stopped before the work was done
+    server: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """Return 0 when nothing is left to do, 1 when messages remain deferred or uncertain."""
+        if self.dry_run:
+            return 0
+        left = self.counts.get(Status.DEFERRED, 0) + self.counts.get(Status.UNCERTAIN, 0)
+        return 1 if left or self.stopped else 0
+
+
+def send_run(
+    root: Path,
+    run_id: str,
+    *,
+    limit: int | None = None,
+    dry_run: bool = False,
+    resend_uncertain: bool = False,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    environ: Mapping[str, str] | None = None,
+) -> SendResult:
+    """Deliver the approved run `run_id` of the project at `root` (see the module docstring)."""
+    try:
+        as_of = date.fromisoformat(run_id)
+    except ValueError:
+        raise UsageError(f"{run_id!r} is not a run id (the run's as-of date, YYYY-MM-DD)") from None
+    settings = load_settings(root)
+    delivery = settings.delivery
+    if delivery is None:
+        raise UsageError("settings.yaml has no delivery: block; add the SMTP server there (see the README, Sending)")
+    folder = settings.paths.output / run_id
+    credentials = credentials_from(delivery, dict(os.environ if environ is None else environ))
+    signer = DkimSigner(delivery.dkim) if delivery.dkim else None
+    envelope_from = delivery.envelope_from or settings.sender_email
+    suppressed = read_suppressions_csv(settings.paths.data / "suppressions.csv")
+    with project_lock(settings.paths.output), State.open(settings.paths.state) as state:
+        status = state.run_status(run_id)
+        if status != "approved":
+            shown = "not in the state" if status is None else f"{status}, not approved"
+            raise UsageError(f"run {run_id} is {shown}: review it and `windstil approve {run_id}` before sending")
+        planned = plan_messages(folder, state, run_id, as_of)
+        connections = [SmtpConnection(delivery, credentials) for _ in range(delivery.connections)]
+        connections[0].open()  # a wrong password or host fails here, before anything is claimed
+        result = SendResult(run_id=run_id, dry_run=dry_run, server=connections[0].where)
+        outbox = Outbox(state, run_id)
+        try:
+            if dry_run:
+                result.due = _dry_run_due(outbox, planned)
+                return result
+            now = clock()
+            result.interrupted, requeued = outbox.recover_interrupted(now)
+            if requeued:
+                log.info("%d reserved message(s) of an interrupted send were not started: queued again", requeued)
+            for row in result.interrupted:
+                log.warning("%s %s to %s was interrupted mid-transaction: now uncertain", row.kind, row.contact_id,
+                            row.recipient)
+            result.queued_now, result.elsewhere = outbox.enqueue(planned, now)
+            if resend_uncertain:
+                requeued = outbox.requeue_uncertain(now)
+                log.info("queued %d uncertain message(s) again (--resend-uncertain)", requeued)
+            _Sender(outbox, delivery, connections, folder, envelope_from, signer, suppressed, run_id,
+                    clock, sleep, progress, limit, result).run()
+        finally:
+            for connection in connections:
+                connection.close()
+        result.counts = outbox.counts()
+        result.uncertain = [r for r in outbox.rows() if r.status is Status.UNCERTAIN]
+    return result
+
+
+class _Sender:
+    """The sending loop of one `send`: claims, pacing, worker threads, outcomes."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        delivery: DeliverySettings,
+        connections: list[SmtpConnection],
+        folder: Path,
+        envelope_from: str,
+        signer: DkimSigner | None,
+        suppressed: frozenset[str],
+        run_id: str,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        progress: Progress | None,
+        limit: int | None,
+        result: SendResult,
+    ) -> None:
+        self.outbox = outbox
+        self.delivery = delivery
+        self.idle = list(reversed(connections))
+        self.folder = folder
+        self.envelope_from = envelope_from
+        self.signer = signer
+        self.suppressed = suppressed
+        self.run_id = run_id
+        self.clock = clock
+        self.sleep = sleep
+        self.progress = progress
+        self.limit = limit
+        self.result = result
+        self.pending: dict[Future[Outcome], tuple[SmtpConnection, OutboxRow]] = {}
+        self.reserved: deque[OutboxRow] = deque()
+        self.inline = len(connections) == 1
+        self.paused_until = 0.0
+        self.claimed = 0
+        self.finished = 0
+
+    def run(self) -> None:
+        counts = self.outbox.counts()
+        due = counts[Status.QUEUED] + counts[Status.DEFERRED]
+        self.result.due = due if self.limit is None else min(due, self.limit)
+        self._tick()
+        with ThreadPoolExecutor(max_workers=len(self.idle), thread_name_prefix="smtp") as pool:
+            try:
+                self._loop(pool)
+            except KeyboardInterrupt:
+                self.result.stopped = "interrupted (Ctrl+C); messages in an SMTP transaction were finished"
+                self._collect(wait_all=True)
+            finally:
+                self.outbox.release(self.reserved)
+                self.reserved.clear()
+
+    def _loop(self, pool: ThreadPoolExecutor) -> None:
+        while True:
+            wait_for: float | None = None  # seconds until a message may start; None: a result first
+            while self.idle and not self.result.stopped and (self.limit is None or self.claimed < self.limit):
+                now = self.clock()
+                wait_for = self._window(now)
+                if wait_for != 0.0:
+                    break
+                if not self.reserved:
+                    rows, skipped = self.outbox.reserve(now, self.suppressed, self._batch())
+                    for gone in skipped:
+                        self._skipped(gone)
+                    if not rows:
+                        wait_for = self._until_next_retry(now)
+                        break
+                    self.reserved.extend(rows)
+                self._start(pool, self.reserved.popleft(), now)
+            self._tick()
+            if self.pending:
+                self.outbox.flush()  # outcomes no `begin()` took along: recorded before waiting
+                self._collect(wait_all=False)
+                continue
+            self.outbox.release(self.reserved)  # nothing in flight: reserved rows go back before a wait or the end
+            self.reserved.clear()
+            if self.result.stopped or wait_for is None or (self.limit is not None and self.claimed >= self.limit):
+                return
+            if wait_for > MAX_WAIT:
+                when = datetime.fromtimestamp(self.clock() + wait_for).astimezone().strftime("%Y-%m-%d %H:%M")
+                self.result.stopped = f"the next message can go at {when}; run `windstil send {self.run_id}` again then"
+                return
+            self.sleep(wait_for)
+
+    def _start(self, pool: ThreadPoolExecutor, row: OutboxRow, now: float) -> None:
+        """Start the SMTP transaction of `row` while committing it as `sending`; its data ends only after the commit."""
+        connection = self.idle.pop()
+        if self.inline:
+            # One connection: a worker thread would add two thread switches a message, more than
+            # the commit it overlaps costs. Commit first, then run the transaction right here.
+            reason = self.outbox.begin(row, now, self.suppressed)
+            future: Future[Outcome] = Future()
+            future.set_result(self._transact(connection, row, lambda: True) if reason is None
+                              else Outcome(Result.WITHDRAWN, reason))
+            self.pending[future] = (connection, row)
+            if reason is None:
+                self.claimed += 1
+            else:
+                self._skipped(row)
+            return
+        decided = threading.Event()
+        verdict = [False]
+
+        def proceed() -> bool:
+            decided.wait()
+            return verdict[0]
+
+        future = pool.submit(self._transact, connection, row, proceed)
+        self.pending[future] = (connection, row)
+        reason = "not begun"
+        try:
+            reason = self.outbox.begin(row, now, self.suppressed)
+        finally:
+            verdict[0] = reason is None
+            decided.set()
+        if reason is None:
+            self.claimed += 1
+        else:
+            self._skipped(row)
+
+    def _batch(self) -> int:
+        """Return how many rows to reserve at once: a batch without pacing, one at a time with it."""
+        if self.delivery.per_minute is not None or self.delivery.per_day is not None:
+            return 1
+        left = RESERVE if self.limit is None else min(RESERVE, self.limit - self.claimed)
+        return max(1, left)
+
+    def _skipped(self, row: OutboxRow) -> None:
+        log.info("skipped %s %s: %s is suppressed", row.kind, row.contact_id, row.recipient)
+        self.result.done[Status.SKIPPED] += 1
+        self.finished += 1
+
+    def _window(self, now: float) -> float | None:
+        """Return 0 when a message may start now, else seconds to wait (None: until a result comes)."""
+        longest = max(0.0, self.paused_until - now)
+        in_flight = len(self.pending)
+        for limit, span in ((self.delivery.per_minute, MINUTE), (self.delivery.per_day, DAY)):
+            if limit is None:
+                continue
+            since = now - span
+            count = self.outbox.count_since(since)
+            excess = count + in_flight - limit  # ≥ 0: the window is full
+            if excess < 0:
+                continue
+            if excess >= count:
+                return None  # only messages still in a transaction fill it: their time is not known yet
+            oldest = self.outbox.nth_since(since, excess)
+            if oldest is not None:
+                longest = max(longest, oldest + span - now)
+        return longest
+
+    def _until_next_retry(self, now: float) -> float | None:
+        """Return seconds until a deferred message is due again, None when none is waiting."""
+        if self.pending:
+            return None
+        nxt = self.outbox.next_deferred()
+        return None if nxt is None else max(0.0, nxt - now)
+
+    def _transact(self, connection: SmtpConnection, row: OutboxRow, proceed: Callable[[], bool]) -> Outcome:
+        """Send one message (runs in a worker thread; touches no state)."""
+        try:
+            raw = (self.folder / row.path).read_bytes()
+        except OSError as error:
+            return Outcome(Result.REJECTED, f"cannot read {row.path}: {error.strerror}")
+        data = prepare_message(raw, self.clock(), self.signer)
+        return connection.deliver(self.envelope_from, row.recipient, data, proceed)
+
+    def _collect(self, *, wait_all: bool) -> None:
+        done, _ = wait(list(self.pending), return_when="ALL_COMPLETED" if wait_all else FIRST_COMPLETED)
+        for future in done:
+            connection, row = self.pending.pop(future)
+            self.idle.append(connection)
+            outcome = future.result()
+            if outcome.result is Result.WITHDRAWN:
+                continue  # suppressed at the last moment: recorded as skipped by the claim
+            self._record(row, outcome)
+            self.finished += 1
+        self._tick()
+
+    def _record(self, row: OutboxRow, outcome: Outcome) -> None:
+        now = self.clock()
+        attempts = row.attempts + 1
+        result, reply = outcome.result, outcome.reply
+        next_attempt, count_attempt, suppress = 0.0, True, None
+        if result is Result.ACCEPTED:
+            status = Status.SENT
+        elif result is Result.UNCERTAIN:
+            status = Status.UNCERTAIN
+            log.warning("%s %s to %s: %s", row.kind, row.contact_id, row.recipient, reply)
+        elif result is Result.REFUSED:
+            status = Status.FAILED
+            suppress = hard_bounce(row.recipient, self.run_id, date.fromtimestamp(now))
+        elif result is Result.REJECTED:
+            status = Status.FAILED
+        elif result in (Result.TEMPORARY, Result.LOST) and attempts >= self.delivery.max_attempts:
+            status, reply = Status.FAILED, f"gave up after {attempts} attempts: {reply}"
+        elif result in (Result.TEMPORARY, Result.LOST):
+            status, next_attempt = Status.DEFERRED, now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
+        elif result is Result.THROTTLED:
+            self.paused_until = max(self.paused_until, now + THROTTLE_PAUSE)
+            status, next_attempt, count_attempt = Status.DEFERRED, self.paused_until, False
+            log.warning("the server asks to slow down (%s): pausing %d s", reply, THROTTLE_PAUSE)
+        else:  # QUOTA, SENDER, CONNECT: nothing was delivered, and no next message can be
+            status, count_attempt = Status.QUEUED, False
+            self.result.stopped = self.result.stopped or _stop_reason(result, reply)
+        self.outbox.finish(row, status, reply, now, next_attempt=next_attempt, count_attempt=count_attempt,
+                           suppress=suppress)
+        self.result.done[status] += 1
+
+    def _tick(self) -> None:
+        if self.progress is not None:
+            self.progress(min(self.finished, self.result.due), self.result.due)
+
+
+def _stop_reason(result: Result, reply: str) -> str:
+    if result is Result.QUOTA:
+        return f"the server says the sending quota is used up ({reply}); send again later"
+    if result is Result.SENDER:
+        return f"the server refuses the envelope sender ({reply}); check delivery.envelope_from and sender.email"
+    return reply
+
+
+def _dry_run_due(outbox: Outbox, planned: list[PlannedMessage]) -> int:
+    """Return how many messages a real send would try (nothing is written)."""
+    known = {(r.contact_id, r.kind) for r in outbox.rows()}
+    counts = outbox.counts()
+    return sum(1 for m in planned if (m.contact_id, m.kind) not in known) + counts[Status.QUEUED] \
+        + counts[Status.DEFERRED]
+
+
+# --------------------------------------------------------------------------- the run's messages
+
+
+def plan_messages(folder: Path, state: State, run_id: str, as_of: date) -> list[PlannedMessage]:
+    """Return the run's messages in sending order: approved newsletters and alerts, then call lists.
+
+    The approved deliveries in the state are the run's messages minus the reviewer's
+    exclusions. Each .eml must still carry the Message-ID that was approved: a run folder
+    changed since the approval is refused, every problem listed.
+    """
+    month = as_of.strftime("%Y-%m")
+    problems: list[Problem] = []
+    planned: list[PlannedMessage] = []
+    approved = sorted(
+        (d for d in state.deliveries() if d.run_id == run_id),
+        key=lambda d: (d.contact_id, d.kind is not MessageKind.NEWSLETTER),
+    )
+    for delivery in approved:
+        path = f"emails/{delivery.contact_id}/{delivery.kind.value}.eml"
+        message = _planned(folder, path, delivery.contact_id, delivery.kind.value, month, problems)
+        if message is None:
+            continue
+        if delivery.message_id and message.message_id != delivery.message_id:
+            problems.append(Problem(path, None, "Message-ID", "differs from the approved message: the run folder "
+                                    f"changed after the approval; run `windstil approve {run_id}` again"))
+            continue
+        planned.append(message)
+    calls = folder / "calls"
+    for eml in sorted(calls.glob("*.eml")) if calls.is_dir() else ():
+        message = _planned(folder, f"calls/{eml.name}", eml.stem, "calls", month, problems)
+        if message is not None:
+            planned.append(message)
+    if problems:
+        raise InputError(f"run {run_id}: {len(problems)} message(s) cannot be sent; nothing was sent", problems)
+    return planned
+
+
+def _planned(folder: Path, path: str, contact_id: str, kind: str, month: str,
+             problems: list[Problem]) -> PlannedMessage | None:
+    try:
+        with (folder / path).open("rb") as handle:
+            head = handle.read(HEADER_BYTES)
+    except OSError as error:
+        problems.append(Problem(path, None, "", f"cannot read the message ({error.strerror})"))
+        return None
+    # Only To and Message-ID are needed: read them from the unfolded header block directly.
+    # The email package's parsers build every header (about a millisecond a message with
+    # email.policy.default), which added up to most of the planning for a large run.
+    block = _FOLD.sub(b" ", head.partition(b"\r\n\r\n")[0].replace(b"\r\n", b"\n"))
+    found: dict[bytes, list[str]] = {}
+    for line in block.split(b"\n"):
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() in (b"to", b"message-id"):
+            found.setdefault(name.strip().lower(), []).append(value.decode("utf-8", "replace").strip())
+    recipients = [address for _, address in getaddresses(found.get(b"to", []))]
+    message_id = " ".join(found.get(b"message-id", [""])[0].split())
+    if len(recipients) != 1 or "@" not in recipients[0]:
+        problems.append(Problem(path, None, "To", "needs exactly one recipient address"))
+        return None
+    if not message_id:
+        problems.append(Problem(path, None, "Message-ID", "missing"))
+        return None
+    return PlannedMessage(contact_id, kind, month, message_id, recipients[0].lower(), path)
+
+
+_FOLD = re.compile(rb"\n[ \t]+")
+
+
+def read_suppressions_csv(path: Path) -> frozenset[str]:
+    """Return the addresses of data/suppressions.csv (none when it is absent), as suppressions compare."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return frozenset()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read the suppressions ({error})") from error
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    rows = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    column = next((name for name in rows.fieldnames or () if name.strip().lower() == "email"), None)
+    if column is None:
+        raise InputError(f"{path}: no email column")
+    return frozenset(suppression_key(row[column]) for row in rows if (row.get(column) or "").strip())
+
+
+# --------------------------------------------------------------------------- the bytes sent
+
+
+_DATE = re.compile(rb"^Date:[^\r\n]*(\r\n[ \t][^\r\n]*)*", re.MULTILINE | re.IGNORECASE)
+
+
+def prepare_message(raw: bytes, now: float, signer: DkimSigner | None = None) -> bytes:
+    """Return the .eml as sent: CRLF lines, Date set to the moment of sending, DKIM-signed when configured.
+
+    The run's files carry the as-of date, so they are reproducible; a message dated weeks
+    before it arrives would sort wrongly in the inbox.
+    """
+    if raw.count(b"\n") != raw.count(b"\r\n"):
+        raw = re.sub(rb"\r?\n", b"\r\n", raw)
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    stamp = format_datetime(datetime.fromtimestamp(now).astimezone()).encode("ascii")
+    head = _DATE.sub(lambda _: b"Date: " + stamp, head, count=1)
+    message = head + separator + body
+    return signer.sign(message) if signer else message
+
+
+class DkimSigner:
+    """DKIM-sign messages with the key of `delivery.dkim` (dkimpy)."""
+
+    def __init__(self, settings: DkimSettings) -> None:
+        import dkim
+
+        self._dkim = dkim
+        self.settings = settings
+        try:
+            self.key = settings.key_file.read_bytes()
+        except OSError as error:
+            raise UsageError(f"settings.yaml: delivery.dkim.key_file: cannot read {settings.key_file} "
+                             f"({error.strerror})") from error
+        try:
+            self.sign(b"From: a@example.org\r\nSubject: key check\r\n\r\nkey check\r\n")
+        except dkim.DKIMException as error:
+            raise UsageError(f"settings.yaml: delivery.dkim.key_file: not a usable private key ({error})") from error
+
+    def sign(self, message: bytes) -> bytes:
+        """Return `message` with a DKIM-Signature header over the headers that matter (RFC 8058 too)."""
+        signature: bytes = self._dkim.sign(
+            message,
+            self.settings.selector.encode("ascii"),
+            self.settings.domain.encode("ascii"),
+            self.key,
+            include_headers=list(DKIM_HEADERS),
+        )
+        return signature + message

@@ -1,0 +1,1 @@
+"""The web endpoint behind the links in the e-mails (`windstil serve`)."""

@@ -1,0 +1,270 @@
+"""Pre-send checks: each check fails a crafted message and passes a clean one."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from pipeline.checks import CHECKS, Finding, Level
+from pipeline.checks.content import LinkPolicy, content_findings, fragment_findings
+from pipeline.checks.personal import personal_findings
+from pipeline.checks.spam import SpamResult, SpamScorer, spam_findings
+
+RUN = "2026-11-30"
+UTM = "utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=2026-11-30"
+LINK = f"https://www.example.nl/kennisbank/backups?{UTM}"
+POLICY = LinkPolicy(
+    website="https://www.example.nl",
+    utm=(("utm_source", "newsletter"), ("utm_medium", "email"), ("utm_campaign", RUN)),
+    exempt=("https://www.example.nl/afmelden",),
+)
+PREHEADER = "Drie vragen om uw back-up te testen, gekozen door Jan de Vries voor u."
+CLEAN = f"""<!doctype html>
+<html lang="nl" dir="ltr"><head><title>Nieuwsbrief</title>
+<style>@media (prefers-color-scheme: dark) {{ .x {{ color: #fff !important; }} }}</style></head>
+<body style="background-color:#eef2f5;"><div lang="nl" dir="auto" style="background-color:#eef2f5;">
+<div class="preheader" style="display:none;">{PREHEADER}</div>
+<table role="presentation"><tr><td style="background-color:#ffffff;">
+<div style="font-size:16px;color:#1f2933;">
+<h1>Polderlicht IT</h1>
+<h2>Back-ups die u echt terugzet</h2>
+<p>Beste Anne, wanneer heeft u voor het laatst een back-up teruggezet?</p>
+<p><a href="{LINK}">Lees het artikel over back-ups</a></p>
+<img src="https://www.example.nl/logo.png" alt="Logo van Polderlicht IT" width="120">
+<p>Bel Jan op <a href="tel:+31301234567">030 123 45 67</a> of mail
+<a href="mailto:jan@example.nl">jan@example.nl</a>.</p>
+<p style="font-size:14px;color:#52606d;"><a href="https://www.example.nl/afmelden?t=abc">Afmelden</a></p>
+</div></td></tr></table></div></body></html>
+"""
+TEXT = f"""Beste Anne, wanneer heeft u voor het laatst een back-up teruggezet?
+
+Polderlicht IT: Back-ups die u echt terugzet
+Lees het artikel over back-ups: {LINK.replace("&amp;", "&")}
+Logo van Polderlicht IT
+Bel Jan op 030 123 45 67 of mail jan@example.nl.
+Afmelden: https://www.example.nl/afmelden?t=abc
+"""
+
+
+def crafted(old: str, new: str) -> str:
+    assert old in CLEAN, old
+    return CLEAN.replace(old, new, 1)
+
+
+def found(findings: list[Finding], check: str) -> list[Finding]:
+    return [f for f in findings if f.check == check]
+
+
+def test_clean_message_has_no_findings() -> None:
+    """A well-made message passes every content-only and personal check."""
+    assert content_findings(CLEAN, TEXT, POLICY) == []
+    subject = "Anne, drie tips voor u: back-ups die u echt terugzet"
+    assert personal_findings(CLEAN.encode(), TEXT.encode(), subject, PREHEADER) == []
+
+
+CONTENT_CASES = {
+    "link_scheme": [
+        crafted(f'href="{LINK}"', 'href="javascript:alert(1)"'),
+        crafted(f'href="{LINK}"', 'href="http://www.example.nl/kennisbank/backups"'),
+        crafted(f'href="{LINK}"', 'href="/kennisbank/backups"'),
+    ],
+    "link_utm": [crafted(f'href="{LINK}"', 'href="https://www.example.nl/kennisbank/backups"')],
+    "link_text": [
+        crafted(">Lees het artikel over back-ups<", ">klik hier<"),
+        crafted(">Lees het artikel over back-ups<", ">Read more<"),
+        crafted(">Lees het artikel over back-ups<", ">https://www.example.nl/kennisbank/backups<"),
+    ],
+    "image_alt": [
+        crafted(' alt="Logo van Polderlicht IT"', ""),
+        crafted(' alt="Logo van Polderlicht IT"', ' alt=""'),
+    ],
+    "image_src": [crafted('src="https://www.example.nl/logo.png"', 'src="logo.png"')],
+    "contrast": [crafted('<p>Beste Anne,', '<p style="color:#cccccc;">Beste Anne,')],
+    "font_size": [crafted('<p>Beste Anne,', '<p style="font-size:11px;">Beste Anne,')],
+    "heading_order": [crafted("<h2>Back-ups die u echt terugzet</h2>", "<h3>Back-ups die u echt terugzet</h3>")],
+    "lang_dir": [
+        crafted('<html lang="nl" dir="ltr">', "<html>"),
+        crafted('<div lang="nl" dir="auto" style', "<div style"),
+    ],
+    "layout_table": [crafted('<table role="presentation">', "<table>")],
+    "client_support": [crafted('<p>Beste Anne,', '<p style="display:flex;">Beste Anne,')],
+    "preheader": [crafted(PREHEADER, "Polderlicht IT Back-ups die u echt terugzet Beste Anne, wanneer heeft u")],
+}
+
+
+@pytest.mark.parametrize(("check", "html"), [(c, h) for c, cases in CONTENT_CASES.items() for h in cases])
+def test_content_check_fails_a_crafted_message(check: str, html: str) -> None:
+    """Each content-only check reports the fault it is for, with its level, and nothing else fires."""
+    findings = content_findings(html, TEXT, POLICY)
+    hits = found(findings, check)
+    assert hits, findings
+    expected = Level.ERROR if check in ("link_scheme", "image_alt", "contrast", "lang_dir", "layout_table") \
+        else Level.WARNING
+    assert {f.level for f in hits} == {expected}
+    assert {f.check for f in findings} <= {check, "text_part", "link_utm"}  # a changed link also leaves the text
+
+
+def test_contrast_detail_names_the_colours_and_the_ratio() -> None:
+    """Light grey on white is reported with both colours and its ratio against 4.5:1."""
+    html = crafted('<td style="background-color:#ffffff;">', '<td style="background-color:#ffffff;color:#bbbbbb;">')
+    html = html.replace('<div style="font-size:16px;color:#1f2933;">', '<div style="font-size:16px;">')
+    details = sorted(f.detail for f in found(content_findings(html, TEXT, POLICY), "contrast"))
+    assert details[0].startswith("#bbbbbb on #ffffff is 1.9:1, needs 3:1 ('Polderlicht IT', 2 places)")  # h1, h2
+    assert details[1].startswith("#bbbbbb on #ffffff is 1.9:1, needs 4.5:1 ('Beste Anne, wanneer heeft u")
+
+
+def test_large_text_needs_only_three_to_one() -> None:
+    """A 24 px heading passes at 3.5:1, where body text would fail."""
+    html = crafted("<h2>Back-ups", '<h2 style="font-size:24px;color:#8a8a8a;">Back-ups')
+    assert found(content_findings(html, TEXT, POLICY), "contrast") == []
+    html = crafted("<p>Beste Anne,", '<p style="color:#8a8a8a;">Beste Anne,')
+    assert found(content_findings(html, TEXT, POLICY), "contrast")
+
+
+def test_hidden_preheader_is_not_checked_for_contrast_or_size() -> None:
+    """The hidden preheader's 1 px white text is not what a reader sees."""
+    html = crafted('style="display:none;"', 'style="display:none;font-size:1px;color:#ffffff;"')
+    assert content_findings(html, TEXT, POLICY) == []
+
+
+def test_text_part_missing_a_link() -> None:
+    """A text part without a link of the HTML part is a warning naming that link."""
+    text = TEXT.replace("Afmelden: https://www.example.nl/afmelden?t=abc\n", "")
+    [finding] = found(content_findings(CLEAN, text, POLICY), "text_part")
+    assert finding.level is Level.WARNING
+    assert "https://www.example.nl/afmelden?t=abc" in finding.detail
+
+
+def test_text_part_with_other_words() -> None:
+    """A text part that says something else than the HTML part is a warning."""
+    text = "Hallo. " + " ".join(LINK.replace("&amp;", "&") for _ in range(1)) + \
+        " mailto jan@example.nl https://www.example.nl/afmelden?t=abc"
+    findings = found(content_findings(CLEAN, text, POLICY), "text_part")
+    assert any("words" in f.detail for f in findings)
+
+
+def test_unsubscribe_link_needs_no_utm() -> None:
+    """The unsubscribe endpoint is on the company's site but is not a visit to count."""
+    assert found(content_findings(CLEAN, TEXT, POLICY), "link_utm") == []
+
+
+def test_presentational_image_may_have_empty_alt() -> None:
+    """An empty alt is right for a decorative image marked role="presentation"."""
+    html = crafted(' alt="Logo van Polderlicht IT"', ' alt="" role="presentation"')
+    assert found(content_findings(html, TEXT, POLICY), "image_alt") == []
+
+
+def test_fragment_checks_find_an_image_without_alt() -> None:
+    """`windstil validate` checks a content item's fragment: an image without alt is an error there."""
+    [finding] = fragment_findings('<p>Zie <img src="https://www.example.nl/x.png"></p>')
+    assert (finding.check, finding.level) == ("image_alt", Level.ERROR)
+    assert fragment_findings('<p>Zie <img src="https://www.example.nl/x.png" alt="Grafiek van de kosten"></p>') == []
+
+
+SUBJECT = "Anne, drie tips voor u: back-ups die u echt terugzet"
+
+
+@pytest.mark.parametrize(
+    ("check", "level", "html", "text", "subject", "preheader"),
+    [
+        ("link_unresolved", Level.ERROR, CLEAN.replace("Beste Anne", "Beste {{ name }}"), TEXT, SUBJECT, PREHEADER),
+        ("link_unresolved", Level.ERROR, CLEAN, TEXT + "%%FIRSTNAME%%", SUBJECT, PREHEADER),
+        ("size_clip", Level.ERROR, CLEAN + "<!--" + "x" * 110 * 1024 + "-->", TEXT, SUBJECT, PREHEADER),
+        ("size_clip", Level.WARNING, CLEAN + "<!--" + "x" * 92 * 1024 + "-->", TEXT, SUBJECT, PREHEADER),
+        ("subject_length", Level.WARNING, CLEAN, TEXT, SUBJECT + " en nog veel meer dan dat", PREHEADER),
+        ("subject_length", Level.WARNING, CLEAN, TEXT, "", PREHEADER),
+        ("preheader", Level.WARNING, CLEAN, TEXT, SUBJECT, ""),
+        ("preheader", Level.WARNING, CLEAN, TEXT, SUBJECT, "Te kort"),
+        ("preheader", Level.WARNING, CLEAN, TEXT, SUBJECT, "lang " * 30),
+    ],
+)
+def test_personal_check_fails_a_crafted_message(
+    check: str, level: Level, html: str, text: str, subject: str, preheader: str
+) -> None:
+    """Each personal check reports the fault it is for, and only that."""
+    findings = personal_findings(html.encode(), text.encode(), subject, preheader)
+    assert [(f.check, f.level) for f in findings] == [(check, level)]
+
+
+def test_every_check_code_is_covered() -> None:
+    """The tests above exercise every check code of the contract."""
+    covered = set(CONTENT_CASES) | {"link_unresolved", "size_clip", "subject_length", "text_part", "spam_score"}
+    assert covered == set(CHECKS)
+
+
+def test_spam_levels() -> None:
+    """Scores map to levels at 2.0 and 5.0 with the rules that fired; a missing SpamAssassin says so."""
+    assert spam_findings(SpamResult(1.9, ("HTML_MESSAGE",)), available=True) == []
+    [warning] = spam_findings(SpamResult(2.5, ("FOO", "BAR")), available=True)
+    assert (warning.level, warning.detail) == (Level.WARNING, "SpamAssassin score 2.5 (rules: FOO, BAR)")
+    assert spam_findings(SpamResult(7.0, ("FOO",)), available=True)[0].level is Level.ERROR
+    assert spam_findings(None, available=False)[0].detail == "not run: SpamAssassin is not installed"
+    assert spam_findings(None, available=True, scored=False)[0].level is Level.INFO
+
+
+def _eml(body: str) -> bytes:
+    return (
+        "From: Polderlicht IT <nieuws@polderlicht-it.nl>\r\nTo: anne@example.nl\r\n"
+        "Subject: Uw back-up\r\nDate: Mon, 30 Nov 2026 09:00:00 +0100\r\n"
+        "Message-ID: <abc@polderlicht-it.nl>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: text/plain; charset="utf-8"\r\n\r\n' + body + "\r\n"
+    ).encode()
+
+
+@pytest.mark.skipif(shutil.which("spamassassin") is None, reason="SpamAssassin is not installed")
+def test_spamassassin_scores_a_spammy_message_and_caches_it() -> None:
+    """The real SpamAssassin (offline rules) flags the GTUBE test message and passes a plain one."""
+    gtube = _eml("XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X")
+    plain = _eml("Beste Anne,\r\n\r\nWanneer heeft u voor het laatst een back-up teruggezet?\r\n\r\nJan")
+    scorer: SpamScorer[str] = SpamScorer({})
+    scorer.submit("gtube", gtube)
+    scorer.submit("plain", plain)
+    results = scorer.results()
+    assert results["gtube"] is not None and results["gtube"].score >= 5.0
+    assert "GTUBE" in results["gtube"].rules
+    assert results["plain"] is not None and results["plain"].score < 2.0
+    assert spam_findings(results["gtube"], available=True)[0].level is Level.ERROR
+    # A second scorer with the cache scores nothing again.
+    again: SpamScorer[str] = SpamScorer(scorer.new)
+    again.submit("gtube", gtube)
+    assert again.results()["gtube"] == results["gtube"]
+    assert again.new == {}
+
+
+@pytest.mark.skipif(shutil.which("spamassassin") is None, reason="SpamAssassin is not installed")
+def test_closing_the_scorer_ends_a_spamassassin_at_work() -> None:
+    """An interrupted run does not wait for SpamAssassin: close() kills the process scoring a batch."""
+    import time
+
+    from pipeline.checks.spam import BATCH
+
+    scorer: SpamScorer[int] = SpamScorer({})
+    for number in range(BATCH):  # a full batch starts at once
+        scorer.submit(number, _eml(f"Bericht {number}"))
+    for _ in range(200):
+        if scorer._running:
+            break
+        time.sleep(0.05)
+    running = list(scorer._running)
+    assert running
+    scorer.close()
+    assert all(process.poll() is not None for process in running)
+    assert scorer.new == {}
+
+
+def test_spam_summary_shows_a_slightly_negative_total_as_zero() -> None:
+    """SpamAssassin's "-0.0" (a total of -0.001, say) is summed up as 0.0, not as a negative zero."""
+    from math import copysign
+
+    from pipeline.checks.spam import SpamResult
+    from pipeline.checks.stage import CheckResults
+
+    results = CheckResults(spam={
+        ("newsletter", "nl", ("a",)): SpamResult(-0.001, ("NO_RELAYS",)),
+        ("newsletter", "nl", ("b",)): SpamResult(2.34, ("HTML_MESSAGE",)),
+        ("alert", "nl", ("a",)): SpamResult(-0.0, ()),
+    })
+    summary = results.spam_summary()
+    assert summary["newsletter"] == {"scored": 2, "worst": 2.3, "median": 1.15}
+    assert copysign(1.0, summary["alert"]["worst"]) == 1.0
