@@ -19,23 +19,19 @@ from __future__ import annotations
 import codecs
 import csv
 import re
+import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
 
+import polars as pl
 from email_validator import EmailNotValidError, validate_email
 
-from pipeline.config import SAFE_ID
 from pipeline.errors import InputError, Problem
-from pipeline.models import Reject
 from pipeline.tables import amount_parts
-
-E = TypeVar("E", bound=Enum)
 
 MAX_CELL = 1000
 INVALID_EMAIL = "invalid e-mail address"
@@ -316,96 +312,185 @@ def _ends_in_open_quote(lines: list[str], delimiter: str) -> bool:
     return False
 
 
-# --------------------------------------------------------------------------- row reading
+# --------------------------------------------------------------------------- a file as a frame of text
+
+# Python's str.strip() set: Polars' own whitespace set lacks the separators \x1c-\x1f.
+WHITESPACE = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+_BLANK = "^[" + "".join(f"\\x{{{ord(c):X}}}" for c in WHITESPACE) + "]*$"
+LINE = "_line"  # the frame column holding each row's physical start line
 
 
-class _Row:
-    """One data row; getters record a reject on a bad cell and return None."""
+@dataclass
+class TextTable:
+    """A CSV file's rows as a frame of text: one row per non-blank row, in file order.
 
-    def __init__(self, table: CsvStream, line: int, cells: list[str], rejects: list[Reject]) -> None:
-        self.table = table
-        self.line = line
-        self.cells = cells
-        self.rejects = rejects
-        self.bad = False
+    `frame` holds the physical start line (LINE) and each column asked for, its cells
+    stripped; "" for a column the file lacks or a row too short to have it.
+    """
 
-    def raw(self, column: str) -> str:
-        index = self.table.header.get(column)
-        if index is None or index >= len(self.cells):
-            return ""
-        return self.cells[index]  # stripped by read_csv
+    file: str
+    header: dict[str, int]  # lower-cased column name → index (first one wins)
+    frame: pl.DataFrame
+    cut: tuple[int, str, str] | None = None  # (line, column, value) of a last row cut inside an open quote
 
-    def reject(self, column: str, value: str, reason: str) -> None:
-        self.rejects.append(Reject(self.table.file, self.line, column, value[:200], reason))
-        if reason != INVALID_EMAIL:
-            self.bad = True
+    @property
+    def count(self) -> int:
+        """Return the number of rows (blank ones are no rows)."""
+        return self.frame.height
 
-    def text(self, column: str, required: bool = False) -> str:
-        value = self.raw(column)
-        if len(value) > MAX_CELL:
-            self.reject(column, value, "value too long")
-            return ""
-        if required and not value:
-            self.reject(column, value, "missing required value")
-        if value.isprintable():
-            return value
-        # Control characters are never meaningful in a CRM cell and would reach e-mail headers.
-        return _CONTROL.sub(" ", value).strip()
 
-    def id(self, column: str, required: bool = True) -> str:
-        value = self.raw(column)
-        if not value:
-            if required:
-                self.reject(column, value, "missing required value")
-            return ""
-        if not SAFE_ID.fullmatch(value):
-            self.reject(column, value, "unsafe id")
-            return ""
-        return value
+def read_table(path: Path, file: str, columns: Sequence[str]) -> TextTable:
+    """Read a CSV file into a TextTable of `columns`; raise InputError as open_csv does.
 
-    def parsed(self, column: str, parse: Callable[[str], Any], required: bool = False) -> Any:
-        value = self.raw(column)
-        if not value:
-            if required:
-                self.reject(column, value, "missing required value")
+    Polars reads the file when it is well-formed: every quote opens or closes a quoted cell or
+    doubles a quote inside one, no lone CR ends a line, no row is longer than the header, and
+    the header is the first line. Then Polars and the csv module see the very same cells, and
+    each row's physical line follows from the line breaks inside its cells. Any other file is
+    read by the csv module, row by row, as before (see CsvStream).
+    """
+    try:
+        table = _read_with_polars(path, file, columns)
+    except (pl.exceptions.PolarsError, UnicodeDecodeError, OSError):
+        table = None
+    return table if table is not None else _read_with_csv(path, file, columns)
+
+
+def _read_with_csv(path: Path, file: str, columns: Sequence[str]) -> TextTable:
+    stream = open_csv(path, file)
+    indexes = [stream.header.get(name) for name in columns]
+    lines: list[int] = []
+    cells: list[list[str]] = [[] for _ in columns]
+    last: list[str] = []
+    for line, row in stream:
+        lines.append(line)
+        width = len(row)
+        for index, column in zip(indexes, cells, strict=True):
+            column.append(row[index] if index is not None and index < width else "")
+        last = row
+    cut = None
+    if stream.cut_line is not None:
+        names = {index: name for name, index in stream.header.items()}
+        cut = (stream.cut_line, names.get(len(last) - 1, ""), last[-1] if last else "")
+    frame = pl.DataFrame(
+        {LINE: lines, **dict(zip(columns, cells, strict=True))},
+        schema={LINE: pl.Int64, **dict.fromkeys(columns, pl.String)},
+    )
+    return TextTable(file, stream.header, frame, cut)
+
+
+def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTable | None:
+    """Return the file read by Polars, or None when the csv module must read it (see read_table)."""
+    data = path.read_bytes()
+    body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+    first_line = re.split(rb"[\r\n]", body, maxsplit=1)[0].decode("utf-8")
+    delimiter = sniff_delimiter(first_line)
+    if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
+        return None  # a lone CR ends a line for the csv module, not for Polars
+    separators = any(bytes([code]) in body for code in range(0x1C, 0x20))  # (bytes.find is a fast scan; re is not)
+    raw = pl.read_csv(path, has_header=False, infer_schema=False, separator=delimiter, truncate_ragged_lines=False)
+    ending = "\r\n" if body[len(first_line.encode("utf-8")) :].startswith(b"\r\n") else "\n"
+    if raw.is_empty():
+        return None
+    if _written_alike(raw, body, delimiter, ending):
+        lines = None  # the file is the CSV of its cells: its lines are the rows' and their cells' line breaks
+    elif _plain_quoting(path, delimiter):
+        lines = body.count(b"\n") + (1 if not body.endswith(b"\n") else 0)
+    else:
+        return None
+    del data, body
+    names = raw.columns
+    head = ["" if cell is None else cell.strip() for cell in raw.row(0)]
+    if not any(head):
+        return None  # blank lines before the header: the csv module counts them
+    header: dict[str, int] = {}
+    for index, name in enumerate(head):
+        header.setdefault(name.lower(), index)
+    start = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+    if lines is None:
+        broken = raw.select(pl.any_horizontal(pl.col(n).str.contains("\n", literal=True).any() for n in names)).item()
+    else:
+        broken = lines != raw.height
+    if broken:
+        # A line break inside a cell moves every later row down a line.
+        breaks = pl.sum_horizontal(pl.col(n).str.count_matches("\n", literal=True).fill_null(0) for n in names)
+        raw = raw.with_columns(breaks.alias("_breaks"))
+        if lines is not None and raw.height + int(raw.get_column("_breaks").sum()) != lines:
             return None
-        try:
-            return parse(value)
-        except CellError as error:
-            self.reject(column, value, str(error))
-            return None
-
-    def flag(self, column: str, default: bool = False) -> bool:
-        result = self.parsed(column, lambda v: parse_bool(v, default))
-        return default if result is None else bool(result)
-
-    def choice(self, column: str, kind: type[E]) -> E | None:
-        value = self.raw(column).lower()
-        if not value:
-            return None
-        try:
-            return kind(value)
-        except ValueError:
-            self.reject(column, self.raw(column), "invalid value")
-            return None
-
-    def ranged(self, column: str, low: int, high: int | None) -> int:
-        number = self.parsed(column, parse_int)
-        if number is None:
-            return 0
-        if number < low or (high is not None and number > high):
-            reason = f"number outside {low}-{high}" if high is not None else f"number below {low}"
-            self.reject(column, self.raw(column), reason)
-            return 0
-        return int(number)
+        start = start + pl.col("_breaks").cum_sum().shift(1, fill_value=0)
+    used = {header[name] for name in columns if name in header}
+    picked = {
+        name: _stripped(pl.col(names[header[name]]).fill_null(""), separators) if name in header else pl.lit("")
+        for name in columns
+    }
+    # Blank lines and rows of empty cells (Excel's ";;;;") are no rows.
+    blank = pl.all_horizontal(
+        *(pl.col(name) == "" for name in columns if name in header),
+        *(pl.col(n).is_null() | pl.col(n).str.contains(_BLANK) for i, n in enumerate(names) if i not in used),
+    )
+    frame = (
+        raw.lazy()
+        .with_columns(start.alias(LINE), *(expr.alias(name) for name, expr in picked.items()))
+        .slice(1)
+        .filter(~blank)
+        .select(LINE, *columns)
+        .collect()
+    )
+    return TextTable(file, header, frame)
 
 
-def _rows(table: CsvStream | None, rejects: list[Reject]) -> Iterable[_Row]:
-    if table is None:
-        return
-    for line, cells in table:
-        row = _Row(table, line, cells, rejects)
-        if line == table.cut_line:
-            names = {index: name for name, index in table.header.items()}
-            row.reject(names.get(len(cells) - 1, ""), cells[-1] if cells else "", CUT_OFF)
-        yield row
+_WRITTEN_AT_ONCE = 200_000  # rows written back at a time (see _written_alike)
+
+
+def _written_alike(raw: pl.DataFrame, body: bytes, delimiter: str, ending: str) -> bool:
+    """Tell whether Polars writes the cells it read back into the very bytes of the file.
+
+    Then the file is the plain CSV of those cells (each quote where the format puts it), and
+    the csv module reads the same cells from it. A file written by another CSV writer, with
+    other quoting, blank lines or short rows, is checked by _plain_quoting instead.
+    """
+    offset = 0
+    for start in range(0, raw.height, _WRITTEN_AT_ONCE):
+        part = raw.slice(start, _WRITTEN_AT_ONCE)
+        text = part.write_csv(None, include_header=False, separator=delimiter, quote_style="necessary",
+                              line_terminator=ending).encode("utf-8")
+        if body[offset : offset + len(text)] != text:
+            return start + part.height == raw.height and body[offset:] + ending.encode() == text
+        offset += len(text)
+    return offset == len(body)
+
+
+def _stripped(cell: pl.Expr, separators: bool) -> pl.Expr:
+    """Return the cell stripped as str.strip() does; Polars' own set lacks \\x1c-\\x1f, rare in a file."""
+    return cell.str.strip_chars(WHITESPACE) if separators else cell.str.strip_chars()
+
+
+def _plain_quoting(path: Path, delimiter: str) -> bool:
+    """Tell whether the csv module and Polars read the file's quotes alike.
+
+    A quote outside a quoted cell must open one at the start of a cell; inside, it must be
+    doubled or close the cell at its end. The quotes before a line tell whether it starts
+    inside a quoted cell.
+    """
+    lines = pl.read_lines(path, name="text")
+    if lines.height and lines.item(0, "text").startswith("\ufeff"):
+        lines = pl.concat([pl.DataFrame({"text": [lines.item(0, "text")[1:]]}), lines.slice(1)])
+    d = re.escape(delimiter)
+    plain, quoted, open_cell = f'[^"{d}]*', '"(?:[^"]|"")*"', '"(?:[^"]|"")*'
+    cell = f"(?:{plain}|{quoted})"
+    starts_outside = f"^(?:{cell}(?:{d}{cell})*|(?:{cell}{d})*{open_cell})$"
+    starts_inside = f'^(?:[^"]|"")*(?:"(?:{d}{cell})*|"(?:{d}{cell})*{d}{open_cell})?$'
+    text = pl.col("text")
+    counted = lines.lazy().with_columns(text.str.count_matches('"', literal=True).alias("quotes"))
+    counted = counted.with_columns(((pl.col("quotes").cum_sum() - pl.col("quotes")) % 2 == 1).alias("inside"))
+    verdict = counted.select(
+        (pl.col("quotes").sum() % 2 == 1).alias("open"),
+        (~pl.col("inside") & ~text.str.contains(starts_outside)).any().alias("outside"),
+        (pl.col("inside") & (pl.col("quotes") > 0)).any().alias("inside"),
+    ).collect()
+    open_quote, bad_outside, any_inside = verdict.row(0)
+    if open_quote or bad_outside:
+        return False
+    if any_inside:  # rare: a line that starts inside a quoted cell of a line before
+        starting_inside = counted.filter(pl.col("inside") & (pl.col("quotes") > 0))
+        return not starting_inside.select((~text.str.contains(starts_inside)).any()).collect().item()
+    return True

@@ -19,16 +19,13 @@ Reading rules (docs/reference/inputs.md):
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
 
 import polars as pl
 
@@ -42,9 +39,7 @@ from pipeline.csvinput import (
     MAX_CELL,
     CellError,
     CsvStream,
-    _amount_parts,
-    _Row,
-    _rows,
+    TextTable,
     normalise_email,
     open_csv,
     parse_amount,
@@ -53,29 +48,31 @@ from pipeline.csvinput import (
     parse_int,
     parse_tags,
     read_csv,
+    read_table,
     sniff_delimiter,
 )
 from pipeline.errors import ConfigError, InputError, Problem
 from pipeline.language import N_, Notice, notice_template
 from pipeline.models import (
-    AccountManager,
-    Channel,
     Contact,
     ContentItem,
-    Customer,
     Dataset,
-    Evaluation,
-    Interaction,
-    Level,
-    OrderStatus,
-    OurLevel,
     Product,
     Project,
     Reject,
     Settings,
-    Suppression,
 )
-from pipeline.tables import OrderColumns, RecordColumns
+from pipeline.readers import (
+    COLUMNS_READ,
+    Reading,
+    read_account_managers,
+    read_contacts,
+    read_customers,
+    read_evaluations,
+    read_interactions,
+    read_orders,
+    read_suppressions,
+)
 
 __all__ = [  # the CSV reading is in pipeline.csvinput; its names are importable from here too
     "BOOLEANS",
@@ -84,6 +81,7 @@ __all__ = [  # the CSV reading is in pipeline.csvinput; its names are importable
     "MAX_CELL",
     "CellError",
     "CsvStream",
+    "TextTable",
     "Validation",
     "check_project",
     "load_content",
@@ -97,6 +95,7 @@ __all__ = [  # the CSV reading is in pipeline.csvinput; its names are importable
     "parse_int",
     "parse_tags",
     "read_csv",
+    "read_table",
     "sniff_delimiter",
     "validate_project",
 ]
@@ -116,7 +115,6 @@ PROBLEM = N_("%(where)s: %(message)s")
 PROBLEM_IN_FIELD = N_("%(where)s: %(field)s: %(message)s")
 UNKNOWN_PRODUCT = N_("unknown product %(ids)s")
 UNKNOWN_OVERRIDES = notice_template(N_("segments.yaml: overrides name unknown customers (%(ids)s); ignored"))
-T = TypeVar("T")
 
 REQUIRED_FILES = ("account_managers.csv", "customers.csv", "contacts.csv", "orders.csv")
 COLUMNS: dict[str, tuple[tuple[str, ...], bool]] = {
@@ -155,11 +153,7 @@ def load_dataset(settings: Settings, addresses: AddressBook | None = None) -> Da
 
 
 def _load(settings: Settings, addresses: AddressBook | None = None) -> _Loaded:
-    """Read data/ with the cyclic garbage collector paused.
-
-    Loading creates millions of small lists and strings and no reference cycles; the
-    collector would rescan them over and over (about two thirds of the load time on 100,000
-    customers), so it waits until the load is done.
+    """Read data/ and content/.
 
     E-mail addresses are checked once each through `addresses` (a book of its own when
     None), and those the state remembers from earlier runs are not checked again. The load
@@ -167,28 +161,20 @@ def _load(settings: Settings, addresses: AddressBook | None = None) -> _Loaded:
     """
     addresses = addresses or AddressBook(normalise_email)
     addresses.learn(known_addresses(settings.paths.state))
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        loaded = _load_all(settings, addresses)
-    finally:
-        if was_enabled:
-            gc.enable()
-    return loaded
+    return _load_all(settings, addresses)
 
 
 def _load_all(settings: Settings, addresses: AddressBook) -> _Loaded:
     """Read every file of data/ (one reader each), then the content; collect rejects, warnings and errors."""
     tables, products, product_problems = _open_tables(settings.paths.data)
-    reading = _Reading(settings.decimal_mark, addresses)
-    account_managers = _read_account_managers(tables["account_managers.csv"], reading)
-    customers = _read_customers(tables["customers.csv"], reading, account_managers)
-    contacts = _read_contacts(tables["contacts.csv"], reading, customers)
-    orders, order_customers = _read_orders(tables["orders.csv"], reading, customers, products)
-    evaluations = _read_evaluations(tables["evaluations.csv"], reading, customers, order_customers)
-    del order_customers
-    interactions = _read_interactions(tables.get("interactions.csv"), reading, customers, contacts)
-    suppressions = _read_suppressions(tables.get("suppressions.csv"), reading)
+    reading = Reading(settings.decimal_mark, addresses)
+    account_managers = read_account_managers(_present(tables, "account_managers.csv"), reading)
+    customers = read_customers(_present(tables, "customers.csv"), reading, account_managers)
+    contacts = read_contacts(_present(tables, "contacts.csv"), reading, customers)
+    orders = read_orders(_present(tables, "orders.csv"), reading, customers, products)
+    evaluations = read_evaluations(_present(tables, "evaluations.csv"), reading, customers, orders)
+    interactions = read_interactions(tables.get("interactions.csv"), reading, customers, contacts)
+    suppressions = read_suppressions(tables.get("suppressions.csv"), reading)
 
     errors = [p for p in product_problems if not (p.line is None and p.field == "")]
     warnings = _data_warnings(orders, contacts, products)
@@ -226,9 +212,16 @@ def _load_all(settings: Settings, addresses: AddressBook) -> _Loaded:
     return _Loaded(dataset, errors, share_problems, warnings)
 
 
-def _open_tables(data_dir: Path) -> tuple[dict[str, CsvStream | None], dict[str, Product], list[Problem]]:
-    """Open every CSV file and read products.yaml; raise InputError for a missing file or column."""
-    tables: dict[str, CsvStream | None] = {}
+def _present(tables: dict[str, TextTable | None], file: str) -> TextTable:
+    table = tables[file]
+    if table is None:  # _open_tables stops the load when a required file is missing
+        raise InputError(f"{file}: required file is missing", [Problem(file, None, "", "required file is missing")])
+    return table
+
+
+def _open_tables(data_dir: Path) -> tuple[dict[str, TextTable | None], dict[str, Product], list[Problem]]:
+    """Read every CSV file and products.yaml; raise InputError for a missing file or column."""
+    tables: dict[str, TextTable | None] = {}
     fatal: list[Problem] = []
     for file, (required, file_required) in COLUMNS.items():
         path = data_dir / file
@@ -238,7 +231,7 @@ def _open_tables(data_dir: Path) -> tuple[dict[str, CsvStream | None], dict[str,
             tables[file] = None
             continue
         try:
-            table = open_csv(path, file)
+            table = read_table(path, file, COLUMNS_READ[file])
         except InputError as error:
             fatal.extend(error.problems)
             continue
@@ -248,274 +241,11 @@ def _open_tables(data_dir: Path) -> tuple[dict[str, CsvStream | None], dict[str,
     products, product_problems = _products(data_dir / "products.yaml")
     fatal.extend(p for p in product_problems if p.line is None and p.field == "")
     if fatal:
-        for stream in tables.values():
-            if stream is not None:
-                stream.close()
         files = sorted({p.file for p in fatal})
         columns = [f"{p.file}: {p.field}" for p in fatal if p.field]
         what = f"missing column {', '.join(columns)}" if columns else f"cannot load {', '.join(files)}"
         raise InputError(what, fatal)
     return tables, products, product_problems
-
-
-class _Reading:
-    """What the readers of one load share: the rejects, the bad rows per file, and the values read once."""
-
-    def __init__(self, decimal_mark: str, addresses: AddressBook) -> None:
-        self.rejects: list[Reject] = []
-        self.bad_rows: Counter[str] = Counter()
-        self.mark = decimal_mark
-        self._addresses = addresses
-        self._dates: dict[str, date] = {}
-        self._scores: dict[str, Decimal] = {}
-        self._repeated: dict[Any, Any] = {}
-
-    def rows(self, table: CsvStream | None) -> Iterable[_Row]:
-        """Yield the rows of a file (none when it is absent)."""
-        return _rows(table, self.rejects)
-
-    def bad(self, row: _Row) -> bool:
-        """Tell whether `row` is rejected, counting it for its file when it is."""
-        if row.bad:
-            self.bad_rows[row.table.file] += 1
-        return row.bad
-
-    def email_of(self, text: str) -> str:
-        """Return the normalised address, checked once per distinct address (see AddressBook)."""
-        normalised = self._addresses.normalised(text)
-        if normalised is None:
-            raise CellError(INVALID_EMAIL)
-        return normalised
-
-    def day(self, text: str) -> date:
-        """Parse a date once per distinct text: a big export repeats the same few thousand days."""
-        found = self._dates.get(text)
-        if found is None:
-            found = self._dates[text] = parse_date(text)
-        return found
-
-    def score(self, text: str) -> Decimal:
-        """Parse a score once per distinct text: there are a hundred (1-10, one decimal).
-
-        By the text, not by `once`: 8 and 8.0 are equal Decimals that print differently.
-        """
-        found = self._scores.get(text)
-        if found is None:
-            found = self._scores[text] = parse_amount(text, self.mark)
-        return found
-
-    def amount(self, text: str) -> tuple[int, int]:
-        """Return an amount as the orders table keeps it."""
-        return _amount_parts(text, self.mark)
-
-    def once(self, value: T) -> T:
-        """Return the equal value read before: an export repeats the same few thousand order
-        descriptions, job titles, first and last names, interest lists, languages and account
-        manager ids (a tenth of the loaded orders' memory; a fifth of the contacts')."""
-        return self._repeated.setdefault(value, value)  # type: ignore[no-any-return]
-
-
-def _read_account_managers(table: CsvStream | None, reading: _Reading) -> dict[str, AccountManager]:
-    account_managers: dict[str, AccountManager] = {}
-    for row in reading.rows(table):
-        am_id = row.id("account_manager_id")
-        name = row.text("name", required=True)
-        email = row.parsed("email", reading.email_of, required=True)
-        if not row.bad and am_id in account_managers:
-            row.reject("account_manager_id", am_id, "duplicate id")
-        if email is None:
-            row.bad = True
-        if reading.bad(row):
-            continue
-        account_managers[am_id] = AccountManager(am_id, name, email, row.text("phone"))
-    return account_managers
-
-
-def _read_customers(
-    table: CsvStream | None, reading: _Reading, account_managers: dict[str, AccountManager]
-) -> dict[str, Customer]:
-    once = reading.once
-    customers: dict[str, Customer] = {}
-    for row in reading.rows(table):
-        customer_id = row.id("customer_id")
-        name = row.text("name", required=True)
-        am_id = row.id("account_manager_id")
-        language = once(row.raw("language").lower() or "nl")
-        if language not in ("nl", "en"):
-            row.reject("language", row.raw("language"), "invalid value")
-        customer = Customer(
-            customer_id=customer_id,
-            name=name,
-            account_manager_id=once(am_id),  # one string per manager, not per customer
-            sector=once(row.text("sector")),
-            language=language,
-            customer_since=row.parsed("customer_since", parse_date),
-            reference_customer=row.flag("reference_customer"),
-            referrals=row.ranged("referrals", 0, None),
-            knowledge_partner=row.flag("knowledge_partner"),
-            strategic_fit=row.ranged("strategic_fit", 0, 5),
-        )
-        if not row.bad and customer_id in customers:
-            row.reject("customer_id", customer_id, "duplicate id")
-        elif not row.bad and am_id not in account_managers:
-            row.reject("account_manager_id", am_id, "unknown account_manager_id")
-        if reading.bad(row):
-            continue
-        customers[customer_id] = customer
-    return customers
-
-
-def _read_contacts(table: CsvStream | None, reading: _Reading, customers: dict[str, Customer]) -> dict[str, Contact]:
-    once = reading.once
-    contacts: dict[str, Contact] = {}
-    for row in reading.rows(table):
-        contact_id = row.id("contact_id")
-        customer_id = row.id("customer_id")
-        first_name = once(row.text("first_name", required=True))
-        # Emptiness is judged on the raw cell: a cell of only control characters is no address.
-        email, valid = row.text("email"), False
-        if row.raw("email"):
-            checked = row.parsed("email", reading.email_of)
-            if checked is not None:
-                email, valid = checked, True
-        contact_language = once(row.raw("language").lower()) or None
-        if contact_language is not None and contact_language not in ("nl", "en"):
-            row.reject("language", row.raw("language"), "invalid value")
-        contact = Contact(
-            contact_id=contact_id,
-            # one string per customer, not per row
-            customer_id=customers[customer_id].customer_id if customer_id in customers else customer_id,
-            first_name=first_name,
-            last_name=once(row.text("last_name")),
-            email=email,
-            email_valid=valid,
-            phone=row.text("phone"),
-            job_title=once(row.text("job_title")),
-            level=row.choice("level", Level) or Level.OPERATIONAL,
-            language=contact_language,
-            newsletter_opt_in=row.flag("newsletter_opt_in"),
-            do_not_call=row.flag("do_not_call"),
-            interests=once(row.parsed("interests", parse_tags) or ()),
-        )
-        if not row.bad and contact_id in contacts:
-            row.reject("contact_id", contact_id, "duplicate id")
-        elif not row.bad and customer_id not in customers:
-            row.reject("customer_id", customer_id, "unknown customer_id")
-        if reading.bad(row):
-            continue
-        contacts[contact_id] = contact
-    return contacts
-
-
-def _read_orders(
-    table: CsvStream | None, reading: _Reading, customers: dict[str, Customer], products: dict[str, Product]
-) -> tuple[pl.DataFrame, dict[str, str]]:
-    """Return the orders' frame, and whose order each order_id is (for checking the evaluations)."""
-    orders = OrderColumns()
-    order_customers: dict[str, str] = {}
-    for row in reading.rows(table):
-        order_id = row.id("order_id")
-        customer_id = row.id("customer_id")
-        order_date = row.parsed("order_date", reading.day, required=True)
-        end_date = row.parsed("end_date", reading.day)
-        revenue = row.parsed("revenue", reading.amount, required=True)
-        cost = row.parsed("cost", reading.amount)
-        product_id = row.id("product_id", required=False)
-        status = row.choice("status", OrderStatus)
-        if not row.bad and end_date is not None and end_date < order_date:
-            row.reject("end_date", row.raw("end_date"), "end date before order date")
-        if not row.bad and order_id in order_customers:
-            row.reject("order_id", order_id, "duplicate id")
-        elif not row.bad and customer_id not in customers:
-            row.reject("customer_id", customer_id, "unknown customer_id")
-        if reading.bad(row):
-            continue
-        order_customers[order_id] = customers[customer_id].customer_id
-        orders.add(
-            order_id=order_id,
-            customer_id=customers[customer_id].customer_id,  # one string per customer, not per row
-            order_date=order_date,
-            revenue=revenue,
-            product_id=products[product_id].id if product_id in products else product_id,
-            description=reading.once(row.text("description")),
-            end_date=end_date,
-            cost=cost if cost is not None else (0, 0),
-            status=status,
-        )
-    return orders.frame(), order_customers
-
-
-def _read_evaluations(
-    table: CsvStream | None, reading: _Reading, customers: dict[str, Customer], order_customers: dict[str, str]
-) -> pl.DataFrame:
-    evaluations = RecordColumns(Evaluation)
-    for row in reading.rows(table):
-        customer_id = row.id("customer_id")
-        order_id = row.id("order_id", required=False)
-        when = row.parsed("date", reading.day, required=True)
-        score = row.parsed("score", reading.score, required=True)
-        if score is not None and not 1 <= score <= 10:
-            row.reject("score", row.raw("score"), "score outside 1-10")
-        order_of = order_customers.get(order_id) if order_id else None
-        if not row.bad and customer_id not in customers:
-            row.reject("customer_id", customer_id, "unknown customer_id")
-        elif not row.bad and order_id and order_of is None:
-            row.reject("order_id", order_id, "unknown order_id")
-        elif not row.bad and order_of is not None and order_of != customer_id:
-            row.reject("order_id", order_id, "order of another customer")
-        if reading.bad(row):
-            continue
-        evaluations.add(customers[customer_id].customer_id, when, score, order_id, row.text("comment"))
-    return evaluations.frame()
-
-
-def _read_interactions(
-    table: CsvStream | None, reading: _Reading, customers: dict[str, Customer], contacts: dict[str, Contact]
-) -> pl.DataFrame:
-    interactions = RecordColumns(Interaction)
-    for row in reading.rows(table):
-        customer_id = row.id("customer_id")
-        contact_id = row.id("contact_id", required=False)
-        when = row.parsed("date", reading.day, required=True)
-        channel = row.choice("channel", Channel)
-        our_level = row.choice("our_level", OurLevel)
-        their_level = row.choice("their_level", Level)
-        if not row.bad and customer_id not in customers:
-            row.reject("customer_id", customer_id, "unknown customer_id")
-        elif not row.bad and contact_id and contact_id not in contacts:
-            row.reject("contact_id", contact_id, "unknown contact_id")
-        elif not row.bad and contact_id and contacts[contact_id].customer_id != customer_id:
-            row.reject("contact_id", contact_id, "contact of another customer")
-        if reading.bad(row):
-            continue
-        interactions.add(
-            customers[customer_id].customer_id,
-            when,
-            contacts[contact_id].contact_id if contact_id else "",  # the contact's own string
-            channel,
-            our_level,
-            their_level,
-            row.text("note"),
-        )
-    return interactions.frame()
-
-
-def _read_suppressions(table: CsvStream | None, reading: _Reading) -> dict[str, Suppression]:
-    suppressions: dict[str, Suppression] = {}
-    for row in reading.rows(table):
-        raw_email = row.text("email", required=True)
-        address = raw_email.lower()
-        if raw_email:
-            try:
-                address = reading.email_of(raw_email)
-            except CellError:
-                # Still honoured: suppressing a malformed address costs nothing and is safe.
-                row.reject("email", raw_email, INVALID_EMAIL)
-        when = row.parsed("date", parse_date)
-        if reading.bad(row):
-            continue
-        suppressions.setdefault(address, Suppression(address, row.text("reason"), when))
-    return suppressions
 
 
 def _data_warnings(orders: pl.DataFrame, contacts: dict[str, Contact], products: dict[str, Product]) -> list[str]:
@@ -533,14 +263,14 @@ def _data_warnings(orders: pl.DataFrame, contacts: dict[str, Contact], products:
     return warnings
 
 def _share_problems(
-    tables: dict[str, CsvStream | None], bad_rows: Counter[str], max_share: Decimal
+    tables: dict[str, TextTable | None], bad_rows: dict[str, int], max_share: Decimal
 ) -> list[Problem]:
     """Return a problem per file with more than `max_share` of its rows rejected."""
     problems: list[Problem] = []
     for file, read in tables.items():
         if read is None or not read.count:
             continue
-        share = Decimal(bad_rows[file]) / Decimal(read.count)
+        share = Decimal(bad_rows.get(file, 0)) / Decimal(read.count)
         if share > max_share:
             problems.append(
                 Problem(

@@ -710,8 +710,9 @@ class State:
 
     def address_checks(self, validator: str) -> dict[str, str | None]:
         """Return the addresses checked by this `validator` version: as given -> normalised (None: invalid)."""
-        rows = self._read("SELECT address, normalised FROM address_checks WHERE validator = ?", (validator,))
-        return {r["address"]: r["normalised"] for r in rows}
+        with self._mapped():  # plain tuples: a big export has hundreds of thousands of addresses
+            sql = "SELECT address, normalised FROM address_checks WHERE validator = ?"
+            return dict(self._conn.execute(sql, (validator,)).fetchall())
 
     def remember_address_checks(self, validator: str, checks: Mapping[str, str | None]) -> None:
         """Record checked addresses; the checks of any other validator version are forgotten."""
