@@ -64,8 +64,8 @@ class RowChecks:
 
     def reject(
         self, column: str, condition: pl.Expr, reason: str, value: pl.Expr | None = None, *, counts: bool = True
-    ) -> None:
-        """Reject `column` of the rows where `condition` holds, showing `value` (else the cell)."""
+    ) -> pl.Expr:
+        """Reject `column` of the rows where `condition` holds, showing `value` (else the cell); return the check."""
         name = f"_check{len(self._checks)}"
         added = [condition.fill_null(False).alias(name)]
         shown = column
@@ -74,6 +74,7 @@ class RowChecks:
             added.append((pl.lit("") if value is None else value).alias(shown))
         self.frame = self.frame.with_columns(added)
         self._checks.append(_Check(name, column, reason, shown, counts))
+        return pl.col(name)
 
     def ok(self) -> pl.Expr:
         """Return whether a row has no reject that makes it bad, so far."""
@@ -89,8 +90,7 @@ class RowChecks:
         cell = pl.col(column)
         if required:
             self.reject(column, cell == "", MISSING)
-        unsafe = (cell != "") & ~cell.str.contains(_SAFE_ID)
-        self.reject(column, unsafe, "unsafe id")
+        unsafe = self.reject(column, (cell != "") & ~cell.str.contains(_SAFE_ID), "unsafe id")
         return pl.when(unsafe).then(pl.lit("")).otherwise(cell)
 
     def text(self, column: str, required: bool = False, counts: bool = True, only: pl.Expr | None = None) -> pl.Expr:
@@ -105,7 +105,7 @@ class RowChecks:
         # Most files have neither: then neither costs a pass over the rows building values.
         any_long, any_control = self.frame.select(long.any().alias("long"), cell.str.contains(_CONTROL).any()).row(0)
         if any_long:
-            self.reject(column, long, "value too long", counts=counts)
+            long = self.reject(column, long, "value too long", counts=counts)
         if required:
             self.reject(column, (~long if any_long else pl.lit(True)) & (cell == ""), MISSING)
         value = cell
