@@ -6,8 +6,8 @@ In one run, on the same files: `polars.read_csv` of every CSV in data/ with ever
 text and no checks at all (the floor), then Windstil's load of the project (every check,
 the rejects, the typed values) with an empty address cache (cold: every distinct e-mail
 address is validated) and with the cache the first load left in the state (warm, as in a
-monthly run). Best of --repeat for the floor and the warm load. The last line is
-`load_vs_raw_read`: the warm load ÷ the raw read.
+monthly run). Best of --repeat for the floor and the warm load; the peak RSS of this process
+and the load average follow. The last line is `load_vs_raw_read`: the warm load ÷ the raw read.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -75,6 +76,7 @@ def main() -> None:
     print(f"raw_read_s: {raw_s:.3f}")
     print(f"load_cold_cache_s: {cold_s:.3f}")
     print(f"load_warm_cache_s: {warm_s:.3f}")
+    print(f"peak_rss_mb: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")  # of the loads, all told
     print(f"load_average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"load_vs_raw_read: {warm_s / raw_s:.2f}")
 
