@@ -14,7 +14,7 @@ a new version (of email-validator or of our own rules) forgets every earlier out
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 
@@ -54,6 +54,16 @@ class AddressBook:
             outcome = None
         self._known[key] = self.new[key] = outcome
         return outcome
+
+
+    def outcomes(self, texts: Iterable[str]) -> dict[str, str | None]:
+        """Return normalised() of each text, looking the known ones up without a call per address."""
+        known = self._known
+        found: dict[str, str | None] = {}
+        for text in texts:
+            key = text.strip()
+            found[text] = known[key] if key in known else self.normalised(text)
+        return found
 
 
 def known_addresses(state_path: Path) -> dict[str, str | None]:

@@ -18,7 +18,6 @@ import polars as pl
 from pipeline.addresses import AddressBook
 from pipeline.csvinput import (
     INVALID_EMAIL,
-    CellError,
     TextTable,
     parse_amount,
     parse_bool,
@@ -70,12 +69,9 @@ class Reading:
     rejects: list[Reject] = field(default_factory=list)
     bad_rows: dict[str, int] = field(default_factory=dict)
 
-    def email(self, text: str) -> str:
-        """Return the normalised address, checked once per distinct address (see AddressBook)."""
-        normalised = self.addresses.normalised(text)
-        if normalised is None:
-            raise CellError(INVALID_EMAIL)
-        return normalised
+    def emails(self, texts: list[str]) -> dict[str, str | None]:
+        """Return each text's normalised address (None: invalid), each checked once (see AddressBook)."""
+        return self.addresses.outcomes(texts)
 
     def done(self, checks: RowChecks, taken: pl.Expr) -> None:
         """Keep a file's rejects and the number of its rows not taken."""
@@ -92,7 +88,7 @@ def read_account_managers(table: TextTable, reading: Reading) -> dict[str, Accou
     checks = RowChecks(table)
     am_id = checks.id("account_manager_id")
     name = checks.text("name", required=True)
-    emails = checks.parsed("email", reading.email, required=True, counts=False)
+    emails = checks.looked_up("email", reading.emails, INVALID_EMAIL, required=True, counts=False)
     valid = pl.col("email").is_in(list(emails))
     duplicate = checks.duplicate("account_manager_id", checks.ok() & valid)
     checks.reject("account_manager_id", duplicate, "duplicate id")
@@ -146,7 +142,7 @@ def read_contacts(table: TextTable, reading: Reading, customers: dict[str, Custo
     customer_id = checks.id("customer_id")
     first_name = checks.text("first_name", required=True)
     email_text = checks.text("email")
-    emails = checks.parsed("email", reading.email, counts=False)
+    emails = checks.looked_up("email", reading.emails, INVALID_EMAIL, counts=False)
     checks.reject("language", ~pl.col("language").str.to_lowercase().is_in(["", "nl", "en"]), "invalid value")
     last_name = checks.text("last_name")
     phone = checks.text("phone")
@@ -290,11 +286,12 @@ def read_suppressions(table: TextTable | None, reading: Reading) -> dict[str, Su
     checks = RowChecks(table)
     raw_email = checks.text("email", required=True)
     checks.add(_email=raw_email)
-    emails, failures = checks.distinct("_email", reading.email)
-    invalid = [text for texts in failures.values() for text in texts]
+    found = reading.emails([t for t in checks.frame.get_column("_email").unique().to_list() if t])
+    invalid = [text for text, address in found.items() if address is None]
     # Still honoured: suppressing a malformed address costs nothing and is safe.
     checks.reject("email", (pl.col("_email") != "") & pl.col("_email").is_in(invalid), INVALID_EMAIL,
                   pl.col("_email"), counts=False)
+    emails = {text: address for text, address in found.items() if address is not None}
     days = checks.parsed("date", parse_date)
     taken = checks.ok()
     checks.add(_taken=taken)

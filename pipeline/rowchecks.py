@@ -130,6 +130,27 @@ class RowChecks:
             self.reject(column, (cell != "") & cell.is_in(texts), reason, counts=counts)
         return values
 
+    def looked_up(
+        self,
+        column: str,
+        outcomes: Callable[[list[str]], dict[str, Any]],
+        reason: str,
+        required: bool = False,
+        counts: bool = True,
+    ) -> dict[str, Any]:
+        """Check a cell by `outcomes` of all distinct non-empty texts at once (None: refused for `reason`).
+
+        As parsed(), for a check that answers many texts faster than one by one (see AddressBook).
+        """
+        cell = pl.col(column)
+        if required:
+            self.reject(column, cell == "", MISSING)
+        texts = [text for text in self.frame.get_column(column).unique().to_list() if text]
+        found = outcomes(texts)
+        refused = [text for text, value in found.items() if value is None]
+        self.reject(column, (cell != "") & cell.is_in(refused), reason, counts=counts)
+        return {text: value for text, value in found.items() if value is not None}
+
     def distinct(self, column: str, parse: Callable[[str], Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
         """Return `parse` of each distinct non-empty text of `column`: the values, and the texts refused by reason."""
         values: dict[str, Any] = {}
