@@ -66,6 +66,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+import polars as pl
+
 from pipeline.feedback import FeedbackEvent, FeedbackKind
 from pipeline.language import DEFAULT_LANGUAGE, N_, PageLanguage, page_language
 from pipeline.models import (
@@ -84,8 +86,10 @@ from pipeline.models import (
     Segmentation,
     SegmentsConfig,
     Selection,
+    Treatment,
 )
 from pipeline.segment import months_before
+from pipeline.tables import bought_products, records, revenue_in_window
 
 log = logging.getLogger(__name__)
 
@@ -231,20 +235,19 @@ def _group(
         chosen[selection.customer_id].append(selection)
     seen: set[Interaction] = set()
     talks: dict[str, list[Interaction]] = defaultdict(list)
-    for interaction in [*data.interactions, *interactions]:
+    for interaction in [*records(Interaction, data.interactions), *interactions]:
         if interaction.date <= as_of and interaction not in seen:
             seen.add(interaction)
             talks[interaction.customer_id].append(interaction)
     # What the orders tell, from their columns: an Order of every order at once would be the
     # largest thing this process holds, and making them one customer at a time costs seconds.
-    bought = data.orders.bought_products()
+    bought = bought_products(data.orders)
     start = months_before(as_of, config.window_months)
-    revenue = data.orders.revenue_in_window(start, as_of)
-    previous_revenue = data.orders.revenue_in_window(months_before(as_of, 2 * config.window_months), start)
+    revenue = revenue_in_window(data.orders, start, as_of)
+    previous_revenue = revenue_in_window(data.orders, months_before(as_of, 2 * config.window_months), start)
     evaluations: dict[str, list[Evaluation]] = defaultdict(list)
-    for evaluation in data.evaluations:
-        if evaluation.date <= as_of:
-            evaluations[evaluation.customer_id].append(evaluation)
+    for evaluation in records(Evaluation, data.evaluations.filter(pl.col("date") <= as_of)):
+        evaluations[evaluation.customer_id].append(evaluation)
     return {
         customer_id: _Customer(
             contacts=tuple(contacts[customer_id]),
@@ -329,86 +332,10 @@ def _findings(
             _Finding(CallReason.QUIET_FOLLOWUP, as_of + timedelta(days=treatment.call_within_days), (point,))
         )
 
-    # contact_overdue
-    overdue_rules: list[ScheduleRule] = []
-    for rule in treatment.contact_schedule if treatment else ():
-        last = _last_of_pair(rule, facts.interactions, data)
-        if last is not None and (as_of - last).days < rule.every_days:
-            continue
-        overdue_rules.append(rule)
-        pair = words(
-            N_("%(ours)s ↔ %(theirs)s (every %(days)s days)"),
-            ours=words.gettext(OUR_LEVEL_LABELS[rule.ours]),
-            theirs=words.gettext(LEVEL_LABELS[rule.theirs]),
-            days=rule.every_days,
-        )
-        if last:
-            when = words(
-                N_("last %(day)s, %(days)s days ago"), day=words.short_date(last), days=(as_of - last).days
-            )
-        else:
-            when = words(N_("no contact recorded yet"))
-        if rule.ours is OurLevel.MANAGEMENT:
-            point = words(
-                N_("Contact schedule %(pair)s: %(when)s — plan a conversation with our management"),
-                pair=pair,
-                when=when,
-            )
-        else:
-            point = words(N_("Contact schedule %(pair)s: %(when)s"), pair=pair, when=when)
-        findings.append(_Finding(CallReason.CONTACT_OVERDUE, due(CallReason.CONTACT_OVERDUE), (point,)))
-
-    # cross_sell / up_sell: named whenever the catalogue has them, a reason when this run scored them
-    scored = _scored_products(data, facts.selections)
-    for reason, label in ((CallReason.CROSS_SELL, "Cross-sell"), (CallReason.UP_SELL, "Up-sell")):
-        suggestions = _opportunities(data, facts.bought, reason)
-        if not suggestions:
-            continue
-        hits = [(new, had) for new, had in suggestions if new in scored[reason]]
-        rest = [(new, had) for new, had in suggestions if new not in scored[reason]]
-        if hits:
-            found = _suggestions(data, hits, words)
-            if rest:
-                text = words(
-                    N_("%(kind)s: %(products)s — came up in this month's newsletter; also %(more)s"),
-                    kind=label, products=found, more=_suggestions(data, rest, words, limit=2),
-                )
-            else:
-                text = words(
-                    N_("%(kind)s: %(products)s — came up in this month's newsletter"), kind=label, products=found
-                )
-            findings.append(_Finding(reason, due(reason), (text,)))
-        else:
-            text = words(N_("%(kind)s opportunity: %(products)s"), kind=label, products=_suggestions(data, rest, words))
-            findings.append(_Finding(reason, due(reason), (text,), counts=False))
-
-    # replied / clicked: the contact is reading now
-    if facts.replies:
-        points = tuple(
-            words(
-                N_("%(name)s replied on %(day)s: %(subject)s"),
-                name=_contact_name(data, e.contact_id),
-                day=words.short_date(e.at.date()),
-                subject=f"‘{e.detail}’",
-            )
-            for e in facts.replies[-_MAX_SUGGESTIONS:]
-        )
-        findings.append(_Finding(CallReason.REPLIED, due(CallReason.REPLIED), points))
-    if facts.clicks:
-        clicked_on: dict[tuple[str, str], date] = {}
-        for event in facts.clicks:
-            clicked_on[(event.contact_id, event.item_id)] = event.at.date()
-        shown = sorted(clicked_on.items(), key=lambda pair: pair[1], reverse=True)[:_MAX_SUGGESTIONS]
-        points = tuple(
-            words(
-                N_("%(name)s clicked on %(day)s on %(title)s"),
-                name=_contact_name(data, contact_id),
-                day=words.short_date(day),
-                title=f"‘{_title(data, item_id)}’",
-            )
-            for (contact_id, item_id), day in shown
-        )
-        findings.append(_Finding(CallReason.CLICKED, due(CallReason.CLICKED), points))
+    overdue_rules = _overdue_rules(data, facts, treatment, as_of)
+    findings += [_overdue_finding(rule, facts, data, as_of, words) for rule in overdue_rules]
+    findings += _sales_findings(data, facts, as_of, words)
+    findings += _reading_findings(data, facts, as_of, words)
 
     # revenue_decline
     current, previous = facts.revenue, facts.previous_revenue
@@ -441,6 +368,99 @@ def _findings(
             )
         )
     return findings, overdue_rules
+
+
+def _overdue_rules(data: Dataset, facts: _Customer, treatment: Treatment | None, as_of: date) -> list[ScheduleRule]:
+    """Return the contact_schedule pairs whose last interaction is too long ago (or missing)."""
+    overdue: list[ScheduleRule] = []
+    for rule in treatment.contact_schedule if treatment else ():
+        last = _last_of_pair(rule, facts.interactions, data)
+        if last is None or (as_of - last).days >= rule.every_days:
+            overdue.append(rule)
+    return overdue
+
+
+def _overdue_finding(rule: ScheduleRule, facts: _Customer, data: Dataset, as_of: date, words: PageLanguage) -> _Finding:
+    """Return the contact_overdue finding of one overdue pair."""
+    last = _last_of_pair(rule, facts.interactions, data)
+    pair = words(
+        N_("%(ours)s ↔ %(theirs)s (every %(days)s days)"),
+        ours=words.gettext(OUR_LEVEL_LABELS[rule.ours]),
+        theirs=words.gettext(LEVEL_LABELS[rule.theirs]),
+        days=rule.every_days,
+    )
+    if last:
+        when = words(N_("last %(day)s, %(days)s days ago"), day=words.short_date(last), days=(as_of - last).days)
+    else:
+        when = words(N_("no contact recorded yet"))
+    if rule.ours is OurLevel.MANAGEMENT:
+        point = words(
+            N_("Contact schedule %(pair)s: %(when)s — plan a conversation with our management"), pair=pair, when=when
+        )
+    else:
+        point = words(N_("Contact schedule %(pair)s: %(when)s"), pair=pair, when=when)
+    return _Finding(CallReason.CONTACT_OVERDUE, as_of + timedelta(days=DUE_DAYS[CallReason.CONTACT_OVERDUE]), (point,))
+
+
+def _sales_findings(data: Dataset, facts: _Customer, as_of: date, words: PageLanguage) -> list[_Finding]:
+    """Return cross_sell / up_sell: named whenever the catalogue has them, a reason when this run scored them."""
+    findings: list[_Finding] = []
+    scored = _scored_products(data, facts.selections)
+    for reason, label in ((CallReason.CROSS_SELL, "Cross-sell"), (CallReason.UP_SELL, "Up-sell")):
+        suggestions = _opportunities(data, facts.bought, reason)
+        if not suggestions:
+            continue
+        due = as_of + timedelta(days=DUE_DAYS[reason])
+        hits = [(new, had) for new, had in suggestions if new in scored[reason]]
+        rest = [(new, had) for new, had in suggestions if new not in scored[reason]]
+        if hits:
+            found = _suggestions(data, hits, words)
+            if rest:
+                text = words(
+                    N_("%(kind)s: %(products)s — came up in this month's newsletter; also %(more)s"),
+                    kind=label, products=found, more=_suggestions(data, rest, words, limit=2),
+                )
+            else:
+                text = words(
+                    N_("%(kind)s: %(products)s — came up in this month's newsletter"), kind=label, products=found
+                )
+            findings.append(_Finding(reason, due, (text,)))
+        else:
+            text = words(N_("%(kind)s opportunity: %(products)s"), kind=label, products=_suggestions(data, rest, words))
+            findings.append(_Finding(reason, due, (text,), counts=False))
+    return findings
+
+
+def _reading_findings(data: Dataset, facts: _Customer, as_of: date, words: PageLanguage) -> list[_Finding]:
+    """Return replied / clicked: the contact is reading now."""
+    findings: list[_Finding] = []
+    if facts.replies:
+        points = tuple(
+            words(
+                N_("%(name)s replied on %(day)s: %(subject)s"),
+                name=_contact_name(data, e.contact_id),
+                day=words.short_date(e.at.date()),
+                subject=f"‘{e.detail}’",
+            )
+            for e in facts.replies[-_MAX_SUGGESTIONS:]
+        )
+        findings.append(_Finding(CallReason.REPLIED, as_of + timedelta(days=DUE_DAYS[CallReason.REPLIED]), points))
+    if facts.clicks:
+        clicked_on: dict[tuple[str, str], date] = {}
+        for event in facts.clicks:
+            clicked_on[(event.contact_id, event.item_id)] = event.at.date()
+        shown = sorted(clicked_on.items(), key=lambda pair: pair[1], reverse=True)[:_MAX_SUGGESTIONS]
+        points = tuple(
+            words(
+                N_("%(name)s clicked on %(day)s on %(title)s"),
+                name=_contact_name(data, contact_id),
+                day=words.short_date(day),
+                title=f"‘{_title(data, item_id)}’",
+            )
+            for (contact_id, item_id), day in shown
+        )
+        findings.append(_Finding(CallReason.CLICKED, as_of + timedelta(days=DUE_DAYS[CallReason.CLICKED]), points))
+    return findings
 
 
 def _last_of_pair(rule: ScheduleRule, interactions: Iterable[Interaction], data: Dataset) -> date | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -115,39 +116,48 @@ def load_content(content_dir: Path, root: Path) -> tuple[dict[str, ContentItem],
     return dict(sorted(items.items())), problems
 
 
+def _front_matter(path: Path, display: str) -> Problem | tuple[str, int, dict[Any, Any], dict[str, int]]:
+    """Return an item file's text, where its body starts, its front matter and each field's line; or what is wrong."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        return Problem(display, None, "", Notice(N_("not UTF-8 text")))
+    match = _FRONT_MATTER.match(text)
+    if match is None:
+        return Problem(display, 1, "", Notice(N_("no front matter (the file must start with ---)")))
+    try:
+        node = yaml.compose(match.group(1), Loader=yaml.SafeLoader)
+        if node is not None and expanded_size(node) > MAX_FRONT_MATTER_VALUES:
+            # Aliases of aliases ("billion laughs") would take minutes to print or check.
+            too_large = Notice(N_("front matter too large once its aliases (*name) are expanded"))
+            return Problem(display, 1, "", too_large)
+        meta = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        invalid = Notice(N_("front matter is not valid YAML: %(error)s"), error=str(error))
+        return Problem(display, line, "", invalid)
+    except RecursionError:  # PyYAML composes recursively: [[[[…]]]] thousands deep
+        return Problem(display, 1, "", Notice(N_("front matter nested too deeply to read")))
+    if not isinstance(meta, dict):
+        return Problem(display, 1, "", Notice(N_("front matter must be a mapping of fields")))
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            lines[str(key_node.value)] = key_node.start_mark.line + 2  # +1 for the --- line
+    return text, match.end(), meta, lines
+
+
 def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | None, list[Problem]]:
     problems: list[Problem] = []
     item_id = relative.with_suffix("").as_posix()
     if not all(SAFE_ID.fullmatch(part) for part in item_id.split("/")):
         unsafe = Notice(N_("unsafe file name (letters, digits, . _ - only; max 64)"))
         problems.append(Problem(display, None, "id", unsafe))
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        return None, [Problem(display, None, "", Notice(N_("not UTF-8 text")))]
-    match = _FRONT_MATTER.match(text)
-    if match is None:
-        return None, [Problem(display, 1, "", Notice(N_("no front matter (the file must start with ---)")))]
-    try:
-        node = yaml.compose(match.group(1), Loader=yaml.SafeLoader)
-        if node is not None and expanded_size(node) > MAX_FRONT_MATTER_VALUES:
-            # Aliases of aliases ("billion laughs") would take minutes to print or check.
-            too_large = Notice(N_("front matter too large once its aliases (*name) are expanded"))
-            return None, [Problem(display, 1, "", too_large)]
-        meta = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        invalid = Notice(N_("front matter is not valid YAML: %(error)s"), error=str(error))
-        return None, [Problem(display, line, "", invalid)]
-    except RecursionError:  # PyYAML composes recursively: [[[[…]]]] thousands deep
-        return None, [Problem(display, 1, "", Notice(N_("front matter nested too deeply to read")))]
-    if not isinstance(meta, dict):
-        return None, [Problem(display, 1, "", Notice(N_("front matter must be a mapping of fields")))]
-    lines: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, _ in node.value:
-            lines[str(key_node.value)] = key_node.start_mark.line + 2  # +1 for the --- line
+    read = _front_matter(path, display)
+    if isinstance(read, Problem):
+        return None, [read]
+    text, body_start, meta, lines = read
 
     def problem(name: str, message: str) -> None:
         problems.append(Problem(display, lines.get(name), name, message))
@@ -184,19 +194,8 @@ def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | 
     url = str(meta.get("url") or "").strip()
     if url and not _URL.fullmatch(url):
         problem("url", Notice(N_("must be an http:// or https:// URL")))
-    tags = tuple(dict.fromkeys(t.lower() for t in _list(meta.get("tags"), "tags", problem)))
-    products = _list(meta.get("products"), "products", problem)
-    for product in products:
-        if not SAFE_ID.fullmatch(product):
-            problem("products", Notice(N_("not a valid product id: %(id)s"), id=repr(product)))
-    sectors = _list(meta.get("sectors"), "sectors", problem)
-    segments: list[Segment] = []
-    for value in _list(meta.get("segments"), "segments", problem):
-        try:
-            segments.append(Segment(value.upper()))
-        except ValueError:
-            problem("segments", Notice(N_("%(value)s is not a segment (A, B, C, D)"), value=repr(value)))
-    body = text[match.end() :]
+    tags, products, sectors, segments = _item_lists(meta, problem)
+    body = text[body_start:]
     body_html = render_markdown(body) if body.strip() else ""
     if not body_html and not summary:
         problem("summary", Notice(N_("an item needs a body or a summary")))
@@ -225,6 +224,25 @@ def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | 
         ),
         [],
     )
+
+
+def _item_lists(
+    meta: dict[Any, Any], problem: Callable[[str, str], None]
+) -> tuple[tuple[str, ...], list[str], list[str], list[Segment]]:
+    """Return an item's tags (lower-cased, each once), products, sectors and segments."""
+    tags = tuple(dict.fromkeys(t.lower() for t in _list(meta.get("tags"), "tags", problem)))
+    products = _list(meta.get("products"), "products", problem)
+    for product in products:
+        if not SAFE_ID.fullmatch(product):
+            problem("products", Notice(N_("not a valid product id: %(id)s"), id=repr(product)))
+    sectors = _list(meta.get("sectors"), "sectors", problem)
+    segments: list[Segment] = []
+    for value in _list(meta.get("segments"), "segments", problem):
+        try:
+            segments.append(Segment(value.upper()))
+        except ValueError:
+            problem("segments", Notice(N_("%(value)s is not a segment (A, B, C, D)"), value=repr(value)))
+    return tags, products, sectors, segments
 
 
 def _text(value: Any, name: str, limit: int, problem: Any) -> str:

@@ -6,20 +6,16 @@ after construction. The words are the documentation's words (docs/reference/).
 
 from __future__ import annotations
 
-import dataclasses
-import decimal
 import enum
-import functools
-import itertools
 import operator
-from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Generic, TypeVar, overload
+from typing import Any
+
+import polars as pl
 
 
 class Segment(enum.StrEnum):
@@ -213,9 +209,9 @@ class Dataset:
     account_managers: dict[str, AccountManager]
     customers: dict[str, Customer]
     contacts: dict[str, Contact]  # in file order
-    orders: OrderTable  # given any iterable of Order, kept as an OrderTable
-    evaluations: RecordTable[Evaluation]  # given any iterable of Evaluation, kept as a RecordTable
-    interactions: RecordTable[Interaction]  # likewise
+    orders: pl.DataFrame  # pipeline.tables.ORDER_SCHEMA, file order; given any iterable of Order, made a frame
+    evaluations: pl.DataFrame  # pipeline.tables.EVALUATION_SCHEMA; given any iterable of Evaluation, made a frame
+    interactions: pl.DataFrame  # pipeline.tables.INTERACTION_SCHEMA; likewise
     suppressions: tuple[Suppression, ...]
     products: dict[str, Product]
     content: dict[str, ContentItem]  # by id, sorted by id
@@ -223,14 +219,13 @@ class Dataset:
     warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        # The whole run holds the dataset: its orders are kept by column (a sixth of the memory).
-        if not isinstance(self.orders, OrderTable):
-            object.__setattr__(self, "orders", OrderTable(self.orders))
-        # And so are its evaluations and interactions: as objects they were 21 MB at 30,000 demo customers.
+        from pipeline.tables import orders_frame, records_frame  # they build on these types
+
+        if not isinstance(self.orders, pl.DataFrame):
+            object.__setattr__(self, "orders", orders_frame(self.orders))
         for name, record_type in (("evaluations", Evaluation), ("interactions", Interaction)):
-            records = getattr(self, name)
-            if not (isinstance(records, RecordTable) and records.record_type is record_type):
-                object.__setattr__(self, name, RecordTable(record_type, records))
+            if not isinstance(getattr(self, name), pl.DataFrame):
+                object.__setattr__(self, name, records_frame(record_type, getattr(self, name)))
 
 
 # --------------------------------------------------------------------------- config
@@ -479,12 +474,26 @@ class SkipReason(enum.StrEnum):
     NO_MATCHING_ITEM = "no_matching_item"
 
 
+class ReasonKind(enum.StrEnum):
+    """What made an item score for a contact (an ItemReason's kind)."""
+
+    INTEREST = "interest"
+    OWN_PRODUCT = "own_product"
+    PRODUCT_TAG = "product_tag"
+    CROSS_SELL = "cross_sell"
+    UP_SELL = "up_sell"
+    SECTOR = "sector"
+    PRIORITY = "priority"
+    FRESHNESS = "freshness"
+    FALLBACK = "fallback"
+    TIMELY = "timely"
+
+
 @dataclass(frozen=True, slots=True)
 class ItemReason:
     """One reason an item scored for a contact, with the points it gave."""
 
-    # interest | own_product | product_tag | cross_sell | up_sell | sector | priority | freshness | fallback | timely
-    kind: str
+    kind: ReasonKind
     detail: str  # e.g. "backup" or "Backup Pro (u gebruikt Cloud Opslag)"
     points: int
 
@@ -526,9 +535,20 @@ class MessageKind(enum.StrEnum):
     ALERT = "alert"
 
 
+class LintCode(enum.StrEnum):
+    """What a lint found in a rendered message."""
+
+    SIZE_BUDGET = "size_budget"
+    FALLBACK_FIELD = "fallback_field"
+    ITEM_EXPIRED = "item_expired"
+    ITEM_FUTURE = "item_future"
+    MISSING_ALT = "missing_alt"
+    BROKEN_LINK = "broken_link"
+
+
 @dataclass(frozen=True, slots=True)
 class Lint:
-    code: str  # size_budget | fallback_field | item_expired | item_future | missing_alt | broken_link
+    code: LintCode
     message: str
 
 
@@ -665,765 +685,6 @@ class Retention:
     def factor(self) -> Fraction | None:
         """Retained ÷ customers of the previous window; None when there were none."""
         return Fraction(len(self.retained), self.previous_customers) if self.previous_customers else None
-
-
-# --------------------------------------------------------------------------- tables: rows stored by column
-
-T = TypeVar("T")
-
-
-class _Table(Sequence[T]):
-    """What the column tables share: a read-only sequence whose rows are made when asked for.
-
-    A subclass stores its rows by column and says how to make row r (`_row`) and what a row
-    is called in an error (`_row_name`).
-    """
-
-    __slots__ = ()
-
-    def _row(self, row: int) -> T:
-        raise NotImplementedError
-
-    def _row_name(self) -> str:
-        return "row"
-
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
-        """Return the row at `index`; a slice gives a tuple of them."""
-        if isinstance(index, slice):
-            return tuple(map(self._row, range(*index.indices(len(self)))))
-        row = operator.index(index)
-        if row < 0:
-            row += len(self)
-        if not 0 <= row < len(self):
-            raise IndexError(f"{self._row_name()} out of range")
-        return self._row(row)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, (type(self), tuple, list)):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-_NEXT: Callable[[int], int] = functools.partial(operator.add, 1)
-
-
-class _Texts(Sequence[str]):
-    """Strings kept as one: value i is text[bounds[i]:bounds[i + 1]].
-
-    Strings that are mostly distinct (the orders' ids, an evaluation's order_id) cost their
-    characters and 4 bytes each this way, instead of a str object (about 58 bytes) and a list
-    slot each.
-    """
-
-    __slots__ = ("_bounds", "_text")
-
-    def __init__(self, values: Sequence[str]) -> None:
-        self._text = "".join(values)
-        bounds = itertools.accumulate(map(len, values), initial=0)
-        self._bounds = array("I" if len(self._text) < _CODES_UP_TO["I"] else "Q", bounds)
-
-    def __len__(self) -> int:
-        return len(self._bounds) - 1
-
-    @overload
-    def __getitem__(self, code: int) -> str: ...
-
-    @overload
-    def __getitem__(self, code: slice) -> list[str]: ...
-
-    def __getitem__(self, code: int | slice) -> str | list[str]:
-        if isinstance(code, slice):
-            return list(self.at(range(*code.indices(len(self)))))
-        code = operator.index(code)
-        if code < 0:
-            code += len(self)
-        if not 0 <= code < len(self):
-            raise IndexError("text code out of range")
-        return self._text[self._bounds[code] : self._bounds[code + 1]]
-
-    def at(self, codes: Sequence[int]) -> Iterator[str]:
-        """Return the values of the given codes, one by one (sliced in C, no Python call per value)."""
-        bound = self._bounds.__getitem__
-        return map(self._text.__getitem__, map(slice, map(bound, codes), map(bound, map(_NEXT, codes))))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _unpickle_texts, (self._text, self._bounds)
-
-
-def _unpickle_texts(text: str, bounds: array[int]) -> _Texts:
-    texts = _Texts.__new__(_Texts)
-    texts._text, texts._bounds = text, bounds
-    return texts
-
-
-
-# --------------------------------------------------------------------------- the orders, stored by column
-
-_STATUSES: tuple[OrderStatus | None, ...] = (None, *OrderStatus)  # a row's status code indexes this
-_STATUS_CODES: dict[OrderStatus | None, int] = {status: code for code, status in enumerate(_STATUSES)}
-_CANCELLED = _STATUS_CODES[OrderStatus.CANCELLED]
-_EXACT = decimal.Context(prec=40, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)  # over an int64's 19 digits
-_KEPT = -128  # the exponent of an amount kept as the Decimal itself (see _split)
-_INT64 = 1 << 63
-_ZERO = Decimal(0)
-# Order's fields in its constructor's order, for map(Order, *columns).
-_ORDER_FIELDS = (
-    "order_id",
-    "customer_id",
-    "order_date",
-    "revenue",
-    "product_id",
-    "description",
-    "end_date",
-    "cost",
-    "status",
-)
-# What an OrderTable is made of, in _unpickle_order_table's order; the rest are caches.
-_COLUMNS = (
-    "_customer_ids",
-    "_customer",
-    "_ids",
-    "_order_date",
-    "_end_date",
-    "_status",
-    "_names",
-    "_product",
-    "_description",
-    "_revenue",
-    "_revenue_exp",
-    "_cost",
-    "_cost_exp",
-    "_kept",
-)
-
-
-def _split(amount: Decimal) -> tuple[int, int] | None:
-    """Return the amount as (coefficient, exponent) when both fit the columns, else None.
-
-    None for what the columns cannot say exactly: a negative zero, NaN or infinity, or a
-    coefficient or exponent out of range; such an amount is kept as the Decimal itself.
-    """
-    if not amount.is_finite() or (not amount and amount.is_signed()):
-        return None
-    exponent = amount.as_tuple().exponent
-    if not isinstance(exponent, int) or not _KEPT < exponent < 128:
-        return None
-    coefficient = int(amount.scaleb(-exponent, _EXACT))
-    if not -_INT64 <= coefficient < _INT64:
-        return None
-    return coefficient, exponent
-
-
-def _joined(coefficient: int, exponent: int) -> Decimal:
-    """Return the Decimal of a (coefficient, exponent) pair, exponent included (1E+3 stays 1E+3)."""
-    return Decimal(coefficient) if exponent == 0 else Decimal(coefficient).scaleb(exponent, _EXACT)
-
-
-class OrderTable(_Table[Order]):
-    """The orders, one compact array per field: about 55 bytes an order instead of 390 as Order objects.
-
-    A sequence of `Order` in file order: indexing and iterating make an Order per row (a
-    transient one, about 1.5 µs each). Passes over every order use the columns instead:
-    `rows()` gives plain tuples of some fields, `revenue_in_window()` and `window_totals()`
-    the sums per customer, `of_customer()` one customer's orders. Immutable.
-    """
-
-    __slots__ = (*_COLUMNS, "_days", "_index", "_sum_bound")
-    _customer_ids: list[str]  # a row's customer code indexes this
-    _customer: array[int]
-    _ids: _Texts  # every order_id, joined: row r's is _ids[r]
-    _order_date: array[int]  # date.toordinal()
-    _end_date: array[int]  # date.toordinal(), 0 for None
-    _status: array[int]  # indexes _STATUSES
-    _names: list[str]  # product ids and descriptions, each once
-    _product: array[int]  # indexes _names
-    _description: array[int]  # indexes _names
-    _revenue: array[int]  # coefficient
-    _revenue_exp: array[int]  # exponent; _KEPT: the amount is in _kept
-    _cost: array[int]
-    _cost_exp: array[int]
-    _kept: dict[tuple[str, int], Decimal]  # ("revenue" | "cost", row) -> an amount the arrays cannot hold
-    _days: dict[int, date | None] | None  # ordinal -> date, made on first use
-    _index: tuple[dict[str, int], array[int], array[int]] | None  # customer_id -> code; CSR starts, rows
-    _sum_bound: int | None  # no sum of amounts has a coefficient above this (scaled to _scale())
-
-    def __init__(self, orders: Iterable[Order] = ()) -> None:
-        builder = OrderTableBuilder()
-        for order in orders:
-            builder.add_order(order)
-        builder.fill(self)
-
-    @classmethod
-    def of(cls, orders: Iterable[Order]) -> OrderTable:
-        """Return `orders` as a table (the table itself when it is one already)."""
-        return orders if isinstance(orders, OrderTable) else cls(orders)
-
-    # -- Sequence
-
-    def __len__(self) -> int:
-        return len(self._customer)
-
-    def _row(self, row: int) -> Order:
-        return self._order(row)
-
-    def _row_name(self) -> str:
-        return "order row"
-
-    def __iter__(self) -> Iterator[Order]:
-        return map(Order, *self._fields(_ORDER_FIELDS))
-
-    def __repr__(self) -> str:
-        return f"OrderTable({tuple(self)!r})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle the columns, not Orders; the caches are made again on first use."""
-        return _unpickle_order_table, tuple(getattr(self, name) for name in _COLUMNS)
-
-    # -- passes over the columns
-
-    def rows(self, *names: str, customer_id: str | None = None) -> Iterator[tuple[Any, ...]]:
-        """Yield per row, in file order, the values of the named Order fields, as an Order has them.
-
-        `rows("customer_id", "order_date", "status")` passes every order without making one;
-        with `customer_id`, only that customer's orders are passed (see of_customer).
-        """
-        if customer_id is None:
-            return zip(*self._fields(names), strict=True)
-        codes, starts, rows = self._customer_index()
-        code = codes.get(customer_id)
-        if code is None:
-            return iter(())
-        return zip(*self._fields(names, rows[starts[code] : starts[code + 1]]), strict=True)
-
-    def of_customer(self, customer_id: str) -> tuple[Order, ...]:
-        """Return the orders of one customer, in file order (through an index made on first use)."""
-        codes, starts, rows = self._customer_index()
-        code = codes.get(customer_id)
-        if code is None:
-            return ()
-        return tuple(map(self._order, rows[starts[code] : starts[code + 1]]))
-
-    def of_customers(self, customer_ids: Iterable[str]) -> OrderTable:
-        """Return the orders of some customers as a table of their own (for a render process).
-
-        Customer by customer in the order given, each one's orders in file order; the new
-        table holds only the strings its rows use, so it pickles small.
-        """
-        codes, starts, rows = self._customer_index()
-        picked = array("I")
-        for customer_id in customer_ids:
-            code = codes.get(customer_id)
-            if code is not None:
-                picked.extend(rows[starts[code] : starts[code + 1]])
-        return self._take(picked)
-
-    def bought_products(self) -> dict[str, frozenset[str]]:
-        """Return the product ids each customer has ordered; cancelled orders do not count."""
-        bought: dict[str, set[str]] = {}
-        for customer_id, product_id, status in self.rows("customer_id", "product_id", "status"):
-            if product_id and status is not OrderStatus.CANCELLED:
-                bought.setdefault(customer_id, set()).add(product_id)
-        return {customer_id: frozenset(ids) for customer_id, ids in bought.items()}
-
-    def revenue_in_window(self, start: date, end: date) -> dict[str, Decimal]:
-        """Return Σ revenue per customer over the window `(start, end]`, cancelled orders excluded.
-
-        The very Decimals that adding the orders' revenue to Decimal(0) in file order makes,
-        exponent included; keyed by customer_id in the order of their first counted order.
-        """
-        return self._window(start, end, margin=False)[0]
-
-    def window_totals(self, start: date, end: date) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-        """Return Σ revenue and Σ (revenue − cost) per customer over `(start, end]`, as revenue_in_window."""
-        return self._window(start, end, margin=True)
-
-    # -- inside
-
-    def _order(self, row: int) -> Order:
-        days = self._days if self._days is not None else self._day_of()
-        names = self._names
-        if self._kept:
-            revenue, cost = self._amount("revenue", row), self._amount("cost", row)
-        else:
-            revenue = _joined(self._revenue[row], self._revenue_exp[row])
-            cost = _joined(self._cost[row], self._cost_exp[row])
-        return Order(
-            self._ids[row],
-            self._customer_ids[self._customer[row]],
-            days[self._order_date[row]],  # type: ignore[arg-type]  # never 0
-            revenue,
-            names[self._product[row]],
-            names[self._description[row]],
-            days[self._end_date[row]],
-            cost,
-            _STATUSES[self._status[row]],
-        )
-
-    def _take(self, rows: array[int]) -> OrderTable:
-        """Return a table of the given rows, in that order, made from the columns (no Decimal, no Order)."""
-        table = OrderTable.__new__(OrderTable)
-        table._days = table._index = table._sum_bound = None
-
-        def renumbered(column: array[int], used: dict[int, int]) -> array[int]:
-            """Return the column's codes of the rows numbered anew in `used` (old code -> new, in order of use)."""
-            return array(column.typecode, [used.setdefault(old, len(used)) for old in map(column.__getitem__, rows)])
-
-        customers_used: dict[int, int] = {}
-        table._customer = renumbered(self._customer, customers_used)
-        table._customer_ids = list(map(self._customer_ids.__getitem__, customers_used))
-        names_used = {0: 0}  # "" stays code 0
-        table._product = renumbered(self._product, names_used)
-        table._description = renumbered(self._description, names_used)
-        table._names = list(map(self._names.__getitem__, names_used))
-        table._ids = _Texts(list(self._ids.at(rows)))
-        for name in ("_order_date", "_end_date", "_status", "_revenue", "_revenue_exp", "_cost", "_cost_exp"):
-            column: array[int] = getattr(self, name)
-            setattr(table, name, array(column.typecode, map(column.__getitem__, rows)))
-        table._kept = {}
-        if self._kept:
-            for new, old in enumerate(rows):
-                for name in ("revenue", "cost"):
-                    if (name, old) in self._kept:
-                        table._kept[(name, new)] = self._kept[(name, old)]
-        return table
-
-    def _amount(self, name: str, row: int) -> Decimal:
-        if name == "revenue":
-            coefficients, exponents = self._revenue, self._revenue_exp
-        else:
-            coefficients, exponents = self._cost, self._cost_exp
-        exponent = exponents[row]
-        if exponent == _KEPT:
-            return self._kept[(name, row)]
-        return _joined(coefficients[row], exponent)
-
-    def _fields(self, names: Iterable[str], rows: array[int] | None = None) -> list[Iterator[Any]]:
-        """Return one iterator per named Order field over every row (or the given rows), without making Orders."""
-
-        def column(values: array[int]) -> Iterable[int]:
-            return values if rows is None else map(values.__getitem__, rows)
-
-        columns: list[Iterator[Any]] = []
-        for name in names:
-            if name == "order_id":
-                columns.append(self._ids.at(range(len(self)) if rows is None else rows))
-            elif name == "customer_id":
-                columns.append(map(self._customer_ids.__getitem__, column(self._customer)))
-            elif name == "order_date":
-                columns.append(map(self._day_of().__getitem__, column(self._order_date)))
-            elif name == "end_date":
-                columns.append(map(self._day_of().__getitem__, column(self._end_date)))
-            elif name in ("revenue", "cost"):
-                if self._kept:
-                    columns.append(
-                        map(self._amount, itertools.repeat(name), range(len(self)) if rows is None else rows)
-                    )
-                elif name == "revenue":
-                    columns.append(map(_joined, column(self._revenue), column(self._revenue_exp)))
-                else:
-                    columns.append(map(_joined, column(self._cost), column(self._cost_exp)))
-            elif name == "product_id":
-                columns.append(map(self._names.__getitem__, column(self._product)))
-            elif name == "description":
-                columns.append(map(self._names.__getitem__, column(self._description)))
-            elif name == "status":
-                columns.append(map(_STATUSES.__getitem__, column(self._status)))
-            else:
-                raise ValueError(f"an Order has no field {name!r}")
-        return columns
-
-    def _day_of(self) -> dict[int, date | None]:
-        """Return ordinal -> date for every date in the table, one date object per day."""
-        if self._days is None:
-            days: dict[int, date | None] = {0: None}
-            for ordinal in {*self._order_date, *self._end_date} - {0}:
-                days[ordinal] = date.fromordinal(ordinal)
-            self._days = days
-        return self._days
-
-    def _customer_index(self) -> tuple[dict[str, int], array[int], array[int]]:
-        """Return customer_id -> code and the rows by customer: code c's are rows[starts[c]:starts[c + 1]]."""
-        if self._index is None:
-            counts = [0] * (len(self._customer_ids) + 1)
-            for code in self._customer:
-                counts[code + 1] += 1
-            starts = array("I", itertools.accumulate(counts))
-            rows = array("I", bytes(4 * len(self)))
-            fill = array("I", starts)
-            for row, code in enumerate(self._customer):
-                rows[fill[code]] = row
-                fill[code] += 1
-            codes = {customer_id: code for code, customer_id in enumerate(self._customer_ids)}
-            self._index = (codes, starts, rows)
-        return self._index
-
-    def _scale(self) -> int:
-        """Return the smallest exponent of any amount, 0 at most: every sum is a whole multiple of 10**this."""
-        return min(0, min(self._revenue_exp), min(self._cost_exp)) if self else 0
-
-    def _exact_in_ints(self) -> bool:
-        """Tell whether sums of the amounts as ints are exactly the Decimal sums in the current context.
-
-        They are when no sum of (revenue − cost)'s could need more digits than the context keeps,
-        and no amount is kept as a Decimal.
-        """
-        context = decimal.getcontext()
-        if self._kept or context.rounding == decimal.ROUND_FLOOR:  # ROUND_FLOOR makes x − x a −0
-            return False
-        if self._sum_bound is None:
-            if not self:
-                self._sum_bound = 0
-            else:
-                top = max(0, max(self._revenue_exp), max(self._cost_exp))
-                largest = max(-min(self._revenue), max(self._revenue)) + max(-min(self._cost), max(self._cost))
-                self._sum_bound = len(self) * largest * 10 ** (top - self._scale())
-        # Below _EXACT's precision too, so that _joined makes the sum's Decimal exactly.
-        return bool(self._sum_bound < 10 ** min(context.prec, _EXACT.prec))
-
-    def _window(self, start: date, end: date, margin: bool) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-        if not self._exact_in_ints():
-            return self._window_in_decimals(start, end, margin)
-        low, high = start.toordinal(), end.toordinal()
-        scale = self._scale()
-        power = [0] * 256  # exponent -> 10**(exponent − scale); a negative exponent indexes from the end
-        for exponent in range(scale, 128):
-            power[exponent] = 10 ** (exponent - scale)
-        revenue: dict[int, int] = {}
-        net: dict[int, int] = {}
-        revenue_exp: dict[int, int] = {}  # the smallest exponent of a customer's counted amounts
-        net_exp: dict[int, int] = {}
-        columns = (self._customer, self._order_date, self._status, self._revenue, self._revenue_exp)
-        if not margin:
-            for code, day, status, amount, exponent in zip(*columns, strict=True):
-                if low < day <= high and status != _CANCELLED:
-                    if code in revenue:
-                        revenue[code] += amount * power[exponent]
-                        if exponent < revenue_exp[code]:
-                            revenue_exp[code] = exponent
-                    else:
-                        revenue[code] = amount * power[exponent]
-                        revenue_exp[code] = min(exponent, 0)  # the sum starts at Decimal(0)
-        else:
-            for code, day, status, amount, exponent, cost, cost_exp in zip(
-                *columns, self._cost, self._cost_exp, strict=True
-            ):
-                if low < day <= high and status != _CANCELLED:
-                    amount *= power[exponent]
-                    cost = amount - cost * power[cost_exp]
-                    if cost_exp > exponent:
-                        cost_exp = exponent
-                    if code in revenue:
-                        revenue[code] += amount
-                        net[code] += cost
-                        if exponent < revenue_exp[code]:
-                            revenue_exp[code] = exponent
-                        if cost_exp < net_exp[code]:
-                            net_exp[code] = cost_exp
-                    else:
-                        revenue[code] = amount
-                        net[code] = cost
-                        revenue_exp[code] = min(exponent, 0)
-                        net_exp[code] = min(cost_exp, 0)
-        names = self._customer_ids
-
-        def decimals(sums: dict[int, int], exponents: dict[int, int]) -> dict[str, Decimal]:
-            return {
-                names[code]: _joined(total // 10 ** (exponents[code] - scale), exponents[code])
-                for code, total in sums.items()
-            }
-
-        return decimals(revenue, revenue_exp), decimals(net, net_exp)
-
-    def _window_in_decimals(
-        self, start: date, end: date, margin: bool
-    ) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-        """Return what _window does, adding Decimals in the current context as the orders would."""
-        revenue: dict[str, Decimal] = {}
-        net: dict[str, Decimal] = {}
-        fields = ("customer_id", "order_date", "status", "revenue", "cost")
-        for customer_id, day, status, amount, cost in self.rows(*fields):
-            if status is not OrderStatus.CANCELLED and start < day <= end:
-                revenue[customer_id] = revenue.get(customer_id, _ZERO) + amount
-                if margin:
-                    net[customer_id] = net.get(customer_id, _ZERO) + (amount - cost)
-        return revenue, net
-
-
-def _unpickle_order_table(*columns: Any) -> OrderTable:
-    table = OrderTable.__new__(OrderTable)
-    for name, value in zip(_COLUMNS, columns, strict=True):
-        object.__setattr__(table, name, value)
-    table._days = table._index = table._sum_bound = None
-    return table
-
-
-class OrderTableBuilder:
-    """Collect orders one by one into the columns of an OrderTable (no Order object needed)."""
-
-    def __init__(self) -> None:
-        self._table = OrderTable.__new__(OrderTable)
-        t = self._table
-        t._customer_ids, t._names, t._ids, t._kept = [], [""], _Texts(()), {}
-        t._customer, t._product, t._description = (array("I") for _ in range(3))
-        t._order_date, t._end_date = array("i"), array("i")
-        t._status = array("B")
-        t._revenue, t._cost = array("q"), array("q")
-        t._revenue_exp, t._cost_exp = array("b"), array("b")
-        t._days = t._index = t._sum_bound = None
-        self._customer_codes: dict[str, int] = {}
-        self._name_codes: dict[str, int] = {"": 0}
-        self._ids: list[str] = []
-
-    def add(
-        self,
-        order_id: str,
-        customer_id: str,
-        order_date: date,
-        revenue: Decimal | tuple[int, int],
-        product_id: str = "",
-        description: str = "",
-        end_date: date | None = None,
-        cost: Decimal | tuple[int, int] = _ZERO,
-        status: OrderStatus | None = None,
-    ) -> None:
-        """Add one order (its fields as Order's); an amount may come as (coefficient, exponent) already."""
-        t = self._table
-        code = self._customer_codes.get(customer_id)
-        if code is None:
-            code = self._customer_codes[customer_id] = len(t._customer_ids)
-            t._customer_ids.append(customer_id)  # the caller's str: the Customer's own when it passes that
-        t._customer.append(code)
-        self._ids.append(order_id)
-        t._order_date.append(order_date.toordinal())
-        t._end_date.append(end_date.toordinal() if end_date is not None else 0)
-        t._status.append(_STATUS_CODES[status])
-        t._product.append(self._name_code(product_id))
-        t._description.append(self._name_code(description))
-        row = len(t._customer) - 1
-        for name, amount, coefficients, exponents in (
-            ("revenue", revenue, t._revenue, t._revenue_exp),
-            ("cost", cost, t._cost, t._cost_exp),
-        ):
-            if isinstance(amount, Decimal):
-                exact, parts = amount, _split(amount)
-            elif -_INT64 <= amount[0] < _INT64 and _KEPT < amount[1] < 128:
-                exact, parts = _ZERO, amount  # exact is not needed: the parts hold the amount
-            else:
-                exact, parts = Decimal(f"{amount[0]}E{amount[1]}"), None  # exact, whatever the context
-            if parts is None:
-                t._kept[(name, row)] = exact
-                parts = (0, _KEPT)
-            coefficients.append(parts[0])
-            exponents.append(parts[1])
-
-    def add_order(self, order: Order) -> None:
-        """Add an Order."""
-        self.add(
-            order.order_id,
-            order.customer_id,
-            order.order_date,
-            order.revenue,
-            order.product_id,
-            order.description,
-            order.end_date,
-            order.cost,
-            order.status,
-        )
-
-    def customer_id(self, row: int) -> str:
-        """Return the customer_id of a row added."""
-        return self._table._customer_ids[self._table._customer[row]]
-
-    def _name_code(self, name: str) -> int:
-        code = self._name_codes.get(name)
-        if code is None:
-            code = self._name_codes[name] = len(self._table._names)
-            self._table._names.append(name)
-        return code
-
-    def build(self) -> OrderTable:
-        """Return the table of the orders added so far (the builder is done then)."""
-        table = self._table
-        table._ids = _Texts(self._ids)
-        self._ids = []
-        return table
-
-    def fill(self, table: OrderTable) -> None:
-        """Make `table` (being constructed) the table of the orders added so far."""
-        built = self.build()
-        for name in (*_COLUMNS, "_days", "_index", "_sum_bound"):
-            object.__setattr__(table, name, getattr(built, name))
-
-
-# --------------------------------------------------------------------------- records stored by column
-
-# The widths of a column's codes, narrowest first: a column starts at one byte a row and is
-# widened when its distinct values outgrow the width (a language, a channel or a score never do).
-_WIDER = {"B": "H", "H": "I", "I": "Q"}
-_CODES_UP_TO = {typecode: 1 << (8 * array(typecode).itemsize) for typecode in _WIDER}
-_CODE_LIMITS = frozenset(_CODES_UP_TO.values())
-_PLAIN = frozenset({str, date, type(None)})  # the common cells, each equal only to values of its own type
-
-
-def _distinct_key(value: Any) -> Any:
-    """Return what tells `value` apart from every value that is not interchangeable with it.
-
-    Equal is not enough: Decimal("8") == Decimal("8.0") and 0.0 == -0.0 print differently,
-    and 1 == True == Decimal(1) and Channel.CALL == "call" are of different types.
-    """
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if isinstance(value, Decimal):
-        return kind, value.as_tuple()
-    if isinstance(value, float):
-        return kind, value.hex()
-    if isinstance(value, tuple):
-        return kind, tuple(map(_distinct_key, value))
-    return kind, value
-
-
-def _kept_as_texts(values: list[Any], rows: int) -> bool:
-    """Tell whether a field's distinct values are better kept as _Texts: strings, most of them met once.
-
-    Not when they repeat (a customer_id): the list then shares the strings the dataset holds
-    anyway, and a record made from it does too.
-    """
-    return 2 * len(values) > rows and all(type(value) is str for value in values)
-
-
-class RecordTable(_Table[T]):
-    """Records of one frozen slotted dataclass, stored by field: each field's distinct values once,
-    and per row a code into them of as few bytes as they need (the records themselves are not kept).
-
-    A sequence of the records in the order added: indexing and iterating make a record per row
-    (a transient one, about 1 µs each). Immutable. Values stay exactly as given, exponent of a
-    Decimal and type included (see _distinct_key).
-    """
-
-    __slots__ = ("_codes", "_type", "_values")
-    _type: type[T]
-    _values: tuple[Sequence[Any], ...]  # per field, in the constructor's order: its distinct values
-    _codes: tuple[array[int], ...]  # per field: a row's code into that field's values
-
-    def __init__(self, record_type: type[T], records: Iterable[T] = ()) -> None:
-        builder = RecordTableBuilder(record_type)
-        for record in records:
-            builder.add_record(record)
-        builder.fill(self)
-
-    @property
-    def record_type(self) -> type[T]:
-        return self._type
-
-    # -- Sequence
-
-    def __len__(self) -> int:
-        return len(self._codes[0])
-
-    def __iter__(self) -> Iterator[T]:
-        return map(self._type, *self._columns())
-
-    def _row_name(self) -> str:
-        return f"{self._type.__name__} row"
-
-    def __repr__(self) -> str:
-        return f"RecordTable({self._type.__name__}, {tuple(self)!r})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle the columns, not the records."""
-        return _unpickle_record_table, (self._type, self._values, self._codes)
-
-    # -- inside
-
-    def _row(self, row: int) -> T:
-        return self._type(*[values[codes[row]] for values, codes in zip(self._values, self._codes, strict=True)])
-
-    def _columns(self) -> list[Iterator[Any]]:
-        """Return one iterator per field over every row's value, in the constructor's order."""
-        return [
-            values.at(codes) if isinstance(values, _Texts) else map(values.__getitem__, codes)
-            for values, codes in zip(self._values, self._codes, strict=True)
-        ]
-
-
-def _unpickle_record_table(
-    record_type: type[T], values: tuple[Sequence[Any], ...], codes: tuple[array[int], ...]
-) -> RecordTable[T]:
-    table: RecordTable[T] = RecordTable.__new__(RecordTable)
-    table._type, table._values, table._codes = record_type, values, codes
-    return table
-
-
-class RecordTableBuilder(Generic[T]):
-    """Collect records one by one into the columns of a RecordTable (no record object needed)."""
-
-    def __init__(self, record_type: type[T]) -> None:
-        if not dataclasses.is_dataclass(record_type) or not isinstance(record_type, type):
-            raise TypeError(f"a RecordTable holds dataclass instances, not {record_type!r}")
-        fields = dataclasses.fields(record_type)
-        if not fields or not all(f.init for f in fields):
-            raise TypeError(f"{record_type.__name__} must have fields, each set by its constructor")
-        self._type = record_type
-        self._names = tuple(f.name for f in fields)
-        self._defaults = tuple(f.default for f in fields)  # dataclasses.MISSING: none
-        self._values: tuple[list[Any], ...] = tuple([] for _ in fields)
-        self._codes = [array("B") for _ in fields]
-        self._appends = [codes.append for codes in self._codes]
-        self._known: tuple[dict[Any, int], ...] = tuple({} for _ in fields)
-
-    def add(self, *values: Any) -> None:
-        """Add one record: its field values in the constructor's order; trailing ones may be left to their defaults."""
-        if len(values) < len(self._defaults):
-            values = (*values, *self._defaults[len(values) :])
-            if any(value is dataclasses.MISSING for value in values):
-                raise TypeError(f"{self._type.__name__}: a field without a default is missing")
-        elif len(values) > len(self._defaults):
-            raise TypeError(f"{self._type.__name__} has {len(self._defaults)} fields, not {len(values)}")
-        for value, known, distinct, append in zip(values, self._known, self._values, self._appends, strict=True):
-            code = known.setdefault(value if type(value) in _PLAIN else _distinct_key(value), len(known))
-            if code == len(distinct):
-                distinct.append(value)
-                if code in _CODE_LIMITS:
-                    append = self._widened(distinct)
-            append(code)
-
-    def _widened(self, distinct: list[Any]) -> Callable[[int], None]:
-        """Widen the codes of the field whose values are `distinct` when its next code needs it; return their append."""
-        field_number = next(i for i, values in enumerate(self._values) if values is distinct)
-        codes = self._codes[field_number]
-        if len(distinct) - 1 == _CODES_UP_TO[codes.typecode]:
-            codes = self._codes[field_number] = array(_WIDER[codes.typecode], codes)
-            self._appends[field_number] = codes.append
-        return codes.append
-
-    def add_record(self, record: T) -> None:
-        """Add a record."""
-        if type(record) is not self._type:
-            raise TypeError(f"a table of {self._type.__name__} cannot hold {record!r}")
-        self.add(*(getattr(record, name) for name in self._names))
-
-    def build(self) -> RecordTable[T]:
-        """Return the table of the records added so far."""
-        table: RecordTable[T] = RecordTable.__new__(RecordTable)
-        self.fill(table)
-        return table
-
-    def fill(self, table: RecordTable[T]) -> None:
-        """Make `table` (being constructed) the table of the records added so far; the builder is done then."""
-        rows = len(self._codes[0]) if self._codes else 0
-        table._type, table._codes = self._type, tuple(self._codes)
-        table._values = tuple(_Texts(values) if _kept_as_texts(values, rows) else values for values in self._values)
-        # The lookups are for adding only (a big export's are megabytes); the columns are the table's now.
-        self._values, self._codes, self._appends, self._known = (), [], [], ()
 
 
 # --------------------------------------------------------------------------- pickling

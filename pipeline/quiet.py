@@ -19,24 +19,33 @@ import logging
 from collections import defaultdict
 from datetime import date
 
+import polars as pl
+
 from pipeline.models import Activity, Dataset, OrderStatus, QuietStatus, SegmentsConfig
+from pipeline.tables import counted_orders
 
 log = logging.getLogger(__name__)
 
 
 def quiet_periods(data: Dataset, config: SegmentsConfig, as_of: date) -> dict[str, QuietStatus]:
     """Return the activity of every customer on `as_of`, keyed by customer_id in file order."""
-    # One pass over the order columns: per customer, its last activity and whether an order runs.
+    # Per customer, over its non-cancelled orders: the last activity, and whether one runs.
+    per_customer = (
+        data.orders.lazy()
+        .filter(counted_orders())
+        .group_by("customer_id")
+        .agg(
+            # The day an order last kept the customer busy: its end date when later, else its order date.
+            pl.max_horizontal("order_date", "end_date").max().alias("last"),
+            _running(as_of).any().alias("running"),
+        )
+        .collect()
+    )
     last: dict[str, date] = {}
     running: set[str] = set()
-    for customer_id, ordered, ended, status in data.orders.rows("customer_id", "order_date", "end_date", "status"):
-        if status is OrderStatus.CANCELLED:
-            continue
-        activity = _last_activity(ordered, ended)
-        seen = last.get(customer_id)
-        if seen is None or activity > seen:
-            last[customer_id] = activity
-        if customer_id not in running and _running(ordered, ended, status, as_of):
+    for customer_id, last_day, runs in per_customer.iter_rows():
+        last[customer_id] = last_day
+        if runs:
             running.add(customer_id)
     statuses = {
         customer_id: _status(customer_id, last.get(customer_id), customer_id in running, config.quiet_after_days, as_of)
@@ -67,17 +76,8 @@ def _status(customer_id: str, last: date | None, running: bool, after_days: int,
     return QuietStatus(customer_id, Activity.RECENT, last_activity=last)
 
 
-def _running(order_date: date, end_date: date | None, status: OrderStatus | None, as_of: date) -> bool:
-    """Tell whether an order keeps its customer active on `as_of` (signed for later counts)."""
-    if order_date > as_of:
-        return True
-    if end_date is None:
-        return status is not OrderStatus.CLOSED
-    return end_date >= as_of
-
-
-def _last_activity(order_date: date, end_date: date | None) -> date:
-    """Return the day an order last kept the customer busy."""
-    if end_date is None:
-        return order_date
-    return max(end_date, order_date)
+def _running(as_of: date) -> pl.Expr:
+    """Tell per order whether it keeps its customer active on `as_of` (signed for later counts)."""
+    ended = pl.col("end_date")
+    still_open = pl.col("status").is_null() | (pl.col("status") != OrderStatus.CLOSED.value)
+    return (pl.col("order_date") > as_of) | pl.when(ended.is_null()).then(still_open).otherwise(ended >= as_of)

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
+import polars as pl
+
 from pipeline.models import (
+    Customer,
     Dataset,
     Evaluation,
     Interaction,
     LostCustomer,
-    OrderStatus,
     RetainedChange,
     Retention,
     RetentionSegment,
@@ -28,6 +30,7 @@ from pipeline.models import (
 )
 from pipeline.reports import render_retention_report
 from pipeline.segment import months_before, segment
+from pipeline.tables import counted_orders, records, revenue_in_window
 
 __all__ = ["compute_retention", "months_between", "render_retention_report"]
 
@@ -57,8 +60,8 @@ def compute_retention(
     previous_start = months_before(as_of, 2 * config.window_months)
     known = data.customers
     # A customer bought in a window when it has a revenue sum there (of non-cancelled orders).
-    revenue_now = data.orders.revenue_in_window(start, as_of)
-    revenue_before = data.orders.revenue_in_window(previous_start, start)
+    revenue_now = revenue_in_window(data.orders, start, as_of)
+    revenue_before = revenue_in_window(data.orders, previous_start, start)
     current = {cid for cid in revenue_now if cid in known}
     previous = {cid for cid in revenue_before if cid in known}
     # The segment each customer had at the end of the previous window, by the same method.
@@ -68,24 +71,59 @@ def compute_retention(
     new = sorted(current - previous)
     lost_ids = previous - current
 
+    lost = _lost_customers(data, seg, earlier, lost_ids, revenue_before, as_of, interactions)
+    by_segment = _by_segment(seg, earlier, previous, current, new, revenue_now)
+    declines = _declines(known, earlier, retained, revenue_now, revenue_before)
+
+    return Retention(
+        as_of=as_of,
+        window_start=start,
+        previous_start=previous_start,
+        previous_customers=len(previous),
+        current_customers=len(current),
+        retained=tuple(retained),
+        new=tuple(new),
+        lost=tuple(lost),
+        revenue_retained=sum((revenue_now.get(cid, Decimal(0)) for cid in retained), Decimal(0)),
+        revenue_new=sum((revenue_now.get(cid, Decimal(0)) for cid in new), Decimal(0)),
+        revenue_lost=sum((c.previous_revenue for c in lost), Decimal(0)),
+        by_segment=tuple(by_segment),
+        declines=tuple(declines),
+        satisfaction_norm=config.satisfaction_norm,
+    )
+
+
+def _lost_customers(
+    data: Dataset,
+    seg: Segmentation,
+    earlier: Segmentation,
+    lost_ids: set[str],
+    revenue_before: dict[str, Decimal],
+    as_of: date,
+    interactions: Sequence[Interaction],
+) -> list[LostCustomer]:
+    """Return the lost customers with their signals, biggest previous revenue first."""
+    known = data.customers
     last_evaluation: dict[str, Evaluation] = {}
-    for evaluation in data.evaluations:
+    for evaluation in records(Evaluation, data.evaluations):
         if evaluation.date <= as_of:
             best = last_evaluation.get(evaluation.customer_id)
             if best is None or evaluation.date >= best.date:
                 last_evaluation[evaluation.customer_id] = evaluation
     last_interaction: dict[str, date] = {}
-    for interaction in (*data.interactions, *interactions):
+    for interaction in (*records(Interaction, data.interactions), *interactions):
         if interaction.date <= as_of:
             seen = last_interaction.get(interaction.customer_id)
             if seen is None or interaction.date > seen:
                 last_interaction[interaction.customer_id] = interaction.date
-    last_order: dict[str, date] = {}
-    for customer_id, ordered, status in data.orders.rows("customer_id", "order_date", "status"):
-        if status is not OrderStatus.CANCELLED and ordered <= as_of:
-            seen = last_order.get(customer_id)
-            if seen is None or ordered > seen:
-                last_order[customer_id] = ordered
+    last_order: dict[str, date] = dict(
+        data.orders.lazy()
+        .filter(counted_orders() & (pl.col("order_date") <= as_of))
+        .group_by("customer_id")
+        .agg(pl.col("order_date").max())
+        .collect()
+        .iter_rows()
+    )
 
     lost = []
     for cid in lost_ids:
@@ -110,7 +148,18 @@ def compute_retention(
             )
         )
     lost.sort(key=lambda c: (-c.previous_revenue, c.customer_id))
+    return lost
 
+
+def _by_segment(
+    seg: Segmentation,
+    earlier: Segmentation,
+    previous: set[str],
+    current: set[str],
+    new: list[str],
+    revenue_now: dict[str, Decimal],
+) -> list[RetentionSegment]:
+    """Return retention per segment (the segment at the end of the previous window)."""
     by_segment = []
     for seg_name in Segment:
         before = [cid for cid in previous if earlier.segment_of(cid) is seg_name]
@@ -125,7 +174,17 @@ def compute_retention(
                 revenue_retained=sum((revenue_now.get(cid, Decimal(0)) for cid in kept), Decimal(0)),
             )
         )
+    return by_segment
 
+
+def _declines(
+    known: dict[str, Customer],
+    earlier: Segmentation,
+    retained: list[str],
+    revenue_now: dict[str, Decimal],
+    revenue_before: dict[str, Decimal],
+) -> list[RetainedChange]:
+    """Return the retained customers that bought less than in the previous window, biggest drop first."""
     declines = [
         RetainedChange(
             customer_id=cid,
@@ -138,20 +197,4 @@ def compute_retention(
         if revenue_now.get(cid, Decimal(0)) < revenue_before.get(cid, Decimal(0))
     ]
     declines.sort(key=lambda c: (c.revenue - c.previous_revenue, c.customer_id))
-
-    return Retention(
-        as_of=as_of,
-        window_start=start,
-        previous_start=previous_start,
-        previous_customers=len(previous),
-        current_customers=len(current),
-        retained=tuple(retained),
-        new=tuple(new),
-        lost=tuple(lost),
-        revenue_retained=sum((revenue_now.get(cid, Decimal(0)) for cid in retained), Decimal(0)),
-        revenue_new=sum((revenue_now.get(cid, Decimal(0)) for cid in new), Decimal(0)),
-        revenue_lost=sum((c.previous_revenue for c in lost), Decimal(0)),
-        by_segment=tuple(by_segment),
-        declines=tuple(declines),
-        satisfaction_norm=config.satisfaction_norm,
-    )
+    return declines

@@ -31,7 +31,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import polars as pl
+
 from pipeline import __version__
+from pipeline.addresses import VALIDATOR, AddressBook
 from pipeline.call_lists import write_call_lists
 from pipeline.calls import build_calls
 from pipeline.checks.content import LinkPolicy
@@ -49,7 +52,7 @@ from pipeline.checks.stage import (
 from pipeline.errors import OutputError, UsageError, WindstilError
 from pipeline.feedback import FeedbackKind
 from pipeline.fingerprint import project_hashes
-from pipeline.load import load_project
+from pipeline.load import load_project, normalise_email
 from pipeline.lock import project_lock
 from pipeline.models import (
     AccountManager,
@@ -62,10 +65,9 @@ from pipeline.models import (
     Evaluation,
     Interaction,
     MessageKind,
-    OrderTable,
     Product,
     Project,
-    RecordTable,
+    QuietStatus,
     RenderedMessage,
     Segmentation,
     Selection,
@@ -80,6 +82,7 @@ from pipeline.segment import resolve_segmentation, segments_csv_bytes
 from pipeline.select import recipients_csv_bytes, select
 from pipeline.site import REPORT_TITLES, SiteData, write_site
 from pipeline.state import State
+from pipeline.tables import orders_of_customers, records_frame
 from pipeline.unsubscribe import load_secret
 from pipeline.writer import RunWriter, atomic_folder, csv_bytes, remove_stale_temp_folders, spreadsheet_text
 
@@ -142,18 +145,15 @@ def run_batch(
     timer = _Timer()
     run_id = as_of.isoformat()
     with timer.stage("load"):
-        project = load_project(root)
+        addresses = AddressBook(normalise_email)
+        project = load_project(root, addresses)
     settings, config, data = project.settings, project.segments, project.data
     output = settings.paths.output
     with project_lock(output), _signals_as_errors(), _long_lived(), State.open(settings.paths.state) as state:
         if state.run_status(run_id) == "approved" and not force:
             raise UsageError(f"run {run_id} is approved already; re-run it with --force to replace its files")
         remove_stale_temp_folders(output)
-        warnings = list(data.warnings)
-        for warning in warnings:
-            log.warning(warning)
-        if data.rejects:
-            log.warning("%d input rows rejected; they are listed in rejects.csv", len(data.rejects))
+        warnings = _logged_warnings(data)
         secret = load_secret(settings.paths.state.parent)
         with timer.stage("compile"):
             compiled = compile_templates(settings, data.content)
@@ -179,96 +179,213 @@ def run_batch(
                     _Spool(writer.root) as records, _Spool(writer.root) as parked, \
                     _spam_scorer(state, spam_targets) as scorer:
                 with timer.stage("render"):
-                    # The render stage is the run's peak: its processes are alive too. What only
-                    # the later stages need waits on disk meanwhile (the segmentation: 17 MB at
-                    # 30,000 demo customers), as do the records of what is rendered.
-                    _park(segmentation, parked)
+                    _park(segmentation, parked)  # waits on disk through the peak (see _render_stage)
                     del segmentation
-                    # SpamAssassin scores each variant's representative as soon as it is written.
-                    feed = _feed_spam(scorer, spam_targets, writer.root) if scorer is not None else None
-                    _render_all(compiled, selections, project, as_of, secret, writer, records, processes, progress,
-                                feed)
-                checks, rendered = CheckResults(), None
-                if settings.checks_enabled:
-                    # Read here, not in the reports stage, since the checks need them too.
-                    with timer.stage("records"):
-                        rendered = _read_records(records, data.contacts)
-                    with timer.stage("checks"):
-                        # Before the render processes stop: they run the content checks of the variants.
-                        checks = run_checks(writer.root, rendered, variants, _link_policy(settings, run_id),
-                                            pool=processes.pool)
+                    _render_stage(compiled, selections, project, as_of, secret, writer, records, processes,
+                                  progress, scorer, spam_targets)
+                checks, rendered = _checks_stage(timer, project, run_id, writer, records, variants, processes)
                 processes.stop()  # idle from here on: their memory is given back before the call lists
                 segmentation = _unpark(parked)
                 with timer.stage("calls"):
-                    # Both stages read data.interactions themselves; they get the imported call outcomes on top.
-                    imported = state.interactions()
-                    before = state.latest_run_before(run_id)
-                    feedback = state.feedback((FeedbackKind.CLICK, FeedbackKind.REPLY))
-                    calls = build_calls(data, config, segmentation, quiet, selections, imported, as_of,
-                                        feedback, before.as_of if before else None, language=settings.language)
-                    write_call_lists(writer, calls, data, settings, as_of)
+                    calls, imported = _call_lists(writer, project, state, segmentation, quiet, selections, as_of)
                 with timer.stage("reports"):
                     if rendered is None:
                         rendered = _read_records(records, data.contacts)
-                    retention = compute_retention(data, segmentation, config, as_of, imported)
-                    templates = settings.paths.templates
-                    writer.write_pieces("reports/segments.html", segmentation_report_pieces(
-                        segmentation, data, config, previous_as_of=previous_as_of,
-                        templates=templates, language=settings.language))
-                    writer.write_text("reports/retention.html", render_retention_report(
-                        retention, templates=templates, language=settings.language))
-                    writer.write_bytes("segments.csv", segments_csv_bytes(segmentation))
-                    writer.write_bytes("recipients.csv", recipients_csv_bytes(selections))
-                    writer.write_bytes("rejects.csv", rejects_csv_bytes(data))
-                    writer.write_bytes("deliveries.csv", deliveries_csv_bytes(rendered.values()))
-                if settings.checks_enabled and rendered is not None:
-                    with timer.stage("checks"):
-                        # SpamAssassin went on scoring alongside the call lists and reports (one
-                        # core each, mostly); only what it has left is waited for here.
-                        add_spam_findings(checks, rendered, variants, _spam_source(scorer, spam_targets)(),
-                                          spam_available=scorer is not None)
-                        if scorer is not None and scorer.new and not dry_run:
-                            state.add_spam_scores(scorer.new)
+                    _write_reports(writer, project, segmentation, selections, rendered, imported, as_of,
+                                   previous_as_of)
+                _spam_stage(timer, project, state, checks, rendered, variants, scorer, spam_targets, dry_run)
                 writer.write_bytes("checks.csv", checks_csv_bytes(checks))
                 counts = _counts(data, segmentation, quiet, selections, rendered, calls) | checks.counts()
                 previous = _previous_manifest(output, run_id)
                 with timer.stage("site"):
-                    write_site(writer, SiteData(
-                        as_of=as_of,
-                        created=_now(),
-                        counts=counts,
-                        warnings=tuple(warnings),
-                        selections=selections,
-                        rendered=rendered,
-                        data=data,
-                        segmentation=segmentation,
-                        calls=calls,
-                        previous=previous,
-                        quiet=quiet,
-                        checks=checks.findings if settings.checks_enabled else None,
-                        accepted=state.accepted_checks(run_id),
-                        sender=settings.sender_name,
-                        spam=checks.spam_summary(),
-                        templates=_existing(settings.paths.templates / "site"),
-                        feedback=state.feedback(since=_start_of(before.as_of) if before else None),
-                        feedback_since=before.as_of if before else None,
-                        tracking=settings.tracking is not None,
-                        reports=((REPORT_TITLES["segments"], "reports/segments.html"),
-                                 (REPORT_TITLES["retention"], "reports/retention.html")),
-                        language=settings.language,
-                        locale_templates=settings.paths.templates,
-                        call_lists=tuple(
-                            (data.account_managers[am].name, f"calls/{am}.html")
-                            for am in sorted({c.account_manager_id for c in calls})
-                        ),
-                    ))
+                    write_site(writer, _site_data(project, state, as_of, counts, warnings, selections, rendered,
+                                                  segmentation, calls, previous, quiet, checks))
                 manifest = _manifest(project, run_id, counts, timer.timings, warnings, segmentation,
-                                     writer.bytes_written)
-                manifest["spam"] = checks.spam_summary()  # SpamAssassin's scores of the variants, by kind
+                                     writer.bytes_written, checks)
                 writer.write_text("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         if not dry_run:
             state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
+            state.remember_address_checks(VALIDATOR, addresses.new)  # for the next load
     return RunResult(run_id, output / run_id, counts, timer.timings, tuple(warnings), dry_run)
+
+
+def _logged_warnings(data: Dataset) -> list[str]:
+    """Log the load's warnings and the number of rejects; return the warnings (the run adds to them)."""
+    warnings = list(data.warnings)
+    for warning in warnings:
+        log.warning(warning)
+    if data.rejects:
+        log.warning("%d input rows rejected; they are listed in rejects.csv", len(data.rejects))
+    return warnings
+
+
+def _render_stage(
+    compiled: Compiled,
+    selections: Sequence[Selection],
+    project: Project,
+    as_of: date,
+    secret: bytes,
+    writer: RunWriter,
+    records: _Spool,
+    processes: _RenderProcesses,
+    progress: Progress | None,
+    scorer: SpamScorer[VariantKey] | None,
+    spam_targets: Mapping[MessageKey, VariantKey],
+) -> None:
+    """Render every message; SpamAssassin scores each variant's representative as soon as it is written.
+
+    The render stage is the run's peak: its processes are alive too. What only the later
+    stages need waits on disk meanwhile (the segmentation: 17 MB at 30,000 demo customers),
+    as do the records of what is rendered.
+    """
+    feed = _feed_spam(scorer, spam_targets, writer.root) if scorer is not None else None
+    _render_all(compiled, selections, project, as_of, secret, writer, records, processes, progress, feed)
+
+
+def _checks_stage(
+    timer: _Timer,
+    project: Project,
+    run_id: str,
+    writer: RunWriter,
+    records: _Spool,
+    variants: Mapping[MessageKey, VariantKey],
+    processes: _RenderProcesses,
+) -> tuple[CheckResults, dict[tuple[str, MessageKind], RenderedMessage] | None]:
+    """Run the pre-send checks (when on) on what was rendered; return them and the records if read.
+
+    SpamAssassin's findings come later (see _spam_stage): it goes on scoring meanwhile.
+    """
+    settings = project.settings
+    checks, rendered = CheckResults(), None
+    if settings.checks_enabled:
+        # Read here, not in the reports stage, since the checks need them too.
+        with timer.stage("records"):
+            rendered = _read_records(records, project.data.contacts)
+        with timer.stage("checks"):
+            # Before the render processes stop: they run the content checks of the variants.
+            checks = run_checks(writer.root, rendered, variants, _link_policy(settings, run_id), pool=processes.pool)
+    return checks, rendered
+
+
+def _spam_stage(
+    timer: _Timer,
+    project: Project,
+    state: State,
+    checks: CheckResults,
+    rendered: Mapping[tuple[str, MessageKind], RenderedMessage] | None,
+    variants: Mapping[MessageKey, VariantKey],
+    scorer: SpamScorer[VariantKey] | None,
+    spam_targets: Mapping[MessageKey, VariantKey],
+    dry_run: bool,
+) -> None:
+    """Add SpamAssassin's findings to the checks, and remember its new scores in the state."""
+    if not project.settings.checks_enabled or rendered is None:
+        return
+    with timer.stage("checks"):
+        # SpamAssassin went on scoring alongside the call lists and reports (one core each,
+        # mostly); only what it has left is waited for here.
+        add_spam_findings(checks, rendered, variants, _spam_source(scorer, spam_targets)(),
+                          spam_available=scorer is not None)
+        if scorer is not None and scorer.new and not dry_run:
+            state.add_spam_scores(scorer.new)
+
+
+def _call_lists(
+    writer: RunWriter,
+    project: Project,
+    state: State,
+    segmentation: Segmentation,
+    quiet: dict[str, QuietStatus],
+    selections: Sequence[Selection],
+    as_of: date,
+) -> tuple[list[CallItem], list[Interaction]]:
+    """Make and write the call lists; return them and the call outcomes imported into the state.
+
+    The call lists and the reports read data.interactions themselves; they get the imported
+    call outcomes on top.
+    """
+    data, settings = project.data, project.settings
+    imported = state.interactions()
+    before = state.latest_run_before(as_of.isoformat())
+    feedback = state.feedback((FeedbackKind.CLICK, FeedbackKind.REPLY))
+    calls = build_calls(data, project.segments, segmentation, quiet, selections, imported, as_of,
+                        feedback, before.as_of if before else None, language=settings.language)
+    write_call_lists(writer, calls, data, settings, as_of)
+    return calls, imported
+
+
+def _write_reports(
+    writer: RunWriter,
+    project: Project,
+    segmentation: Segmentation,
+    selections: Sequence[Selection],
+    rendered: Mapping[tuple[str, MessageKind], RenderedMessage],
+    imported: Sequence[Interaction],
+    as_of: date,
+    previous_as_of: date | None,
+) -> None:
+    """Write the reports and the run's CSV files."""
+    data, config, settings = project.data, project.segments, project.settings
+    templates = settings.paths.templates
+    retention = compute_retention(data, segmentation, config, as_of, imported)
+    writer.write_pieces("reports/segments.html", segmentation_report_pieces(
+        segmentation, data, config, previous_as_of=previous_as_of,
+        templates=templates, language=settings.language))
+    writer.write_text("reports/retention.html", render_retention_report(
+        retention, templates=templates, language=settings.language))
+    writer.write_bytes("segments.csv", segments_csv_bytes(segmentation))
+    writer.write_bytes("recipients.csv", recipients_csv_bytes(selections))
+    writer.write_bytes("rejects.csv", rejects_csv_bytes(data))
+    writer.write_bytes("deliveries.csv", deliveries_csv_bytes(rendered.values()))
+
+
+def _site_data(
+    project: Project,
+    state: State,
+    as_of: date,
+    counts: dict[str, int],
+    warnings: Sequence[str],
+    selections: Sequence[Selection],
+    rendered: Mapping[tuple[str, MessageKind], RenderedMessage],
+    segmentation: Segmentation,
+    calls: Sequence[CallItem],
+    previous: Mapping[str, Any] | None,
+    quiet: Mapping[str, QuietStatus],
+    checks: CheckResults,
+) -> SiteData:
+    """Return what the review site shows of this run."""
+    data, settings = project.data, project.settings
+    run_id = as_of.isoformat()
+    before = state.latest_run_before(run_id)
+    return SiteData(
+        as_of=as_of,
+        created=_now(),
+        counts=counts,
+        warnings=tuple(warnings),
+        selections=selections,
+        rendered=rendered,
+        data=data,
+        segmentation=segmentation,
+        calls=calls,
+        previous=previous,
+        quiet=quiet,
+        checks=checks.findings if settings.checks_enabled else None,
+        accepted=state.accepted_checks(run_id),
+        sender=settings.sender_name,
+        spam=checks.spam_summary(),
+        templates=_existing(settings.paths.templates / "site"),
+        feedback=state.feedback(since=_start_of(before.as_of) if before else None),
+        feedback_since=before.as_of if before else None,
+        tracking=settings.tracking is not None,
+        reports=((REPORT_TITLES["segments"], "reports/segments.html"),
+                 (REPORT_TITLES["retention"], "reports/retention.html")),
+        language=settings.language,
+        locale_templates=settings.paths.templates,
+        call_lists=tuple(
+            (data.account_managers[am].name, f"calls/{am}.html")
+            for am in sorted({c.account_manager_id for c in calls})
+        ),
+    )
 
 
 def _start_of(day: date) -> datetime:
@@ -294,7 +411,7 @@ class _Chunk:
     selections: tuple[Selection, ...]
     customers: dict[str, Customer]
     contacts: dict[str, Contact]
-    orders: OrderTable  # of its customers only
+    orders: pl.DataFrame  # of its customers only
 
 
 class _RenderProcesses:
@@ -386,8 +503,8 @@ def _render_chunk(chunk: _Chunk) -> tuple[bytes, int, int]:
     if "failed" in w:
         raise RuntimeError(w["failed"])
     data = Dataset(account_managers=w["account_managers"], customers=chunk.customers, contacts=chunk.contacts,
-                   orders=chunk.orders, evaluations=RecordTable(Evaluation),
-                   interactions=RecordTable(Interaction), suppressions=(),
+                   orders=chunk.orders, evaluations=records_frame(Evaluation, ()),
+                   interactions=records_frame(Interaction, ()), suppressions=(),
                    products=w["products"], content=w["content"])
     prepare_run(w["compiled"], data)
     writer = RunWriter(chunk.root)
@@ -419,7 +536,7 @@ def _chunks(todo: Sequence[Selection], data: Dataset, size: int, root: Path) -> 
             selections=selections,
             customers={c: data.customers[c] for c in customer_ids if c in data.customers},
             contacts={s.contact_id: data.contacts[s.contact_id] for s in selections},
-            orders=data.orders.of_customers(customer_ids),
+            orders=orders_of_customers(data.orders, customer_ids),
         )
 
 
@@ -721,7 +838,9 @@ def _manifest(
     warnings: Sequence[str],
     segmentation: Segmentation,
     bytes_written: int,
+    checks: CheckResults,
 ) -> dict[str, Any]:
+    """Return the run's manifest: what made it, its counts and timings, and SpamAssassin's scores by kind."""
     return {
         "as_of": run_id,
         "created": _now(),
@@ -735,6 +854,7 @@ def _manifest(
         "timings": timings,
         "bytes_written": bytes_written,
         "warnings": list(warnings),
+        "spam": checks.spam_summary(),
     }
 
 

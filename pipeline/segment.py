@@ -29,6 +29,7 @@ from pipeline.models import (
     SegmentMove,
     SegmentsConfig,
 )
+from pipeline.tables import window_totals
 from pipeline.writer import RunWriter, csv_bytes, spreadsheet_text
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def segment(
     start = months_before(as_of, config.window_months)
     # Over the columns: the sums are the Decimals adding up each order's revenue and
     # revenue − cost make, without making an Order per row.
-    in_window_revenue, in_window_margin = data.orders.window_totals(start, as_of)
+    in_window_revenue, in_window_margin = window_totals(data.orders, start, as_of)
     revenue: dict[str, Decimal] = defaultdict(Decimal, in_window_revenue)
     net_margin: dict[str, Decimal] = defaultdict(Decimal, in_window_margin)
 
@@ -136,62 +137,85 @@ def segment(
         groups[group_of(customer, config)].append(customer)
 
     weights = {e: Fraction(config.weights.get(e, 0)) for e in ELEMENTS}
+    rows: list[CustomerValue] = []
+    for group in sorted(groups):
+        rows += _group_rows(group, groups[group], config, weights, revenue, net_margin)
+    customers, warnings = _with_overrides({row.customer_id: row for row in rows}, config, as_of)
+    for warning in warnings:
+        log.warning(warning)
+
+    moves = explain_moves(previous, customers, weights) if previous is not None else ()
+    return Segmentation(as_of=as_of, customers=customers, moves=moves, warnings=tuple(warnings))
+
+
+def _group_rows(
+    group: str,
+    members: list[Customer],
+    config: SegmentsConfig,
+    weights: dict[str, Fraction],
+    revenue: dict[str, Decimal],
+    net_margin: dict[str, Decimal],
+) -> list[CustomerValue]:
+    """Return one group's rows of the segmentation, in segment order (value share descending)."""
     cutoff_a = Fraction(config.cutoffs[Segment.A])
     cutoff_b = Fraction(config.cutoffs[Segment.B])
     rows: list[CustomerValue] = []
-    for group in sorted(groups):
-        members = groups[group]
-        # Shares are of what a customer brings: a net credit (negative revenue) counts as 0.
-        element = {
-            c.customer_id: {
-                "revenue": max(Decimal(0), revenue[c.customer_id]),
-                "margin": max(Decimal(0), net_margin[c.customer_id]),
-                "strategic": Decimal(strategic_points(c, config)),
-            }
-            for c in members
+    # Shares are of what a customer brings: a net credit (negative revenue) counts as 0.
+    element = {
+        c.customer_id: {
+            "revenue": max(Decimal(0), revenue[c.customer_id]),
+            "margin": max(Decimal(0), net_margin[c.customer_id]),
+            "strategic": Decimal(strategic_points(c, config)),
         }
-        totals = {e: sum((element[c.customer_id][e] for c in members), Decimal(0)) for e in ELEMENTS}
-        shares = {
-            c.customer_id: {
-                e: Fraction(element[c.customer_id][e]) / Fraction(totals[e]) if totals[e] else Fraction(0)
-                for e in ELEMENTS
-            }
-            for c in members
+        for c in members
+    }
+    totals = {e: sum((element[c.customer_id][e] for c in members), Decimal(0)) for e in ELEMENTS}
+    shares = {
+        c.customer_id: {
+            e: Fraction(element[c.customer_id][e]) / Fraction(totals[e]) if totals[e] else Fraction(0)
+            for e in ELEMENTS
         }
-        value = {cid: sum((weights[e] * s[e] for e in ELEMENTS), Fraction(0)) for cid, s in shares.items()}
-        ordered = sorted(members, key=lambda c: (-value[c.customer_id], c.customer_id))
-        cumulative = Fraction(0)
-        for c in ordered:
-            cid = c.customer_id
-            before = cumulative
-            cumulative += value[cid]
-            if revenue[cid] <= 0:
-                seg = Segment.D  # no revenue in the window, whatever its strategic points
-            elif before < cutoff_a:
-                seg = Segment.A
-            elif before < cutoff_b:
-                seg = Segment.B
-            else:
-                seg = Segment.C
-            rows.append(
-                CustomerValue(
-                    customer_id=cid,
-                    name=c.name,
-                    group=group,
-                    segment=seg,
-                    computed_segment=seg,
-                    value_share=value[cid],
-                    revenue=revenue[cid],
-                    margin=max(Decimal(0), net_margin[cid]),
-                    strategic=int(element[cid]["strategic"]),
-                    revenue_share=shares[cid]["revenue"],
-                    margin_share=shares[cid]["margin"],
-                    strategic_share=shares[cid]["strategic"],
-                    cumulative_before=before,
-                )
+        for c in members
+    }
+    value = {cid: sum((weights[e] * s[e] for e in ELEMENTS), Fraction(0)) for cid, s in shares.items()}
+    ordered = sorted(members, key=lambda c: (-value[c.customer_id], c.customer_id))
+    cumulative = Fraction(0)
+    for c in ordered:
+        cid = c.customer_id
+        before = cumulative
+        cumulative += value[cid]
+        if revenue[cid] <= 0:
+            seg = Segment.D  # no revenue in the window, whatever its strategic points
+        elif before < cutoff_a:
+            seg = Segment.A
+        elif before < cutoff_b:
+            seg = Segment.B
+        else:
+            seg = Segment.C
+        rows.append(
+            CustomerValue(
+                customer_id=cid,
+                name=c.name,
+                group=group,
+                segment=seg,
+                computed_segment=seg,
+                value_share=value[cid],
+                revenue=revenue[cid],
+                margin=max(Decimal(0), net_margin[cid]),
+                strategic=int(element[cid]["strategic"]),
+                revenue_share=shares[cid]["revenue"],
+                margin_share=shares[cid]["margin"],
+                strategic_share=shares[cid]["strategic"],
+                cumulative_before=before,
             )
+        )
+    return rows
 
-    customers = {row.customer_id: row for row in rows}
+
+def _with_overrides(
+    customers: dict[str, CustomerValue], config: SegmentsConfig, as_of: date
+) -> tuple[dict[str, CustomerValue], list[str]]:
+    """Return the rows with segments.yaml's overrides applied, and a warning per override not applied."""
     warnings: list[str] = []
     for override in config.overrides:
         about = {"customer_id": override.customer_id, "segment": override.segment.value}
@@ -206,11 +230,7 @@ def segment(
                 override_reason=override.reason,
                 override_until=override.until,
             )
-    for warning in warnings:
-        log.warning(warning)
-
-    moves = explain_moves(previous, customers, weights) if previous is not None else ()
-    return Segmentation(as_of=as_of, customers=customers, moves=moves, warnings=tuple(warnings))
+    return customers, warnings
 
 
 def percent(share: Fraction) -> str:

@@ -61,6 +61,7 @@ from pipeline.models import (
     ItemType,
     MessageKind,
     QuietStatus,
+    ReasonKind,
     Segment,
     Segmentation,
     SegmentsConfig,
@@ -68,6 +69,7 @@ from pipeline.models import (
     SkipReason,
     Treatment,
 )
+from pipeline.tables import bought_products
 from pipeline.writer import csv_bytes
 
 log = logging.getLogger(__name__)
@@ -308,7 +310,7 @@ class _Selector:
                 history.newsletter_dates.append(delivery.as_of)
             else:
                 history.alert_months.add(delivery.month)
-        self.owned = data.orders.bought_products()
+        self.owned = bought_products(data.orders)
         # Contacts of one customer (and customers alike) get the very same items for the same
         # reasons: one shared object per distinct choice, not one per contact (a third of the
         # selection stage's memory at 30,000 customers).
@@ -361,9 +363,9 @@ class _Selector:
         phrases = _phrases(item.language)
         if item.priority and w.priority:
             points = w.priority * item.priority
-            general.append(ItemReason("priority", phrases["priority"].format(n=item.priority), points))
+            general.append(ItemReason(ReasonKind.PRIORITY, phrases["priority"].format(n=item.priority), points))
         if freshness:
-            general.append(ItemReason("freshness", phrases["freshness"].format(n=age), freshness))
+            general.append(ItemReason(ReasonKind.FRESHNESS, phrases["freshness"].format(n=age), freshness))
         return _Item(
             item=item,
             tags=frozenset(item.tags),
@@ -462,18 +464,18 @@ class _Selector:
         phrases = _phrases(scored.item.item.language)
         reasons: list[ItemReason] = []
         if shared:
-            reasons.append(ItemReason("interest", _join(shared, phrases), w.interest_tag * len(shared)))
+            reasons.append(ItemReason(ReasonKind.INTEREST, _join(shared, phrases), w.interest_tag * len(shared)))
         if scored.own:
             names = [self._product_name(p) for p in scored.own]
-            reasons.append(ItemReason("own_product", _join(names, phrases), w.own_product))
+            reasons.append(ItemReason(ReasonKind.OWN_PRODUCT, _join(names, phrases), w.own_product))
         if scored.product_tags:
             # The detail names the products the tags came from: it reads as "ties in with what you use".
             names = list(dict.fromkeys(n for tag in scored.product_tags for n in facts.tag_products[tag]))
             points = w.product_tag * len(scored.product_tags)
-            reasons.append(ItemReason("product_tag", _join(names, phrases), points))
+            reasons.append(ItemReason(ReasonKind.PRODUCT_TAG, _join(names, phrases), points))
         for kind, targets, suggested, weight in (
-            ("cross_sell", scored.cross_sell, facts.cross_sell, w.cross_sell),
-            ("up_sell", scored.up_sell, facts.up_sell, w.up_sell),
+            (ReasonKind.CROSS_SELL, scored.cross_sell, facts.cross_sell, w.cross_sell),
+            (ReasonKind.UP_SELL, scored.up_sell, facts.up_sell, w.up_sell),
         ):
             if targets:
                 detail = "; ".join(
@@ -482,7 +484,7 @@ class _Selector:
                 )
                 reasons.append(ItemReason(kind, detail, weight))
         if scored.sector:
-            reasons.append(ItemReason("sector", facts.customer.sector, w.sector))
+            reasons.append(ItemReason(ReasonKind.SECTOR, facts.customer.sector, w.sector))
         return (*reasons, *scored.item.general)
 
     def _product_name(self, product_id: str) -> str:
@@ -584,7 +586,7 @@ class _Selector:
         if not fallback:
             ranked = [entry for entry in ranked if entry[0] > 0]
         ranked.sort(key=lambda entry: (-entry[0], entry[1]))
-        note = (ItemReason("fallback", _phrases(language)["fallback"], 0),) if fallback else ()
+        note = (ItemReason(ReasonKind.FALLBACK, _phrases(language)["fallback"], 0),) if fallback else ()
         chosen: list[ChosenItem] = []
         per_tag: dict[str, int] = defaultdict(int)
         for points, item_id, scored, shared in ranked:
@@ -614,7 +616,7 @@ class _Selector:
         (points, item_id), scored, shared = best
         item = scored.item.item
         phrase = _phrases(language)["alert" if item.type is ItemType.ALERT else "event"]
-        timely = ItemReason("timely", phrase.format(n=self._timely(item)), 0)
+        timely = ItemReason(ReasonKind.TIMELY, phrase.format(n=self._timely(item)), 0)
         return self._shared(ChosenItem(item_id, -points, (timely, *self._reasons(facts, scored, shared))))
 
     def _shared(self, value: T) -> T:

@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -180,11 +180,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (run_id, check_code)
         )""",
     ),
+    # 7: e-mail addresses checked in earlier loads: as given (trimmed) -> normalised, NULL when
+    # invalid; `validator` names the validator's version, and rows of another version are dropped
+    (
+        """CREATE TABLE address_checks (
+            address TEXT PRIMARY KEY,
+            normalised TEXT,
+            validator TEXT NOT NULL
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = frozenset(
     {"runs", "deliveries", "segmentations", "interactions", "suppressions", "outbox", "feedback", "mail_seen",
-     "spam_scores", "accepted_checks"}
+     "spam_scores", "accepted_checks", "address_checks"}
 )
 
 
@@ -696,6 +705,23 @@ class State:
             )
             for r in self._read("SELECT * FROM suppressions WHERE added_at >= ? ORDER BY email", (moment,))
         ]
+
+    # ----------------------------------------------------------------- address checks
+
+    def address_checks(self, validator: str) -> dict[str, str | None]:
+        """Return the addresses checked by this `validator` version: as given -> normalised (None: invalid)."""
+        with self._mapped():  # plain tuples: a big export has hundreds of thousands of addresses
+            sql = "SELECT address, normalised FROM address_checks WHERE validator = ?"
+            return dict(self._conn.execute(sql, (validator,)).fetchall())
+
+    def remember_address_checks(self, validator: str, checks: Mapping[str, str | None]) -> None:
+        """Record checked addresses; the checks of any other validator version are forgotten."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM address_checks WHERE validator != ?", (validator,))
+            conn.executemany(
+                "INSERT OR REPLACE INTO address_checks (address, normalised, validator) VALUES (?, ?, ?)",
+                ((address, normalised, validator) for address, normalised in checks.items()),
+            )
 
     # ----------------------------------------------------------------- feedback
 

@@ -22,6 +22,7 @@ from pipeline.models import (
     Channel,
     CustomerValue,
     Dataset,
+    Interaction,
     Level,
     OurLevel,
     ScheduleRule,
@@ -30,6 +31,7 @@ from pipeline.models import (
     Treatment,
 )
 from pipeline.state import State
+from pipeline.tables import records
 
 
 def tiny_data(project: Path) -> Dataset:
@@ -162,7 +164,7 @@ def test_imported_call_satisfies_the_contact_schedule_in_the_next_list(tiny_proj
 
     def overdue() -> set[str]:
         with State.open(state_path) as state:
-            interactions = [*data.interactions, *state.interactions()]
+            interactions = [*records(Interaction, data.interactions), *state.interactions()]
         calls = build_calls(data, config, segmentation(data), {}, [], interactions, AS_OF)
         return {c.customer_id for c in calls if CallReason.CONTACT_OVERDUE in c.reasons}
 

@@ -18,8 +18,9 @@ from pipeline.config import SAFE_ID
 from pipeline.demo import SECTORS, TAGS, dataset, generate_project
 from pipeline.errors import UsageError
 from pipeline.load import load_project
-from pipeline.models import ItemType, Project
+from pipeline.models import Evaluation, ItemType, Project
 from pipeline.quiet import quiet_periods
+from pipeline.tables import order_records, records
 
 REPO = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 11, 30)
@@ -161,7 +162,7 @@ def test_project_loads_with_only_invalid_email_rejects(project_1000: Project) ->
 def test_revenue_is_pareto_like(project_1000: Project) -> None:
     """The top 20% of customers bring at least 60% of the revenue."""
     revenue: Counter[str] = Counter()
-    for order in project_1000.data.orders:
+    for order in order_records(project_1000.data.orders):
         if not order.cancelled:
             revenue[order.customer_id] += order.revenue  # type: ignore[assignment]
     values = sorted((revenue.get(c, Decimal(0)) for c in project_1000.data.customers), reverse=True)
@@ -180,7 +181,7 @@ def test_a_good_share_is_quiet_on_the_reference_date(project_1000: Project) -> N
 
 def test_margins_and_order_dates_are_plausible(project_1000: Project) -> None:
     """Costs give 20-45% margin; orders span about three years; some run, some are cancelled."""
-    orders = project_1000.data.orders
+    orders = order_records(project_1000.data.orders)
     for order in orders[:2000]:
         margin = (order.revenue - order.cost) / order.revenue
         assert Decimal("0.19") <= margin <= Decimal("0.46")
@@ -220,7 +221,7 @@ def test_customers_have_unique_names_and_a_language_mix(project_1000: Project) -
 
 def test_evaluations_include_scores_below_the_norm(project_1000: Project) -> None:
     """Most scores are 7-9.5, and some below 8 carry a comment."""
-    evaluations = project_1000.data.evaluations
+    evaluations = records(Evaluation, project_1000.data.evaluations)
     scores = [e.score for e in evaluations]
     assert all(Decimal(1) <= s <= Decimal(10) for s in scores)
     typical = sum(Decimal(7) <= s <= Decimal("9.5") for s in scores) / len(scores)

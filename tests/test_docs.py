@@ -28,7 +28,7 @@ import pipeline
 from pipeline import config
 from pipeline.cli import cli
 from pipeline.errors import ConfigError, WindstilError
-from pipeline.models import Segment
+from pipeline.models import LintCode, ReasonKind, Segment
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -121,8 +121,8 @@ def _calls_to(name: str) -> set[str]:
 
 
 def test_every_lint_code_is_in_the_reference():
-    """Every code a `Lint(...)` is made with, and every lint the site labels, is in reference/codes.md."""
-    codes = _calls_to("Lint")
+    """Every lint code (the LintCode enum), and every lint the site labels, is in reference/codes.md."""
+    codes = {code.value for code in LintCode} | _calls_to("Lint")
     site = importlib.import_module("pipeline.site")
     codes |= set(getattr(site, "LINT_LABELS", {}))
     assert {"size_budget", "missing_alt"} <= codes
@@ -130,8 +130,8 @@ def test_every_lint_code_is_in_the_reference():
 
 
 def test_every_item_reason_kind_is_in_the_reference():
-    """Every kind of 'why this item was chosen' is in reference/codes.md."""
-    kinds = _calls_to("ItemReason")
+    """Every kind of 'why this item was chosen' (the ReasonKind enum) is in reference/codes.md."""
+    kinds = {kind.value for kind in ReasonKind} | _calls_to("ItemReason")
     assert {"interest", "fallback"} <= kinds
     assert missing(kinds, page("codes.md")) == []
 
@@ -348,21 +348,9 @@ def test_every_output_column_is_in_the_reference():
 
 
 def _columns_read() -> set[str]:
-    """Return every column name load.py reads from a CSV row (`row.text("name")`, `row.flag(...)`, …)."""
-    tree = ast.parse((PIPELINE / "load.py").read_text(encoding="utf-8"))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id == "row"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-        ):
-            found.add(node.args[0].value)
-    return found
+    """Return every column the loader reads from a CSV file (pipeline.readers.COLUMNS_READ)."""
+    readers = importlib.import_module("pipeline.readers")
+    return {column for columns in readers.COLUMNS_READ.values() for column in columns}
 
 
 def test_every_input_file_column_and_field_is_in_the_reference():

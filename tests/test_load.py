@@ -24,7 +24,8 @@ from pipeline.load import (
     sniff_delimiter,
     validate_project,
 )
-from pipeline.models import Dataset, Level, OrderStatus
+from pipeline.models import Dataset, Evaluation, Level, OrderStatus
+from pipeline.tables import order_records, records
 
 
 def _tolerant(root: Path) -> None:
@@ -86,13 +87,13 @@ def test_typed_values(tiny_project: Path) -> None:
     assert data.contacts["P002"].interests == ("cloud", "backup")  # `|` and lower-cased
     assert data.contacts["P006"].do_not_call is True
     assert data.contacts["P008"].language == "en"
-    order = next(o for o in data.orders if o.order_id == "O1003")
+    order = next(o for o in order_records(data.orders) if o.order_id == "O1003")
     assert order.revenue == Decimal("12500.50") and isinstance(order.revenue, Decimal)
     assert order.end_date == date(2026, 9, 30)
-    running = next(o for o in data.orders if o.order_id == "O2001")
+    running = next(o for o in order_records(data.orders) if o.order_id == "O2001")
     assert running.end_date is None and running.status is OrderStatus.OPEN
-    assert next(o for o in data.orders if o.order_id == "O6001").cancelled
-    assert data.evaluations[2].score == Decimal("6.5")
+    assert next(o for o in order_records(data.orders) if o.order_id == "O6001").cancelled
+    assert records(Evaluation, data.evaluations)[2].score == Decimal("6.5")
 
 
 def test_email_addresses(tiny_project: Path) -> None:
@@ -147,7 +148,7 @@ def test_line_numbers_follow_quoted_newlines(tiny_project: Path) -> None:
     )
     data = _load(tiny_project)
     assert _reasons(data, "orders.csv") == [(6, "order_date", "invalid date")]
-    assert next(o for o in data.orders if o.order_id == "O9001").description.count("regel") == 2
+    assert next(o for o in order_records(data.orders) if o.order_id == "O9001").description.count("regel") == 2
 
 
 def test_blank_lines_are_skipped_but_counted(tiny_project: Path) -> None:
@@ -187,7 +188,7 @@ def test_missing_required_file_and_optional_files(tiny_project: Path) -> None:
     (tiny_project / "data" / "interactions.csv").unlink()
     (tiny_project / "data" / "suppressions.csv").unlink()
     data = _load(tiny_project)
-    assert data.interactions == () and data.suppressions == ()
+    assert data.interactions.is_empty() and data.suppressions == ()
     (tiny_project / "data" / "orders.csv").unlink()
     with pytest.raises(InputError, match=r"orders\.csv"):
         _load(tiny_project)
@@ -292,7 +293,7 @@ def test_rows_of_a_rejected_customer_are_rejected(tiny_project: Path) -> None:
         "unknown customer_id"
     }
     assert not any(c.customer_id == "C003" for c in data.contacts.values())
-    assert not any(o.customer_id == "C003" for o in data.orders)
+    assert not any(o.customer_id == "C003" for o in order_records(data.orders))
 
 
 def test_several_bad_cells_in_one_row(tiny_project: Path) -> None:
@@ -314,8 +315,9 @@ def test_decimal_comma_setting(tiny_project: Path) -> None:
     evaluations = tiny_project / "data" / "evaluations.csv"
     evaluations.write_text(evaluations.read_text().replace(",", ";").replace("6.5", "6,5").replace("8.5", "8,5"))
     data = _load(tiny_project)
-    assert next(o for o in data.orders if o.order_id == "O1003").revenue == Decimal("12500.50")
-    assert [e.score for e in data.evaluations] == [Decimal(9), Decimal("8.5"), Decimal("6.5"), Decimal(8)]
+    assert next(o for o in order_records(data.orders) if o.order_id == "O1003").revenue == Decimal("12500.50")
+    scores = [e.score for e in records(Evaluation, data.evaluations)]
+    assert scores == [Decimal(9), Decimal("8.5"), Decimal("6.5"), Decimal(8)]
     assert data.rejects[1:] == ()
 
 

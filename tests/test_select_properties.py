@@ -29,6 +29,7 @@ from pipeline.models import (
 )
 from pipeline.quiet import quiet_periods
 from pipeline.select import select
+from pipeline.tables import order_records
 
 AS_OF = date(2026, 11, 30)
 TAGS = ["backup", "cloud", "security", "werkplek"]
@@ -181,7 +182,7 @@ def test_never_mail_who_must_not_be_mailed(world: tuple[Dataset, Segmentation, l
         contact = data.contacts[s.contact_id]
         if not (s.newsletter or s.alert):
             continue
-        customer_orders = [o for o in data.orders if o.customer_id == s.customer_id and not o.cancelled]
+        customer_orders = [o for o in order_records(data.orders) if o.customer_id == s.customer_id and not o.cancelled]
         assert contact.newsletter_opt_in
         assert contact.email_valid
         assert contact.email.lower() not in suppressed

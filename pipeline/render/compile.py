@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 
 from pipeline.errors import InputError, Problem
 from pipeline.language import N_, Notice, notice_template
-from pipeline.models import LANGUAGES, ContentItem, ItemType, Lint, MessageKind, Settings
+from pipeline.models import LANGUAGES, ContentItem, ItemType, Lint, LintCode, MessageKind, Settings
 from pipeline.render.formatting import clean_text, format_date
 from pipeline.render.i18n import _, load_translations, static_environment
 
@@ -380,7 +380,8 @@ def prepare_item(item: ContentItem, settings: Settings, translations: gettext.Nu
     url = clean_text(item.url)
     if url and not re.match(r"(?i)^(https?|mailto):", url):
         resolved = _resolve(url, settings.website_url)
-        lints.append(Lint("broken_link", Notice(LINT_RELATIVE_LINK, item=item.id, url=repr(url), resolved=resolved)))
+        relative = Notice(LINT_RELATIVE_LINK, item=item.id, url=repr(url), resolved=resolved)
+        lints.append(Lint(LintCode.BROKEN_LINK, relative))
         url = resolved
     body = _style_fragment(item, settings.website_url, lints)
     meta = ""
@@ -422,17 +423,16 @@ def _style_fragment(item: ContentItem, base_url: str, lints: list[Lint]) -> str:
         if element.tag == "img":
             src = element.get("src", "")
             if element.get("alt") is None:
-                lints.append(Lint("missing_alt", Notice(LINT_NO_ALT, item=item.id, src=repr(src))))
+                lints.append(Lint(LintCode.MISSING_ALT, Notice(LINT_NO_ALT, item=item.id, src=repr(src))))
                 element.set("alt", "")
             if src and not re.match(r"(?i)^https?:", src):
-                lints.append(Lint("broken_link", Notice(LINT_IMAGE_URL, item=item.id, src=repr(src))))
+                lints.append(Lint(LintCode.BROKEN_LINK, Notice(LINT_IMAGE_URL, item=item.id, src=repr(src))))
         if element.tag == "a":
             href = element.get("href", "")
             if href.startswith("#") or (href and not re.match(r"(?i)^(https?|mailto|tel):", href)):
                 resolved = _resolve(href, base_url)
-                lints.append(
-                    Lint("broken_link", Notice(LINT_RELATIVE_LINK, item=item.id, url=repr(href), resolved=resolved))
-                )
+                relative = Notice(LINT_RELATIVE_LINK, item=item.id, url=repr(href), resolved=resolved)
+                lints.append(Lint(LintCode.BROKEN_LINK, relative))
                 element.set("href", resolved)
     inner = str(escape(wrapper.text or ""))
     return inner + "".join(lxml.html.tostring(child, encoding="unicode") for child in wrapper)

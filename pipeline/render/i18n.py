@@ -25,7 +25,7 @@ from pathlib import Path
 import jinja2
 from babel.support import Translations
 
-from pipeline.models import ItemReason
+from pipeline.models import ItemReason, ReasonKind
 
 log = logging.getLogger(__name__)
 
@@ -71,37 +71,37 @@ def static_environment(templates_dir: Path, translations: gettext.NullTranslatio
 
 # Why an item was chosen, one sentence per ItemReason.kind ("%(detail)s" is the reason's
 # detail), in the order a reader finds most convincing; at most two are used.
-REASON_PHRASES: dict[str, str] = {
-    "interest": _("You told us you are interested in %(detail)s."),
-    "cross_sell": _("Worth a look next to what you have: %(detail)s."),
-    "up_sell": _("A logical next step: %(detail)s."),
-    "own_product": _("It is about something you use from us: %(detail)s."),
-    "sector": _("It matters in your sector (%(detail)s)."),
-    "product_tag": _("It ties in with what you use: %(detail)s."),
+REASON_PHRASES: dict[ReasonKind, str] = {
+    ReasonKind.INTEREST: _("You told us you are interested in %(detail)s."),
+    ReasonKind.CROSS_SELL: _("Worth a look next to what you have: %(detail)s."),
+    ReasonKind.UP_SELL: _("A logical next step: %(detail)s."),
+    ReasonKind.OWN_PRODUCT: _("It is about something you use from us: %(detail)s."),
+    ReasonKind.SECTOR: _("It matters in your sector (%(detail)s)."),
+    ReasonKind.PRODUCT_TAG: _("It ties in with what you use: %(detail)s."),
 }
 # Kinds that say nothing personal: used only when nothing personal scored.
-GENERAL_PHRASES: dict[str, str] = {
-    "timely": _("It is current."),
-    "fallback": _("A selection by our editors."),
-    "freshness": _("It is new this month."),
-    "priority": _("Our editors recommend it."),
+GENERAL_PHRASES: dict[ReasonKind, str] = {
+    ReasonKind.TIMELY: _("It is current."),
+    ReasonKind.FALLBACK: _("A selection by our editors."),
+    ReasonKind.FRESHNESS: _("It is new this month."),
+    ReasonKind.PRIORITY: _("Our editors recommend it."),
 }
 
 
 def why_line(reasons: tuple[ItemReason, ...], translations: gettext.NullTranslations) -> str:
     """Return the "why this is relevant for you" sentences for an item's reasons."""
     by_kind = {reason.kind: reason for reason in reversed(reasons)}  # the first of a kind wins
-    if "own_product" in by_kind:
-        by_kind.pop("product_tag", None)  # it would name the same products again
+    if ReasonKind.OWN_PRODUCT in by_kind:
+        by_kind.pop(ReasonKind.PRODUCT_TAG, None)  # it would name the same products again
     phrases = _translated_phrases(translations)
     sentences = [phrases[kind] % {"detail": by_kind[kind].detail} for kind in REASON_PHRASES if kind in by_kind][:2]
     if not sentences:
-        kind = next((k for k in GENERAL_PHRASES if k in by_kind), "fallback")
+        kind = next((k for k in GENERAL_PHRASES if k in by_kind), ReasonKind.FALLBACK)
         sentences.append(phrases[kind])
     return " ".join(sentences)
 
 
-def _translated_phrases(translations: gettext.NullTranslations) -> dict[str, str]:
+def _translated_phrases(translations: gettext.NullTranslations) -> dict[ReasonKind, str]:
     """Return every why phrase translated, looked up once per catalogue."""
     held = _PHRASES.get(id(translations))
     if held is None or held[0] is not translations:
@@ -113,4 +113,4 @@ def _translated_phrases(translations: gettext.NullTranslations) -> dict[str, str
 
 
 # id(catalogue) → (the catalogue, kept so that its id is not reused; its translated phrases)
-_PHRASES: dict[int, tuple[gettext.NullTranslations, dict[str, str]]] = {}
+_PHRASES: dict[int, tuple[gettext.NullTranslations, dict[ReasonKind, str]]] = {}

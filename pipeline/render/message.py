@@ -38,6 +38,7 @@ from pipeline.models import (
     Dataset,
     ItemType,
     Lint,
+    LintCode,
     MessageKind,
     OrderStatus,
     RenderedMessage,
@@ -56,6 +57,7 @@ from pipeline.render.formatting import (
     with_utm,
 )
 from pipeline.render.i18n import _, why_line
+from pipeline.tables import orders_newest_first
 from pipeline.tracking import click_url, make_click_token
 from pipeline.unsubscribe import make_token
 
@@ -81,11 +83,6 @@ MIN_TITLE_IN_SUBJECT = 24  # a title cut shorter says too little: the subject st
 
 _KIND_AND_DETAIL = operator.attrgetter("kind", "detail")
 _ITEM_ID = operator.attrgetter("item_id")
-# What the context sentence reads of an order; sorted by the first two, in reverse: newest first.
-_ORDER_FIELDS = ("order_date", "order_id", "status", "product_id", "description", "end_date")
-_NEWEST_FIRST = operator.itemgetter(0, 1)
-_NEWEST_FIRST_WITH_CUSTOMER = operator.itemgetter(1, 2)  # the same, on rows that start with customer_id
-_ORDERS_INDEXED = 20_000  # orders indexed by customer at once (a chunk has a few thousand)
 _CHOSEN_HELD = 4096  # chosen items remembered by identity
 _WHY_HELD = 8192  # why lines and item values made with them
 _KIND_NAMES = {kind: kind.value for kind in MessageKind}  # Enum.value is a Python-level property
@@ -255,13 +252,13 @@ def _manager_values(
     lints: list[Lint] = []
     manager = data.account_managers.get(manager_id) if manager_id is not None else None
     if manager is None:
-        lints.append(Lint("fallback_field", Notice(LINT_NO_MANAGER)))
+        lints.append(Lint(LintCode.FALLBACK_FIELD, Notice(LINT_NO_MANAGER)))
         am_name, am_email, am_phone = clean_text(settings.company_name), settings.reply_to, ""
     else:
         am_name, am_phone = clean_text(manager.name), clean_text(manager.phone)
         am_email = clean_text(manager.email)
     if not am_phone:
-        lints.append(Lint("fallback_field", Notice(LINT_NO_PHONE, name=am_name)))
+        lints.append(Lint(LintCode.FALLBACK_FIELD, Notice(LINT_NO_PHONE, name=am_name)))
         am_phone = clean_text(settings.company_phone)
     am_first = am_name.split(" ")[0] if manager is not None else am_name
     if am_phone:
@@ -354,36 +351,16 @@ def prepare_run(compiled: Compiled, data: Dataset) -> None:
 
 
 def _orders_of(compiled: Compiled, data: Dataset, customer_id: str) -> list[tuple[Any, ...]]:
-    """Return one customer's orders, newest first, as rows of _ORDER_FIELDS (no Order made).
+    """Return one customer's orders, newest first, as rows of NEWEST_FIRST_FIELDS (no Order made).
 
-    A render process's chunk (up to _ORDERS_INDEXED orders) is indexed by customer in one
-    pass on first use. For more orders (a whole dataset) only the last customer's are kept,
-    whose contacts come one after another: holding them all would hold a row of every order.
+    The render stage gets a chunk's orders (a few thousand): they are indexed by customer in
+    one pass on first use.
     """
     held = compiled.cache.get("orders")
     if held is None or held[0] is not data:
-        index = _orders_by_customer(data) if len(data.orders) <= _ORDERS_INDEXED else None
-        held = compiled.cache["orders"] = (data, index, None, [])
-    index = held[1]
-    if index is not None:
-        return index.get(customer_id, [])
-    if held[2] == customer_id:
-        return held[3]
-    # sorted() is stable in reverse too: orders of one day keep the order they had among all orders.
-    orders = sorted(data.orders.rows(*_ORDER_FIELDS, customer_id=customer_id), key=_NEWEST_FIRST, reverse=True)
-    compiled.cache["orders"] = (data, None, customer_id, orders)
-    return orders
-
-
-def _orders_by_customer(data: Dataset) -> dict[str, list[tuple[Any, ...]]]:
-    """Return every customer's orders, newest first, as rows of _ORDER_FIELDS, in one pass over the columns."""
-    index: dict[str, list[tuple[Any, ...]]] = {}
-    rows = data.orders.rows("customer_id", *_ORDER_FIELDS)
-    # Sorted all at once, newest first (stable in reverse too), then split by customer: the
-    # same order per customer as sorting each customer's own.
-    for row in sorted(rows, key=_NEWEST_FIRST_WITH_CUSTOMER, reverse=True):
-        index.setdefault(row[0], []).append(row[1:])
-    return index
+        held = compiled.cache["orders"] = (data, orders_newest_first(data.orders))
+    index: dict[str, list[tuple[Any, ...]]] = held[1]
+    return index.get(customer_id, [])
 
 
 def _item_values(
@@ -445,9 +422,9 @@ def _item_base(compiled: Compiled, run: dict[str, Any], item_id: str) -> tuple[d
         }
         lints = list(item.lints)
         if item.expires is not None and item.expires <= as_of:
-            lints.append(Lint("item_expired", Notice(LINT_EXPIRED, item=item.id, day=item.expires)))
+            lints.append(Lint(LintCode.ITEM_EXPIRED, Notice(LINT_EXPIRED, item=item.id, day=item.expires)))
         if item.published > as_of:
-            lints.append(Lint("item_future", Notice(LINT_FUTURE, item=item.id, day=item.published)))
+            lints.append(Lint(LintCode.ITEM_FUTURE, Notice(LINT_FUTURE, item=item.id, day=item.published)))
         held = compiled.cache[key] = (values, tuple(lints))
     return held
 
@@ -460,7 +437,7 @@ def _person_values(compiled: Compiled, contact: Contact, language: str) -> dict[
         salutation = t.gettext(_("Dear %(name)s,")) % {"name": first}
     else:
         salutation = t.gettext(_("Dear customer,"))
-        lints = (Lint("fallback_field", Notice(LINT_NO_FIRST_NAME, salutation=repr(salutation))),)
+        lints = (Lint(LintCode.FALLBACK_FIELD, Notice(LINT_NO_FIRST_NAME, salutation=repr(salutation))),)
     email = _ADDRESS_UNSAFE.sub("", clean_text(contact.email))
     return {
         "first_name": first,
@@ -613,7 +590,7 @@ def _assemble(parts: MessageParts, html_bytes: bytes, text_bytes: bytes) -> tupl
     if len(html_bytes) > SIZE_BUDGET:
         lints += (
             Lint(
-                "size_budget",
+                LintCode.SIZE_BUDGET,
                 Notice(LINT_SIZE, size=Decimal(f"{len(html_bytes) / 1024:.1f}"), budget=SIZE_BUDGET // 1024),
             ),
         )

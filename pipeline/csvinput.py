@@ -1,0 +1,496 @@
+"""Reading the CRM export's CSV files: cells parsed exactly, rows with their physical line numbers.
+
+Reading rules (see the README's "Inputs"):
+
+- UTF-8 with or without a BOM; anything else stops with an error naming the file.
+- The delimiter (`,` or `;`) is decided per file from its header line.
+- Line numbers are physical lines as an editor shows them, the header being line 1; a quoted
+  cell holding newlines makes the next row start further down.
+- Header names are matched case-insensitively; unknown columns are ignored.
+- Amounts are `Decimal`. With decimal mark "." a value like `1,234.56` is read as 1234.56
+  (commas grouping thousands, followed by decimals); `1,234` or `12,5` is refused because it
+  could equally be a decimal comma from a misconfigured export. With decimal mark "," the
+  mirror rule holds (`1.234,56` is 1234.56, `1.234` is refused). A refused amount never
+  becomes a silently wrong number.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import polars as pl
+from email_validator import EmailNotValidError, validate_email
+
+from pipeline.errors import InputError, Problem
+from pipeline.tables import amount_parts
+
+MAX_CELL = 1000
+INVALID_EMAIL = "invalid e-mail address"
+CUT_OFF = "row cut off: a quote opened here is never closed before the end of the file"
+# The csv module refuses a cell over 128 KB and so the whole file with it; the file is in
+# memory already, so read such a cell and reject its row ("value too long") instead.
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
+BOOLEANS = {
+    "yes": True,
+    "no": False,
+    "true": True,
+    "false": False,
+    "1": True,
+    "0": False,
+    "ja": True,
+    "nee": False,
+    # Dutch Excel writes TRUE/FALSE as WAAR/ONWAAR when it saves a CSV.
+    "waar": True,
+    "onwaar": False,
+}
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_INT = re.compile(r"[+-]?[0-9]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is harmless whitespace and stays
+
+
+# --------------------------------------------------------------------------- cell parsers
+
+
+class CellError(ValueError):
+    """A cell that cannot be read; its message is the reject reason."""
+
+
+def _amount_patterns(decimal_mark: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    group = "," if decimal_mark == "." else "."
+    mark = re.escape(decimal_mark)
+    return (
+        re.compile(r"([0-9]+)(?:" + mark + r"([0-9]+))?"),
+        # Digits grouped in threes by the other mark (or spaces), then the decimals: unambiguous.
+        re.compile(r"([0-9]{1,3}(?:[" + re.escape(group) + r" ][0-9]{3})+)" + mark + r"([0-9]+)"),
+        re.compile(r"([0-9]{1,3}(?: [0-9]{3})+)"),  # spaces never mark decimals
+    )
+
+
+_AMOUNT = {mark: _amount_patterns(mark) for mark in (".", ",")}
+_PLAIN_POINT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
+def parse_amount(text: str, decimal_mark: str = ".") -> Decimal:
+    """Return `text` as a Decimal, reading `decimal_mark` and refusing ambiguous grouping."""
+    if decimal_mark == "." and _PLAIN_POINT.fullmatch(text):
+        return Decimal(text)  # the common case: a plain export number
+    value = text.strip().replace("\u00a0", " ").replace("\u202f", " ")
+    if value.startswith("€"):
+        value = value[1:].strip()
+    sign = ""
+    if value and value[0] in "+-":
+        sign, value = ("-" if value[0] == "-" else ""), value[1:].strip()
+    plain_pattern, grouped_pattern, spaced_pattern = _AMOUNT[decimal_mark]
+    if plain := plain_pattern.fullmatch(value):
+        whole, decimals = plain.group(1), plain.group(2)
+    elif grouped := grouped_pattern.fullmatch(value):
+        whole, decimals = re.sub(r"[^0-9]", "", grouped.group(1)), grouped.group(2)
+    elif spaced := spaced_pattern.fullmatch(value):
+        whole, decimals = spaced.group(1).replace(" ", ""), None
+    else:
+        raise CellError("invalid amount")
+    try:
+        return Decimal(f"{sign}{whole}.{decimals}" if decimals else f"{sign}{whole}")
+    except InvalidOperation:
+        raise CellError("invalid amount") from None
+
+
+def _amount_parts(text: str, decimal_mark: str) -> tuple[int, int]:
+    """Return parse_amount(text) as (coefficient, exponent), as the orders table keeps it.
+
+    A plain export number needs no Decimal made and taken apart. An amount beyond 1.7E+38
+    (an Int128) is no amount of money, and the table cannot hold it: refused.
+    """
+    if decimal_mark == "." and _PLAIN_POINT.fullmatch(text) and len(text) < 38:
+        whole, _, decimals = text.partition(".")
+        return int(whole + decimals), -len(decimals)
+    parts = amount_parts(parse_amount(text, decimal_mark))
+    if parts is None:
+        raise CellError("invalid amount")
+    return parts
+
+
+def parse_date(text: str) -> date:
+    """Return an ISO `YYYY-MM-DD` date."""
+    value = text.strip()
+    if not _ISO_DATE.fullmatch(value):
+        raise CellError("invalid date")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CellError("invalid date") from None
+
+
+def parse_bool(text: str, default: bool = False) -> bool:
+    """Return the boolean of yes/no, true/false, 1/0, ja/nee (any case); empty is `default`."""
+    value = text.strip().lower()
+    if not value:
+        return default
+    try:
+        return BOOLEANS[value]
+    except KeyError:
+        raise CellError("invalid boolean") from None
+
+
+def parse_int(text: str) -> int:
+    """Return a whole number."""
+    value = text.strip()
+    if not _INT.fullmatch(value):
+        raise CellError("invalid number")
+    return int(value)
+
+
+def parse_tags(text: str) -> tuple[str, ...]:
+    """Split tags on `;` or `|`: trimmed, lower-cased, empties dropped, first occurrence kept."""
+    seen: dict[str, None] = {}
+    for part in re.split(r"[;|]", text):
+        tag = " ".join(part.split()).lower()
+        if tag:
+            seen.setdefault(tag, None)
+    return tuple(seen)
+
+
+def normalise_email(text: str) -> str:
+    """Return the validated address, lower-cased so it compares with suppressions."""
+    try:
+        checked = validate_email(text.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        raise CellError(INVALID_EMAIL) from None
+    # Lower-casing the local part is safe in practice and makes matching reliable.
+    return str(checked.normalized).lower()
+
+
+# --------------------------------------------------------------------------- CSV reading
+
+
+@dataclass
+class _Table:
+    file: str
+    header: dict[str, int]  # lower-cased column name → index (first one wins)
+    rows: list[tuple[int, list[str]]]  # (physical start line, cells)
+    cut_line: int | None = None  # start line of a last row that ends inside an open quote
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """Return `;` or `,`: whichever separates more fields of the header line."""
+    inside = False
+    counts = Counter[str]()
+    for ch in header_line:
+        if ch == '"':
+            inside = not inside
+        elif not inside and ch in ",;":
+            counts[ch] += 1
+    return ";" if counts[";"] > counts[","] else ","
+
+
+def read_csv(path: Path, file: str) -> _Table:
+    """Read a CSV file into its header and rows with their physical line numbers."""
+    stream = open_csv(path, file)
+    rows = list(stream)
+    return _Table(file, stream.header, rows, stream.cut_line)
+
+
+class CsvStream:
+    """A CSV file's header, and its rows read one at a time: a big export is never all in memory.
+
+    Iterating yields (physical start line, stripped cells) for every non-blank row. The row
+    after is read before a row is handed out, so that when the last row runs into the end of
+    the file inside an open quote, `cut_line` is set before that row is yielded.
+    """
+
+    def __init__(self, path: Path, file: str) -> None:
+        self.file = file
+        self.header: dict[str, int] = {}  # lower-cased column name → index (first one wins)
+        self.count = 0  # rows yielded so far
+        self.cut_line: int | None = None
+        self._path = path
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            self.delimiter = sniff_delimiter(handle.readline())
+        self._row_lines: list[str] = []  # the physical lines of the row being read
+        self._handle = path.open(encoding="utf-8-sig", newline="")
+        self._reader = csv.reader(self._recorded(self._handle), delimiter=self.delimiter)
+        self._start = 1
+        self._rows = self._cells()
+        for cells in self._rows:
+            if any(cells):
+                for index, name in enumerate(cells):
+                    self.header.setdefault(name.lower(), index)
+                break
+        if not self.header:
+            self._handle.close()
+            raise InputError(f"{file}: the file is empty (no header row)", [Problem(file, 1, "", "no header row")])
+
+    def close(self) -> None:
+        """Close the file (done by itself once every row is read)."""
+        self._handle.close()
+
+    def _recorded(self, lines: Iterable[str]) -> Iterator[str]:
+        for line in lines:
+            self._row_lines.append(line)
+            yield line
+
+    def _cells(self) -> Iterator[list[str]]:
+        reader = self._reader
+        try:
+            self._start = reader.line_num + 1
+            self._row_lines.clear()
+            for cells in reader:
+                yield [c.strip() for c in cells]  # once here, so no reader strips again
+                self._start = reader.line_num + 1
+                self._row_lines.clear()
+        except csv.Error as error:
+            message = f"cannot be read as CSV: {error}"
+            raise InputError(f"{self.file}: {message}", [Problem(self.file, reader.line_num, "", message)]) from None
+        finally:
+            self._handle.close()
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        pending: tuple[int, list[str]] | None = None
+        pending_lines: list[str] = []
+        for cells in self._rows:
+            if not any(cells):  # blank lines and Excel's ";;;;" rows are no rows
+                continue
+            if pending is not None:
+                self.count += 1
+                yield pending
+            pending, pending_lines = (self._start, cells), list(self._row_lines)
+        if pending is not None:
+            if _ends_in_open_quote(pending_lines, self.delimiter):
+                self.cut_line = pending[0]
+            self.count += 1
+            yield pending
+
+
+def open_csv(path: Path, file: str) -> CsvStream:
+    """Open a CSV file: check it is UTF-8, sniff its delimiter, read its header; rows come when iterated."""
+    _check_utf8(path, file)
+    return CsvStream(path, file)
+
+
+def _check_utf8(path: Path, file: str) -> None:
+    """Raise InputError naming the file and line when `path` is not UTF-8 (read in chunks, not held)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        return
+    except UnicodeDecodeError:
+        raw = path.read_bytes()  # only now, to name the line
+        try:
+            raw.decode("utf-8")
+            line = raw.count(b"\n") + 1
+        except UnicodeDecodeError as error:
+            line = raw[: error.start].count(b"\n") + 1
+    except OSError as error:
+        raise InputError(f"{file}: cannot read ({error.strerror})", [Problem(file, None, "", "cannot read")]) from error
+    message = "not UTF-8 text; save it as 'CSV UTF-8' (Excel) or convert it to UTF-8"
+    raise InputError(f"{file}: {message}", [Problem(file, line, "", message)])
+
+
+def _ends_in_open_quote(lines: list[str], delimiter: str) -> bool:
+    """Say whether the last row (its physical lines) runs into the end of the file inside quotes.
+
+    The lenient reader returns such a row as if the file had closed the quote: a file cut off
+    halfway (or a stray opening quote that swallowed the rest) would pass as a good row.
+    """
+    try:
+        for _ in csv.reader(lines, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
+
+
+# --------------------------------------------------------------------------- a file as a frame of text
+
+# Python's str.strip() set: Polars' own whitespace set lacks the separators \x1c-\x1f.
+WHITESPACE = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+_BLANK = "^[" + "".join(f"\\x{{{ord(c):X}}}" for c in WHITESPACE) + "]*$"
+LINE = "_line"  # the frame column holding each row's physical start line
+
+
+@dataclass
+class TextTable:
+    """A CSV file's rows as a frame of text: one row per non-blank row, in file order.
+
+    `frame` holds the physical start line (LINE) and each column asked for, its cells
+    stripped; "" for a column the file lacks or a row too short to have it.
+    """
+
+    file: str
+    header: dict[str, int]  # lower-cased column name → index (first one wins)
+    frame: pl.DataFrame
+    cut: tuple[int, str, str] | None = None  # (line, column, value) of a last row cut inside an open quote
+
+    @property
+    def count(self) -> int:
+        """Return the number of rows (blank ones are no rows)."""
+        return self.frame.height
+
+
+def read_table(path: Path, file: str, columns: Sequence[str]) -> TextTable:
+    """Read a CSV file into a TextTable of `columns`; raise InputError as open_csv does.
+
+    Polars reads the file when it is well-formed: every quote opens or closes a quoted cell or
+    doubles a quote inside one, no lone CR ends a line, no row is longer than the header, and
+    the header is the first line. Then Polars and the csv module see the very same cells, and
+    each row's physical line follows from the line breaks inside its cells. Any other file is
+    read by the csv module, row by row, as before (see CsvStream).
+    """
+    try:
+        table = _read_with_polars(path, file, columns)
+    except (pl.exceptions.PolarsError, UnicodeDecodeError, OSError):
+        table = None
+    return table if table is not None else _read_with_csv(path, file, columns)
+
+
+def _read_with_csv(path: Path, file: str, columns: Sequence[str]) -> TextTable:
+    stream = open_csv(path, file)
+    indexes = [stream.header.get(name) for name in columns]
+    lines: list[int] = []
+    cells: list[list[str]] = [[] for _ in columns]
+    last: list[str] = []
+    for line, row in stream:
+        lines.append(line)
+        width = len(row)
+        for index, column in zip(indexes, cells, strict=True):
+            column.append(row[index] if index is not None and index < width else "")
+        last = row
+    cut = None
+    if stream.cut_line is not None:
+        names = {index: name for name, index in stream.header.items()}
+        cut = (stream.cut_line, names.get(len(last) - 1, ""), last[-1] if last else "")
+    frame = pl.DataFrame(
+        {LINE: lines, **dict(zip(columns, cells, strict=True))},
+        schema={LINE: pl.Int64, **dict.fromkeys(columns, pl.String)},
+    )
+    return TextTable(file, stream.header, frame, cut)
+
+
+def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTable | None:
+    """Return the file read by Polars, or None when the csv module must read it (see read_table)."""
+    data = path.read_bytes()
+    body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+    first_line = re.split(rb"[\r\n]", body, maxsplit=1)[0].decode("utf-8")
+    delimiter = sniff_delimiter(first_line)
+    if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
+        return None  # a lone CR ends a line for the csv module, not for Polars
+    separators = any(bytes([code]) in body for code in range(0x1C, 0x20))  # (bytes.find is a fast scan; re is not)
+    raw = pl.read_csv(path, has_header=False, infer_schema=False, separator=delimiter, truncate_ragged_lines=False)
+    ending = "\r\n" if body[len(first_line.encode("utf-8")) :].startswith(b"\r\n") else "\n"
+    if raw.is_empty():
+        return None
+    if _written_alike(raw, body, delimiter, ending):
+        lines = None  # the file is the CSV of its cells: its lines are the rows' and their cells' line breaks
+    elif _plain_quoting(path, delimiter):
+        lines = body.count(b"\n") + (1 if not body.endswith(b"\n") else 0)
+    else:
+        return None
+    del data, body
+    names = raw.columns
+    head = ["" if cell is None else cell.strip() for cell in raw.row(0)]
+    if not any(head):
+        return None  # blank lines before the header: the csv module counts them
+    header: dict[str, int] = {}
+    for index, name in enumerate(head):
+        header.setdefault(name.lower(), index)
+    start = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+    if lines is None:
+        broken = raw.select(pl.any_horizontal(pl.col(n).str.contains("\n", literal=True).any() for n in names)).item()
+    else:
+        broken = lines != raw.height
+    if broken:
+        # A line break inside a cell moves every later row down a line.
+        breaks = pl.sum_horizontal(pl.col(n).str.count_matches("\n", literal=True).fill_null(0) for n in names)
+        raw = raw.with_columns(breaks.alias("_breaks"))
+        if lines is not None and raw.height + int(raw.get_column("_breaks").sum()) != lines:
+            return None
+        start = start + pl.col("_breaks").cum_sum().shift(1, fill_value=0)
+    used = {header[name] for name in columns if name in header}
+    picked = {
+        name: _stripped(pl.col(names[header[name]]).fill_null(""), separators) if name in header else pl.lit("")
+        for name in columns
+    }
+    # Blank lines and rows of empty cells (Excel's ";;;;") are no rows.
+    blank = pl.all_horizontal(
+        *(pl.col(name) == "" for name in columns if name in header),
+        *(pl.col(n).is_null() | pl.col(n).str.contains(_BLANK) for i, n in enumerate(names) if i not in used),
+    )
+    frame = (
+        raw.lazy()
+        .with_columns(start.alias(LINE), *(expr.alias(name) for name, expr in picked.items()))
+        .slice(1)
+        .filter(~blank)
+        .select(LINE, *columns)
+        .collect()
+    )
+    return TextTable(file, header, frame)
+
+
+_WRITTEN_AT_ONCE = 200_000  # rows written back at a time (see _written_alike)
+
+
+def _written_alike(raw: pl.DataFrame, body: bytes, delimiter: str, ending: str) -> bool:
+    """Tell whether Polars writes the cells it read back into the very bytes of the file.
+
+    Then the file is the plain CSV of those cells (each quote where the format puts it), and
+    the csv module reads the same cells from it. A file written by another CSV writer, with
+    other quoting, blank lines or short rows, is checked by _plain_quoting instead.
+    """
+    offset = 0
+    for start in range(0, raw.height, _WRITTEN_AT_ONCE):
+        part = raw.slice(start, _WRITTEN_AT_ONCE)
+        text = part.write_csv(None, include_header=False, separator=delimiter, quote_style="necessary",
+                              line_terminator=ending).encode("utf-8")
+        if body[offset : offset + len(text)] != text:
+            return start + part.height == raw.height and body[offset:] + ending.encode() == text
+        offset += len(text)
+    return offset == len(body)
+
+
+def _stripped(cell: pl.Expr, separators: bool) -> pl.Expr:
+    """Return the cell stripped as str.strip() does; Polars' own set lacks \\x1c-\\x1f, rare in a file."""
+    return cell.str.strip_chars(WHITESPACE) if separators else cell.str.strip_chars()
+
+
+def _plain_quoting(path: Path, delimiter: str) -> bool:
+    """Tell whether the csv module and Polars read the file's quotes alike.
+
+    A quote outside a quoted cell must open one at the start of a cell; inside, it must be
+    doubled or close the cell at its end. The quotes before a line tell whether it starts
+    inside a quoted cell.
+    """
+    lines = pl.read_lines(path, name="text")
+    if lines.height and lines.item(0, "text").startswith("\ufeff"):
+        lines = pl.concat([pl.DataFrame({"text": [lines.item(0, "text")[1:]]}), lines.slice(1)])
+    d = re.escape(delimiter)
+    plain, quoted, open_cell = f'[^"{d}]*', '"(?:[^"]|"")*"', '"(?:[^"]|"")*'
+    cell = f"(?:{plain}|{quoted})"
+    starts_outside = f"^(?:{cell}(?:{d}{cell})*|(?:{cell}{d})*{open_cell})$"
+    starts_inside = f'^(?:[^"]|"")*(?:"(?:{d}{cell})*|"(?:{d}{cell})*{d}{open_cell})?$'
+    text = pl.col("text")
+    counted = lines.lazy().with_columns(text.str.count_matches('"', literal=True).alias("quotes"))
+    counted = counted.with_columns(((pl.col("quotes").cum_sum() - pl.col("quotes")) % 2 == 1).alias("inside"))
+    verdict = counted.select(
+        (pl.col("quotes").sum() % 2 == 1).alias("open"),
+        (~pl.col("inside") & ~text.str.contains(starts_outside)).any().alias("outside"),
+        (pl.col("inside") & (pl.col("quotes") > 0)).any().alias("inside"),
+    ).collect()
+    open_quote, bad_outside, any_inside = verdict.row(0)
+    if open_quote or bad_outside:
+        return False
+    if any_inside:  # rare: a line that starts inside a quoted cell of a line before
+        starting_inside = counted.filter(pl.col("inside") & (pl.col("quotes") > 0))
+        return not starting_inside.select((~text.str.contains(starts_inside)).any()).collect().item()
+    return True
