@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import functools
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
@@ -159,57 +160,67 @@ def _group_rows(
     """Return one group's rows of the segmentation, in segment order (value share descending)."""
     cutoff_a = Fraction(config.cutoffs[Segment.A])
     cutoff_b = Fraction(config.cutoffs[Segment.B])
-    rows: list[CustomerValue] = []
+    ids = [c.customer_id for c in members]
+    strategic = [strategic_points(c, config) for c in members]
     # Shares are of what a customer brings: a net credit (negative revenue) counts as 0.
-    element = {
-        c.customer_id: {
-            "revenue": max(Decimal(0), revenue[c.customer_id]),
-            "margin": max(Decimal(0), net_margin[c.customer_id]),
-            "strategic": Decimal(strategic_points(c, config)),
-        }
-        for c in members
+    amounts = {
+        "revenue": [max(Decimal(0), revenue[cid]) for cid in ids],
+        "margin": [max(Decimal(0), net_margin[cid]) for cid in ids],
+        "strategic": [Decimal(points) for points in strategic],
     }
-    totals = {e: sum((element[c.customer_id][e] for c in members), Decimal(0)) for e in ELEMENTS}
-    shares = {
-        c.customer_id: {
-            e: Fraction(element[c.customer_id][e]) / Fraction(totals[e]) if totals[e] else Fraction(0)
-            for e in ELEMENTS
-        }
-        for c in members
-    }
-    value = {cid: sum((weights[e] * s[e] for e in ELEMENTS), Fraction(0)) for cid, s in shares.items()}
-    ordered = sorted(members, key=lambda c: (-value[c.customer_id], c.customer_id))
-    cumulative = Fraction(0)
-    for c in ordered:
-        cid = c.customer_id
+    # Exact, in integers: each element's amounts over one common denominator, and every
+    # customer's value share over the common denominator `scale` of the weighted shares.
+    # Fraction arithmetic gave the same numbers at a gcd per operation, most of the time
+    # of segmenting 100,000 customers.
+    counts = {e: _integers(amounts[e]) for e in ELEMENTS}
+    totals = {e: sum(counts[e]) for e in ELEMENTS}
+    used = [e for e in ELEMENTS if totals[e] and weights[e]]
+    scale = math.lcm(*(weights[e].denominator * totals[e] for e in used)) if used else 1
+    factors = {e: weights[e].numerator * (scale // (weights[e].denominator * totals[e])) for e in used}
+    values = [sum(factors[e] * counts[e][i] for e in used) for i in range(len(ids))]
+    order = sorted(range(len(ids)), key=lambda i: (-values[i], ids[i]))
+    limit_a = cutoff_a.numerator * scale
+    limit_b = cutoff_b.numerator * scale
+    rows: list[CustomerValue] = []
+    cumulative = 0
+    for i in order:
+        cid = ids[i]
         before = cumulative
-        cumulative += value[cid]
+        cumulative += values[i]
         if revenue[cid] <= 0:
             seg = Segment.D  # no revenue in the window, whatever its strategic points
-        elif before < cutoff_a:
+        elif before * cutoff_a.denominator < limit_a:
             seg = Segment.A
-        elif before < cutoff_b:
+        elif before * cutoff_b.denominator < limit_b:
             seg = Segment.B
         else:
             seg = Segment.C
+        share = {e: Fraction(counts[e][i], totals[e]) if totals[e] else Fraction(0) for e in ELEMENTS}
         rows.append(
             CustomerValue(
                 customer_id=cid,
-                name=c.name,
+                name=members[i].name,
                 group=group,
                 segment=seg,
                 computed_segment=seg,
-                value_share=value[cid],
+                value_share=Fraction(values[i], scale),
                 revenue=revenue[cid],
-                margin=max(Decimal(0), net_margin[cid]),
-                strategic=int(element[cid]["strategic"]),
-                revenue_share=shares[cid]["revenue"],
-                margin_share=shares[cid]["margin"],
-                strategic_share=shares[cid]["strategic"],
-                cumulative_before=before,
+                margin=amounts["margin"][i],
+                strategic=strategic[i],
+                revenue_share=share["revenue"],
+                margin_share=share["margin"],
+                strategic_share=share["strategic"],
+                cumulative_before=Fraction(before, scale),
             )
         )
     return rows
+
+
+def _integers(amounts: list[Decimal]) -> list[int]:
+    """Return the amounts as integers over one common denominator (a power of ten), exactly."""
+    ratios = [amount.as_integer_ratio() for amount in amounts]
+    common = math.lcm(*(d for _, d in ratios)) if ratios else 1
+    return [n * (common // d) for n, d in ratios]
 
 
 def _with_overrides(
