@@ -347,7 +347,7 @@ def load_settings(root: Path) -> Settings:
         language=language,
         checks_enabled=check.flag(checks.get("enabled"), "checks.enabled", default=True),
         spam_max_variants=check.whole(checks.get("spam_max_variants"), "checks.spam_max_variants", minimum=0,
-                                      default=50),
+                                      default=200),
         tracking=_tracking(check, top.get("tracking")),
         bounces=_bounces(check, top.get("bounces")),
         delivery=delivery,

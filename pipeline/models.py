@@ -292,7 +292,7 @@ class Settings:
     utm_medium: str = "email"
     language: str = "nl"  # of everything people at the company read: site, reports, call lists
     checks_enabled: bool = True  # the pre-send checks stage (checks.csv)
-    spam_max_variants: int = 50  # variants SpamAssassin scores per run; 0: none
+    spam_max_variants: int = 200  # variants SpamAssassin scores per run; 0: none
     tracking: Tracking | None = None  # click tracking; None: off (the default)
     bounces: BounceMailbox | None = None  # the IMAP mailbox `windstil bounces fetch` reads
     delivery: DeliverySettings | None = None  # no `delivery:` block: `windstil send` refuses
