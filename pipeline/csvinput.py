@@ -1,17 +1,8 @@
 """Reading the CRM export's CSV files: cells parsed exactly, rows with their physical line numbers.
 
-Reading rules (see the README's "Inputs"):
-
-- UTF-8 with or without a BOM; anything else stops with an error naming the file.
-- The delimiter (`,` or `;`) is decided per file from its header line.
-- Line numbers are physical lines as an editor shows them, the header being line 1; a quoted
-  cell holding newlines makes the next row start further down.
-- Header names are matched case-insensitively; unknown columns are ignored.
-- Amounts are `Decimal`. With decimal mark "." a value like `1,234.56` is read as 1234.56
-  (commas grouping thousands, followed by decimals); `1,234` or `12,5` is refused because it
-  could equally be a decimal comma from a misconfigured export. With decimal mark "," the
-  mirror rule holds (`1.234,56` is 1234.56, `1.234` is refused). A refused amount never
-  becomes a silently wrong number.
+The reading rules (encoding, delimiter, physical line numbers, header names, amounts) are
+those of pipeline/load.py's docstring and docs/reference/inputs.md; this module is where they
+are carried out, for every file alike.
 """
 
 from __future__ import annotations
