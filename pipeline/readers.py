@@ -219,15 +219,8 @@ def read_evaluations(
     scores = checks.parsed("score", lambda text: parse_amount(text, reading.decimal_mark), required=True)
     outside = [text for text, score in scores.items() if not 1 <= score <= 10]
     checks.reject("score", pl.col("score").is_in(outside), "score outside 1-10")
-    checks.add(_order_id=order_id)
-    owners = orders.select(pl.col("order_id").alias("_order_id"), pl.col("customer_id").alias("_owner"))
-    checks.frame = checks.frame.join(owners, on="_order_id", how="left", maintain_order="left")
-    known = pl.col("customer_id").is_in(list(customers))
-    checks.reject("customer_id", checks.ok() & ~known, "unknown customer_id", customer_id)
-    named = pl.col("_order_id") != ""
-    checks.reject("order_id", checks.ok() & named & pl.col("_owner").is_null(), "unknown order_id", order_id)
-    other = checks.ok() & pl.col("_owner").is_not_null() & (pl.col("_owner") != customer_id)
-    checks.reject("order_id", other, "order of another customer", order_id)
+    owners = orders.select(pl.col("order_id").alias("_ref"), pl.col("customer_id").alias("_owner"))
+    _check_customer_and_owner(checks, customers, customer_id, "order_id", order_id, owners, "order")
     taken = checks.ok()
     checks.add(_taken=taken)
     comment = checks.text("comment", counts=False, only=pl.col("_taken"))  # read once the row is taken
@@ -254,18 +247,11 @@ def read_interactions(
     days = checks.parsed("date", parse_date, required=True)
     enums: dict[str, Any] = {"channel": Channel, "our_level": OurLevel, "their_level": Level}
     values = {column: checks.choice(column, kind) for column, kind in enums.items()}
-    checks.add(_contact_id=contact_id)
-    whose = pl.DataFrame(
-        {"_contact_id": list(contacts), "_whose": [c.customer_id for c in contacts.values()]},
-        schema={"_contact_id": pl.String, "_whose": pl.String},
+    owners = pl.DataFrame(
+        {"_ref": list(contacts), "_owner": [c.customer_id for c in contacts.values()]},
+        schema={"_ref": pl.String, "_owner": pl.String},
     )
-    checks.frame = checks.frame.join(whose, on="_contact_id", how="left", maintain_order="left")
-    known = pl.col("customer_id").is_in(list(customers))
-    checks.reject("customer_id", checks.ok() & ~known, "unknown customer_id", customer_id)
-    named = pl.col("_contact_id") != ""
-    checks.reject("contact_id", checks.ok() & named & pl.col("_whose").is_null(), "unknown contact_id", contact_id)
-    other = checks.ok() & pl.col("_whose").is_not_null() & (pl.col("_whose") != customer_id)
-    checks.reject("contact_id", other, "contact of another customer", contact_id)
+    _check_customer_and_owner(checks, customers, customer_id, "contact_id", contact_id, owners, "contact")
     taken = checks.ok()
     checks.add(_taken=taken)
     note = checks.text("note", counts=False, only=pl.col("_taken"))  # read once the row is taken
@@ -277,6 +263,29 @@ def read_interactions(
     )
     reading.done(checks, pl.col("_taken"))
     return frame.cast(INTERACTION_SCHEMA)  # type: ignore[arg-type]
+
+
+def _check_customer_and_owner(
+    checks: RowChecks,
+    customers: dict[str, Customer],
+    customer_id: pl.Expr,
+    column: str,
+    reference: pl.Expr,
+    owners: pl.DataFrame,
+    noun: str,
+) -> None:
+    """Reject an unknown customer, then a `column` that names no known record, or one of another customer.
+
+    `owners` maps each known record (`_ref`) to its customer (`_owner`); an empty `column` refers to none.
+    """
+    checks.add(_ref=reference)
+    checks.frame = checks.frame.join(owners, on="_ref", how="left", maintain_order="left")
+    known = pl.col("customer_id").is_in(list(customers))
+    checks.reject("customer_id", checks.ok() & ~known, "unknown customer_id", customer_id)
+    named = pl.col("_ref") != ""
+    checks.reject(column, checks.ok() & named & pl.col("_owner").is_null(), f"unknown {column}", reference)
+    other = checks.ok() & pl.col("_owner").is_not_null() & (pl.col("_owner") != customer_id)
+    checks.reject(column, other, f"{noun} of another customer", reference)
 
 
 def read_suppressions(table: TextTable | None, reading: Reading) -> dict[str, Suppression]:

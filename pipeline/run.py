@@ -179,10 +179,10 @@ def run_batch(
                     _Spool(writer.root) as records, _Spool(writer.root) as parked, \
                     _spam_scorer(state, spam_targets) as scorer:
                 with timer.stage("render"):
-                    _park(segmentation, parked)  # waits on disk through the peak (see _render_stage)
+                    _park(segmentation, parked)  # waits on disk through the peak (see _render_all)
                     del segmentation
-                    _render_stage(compiled, selections, project, as_of, secret, writer, records, processes,
-                                  progress, scorer, spam_targets)
+                    _render_all(compiled, selections, project, as_of, secret, writer, records, processes,
+                                progress, scorer, spam_targets)
                 checks, rendered = _checks_stage(timer, project, run_id, writer, records, variants, processes)
                 processes.stop()  # idle from here on: their memory is given back before the call lists
                 segmentation = _unpark(parked)
@@ -217,29 +217,6 @@ def _logged_warnings(data: Dataset) -> list[str]:
     if data.rejects:
         log.warning("%d input rows rejected; they are listed in rejects.csv", len(data.rejects))
     return warnings
-
-
-def _render_stage(
-    compiled: Compiled,
-    selections: Sequence[Selection],
-    project: Project,
-    as_of: date,
-    secret: bytes,
-    writer: RunWriter,
-    records: _Spool,
-    processes: _RenderProcesses,
-    progress: Progress | None,
-    scorer: SpamScorer[VariantKey] | None,
-    spam_targets: Mapping[MessageKey, VariantKey],
-) -> None:
-    """Render every message; SpamAssassin scores each variant's representative as soon as it is written.
-
-    The render stage is the run's peak: its processes are alive too. What only the later
-    stages need waits on disk meanwhile (the segmentation: 17 MB at 30,000 demo customers),
-    as do the records of what is rendered.
-    """
-    feed = _feed_spam(scorer, spam_targets, writer.root) if scorer is not None else None
-    _render_all(compiled, selections, project, as_of, secret, writer, records, processes, progress, feed)
 
 
 def _checks_stage(
@@ -550,9 +527,15 @@ def _render_all(
     records: _Spool,
     processes: _RenderProcesses,
     progress: Progress | None,
-    rendered: Callable[[Sequence[Selection]], None] | None = None,
+    scorer: SpamScorer[VariantKey] | None = None,
+    spam_targets: Mapping[MessageKey, VariantKey] | None = None,
 ) -> None:
     """Render every message of the batch into the writer's folder, in the render processes if there are any.
+
+    SpamAssassin (`scorer`) scores each variant's representative as soon as it is written.
+    The render stage is the run's peak: its processes are alive too. What only the later
+    stages need waits on disk meanwhile (the segmentation: 17 MB at 30,000 demo customers),
+    as do the records of what is rendered.
 
     The chunks are cut one by one as the processes ask for more (the pool's pipe holds back
     the parent), so only a few are ever in memory; the records of what each chunk made are
@@ -561,6 +544,7 @@ def _render_all(
     todo = [s for s in selections if s.newsletter or s.alert]
     data = project.data
     done = 0
+    rendered = _feed_spam(scorer, spam_targets or {}, writer.root) if scorer is not None else None
 
     def collect(result: tuple[bytes, int, int]) -> None:
         nonlocal done

@@ -270,6 +270,17 @@ def _interaction_columns(item: Interaction) -> tuple[str | None, ...]:
     )
 
 
+def _delivery(r: sqlite3.Row) -> Delivery:
+    return Delivery(
+        run_id=r["run_id"],
+        contact_id=r["contact_id"],
+        kind=MessageKind(r["kind"]),
+        as_of=date.fromisoformat(r["as_of"]),
+        item_ids=tuple(json.loads(r["item_ids"])),
+        message_id=r["message_id"],
+    )
+
+
 def _moment(when: datetime) -> str:
     """Return `when` as the fixed-form UTC text the feedback table stores (it sorts as time does)."""
     return when.astimezone(UTC).isoformat(timespec="milliseconds")
@@ -554,17 +565,7 @@ class State:
         """
         del approved_only  # every recorded delivery was approved when it was recorded
         rows = self._read("SELECT * FROM deliveries ORDER BY as_of, contact_id, kind")
-        return [
-            Delivery(
-                run_id=r["run_id"],
-                contact_id=r["contact_id"],
-                kind=MessageKind(r["kind"]),
-                as_of=date.fromisoformat(r["as_of"]),
-                item_ids=tuple(json.loads(r["item_ids"])),
-                message_id=r["message_id"],
-            )
-            for r in rows
-        ]
+        return [_delivery(r) for r in rows]
 
     # ----------------------------------------------------------------- segmentations
 
@@ -840,15 +841,7 @@ class State:
         rows = self._read("SELECT * FROM deliveries WHERE message_id = ? LIMIT 1", (f"<{bare}>",))
         if not rows:
             return None
-        r = rows[0]
-        return Delivery(
-            run_id=r["run_id"],
-            contact_id=r["contact_id"],
-            kind=MessageKind(r["kind"]),
-            as_of=date.fromisoformat(r["as_of"]),
-            item_ids=tuple(json.loads(r["item_ids"])),
-            message_id=r["message_id"],
-        )
+        return _delivery(rows[0])
 
     @staticmethod
     def _insert_event(conn: sqlite3.Connection, event: FeedbackEvent) -> bool:
