@@ -101,11 +101,31 @@ def _percent_text(negative: bool, shown: Decimal, small: bool, locale: Locale) -
 
 @functools.lru_cache(maxsize=16384)
 def _money_text(negative: bool, shown: Decimal, whole: bool, code: str, locale: Locale) -> str:
-    amount = _signed(negative, shown)
+    # Amounts hardly repeat (a report writes one per customer), so the cache above seldom
+    # helps; Babel's layout of an amount depends only on its sign and its number of digits,
+    # so each layout is asked of Babel once and the digits are filled in.
+    integer, _, fraction = str(shown).partition(".")
+    layout = _money_layout(negative, len(integer), len(fraction), whole, code, locale)
+    if layout is None or not (integer + fraction).isdigit():
+        return _babel_money(_signed(negative, shown), whole, code, locale)
+    return layout.format(*integer, *fraction)
+
+
+def _babel_money(amount: Decimal, whole: bool, code: str, locale: Locale) -> str:
     if whole:
         return str(format_currency(amount, "EUR", format="¤ #,##0" if code == "nl" else "¤#,##0",
                                    locale=locale, currency_digits=False))
     return str(format_currency(amount, "EUR", locale=locale))
+
+
+@functools.lru_cache(maxsize=256)
+def _money_layout(negative: bool, integers: int, fractions: int, whole: bool, code: str, locale: Locale) -> str | None:
+    """Return how Babel writes an amount of this sign and these digit counts, a `{}` for each digit."""
+    sample = Decimal(f"{'8' * integers}.{'8' * fractions}" if fractions else "8" * integers)
+    written = _babel_money(_signed(negative, sample), whole, code, locale)
+    if written.count("8") != integers + fractions:
+        return None  # an 8 that is no digit (a symbol), or digits Babel added or dropped: Babel writes it
+    return written.replace("{", "{{").replace("}", "}}").replace("8", "{}")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -199,6 +219,8 @@ class PageLanguage:
 
     def value(self, value: Any) -> str:
         """Return a notice's parameter as this language writes it."""
+        if type(value) is str:  # most parameters (names, titles): a Notice is a str subclass, not this
+            return value
         if isinstance(value, Share):
             return self.percent(value.value)
         if isinstance(value, Money):
