@@ -59,6 +59,7 @@ with ` | `), `last_contact` (YYYY-MM-DD or empty), `last_channel` (call/visit/me
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -122,6 +123,10 @@ CHANNEL_LABELS = {
 }
 
 _LEVEL_RANK = {Level.MANAGEMENT: 0, Level.OPERATIONAL: 1, Level.TECHNICAL: 2, Level.FINANCE: 3}
+# The reasons' documented order, looked up per finding (list(CallReason).index made the list each time).
+_REASON_ORDER = {reason: index for index, reason in enumerate(CallReason)}
+# The item reasons (select.py's kinds) that make a catalogue opportunity a reason to call.
+_SALES_KINDS = {CallReason.CROSS_SELL.value: CallReason.CROSS_SELL, CallReason.UP_SELL.value: CallReason.UP_SELL}
 _EVALUATION_MONTHS = 12
 _MAX_SUGGESTIONS = 3
 
@@ -190,7 +195,7 @@ def build_calls(
         )
         if not any(f.counts for f in findings):
             continue
-        reasons = tuple(sorted({f.reason for f in findings if f.counts}, key=list(CallReason).index))
+        reasons = tuple(sorted({f.reason for f in findings if f.counts}, key=_REASON_ORDER.__getitem__))
         contact, notes = _choose_contact(facts, overdue_rules, words)
         last = facts.interactions[-1] if facts.interactions else None
         calls.append(
@@ -308,7 +313,8 @@ def _findings(
         return as_of + timedelta(days=DUE_DAYS[reason])
 
     # evaluation_below_norm
-    recent = [e for e in facts.evaluations if e.date > months_before(as_of, _EVALUATION_MONTHS)]
+    since = months_before(as_of, _EVALUATION_MONTHS)
+    recent = [e for e in facts.evaluations if e.date > since]
     if recent and recent[-1].score < config.satisfaction_norm:
         latest = recent[-1]
         point = words(
@@ -406,8 +412,9 @@ def _sales_findings(data: Dataset, facts: _Customer, as_of: date, words: PageLan
     """Return cross_sell / up_sell: named whenever the catalogue has them, a reason when this run scored them."""
     findings: list[_Finding] = []
     scored = _scored_products(data, facts.selections)
+    opportunities = _opportunities(data, facts.bought)
     for reason, label in ((CallReason.CROSS_SELL, "Cross-sell"), (CallReason.UP_SELL, "Up-sell")):
-        suggestions = _opportunities(data, facts.bought, reason)
+        suggestions = opportunities[reason]
         if not suggestions:
             continue
         due = as_of + timedelta(days=DUE_DAYS[reason])
@@ -476,24 +483,26 @@ def _last_of_pair(rule: ScheduleRule, interactions: Iterable[Interaction], data:
     return last
 
 
-def _opportunities(data: Dataset, bought: frozenset[str], reason: CallReason) -> list[tuple[str, str]]:
-    """Return (suggested product, product it builds on) pairs, in catalogue order.
+def _opportunities(data: Dataset, bought: frozenset[str]) -> dict[CallReason, list[tuple[str, str]]]:
+    """Return per kind (cross_sell, up_sell) the (suggested product, product it builds on) pairs, in catalogue order.
 
     As in the selection stage: a product counts as theirs once ordered (cancelled orders do
     not count: `bought` has none of theirs), and a product suggested both ways counts once,
     as the up-sell.
     """
-    found: dict[CallReason, dict[str, str]] = {CallReason.CROSS_SELL: {}, CallReason.UP_SELL: {}}
+    cross_sell: dict[str, str] = {}
+    up_sell: dict[str, str] = {}
     for product in data.products.values():
         if product.id not in bought:
             continue
-        for kind, targets in ((CallReason.CROSS_SELL, product.cross_sell), (CallReason.UP_SELL, product.up_sell)):
+        for found, targets in ((cross_sell, product.cross_sell), (up_sell, product.up_sell)):
             for new in targets:
                 if new not in bought and new in data.products:
-                    found[kind].setdefault(new, product.id)
-    if reason is CallReason.CROSS_SELL:
-        return [(new, had) for new, had in found[reason].items() if new not in found[CallReason.UP_SELL]]
-    return list(found[reason].items())
+                    found.setdefault(new, product.id)
+    return {
+        CallReason.CROSS_SELL: [(new, had) for new, had in cross_sell.items() if new not in up_sell],
+        CallReason.UP_SELL: list(up_sell.items()),
+    }
 
 
 def _scored_products(data: Dataset, selections: Iterable[Selection]) -> dict[CallReason, set[str]]:
@@ -505,22 +514,27 @@ def _scored_products(data: Dataset, selections: Iterable[Selection]) -> dict[Cal
             chosen.append(selection.alert_item)
         for item in chosen:
             content = data.content.get(item.item_id)
+            if content is None:
+                continue
             for item_reason in item.reasons:
-                if item_reason.kind in (CallReason.CROSS_SELL.value, CallReason.UP_SELL.value) and content:
-                    scored[CallReason(item_reason.kind)].update(content.products)
+                reason = _SALES_KINDS.get(item_reason.kind)
+                if reason is not None:
+                    scored[reason].update(content.products)
     return scored
 
 
 def _suggestions(
     data: Dataset, pairs: Sequence[tuple[str, str]], words: PageLanguage, limit: int = _MAX_SUGGESTIONS
 ) -> str:
-    shown = [
-        words(N_("%(product)s (with %(base)s)"), product=data.products[new].name, base=data.products[had].name)
-        for new, had in pairs
-    ]
+    shown = [_suggestion(words, data.products[new].name, data.products[had].name) for new, had in pairs]
     more = len(shown) - limit
     listed = ", ".join(shown[:limit])
     return words(N_("%(listed)s and %(n)s more"), listed=listed, n=more) if more > 0 else listed
+
+
+@functools.lru_cache(maxsize=4096)  # a catalogue has few pairs, named for thousands of customers
+def _suggestion(words: PageLanguage, product: str, base: str) -> str:
+    return words(N_("%(product)s (with %(base)s)"), product=product, base=base)
 
 
 def _priority(reasons: Sequence[CallReason], segment: Segment) -> int:
@@ -613,7 +627,7 @@ def _talking_points(
     words: PageLanguage,
 ) -> tuple[str, ...]:
     points = _sent_points(data, facts.selections, chosen, words)
-    for finding in sorted(findings, key=lambda f: list(CallReason).index(f.reason)):
+    for finding in sorted(findings, key=lambda f: _REASON_ORDER[f.reason]):
         points.extend(finding.points)
     points.extend(also)
     if any(f.reason is CallReason.EVALUATION_BELOW_NORM for f in findings):
