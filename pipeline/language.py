@@ -131,7 +131,7 @@ def _money_layout(negative: bool, integers: int, fractions: int, whole: bool, co
 @functools.lru_cache(maxsize=8192)
 def _number_text(kind: str, value: float | int | Decimal, digits: int, locale: Locale) -> str:
     # `kind` in the key: 1 and 1.0 are equal keys but take different paths.
-    if kind == "float" or digits:
+    if kind.startswith("float") or digits:
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
         return str(format_decimal(value, pattern, locale=locale))
     return str(format_decimal(value, locale=locale))
@@ -253,7 +253,10 @@ class PageLanguage:
 
     def number(self, value: float | int | Decimal, digits: int = 0) -> str:
         """Write a number: `30.000` / `30,000`, `12,5` / `12.5`."""
-        return _number_text("float" if isinstance(value, float) else "exact", value, digits, self.locale)
+        kind = "float" if isinstance(value, float) else "exact"
+        if value == 0 and str(value).startswith("-"):
+            kind += " negative zero"  # -0.0 equals 0.0 as a cache key, but Babel writes its sign
+        return _number_text(kind, value, digits, self.locale)
 
     def percent(self, share: Fraction | Decimal | int) -> str:
         """Write a share as a percentage: `4,1%` / `4.1%`, two decimals below 1%."""
