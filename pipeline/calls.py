@@ -90,7 +90,7 @@ from pipeline.models import (
     Treatment,
 )
 from pipeline.segment import months_before
-from pipeline.tables import bought_products, records, revenue_in_window
+from pipeline.tables import bought_products, records, records_frame, revenue_in_window
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,9 @@ class _Customer:
 
     contacts: tuple[Contact, ...]
     selections: tuple[Selection, ...]
-    interactions: tuple[Interaction, ...]  # up to the as-of date, oldest first
-    evaluations: tuple[Evaluation, ...]  # up to the as-of date, oldest first
+    last: Interaction | None  # the latest up to the as-of date (on one day the later row)
+    pair_last: Mapping[tuple[OurLevel, Level], date]  # per (our level, their level): the latest interaction's date
+    evaluation: Evaluation | None  # the latest up to the as-of date (on one day the later row)
     bought: frozenset[str] = frozenset()  # product ids of its orders, cancelled ones not counted
     revenue: Decimal = Decimal(0)  # in (as_of − window, as_of], cancelled orders excluded
     previous_revenue: Decimal = Decimal(0)  # in the window before that
@@ -188,7 +189,7 @@ def build_calls(
         if value is None:
             log.debug("%s: not in the segmentation, no call list entry", customer_id)
             continue
-        facts = grouped.get(customer_id, _Customer((), (), (), ()))
+        facts = grouped.get(customer_id, _Customer((), (), None, {}, None))
         segment = value.segment
         findings, overdue_rules = _findings(
             data, config, customer_id, segment, facts, quiet.get(customer_id), as_of, words
@@ -197,7 +198,7 @@ def build_calls(
             continue
         reasons = tuple(sorted({f.reason for f in findings if f.counts}, key=_REASON_ORDER.__getitem__))
         contact, notes = _choose_contact(facts, overdue_rules, words)
-        last = facts.interactions[-1] if facts.interactions else None
+        last = facts.last
         calls.append(
             CallItem(
                 account_manager_id=customer.account_manager_id,
@@ -238,28 +239,22 @@ def _group(
     chosen: dict[str, list[Selection]] = defaultdict(list)
     for selection in selections:
         chosen[selection.customer_id].append(selection)
-    seen: set[Interaction] = set()
-    talks: dict[str, list[Interaction]] = defaultdict(list)
-    for interaction in [*records(Interaction, data.interactions), *interactions]:
-        if interaction.date <= as_of and interaction not in seen:
-            seen.add(interaction)
-            talks[interaction.customer_id].append(interaction)
+    last, pair_last = _interaction_history(data, interactions, as_of)
     # What the orders tell, from their columns: an Order of every order at once would be the
     # largest thing this process holds, and making them one customer at a time costs seconds.
     bought = bought_products(data.orders)
     start = months_before(as_of, config.window_months)
     revenue = revenue_in_window(data.orders, start, as_of)
     previous_revenue = revenue_in_window(data.orders, months_before(as_of, 2 * config.window_months), start)
-    evaluations: dict[str, list[Evaluation]] = defaultdict(list)
-    for evaluation in records(Evaluation, data.evaluations.filter(pl.col("date") <= as_of)):
-        evaluations[evaluation.customer_id].append(evaluation)
+    evaluations = data.evaluations.filter(pl.col("date") <= as_of)
+    latest_evaluation = {e.customer_id: e for e in records(Evaluation, _latest_per_customer(evaluations))}
     return {
         customer_id: _Customer(
             contacts=tuple(contacts[customer_id]),
             selections=tuple(chosen[customer_id]),
-            # sorted() is stable: on one day the later row counts as the later interaction
-            interactions=tuple(sorted(talks[customer_id], key=lambda i: i.date)),
-            evaluations=tuple(sorted(evaluations[customer_id], key=lambda e: e.date)),
+            last=last.get(customer_id),
+            pair_last=pair_last.get(customer_id, {}),
+            evaluation=latest_evaluation.get(customer_id),
             bought=bought.get(customer_id, frozenset()),
             revenue=revenue.get(customer_id, Decimal(0)),
             previous_revenue=previous_revenue.get(customer_id, Decimal(0)),
@@ -268,6 +263,56 @@ def _group(
         )
         for customer_id in data.customers
     }
+
+
+def _latest_per_customer(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return each customer's latest row of `frame` (by date; on one day the later row), columns as they were."""
+    return (
+        frame.with_row_index("_row")
+        .sort(["date", "_row"])
+        .group_by("customer_id", maintain_order=True)
+        .last()
+        .select(frame.columns)
+    )
+
+
+def _interaction_history(
+    data: Dataset, imported: Sequence[Interaction], as_of: date
+) -> tuple[dict[str, Interaction], dict[str, dict[tuple[OurLevel, Level], date]]]:
+    """Return per customer the latest interaction, and per pair of levels the date of the latest one.
+
+    From the frame, not a record of every interaction: the interactions of the data, then the
+    imported ones, up to the as-of date, the same interaction counted once (where it came first).
+    An interaction without our level is the account manager's; without theirs, its contact's level.
+    """
+    frame = data.interactions
+    if imported:
+        frame = pl.concat([frame, records_frame(Interaction, imported)])
+    frame = frame.filter(pl.col("date") <= as_of).unique(keep="first", maintain_order=True)
+    last = {i.customer_id: i for i in records(Interaction, _latest_per_customer(frame))}
+    levels = pl.DataFrame(
+        {"contact_id": list(data.contacts), "_level": [c.level.value for c in data.contacts.values()]},
+        schema={"contact_id": pl.String, "_level": pl.String},
+    )
+    pairs = (
+        frame.lazy()
+        .join(levels.lazy(), on="contact_id", how="left")
+        .select(
+            "customer_id",
+            "date",
+            ours=pl.col("our_level").fill_null(OurLevel.ACCOUNT_MANAGER.value),
+            theirs=pl.coalesce("their_level", "_level"),
+        )
+        .drop_nulls("theirs")
+        .group_by("customer_id", "ours", "theirs")
+        .agg(pl.col("date").max())
+        .collect()
+    )
+    pair_last: dict[str, dict[tuple[OurLevel, Level], date]] = defaultdict(dict)
+    level_pairs = {(o.value, t.value): (o, t) for o in OurLevel for t in Level}
+    for customer_id, ours, theirs, day in pairs.iter_rows():
+        pair_last[customer_id][level_pairs[(ours, theirs)]] = day
+    return last, pair_last
 
 
 def _engagement(
@@ -314,9 +359,8 @@ def _findings(
 
     # evaluation_below_norm
     since = months_before(as_of, _EVALUATION_MONTHS)
-    recent = [e for e in facts.evaluations if e.date > since]
-    if recent and recent[-1].score < config.satisfaction_norm:
-        latest = recent[-1]
+    latest = facts.evaluation
+    if latest is not None and latest.date > since and latest.score < config.satisfaction_norm:
         point = words(
             N_("%(evaluation)s — below the norm of %(norm)s: agree a recovery plan with the customer"),
             evaluation=_evaluation(latest, words),
@@ -380,7 +424,7 @@ def _overdue_rules(data: Dataset, facts: _Customer, treatment: Treatment | None,
     """Return the contact_schedule pairs whose last interaction is too long ago (or missing)."""
     overdue: list[ScheduleRule] = []
     for rule in treatment.contact_schedule if treatment else ():
-        last = _last_of_pair(rule, facts.interactions, data)
+        last = facts.pair_last.get((rule.ours, rule.theirs))
         if last is None or (as_of - last).days >= rule.every_days:
             overdue.append(rule)
     return overdue
@@ -388,7 +432,7 @@ def _overdue_rules(data: Dataset, facts: _Customer, treatment: Treatment | None,
 
 def _overdue_finding(rule: ScheduleRule, facts: _Customer, data: Dataset, as_of: date, words: PageLanguage) -> _Finding:
     """Return the contact_overdue finding of one overdue pair."""
-    last = _last_of_pair(rule, facts.interactions, data)
+    last = facts.pair_last.get((rule.ours, rule.theirs))
     pair = words(
         N_("%(ours)s ↔ %(theirs)s (every %(days)s days)"),
         ours=words.gettext(OUR_LEVEL_LABELS[rule.ours]),
@@ -468,19 +512,6 @@ def _reading_findings(data: Dataset, facts: _Customer, as_of: date, words: PageL
         )
         findings.append(_Finding(CallReason.CLICKED, as_of + timedelta(days=DUE_DAYS[CallReason.CLICKED]), points))
     return findings
-
-
-def _last_of_pair(rule: ScheduleRule, interactions: Iterable[Interaction], data: Dataset) -> date | None:
-    """Return the date of the latest interaction between our `rule.ours` and their `rule.theirs`."""
-    last: date | None = None
-    for interaction in interactions:
-        ours = interaction.our_level or OurLevel.ACCOUNT_MANAGER
-        theirs = interaction.their_level
-        if theirs is None and interaction.contact_id in data.contacts:
-            theirs = data.contacts[interaction.contact_id].level
-        if ours is rule.ours and theirs is rule.theirs and (last is None or interaction.date > last):
-            last = interaction.date
-    return last
 
 
 def _opportunities(data: Dataset, bought: frozenset[str]) -> dict[CallReason, list[tuple[str, str]]]:
@@ -632,8 +663,8 @@ def _talking_points(
     points.extend(also)
     if any(f.reason is CallReason.EVALUATION_BELOW_NORM for f in findings):
         pass  # that finding already names the last evaluation
-    elif facts.evaluations:
-        points.append(_evaluation(facts.evaluations[-1], words))
+    elif facts.evaluation is not None:
+        points.append(_evaluation(facts.evaluation, words))
     else:
         points.append(words(N_("No evaluation yet: ask how satisfied they are")))
     if last is not None:
