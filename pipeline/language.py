@@ -260,7 +260,7 @@ class PageLanguage:
 
     def percent(self, share: Fraction | Decimal | int) -> str:
         """Write a share as a percentage: `4,1%` / `4.1%`, two decimals below 1%."""
-        return _percent(Fraction(share), self.locale)
+        return _percent(share if type(share) is Fraction else Fraction(share), self.locale)
 
     def money(self, amount: Decimal | int | float, whole: bool = False) -> str:
         """Write an amount in euro: `€ 1.234,56` / `€1,234.56`; `whole` leaves out the cents."""
