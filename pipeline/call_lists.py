@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import logging
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +21,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -139,10 +141,11 @@ def call_list_csv(calls: Sequence[CallItem], *, with_account_manager: bool = Fal
 
 
 def _csv(rows: Iterable[Mapping[str, str]], columns: Sequence[str]) -> bytes:
+    cells = operator.itemgetter(*columns)  # the row's cells in column order, in C (DictWriter does it in Python)
     with utf8_text_buffer() as (out, encoded):
-        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(columns)
+        writer.writerows(map(cells, rows))
     return encoded.getvalue()
 
 
@@ -218,16 +221,20 @@ def _workbook(
     for column, (title, width, _) in enumerate(_XLSX_COLUMNS):
         sheet.set_column(column, column, width)
         sheet.write_string(0, column, words(title), header)
+    column_formats = [formats[key] for _, _, key in _XLSX_COLUMNS]
+    # A call list has some 14 cells a call: the writers are looked up once, not per cell.
+    write_datetime, write_number = sheet.write_datetime, sheet.write_number
+    write_string, write_blank = sheet.write_string, sheet.write_blank
     for number, (call, row) in enumerate(zip(calls, rows, strict=True), start=1):
-        for column, (key, value) in enumerate(_xlsx_values(call, row, words)):
+        for column, (value, cell_format) in enumerate(zip(_xlsx_values(call, row, words), column_formats, strict=True)):
             if isinstance(value, date):
-                sheet.write_datetime(number, column, value, formats[key])
+                write_datetime(number, column, value, cell_format)
             elif isinstance(value, int):
-                sheet.write_number(number, column, value, formats[key])
+                write_number(number, column, value, cell_format)
             elif value:
-                sheet.write_string(number, column, value, formats[key])
+                write_string(number, column, value, cell_format)
             else:
-                sheet.write_blank(number, column, None, formats[key])
+                write_blank(number, column, None, cell_format)
     sheet.autofilter(0, 0, len(calls), len(_XLSX_COLUMNS) - 1)
     sheet.freeze_panes(1, 0)
     sheet.set_landscape()
@@ -239,9 +246,7 @@ def _workbook(
     return out.getvalue()
 
 
-def _xlsx_values(
-    call: CallItem, row: Mapping[str, str], words: PageLanguage
-) -> list[tuple[str, str | int | date | None]]:
+def _xlsx_values(call: CallItem, row: Mapping[str, str], words: PageLanguage) -> list[str | int | date | None]:
     """Return one call's cells in the order of _XLSX_COLUMNS: text defused (`row`), numbers and dates typed."""
     channel = words(CHANNEL_LABELS[Channel(call.last_contact_channel)]) if call.last_contact_channel else ""
     values: dict[str, str | int | date | None] = {
@@ -253,7 +258,7 @@ def _xlsx_values(
         "last_contact": call.last_contact,
         "last_channel": channel,
     }
-    return [(key, values[key]) for _, _, key in _XLSX_COLUMNS]
+    return [values[key] for _, _, key in _XLSX_COLUMNS]
 
 
 REASON_EXPLANATIONS: dict[CallReason, str] = {
@@ -307,26 +312,28 @@ def _environment(settings: Settings, words: PageLanguage) -> jinja2.Environment:
     )
 
 
-def _view(call: CallItem, words: PageLanguage) -> dict[str, Any]:
+def _view(call: CallItem, words: PageLanguage) -> SimpleNamespace:
     """Return one call as a template context entry."""
-    return {
-        "priority": call.priority,
-        "priority_label": words(PRIORITY_LABELS.get(call.priority, str(call.priority))),
-        "due": call.due,
-        "customer_id": call.customer_id,
-        "customer": call.customer_name,
-        "segment": call.segment.value,
-        "contact_id": call.contact_id,
-        "contact": call.contact_name,
-        "job_title": call.job_title,
-        "phone": call.phone,
-        "tel": re.sub(r"[^\d+]", "", call.phone),
-        "reasons": [(r.value, words(REASON_LABELS[r])) for r in call.reasons],
-        "talking_points": list(call.talking_points),
-        "last_contact": call.last_contact,
-        "last_channel": words(CHANNEL_LABELS[Channel(call.last_contact_channel)]) if call.last_contact_channel else "",
-        "note": call.note,
-    }
+    # Attributes, not dict keys: the templates read some 20 fields of every call, and Jinja
+    # tries an attribute first (for a dict that failed with an exception, then took the key).
+    return SimpleNamespace(
+        priority=call.priority,
+        priority_label=words(PRIORITY_LABELS.get(call.priority, str(call.priority))),
+        due=call.due,
+        customer_id=call.customer_id,
+        customer=call.customer_name,
+        segment=call.segment.value,
+        contact_id=call.contact_id,
+        contact=call.contact_name,
+        job_title=call.job_title,
+        phone=call.phone,
+        tel=re.sub(r"[^\d+]", "", call.phone),
+        reasons=[(r.value, words(REASON_LABELS[r])) for r in call.reasons],
+        talking_points=list(call.talking_points),
+        last_contact=call.last_contact,
+        last_channel=words(CHANNEL_LABELS[Channel(call.last_contact_channel)]) if call.last_contact_channel else "",
+        note=call.note,
+    )
 
 
 def _context(

@@ -59,6 +59,7 @@ with ` | `), `last_contact` (YYYY-MM-DD or empty), `last_channel` (call/visit/me
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -89,7 +90,7 @@ from pipeline.models import (
     Treatment,
 )
 from pipeline.segment import months_before
-from pipeline.tables import bought_products, records, revenue_in_window
+from pipeline.tables import bought_products, records, records_frame, revenue_in_window
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,10 @@ CHANNEL_LABELS = {
 }
 
 _LEVEL_RANK = {Level.MANAGEMENT: 0, Level.OPERATIONAL: 1, Level.TECHNICAL: 2, Level.FINANCE: 3}
+# The reasons' documented order, looked up per finding (list(CallReason).index made the list each time).
+_REASON_ORDER = {reason: index for index, reason in enumerate(CallReason)}
+# The item reasons (select.py's kinds) that make a catalogue opportunity a reason to call.
+_SALES_KINDS = {CallReason.CROSS_SELL.value: CallReason.CROSS_SELL, CallReason.UP_SELL.value: CallReason.UP_SELL}
 _EVALUATION_MONTHS = 12
 _MAX_SUGGESTIONS = 3
 
@@ -145,8 +150,9 @@ class _Customer:
 
     contacts: tuple[Contact, ...]
     selections: tuple[Selection, ...]
-    interactions: tuple[Interaction, ...]  # up to the as-of date, oldest first
-    evaluations: tuple[Evaluation, ...]  # up to the as-of date, oldest first
+    last: Interaction | None  # the latest up to the as-of date (on one day the later row)
+    pair_last: Mapping[tuple[OurLevel, Level], date]  # per (our level, their level): the latest interaction's date
+    evaluation: Evaluation | None  # the latest up to the as-of date (on one day the later row)
     bought: frozenset[str] = frozenset()  # product ids of its orders, cancelled ones not counted
     revenue: Decimal = Decimal(0)  # in (as_of − window, as_of], cancelled orders excluded
     previous_revenue: Decimal = Decimal(0)  # in the window before that
@@ -183,16 +189,16 @@ def build_calls(
         if value is None:
             log.debug("%s: not in the segmentation, no call list entry", customer_id)
             continue
-        facts = grouped.get(customer_id, _Customer((), (), (), ()))
+        facts = grouped.get(customer_id, _Customer((), (), None, {}, None))
         segment = value.segment
         findings, overdue_rules = _findings(
             data, config, customer_id, segment, facts, quiet.get(customer_id), as_of, words
         )
         if not any(f.counts for f in findings):
             continue
-        reasons = tuple(sorted({f.reason for f in findings if f.counts}, key=list(CallReason).index))
+        reasons = tuple(sorted({f.reason for f in findings if f.counts}, key=_REASON_ORDER.__getitem__))
         contact, notes = _choose_contact(facts, overdue_rules, words)
-        last = facts.interactions[-1] if facts.interactions else None
+        last = facts.last
         calls.append(
             CallItem(
                 account_manager_id=customer.account_manager_id,
@@ -233,28 +239,22 @@ def _group(
     chosen: dict[str, list[Selection]] = defaultdict(list)
     for selection in selections:
         chosen[selection.customer_id].append(selection)
-    seen: set[Interaction] = set()
-    talks: dict[str, list[Interaction]] = defaultdict(list)
-    for interaction in [*records(Interaction, data.interactions), *interactions]:
-        if interaction.date <= as_of and interaction not in seen:
-            seen.add(interaction)
-            talks[interaction.customer_id].append(interaction)
+    last, pair_last = _interaction_history(data, interactions, as_of)
     # What the orders tell, from their columns: an Order of every order at once would be the
     # largest thing this process holds, and making them one customer at a time costs seconds.
     bought = bought_products(data.orders)
     start = months_before(as_of, config.window_months)
     revenue = revenue_in_window(data.orders, start, as_of)
     previous_revenue = revenue_in_window(data.orders, months_before(as_of, 2 * config.window_months), start)
-    evaluations: dict[str, list[Evaluation]] = defaultdict(list)
-    for evaluation in records(Evaluation, data.evaluations.filter(pl.col("date") <= as_of)):
-        evaluations[evaluation.customer_id].append(evaluation)
+    evaluations = data.evaluations.filter(pl.col("date") <= as_of)
+    latest_evaluation = {e.customer_id: e for e in records(Evaluation, _latest_per_customer(evaluations))}
     return {
         customer_id: _Customer(
             contacts=tuple(contacts[customer_id]),
             selections=tuple(chosen[customer_id]),
-            # sorted() is stable: on one day the later row counts as the later interaction
-            interactions=tuple(sorted(talks[customer_id], key=lambda i: i.date)),
-            evaluations=tuple(sorted(evaluations[customer_id], key=lambda e: e.date)),
+            last=last.get(customer_id),
+            pair_last=pair_last.get(customer_id, {}),
+            evaluation=latest_evaluation.get(customer_id),
             bought=bought.get(customer_id, frozenset()),
             revenue=revenue.get(customer_id, Decimal(0)),
             previous_revenue=previous_revenue.get(customer_id, Decimal(0)),
@@ -263,6 +263,56 @@ def _group(
         )
         for customer_id in data.customers
     }
+
+
+def _latest_per_customer(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return each customer's latest row of `frame` (by date; on one day the later row), columns as they were."""
+    return (
+        frame.with_row_index("_row")
+        .sort(["date", "_row"])
+        .group_by("customer_id", maintain_order=True)
+        .last()
+        .select(frame.columns)
+    )
+
+
+def _interaction_history(
+    data: Dataset, imported: Sequence[Interaction], as_of: date
+) -> tuple[dict[str, Interaction], dict[str, dict[tuple[OurLevel, Level], date]]]:
+    """Return per customer the latest interaction, and per pair of levels the date of the latest one.
+
+    From the frame, not a record of every interaction: the interactions of the data, then the
+    imported ones, up to the as-of date, the same interaction counted once (where it came first).
+    An interaction without our level is the account manager's; without theirs, its contact's level.
+    """
+    frame = data.interactions
+    if imported:
+        frame = pl.concat([frame, records_frame(Interaction, imported)])
+    frame = frame.filter(pl.col("date") <= as_of).unique(keep="first", maintain_order=True)
+    last = {i.customer_id: i for i in records(Interaction, _latest_per_customer(frame))}
+    levels = pl.DataFrame(
+        {"contact_id": list(data.contacts), "_level": [c.level.value for c in data.contacts.values()]},
+        schema={"contact_id": pl.String, "_level": pl.String},
+    )
+    pairs = (
+        frame.lazy()
+        .join(levels.lazy(), on="contact_id", how="left")
+        .select(
+            "customer_id",
+            "date",
+            ours=pl.col("our_level").fill_null(OurLevel.ACCOUNT_MANAGER.value),
+            theirs=pl.coalesce("their_level", "_level"),
+        )
+        .drop_nulls("theirs")
+        .group_by("customer_id", "ours", "theirs")
+        .agg(pl.col("date").max())
+        .collect()
+    )
+    pair_last: dict[str, dict[tuple[OurLevel, Level], date]] = defaultdict(dict)
+    level_pairs = {(o.value, t.value): (o, t) for o in OurLevel for t in Level}
+    for customer_id, ours, theirs, day in pairs.iter_rows():
+        pair_last[customer_id][level_pairs[(ours, theirs)]] = day
+    return last, pair_last
 
 
 def _engagement(
@@ -308,9 +358,9 @@ def _findings(
         return as_of + timedelta(days=DUE_DAYS[reason])
 
     # evaluation_below_norm
-    recent = [e for e in facts.evaluations if e.date > months_before(as_of, _EVALUATION_MONTHS)]
-    if recent and recent[-1].score < config.satisfaction_norm:
-        latest = recent[-1]
+    since = months_before(as_of, _EVALUATION_MONTHS)
+    latest = facts.evaluation
+    if latest is not None and latest.date > since and latest.score < config.satisfaction_norm:
         point = words(
             N_("%(evaluation)s — below the norm of %(norm)s: agree a recovery plan with the customer"),
             evaluation=_evaluation(latest, words),
@@ -374,7 +424,7 @@ def _overdue_rules(data: Dataset, facts: _Customer, treatment: Treatment | None,
     """Return the contact_schedule pairs whose last interaction is too long ago (or missing)."""
     overdue: list[ScheduleRule] = []
     for rule in treatment.contact_schedule if treatment else ():
-        last = _last_of_pair(rule, facts.interactions, data)
+        last = facts.pair_last.get((rule.ours, rule.theirs))
         if last is None or (as_of - last).days >= rule.every_days:
             overdue.append(rule)
     return overdue
@@ -382,7 +432,7 @@ def _overdue_rules(data: Dataset, facts: _Customer, treatment: Treatment | None,
 
 def _overdue_finding(rule: ScheduleRule, facts: _Customer, data: Dataset, as_of: date, words: PageLanguage) -> _Finding:
     """Return the contact_overdue finding of one overdue pair."""
-    last = _last_of_pair(rule, facts.interactions, data)
+    last = facts.pair_last.get((rule.ours, rule.theirs))
     pair = words(
         N_("%(ours)s ↔ %(theirs)s (every %(days)s days)"),
         ours=words.gettext(OUR_LEVEL_LABELS[rule.ours]),
@@ -406,8 +456,9 @@ def _sales_findings(data: Dataset, facts: _Customer, as_of: date, words: PageLan
     """Return cross_sell / up_sell: named whenever the catalogue has them, a reason when this run scored them."""
     findings: list[_Finding] = []
     scored = _scored_products(data, facts.selections)
+    opportunities = _opportunities(data, facts.bought)
     for reason, label in ((CallReason.CROSS_SELL, "Cross-sell"), (CallReason.UP_SELL, "Up-sell")):
-        suggestions = _opportunities(data, facts.bought, reason)
+        suggestions = opportunities[reason]
         if not suggestions:
             continue
         due = as_of + timedelta(days=DUE_DAYS[reason])
@@ -463,37 +514,26 @@ def _reading_findings(data: Dataset, facts: _Customer, as_of: date, words: PageL
     return findings
 
 
-def _last_of_pair(rule: ScheduleRule, interactions: Iterable[Interaction], data: Dataset) -> date | None:
-    """Return the date of the latest interaction between our `rule.ours` and their `rule.theirs`."""
-    last: date | None = None
-    for interaction in interactions:
-        ours = interaction.our_level or OurLevel.ACCOUNT_MANAGER
-        theirs = interaction.their_level
-        if theirs is None and interaction.contact_id in data.contacts:
-            theirs = data.contacts[interaction.contact_id].level
-        if ours is rule.ours and theirs is rule.theirs and (last is None or interaction.date > last):
-            last = interaction.date
-    return last
-
-
-def _opportunities(data: Dataset, bought: frozenset[str], reason: CallReason) -> list[tuple[str, str]]:
-    """Return (suggested product, product it builds on) pairs, in catalogue order.
+def _opportunities(data: Dataset, bought: frozenset[str]) -> dict[CallReason, list[tuple[str, str]]]:
+    """Return per kind (cross_sell, up_sell) the (suggested product, product it builds on) pairs, in catalogue order.
 
     As in the selection stage: a product counts as theirs once ordered (cancelled orders do
     not count: `bought` has none of theirs), and a product suggested both ways counts once,
     as the up-sell.
     """
-    found: dict[CallReason, dict[str, str]] = {CallReason.CROSS_SELL: {}, CallReason.UP_SELL: {}}
+    cross_sell: dict[str, str] = {}
+    up_sell: dict[str, str] = {}
     for product in data.products.values():
         if product.id not in bought:
             continue
-        for kind, targets in ((CallReason.CROSS_SELL, product.cross_sell), (CallReason.UP_SELL, product.up_sell)):
+        for found, targets in ((cross_sell, product.cross_sell), (up_sell, product.up_sell)):
             for new in targets:
                 if new not in bought and new in data.products:
-                    found[kind].setdefault(new, product.id)
-    if reason is CallReason.CROSS_SELL:
-        return [(new, had) for new, had in found[reason].items() if new not in found[CallReason.UP_SELL]]
-    return list(found[reason].items())
+                    found.setdefault(new, product.id)
+    return {
+        CallReason.CROSS_SELL: [(new, had) for new, had in cross_sell.items() if new not in up_sell],
+        CallReason.UP_SELL: list(up_sell.items()),
+    }
 
 
 def _scored_products(data: Dataset, selections: Iterable[Selection]) -> dict[CallReason, set[str]]:
@@ -505,22 +545,27 @@ def _scored_products(data: Dataset, selections: Iterable[Selection]) -> dict[Cal
             chosen.append(selection.alert_item)
         for item in chosen:
             content = data.content.get(item.item_id)
+            if content is None:
+                continue
             for item_reason in item.reasons:
-                if item_reason.kind in (CallReason.CROSS_SELL.value, CallReason.UP_SELL.value) and content:
-                    scored[CallReason(item_reason.kind)].update(content.products)
+                reason = _SALES_KINDS.get(item_reason.kind)
+                if reason is not None:
+                    scored[reason].update(content.products)
     return scored
 
 
 def _suggestions(
     data: Dataset, pairs: Sequence[tuple[str, str]], words: PageLanguage, limit: int = _MAX_SUGGESTIONS
 ) -> str:
-    shown = [
-        words(N_("%(product)s (with %(base)s)"), product=data.products[new].name, base=data.products[had].name)
-        for new, had in pairs
-    ]
+    shown = [_suggestion(words, data.products[new].name, data.products[had].name) for new, had in pairs]
     more = len(shown) - limit
     listed = ", ".join(shown[:limit])
     return words(N_("%(listed)s and %(n)s more"), listed=listed, n=more) if more > 0 else listed
+
+
+@functools.lru_cache(maxsize=4096)  # a catalogue has few pairs, named for thousands of customers
+def _suggestion(words: PageLanguage, product: str, base: str) -> str:
+    return words(N_("%(product)s (with %(base)s)"), product=product, base=base)
 
 
 def _priority(reasons: Sequence[CallReason], segment: Segment) -> int:
@@ -613,13 +658,13 @@ def _talking_points(
     words: PageLanguage,
 ) -> tuple[str, ...]:
     points = _sent_points(data, facts.selections, chosen, words)
-    for finding in sorted(findings, key=lambda f: list(CallReason).index(f.reason)):
+    for finding in sorted(findings, key=lambda f: _REASON_ORDER[f.reason]):
         points.extend(finding.points)
     points.extend(also)
     if any(f.reason is CallReason.EVALUATION_BELOW_NORM for f in findings):
         pass  # that finding already names the last evaluation
-    elif facts.evaluations:
-        points.append(_evaluation(facts.evaluations[-1], words))
+    elif facts.evaluation is not None:
+        points.append(_evaluation(facts.evaluation, words))
     else:
         points.append(words(N_("No evaluation yet: ask how satisfied they are")))
     if last is not None:

@@ -101,17 +101,37 @@ def _percent_text(negative: bool, shown: Decimal, small: bool, locale: Locale) -
 
 @functools.lru_cache(maxsize=16384)
 def _money_text(negative: bool, shown: Decimal, whole: bool, code: str, locale: Locale) -> str:
-    amount = _signed(negative, shown)
+    # Amounts hardly repeat (a report writes one per customer), so the cache above seldom
+    # helps; Babel's layout of an amount depends only on its sign and its number of digits,
+    # so each layout is asked of Babel once and the digits are filled in.
+    integer, _, fraction = str(shown).partition(".")
+    layout = _money_layout(negative, len(integer), len(fraction), whole, code, locale)
+    if layout is None or not (integer + fraction).isdigit():
+        return _babel_money(_signed(negative, shown), whole, code, locale)
+    return layout.format(*integer, *fraction)
+
+
+def _babel_money(amount: Decimal, whole: bool, code: str, locale: Locale) -> str:
     if whole:
         return str(format_currency(amount, "EUR", format="¤ #,##0" if code == "nl" else "¤#,##0",
                                    locale=locale, currency_digits=False))
     return str(format_currency(amount, "EUR", locale=locale))
 
 
+@functools.lru_cache(maxsize=256)
+def _money_layout(negative: bool, integers: int, fractions: int, whole: bool, code: str, locale: Locale) -> str | None:
+    """Return how Babel writes an amount of this sign and these digit counts, a `{}` for each digit."""
+    sample = Decimal(f"{'8' * integers}.{'8' * fractions}" if fractions else "8" * integers)
+    written = _babel_money(_signed(negative, sample), whole, code, locale)
+    if written.count("8") != integers + fractions:
+        return None  # an 8 that is no digit (a symbol), or digits Babel added or dropped: Babel writes it
+    return written.replace("{", "{{").replace("}", "}}").replace("8", "{}")
+
+
 @functools.lru_cache(maxsize=8192)
 def _number_text(kind: str, value: float | int | Decimal, digits: int, locale: Locale) -> str:
     # `kind` in the key: 1 and 1.0 are equal keys but take different paths.
-    if kind == "float" or digits:
+    if kind.startswith("float") or digits:
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
         return str(format_decimal(value, pattern, locale=locale))
     return str(format_decimal(value, locale=locale))
@@ -199,6 +219,8 @@ class PageLanguage:
 
     def value(self, value: Any) -> str:
         """Return a notice's parameter as this language writes it."""
+        if type(value) is str:  # most parameters (names, titles): a Notice is a str subclass, not this
+            return value
         if isinstance(value, Share):
             return self.percent(value.value)
         if isinstance(value, Money):
@@ -231,11 +253,14 @@ class PageLanguage:
 
     def number(self, value: float | int | Decimal, digits: int = 0) -> str:
         """Write a number: `30.000` / `30,000`, `12,5` / `12.5`."""
-        return _number_text("float" if isinstance(value, float) else "exact", value, digits, self.locale)
+        kind = "float" if isinstance(value, float) else "exact"
+        if value == 0 and str(value).startswith("-"):
+            kind += " negative zero"  # -0.0 equals 0.0 as a cache key, but Babel writes its sign
+        return _number_text(kind, value, digits, self.locale)
 
     def percent(self, share: Fraction | Decimal | int) -> str:
         """Write a share as a percentage: `4,1%` / `4.1%`, two decimals below 1%."""
-        return _percent(Fraction(share), self.locale)
+        return _percent(share if type(share) is Fraction else Fraction(share), self.locale)
 
     def money(self, amount: Decimal | int | float, whole: bool = False) -> str:
         """Write an amount in euro: `€ 1.234,56` / `€1,234.56`; `whole` leaves out the cents."""

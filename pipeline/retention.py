@@ -104,14 +104,16 @@ def _lost_customers(
 ) -> list[LostCustomer]:
     """Return the lost customers with their signals, biggest previous revenue first."""
     known = data.customers
+    # Records of the lost customers' rows only, in frame order: not one of every evaluation and interaction.
+    lost_rows = pl.col("customer_id").is_in(sorted(lost_ids))
     last_evaluation: dict[str, Evaluation] = {}
-    for evaluation in records(Evaluation, data.evaluations):
+    for evaluation in records(Evaluation, data.evaluations.filter(lost_rows)):
         if evaluation.date <= as_of:
             best = last_evaluation.get(evaluation.customer_id)
             if best is None or evaluation.date >= best.date:
                 last_evaluation[evaluation.customer_id] = evaluation
     last_interaction: dict[str, date] = {}
-    for interaction in (*records(Interaction, data.interactions), *interactions):
+    for interaction in (*records(Interaction, data.interactions.filter(lost_rows)), *interactions):
         if interaction.date <= as_of:
             seen = last_interaction.get(interaction.customer_id)
             if seen is None or interaction.date > seen:

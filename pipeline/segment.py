@@ -375,8 +375,11 @@ def summarize(seg: Segmentation) -> dict[Segment, tuple[int, Fraction]]:
 
 
 def _decimal6(share: Fraction) -> str:
-    # round() on a Fraction is exact and rounds half to even: no float drift in the CSV.
-    millionths = round(share * 1_000_000)
+    # Rounded exactly and half to even, as round() rounds a Fraction (no float drift in the
+    # CSV), in integers: making the Fraction share * 1,000,000 cost more than the rest.
+    millionths, remainder = divmod(share.numerator * 1_000_000, share.denominator)
+    if remainder * 2 > share.denominator or (remainder * 2 == share.denominator and millionths % 2):
+        millionths += 1
     sign = "-" if millionths < 0 else ""
     whole, frac = divmod(abs(millionths), 1_000_000)
     return f"{sign}{whole}.{frac:06d}"

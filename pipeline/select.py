@@ -210,8 +210,9 @@ def recipients_csv_bytes(selections: Sequence[Selection]) -> bytes:
                 "rendered" if s.newsletter else "skipped",
                 "rendered" if s.alert else "skipped",
                 ";".join(item.item_id for item in s.items),
-                ";".join(reason.value for reason in s.newsletter_reasons),
-                ";".join(reason.value for reason in s.alert_reasons),
+                # The reasons are str enums: joined as they are, their values (no generator per cell).
+                ";".join(s.newsletter_reasons),
+                ";".join(s.alert_reasons),
                 s.language,
                 s.account_manager_id,
                 "yes" if s.fallback else "no",

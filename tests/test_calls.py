@@ -493,6 +493,19 @@ def test_last_contact_date_and_channel() -> None:
     assert call.talking_points[-1] == "Laatste contact: 3 okt 2026 (bezoek) met VoornaamP1 Achternaam"
 
 
+def test_on_one_day_the_later_row_is_the_last_contact_and_a_repeat_keeps_its_first_place() -> None:
+    """Same date: the later row counts as later; an imported interaction equal to an earlier row stays there."""
+    day = date(2026, 10, 3)
+    visit = Interaction("K1", day, contact_id="P1", channel=Channel.VISIT)
+    meeting = Interaction("K1", day, contact_id="P1", channel=Channel.MEETING)
+    data = make_data(orders=[], interactions=[visit, meeting])
+    [call] = calls_for(data, {"K1": "D"}, interactions=[visit])  # a repeat of the first row: not the latest
+    assert (call.last_contact, call.last_contact_channel) == (day, "meeting")
+    email = Interaction("K1", day, contact_id="P1", channel=Channel.EMAIL, source="calls import")
+    [call] = calls_for(data, {"K1": "D"}, interactions=[email])  # a new one after the file's rows
+    assert call.last_contact_channel == "email"
+
+
 # --------------------------------------------------------------------------- ordering
 
 

@@ -316,3 +316,10 @@ def test_a_number_is_written_as_babel_writes_it(value: int | Decimal | float, di
     assert words.number(value, digits) == expected
     one_and_a_half = "1,5" if code == "nl" else "1.5"
     assert (words.number(1), words.number(1.0), words.number(Decimal("1.5"))) == ("1", "1", one_and_a_half)
+
+
+def test_a_negative_zero_keeps_its_sign_after_a_zero() -> None:
+    """-0.0 and 0.0 are equal, but Babel writes the sign of the negative one, whichever came first."""
+    words = page_language("nl")
+    written = (words.number(0.0), words.number(-0.0), words.number(Decimal("-0")), words.number(0))
+    assert written == ("0", "-0", "-0", "0")

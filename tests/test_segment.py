@@ -11,6 +11,9 @@ from typing import Any
 
 from click.testing import CliRunner
 from conftest import make_config
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
 from pipeline.cli import cli
 from pipeline.models import (
@@ -400,3 +403,15 @@ def test_a_move_caused_by_other_customers_says_so() -> None:
         "B → A: its own shares hardly changed; other customers' did, "
         "and the cumulative share before it moved 81,0% → 79,0%"
     )
+
+
+@settings_(max_examples=300, deadline=None)
+@given(numerator=st.integers(-10**12, 10**12), denominator=st.integers(1, 10**12))
+def test_a_share_in_segments_csv_rounds_as_round_rounds_the_fraction(numerator: int, denominator: int) -> None:
+    """Six places, exactly and half to even, as round() rounds share × 1,000,000 (the halves included)."""
+    from pipeline.segment import _decimal6
+
+    for share in (Fraction(numerator, denominator), Fraction(numerator, 2_000_000)):
+        millionths = round(share * 1_000_000)
+        whole, frac = divmod(abs(millionths), 1_000_000)
+        assert _decimal6(share) == f"{'-' if millionths < 0 else ''}{whole}.{frac:06d}"

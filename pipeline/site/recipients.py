@@ -128,7 +128,7 @@ def _detail(
             selection.newsletter_reasons,
             language,
             selection.language,
-            _findings(site, selection.contact_id, MessageKind.NEWSLETTER),
+            _findings(site, selection.contact_id, MessageKind.NEWSLETTER, language),
         ),
         "alert": _message(
             alert,
@@ -137,7 +137,7 @@ def _detail(
             selection.alert_reasons,
             language,
             selection.language,
-            _findings(site, selection.contact_id, MessageKind.ALERT),
+            _findings(site, selection.contact_id, MessageKind.ALERT, language),
         ),
         "alert_variant": variant_of.get((selection.contact_id, MessageKind.ALERT), -1),
         "calls": calls.get(selection.customer_id, []),
@@ -175,11 +175,12 @@ def _outcome(message: RenderedMessage | None, reasons: Sequence[SkipReason]) -> 
     return ";".join(r.value for r in reasons) or NOT_RENDERED
 
 
-def _findings(site: SiteData, contact_id: str, kind: MessageKind) -> list[list[str]]:
+def _findings(site: SiteData, contact_id: str, kind: MessageKind, language: PageLanguage) -> list[list[str]]:
     """Return a message's check findings as [check, level, detail], worst first."""
     found = site.checks.get((contact_id, kind), ()) if site.checks else ()
+    if not found:
+        return []
     ordered = sorted(found, key=lambda f: _LEVEL_ORDER.index(f.level.value))
-    language = _language(site)
     return [[f.check, f.level.value, language.text(f.detail)] for f in ordered]
 
 
