@@ -230,12 +230,8 @@ class PageLanguage:
         return value
 
     def number(self, value: float | int | Decimal, digits: int = 0) -> str:
-        """Write a number: `30.000` / `30,000`, `12,5` / `12.5`; a negative zero as `0`."""
-        if isinstance(value, float):
-            # + 0.0 makes -0.0 plain 0.0: the cache has them as one key (they are equal), and
-            # a reader is better served by 0 than by -0 in either case.
-            return _number_text("float", value + 0.0, digits, self.locale)
-        return _number_text("exact", value, digits, self.locale)
+        """Write a number: `30.000` / `30,000`, `12,5` / `12.5`."""
+        return _number_text("float" if isinstance(value, float) else "exact", value, digits, self.locale)
 
     def percent(self, share: Fraction | Decimal | int) -> str:
         """Write a share as a percentage: `4,1%` / `4.1%`, two decimals below 1%."""

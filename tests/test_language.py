@@ -309,8 +309,6 @@ def test_an_amount_is_written_as_babel_writes_it(amount: Decimal | int | float, 
 def test_a_number_is_written_as_babel_writes_it(value: int | Decimal | float, digits: int, code: str) -> None:
     """Integers, decimals and floats read as Babel writes them, whichever of 1, 1.0 and Decimal(1) came first."""
     words = page_language(code)
-    if isinstance(value, float):
-        value += 0.0  # a negative zero is written 0 (Babel writes -0)
     if isinstance(value, float) or digits:
         expected = format_decimal(value, "#,##0" + ("." + "0" * digits if digits else ""), locale=words.locale)
     else:
@@ -318,4 +316,3 @@ def test_a_number_is_written_as_babel_writes_it(value: int | Decimal | float, di
     assert words.number(value, digits) == expected
     one_and_a_half = "1,5" if code == "nl" else "1.5"
     assert (words.number(1), words.number(1.0), words.number(Decimal("1.5"))) == ("1", "1", one_and_a_half)
-    assert (words.number(0.0), words.number(-0.0), words.number(-0.0, 1)) == ("0", "0", "0" + one_and_a_half[1] + "0")
