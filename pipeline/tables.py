@@ -51,12 +51,14 @@ ORDER_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "order_date": pl.Date,
     "revenue_units": pl.Int128,  # the amount's coefficient: 1234.50 is 123450 ...
     "revenue_exp": pl.Int8,  # ... and its exponent, -2
-    "product_id": pl.String,
-    "description": pl.String,
+    # Categorical: a few hundred products and their descriptions repeat over millions of
+    # orders; as strings these two columns were half the frame (benchmarks/README.md).
+    "product_id": pl.Categorical,
+    "description": pl.Categorical,
     "end_date": pl.Date,  # null: still running
     "cost_units": pl.Int128,
     "cost_exp": pl.Int8,
-    "status": pl.String,  # an OrderStatus value, or null
+    "status": pl.Categorical,  # an OrderStatus value, or null
 }
 _INT128 = 1 << 127
 # Rows collected as Python values before they become a frame of their own: the values of a
