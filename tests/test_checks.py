@@ -129,6 +129,22 @@ def test_hidden_preheader_is_not_checked_for_contrast_or_size() -> None:
     assert content_findings(html, TEXT, POLICY) == []
 
 
+def test_hidden_and_bgcolor_attributes_and_tails_count_the_same_on_every_document() -> None:
+    """hidden, aria-hidden and bgcolor count; a parent's text takes its children's tails; a second document agrees."""
+    html = ('<html lang="nl" dir="ltr"><body><div lang="nl" dir="ltr">'
+            '<p hidden style="color:#eeeeee">Verborgen tekst</p>'
+            '<p aria-hidden="TRUE" style="color:#eeeeee">Ook verborgen</p>'
+            '<table role="presentation" bgcolor="#000000"><tr><td style="color:#222222">Donker op zwart</td></tr></table>'
+            '<p style="color:#777777">Voor <b>vet</b> na<!-- weg -->afloop</p>'
+            '<p style="color:#777777;font-size:12px"> \n </p>'
+            "</div></body></html>")
+    for _ in range(2):  # the second walk reads the styles the first one remembered
+        assert [f.detail for f in found(content_findings(html, None, POLICY), "contrast")] == [
+            "#222222 on #000000 is 1.3:1, needs 4.5:1 ('Donker op zwart')",
+            "#777777 on #ffffff is 4.5:1, needs 4.5:1 ('Voor naafloop', 2 places)",  # and 'vet' (bold, 16 px)
+        ]
+
+
 def test_text_part_missing_a_link() -> None:
     """A text part without a link of the HTML part is a warning naming that link."""
     text = TEXT.replace("Afmelden: https://www.example.nl/afmelden?t=abc\n", "")
