@@ -134,7 +134,8 @@ def test_hidden_and_bgcolor_attributes_and_tails_count_the_same_on_every_documen
     html = ('<html lang="nl" dir="ltr"><body><div lang="nl" dir="ltr">'
             '<p hidden style="color:#eeeeee">Verborgen tekst</p>'
             '<p aria-hidden="TRUE" style="color:#eeeeee">Ook verborgen</p>'
-            '<table role="presentation" bgcolor="#000000"><tr><td style="color:#222222">Donker op zwart</td></tr></table>'
+            '<table role="presentation" bgcolor="#000000">'
+            '<tr><td style="color:#222222">Donker op zwart</td></tr></table>'
             '<p style="color:#777777">Voor <b>vet</b> na<!-- weg -->afloop</p>'
             '<p style="color:#777777;font-size:12px"> \n </p>'
             "</div></body></html>")
