@@ -6,10 +6,12 @@ import shutil
 from typing import Literal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.checks import CHECKS, Finding, Level
 from pipeline.checks.content import LinkPolicy, content_findings, fragment_findings
-from pipeline.checks.personal import personal_findings
+from pipeline.checks.personal import UNRESOLVED, first_unresolved, personal_findings
 from pipeline.checks.spam import SpamResult, SpamScorer, content_hash, spam_findings, spamd_commands
 
 RUN = "2026-11-30"
@@ -144,6 +146,12 @@ def test_hidden_and_bgcolor_attributes_and_tails_count_the_same_on_every_documen
             "#222222 on #000000 is 1.3:1, needs 4.5:1 ('Donker op zwart')",
             "#777777 on #ffffff is 4.5:1, needs 4.5:1 ('Voor naafloop', 2 places)",  # and 'vet' (bold, 16 px)
         ]
+
+
+@given(st.binary(max_size=40) | st.text(alphabet="{%[x", max_size=40).map(str.encode))
+def test_first_unresolved_is_the_first_template_pair(body: bytes) -> None:
+    """The first of "{{", "{%", "[[", "%%" in any bytes, as searching for each pair finds it."""
+    assert first_unresolved(body) == min((i for i in map(body.find, UNRESOLVED) if i >= 0), default=-1)
 
 
 def test_text_part_missing_a_link() -> None:
