@@ -6,10 +6,12 @@ import shutil
 from typing import Literal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.checks import CHECKS, Finding, Level
 from pipeline.checks.content import LinkPolicy, content_findings, fragment_findings
-from pipeline.checks.personal import personal_findings
+from pipeline.checks.personal import UNRESOLVED, first_unresolved, personal_findings
 from pipeline.checks.spam import SpamResult, SpamScorer, content_hash, spam_findings, spamd_commands
 
 RUN = "2026-11-30"
@@ -127,6 +129,29 @@ def test_hidden_preheader_is_not_checked_for_contrast_or_size() -> None:
     """The hidden preheader's 1 px white text is not what a reader sees."""
     html = crafted('style="display:none;"', 'style="display:none;font-size:1px;color:#ffffff;"')
     assert content_findings(html, TEXT, POLICY) == []
+
+
+def test_hidden_and_bgcolor_attributes_and_tails_count_the_same_on_every_document() -> None:
+    """hidden, aria-hidden and bgcolor count; a parent's text takes its children's tails; a second document agrees."""
+    html = ('<html lang="nl" dir="ltr"><body><div lang="nl" dir="ltr">'
+            '<p hidden style="color:#eeeeee">Verborgen tekst</p>'
+            '<p aria-hidden="TRUE" style="color:#eeeeee">Ook verborgen</p>'
+            '<table role="presentation" bgcolor="#000000">'
+            '<tr><td style="color:#222222">Donker op zwart</td></tr></table>'
+            '<p style="color:#777777">Voor <b>vet</b> na<!-- weg -->afloop</p>'
+            '<p style="color:#777777;font-size:12px"> \n </p>'
+            "</div></body></html>")
+    for _ in range(2):  # the second walk reads the styles the first one remembered
+        assert [f.detail for f in found(content_findings(html, None, POLICY), "contrast")] == [
+            "#222222 on #000000 is 1.3:1, needs 4.5:1 ('Donker op zwart')",
+            "#777777 on #ffffff is 4.5:1, needs 4.5:1 ('Voor naafloop', 2 places)",  # and 'vet' (bold, 16 px)
+        ]
+
+
+@given(st.binary(max_size=40) | st.text(alphabet="{%[x", max_size=40).map(str.encode))
+def test_first_unresolved_is_the_first_template_pair(body: bytes) -> None:
+    """The first of "{{", "{%", "[[", "%%" in any bytes, as searching for each pair finds it."""
+    assert first_unresolved(body) == min((i for i in map(body.find, UNRESOLVED) if i >= 0), default=-1)
 
 
 def test_text_part_missing_a_link() -> None:

@@ -184,19 +184,25 @@ cli(sys.argv[2:], prog_name="windstil")
 
 
 # The same with two spawned render processes, one recipient a chunk: the run stops after
-# handing out two chunks (the processes render them meanwhile) and waits there.
+# handing out two chunks (the processes render them meanwhile) and waits there, until the
+# test writes `<marker>.released` (at most 60 s). The wait is in the pool's task thread,
+# which pool.terminate() joins: without the release a stopped run could not exit before
+# the 60 s were up, and the test's own 60 s timeout raced it.
 HOOK_PROCESSES = """
 import multiprocessing, os, sys, time
 from pathlib import Path
 import pipeline.run as run
 marker = Path(sys.argv[1])
+released = marker.with_suffix(".released")
 run.CHUNK = 1
 chunks = run._chunks
 def slow(*args, **kwargs):
     for n, chunk in enumerate(chunks(*args, **kwargs)):
         if n == 2:
             marker.write_text(" ".join(str(p.pid) for p in multiprocessing.active_children()))
-            time.sleep(60)
+            deadline = time.monotonic() + 60
+            while not released.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
         yield chunk
 run._chunks = slow
 from pipeline.cli import cli
@@ -265,6 +271,8 @@ def test_run_stopped_while_render_processes_work_leaves_no_files_and_no_processe
     workers = [int(pid) for pid in marker.read_text().split()]
     assert len(workers) == 2
     os.kill(proc.pid, signal.SIGTERM)
+    time.sleep(0.5)  # the run is stopping: now let the pool's task thread go, so it can be joined
+    marker.with_suffix(".released").touch()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "interrupted" in err

@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -71,6 +71,9 @@ class _Style:
     font_px: float = DEFAULT_FONT_PX
     bold: bool = False
     hidden: bool = False
+    # The styles of its children by (tag, inline style, bgcolor, hidden attribute): the walk's
+    # memo, found without hashing this style (its five fields) once per element.
+    after: dict[tuple[str, str, str, bool], _Style] = field(default_factory=dict, compare=False, repr=False)
 
 
 def content_findings(html: str, text: str | None = None, policy: LinkPolicy | None = None) -> list[Finding]:
@@ -260,6 +263,8 @@ def _walk_styles(root: Any, findings: list[Finding], tags: set[str] | None = Non
 
     One pass over the body in document order: each element's style is its parent's with its
     own inline declarations applied (memoised, as a message repeats the same few styles).
+    Two XPath queries first find, in C, the few elements that hold text or carry the rare
+    attributes that hide or colour, so the pass reads only those elements' text and attributes.
     """
     body = root.find("body")
     if body is None:
@@ -267,9 +272,12 @@ def _walk_styles(root: Any, findings: list[Finding], tags: set[str] | None = Non
     low: dict[tuple[str, str, float], tuple[float, str, int]] = {}
     small: dict[float, tuple[str, int]] = {}
     visible: list[str] = []
-    styles: dict[Any, _Style] = {body.getparent(): _Style()}
+    styles: dict[Any, _Style] = {body.getparent(): _ROOT}
     seen_tags = tags if tags is not None else set()
     seen_styles = inline_styles if inline_styles is not None else set()
+    # Text that is all XML whitespace is Python whitespace too: such an element has no text of its own.
+    with_text = set(_WITH_TEXT(body))
+    marked = set(_MARKED(body))
     for element in body.iter():
         tag = element.tag
         if not isinstance(tag, str):
@@ -279,18 +287,24 @@ def _walk_styles(root: Any, findings: list[Finding], tags: set[str] | None = Non
         if tag in SKIPPED_TAGS:
             styles[element] = _HIDDEN
             continue
-        attrib = element.attrib
-        inline = attrib.get("style") or ""
+        inline = element.get("style") or ""
         if inline:
             seen_styles.add(inline)
-        hidden = "hidden" in attrib or (attrib.get("aria-hidden") or "").lower() == "true"
-        style = styles[element] = _apply(tag, inline, attrib.get("bgcolor") or "", hidden, inherited)
-        if style.hidden:
+        if element in marked:
+            pattern = (tag, inline, element.get("bgcolor") or "",
+                       element.get("hidden") is not None or (element.get("aria-hidden") or "").lower() == "true")
+        else:
+            pattern = (tag, inline, "", False)
+        style = inherited.after.get(pattern)
+        if style is None:
+            if len(inherited.after) >= _AFTER_MAX:
+                inherited.after.clear()
+            style = inherited.after[pattern] = _apply(*pattern, inherited)
+        styles[element] = style
+        if style.hidden or element not in with_text:
             continue
         pieces = [element.text] if element.text else []
         pieces += [child.tail for child in element if child.tail]
-        if not pieces:
-            continue
         own = " ".join(" ".join(pieces).split())
         if not own:
             continue
@@ -315,7 +329,12 @@ def _walk_styles(root: Any, findings: list[Finding], tags: set[str] | None = Non
     return visible
 
 
-_HIDDEN = _Style(hidden=True)
+_ROOT, _HIDDEN = _Style(), _Style(hidden=True)
+_AFTER_MAX = 512  # children's styles remembered per style: a bound should a document hold many distinct ones
+# The elements with text of their own (their text or a child's tail), and those that may hide or colour.
+# (Their XPath parent: a child's tail is a text node of the element that holds the child.)
+_WITH_TEXT = etree.XPath("descendant-or-self::text()[normalize-space()]/..")
+_MARKED = etree.XPath(".//@hidden/.. | .//@aria-hidden/.. | .//@bgcolor/..")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -444,19 +463,32 @@ def features_used(root: Any, body_tags: set[str] | None = None, body_styles: set
             used.add("html-meta-color-scheme")
     used.update(f"html-{tag}" for tag in tags)
     for style in inline:
-        for name, value in _declarations(style):
-            used.add(f"css-{name}")
-            if name == "display" and value in ("flex", "grid"):
-                used.add(f"css-display-{value}")
+        used.update(_inline_features(style))
     for block in root.iter("style"):
-        css = block.text or ""
-        for name in CSS_PROPERTY.findall(re.sub(r"@media[^{]*\{", "", css)):
-            used.add(f"css-{name}")
-        if re.search(r"@media[^{]*prefers-color-scheme", css):
-            used.add("css-at-media-prefers-color-scheme")
-        if "@media" in css:
-            used.add("css-at-media")
+        used.update(_css_features(block.text or ""))
     return used
+
+
+@functools.lru_cache(maxsize=4096)  # a run's messages repeat the same few inline styles
+def _inline_features(style: str) -> frozenset[str]:
+    """Return the caniemail feature ids of one inline style attribute."""
+    used = set()
+    for name, value in _declarations(style):
+        used.add(f"css-{name}")
+        if name == "display" and value in ("flex", "grid"):
+            used.add(f"css-display-{value}")
+    return frozenset(used)
+
+
+@functools.lru_cache(maxsize=256)  # every message of a template has the same <style> blocks
+def _css_features(css: str) -> frozenset[str]:
+    """Return the caniemail feature ids of one <style> block."""
+    used = {f"css-{name}" for name in CSS_PROPERTY.findall(re.sub(r"@media[^{]*\{", "", css))}
+    if re.search(r"@media[^{]*prefers-color-scheme", css):
+        used.add("css-at-media-prefers-color-scheme")
+    if "@media" in css:
+        used.add("css-at-media")
+    return frozenset(used)
 
 
 @functools.cache

@@ -10,6 +10,7 @@ per variant, largest variants first, up to `checks.spam_max_variants`.
 from __future__ import annotations
 
 import logging
+import os
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -111,9 +112,10 @@ def run_checks(
     representatives: dict[VariantKey, MessageKey] = {}
     for key, message in rendered.items():
         representatives.setdefault(_variant(key, message, variants), key)
-    jobs = [(str(folder / "emails" / contact_id / kind.value), policy) for contact_id, kind in representatives.values()]
+    emails = str(folder / "emails")  # joined as strings: a Path per message costs more than the check
+    jobs = [(os.path.join(emails, contact_id, kind.value), policy) for contact_id, kind in representatives.values()]
     keys = list(rendered)
-    messages = [(str(folder / "emails" / contact_id / kind.value), rendered[(contact_id, kind)].subject,
+    messages = [(os.path.join(emails, contact_id, kind.value), rendered[(contact_id, kind)].subject,
                  rendered[(contact_id, kind)].preheader) for contact_id, kind in keys]
     batches = [messages[start : start + PERSONAL_BATCH] for start in range(0, len(messages), PERSONAL_BATCH)]
     content: Iterator[tuple[Finding, ...]]
