@@ -29,7 +29,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.addresses import AddressBook, known_addresses
+from pipeline.addresses import AddressBook, known_address_frame
 from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently, read_yaml
 from pipeline.content import load_content
 from pipeline.csvinput import (
@@ -160,7 +160,7 @@ def _load(settings: Settings, addresses: AddressBook | None = None) -> _Loaded:
     never writes the state: a run records the book's new checks once it has succeeded.
     """
     addresses = addresses or AddressBook(normalise_email)
-    addresses.learn(known_addresses(settings.paths.state))
+    addresses.learn_frame(known_address_frame(settings.paths.state))
     return _load_all(settings, addresses)
 
 

@@ -73,6 +73,10 @@ class Reading:
         """Return each text's normalised address (None: invalid), each checked once (see AddressBook)."""
         return self.addresses.outcomes(texts)
 
+    def email_frame(self, texts: pl.Series) -> pl.DataFrame:
+        """Return each distinct text with its normalised address (null: invalid), as a frame (see AddressBook)."""
+        return self.addresses.outcome_frame(texts)
+
     def done(self, checks: RowChecks, taken: pl.Expr) -> None:
         """Keep a file's rejects and the number of its rows not taken."""
         self.rejects += checks.rejects()
@@ -142,7 +146,7 @@ def read_contacts(table: TextTable, reading: Reading, customers: dict[str, Custo
     customer_id = checks.id("customer_id")
     first_name = checks.text("first_name", required=True)
     email_text = checks.text("email")
-    emails = checks.looked_up("email", reading.emails, INVALID_EMAIL, counts=False)
+    address = checks.joined("email", reading.email_frame, INVALID_EMAIL, counts=False)
     checks.reject("language", ~pl.col("language").str.to_lowercase().is_in(["", "nl", "en"]), "invalid value")
     last_name = checks.text("last_name")
     phone = checks.text("phone")
@@ -156,7 +160,6 @@ def read_contacts(table: TextTable, reading: Reading, customers: dict[str, Custo
     checks.reject("contact_id", duplicate, "duplicate id")
     checks.reject("customer_id", checks.ok() & ~known, "unknown customer_id", customer_id)
     taken = checks.ok()
-    address = mapped("email", emails, pl.String)
     language = pl.col("language").str.to_lowercase()
     rows = checks.rows(
         taken, contact_id, customer_id, first_name, last_name, pl.coalesce(address, email_text), address.is_not_null(),

@@ -151,6 +151,29 @@ class RowChecks:
         self.reject(column, (cell != "") & cell.is_in(refused), reason, counts=counts)
         return {text: value for text, value in found.items() if value is not None}
 
+    def joined(
+        self,
+        column: str,
+        outcomes: Callable[[pl.Series], pl.DataFrame],
+        reason: str,
+        required: bool = False,
+        counts: bool = True,
+    ) -> pl.Expr:
+        """Check a cell by `outcomes` of its distinct non-empty texts: a frame of text and value (null: refused).
+
+        As looked_up(), for outcomes that come as a frame: they are joined to the rows, not
+        mapped from Python. Return each row's value (null where refused or empty).
+        """
+        cell = pl.col(column)
+        if required:
+            self.reject(column, cell == "", MISSING)
+        texts = self.frame.lazy().select(cell.unique()).filter(cell != "").collect().to_series()
+        value = f"_{column}_value"
+        found = outcomes(texts).select(pl.nth(0).alias(column), pl.nth(1).alias(value))
+        self.frame = self.frame.join(found, on=column, how="left", maintain_order="left")
+        self.reject(column, (cell != "") & pl.col(value).is_null(), reason, counts=counts)
+        return pl.col(value)
+
     def distinct(self, column: str, parse: Callable[[str], Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
         """Return `parse` of each distinct non-empty text of `column`: the values, and the texts refused by reason."""
         values: dict[str, Any] = {}
