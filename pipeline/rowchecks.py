@@ -102,8 +102,12 @@ class RowChecks:
         long = cell.str.len_chars() > MAX_CELL
         if only is not None:
             long = long & only
-        # Most files have neither: then neither costs a pass over the rows building values.
-        any_long, any_control = self.frame.select(long.any().alias("long"), cell.str.contains(_CONTROL).any()).row(0)
+        # Most files have neither: then neither costs a pass over the rows building values. A cell
+        # of at most MAX_CELL bytes has no more characters than that: then they are not counted.
+        longest, any_control = self.frame.select(
+            cell.str.len_bytes().max().alias("longest"), cell.str.contains(_CONTROL).any().alias("control")
+        ).row(0)
+        any_long = (longest or 0) > MAX_CELL and bool(self.frame.select(long.any()).item())
         if any_long:
             long = self.reject(column, long, "value too long", counts=counts)
         if required:
