@@ -315,7 +315,9 @@ def _check_customer_and_owner(
     `owners` maps each known record (`_ref`) to its customer (`_owner`); an empty `column` refers to none.
     """
     checks.add(_ref=reference)
-    checks.frame = checks.frame.join(owners, on="_ref", how="left", maintain_order="left")
+    # Only the records named: a join's hash table of the 400,000 orders evaluated, not of all 1.6 million.
+    records = owners.filter(pl.col("_ref").is_in(checks.frame.get_column("_ref").unique().implode()))
+    checks.frame = checks.frame.join(records, on="_ref", how="left", maintain_order="left")
     known = pl.col("customer_id").is_in(list(customers))
     checks.reject("customer_id", checks.ok() & ~known, "unknown customer_id", customer_id)
     named = pl.col("_ref") != ""
