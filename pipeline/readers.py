@@ -317,7 +317,7 @@ def _check_customer_and_owner(
     checks.add(_ref=reference)
     # Only the records named: a join's hash table of the 400,000 orders evaluated, not of all 1.6 million.
     records = owners.filter(pl.col("_ref").is_in(checks.frame.get_column("_ref").unique().implode()))
-    checks.frame = checks.frame.join(records, on="_ref", how="left", maintain_order="left")
+    checks.attach("_ref", records)
     known = pl.col("customer_id").is_in(list(customers))
     checks.reject("customer_id", checks.ok() & ~known, "unknown customer_id", customer_id)
     named = pl.col("_ref") != ""

@@ -85,6 +85,17 @@ class RowChecks:
         """Add columns to the frame (values the later checks or the reader use)."""
         self.frame = self.frame.with_columns(**columns)
 
+    def attach(self, key: str, table: pl.DataFrame) -> None:
+        """Add `table`'s other columns to each row, by the row's `key` (null where `table` has none).
+
+        `table` has one row per key at most. Only the key column is joined, not the whole
+        frame: a join copies every column it carries.
+        """
+        found = self.frame.select(key).join(table, on=key, how="left", maintain_order="left")
+        if found.height != self.frame.height:
+            raise ValueError(f"{self.file}: more than one row of the table attached per {key}")
+        self.frame = self.frame.with_columns(found.drop(key).get_columns())
+
     def id(self, column: str, required: bool = True) -> pl.Expr:
         """Check an id cell (SAFE_ID); return it, or "" when missing or unsafe."""
         cell = pl.col(column)
@@ -174,7 +185,7 @@ class RowChecks:
         texts = self.frame.lazy().select(cell.unique()).filter(cell != "").collect().to_series()
         value = f"_{column}_value"
         found = outcomes(texts).select(pl.nth(0).alias(column), pl.nth(1).alias(value))
-        self.frame = self.frame.join(found, on=column, how="left", maintain_order="left")
+        self.attach(column, found)
         self.reject(column, (cell != "") & pl.col(value).is_null(), reason, counts=counts)
         return pl.col(value)
 
@@ -258,7 +269,7 @@ class RowChecks:
         firsts = repeated.filter(taken).group_by(column).agg(pl.col(ROW).min().alias(first)).collect()
         if firsts.is_empty():  # the usual case: no id is given twice, and nothing is joined
             return pl.lit(False)
-        self.frame = self.frame.join(firsts, on=column, how="left", maintain_order="left")
+        self.attach(column, firsts)
         return self.ok() & (pl.col(first) < pl.col(ROW)).fill_null(False)
 
     # ----------------------------------------------------------------- the outcome
