@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -378,10 +379,11 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
     delimiter = sniff_delimiter(first_line)
     if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
         return None  # a lone CR ends a line for the csv module, not for Polars
-    if not _quotes_in_place(body, delimiter):
+    scan = _scan(body)
+    if not _quotes_in_place(scan, delimiter):
         return None
-    separators = any(bytes([code]) in body for code in range(0x1C, 0x20))  # (bytes.find is a fast scan; re is not)
-    lines = body.count(b"\n") + (1 if not body.endswith(b"\n") else 0)
+    separators = scan.separators
+    lines = scan.line_ends + (1 if not body.endswith(b"\n") else 0)
     # Polars drops the BOM itself (one, as the csv module does).
     raw = pl.read_csv(data, has_header=False, infer_schema=False, separator=delimiter, truncate_ragged_lines=False)
     del data, body
@@ -425,10 +427,35 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
 
 
 _QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
-_SCANNED_AT_ONCE = 1 << 22  # bytes searched for quotes at a time: a small mask, not one the size of the file
+_SCANNED_AT_ONCE = 1 << 20  # bytes scanned at a time: masks that stay in cache, not one the size of the file
 
 
-def _quotes_in_place(body: bytes, delimiter: str) -> bool:
+@dataclass
+class _Scan:
+    """What one pass over a file's bytes found."""
+
+    data: np.ndarray[Any, np.dtype[np.uint8]]  # the bytes themselves
+    quotes: np.ndarray[Any, np.dtype[np.intp]]  # where each quote is
+    line_ends: int  # how many LF bytes
+    separators: bool  # whether a byte 0x1C-0x1F (white space to Python, not to Polars) occurs
+
+
+def _scan(body: bytes) -> _Scan:
+    """Find the quotes, count the line ends and look for 0x1C-0x1F, a few megabytes at a time (kept in cache)."""
+    data = np.frombuffer(body, dtype=np.uint8)
+    found: list[np.ndarray[Any, np.dtype[np.intp]]] = []
+    line_ends = 0
+    separators = False
+    for at in range(0, data.size, _SCANNED_AT_ONCE):
+        chunk = data[at : at + _SCANNED_AT_ONCE]
+        found.append(np.flatnonzero(chunk == _QUOTE) + at)
+        line_ends += int(np.count_nonzero(chunk == _LF))
+        separators = separators or bool(np.any((chunk - np.uint8(0x1C)) < 4))  # wraps below 0x1C
+    quotes = np.concatenate(found) if found else np.empty(0, dtype=np.intp)
+    return _Scan(data, quotes, line_ends, separators)
+
+
+def _quotes_in_place(scan: _Scan, delimiter: str) -> bool:
     """Tell whether every quote of the file is where the CSV format puts it; then Polars reads the csv module's cells.
 
     Counting the file's quotes in order, an even one (outside a quoted cell before it) must
@@ -438,10 +465,7 @@ def _quotes_in_place(body: bytes, delimiter: str) -> bool:
     (text after a closing quote, a quote inside an unquoted cell, a quote never closed) is
     read differently by the two, and the csv module reads the file.
     """
-    data = np.frombuffer(body, dtype=np.uint8)
-    step = _SCANNED_AT_ONCE
-    found = [np.flatnonzero(data[at : at + step] == _QUOTE) + at for at in range(0, data.size, step)]
-    quotes = np.concatenate(found) if found else np.empty(0, dtype=np.intp)
+    data, quotes = scan.data, scan.quotes
     if quotes.size % 2:
         return False
     if not quotes.size:
