@@ -88,26 +88,29 @@ class AddressBook:
 
     def outcomes(self, texts: Iterable[str]) -> dict[str, str | None]:
         """Return normalised() of each text, looking the known ones up without a call per address."""
-        found = self.outcome_frame(pl.Series("text", list(texts), dtype=pl.String))
-        return dict(found.iter_rows())
+        series = pl.Series("text", list(texts), dtype=pl.String).unique()
+        return dict(zip(series, self.outcome_frame(series).get_column("normalised"), strict=True))
 
     def outcome_frame(self, texts: pl.Series) -> pl.DataFrame:
-        """Return each distinct text of `texts` (`text`) with normalised() of it (`normalised`), as a frame.
+        """Return normalised() of each of `texts`, in their order, as a frame of `text` and `normalised`.
 
-        The texts known from earlier runs are found by a join; only the others are looked up one by one.
+        The texts known from earlier runs are found by one join; the others are checked one by
+        one, each distinct one once. A text that is empty once stripped is no address: null.
         """
-        frame = pl.DataFrame({"text": texts.unique()}, schema={"text": pl.String}).with_columns(
+        frame = pl.DataFrame({"text": texts}, schema={"text": pl.String}).with_columns(
             pl.col("text").str.strip_chars(WHITESPACE).alias("_key")
         )
-        known = self._frame.with_columns(pl.lit(True).alias("_known")).rename({"address": "_key"})
-        frame = frame.join(known, on="_key", how="left")
-        hits = frame.filter(pl.col("_known").is_not_null()).select("text", "normalised")
-        others = frame.filter(pl.col("_known").is_null()).select("text", "_key")
-        looked_up = pl.DataFrame(
-            {"text": others.get_column("text"), "normalised": list(map(self._checked, others.get_column("_key")))},
-            schema={"text": pl.String, "normalised": pl.String},
+        known = self._frame.lazy().select(pl.col("address").alias("_key"), "normalised", pl.lit(True).alias("_known"))
+        frame = frame.lazy().join(known, on="_key", how="left", maintain_order="left").collect()
+        others = frame.filter(pl.col("_known").is_null() & (pl.col("_key") != "")).get_column("_key").unique()
+        if others.is_empty():
+            return frame.select("text", "normalised")
+        checked = pl.DataFrame(
+            {"_key": others, "_checked": list(map(self._checked, others))},
+            schema={"_key": pl.String, "_checked": pl.String},
         )
-        return pl.concat([hits, looked_up])
+        frame = frame.join(checked, on="_key", how="left", maintain_order="left")
+        return frame.select("text", pl.coalesce("normalised", "_checked").alias("normalised"))
 
 
 def known_address_frame(state_path: Path) -> pl.DataFrame:

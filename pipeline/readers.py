@@ -79,7 +79,7 @@ class Reading:
         return self.addresses.outcomes(texts)
 
     def email_frame(self, texts: pl.Series) -> pl.DataFrame:
-        """Return each distinct text with its normalised address (null: invalid), as a frame (see AddressBook)."""
+        """Return each text with its normalised address (null: invalid or empty), in order (see AddressBook)."""
         return self.addresses.outcome_frame(texts)
 
     def done(self, checks: RowChecks, taken: pl.Expr) -> None:

@@ -174,18 +174,19 @@ class RowChecks:
         required: bool = False,
         counts: bool = True,
     ) -> pl.Expr:
-        """Check a cell by `outcomes` of its distinct non-empty texts: a frame of text and value (null: refused).
+        """Check a cell by `outcomes` of the column: a frame of each cell and its value, in row order (null: refused).
 
-        As looked_up(), for outcomes that come as a frame: they are joined to the rows, not
-        mapped from Python. Return each row's value (null where refused or empty).
+        As looked_up(), for outcomes that come as a frame, added to the rows as they come, not
+        mapped from Python. An empty cell has no value. Return each row's value.
         """
         cell = pl.col(column)
         if required:
             self.reject(column, cell == "", MISSING)
-        texts = self.frame.lazy().select(cell.unique()).filter(cell != "").collect().to_series()
         value = f"_{column}_value"
-        found = outcomes(texts).select(pl.nth(0).alias(column), pl.nth(1).alias(value))
-        self.attach(column, found)
+        found = outcomes(self.frame.get_column(column))
+        if found.height != self.frame.height:
+            raise ValueError(f"{self.file}: {column}: {found.height} outcomes for {self.frame.height} rows")
+        self.frame = self.frame.with_columns(found.to_series(1).alias(value))
         self.reject(column, (cell != "") & pl.col(value).is_null(), reason, counts=counts)
         return pl.col(value)
 
