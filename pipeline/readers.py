@@ -241,7 +241,7 @@ def read_orders(
     )
     reading.done(checks, pl.col("_taken"))
     del products  # product ids are kept as given: an unknown one is a warning, not a reject
-    return frame.cast(ORDER_SCHEMA)  # type: ignore[arg-type]
+    return _typed(frame, ORDER_SCHEMA)
 
 
 def read_evaluations(
@@ -268,7 +268,7 @@ def read_evaluations(
         order_id=order_id, comment=comment,
     )
     reading.done(checks, pl.col("_taken"))
-    return frame.cast(EVALUATION_SCHEMA)  # type: ignore[arg-type]
+    return _typed(frame, EVALUATION_SCHEMA)
 
 
 def read_interactions(
@@ -298,7 +298,14 @@ def read_interactions(
         note=note, source=pl.lit("interactions.csv"),
     )
     reading.done(checks, pl.col("_taken"))
-    return frame.cast(INTERACTION_SCHEMA)  # type: ignore[arg-type]
+    return _typed(frame, INTERACTION_SCHEMA)
+
+
+def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType | type[pl.DataType]]) -> pl.DataFrame:
+    """Return `frame` with `schema`'s types, cast only when a column differs: a cast to the same types copies them."""
+    if frame.columns == list(schema) and all(frame.schema[name] == dtype for name, dtype in schema.items()):
+        return frame
+    return frame.cast(schema)  # type: ignore[arg-type]
 
 
 def _check_customer_and_owner(
