@@ -100,7 +100,10 @@ class AddressBook:
         frame = pl.DataFrame({"text": texts}, schema={"text": pl.String}).with_columns(
             pl.col("text").str.strip_chars(WHITESPACE).alias("_key")
         )
-        known = self._frame.lazy().select(pl.col("address").alias("_key"), "normalised", pl.lit(True).alias("_known"))
+        known = self._frame.lazy()
+        if 4 * frame.height < self._frame.height:  # a few texts (suppressions): no hash table of every known address
+            known = known.filter(pl.col("address").is_in(frame.get_column("_key").implode()))
+        known = known.select(pl.col("address").alias("_key"), "normalised", pl.lit(True).alias("_known"))
         frame = frame.lazy().join(known, on="_key", how="left", maintain_order="left").collect()
         others = frame.filter(pl.col("_known").is_null() & (pl.col("_key") != "")).get_column("_key").unique()
         if others.is_empty():

@@ -104,7 +104,8 @@ def test_outcomes_known_as_a_frame_are_joined_not_checked() -> None:
         return normalise_email(text)
 
     book = AddressBook(check)
-    known = {"address": ["a@lindehof.nl", "bad@@x"], "normalised": ["planted@lindehof.nl", None]}
+    others = [f"p{n}@vechtdal.nl" for n in range(30)]  # more known than asked: the known ones are picked first
+    known = {"address": ["a@lindehof.nl", "bad@@x", *others], "normalised": ["planted@lindehof.nl", None, *others]}
     book.learn_frame(pl.DataFrame(known))
     texts = ["a@lindehof.nl", " a@lindehof.nl", "bad@@x", "B@Vechtdal.nl", "B@Vechtdal.nl"]
     found = book.outcome_frame(pl.Series(texts))
