@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import polars as pl
 from email_validator import EmailNotValidError, validate_email
 
@@ -377,18 +379,16 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
     delimiter = sniff_delimiter(first_line)
     if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
         return None  # a lone CR ends a line for the csv module, not for Polars
-    separators = any(bytes([code]) in body for code in range(0x1C, 0x20))  # (bytes.find is a fast scan; re is not)
-    raw = pl.read_csv(path, has_header=False, infer_schema=False, separator=delimiter, truncate_ragged_lines=False)
-    ending = "\r\n" if body[len(first_line.encode("utf-8")) :].startswith(b"\r\n") else "\n"
+    scan = _scan(body)
+    if not _quotes_in_place(scan, delimiter):
+        return None
+    separators = scan.separators
+    lines = scan.line_ends + (1 if not body.endswith(b"\n") else 0)
+    # Polars drops the BOM itself (one, as the csv module does).
+    raw = pl.read_csv(data, has_header=False, infer_schema=False, separator=delimiter, truncate_ragged_lines=False)
+    del data, body
     if raw.is_empty():
         return None
-    if _written_alike(raw, body, delimiter, ending):
-        lines = None  # the file is the CSV of its cells: its lines are the rows' and their cells' line breaks
-    elif _plain_quoting(path, delimiter):
-        lines = body.count(b"\n") + (1 if not body.endswith(b"\n") else 0)
-    else:
-        return None
-    del data, body
     names = raw.columns
     head = ["" if cell is None else cell.strip() for cell in raw.row(0)]
     if not any(head):
@@ -397,16 +397,13 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
     for index, name in enumerate(head):
         header.setdefault(name.lower(), index)
     start = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
-    if lines is None:
-        broken = raw.select(pl.any_horizontal(pl.col(n).str.contains("\n", literal=True).any() for n in names)).item()
-    else:
-        broken = lines != raw.height
-    if broken:
+    # Every row takes one line at least; as many rows as lines: no cell holds a line break, no blank line was skipped.
+    if lines != raw.height:
         # A line break inside a cell moves every later row down a line.
         breaks = pl.sum_horizontal(pl.col(n).str.count_matches("\n", literal=True).fill_null(0) for n in names)
         raw = raw.with_columns(breaks.alias("_breaks"))
-        if lines is not None and raw.height + int(raw.get_column("_breaks").sum()) != lines:
-            return None
+        if raw.height + int(raw.get_column("_breaks").sum()) != lines:
+            return None  # a blank line Polars skipped and the csv module counts
         start = start + pl.col("_breaks").cum_sum().shift(1, fill_value=0)
     used = {header[name] for name in columns if name in header}
     picked = {
@@ -429,59 +426,60 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
     return TextTable(file, header, frame)
 
 
-_WRITTEN_AT_ONCE = 200_000  # rows written back at a time (see _written_alike)
+_QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
+_SCANNED_AT_ONCE = 1 << 20  # bytes scanned at a time: masks that stay in cache, not one the size of the file
 
 
-def _written_alike(raw: pl.DataFrame, body: bytes, delimiter: str, ending: str) -> bool:
-    """Tell whether Polars writes the cells it read back into the very bytes of the file.
+@dataclass
+class _Scan:
+    """What one pass over a file's bytes found."""
 
-    Then the file is the plain CSV of those cells (each quote where the format puts it), and
-    the csv module reads the same cells from it. A file written by another CSV writer, with
-    other quoting, blank lines or short rows, is checked by _plain_quoting instead.
+    data: np.ndarray[Any, np.dtype[np.uint8]]  # the bytes themselves
+    quotes: np.ndarray[Any, np.dtype[np.intp]]  # where each quote is
+    line_ends: int  # how many LF bytes
+    separators: bool  # whether a byte 0x1C-0x1F (white space to Python, not to Polars) occurs
+
+
+def _scan(body: bytes) -> _Scan:
+    """Find the quotes, count the line ends and look for 0x1C-0x1F, a few megabytes at a time (kept in cache)."""
+    data = np.frombuffer(body, dtype=np.uint8)
+    found: list[np.ndarray[Any, np.dtype[np.intp]]] = []
+    line_ends = 0
+    separators = False
+    for at in range(0, data.size, _SCANNED_AT_ONCE):
+        chunk = data[at : at + _SCANNED_AT_ONCE]
+        found.append(np.flatnonzero(chunk == _QUOTE) + at)
+        line_ends += int(np.count_nonzero(chunk == _LF))
+        separators = separators or bool(np.any((chunk - np.uint8(0x1C)) < 4))  # wraps below 0x1C
+    quotes = np.concatenate(found) if found else np.empty(0, dtype=np.intp)
+    return _Scan(data, quotes, line_ends, separators)
+
+
+def _quotes_in_place(scan: _Scan, delimiter: str) -> bool:
+    """Tell whether every quote of the file is where the CSV format puts it; then Polars reads the csv module's cells.
+
+    Counting the file's quotes in order, an even one (outside a quoted cell before it) must
+    open a quoted cell: it starts the file, or follows a separator, a line end or the quote
+    before it (a doubled quote inside a cell). An odd one must close the cell: it ends the
+    file, or comes before a separator, a line end or the next quote (doubled). Any other quote
+    (text after a closing quote, a quote inside an unquoted cell, a quote never closed) is
+    read differently by the two, and the csv module reads the file.
     """
-    offset = 0
-    for start in range(0, raw.height, _WRITTEN_AT_ONCE):
-        part = raw.slice(start, _WRITTEN_AT_ONCE)
-        text = part.write_csv(None, include_header=False, separator=delimiter, quote_style="necessary",
-                              line_terminator=ending).encode("utf-8")
-        if body[offset : offset + len(text)] != text:
-            return start + part.height == raw.height and body[offset:] + ending.encode() == text
-        offset += len(text)
-    return offset == len(body)
+    data, quotes = scan.data, scan.quotes
+    if quotes.size % 2:
+        return False
+    if not quotes.size:
+        return True
+    separator = ord(delimiter)
+    # A byte past either end of the file reads as a line end.
+    before = np.where(quotes[0::2] > 0, data[np.maximum(quotes[0::2] - 1, 0)], _LF)
+    after_at = quotes[1::2] + 1
+    after = np.where(after_at < data.size, data[np.minimum(after_at, data.size - 1)], _LF)
+    opens = np.isin(before, [separator, _LF, _QUOTE]).all()
+    closes = np.isin(after, [separator, _LF, _CR, _QUOTE]).all()
+    return bool(opens and closes)
 
 
 def _stripped(cell: pl.Expr, separators: bool) -> pl.Expr:
     """Return the cell stripped as str.strip() does; Polars' own set lacks \\x1c-\\x1f, rare in a file."""
     return cell.str.strip_chars(WHITESPACE) if separators else cell.str.strip_chars()
-
-
-def _plain_quoting(path: Path, delimiter: str) -> bool:
-    """Tell whether the csv module and Polars read the file's quotes alike.
-
-    A quote outside a quoted cell must open one at the start of a cell; inside, it must be
-    doubled or close the cell at its end. The quotes before a line tell whether it starts
-    inside a quoted cell.
-    """
-    lines = pl.read_lines(path, name="text")
-    if lines.height and lines.item(0, "text").startswith("\ufeff"):
-        lines = pl.concat([pl.DataFrame({"text": [lines.item(0, "text")[1:]]}), lines.slice(1)])
-    d = re.escape(delimiter)
-    plain, quoted, open_cell = f'[^"{d}]*', '"(?:[^"]|"")*"', '"(?:[^"]|"")*'
-    cell = f"(?:{plain}|{quoted})"
-    starts_outside = f"^(?:{cell}(?:{d}{cell})*|(?:{cell}{d})*{open_cell})$"
-    starts_inside = f'^(?:[^"]|"")*(?:"(?:{d}{cell})*|"(?:{d}{cell})*{d}{open_cell})?$'
-    text = pl.col("text")
-    counted = lines.lazy().with_columns(text.str.count_matches('"', literal=True).alias("quotes"))
-    counted = counted.with_columns(((pl.col("quotes").cum_sum() - pl.col("quotes")) % 2 == 1).alias("inside"))
-    verdict = counted.select(
-        (pl.col("quotes").sum() % 2 == 1).alias("open"),
-        (~pl.col("inside") & ~text.str.contains(starts_outside)).any().alias("outside"),
-        (pl.col("inside") & (pl.col("quotes") > 0)).any().alias("inside"),
-    ).collect()
-    open_quote, bad_outside, any_inside = verdict.row(0)
-    if open_quote or bad_outside:
-        return False
-    if any_inside:  # rare: a line that starts inside a quoted cell of a line before
-        starting_inside = counted.filter(pl.col("inside") & (pl.col("quotes") > 0))
-        return not starting_inside.select((~text.str.contains(starts_inside)).any()).collect().item()
-    return True

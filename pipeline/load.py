@@ -23,13 +23,14 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 
-from pipeline.addresses import AddressBook, known_addresses
+from pipeline.addresses import AddressBook, known_address_frame
 from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently, read_yaml
 from pipeline.content import load_content
 from pipeline.csvinput import (
@@ -160,13 +161,27 @@ def _load(settings: Settings, addresses: AddressBook | None = None) -> _Loaded:
     never writes the state: a run records the book's new checks once it has succeeded.
     """
     addresses = addresses or AddressBook(normalise_email)
-    addresses.learn(known_addresses(settings.paths.state))
-    return _load_all(settings, addresses)
+    # The remembered addresses (SQLite) and the content (YAML, Markdown) are Python work that
+    # needs none of the CSV files: it runs while Polars and numpy, which let go of the
+    # interpreter, read them.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="windstil-load") as pool:
+        known = pool.submit(known_address_frame, settings.paths.state)
+        content = pool.submit(load_content, settings.paths.content, settings.paths.root)
+        return _load_all(settings, addresses, known, content)
 
 
-def _load_all(settings: Settings, addresses: AddressBook) -> _Loaded:
-    """Read every file of data/ (one reader each), then the content; collect rejects, warnings and errors."""
+def _load_all(
+    settings: Settings,
+    addresses: AddressBook,
+    known: Future[pl.DataFrame],
+    content_read: Future[tuple[dict[str, ContentItem], list[Problem]]],
+) -> _Loaded:
+    """Read every file of data/ (one reader each), then the content; collect rejects, warnings and errors.
+
+    `known`: the address checks the state remembers; `content_read`: load_content's outcome.
+    """
     tables, products, product_problems = _open_tables(settings.paths.data)
+    addresses.learn_frame(known.result())
     reading = Reading(settings.decimal_mark, addresses)
     account_managers = read_account_managers(_present(tables, "account_managers.csv"), reading)
     customers = read_customers(_present(tables, "customers.csv"), reading, account_managers)
@@ -178,7 +193,7 @@ def _load_all(settings: Settings, addresses: AddressBook) -> _Loaded:
 
     errors = [p for p in product_problems if not (p.line is None and p.field == "")]
     warnings = _data_warnings(orders, contacts, products)
-    content, content_problems = load_content(settings.paths.content, settings.paths.root)
+    content, content_problems = content_read.result()
     for item in content.values():
         unknown = [p for p in item.products if p not in products]
         if unknown:

@@ -85,6 +85,17 @@ class RowChecks:
         """Add columns to the frame (values the later checks or the reader use)."""
         self.frame = self.frame.with_columns(**columns)
 
+    def attach(self, key: str, table: pl.DataFrame) -> None:
+        """Add `table`'s other columns to each row, by the row's `key` (null where `table` has none).
+
+        `table` has one row per key at most. Only the key column is joined, not the whole
+        frame: a join copies every column it carries.
+        """
+        found = self.frame.select(key).join(table, on=key, how="left", maintain_order="left")
+        if found.height != self.frame.height:
+            raise ValueError(f"{self.file}: more than one row of the table attached per {key}")
+        self.frame = self.frame.with_columns(found.drop(key).get_columns())
+
     def id(self, column: str, required: bool = True) -> pl.Expr:
         """Check an id cell (SAFE_ID); return it, or "" when missing or unsafe."""
         cell = pl.col(column)
@@ -102,8 +113,12 @@ class RowChecks:
         long = cell.str.len_chars() > MAX_CELL
         if only is not None:
             long = long & only
-        # Most files have neither: then neither costs a pass over the rows building values.
-        any_long, any_control = self.frame.select(long.any().alias("long"), cell.str.contains(_CONTROL).any()).row(0)
+        # Most files have neither: then neither costs a pass over the rows building values. A cell
+        # of at most MAX_CELL bytes has no more characters than that: then they are not counted.
+        longest, any_control = self.frame.select(
+            cell.str.len_bytes().max().alias("longest"), cell.str.contains(_CONTROL).any().alias("control")
+        ).row(0)
+        any_long = (longest or 0) > MAX_CELL and bool(self.frame.select(long.any()).item())
         if any_long:
             long = self.reject(column, long, "value too long", counts=counts)
         if required:
@@ -150,6 +165,30 @@ class RowChecks:
         refused = [text for text, value in found.items() if value is None]
         self.reject(column, (cell != "") & cell.is_in(refused), reason, counts=counts)
         return {text: value for text, value in found.items() if value is not None}
+
+    def joined(
+        self,
+        column: str,
+        outcomes: Callable[[pl.Series], pl.DataFrame],
+        reason: str,
+        required: bool = False,
+        counts: bool = True,
+    ) -> pl.Expr:
+        """Check a cell by `outcomes` of the column: a frame of each cell and its value, in row order (null: refused).
+
+        As looked_up(), for outcomes that come as a frame, added to the rows as they come, not
+        mapped from Python. An empty cell has no value. Return each row's value.
+        """
+        cell = pl.col(column)
+        if required:
+            self.reject(column, cell == "", MISSING)
+        value = f"_{column}_value"
+        found = outcomes(self.frame.get_column(column))
+        if found.height != self.frame.height:
+            raise ValueError(f"{self.file}: {column}: {found.height} outcomes for {self.frame.height} rows")
+        self.frame = self.frame.with_columns(found.to_series(1).alias(value))
+        self.reject(column, (cell != "") & pl.col(value).is_null(), reason, counts=counts)
+        return pl.col(value)
 
     def distinct(self, column: str, parse: Callable[[str], Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
         """Return `parse` of each distinct non-empty text of `column`: the values, and the texts refused by reason."""
@@ -222,12 +261,16 @@ class RowChecks:
 
     def duplicate(self, column: str, taken: pl.Expr) -> pl.Expr:
         """Return whether a good row repeats the id of an earlier row that is `taken` (kept, if not itself repeated)."""
-        repeated = self.frame.lazy().filter(pl.col(column).is_duplicated())
+        cell = pl.col(column)
+        # An export lists its rows by id as a rule: ids that only go up repeat none, seen without hashing them all.
+        if self.frame.select((cell > cell.shift(1)).all()).item():
+            return pl.lit(False)
+        repeated = self.frame.lazy().filter(cell.is_duplicated())
         first = f"_first_{column}"
         firsts = repeated.filter(taken).group_by(column).agg(pl.col(ROW).min().alias(first)).collect()
         if firsts.is_empty():  # the usual case: no id is given twice, and nothing is joined
             return pl.lit(False)
-        self.frame = self.frame.join(firsts, on=column, how="left", maintain_order="left")
+        self.attach(column, firsts)
         return self.ok() & (pl.col(first) < pl.col(ROW)).fill_null(False)
 
     # ----------------------------------------------------------------- the outcome

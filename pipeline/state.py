@@ -711,9 +711,14 @@ class State:
 
     def address_checks(self, validator: str) -> dict[str, str | None]:
         """Return the addresses checked by this `validator` version: as given -> normalised (None: invalid)."""
+        return dict(self.address_check_rows(validator))
+
+    def address_check_rows(self, validator: str) -> list[tuple[str, str | None]]:
+        """Return the addresses checked by this `validator` version as (as given, normalised) rows."""
         with self._mapped():  # plain tuples: a big export has hundreds of thousands of addresses
             sql = "SELECT address, normalised FROM address_checks WHERE validator = ?"
-            return dict(self._conn.execute(sql, (validator,)).fetchall())
+            rows: list[tuple[str, str | None]] = self._conn.execute(sql, (validator,)).fetchall()
+            return rows
 
     def remember_address_checks(self, validator: str, checks: Mapping[str, str | None]) -> None:
         """Record checked addresses; the checks of any other validator version are forgotten."""

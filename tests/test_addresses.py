@@ -91,3 +91,32 @@ def test_the_migration_makes_the_address_table(tmp_path: Path) -> None:
     """A new state has the address_checks table, empty."""
     with State.open(tmp_path / "state.sqlite") as state:
         assert state.address_checks(VALIDATOR) == {}
+
+
+def test_outcomes_known_as_a_frame_are_joined_not_checked() -> None:
+    """learn_frame's outcomes (planted ones too) answer by a join; only the others go through the validator, once."""
+    import polars as pl
+
+    checked: list[str] = []
+
+    def check(text: str) -> str:
+        checked.append(text)
+        return normalise_email(text)
+
+    book = AddressBook(check)
+    others = [f"p{n}@vechtdal.nl" for n in range(30)]  # more known than asked: the known ones are picked first
+    known = {"address": ["a@lindehof.nl", "bad@@x", *others], "normalised": ["planted@lindehof.nl", None, *others]}
+    book.learn_frame(pl.DataFrame(known))
+    texts = ["a@lindehof.nl", " a@lindehof.nl", "bad@@x", "B@Vechtdal.nl", "B@Vechtdal.nl"]
+    found = book.outcome_frame(pl.Series(texts))
+    assert dict(found.iter_rows()) == {
+        "a@lindehof.nl": "planted@lindehof.nl",
+        " a@lindehof.nl": "planted@lindehof.nl",
+        "bad@@x": None,
+        "B@Vechtdal.nl": "b@vechtdal.nl",
+    }
+    assert checked == ["B@Vechtdal.nl"]
+    assert book.new == {"B@Vechtdal.nl": "b@vechtdal.nl"}
+    assert book.normalised("a@lindehof.nl") == "planted@lindehof.nl"
+    assert book.outcomes(["B@Vechtdal.nl ", "bad@@x"]) == {"B@Vechtdal.nl ": "b@vechtdal.nl", "bad@@x": None}
+    assert checked == ["B@Vechtdal.nl"]

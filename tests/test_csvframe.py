@@ -113,6 +113,10 @@ def test_a_quoted_line_break_moves_the_next_rows_down(folder: Path) -> None:
         'a,b,c\n1,2,"open\n',  # cut off inside a quote
         "a,b,c\n1,2,3,4\n",  # longer than the header
         "\n\na,b,c\n1,2,3\n",  # blank lines before the header
+        'a,b,c\n1,x"y,3\n',  # a quote inside an unquoted cell
+        'a,b,c\n1, "x",3\n',  # a quote after a space: the cell is not quoted for the csv module
+        'a,b,c\n1,"x" ,3\n',  # a space after a closing quote
+        'a;b;c\n1,"x";2;3\n',  # a quote after the other separator
     ],
 )
 def test_files_polars_would_read_otherwise_are_left_to_the_csv_module(folder: Path, text: str) -> None:

@@ -464,3 +464,27 @@ def test_control_characters_only_email_is_rejected(tiny_project: Path) -> None:
     data = _load(tiny_project)
     assert data.contacts["P012"].email_valid is False
     assert _reasons(data, "contacts.csv")[-1] == (13, "email", "invalid e-mail address")
+
+
+def test_frozen_values_are_the_dataclass_values_row_by_row() -> None:
+    """frozen_values builds what the constructor builds: equal, hashed alike, still frozen; ragged columns refused."""
+    import dataclasses
+
+    from pipeline.models import Contact, Customer
+    from pipeline.readers import frozen_values
+
+    rows = [
+        ("P1", "C1", "Anna", "de Vries", "anna@lindehof.nl", True, "", "CFO", Level.MANAGEMENT, None, True, False, ()),
+        ("P2", "C1", "Bram", "", "bram@@x", False, "+31 6", "", Level.OPERATIONAL, "en", False, True, ("cloud", "ai")),
+    ]
+    built = frozen_values(Contact, [list(column) for column in zip(*rows, strict=True)])
+    assert built == [Contact(*row) for row in rows]
+    assert [hash(c) for c in built] == [hash(Contact(*row)) for row in rows]
+    assert built[1].interests == ("cloud", "ai") and built[1].full_name == "Bram"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built[0].email = "other@lindehof.nl"  # type: ignore[misc]
+    assert frozen_values(Customer, [[] for _ in dataclasses.fields(Customer)]) == []
+    with pytest.raises(ValueError):
+        frozen_values(Contact, [["P1"], [], *([["x"]] * 11)])
+    with pytest.raises(TypeError):
+        frozen_values(Contact, [["P1"]])
