@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -283,6 +284,55 @@ def test_closing_the_scorer_ends_a_spamassassin_at_work(daemon: Literal["install
     assert all(process.poll() is not None for process in running)
     assert spamd is None or not spamd.alive
     assert scorer.new == {}
+
+
+_HOLDER = """
+import sys, time
+from pipeline.checks.spam import SpamScorer
+scorer = SpamScorer({})
+scorer.submit(1, sys.stdin.buffer.read())
+while scorer._daemon is None or not scorer._daemon.alive:
+    time.sleep(0.05)
+print(scorer._daemon._process.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def _group_left(group: int) -> list[int]:
+    """Return the processes of a process group that have not ended (a zombie has ended: nobody may reap it yet)."""
+    left = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (FileNotFoundError, IndexError, ProcessLookupError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            left.append(int(stat.parent.name))
+    return left
+
+
+@pytest.mark.skipif(spamd_commands() is None, reason="spamd is not installed")
+def test_a_run_killed_outright_leaves_no_spamd_behind() -> None:
+    """SIGKILL gives the run no chance to stop its spamd: the closed pipe ends spamd and its children."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert holder.stdin is not None and holder.stdout is not None
+    holder.stdin.write(_eml("Beste Anne, tot volgende week."))
+    holder.stdin.close()
+    try:
+        group = int(holder.stdout.readline())  # spamd's sh leads the group of spamd and its children
+        assert len(_group_left(group)) >= 3
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    deadline = time.monotonic() + 20
+    while _group_left(group) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _group_left(group) == []
 
 
 SPAMMY = _eml("Dear friend, you WON $1,000,000!!! Click here to claim your prize now. 100% FREE, act now! "
