@@ -115,8 +115,8 @@ def _niced(command: Sequence[str]) -> list[str]:
 # spamd runs under a small sh that ends it when the run's end of a pipe closes: the run
 # closes it in stop(), and the kernel closes it when the run dies outright (SIGKILL, the
 # out-of-memory killer), which before left spamd and its two children behind (some 330 MB).
-# A parent-death signal does not do: spamd started as root gives up its privileges, and that
-# clears the signal. The sh waits for spamd, so it lives exactly as long as spamd does; the
+# A parent-death signal (setpriv --pdeathsig) did not do: it ends a plain perl child so, but
+# spamd kept running (why, not found out). The sh waits for spamd, so it lives exactly as long as spamd does; the
 # watcher it starts reads the pipe (kept as fd 3: an asynchronous list's stdin is /dev/null).
 # They have a process group of their own, for stop() to end them all if spamd will not go.
 _WATCHED = ('exec 3<&0 </dev/null; "$@" 3<&- & spamd=$!; '
