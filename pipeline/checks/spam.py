@@ -116,9 +116,10 @@ def _niced(command: Sequence[str]) -> list[str]:
 # closes it in stop(), and the kernel closes it when the run dies outright (SIGKILL, the
 # out-of-memory killer), which before left spamd and its two children behind (some 330 MB).
 # A parent-death signal (setpriv --pdeathsig) did not do: it ends a plain perl child so, but
-# spamd kept running (why, not found out). The sh waits for spamd, so it lives exactly as long as spamd does; the
-# watcher it starts reads the pipe (kept as fd 3: an asynchronous list's stdin is /dev/null).
-# They have a process group of their own, for stop() to end them all if spamd will not go.
+# spamd kept running (why, not found out). The sh waits for spamd, so it lives exactly as
+# long as spamd does; the watcher it starts reads the pipe (kept as fd 3: an asynchronous
+# list's stdin is /dev/null). They have a process group of their own, for stop() to end
+# them all if spamd will not go.
 _WATCHED = ('exec 3<&0 </dev/null; "$@" 3<&- & spamd=$!; '
             '{ read -r _ <&3; kill -TERM "$spamd" 2>/dev/null; } & exec 3<&-; wait "$spamd"')
 
