@@ -246,6 +246,19 @@ class _Checker:
             return None
         return Fraction(str(value))
 
+    def decimal(self, top: dict[str, Any], key: str, default: Decimal, within: Callable[[Fraction], bool],
+                message: str) -> Decimal:
+        """Return the number under `key` as the Decimal written (0.3 is 0.3), `default` when absent or wrong."""
+        if key not in top:
+            return default
+        exact = self.fraction(top[key], key)
+        if exact is None:
+            return default
+        if not within(exact):
+            self.problem(key, message)
+            return default
+        return Decimal(str(top[key]))
+
     def flag(self, value: Any, key: str, *, default: bool = False) -> bool:
         if value is None:
             return default
@@ -359,14 +372,8 @@ def load_settings(root: Path) -> Settings:
 
 def _max_reject_share(check: _Checker, top: dict[str, Any]) -> Decimal:
     """Return settings.yaml's max_reject_share (default 5%), checked to be a share from 0 to 1."""
-    share = Decimal("0.05")
-    if "max_reject_share" in top:
-        exact = check.fraction(top["max_reject_share"], "max_reject_share")
-        if exact is not None and not 0 <= exact <= 1:
-            check.problem("max_reject_share", "must be a share from 0 to 1 (0.05 is 5%)")
-        elif exact is not None:
-            share = Decimal(str(top["max_reject_share"]))
-    return share
+    return check.decimal(top, "max_reject_share", Decimal("0.05"), lambda share: 0 <= share <= 1,
+                         "must be a share from 0 to 1 (0.05 is 5%)")
 
 
 def _language(check: _Checker, top: dict[str, Any]) -> str:
@@ -613,21 +620,11 @@ def load_segments_config(path: Path) -> SegmentsConfig:
     quiet = check.mapping(top.get("quiet_period"), "quiet_period", ("after_days",))
     after_days = check.whole(quiet.get("after_days"), "quiet_period.after_days", default=30)
     treatment = _treatments(check, top.get("treatment"))
-    norm = Decimal(8)
-    if "satisfaction_norm" in top:
-        exact = check.fraction(top["satisfaction_norm"], "satisfaction_norm")
-        if exact is not None and not 1 <= exact <= 10:
-            check.problem("satisfaction_norm", "must be a score from 1 to 10")
-        elif exact is not None:
-            norm = Decimal(str(top["satisfaction_norm"]))
+    norm = check.decimal(top, "satisfaction_norm", Decimal(8), lambda score: 1 <= score <= 10,
+                         "must be a score from 1 to 10")
     selection = _selection(check, top.get("selection"))
-    decline = Decimal("0.30")
-    if "revenue_decline" in top:
-        exact = check.fraction(top["revenue_decline"], "revenue_decline")
-        if exact is not None and not 0 < exact < 1:
-            check.problem("revenue_decline", "must be a share between 0 and 1 (0.30 is 30%)")
-        elif exact is not None:
-            decline = Decimal(str(top["revenue_decline"]))
+    decline = check.decimal(top, "revenue_decline", Decimal("0.30"), lambda share: 0 < share < 1,
+                            "must be a share between 0 and 1 (0.30 is 30%)")
     if check.problems:
         raise ConfigError(f"{display} has {_count(check.problems)}", sorted(check.problems, key=_order))
     return SegmentsConfig(
