@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Literal
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from pipeline.checks import CHECKS, Finding, Level
 from pipeline.checks.content import LinkPolicy, content_findings, fragment_findings
 from pipeline.checks.personal import UNRESOLVED, first_unresolved, personal_findings
-from pipeline.checks.spam import SpamResult, SpamScorer, content_hash, spam_findings, spamd_commands
+from pipeline.checks.spam import NICENESS, SpamResult, SpamScorer, content_hash, spam_findings, spamd_commands
 
 RUN = "2026-11-30"
 UTM = "utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=2026-11-30"
@@ -298,6 +299,11 @@ time.sleep(120)
 """
 
 
+def _stat(pid: int) -> list[str]:
+    """Return the fields of /proc/<pid>/stat after the command's name: state, ppid, group, session, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+
+
 def _group_left(group: int) -> list[int]:
     """Return the processes of a process group that have not ended (a zombie has ended: nobody may reap it yet)."""
     left = []
@@ -326,6 +332,11 @@ def test_a_run_killed_outright_leaves_no_spamd_behind() -> None:
     try:
         group = int(holder.stdout.readline())  # spamd's sh leads the group of spamd and its children
         assert len(_group_left(group)) >= 3
+        # In the run's session, so at the lower priority against the run (a session of its own
+        # is a scheduler autogroup of its own, where the nice value counts for nothing).
+        assert {_stat(pid)[3] for pid in _group_left(group)} == {str(os.getsid(holder.pid))}
+        spamd = [pid for pid in _group_left(group) if "spamd" in Path(f"/proc/{pid}/comm").read_text()]
+        assert len(spamd) == 3 and {_stat(pid)[16] for pid in spamd} == {str(NICENESS)}  # spamd and its two children
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()

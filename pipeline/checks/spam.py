@@ -141,7 +141,10 @@ class _Spamd:
                  *_niced([spamd, *OPTIONS, "--nouser-config", f"--socketpath={self.socket}",
                           f"--min-children={WORKERS}", f"--max-children={WORKERS}", f"--max-spare={WORKERS}",
                           "--syslog=stderr"])],
-                stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                # A group of its own (for killpg), in the run's session: a new session would be a
+                # new scheduler autogroup, which shares the CPU with the run's group as an equal
+                # whatever spamd's nice value says, so SpamAssassin would take a core from the render.
+                stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, process_group=0,
             )
 
     def wait_ready(self, timeout: float, cancelled: threading.Event) -> bool:
