@@ -1,9 +1,11 @@
 """The state database (SQLite): runs, deliveries, frozen segmentations, interactions, suppressions.
 
-The only module that writes SQL. The schema is versioned with `PRAGMA user_version` and an
-ordered list of migrations; every write runs in one `BEGIN IMMEDIATE … COMMIT` transaction, so
-a crash or an exception halfway leaves the database as it was. WAL journaling lets a preview
-read while a run writes; a busy timeout waits for a short lock before giving up clearly.
+The only module that runs SQL on the state. The schema is versioned with `PRAGMA user_version`
+and an ordered list of migrations (pipeline/state_schema.py); rows become the domain's values,
+and back, in pipeline/state_rows.py. Every write runs in one `BEGIN IMMEDIATE … COMMIT`
+transaction, so a crash or an exception halfway leaves the database as it was. WAL journaling
+lets a preview read while a run writes; a busy timeout waits for a short lock before giving up
+clearly.
 
 The outbox's queue (pipeline/mail/outbox.py) keeps its SQL next to its logic and runs it
 through `State.transaction()` and `State.query()`.
@@ -11,7 +13,6 @@ through `State.transaction()` and `State.query()`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sqlite3
@@ -19,8 +20,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,171 +29,40 @@ from pipeline.errors import StateError
 from pipeline.feedback import SOFT_BOUNCES_IN_A_ROW, FeedbackEvent, FeedbackKind
 from pipeline.models import (
     Channel,
-    CustomerValue,
     Delivery,
     Interaction,
     Level,
-    MessageKind,
     OurLevel,
     Segment,
     Segmentation,
     SegmentMove,
     Suppression,
 )
+from pipeline.state_rows import (
+    customer_value_from_json,
+    customer_value_to_json,
+    delivery_from_row,
+    event_fields,
+    interaction_columns,
+    interaction_fingerprint,
+    moment_text,
+)
+from pipeline.state_schema import MIGRATIONS, OUR_TABLES, SCHEMA_VERSION
+
+__all__ = [  # the schema is in pipeline.state_schema; its names are importable from here too
+    "AUTOMATED_WITHIN_SECONDS",
+    "MIGRATIONS",
+    "OUR_TABLES",
+    "SCHEMA_VERSION",
+    "SQLITE_HEADER",
+    "RunRecord",
+    "State",
+]
 
 log = logging.getLogger(__name__)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 AUTOMATED_WITHIN_SECONDS = 30  # a click this soon after delivery is a mail gateway's scan
-
-# MIGRATIONS[i] brings the schema from version i to version i + 1. Append only: never edit a
-# step that has shipped, because databases out there already ran it.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    # 1: runs, deliveries, frozen segmentations, interactions
-    (
-        """CREATE TABLE runs (
-            run_id TEXT PRIMARY KEY,
-            as_of TEXT NOT NULL,
-            status TEXT NOT NULL CHECK (status IN ('rendered', 'approved')),
-            hashes TEXT NOT NULL DEFAULT '{}',
-            rendered_at TEXT NOT NULL,
-            approved_at TEXT
-        )""",
-        """CREATE TABLE deliveries (
-            run_id TEXT NOT NULL REFERENCES runs (run_id),
-            contact_id TEXT NOT NULL,
-            kind TEXT NOT NULL CHECK (kind IN ('newsletter', 'alert')),
-            month TEXT NOT NULL,
-            as_of TEXT NOT NULL,
-            item_ids TEXT NOT NULL DEFAULT '[]',
-            message_id TEXT NOT NULL DEFAULT '',
-            PRIMARY KEY (contact_id, kind, month)
-        )""",
-        """CREATE TABLE segmentations (
-            id INTEGER PRIMARY KEY,
-            as_of TEXT NOT NULL,
-            frozen_at TEXT NOT NULL,
-            customers TEXT NOT NULL,
-            moves TEXT NOT NULL DEFAULT '[]',
-            warnings TEXT NOT NULL DEFAULT '[]'
-        )""",
-        """CREATE TABLE interactions (
-            id INTEGER PRIMARY KEY,
-            fingerprint TEXT NOT NULL UNIQUE,
-            source_key TEXT NOT NULL,
-            customer_id TEXT NOT NULL,
-            contact_id TEXT NOT NULL DEFAULT '',
-            date TEXT NOT NULL,
-            channel TEXT,
-            our_level TEXT,
-            their_level TEXT,
-            note TEXT NOT NULL DEFAULT '',
-            source TEXT NOT NULL,
-            imported_at TEXT NOT NULL
-        )""",
-    ),
-    # 2: suppressions recorded in the state (unsubscribes), next to suppressions.csv
-    (
-        """CREATE TABLE suppressions (
-            email TEXT PRIMARY KEY,
-            reason TEXT NOT NULL DEFAULT '',
-            date TEXT,
-            source TEXT NOT NULL,
-            added_at TEXT NOT NULL
-        )""",
-    ),
-    # 3: look-ups by run and by customer stay fast as the history grows
-    (
-        "CREATE INDEX deliveries_by_run ON deliveries (run_id)",
-        "CREATE INDEX interactions_by_customer ON interactions (customer_id, date)",
-    ),
-    # 4: the outbox of `windstil send`: one row per message of an approved run, and its status.
-    # UNIQUE (contact_id, kind, month): no run, re-run or second send can mail a contact twice
-    # a month. Times used for pacing are epoch seconds (REAL); `updated` is for people. `stage`
-    # and `boot` tell, for a row left `sending`, whether its data was ended (see the outbox).
-    (
-        """CREATE TABLE outbox (
-            id INTEGER PRIMARY KEY,
-            run_id TEXT NOT NULL REFERENCES runs (run_id),
-            contact_id TEXT NOT NULL,
-            kind TEXT NOT NULL CHECK (kind IN ('newsletter', 'alert', 'calls')),
-            month TEXT NOT NULL,
-            message_id TEXT NOT NULL,
-            recipient TEXT NOT NULL,
-            path TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN
-                ('queued', 'sending', 'sent', 'deferred', 'failed', 'uncertain', 'skipped')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt REAL NOT NULL DEFAULT 0,
-            last_reply TEXT NOT NULL DEFAULT '',
-            sent_at REAL,
-            updated TEXT NOT NULL,
-            stage INTEGER NOT NULL DEFAULT 0,
-            boot TEXT NOT NULL DEFAULT '',
-            UNIQUE (contact_id, kind, month)
-        )""",
-        "CREATE INDEX outbox_by_run ON outbox (run_id, status)",
-        "CREATE INDEX outbox_by_sent_at ON outbox (sent_at)",
-    ),
-    # 5: feedback from the mailings (unsubscribes, clicks, replies, bounces, auto-replies) and
-    # the mails already read, so every mail that comes back is processed once
-    (
-        """CREATE TABLE feedback (
-            id INTEGER PRIMARY KEY,
-            kind TEXT NOT NULL CHECK (kind IN
-                ('unsubscribe', 'click', 'reply', 'hard_bounce', 'soft_bounce', 'auto_reply')),
-            event_key TEXT NOT NULL UNIQUE,
-            email TEXT NOT NULL DEFAULT '',
-            contact_id TEXT NOT NULL DEFAULT '',
-            run_id TEXT NOT NULL DEFAULT '',
-            item_id TEXT NOT NULL DEFAULT '',
-            message_id TEXT NOT NULL DEFAULT '',
-            at TEXT NOT NULL,
-            detail TEXT NOT NULL DEFAULT '',
-            automated INTEGER NOT NULL DEFAULT 0,
-            source TEXT NOT NULL,
-            recorded_at TEXT NOT NULL
-        )""",
-        "CREATE INDEX feedback_by_kind ON feedback (kind, at)",
-        "CREATE INDEX feedback_by_email ON feedback (email, at)",
-        """CREATE TABLE mail_seen (
-            mail_key TEXT PRIMARY KEY,
-            kind TEXT NOT NULL,
-            seen_at TEXT NOT NULL
-        )""",
-    ),
-    # 6: pre-send checks: SpamAssassin scores by message content, and the checks a reviewer
-    # accepted with an approval despite their errors
-    (
-        """CREATE TABLE spam_scores (
-            content_hash TEXT PRIMARY KEY,
-            score REAL NOT NULL,
-            rules TEXT NOT NULL,
-            scored_at TEXT NOT NULL
-        )""",
-        """CREATE TABLE accepted_checks (
-            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-            check_code TEXT NOT NULL,
-            errors INTEGER NOT NULL,
-            accepted_at TEXT NOT NULL,
-            PRIMARY KEY (run_id, check_code)
-        )""",
-    ),
-    # 7: e-mail addresses checked in earlier loads: as given (trimmed) -> normalised, NULL when
-    # invalid; `validator` names the validator's version, and rows of another version are dropped
-    (
-        """CREATE TABLE address_checks (
-            address TEXT PRIMARY KEY,
-            normalised TEXT,
-            validator TEXT NOT NULL
-        )""",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-OUR_TABLES = frozenset(
-    {"runs", "deliveries", "segmentations", "interactions", "suppressions", "outbox", "feedback", "mail_seen",
-     "spam_scores", "accepted_checks", "address_checks"}
-)
 
 
 @dataclass(frozen=True)
@@ -211,87 +79,6 @@ class RunRecord:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _fraction(text: str) -> Fraction:
-    return Fraction(text)
-
-
-def _row_to_json(row: CustomerValue) -> dict[str, Any]:
-    return {
-        "customer_id": row.customer_id,
-        "name": row.name,
-        "group": row.group,
-        "segment": row.segment.value,
-        "computed_segment": row.computed_segment.value,
-        "value_share": str(row.value_share),
-        "revenue": str(row.revenue),
-        "margin": str(row.margin),
-        "strategic": row.strategic,
-        "revenue_share": str(row.revenue_share),
-        "margin_share": str(row.margin_share),
-        "strategic_share": str(row.strategic_share),
-        "override_reason": row.override_reason,
-        "override_until": row.override_until.isoformat() if row.override_until else None,
-        "cumulative_before": str(row.cumulative_before),
-    }
-
-
-def _row_from_json(obj: dict[str, Any]) -> CustomerValue:
-    return CustomerValue(
-        customer_id=obj["customer_id"],
-        name=obj["name"],
-        group=obj["group"],
-        segment=Segment(obj["segment"]),
-        computed_segment=Segment(obj["computed_segment"]),
-        value_share=_fraction(obj["value_share"]),
-        revenue=Decimal(obj["revenue"]),
-        margin=Decimal(obj["margin"]),
-        strategic=int(obj["strategic"]),
-        revenue_share=_fraction(obj["revenue_share"]),
-        margin_share=_fraction(obj["margin_share"]),
-        strategic_share=_fraction(obj["strategic_share"]),
-        override_reason=obj.get("override_reason", ""),
-        override_until=date.fromisoformat(obj["override_until"]) if obj.get("override_until") else None,
-        cumulative_before=_fraction(obj.get("cumulative_before", "0")),
-    )
-
-
-def _interaction_columns(item: Interaction) -> tuple[str | None, ...]:
-    """Return customer, contact, date, channel, levels and note: the columns that identify an interaction."""
-    return (
-        item.customer_id,
-        item.contact_id,
-        item.date.isoformat(),
-        item.channel.value if item.channel else None,
-        item.our_level.value if item.our_level else None,
-        item.their_level.value if item.their_level else None,
-        item.note,
-    )
-
-
-def _delivery(r: sqlite3.Row) -> Delivery:
-    return Delivery(
-        run_id=r["run_id"],
-        contact_id=r["contact_id"],
-        kind=MessageKind(r["kind"]),
-        as_of=date.fromisoformat(r["as_of"]),
-        item_ids=tuple(json.loads(r["item_ids"])),
-        message_id=r["message_id"],
-    )
-
-
-def _moment(when: datetime) -> str:
-    """Return `when` as the fixed-form UTC text the feedback table stores (it sorts as time does)."""
-    return when.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def _event_fields(event: FeedbackEvent) -> dict[str, Any]:
-    return {name: getattr(event, name) for name in event.__slots__}
-
-
-def _fingerprint(columns: tuple[str | None, ...]) -> str:
-    return hashlib.sha256(json.dumps(list(columns), ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 class State:
@@ -565,7 +352,7 @@ class State:
         """
         del approved_only  # every recorded delivery was approved when it was recorded
         rows = self._read("SELECT * FROM deliveries ORDER BY as_of, contact_id, kind")
-        return [_delivery(r) for r in rows]
+        return [delivery_from_row(r) for r in rows]
 
     # ----------------------------------------------------------------- segmentations
 
@@ -577,7 +364,7 @@ class State:
                 (
                     seg.as_of.isoformat(),
                     _now(),
-                    json.dumps([_row_to_json(r) for r in seg.customers.values()], ensure_ascii=False),
+                    json.dumps([customer_value_to_json(r) for r in seg.customers.values()], ensure_ascii=False),
                     json.dumps(
                         [[m.customer_id, m.name, m.before.value, m.after.value, m.explanation] for m in seg.moves],
                         ensure_ascii=False,
@@ -597,7 +384,7 @@ class State:
             return None
         row = rows[0]
         try:
-            customers = [_row_from_json(obj) for obj in json.loads(row["customers"])]
+            customers = [customer_value_from_json(obj) for obj in json.loads(row["customers"])]
             moves = tuple(
                 SegmentMove(customer_id=c, name=n, before=Segment(b), after=Segment(a), explanation=e)
                 for c, n, b, a, e in json.loads(row["moves"])
@@ -628,13 +415,13 @@ class State:
         now = _now()
         with self._write() as conn:
             for item in items:
-                columns = _interaction_columns(item)
+                columns = interaction_columns(item)
                 cursor = conn.execute(
                     """INSERT OR IGNORE INTO interactions
                        (fingerprint, source_key, customer_id, contact_id, date, channel,
                         our_level, their_level, note, source, imported_at)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (_fingerprint(columns), source_key, *columns, item.source, now),
+                    (interaction_fingerprint(columns), source_key, *columns, item.source, now),
                 )
                 if cursor.rowcount:
                     added += 1
@@ -755,7 +542,13 @@ class State:
             burst = conn.execute(
                 """SELECT id FROM feedback WHERE kind = 'click' AND contact_id = ? AND run_id = ?
                    AND item_id != ? AND at BETWEEN ? AND ?""",
-                (event.contact_id, event.run_id, event.item_id, _moment(event.at - window), _moment(event.at + window)),
+                (
+                    event.contact_id,
+                    event.run_id,
+                    event.item_id,
+                    moment_text(event.at - window),
+                    moment_text(event.at + window),
+                ),
             ).fetchall()
             # Within seconds of delivery nobody has read the message yet: a gateway scans it.
             sent = conn.execute(
@@ -767,7 +560,7 @@ class State:
             if burst:
                 conn.executemany("UPDATE feedback SET automated = 1 WHERE id = ?", burst)
             if burst or early:
-                event = FeedbackEvent(**{**_event_fields(event), "automated": True})
+                event = FeedbackEvent(**{**event_fields(event), "automated": True})
             self._insert_event(conn, event)
         return event
 
@@ -816,7 +609,7 @@ class State:
         """Return the recorded feedback events (of `kinds`, at or after `since`), oldest first."""
         names = [k.value for k in kinds] or [k.value for k in FeedbackKind]
         marks = ", ".join("?" for _ in names)
-        moment = _moment(since) if since else ""
+        moment = moment_text(since) if since else ""
         rows = self._read(
             f"SELECT * FROM feedback WHERE kind IN ({marks}) AND at >= ? ORDER BY at, id",  # noqa: S608 (only ?s)
             (*names, moment),
@@ -846,7 +639,7 @@ class State:
         rows = self._read("SELECT * FROM deliveries WHERE message_id = ? LIMIT 1", (f"<{bare}>",))
         if not rows:
             return None
-        return _delivery(rows[0])
+        return delivery_from_row(rows[0])
 
     @staticmethod
     def _insert_event(conn: sqlite3.Connection, event: FeedbackEvent) -> bool:
@@ -862,7 +655,7 @@ class State:
                 event.run_id,
                 event.item_id,
                 event.message_id,
-                _moment(event.at),
+                moment_text(event.at),
                 event.detail,
                 int(event.automated),
                 event.source,
@@ -943,7 +736,7 @@ class State:
         for row in self._read("SELECT id, as_of, customers, moves, warnings FROM segmentations"):
             try:
                 for obj in json.loads(row["customers"]):
-                    _row_from_json(obj)
+                    customer_value_from_json(obj)
                 json.loads(row["moves"])
                 json.loads(row["warnings"])
             except (ValueError, KeyError, TypeError) as error:
