@@ -18,7 +18,7 @@ from babel.numbers import format_percent
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import run
+from pipeline import run, workers
 from pipeline.load import load_project
 from pipeline.models import RenderedMessage
 from pipeline.quiet import quiet_periods
@@ -98,7 +98,7 @@ def test_spawned_render_processes_given_chunks_write_what_one_process_writes(
 ) -> None:
     """With chunks of two recipients over two spawned processes, the e-mails and deliveries are the same."""
     monkeypatch.setenv("WINDSTIL_SECRET", "test-secret-not-for-production")
-    monkeypatch.setattr(run, "CHUNK", 2)
+    monkeypatch.setattr(workers, "CHUNK", 2)
     pools: list[bool] = []
     made: list[dict[Any, RenderedMessage]] = []
     render_all = run._render_all
@@ -157,7 +157,7 @@ def test_a_render_chunk_carries_only_its_own_recipients_customers_contacts_and_o
     segmentation = resolve_segmentation(data, config, AS_OF, None)
     selections = select(data, config, segmentation, quiet_periods(data, config, AS_OF), [], AS_OF, set())
     todo = [s for s in selections if s.newsletter or s.alert]
-    chunks = list(run._chunks(todo, data, 2, tiny_project))
+    chunks = list(workers.chunks(todo, data, 2, tiny_project))
     assert [s for chunk in chunks for s in chunk.selections] == todo
     assert len(chunks) == -(-len(todo) // 2) and len(chunks) >= 2
     for chunk in chunks:
@@ -183,8 +183,8 @@ def test_a_run_whose_render_processes_cannot_start_renders_in_its_own_process(
         def Pool(self, *args: object, **kwargs: object) -> object:  # multiprocessing's name
             raise OSError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(run.multiprocessing, "get_context", lambda method: NoProcesses())
-    monkeypatch.setattr(run, "CHUNK", 2)
+    monkeypatch.setattr(workers.multiprocessing, "get_context", lambda method: NoProcesses())
+    monkeypatch.setattr(workers, "CHUNK", 2)
     second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)
     assert _digest(second.folder / "emails") == one
     assert "could not start the render processes ([Errno 11] Resource temporarily unavailable)" in caplog.text
