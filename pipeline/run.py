@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from importlib import metadata
@@ -73,7 +73,7 @@ from pipeline.select import recipients_csv_bytes, select
 from pipeline.site import REPORT_TITLES, SiteData, write_site
 from pipeline.state import State
 from pipeline.unsubscribe import load_secret
-from pipeline.workers import WORKER, RenderProcesses, hold_for_rendering, render_chunk
+from pipeline.workers import WORKER, Processes, hold_for_rendering, render_chunk, render_processes, start_list_writer
 from pipeline.writer import RunWriter, atomic_folder, csv_bytes, remove_stale_temp_folders, spreadsheet_text
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def run_batch(
         with timer.stage("compile"):
             compiled = compile_templates(settings, data.content)
         # Started now, the render processes get ready while this process segments and selects.
-        with RenderProcesses.start(project, as_of, secret, jobs) as processes:
+        with render_processes(project, as_of, secret, jobs) as processes:
             with timer.stage("segment"):
                 frozen = state.latest_frozen_segmentation(on_or_before=as_of)
                 segmentation = resolve_segmentation(data, config, as_of, frozen)
@@ -175,8 +175,9 @@ def run_batch(
                 checks, rendered = _checks_stage(timer, project, run_id, writer, records, variants, processes)
                 processes.stop()  # idle from here on: their memory is given back before the call lists
                 segmentation = _unpark(parked)
-                with timer.stage("calls"):
-                    calls, imported = _call_lists(writer, project, state, segmentation, quiet, selections, as_of)
+                with timer.stage("calls"), _call_list_processes(data, processes.jobs) as writers:
+                    calls, imported = _call_lists(writer, project, state, segmentation, quiet, selections, as_of,
+                                                  writers.pool)
                 with timer.stage("reports"):
                     if rendered is None:
                         rendered = _read_records(records, data.contacts)
@@ -215,7 +216,7 @@ def _checks_stage(
     writer: RunWriter,
     records: _Spool,
     variants: Mapping[MessageKey, VariantKey],
-    processes: RenderProcesses,
+    processes: Processes,
 ) -> tuple[CheckResults, dict[tuple[str, MessageKind], RenderedMessage] | None]:
     """Run the pre-send checks (when on) on what was rendered; return them and the records if read.
 
@@ -264,11 +265,12 @@ def _call_lists(
     quiet: dict[str, QuietStatus],
     selections: Sequence[Selection],
     as_of: date,
+    pool: Any = None,
 ) -> tuple[list[CallItem], list[Interaction]]:
     """Make and write the call lists; return them and the call outcomes imported into the state.
 
     The call lists and the reports read data.interactions themselves; they get the imported
-    call outcomes on top.
+    call outcomes on top. With a `pool`, its processes write the account managers' files.
     """
     data, settings = project.data, project.settings
     imported = state.interactions()
@@ -276,8 +278,17 @@ def _call_lists(
     feedback = state.feedback((FeedbackKind.CLICK, FeedbackKind.REPLY))
     calls = build_calls(data, project.segments, segmentation, quiet, selections, imported, as_of,
                         feedback, before.as_of if before else None, language=settings.language)
-    write_call_lists(writer, calls, data, settings, as_of)
+    write_call_lists(writer, calls, data, settings, as_of, pool)
     return calls, imported
+
+
+def _call_list_processes(data: Dataset, jobs: int) -> AbstractContextManager[Processes]:
+    """Return processes that write the call lists, as many as rendered (none if the render stayed here).
+
+    Fresh ones, small: the render processes' compiled templates would only take memory here.
+    They start while this process decides the calls.
+    """
+    return Processes.spawn(jobs if len(data.account_managers) > 1 else 0, "call-list", start_list_writer)
 
 
 def _write_reports(
@@ -370,7 +381,7 @@ def _render_all(
     secret: bytes,
     writer: RunWriter,
     records: _Spool,
-    processes: RenderProcesses,
+    processes: Processes,
     progress: Progress | None,
     scorer: SpamScorer[VariantKey] | None = None,
     spam_targets: Mapping[MessageKey, VariantKey] | None = None,

@@ -13,9 +13,9 @@ import multiprocessing
 import os
 import pickle  # nosec B403
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -63,32 +63,30 @@ class Chunk:
     orders: pl.DataFrame  # of its customers only
 
 
-class RenderProcesses:
-    """The run's render processes: spawned once the templates compile, or none for a small run."""
+class Processes:
+    """A stage's worker processes: spawned from a thread (the stage goes on meanwhile), or none."""
 
-    def __init__(self, starting: Future[Any] | None) -> None:
+    def __init__(self, starting: Future[Any] | None, jobs: int, what: str) -> None:
         self._starting = starting
+        self.jobs = jobs  # how many were asked for; 0: the work is done in this process
+        self._what = what
 
     @classmethod
     @contextmanager
-    def start(cls, project: Project, as_of: date, secret: bytes, jobs: int | None) -> Iterator[RenderProcesses]:
-        data = project.data
-        # `--jobs N` is honoured as soon as there can be two chunks; the default (all cores)
-        # keeps a small run in this process, where it renders before processes would start.
-        small = len(data.contacts) <= (CHUNK if jobs else PARALLEL_FROM)
-        jobs = max(1, jobs or os.cpu_count() or 1)
-        if jobs == 1 or small:
-            yield cls(None)
+    def spawn(cls, jobs: int, what: str, initializer: Callable[..., None],
+              initargs: tuple[Any, ...] = ()) -> Iterator[Processes]:
+        """Start `jobs` processes (none for fewer than two), each set up by `initializer`; end them after."""
+        if jobs < 2:
+            yield cls(None, 0, what)
             return
         # Spawned, not forked: a forked process would share the parent's whole dataset, and every
         # page it touched (a reference count is enough) would be copied into it. Started from a
-        # thread: handing a process its content items waits until its interpreter has imported
-        # Windstil (0.4 s each), which this process spends segmenting and selecting instead.
+        # thread: a process is ready once its interpreter has imported Windstil (0.4 s each),
+        # which this process spends on the stage's own work instead.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="windstil-start") as starter:
             processes = cls(starter.submit(
-                multiprocessing.get_context("spawn").Pool, jobs, initializer=start_worker,
-                initargs=(project.settings, data.content, data.account_managers, data.products, as_of, secret),
-            ))
+                multiprocessing.get_context("spawn").Pool, jobs, initializer=initializer, initargs=initargs,
+            ), jobs, what)
             try:
                 yield processes
             finally:
@@ -96,12 +94,12 @@ class RenderProcesses:
 
     @property
     def pool(self) -> Any:
-        """The process pool, once it has started; None when this run renders in its own process."""
+        """The process pool, once it has started; None when the work is done in this process."""
         if self._starting is None:
             return None
         error = self._starting.exception()
         if error is not None:  # out of processes or memory, say: slower, but the run is made
-            log.warning("could not start the render processes (%s); rendering in this process", error)
+            log.warning("could not start the %s processes (%s); working in this process", self._what, error)
             self._starting = None
             return None
         return self._starting.result()
@@ -115,6 +113,31 @@ class RenderProcesses:
             pool.join()
 
 
+def render_processes(
+    project: Project, as_of: date, secret: bytes, jobs: int | None
+) -> AbstractContextManager[Processes]:
+    """Return the run's render processes: spawned once the templates compile, or none for a small run."""
+    data = project.data
+    # `--jobs N` is honoured as soon as there can be two chunks; the default (all cores)
+    # keeps a small run in this process, where it renders before processes would start.
+    small = len(data.contacts) <= (CHUNK if jobs else PARALLEL_FROM)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    return Processes.spawn(0 if small else jobs, "render", start_worker,
+                           (project.settings, data.content, data.account_managers, data.products, as_of, secret))
+
+
+def start_list_writer() -> None:
+    """Set up a spawned process that writes call lists (pipeline.call_lists.write_call_list)."""
+    _ignore_interrupts()
+    import pipeline.call_lists  # noqa: F401  # imported now, while the parent builds the calls
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group; the parent decides and terminates us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 # What a render process holds for the whole run (set by start_worker, or by _render_all
 # itself when it renders in its own process).
 WORKER: dict[str, Any] = {}
@@ -123,9 +146,7 @@ WORKER: dict[str, Any] = {}
 def start_worker(settings: Settings, content: dict[str, ContentItem], account_managers: dict[str, AccountManager],
                   products: dict[str, Product], as_of: date, secret: bytes) -> None:
     """Set up a spawned render process: compile the templates once, keep the run-wide values."""
-    # Ctrl-C reaches the whole process group; the parent decides and terminates us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _ignore_interrupts()
     try:
         compiled = compile_templates(settings, content)
     except Exception as error:  # said with the first chunk: a failing initializer is restarted forever

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import json
 import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -96,7 +99,7 @@ def _digest(folder: Path) -> dict[str, str]:
 def test_spawned_render_processes_given_chunks_write_what_one_process_writes(
     tiny_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With chunks of two recipients over two spawned processes, the e-mails and deliveries are the same."""
+    """With chunks of two recipients over two spawned processes, the e-mails, call lists and deliveries are the same."""
     monkeypatch.setenv("WINDSTIL_SECRET", "test-secret-not-for-production")
     monkeypatch.setattr(workers, "CHUNK", 2)
     pools: list[bool] = []
@@ -108,15 +111,29 @@ def test_spawned_render_processes_given_chunks_write_what_one_process_writes(
         render_all(*args)
         made.append(run._read_records(args[6], args[2].data.contacts))  # kept on disk, read back
 
+    list_writers: list[bool] = []
+    call_list_processes = run._call_list_processes
+
+    @contextmanager
+    def writers_spy(*args: Any) -> Iterator[workers.Processes]:
+        with call_list_processes(*args) as writers:
+            list_writers.append(writers.pool is not None)
+            yield writers
+
     monkeypatch.setattr(run, "_render_all", spy)
+    monkeypatch.setattr(run, "_call_list_processes", writers_spy)
     first = run.run_batch(tiny_project, as_of=AS_OF, jobs=1, force=True)
-    one = _digest(first.folder / "emails")
+    one, calls = _digest(first.folder / "emails"), _digest(first.folder / "calls")
     deliveries = (first.folder / "deliveries.csv").read_bytes()
     run.run_batch(tiny_project, as_of=AS_OF, force=True)  # by default, too few contacts to start processes
     second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)  # asked for: two processes
     assert pools == [False, False, True]
+    assert list_writers == [False, False, True]  # and two more for the call lists, one account manager a task
     assert _digest(second.folder / "emails") == one
+    assert _digest(second.folder / "calls") == calls and len(calls) >= 9  # all.csv and 4 files per manager
     assert (second.folder / "deliveries.csv").read_bytes() == deliveries
+    manifests = [json.loads((r.folder / "manifest.json").read_text()) for r in (first, second)]
+    assert manifests[0]["bytes_written"] == manifests[1]["bytes_written"]  # what the processes wrote counts
     assert len(one) >= 6 and second.counts["newsletters"] + second.counts["alerts"] == len(one) // 3
     # What comes back from the processes is kept with one copy of each equal subject and item list.
     first_of: dict[Any, Any] = {}
