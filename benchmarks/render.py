@@ -12,8 +12,8 @@ repetition writes into a fresh folder beside the project's run folders; best of 
 - floor: the precompiled templates' render() for HTML and text, the MIME message from
   prebuilt header bytes and the encoded bodies, and the three files written (mkdir once
   per contact, open/write/close per file).
-- windstil: the recipients cut into chunks with `pipeline.run._chunks` and each rendered by
-  `pipeline.run._render_chunk`, as `windstil run` does: the chunk's own small dataset, the
+- windstil: the recipients cut into chunks with `pipeline.workers.chunks` and each rendered by
+  `pipeline.workers.render_chunk`, as `windstil run` does: the chunk's own small dataset, the
   per-contact context, the guarded writer and the RenderedMessage; each repetition starts
   as a fresh render process does (compiled templates, no per-customer values cached).
 
@@ -45,7 +45,7 @@ import jinja2
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import AS_OF, demo_project
 
-from pipeline import run as run_module
+from pipeline import workers
 from pipeline.load import load_project
 from pipeline.models import LANGUAGES, MessageKind
 from pipeline.quiet import quiet_periods
@@ -176,7 +176,7 @@ def main() -> None:
     all_parts = [p for s in todo for p in message_parts(compiled, s, data, settings, as_of, SECRET)]
     mjml_templates = naive_templates(compiled, settings.paths.templates)
     headers = naive_headers(all_parts)
-    run_module._hold_for_rendering(compiled, settings, data.content, data.account_managers, data.products,
+    workers.hold_for_rendering(compiled, settings, data.content, data.account_managers, data.products,
                                    as_of, SECRET)
     messages = len(all_parts)
 
@@ -187,8 +187,8 @@ def main() -> None:
     try:
         create_before = file_create_ms(scratch / "probe-before")
         # Warm up imports and Jinja's first-render work.
-        for chunk in run_module._chunks(todo[:20], data, run_module.CHUNK, scratch / "warm-up"):
-            run_module._render_chunk(chunk)
+        for chunk in workers.chunks(todo[:20], data, workers.CHUNK, scratch / "warm-up"):
+            workers.render_chunk(chunk)
         times = {"floor": float("inf"), "windstil": float("inf"), "naive": float("inf")}
 
         def cold_worker() -> None:
@@ -198,8 +198,8 @@ def main() -> None:
         def windstil(folder: str) -> None:
             # Chunks cut as `windstil run` cuts them (in --jobs 1 it renders them in-process; with
             # more, a render process gets each one pickled), each rendered as a render process does.
-            for chunk in run_module._chunks(todo, data, run_module.CHUNK, Path(folder)):
-                run_module._render_chunk(chunk)
+            for chunk in workers.chunks(todo, data, workers.CHUNK, Path(folder)):
+                workers.render_chunk(chunk)
 
         # Interleaved, so a burst of disk or CPU contention hits every path alike; best of each.
         for attempt in range(args.repeat):
@@ -212,7 +212,7 @@ def main() -> None:
         create_after = file_create_ms(scratch / "probe-after")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        run_module._WORKER.clear()
+        workers.WORKER.clear()
     naive_ms, floor_ms, windstil_ms = (times[k] / messages * 1000 for k in ("naive", "floor", "windstil"))
     print(f"customers: {len(data.customers)}")
     print(f"recipients: {len(todo)}")

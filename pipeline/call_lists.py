@@ -9,6 +9,7 @@ columns are documented in pipeline/calls.py. Values that Excel would run as a fo
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import logging
@@ -16,11 +17,13 @@ import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -79,35 +82,74 @@ XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.she
 
 
 def write_call_lists(
-    writer: RunWriter, calls: Sequence[CallItem], data: Dataset, settings: Settings, as_of: date
+    writer: RunWriter, calls: Sequence[CallItem], data: Dataset, settings: Settings, as_of: date, pool: Any = None
 ) -> None:
     """Write calls/<am>.csv, .xlsx, .html and .eml for every account manager, and calls/all.csv.
 
     Headings, labels and the e-mail are in settings.yaml's language; the CSV's header keeps the
-    documented column names.
+    documented column names. With a process `pool` (multiprocessing's) the account managers'
+    files are written there, one account manager a task, while this process writes all.csv.
     """
-    words = page_language(settings.language, settings.paths.templates)
-    env = _environment(settings, words)
-    rows = [_defused_row(call) for call in calls]  # once, for all.csv and each manager's CSV and .xlsx
     by_am: dict[str, list[CallItem]] = {am: [] for am in data.account_managers}
-    rows_by_am: dict[str, list[dict[str, str]]] = {am: [] for am in data.account_managers}
-    for call, row in zip(calls, rows, strict=True):
+    for call in calls:
         by_am.setdefault(call.account_manager_id, []).append(call)
-        rows_by_am.setdefault(call.account_manager_id, []).append(row)
-    for am_id, am_calls in by_am.items():
-        manager = data.account_managers.get(am_id) or AccountManager(am_id, am_id, "")
-        xlsx = _workbook(am_calls, rows_by_am[am_id], manager, as_of, settings.language)
-        writer.write_bytes(f"calls/{am_id}.csv", _csv(rows_by_am[am_id], CSV_COLUMNS))
-        writer.write_bytes(f"calls/{am_id}.xlsx", xlsx)
-        # One view of the calls for the page and the e-mail: it writes every call's labels and dates.
-        context = _context(am_calls, manager, settings, as_of, words)
-        writer.write_text(f"calls/{am_id}.html", env.get_template("list.html").render(context))
-        if manager.email:
-            email = _summary_email(env, context, manager, settings, as_of, xlsx, words)
-            writer.write_bytes(f"calls/{am_id}.eml", email)
-        else:
-            log.warning("calls/%s.eml not written: account manager %s has no e-mail address", am_id, am_id)
-    writer.write_bytes("calls/all.csv", _csv(rows, ALL_CSV_COLUMNS))
+    jobs = (
+        CallListJob(writer.root, data.account_managers.get(am_id) or AccountManager(am_id, am_id, ""),
+                    tuple(am_calls), settings, as_of)
+        for am_id, am_calls in by_am.items()
+    )
+    if pool is None:
+        for job in jobs:
+            _log_missing_email(_write_list(writer, job))
+        writer.write_bytes("calls/all.csv", call_list_csv(calls, with_account_manager=True))
+        return
+    results = pool.imap_unordered(write_call_list, jobs)
+    writer.write_bytes("calls/all.csv", call_list_csv(calls, with_account_manager=True))  # meanwhile
+    for written, missing_email in results:
+        writer.bytes_written += written
+        _log_missing_email(missing_email)
+
+
+@dataclass(frozen=True)
+class CallListJob:
+    """One account manager's call list, to be written below `root` (a task of write_call_lists' pool)."""
+
+    root: Path
+    manager: AccountManager
+    calls: tuple[CallItem, ...]
+    settings: Settings
+    as_of: date
+
+
+def write_call_list(job: CallListJob) -> tuple[int, str | None]:
+    """Write one account manager's files in a worker process; return the bytes written and _write_list's answer."""
+    writer = RunWriter(job.root)
+    missing_email = _write_list(writer, job)
+    return writer.bytes_written, missing_email
+
+
+def _write_list(writer: RunWriter, job: CallListJob) -> str | None:
+    """Write calls/<am>.csv, .xlsx, .html and .eml; return the account manager's id if the .eml had no address."""
+    manager, calls, settings, as_of = job.manager, job.calls, job.settings, job.as_of
+    am_id = manager.account_manager_id
+    words = page_language(settings.language, settings.paths.templates)
+    env = _environment(settings.paths.templates, words)
+    rows = [_defused_row(call) for call in calls]
+    xlsx = _workbook(calls, rows, manager, as_of, settings.language)
+    writer.write_bytes(f"calls/{am_id}.csv", _csv(rows, CSV_COLUMNS))
+    writer.write_bytes(f"calls/{am_id}.xlsx", xlsx)
+    # One view of the calls for the page and the e-mail: it writes every call's labels and dates.
+    context = _context(calls, manager, settings, as_of, words)
+    writer.write_text(f"calls/{am_id}.html", env.get_template("list.html").render(context))
+    if not manager.email:
+        return am_id
+    writer.write_bytes(f"calls/{am_id}.eml", _summary_email(env, context, manager, settings, as_of, xlsx, words))
+    return None
+
+
+def _log_missing_email(am_id: str | None) -> None:
+    if am_id is not None:
+        log.warning("calls/%s.eml not written: account manager %s has no e-mail address", am_id, am_id)
 
 
 def _row(call: CallItem) -> dict[str, str]:
@@ -137,7 +179,7 @@ def _defused_row(call: CallItem) -> dict[str, str]:
 
 def call_list_csv(calls: Sequence[CallItem], *, with_account_manager: bool = False) -> bytes:
     """Return the calls as CSV (UTF-8) with the documented columns."""
-    return _csv([_defused_row(call) for call in calls], ALL_CSV_COLUMNS if with_account_manager else CSV_COLUMNS)
+    return _csv((_defused_row(call) for call in calls), ALL_CSV_COLUMNS if with_account_manager else CSV_COLUMNS)
 
 
 def _csv(rows: Iterable[Mapping[str, str]], columns: Sequence[str]) -> bytes:
@@ -302,10 +344,11 @@ def _explanation_sheet(book: xlsxwriter.Workbook, words: PageLanguage) -> None:
             sheet.write_string(row, 1, second, style)
 
 
-def _environment(settings: Settings, words: PageLanguage) -> jinja2.Environment:
+@functools.lru_cache(maxsize=8)  # per process: a worker writes many account managers' lists with the same templates
+def _environment(templates: Path, words: PageLanguage) -> jinja2.Environment:
     # Like the reports and the site: the project's own copy first, else the bundled one.
     return page_environment(
-        (settings.paths.templates / "calls", BUNDLED / "calls"),
+        (templates / "calls", BUNDLED / "calls"),
         {"nl_date": words.short_date, "nl_long_date": words.date, "date": words.short_date, "long_date": words.date},
         html_only_escaping=True,  # summary.txt is the e-mail's text part
         language=words,

@@ -13,7 +13,6 @@ import gc
 import io
 import json
 import logging
-import multiprocessing
 import os
 import pickle  # nosec B403
 import platform
@@ -22,8 +21,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from importlib import metadata
@@ -31,9 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import polars as pl
-
-from pipeline import __version__
+from pipeline import __version__, workers
 from pipeline.addresses import VALIDATOR, AddressBook
 from pipeline.call_lists import write_call_lists
 from pipeline.calls import build_calls
@@ -55,17 +51,12 @@ from pipeline.fingerprint import project_hashes
 from pipeline.load import load_project, normalise_email
 from pipeline.lock import project_lock
 from pipeline.models import (
-    AccountManager,
     CallItem,
     Contact,
-    ContentItem,
-    Customer,
     Dataset,
     Delivery,
-    Evaluation,
     Interaction,
     MessageKind,
-    Product,
     Project,
     QuietStatus,
     RenderedMessage,
@@ -75,20 +66,18 @@ from pipeline.models import (
 )
 from pipeline.quiet import quiet_periods
 from pipeline.render.compile import Compiled, compile_templates
-from pipeline.render.message import prepare_run, render_messages
 from pipeline.reports import segmentation_report_pieces
 from pipeline.retention import compute_retention, render_retention_report
 from pipeline.segment import resolve_segmentation, segments_csv_bytes
 from pipeline.select import recipients_csv_bytes, select
 from pipeline.site import REPORT_TITLES, SiteData, write_site
 from pipeline.state import State
-from pipeline.tables import orders_of_customers, records_frame
 from pipeline.unsubscribe import load_secret
+from pipeline.workers import WORKER, Processes, hold_for_rendering, render_chunk, render_processes, start_list_writer
 from pipeline.writer import RunWriter, atomic_folder, csv_bytes, remove_stale_temp_folders, spreadsheet_text
 
 log = logging.getLogger(__name__)
 
-CHUNK = 250  # recipients per work unit handed to a render process
 
 Progress = Callable[[str, int, int], None]
 
@@ -158,7 +147,7 @@ def run_batch(
         with timer.stage("compile"):
             compiled = compile_templates(settings, data.content)
         # Started now, the render processes get ready while this process segments and selects.
-        with _RenderProcesses.start(project, as_of, secret, jobs) as processes:
+        with render_processes(project, as_of, secret, jobs) as processes:
             with timer.stage("segment"):
                 frozen = state.latest_frozen_segmentation(on_or_before=as_of)
                 segmentation = resolve_segmentation(data, config, as_of, frozen)
@@ -186,8 +175,9 @@ def run_batch(
                 checks, rendered = _checks_stage(timer, project, run_id, writer, records, variants, processes)
                 processes.stop()  # idle from here on: their memory is given back before the call lists
                 segmentation = _unpark(parked)
-                with timer.stage("calls"):
-                    calls, imported = _call_lists(writer, project, state, segmentation, quiet, selections, as_of)
+                with timer.stage("calls"), _call_list_processes(data, processes.jobs) as writers:
+                    calls, imported = _call_lists(writer, project, state, segmentation, quiet, selections, as_of,
+                                                  writers.pool)
                 with timer.stage("reports"):
                     if rendered is None:
                         rendered = _read_records(records, data.contacts)
@@ -226,7 +216,7 @@ def _checks_stage(
     writer: RunWriter,
     records: _Spool,
     variants: Mapping[MessageKey, VariantKey],
-    processes: _RenderProcesses,
+    processes: Processes,
 ) -> tuple[CheckResults, dict[tuple[str, MessageKind], RenderedMessage] | None]:
     """Run the pre-send checks (when on) on what was rendered; return them and the records if read.
 
@@ -275,11 +265,12 @@ def _call_lists(
     quiet: dict[str, QuietStatus],
     selections: Sequence[Selection],
     as_of: date,
+    pool: Any = None,
 ) -> tuple[list[CallItem], list[Interaction]]:
     """Make and write the call lists; return them and the call outcomes imported into the state.
 
     The call lists and the reports read data.interactions themselves; they get the imported
-    call outcomes on top.
+    call outcomes on top. With a `pool`, its processes write the account managers' files.
     """
     data, settings = project.data, project.settings
     imported = state.interactions()
@@ -287,8 +278,17 @@ def _call_lists(
     feedback = state.feedback((FeedbackKind.CLICK, FeedbackKind.REPLY))
     calls = build_calls(data, project.segments, segmentation, quiet, selections, imported, as_of,
                         feedback, before.as_of if before else None, language=settings.language)
-    write_call_lists(writer, calls, data, settings, as_of)
+    write_call_lists(writer, calls, data, settings, as_of, pool)
     return calls, imported
+
+
+def _call_list_processes(data: Dataset, jobs: int) -> AbstractContextManager[Processes]:
+    """Return processes that write the call lists, as many as rendered (none if the render stayed here).
+
+    Fresh ones, small: the render processes' compiled templates would only take memory here.
+    They start while this process decides the calls.
+    """
+    return Processes.spawn(jobs if len(data.account_managers) > 1 else 0, "call-list", start_list_writer)
 
 
 def _write_reports(
@@ -373,150 +373,6 @@ def _start_of(day: date) -> datetime:
 # --------------------------------------------------------------------------- rendering
 
 
-PARALLEL_FROM = 4 * CHUNK  # contacts: by default, fewer render faster here than processes start (~0.5 s)
-
-
-@dataclass(frozen=True)
-class _Chunk:
-    """One work unit: a few hundred recipients and just the data their messages are made of.
-
-    A render process gets these, not the dataset: it starts fresh (spawned, not forked), so
-    its memory stays the size of one chunk however many customers the project has.
-    """
-
-    root: Path  # the run's temporary folder
-    selections: tuple[Selection, ...]
-    customers: dict[str, Customer]
-    contacts: dict[str, Contact]
-    orders: pl.DataFrame  # of its customers only
-
-
-class _RenderProcesses:
-    """The run's render processes: spawned once the templates compile, or none for a small run."""
-
-    def __init__(self, starting: Future[Any] | None) -> None:
-        self._starting = starting
-
-    @classmethod
-    @contextmanager
-    def start(cls, project: Project, as_of: date, secret: bytes, jobs: int | None) -> Iterator[_RenderProcesses]:
-        data = project.data
-        # `--jobs N` is honoured as soon as there can be two chunks; the default (all cores)
-        # keeps a small run in this process, where it renders before processes would start.
-        small = len(data.contacts) <= (CHUNK if jobs else PARALLEL_FROM)
-        jobs = max(1, jobs or os.cpu_count() or 1)
-        if jobs == 1 or small:
-            yield cls(None)
-            return
-        # Spawned, not forked: a forked process would share the parent's whole dataset, and every
-        # page it touched (a reference count is enough) would be copied into it. Started from a
-        # thread: handing a process its content items waits until its interpreter has imported
-        # Windstil (0.4 s each), which this process spends segmenting and selecting instead.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="windstil-start") as starter:
-            processes = cls(starter.submit(
-                multiprocessing.get_context("spawn").Pool, jobs, initializer=_start_worker,
-                initargs=(project.settings, data.content, data.account_managers, data.products, as_of, secret),
-            ))
-            try:
-                yield processes
-            finally:
-                processes.stop()
-
-    @property
-    def pool(self) -> Any:
-        """The process pool, once it has started; None when this run renders in its own process."""
-        if self._starting is None:
-            return None
-        error = self._starting.exception()
-        if error is not None:  # out of processes or memory, say: slower, but the run is made
-            log.warning("could not start the render processes (%s); rendering in this process", error)
-            self._starting = None
-            return None
-        return self._starting.result()
-
-    def stop(self) -> None:
-        """End the processes (at once: they have nothing left to do, or the run is abandoned)."""
-        starting, self._starting = self._starting, None
-        if starting is not None and starting.exception() is None:
-            pool = starting.result()
-            pool.terminate()
-            pool.join()
-
-
-# What a render process holds for the whole run (set by _start_worker, or by _render_all
-# itself when it renders in its own process).
-_WORKER: dict[str, Any] = {}
-
-
-def _start_worker(settings: Settings, content: dict[str, ContentItem], account_managers: dict[str, AccountManager],
-                  products: dict[str, Product], as_of: date, secret: bytes) -> None:
-    """Set up a spawned render process: compile the templates once, keep the run-wide values."""
-    # Ctrl-C reaches the whole process group; the parent decides and terminates us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        compiled = compile_templates(settings, content)
-    except Exception as error:  # said with the first chunk: a failing initializer is restarted forever
-        _WORKER["failed"] = f"the render process could not compile the templates: {error}"
-        return
-    _hold_for_rendering(compiled, settings, content, account_managers, products, as_of, secret)
-
-
-def _hold_for_rendering(compiled: Compiled, settings: Settings, content: dict[str, ContentItem],
-                        account_managers: dict[str, AccountManager], products: dict[str, Product],
-                        as_of: date, secret: bytes) -> None:
-    """Keep what _render_chunk needs besides the chunk itself, in this process."""
-    _WORKER.update(compiled=compiled, settings=settings, content=content,
-                   account_managers=account_managers, products=products, as_of=as_of, secret=secret)
-
-
-def _render_chunk(chunk: _Chunk) -> tuple[bytes, int, int]:
-    """Render and write the messages of one chunk's recipients.
-
-    Returns the records of what was made, pickled (the parent keeps them on disk as they
-    are), the bytes written and the number of recipients.
-    """
-    w = _WORKER
-    if "failed" in w:
-        raise RuntimeError(w["failed"])
-    data = Dataset(account_managers=w["account_managers"], customers=chunk.customers, contacts=chunk.contacts,
-                   orders=chunk.orders, evaluations=records_frame(Evaluation, ()),
-                   interactions=records_frame(Interaction, ()), suppressions=(),
-                   products=w["products"], content=w["content"])
-    prepare_run(w["compiled"], data)
-    writer = RunWriter(chunk.root)
-    made: list[RenderedMessage] = []
-    # Rendering makes no reference cycles, so the cyclic GC only costs time here: a quarter of
-    # the render in benchmarks/render.py.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        for selection in chunk.selections:
-            for message, files in render_messages(w["compiled"], selection, data, w["settings"], None,
-                                                  w["as_of"], w["secret"]):
-                for relpath, payload in files.items():
-                    writer.write_bytes(relpath, payload)
-                made.append(message)
-    finally:
-        if collecting:
-            gc.enable()
-    return pickle.dumps(made, pickle.HIGHEST_PROTOCOL), writer.bytes_written, len(chunk.selections)
-
-
-def _chunks(todo: Sequence[Selection], data: Dataset, size: int, root: Path) -> Iterator[_Chunk]:
-    """Yield the recipients in order, `size` at a time, each with its customers, contacts and orders."""
-    for start in range(0, len(todo), size):
-        selections = tuple(todo[start : start + size])
-        customer_ids = dict.fromkeys(s.customer_id for s in selections)
-        yield _Chunk(
-            root=root,
-            selections=selections,
-            customers={c: data.customers[c] for c in customer_ids if c in data.customers},
-            contacts={s.contact_id: data.contacts[s.contact_id] for s in selections},
-            orders=orders_of_customers(data.orders, customer_ids),
-        )
-
-
 def _render_all(
     compiled: Compiled,
     selections: Sequence[Selection],
@@ -525,7 +381,7 @@ def _render_all(
     secret: bytes,
     writer: RunWriter,
     records: _Spool,
-    processes: _RenderProcesses,
+    processes: Processes,
     progress: Progress | None,
     scorer: SpamScorer[VariantKey] | None = None,
     spam_targets: Mapping[MessageKey, VariantKey] | None = None,
@@ -559,18 +415,18 @@ def _render_all(
 
     if progress:
         progress("render", 0, len(todo))
-    chunks = _chunks(todo, data, CHUNK, writer.root)
-    if processes.pool is None or len(todo) <= CHUNK:
-        _hold_for_rendering(compiled, project.settings, data.content, data.account_managers, data.products,
+    chunks = workers.chunks(todo, data, workers.CHUNK, writer.root)
+    if processes.pool is None or len(todo) <= workers.CHUNK:
+        hold_for_rendering(compiled, project.settings, data.content, data.account_managers, data.products,
                             as_of, secret)
         try:
             for chunk in chunks:
-                collect(_render_chunk(chunk))
+                collect(render_chunk(chunk))
         finally:
-            _WORKER.clear()
+            WORKER.clear()
     else:
         try:
-            for result in processes.pool.imap(_render_chunk, chunks):  # in order, streamed
+            for result in processes.pool.imap(render_chunk, chunks):  # in order, streamed
                 collect(result)
         except BaseException:
             processes.stop()  # before the temporary folder is removed: they may be writing into it

@@ -753,3 +753,26 @@ def test_chosen_contact_is_never_do_not_call(flags: list[tuple[Level, bool, bool
     [call] = calls
     callable_ids = {c.contact_id for c in contacts if not c.do_not_call}
     assert (call.contact_id in callable_ids) if callable_ids else (call.contact_id == "" and call.note)
+
+
+def test_calls_made_a_batch_of_customers_at_a_time_are_the_calls_made_all_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Grouping the customers' facts a batch at a time (for the memory) changes no call, its order or its words."""
+    from pipeline import calls as calls_module
+    from pipeline.load import load_project
+    from pipeline.quiet import quiet_periods
+    from pipeline.segment import resolve_segmentation
+    from pipeline.select import select
+
+    as_of = date(2026, 11, 30)
+    project = load_project(REPO)  # the sample company: its orders, evaluations and interactions
+    data, config = project.data, project.segments
+    segmentation = resolve_segmentation(data, config, as_of, None)
+    quiet = quiet_periods(data, config, as_of)
+    selections = select(data, config, segmentation, quiet, [], as_of, set())
+    whole = build_calls(data, config, segmentation, quiet, selections, [], as_of)
+    assert len(data.customers) <= calls_module._BATCH  # the sample is one batch: 150 customers
+    monkeypatch.setattr(calls_module, "_BATCH", 7)
+    assert build_calls(data, config, segmentation, quiet, selections, [], as_of) == whole
+    assert len(whole) >= 20 and len({c.account_manager_id for c in whole}) >= 2

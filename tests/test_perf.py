@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import json
 import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -18,7 +21,7 @@ from babel.numbers import format_percent
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import run
+from pipeline import run, workers
 from pipeline.load import load_project
 from pipeline.models import RenderedMessage
 from pipeline.quiet import quiet_periods
@@ -96,9 +99,9 @@ def _digest(folder: Path) -> dict[str, str]:
 def test_spawned_render_processes_given_chunks_write_what_one_process_writes(
     tiny_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With chunks of two recipients over two spawned processes, the e-mails and deliveries are the same."""
+    """With chunks of two recipients over two spawned processes, the e-mails, call lists and deliveries are the same."""
     monkeypatch.setenv("WINDSTIL_SECRET", "test-secret-not-for-production")
-    monkeypatch.setattr(run, "CHUNK", 2)
+    monkeypatch.setattr(workers, "CHUNK", 2)
     pools: list[bool] = []
     made: list[dict[Any, RenderedMessage]] = []
     render_all = run._render_all
@@ -108,15 +111,29 @@ def test_spawned_render_processes_given_chunks_write_what_one_process_writes(
         render_all(*args)
         made.append(run._read_records(args[6], args[2].data.contacts))  # kept on disk, read back
 
+    list_writers: list[bool] = []
+    call_list_processes = run._call_list_processes
+
+    @contextmanager
+    def writers_spy(*args: Any) -> Iterator[workers.Processes]:
+        with call_list_processes(*args) as writers:
+            list_writers.append(writers.pool is not None)
+            yield writers
+
     monkeypatch.setattr(run, "_render_all", spy)
+    monkeypatch.setattr(run, "_call_list_processes", writers_spy)
     first = run.run_batch(tiny_project, as_of=AS_OF, jobs=1, force=True)
-    one = _digest(first.folder / "emails")
+    one, calls = _digest(first.folder / "emails"), _digest(first.folder / "calls")
     deliveries = (first.folder / "deliveries.csv").read_bytes()
     run.run_batch(tiny_project, as_of=AS_OF, force=True)  # by default, too few contacts to start processes
     second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)  # asked for: two processes
     assert pools == [False, False, True]
+    assert list_writers == [False, False, True]  # and two more for the call lists, one account manager a task
     assert _digest(second.folder / "emails") == one
+    assert _digest(second.folder / "calls") == calls and len(calls) >= 9  # all.csv and 4 files per manager
     assert (second.folder / "deliveries.csv").read_bytes() == deliveries
+    manifests = [json.loads((r.folder / "manifest.json").read_text()) for r in (first, second)]
+    assert manifests[0]["bytes_written"] == manifests[1]["bytes_written"]  # what the processes wrote counts
     assert len(one) >= 6 and second.counts["newsletters"] + second.counts["alerts"] == len(one) // 3
     # What comes back from the processes is kept with one copy of each equal subject and item list.
     first_of: dict[Any, Any] = {}
@@ -157,7 +174,7 @@ def test_a_render_chunk_carries_only_its_own_recipients_customers_contacts_and_o
     segmentation = resolve_segmentation(data, config, AS_OF, None)
     selections = select(data, config, segmentation, quiet_periods(data, config, AS_OF), [], AS_OF, set())
     todo = [s for s in selections if s.newsletter or s.alert]
-    chunks = list(run._chunks(todo, data, 2, tiny_project))
+    chunks = list(workers.chunks(todo, data, 2, tiny_project))
     assert [s for chunk in chunks for s in chunk.selections] == todo
     assert len(chunks) == -(-len(todo) // 2) and len(chunks) >= 2
     for chunk in chunks:
@@ -183,8 +200,8 @@ def test_a_run_whose_render_processes_cannot_start_renders_in_its_own_process(
         def Pool(self, *args: object, **kwargs: object) -> object:  # multiprocessing's name
             raise OSError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(run.multiprocessing, "get_context", lambda method: NoProcesses())
-    monkeypatch.setattr(run, "CHUNK", 2)
+    monkeypatch.setattr(workers.multiprocessing, "get_context", lambda method: NoProcesses())
+    monkeypatch.setattr(workers, "CHUNK", 2)
     second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)
     assert _digest(second.folder / "emails") == one
     assert "could not start the render processes ([Errno 11] Resource temporarily unavailable)" in caplog.text

@@ -166,9 +166,9 @@ def test_next_run_honours_cadence_of_approved_deliveries(project: Path) -> None:
 HOOK = """
 import os, sys, time
 from pathlib import Path
-import pipeline.run as run
+import pipeline.workers as workers
 marker = Path(sys.argv[1])
-original = run.render_messages
+original = workers.render_messages
 calls = 0
 def slow(*args, **kwargs):
     global calls
@@ -177,7 +177,7 @@ def slow(*args, **kwargs):
         marker.write_text(str(os.getpid()))
         time.sleep(60)
     return original(*args, **kwargs)
-run.render_messages = slow
+workers.render_messages = slow
 from pipeline.cli import cli
 cli(sys.argv[2:], prog_name="windstil")
 """
@@ -191,11 +191,11 @@ cli(sys.argv[2:], prog_name="windstil")
 HOOK_PROCESSES = """
 import multiprocessing, os, sys, time
 from pathlib import Path
-import pipeline.run as run
+import pipeline.workers as workers
 marker = Path(sys.argv[1])
 released = marker.with_suffix(".released")
-run.CHUNK = 1
-chunks = run._chunks
+workers.CHUNK = 1
+chunks = workers.chunks
 def slow(*args, **kwargs):
     for n, chunk in enumerate(chunks(*args, **kwargs)):
         if n == 2:
@@ -204,7 +204,7 @@ def slow(*args, **kwargs):
             while not released.exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
         yield chunk
-run._chunks = slow
+workers.chunks = slow
 from pipeline.cli import cli
 cli(sys.argv[2:], prog_name="windstil")
 """

@@ -113,7 +113,8 @@ def segment_command(obj: Context, as_of: date | None, freeze: bool) -> None:
 @cli.command()
 @click.option("--as-of", "as_of", type=ISO_DATE, default=None, help="The run's date (YYYY-MM-DD). Default: today.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Render processes. Default: all cores, or one for a run of up to 1,000 contacts.")
+              help="Render processes (the call lists get as many). Default: all cores, or one for a run of up to "
+                   "1,000 contacts.")
 @click.option("--dry-run", is_flag=True, help="Do everything but write: check that the batch would succeed.")
 @click.option("--force", is_flag=True, help="Replace a run that was approved already.")
 @pass_context

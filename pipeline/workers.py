@@ -1,0 +1,210 @@
+"""The run's worker processes: spawned once per run, they render the recipients a chunk at a time.
+
+The render stage hands each process a `Chunk` (a few hundred recipients and only the data
+their messages are made of), never the dataset, so a process stays the size of one chunk
+however large the project is.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import multiprocessing
+import os
+import pickle  # nosec B403
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.models import (
+    AccountManager,
+    Contact,
+    ContentItem,
+    Customer,
+    Dataset,
+    Evaluation,
+    Interaction,
+    Product,
+    Project,
+    RenderedMessage,
+    Selection,
+    Settings,
+)
+from pipeline.render.compile import Compiled, compile_templates
+from pipeline.render.message import prepare_run, render_messages
+from pipeline.tables import orders_of_customers, records_frame
+from pipeline.writer import RunWriter
+
+log = logging.getLogger(__name__)
+
+CHUNK = 250  # recipients per work unit handed to a render process
+PARALLEL_FROM = 4 * CHUNK  # contacts: by default, fewer render faster here than processes start (~0.5 s)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One work unit: a few hundred recipients and just the data their messages are made of.
+
+    A render process gets these, not the dataset: it starts fresh (spawned, not forked), so
+    its memory stays the size of one chunk however many customers the project has.
+    """
+
+    root: Path  # the run's temporary folder
+    selections: tuple[Selection, ...]
+    customers: dict[str, Customer]
+    contacts: dict[str, Contact]
+    orders: pl.DataFrame  # of its customers only
+
+
+class Processes:
+    """A stage's worker processes: spawned from a thread (the stage goes on meanwhile), or none."""
+
+    def __init__(self, starting: Future[Any] | None, jobs: int, what: str) -> None:
+        self._starting = starting
+        self.jobs = jobs  # how many were asked for; 0: the work is done in this process
+        self._what = what
+
+    @classmethod
+    @contextmanager
+    def spawn(cls, jobs: int, what: str, initializer: Callable[..., None],
+              initargs: tuple[Any, ...] = ()) -> Iterator[Processes]:
+        """Start `jobs` processes (none for fewer than two), each set up by `initializer`; end them after."""
+        if jobs < 2:
+            yield cls(None, 0, what)
+            return
+        # Spawned, not forked: a forked process would share the parent's whole dataset, and every
+        # page it touched (a reference count is enough) would be copied into it. Started from a
+        # thread: a process is ready once its interpreter has imported Windstil (0.4 s each),
+        # which this process spends on the stage's own work instead.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="windstil-start") as starter:
+            processes = cls(starter.submit(
+                multiprocessing.get_context("spawn").Pool, jobs, initializer=initializer, initargs=initargs,
+            ), jobs, what)
+            try:
+                yield processes
+            finally:
+                processes.stop()
+
+    @property
+    def pool(self) -> Any:
+        """The process pool, once it has started; None when the work is done in this process."""
+        if self._starting is None:
+            return None
+        error = self._starting.exception()
+        if error is not None:  # out of processes or memory, say: slower, but the run is made
+            log.warning("could not start the %s processes (%s); working in this process", self._what, error)
+            self._starting = None
+            return None
+        return self._starting.result()
+
+    def stop(self) -> None:
+        """End the processes (at once: they have nothing left to do, or the run is abandoned)."""
+        starting, self._starting = self._starting, None
+        if starting is not None and starting.exception() is None:
+            pool = starting.result()
+            pool.terminate()
+            pool.join()
+
+
+def render_processes(
+    project: Project, as_of: date, secret: bytes, jobs: int | None
+) -> AbstractContextManager[Processes]:
+    """Return the run's render processes: spawned once the templates compile, or none for a small run."""
+    data = project.data
+    # `--jobs N` is honoured as soon as there can be two chunks; the default (all cores)
+    # keeps a small run in this process, where it renders before processes would start.
+    small = len(data.contacts) <= (CHUNK if jobs else PARALLEL_FROM)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    return Processes.spawn(0 if small else jobs, "render", start_worker,
+                           (project.settings, data.content, data.account_managers, data.products, as_of, secret))
+
+
+def start_list_writer() -> None:
+    """Set up a spawned process that writes call lists (pipeline.call_lists.write_call_list)."""
+    _ignore_interrupts()
+    import pipeline.call_lists  # noqa: F401  # imported now, while the parent builds the calls
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group; the parent decides and terminates us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+# What a render process holds for the whole run (set by start_worker, or by _render_all
+# itself when it renders in its own process).
+WORKER: dict[str, Any] = {}
+
+
+def start_worker(settings: Settings, content: dict[str, ContentItem], account_managers: dict[str, AccountManager],
+                  products: dict[str, Product], as_of: date, secret: bytes) -> None:
+    """Set up a spawned render process: compile the templates once, keep the run-wide values."""
+    _ignore_interrupts()
+    try:
+        compiled = compile_templates(settings, content)
+    except Exception as error:  # said with the first chunk: a failing initializer is restarted forever
+        WORKER["failed"] = f"the render process could not compile the templates: {error}"
+        return
+    hold_for_rendering(compiled, settings, content, account_managers, products, as_of, secret)
+
+
+def hold_for_rendering(compiled: Compiled, settings: Settings, content: dict[str, ContentItem],
+                        account_managers: dict[str, AccountManager], products: dict[str, Product],
+                        as_of: date, secret: bytes) -> None:
+    """Keep what render_chunk needs besides the chunk itself, in this process."""
+    WORKER.update(compiled=compiled, settings=settings, content=content,
+                   account_managers=account_managers, products=products, as_of=as_of, secret=secret)
+
+
+def render_chunk(chunk: Chunk) -> tuple[bytes, int, int]:
+    """Render and write the messages of one chunk's recipients.
+
+    Returns the records of what was made, pickled (the parent keeps them on disk as they
+    are), the bytes written and the number of recipients.
+    """
+    w = WORKER
+    if "failed" in w:
+        raise RuntimeError(w["failed"])
+    data = Dataset(account_managers=w["account_managers"], customers=chunk.customers, contacts=chunk.contacts,
+                   orders=chunk.orders, evaluations=records_frame(Evaluation, ()),
+                   interactions=records_frame(Interaction, ()), suppressions=(),
+                   products=w["products"], content=w["content"])
+    prepare_run(w["compiled"], data)
+    writer = RunWriter(chunk.root)
+    made: list[RenderedMessage] = []
+    # Rendering makes no reference cycles, so the cyclic GC only costs time here: a quarter of
+    # the render in benchmarks/render.py.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for selection in chunk.selections:
+            for message, files in render_messages(w["compiled"], selection, data, w["settings"], None,
+                                                  w["as_of"], w["secret"]):
+                for relpath, payload in files.items():
+                    writer.write_bytes(relpath, payload)
+                made.append(message)
+    finally:
+        if collecting:
+            gc.enable()
+    return pickle.dumps(made, pickle.HIGHEST_PROTOCOL), writer.bytes_written, len(chunk.selections)
+
+
+def chunks(todo: Sequence[Selection], data: Dataset, size: int, root: Path) -> Iterator[Chunk]:
+    """Yield the recipients in order, `size` at a time, each with its customers, contacts and orders."""
+    for start in range(0, len(todo), size):
+        selections = tuple(todo[start : start + size])
+        customer_ids = dict.fromkeys(s.customer_id for s in selections)
+        yield Chunk(
+            root=root,
+            selections=selections,
+            customers={c: data.customers[c] for c in customer_ids if c in data.customers},
+            contacts={s.contact_id: data.contacts[s.contact_id] for s in selections},
+            orders=orders_of_customers(data.orders, customer_ids),
+        )
