@@ -1,8 +1,9 @@
-"""The run's worker processes: spawned once per run, they render the recipients a chunk at a time.
+"""The run's worker processes: they render the recipients a chunk at a time, then write the call lists.
 
 The render stage hands each process a `Chunk` (a few hundred recipients and only the data
 their messages are made of), never the dataset, so a process stays the size of one chunk
-however large the project is.
+however large the project is. The call-list stage spawns fresh ones (`start_list_writer`)
+that each write one account manager's files at a time (pipeline.call_lists.write_call_list).
 """
 
 from __future__ import annotations
