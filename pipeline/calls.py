@@ -195,7 +195,7 @@ def build_calls(
         grouped = history.group(batch)
         calls += (
             call for customer_id in batch
-            if (call := _call(data, config, segmentation, quiet, customer_id, grouped.get(customer_id), as_of, words))
+            if (call := _call(data, config, segmentation, quiet, customer_id, grouped[customer_id], as_of, words))
         )
     calls.sort(key=lambda c: (c.priority, c.due, c.customer_name.casefold(), c.customer_id))
     log.info("call lists: %d calls for %d account managers", len(calls), len({c.account_manager_id for c in calls}))
@@ -203,13 +203,12 @@ def build_calls(
 
 
 def _call(data: Dataset, config: SegmentsConfig, segmentation: Segmentation, quiet: dict[str, QuietStatus],
-          customer_id: str, facts: _Customer | None, as_of: date, words: PageLanguage) -> CallItem | None:
+          customer_id: str, facts: _Customer, as_of: date, words: PageLanguage) -> CallItem | None:
     """Return the customer's call, or None when there is no reason to call (or it is not segmented)."""
     value = segmentation.customers.get(customer_id)
     if value is None:
         log.debug("%s: not in the segmentation, no call list entry", customer_id)
         return None
-    facts = facts or _Customer((), (), None, {}, None)
     segment = value.segment
     findings, overdue_rules = _findings(data, config, customer_id, segment, facts, quiet.get(customer_id), as_of, words)
     if not any(f.counts for f in findings):
