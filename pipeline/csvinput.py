@@ -375,7 +375,7 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
     """Return the file read by Polars, or None when the csv module must read it (see read_table)."""
     data = path.read_bytes()
     body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
-    first_line = re.split(rb"[\r\n]", body, maxsplit=1)[0].decode("utf-8")
+    first_line = body[: _line_end(body)].decode("utf-8")
     delimiter = sniff_delimiter(first_line)
     if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
         return None  # a lone CR ends a line for the csv module, not for Polars
@@ -441,18 +441,26 @@ class _Scan:
 
 
 def _scan(body: bytes) -> _Scan:
-    """Find the quotes, count the line ends and look for 0x1C-0x1F, a few megabytes at a time (kept in cache)."""
+    """Find the quotes, count the line ends and look for 0x1C-0x1F.
+
+    numpy counts the line ends a megabyte at a time (masks that stay in cache, not one the
+    size of the file); looking for a byte is a loop in C (memchr), so only a file that has
+    quotes at all is scanned for where they are.
+    """
     data = np.frombuffer(body, dtype=np.uint8)
-    found: list[np.ndarray[Any, np.dtype[np.intp]]] = []
-    line_ends = 0
-    separators = False
-    for at in range(0, data.size, _SCANNED_AT_ONCE):
-        chunk = data[at : at + _SCANNED_AT_ONCE]
-        found.append(np.flatnonzero(chunk == _QUOTE) + at)
-        line_ends += int(np.count_nonzero(chunk == _LF))
-        separators = separators or bool(np.any((chunk - np.uint8(0x1C)) < 4))  # wraps below 0x1C
-    quotes = np.concatenate(found) if found else np.empty(0, dtype=np.intp)
-    return _Scan(data, quotes, line_ends, separators)
+    chunks = [data[at : at + _SCANNED_AT_ONCE] for at in range(0, data.size, _SCANNED_AT_ONCE)]
+    line_ends = sum(int(np.count_nonzero(chunk == _LF)) for chunk in chunks)
+    separators = any(bytes((byte,)) in body for byte in range(0x1C, 0x20))
+    if b'"' not in body:
+        return _Scan(data, np.empty(0, dtype=np.intp), line_ends, separators)
+    found = [np.flatnonzero(chunk == _QUOTE) + index * _SCANNED_AT_ONCE for index, chunk in enumerate(chunks)]
+    return _Scan(data, np.concatenate(found), line_ends, separators)
+
+
+def _line_end(body: bytes) -> int:
+    """Return where the first line of `body` ends (at its CR or LF; the length when it has neither)."""
+    ends = [at for at in (body.find(b"\r"), body.find(b"\n")) if at >= 0]
+    return min(ends) if ends else len(body)
 
 
 def _quotes_in_place(scan: _Scan, delimiter: str) -> bool:
