@@ -57,6 +57,7 @@ from pipeline.language import N_, Notice, notice_template
 from pipeline.models import (
     Contact,
     ContentItem,
+    Customer,
     Dataset,
     Product,
     Project,
@@ -165,12 +166,12 @@ def _load(settings: Settings, addresses: AddressBook | None = None) -> _Loaded:
     # so do the readers' Polars queries: the files are read in worker threads, the largest
     # first, while the readers turn the files read already into values. The remembered
     # addresses (SQLite) and the content (YAML, Markdown) need none of the files.
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="windstil-load") as pool:
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="windstil-load") as pool:
         known = pool.submit(known_address_frame, settings.paths.state)
         tables = _Tables(pool, settings.paths.data)
         content = pool.submit(load_content, settings.paths.content, settings.paths.root)
         try:
-            return _load_all(settings, addresses, known, content, tables)
+            return _load_all(settings, addresses, known, content, tables, pool)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)  # no file read for a load that has failed
             raise
@@ -182,11 +183,12 @@ def _load_all(
     known: Future[pl.DataFrame],
     content_read: Future[tuple[dict[str, ContentItem], list[Problem]]],
     tables: _Tables,
+    pool: ThreadPoolExecutor,
 ) -> _Loaded:
     """Read every file of data/ (one reader each), then the content; collect rejects, warnings and errors.
 
     `known`: the address checks the state remembers; `content_read`: load_content's outcome;
-    `tables`: the files being read.
+    `tables`: the files being read; `pool`: where the orders and evaluations are read.
     """
     products, product_problems = tables.products, tables.product_problems
     addresses.learn_frame(known.result())
@@ -194,11 +196,13 @@ def _load_all(
     try:
         account_managers = read_account_managers(tables.present("account_managers.csv"), reading)
         customers = read_customers(tables.present("customers.csv"), reading, account_managers)
+        # The orders and evaluations (Polars queries, mostly) are read in a worker thread while
+        # this one builds the contacts' values (Python); each reader keeps its own rejects.
+        orders_read = pool.submit(_orders_and_evaluations, tables, reading, customers, products)
         contacts = read_contacts(tables.present("contacts.csv"), reading, customers)
-        orders = read_orders(tables.present("orders.csv"), reading, customers, products)
-        evaluations = read_evaluations(tables.present("evaluations.csv"), reading, customers, orders)
         interactions = read_interactions(tables.get("interactions.csv"), reading, customers, contacts)
         suppressions = read_suppressions(tables.get("suppressions.csv"), reading)
+        orders, evaluations = orders_read.result()
     except Exception:
         tables.all()  # a file that cannot be read, or lacks a column, is what the load stops for
         raise
@@ -238,6 +242,14 @@ def _load_all(
         len(rejects),
     )
     return _Loaded(dataset, errors, share_problems, warnings)
+
+
+def _orders_and_evaluations(
+    tables: _Tables, reading: Reading, customers: dict[str, Customer], products: dict[str, Product]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return the good orders and evaluations (the evaluations name orders)."""
+    orders = read_orders(tables.present("orders.csv"), reading, customers, products)
+    return orders, read_evaluations(tables.present("evaluations.csv"), reading, customers, orders)
 
 
 # The order the files are read in: the largest first, then as the readers take them.
