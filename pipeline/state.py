@@ -720,6 +720,19 @@ class State:
             rows: list[tuple[str, str | None]] = self._conn.execute(sql, (validator,)).fetchall()
             return rows
 
+    def address_check_columns(self, validator: str) -> tuple[list[str], list[str | None]]:
+        """Return the addresses checked by this `validator` version: the addresses as given, and each one's outcome.
+
+        SQLite gathers each column into one JSON array: the rows are read in C, with the
+        interpreter let go, not turned into a tuple each.
+        """
+        with self._mapped():
+            sql = (
+                "SELECT json_group_array(address), json_group_array(normalised) FROM address_checks WHERE validator = ?"
+            )
+            addresses, outcomes = self._conn.execute(sql, (validator,)).fetchone()
+            return json.loads(addresses), json.loads(outcomes)
+
     def remember_address_checks(self, validator: str, checks: Mapping[str, str | None]) -> None:
         """Record checked addresses; the checks of any other validator version are forgotten."""
         with self._write() as conn:
