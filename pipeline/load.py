@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 
 import polars as pl
@@ -326,7 +327,7 @@ def _data_warnings(orders: pl.DataFrame, contacts: dict[str, Contact], products:
     if unknown_products:
         example = ", ".join(sorted(unknown_products)[:3])
         warnings.append(Notice(UNKNOWN_PRODUCTS, count=sum(unknown_products.values()), example=example))
-    in_use = Counter(c.email for c in contacts.values() if c.email_valid)
+    in_use = Counter(map(attrgetter("email"), filter(attrgetter("email_valid"), contacts.values())))  # loops in C
     shared = sorted(a for a, n in in_use.items() if n > 1)
     if shared:
         warnings.append(Notice(SHARED_ADDRESSES, count=len(shared), example=shared[0]))
