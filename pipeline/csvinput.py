@@ -325,6 +325,7 @@ class TextTable:
     header: dict[str, int]  # lower-cased column name → index (first one wins)
     frame: pl.DataFrame
     cut: tuple[int, str, str] | None = None  # (line, column, value) of a last row cut inside an open quote
+    controls: bool = True  # False: no cell holds a control character (LF, CR and the other C0 codes but tab; DEL)
 
     @property
     def count(self) -> int:
@@ -423,7 +424,8 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
         .select(LINE, *columns)
         .collect()
     )
-    return TextTable(file, header, frame)
+    # A line break inside a cell is a control character in it.
+    return TextTable(file, header, frame, controls=scan.controls or lines != raw.height)
 
 
 _QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
@@ -438,6 +440,7 @@ class _Scan:
     quotes: np.ndarray[Any, np.dtype[np.intp]]  # where each quote is
     line_ends: int  # how many LF bytes
     separators: bool  # whether a byte 0x1C-0x1F (white space to Python, not to Polars) occurs
+    controls: bool  # whether a control character other than LF, CR and tab occurs
 
 
 def _scan(body: bytes) -> _Scan:
@@ -451,10 +454,14 @@ def _scan(body: bytes) -> _Scan:
     chunks = [data[at : at + _SCANNED_AT_ONCE] for at in range(0, data.size, _SCANNED_AT_ONCE)]
     line_ends = sum(int(np.count_nonzero(chunk == _LF)) for chunk in chunks)
     separators = any(bytes((byte,)) in body for byte in range(0x1C, 0x20))
+    # Every byte below 0x20 is an LF, a CR or a tab: then no cell holds another control character.
+    below_space = sum(int(np.count_nonzero(chunk < 0x20)) for chunk in chunks)
+    harmless = line_ends + sum(body.count(byte) for byte in (b"\r", b"\t") if byte in body)
+    controls = below_space != harmless or b"\x7f" in body
     if b'"' not in body:
-        return _Scan(data, np.empty(0, dtype=np.intp), line_ends, separators)
+        return _Scan(data, np.empty(0, dtype=np.intp), line_ends, separators, controls)
     found = [np.flatnonzero(chunk == _QUOTE) + index * _SCANNED_AT_ONCE for index, chunk in enumerate(chunks)]
-    return _Scan(data, np.concatenate(found), line_ends, separators)
+    return _Scan(data, np.concatenate(found), line_ends, separators, controls)
 
 
 def _line_end(body: bytes) -> int:
