@@ -383,8 +383,9 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
     scan = _scan(body)
     if not _quotes_in_place(scan, delimiter):
         return None
-    separators = scan.separators
+    separators, controls = scan.separators, scan.controls
     lines = scan.line_ends + (1 if not body.endswith(b"\n") else 0)
+    del scan  # it holds the file's bytes, which go once Polars has read them: the files are read side by side
     # Polars drops the BOM itself (one, as the csv module does).
     raw = pl.read_csv(data, has_header=False, infer_schema=False, separator=delimiter, truncate_ragged_lines=False)
     del data, body
@@ -425,7 +426,7 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
         .collect()
     )
     # A line break inside a cell is a control character in it.
-    return TextTable(file, header, frame, controls=scan.controls or lines != raw.height)
+    return TextTable(file, header, frame, controls=controls or lines != raw.height)
 
 
 _QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
