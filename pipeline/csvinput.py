@@ -383,7 +383,7 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
     scan = _scan(body)
     if not _quotes_in_place(scan, delimiter):
         return None
-    separators, controls = scan.separators, scan.controls
+    separators, controls, only_spaces = scan.separators, scan.controls, scan.only_spaces
     lines = scan.line_ends + (1 if not body.endswith(b"\n") else 0)
     del scan  # it holds the file's bytes, which go once Polars has read them: the files are read side by side
     # Polars drops the BOM itself (one, as the csv module does).
@@ -408,8 +408,11 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
             return None  # a blank line Polars skipped and the csv module counts
         start = start + pl.col("_breaks").cum_sum().shift(1, fill_value=0)
     used = {header[name] for name in columns if name in header}
+    read = {name: names[header[name]] for name in columns if name in header}
+    # A line break in a cell is white space too.
+    spaced = _spaced_columns(raw, list(read.values()), only_spaces and lines == raw.height)
     picked = {
-        name: _stripped(pl.col(names[header[name]]).fill_null(""), separators) if name in header else pl.lit("")
+        name: _cell(pl.col(read[name]), read[name] in spaced, separators) if name in read else pl.lit("")
         for name in columns
     }
     # Blank lines and rows of empty cells (Excel's ";;;;") are no rows.
@@ -442,6 +445,7 @@ class _Scan:
     line_ends: int  # how many LF bytes
     separators: bool  # whether a byte 0x1C-0x1F (white space to Python, not to Polars) occurs
     controls: bool  # whether a control character other than LF, CR and tab occurs
+    only_spaces: bool  # whether the space is the only white space but line ends: ASCII, no tab, no control character
 
 
 def _scan(body: bytes) -> _Scan:
@@ -459,10 +463,11 @@ def _scan(body: bytes) -> _Scan:
     below_space = sum(int(np.count_nonzero(chunk < 0x20)) for chunk in chunks)
     harmless = line_ends + sum(body.count(byte) for byte in (b"\r", b"\t") if byte in body)
     controls = below_space != harmless or b"\x7f" in body
+    only_spaces = not controls and b"\t" not in body and all(int(chunk.max()) < 0x80 for chunk in chunks)
     if b'"' not in body:
-        return _Scan(data, np.empty(0, dtype=np.intp), line_ends, separators, controls)
+        return _Scan(data, np.empty(0, dtype=np.intp), line_ends, separators, controls, only_spaces)
     found = [np.flatnonzero(chunk == _QUOTE) + index * _SCANNED_AT_ONCE for index, chunk in enumerate(chunks)]
-    return _Scan(data, np.concatenate(found), line_ends, separators, controls)
+    return _Scan(data, np.concatenate(found), line_ends, separators, controls, only_spaces)
 
 
 def _line_end(body: bytes) -> int:
@@ -494,6 +499,24 @@ def _quotes_in_place(scan: _Scan, delimiter: str) -> bool:
     opens = np.isin(before, [separator, _LF, _QUOTE]).all()
     closes = np.isin(after, [separator, _LF, _CR, _QUOTE]).all()
     return bool(opens and closes)
+
+
+def _spaced_columns(raw: pl.DataFrame, names: list[str], only_spaces: bool) -> set[str]:
+    """Return the columns of `raw` whose cells may start or end with white space.
+
+    Every column, unless the space is the only white space a cell of the file can hold
+    (`only_spaces`, see _scan): then only those with a cell that starts or ends with a space.
+    Looking at a cell's first and last byte costs a fraction of stripping it.
+    """
+    if not only_spaces or not names:
+        return set(names)
+    edges = raw.select((pl.col(n).str.starts_with(" ") | pl.col(n).str.ends_with(" ")).any().alias(n) for n in names)
+    return {name for name, spaced in zip(names, edges.row(0), strict=True) if spaced}
+
+
+def _cell(cell: pl.Expr, spaced: bool, separators: bool) -> pl.Expr:
+    """Return the cell ("" for none) stripped as str.strip() does, when it may have white space to strip."""
+    return _stripped(cell.fill_null(""), separators) if spaced else cell.fill_null("")
 
 
 def _stripped(cell: pl.Expr, separators: bool) -> pl.Expr:

@@ -17,8 +17,10 @@ from pipeline.errors import InputError
 
 COLUMNS = ("a", "b", "c", "missing")
 # The characters where the two readers could part: quotes, both separators, every line end,
-# the separators Python strips and Polars does not, a BOM, spaces.
-TRICKY = st.sampled_from(['"', ",", ";", "\n", "\r", "\r\n", " ", "\x1c", "\ufeff", "\u3000", "\x00", "x", "y", "é"])
+# the separators Python strips and Polars does not, a BOM, spaces, a tab.
+TRICKY = st.sampled_from(
+    ['"', ",", ";", "\n", "\r", "\r\n", " ", "\t", "\x1c", "\ufeff", "\u3000", "\xa0", "\x00", "x", "y", "é"]
+)
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +156,18 @@ def test_control_characters_are_looked_for_only_in_a_file_that_has_some(folder: 
     ]:
         path.write_bytes(text.encode("utf-8"))
         assert read_table(path, path.name, COLUMNS).controls is controls, text
+
+
+def test_only_cells_that_may_have_white_space_at_an_end_are_stripped(folder: Path) -> None:
+    """Where a file's only white space is the space, a column with no cell starting or ending in one is not stripped."""
+    path = folder / "spaces.csv"
+    for text, cells in [
+        ("a,b,c\n1, 2,x y\n3,4 ,z\n", [("1", "2", "x y"), ("3", "4", "z")]),
+        ("a,b,c\n1,\t2,x y\n", [("1", "2", "x y")]),  # a tab: every column is stripped
+        ("a,b,c\n1,\u00a02,\u00e9\n", [("1", "2", "\u00e9")]),  # not ASCII: likewise
+        ('a,b,c\n1,"2\n",3\n', [("1", "2", "3")]),  # a line break in a cell
+    ]:
+        path.write_bytes(text.encode("utf-8"))
+        table = _polars(path)
+        assert table is not None
+        assert [row[1:4] for row in table.frame.rows()] == cells, text
