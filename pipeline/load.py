@@ -192,9 +192,9 @@ def _load_all(
     `tables`: the files being read; `pool`: where the orders and evaluations are read.
     """
     products, product_problems = tables.products, tables.product_problems
-    addresses.learn_frame(known.result())
     reading = Reading(settings.decimal_mark, addresses)
     try:
+        addresses.learn_frame(known.result())
         account_managers = read_account_managers(tables.present("account_managers.csv"), reading)
         customers = read_customers(tables.present("customers.csv"), reading, account_managers)
         # The orders and evaluations (Polars queries, mostly) are read in a worker thread while

@@ -83,7 +83,11 @@ class Reading:
         return self.addresses.outcome_frame(texts)
 
     def done(self, checks: RowChecks, taken: pl.Expr) -> None:
-        """Keep a file's rejects and the number of its rows not taken."""
+        """Keep a file's rejects and the number of its rows not taken.
+
+        Readers of different files run in two threads (see load._load_all): extending the one
+        list and setting a key are each atomic, and the rejects are sorted by file and line.
+        """
         self.rejects += checks.rejects()
         self.bad_rows[checks.file] = checks.bad_rows(taken)
 
