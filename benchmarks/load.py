@@ -7,7 +7,10 @@ text and no checks at all (the floor), then Windstil's load of the project (ever
 the rejects, the typed values) with an empty address cache (cold: every distinct e-mail
 address is validated) and with the cache the first load left in the state (warm, as in a
 monthly run). Best of --repeat for the floor and the warm load; the peak RSS of this process
-and the load average follow. The last line is `load_vs_raw_read`: the warm load ÷ the raw read.
+and the load average follow. Each time comes with the CPU time of the process (all its
+threads) it took: on a shared machine that is steadier than the wall time, and
+`load_vs_raw_read_cpu` compares those. The last line is `load_vs_raw_read`: the warm load ÷
+the raw read, in wall time.
 """
 
 from __future__ import annotations
@@ -34,21 +37,27 @@ from pipeline.models import Settings
 from pipeline.state import State
 
 
-def raw_read(data: Path) -> float:
-    """Return the seconds polars.read_csv takes for every CSV of `data`, all columns as text."""
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    """Return the CPU time this process has used so far, all threads, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def raw_read(data: Path) -> tuple[float, float]:
+    """Return the seconds (wall, CPU) polars.read_csv takes for every CSV of `data`, all columns as text."""
+    start, cpu = time.perf_counter(), cpu_seconds()
     for path in sorted(data.glob("*.csv")):
         pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds() - cpu
 
 
-def timed_load(settings: Settings) -> tuple[float, int, AddressBook]:
-    """Return the seconds a load takes, the orders it read, and the address book it used."""
+def timed_load(settings: Settings) -> tuple[tuple[float, float], int, AddressBook]:
+    """Return the seconds (wall, CPU) a load takes, the orders it read, and the address book it used."""
     gc.collect()
     addresses = AddressBook(normalise_email)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     data = load_dataset(settings, addresses)
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start, cpu_seconds() - cpu
     rows = len(data.orders)
     del data
     return seconds, rows, addresses
@@ -65,17 +74,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="windstil-load-") as scratch:
         # A state of its own, so that the project's own cache is neither used nor changed.
         settings = replace(settings, paths=replace(settings.paths, state=Path(scratch) / "state.sqlite"))
-        raw_s = min(raw_read(settings.paths.data) for _ in range(args.repeat))
-        cold_s, orders, addresses = timed_load(settings)
+        raws = [raw_read(settings.paths.data) for _ in range(args.repeat)]
+        cold, orders, addresses = timed_load(settings)
         # What a successful run does: the addresses checked are remembered for the next load.
         with State.open(settings.paths.state) as state:
             state.remember_address_checks(VALIDATOR, addresses.new)
-        warm_s = min(timed_load(settings)[0] for _ in range(args.repeat))
+        warms = [timed_load(settings)[0] for _ in range(args.repeat)]
+    raw_s, warm_s = min(wall for wall, _ in raws), min(wall for wall, _ in warms)
+    raw_cpu, warm_cpu = min(cpu for _, cpu in raws), min(cpu for _, cpu in warms)
     print(f"customers: {args.customers}")
     print(f"orders: {orders}")
     print(f"raw_read_s: {raw_s:.3f}")
-    print(f"load_cold_cache_s: {cold_s:.3f}")
+    print(f"load_cold_cache_s: {cold[0]:.3f}")
     print(f"load_warm_cache_s: {warm_s:.3f}")
+    print(f"raw_read_cpu_s: {raw_cpu:.3f}")
+    print(f"load_cold_cache_cpu_s: {cold[1]:.3f}")
+    print(f"load_warm_cache_cpu_s: {warm_cpu:.3f}")
+    print(f"load_vs_raw_read_cpu: {warm_cpu / raw_cpu:.2f}")
     print(f"peak_rss_mb: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")  # of the loads, all told
     print(f"load_average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"load_vs_raw_read: {warm_s / raw_s:.2f}")

@@ -124,11 +124,11 @@ def known_address_frame(state_path: Path) -> pl.DataFrame:
 
     try:
         with State.open(state_path) as state:
-            rows = state.address_check_rows(VALIDATOR)
+            addresses, outcomes = state.address_check_columns(VALIDATOR)
     except StateError as error:  # a cache only: the load goes on, checking every address
         log.warning("address checks not read from the state: %s", error)
-        rows = []
-    return pl.DataFrame(rows, schema=ADDRESS_SCHEMA, orient="row")
+        addresses, outcomes = [], []
+    return pl.DataFrame({"address": addresses, "normalised": outcomes}, schema=ADDRESS_SCHEMA)
 
 
 def known_addresses(state_path: Path) -> dict[str, str | None]:

@@ -325,6 +325,7 @@ class TextTable:
     header: dict[str, int]  # lower-cased column name → index (first one wins)
     frame: pl.DataFrame
     cut: tuple[int, str, str] | None = None  # (line, column, value) of a last row cut inside an open quote
+    controls: bool = True  # False: no cell holds a control character (LF, CR and the other C0 codes but tab; DEL)
 
     @property
     def count(self) -> int:
@@ -375,15 +376,16 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
     """Return the file read by Polars, or None when the csv module must read it (see read_table)."""
     data = path.read_bytes()
     body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
-    first_line = re.split(rb"[\r\n]", body, maxsplit=1)[0].decode("utf-8")
+    first_line = body[: _line_end(body)].decode("utf-8")
     delimiter = sniff_delimiter(first_line)
     if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
         return None  # a lone CR ends a line for the csv module, not for Polars
     scan = _scan(body)
     if not _quotes_in_place(scan, delimiter):
         return None
-    separators = scan.separators
+    separators, controls, only_spaces = scan.separators, scan.controls, scan.only_spaces
     lines = scan.line_ends + (1 if not body.endswith(b"\n") else 0)
+    del scan  # it holds the file's bytes, which go once Polars has read them: the files are read side by side
     # Polars drops the BOM itself (one, as the csv module does).
     raw = pl.read_csv(data, has_header=False, infer_schema=False, separator=delimiter, truncate_ragged_lines=False)
     del data, body
@@ -406,8 +408,11 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
             return None  # a blank line Polars skipped and the csv module counts
         start = start + pl.col("_breaks").cum_sum().shift(1, fill_value=0)
     used = {header[name] for name in columns if name in header}
+    read = {name: names[header[name]] for name in columns if name in header}
+    # A line break in a cell is white space too.
+    spaced = _spaced_columns(raw, list(read.values()), only_spaces and lines == raw.height)
     picked = {
-        name: _stripped(pl.col(names[header[name]]).fill_null(""), separators) if name in header else pl.lit("")
+        name: _cell(pl.col(read[name]), read[name] in spaced, separators) if name in read else pl.lit("")
         for name in columns
     }
     # Blank lines and rows of empty cells (Excel's ";;;;") are no rows.
@@ -423,7 +428,8 @@ def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTabl
         .select(LINE, *columns)
         .collect()
     )
-    return TextTable(file, header, frame)
+    # A line break inside a cell is a control character in it.
+    return TextTable(file, header, frame, controls=controls or lines != raw.height)
 
 
 _QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
@@ -438,21 +444,36 @@ class _Scan:
     quotes: np.ndarray[Any, np.dtype[np.intp]]  # where each quote is
     line_ends: int  # how many LF bytes
     separators: bool  # whether a byte 0x1C-0x1F (white space to Python, not to Polars) occurs
+    controls: bool  # whether a control character other than LF, CR and tab occurs
+    only_spaces: bool  # whether the space is the only white space but line ends: ASCII, no tab, no control character
 
 
 def _scan(body: bytes) -> _Scan:
-    """Find the quotes, count the line ends and look for 0x1C-0x1F, a few megabytes at a time (kept in cache)."""
+    """Find the quotes, count the line ends and look for 0x1C-0x1F.
+
+    numpy counts the line ends a megabyte at a time (masks that stay in cache, not one the
+    size of the file); looking for a byte is a loop in C (memchr), so only a file that has
+    quotes at all is scanned for where they are.
+    """
     data = np.frombuffer(body, dtype=np.uint8)
-    found: list[np.ndarray[Any, np.dtype[np.intp]]] = []
-    line_ends = 0
-    separators = False
-    for at in range(0, data.size, _SCANNED_AT_ONCE):
-        chunk = data[at : at + _SCANNED_AT_ONCE]
-        found.append(np.flatnonzero(chunk == _QUOTE) + at)
-        line_ends += int(np.count_nonzero(chunk == _LF))
-        separators = separators or bool(np.any((chunk - np.uint8(0x1C)) < 4))  # wraps below 0x1C
-    quotes = np.concatenate(found) if found else np.empty(0, dtype=np.intp)
-    return _Scan(data, quotes, line_ends, separators)
+    chunks = [data[at : at + _SCANNED_AT_ONCE] for at in range(0, data.size, _SCANNED_AT_ONCE)]
+    line_ends = sum(int(np.count_nonzero(chunk == _LF)) for chunk in chunks)
+    separators = any(bytes((byte,)) in body for byte in range(0x1C, 0x20))
+    # Every byte below 0x20 is an LF, a CR or a tab: then no cell holds another control character.
+    below_space = sum(int(np.count_nonzero(chunk < 0x20)) for chunk in chunks)
+    harmless = line_ends + sum(body.count(byte) for byte in (b"\r", b"\t") if byte in body)
+    controls = below_space != harmless or b"\x7f" in body
+    only_spaces = not controls and b"\t" not in body and all(int(chunk.max()) < 0x80 for chunk in chunks)
+    if b'"' not in body:
+        return _Scan(data, np.empty(0, dtype=np.intp), line_ends, separators, controls, only_spaces)
+    found = [np.flatnonzero(chunk == _QUOTE) + index * _SCANNED_AT_ONCE for index, chunk in enumerate(chunks)]
+    return _Scan(data, np.concatenate(found), line_ends, separators, controls, only_spaces)
+
+
+def _line_end(body: bytes) -> int:
+    """Return where the first line of `body` ends (at its CR or LF; the length when it has neither)."""
+    ends = [at for at in (body.find(b"\r"), body.find(b"\n")) if at >= 0]
+    return min(ends) if ends else len(body)
 
 
 def _quotes_in_place(scan: _Scan, delimiter: str) -> bool:
@@ -478,6 +499,24 @@ def _quotes_in_place(scan: _Scan, delimiter: str) -> bool:
     opens = np.isin(before, [separator, _LF, _QUOTE]).all()
     closes = np.isin(after, [separator, _LF, _CR, _QUOTE]).all()
     return bool(opens and closes)
+
+
+def _spaced_columns(raw: pl.DataFrame, names: list[str], only_spaces: bool) -> set[str]:
+    """Return the columns of `raw` whose cells may start or end with white space.
+
+    Every column, unless the space is the only white space a cell of the file can hold
+    (`only_spaces`, see _scan): then only those with a cell that starts or ends with a space.
+    Looking at a cell's first and last byte costs a fraction of stripping it.
+    """
+    if not only_spaces or not names:
+        return set(names)
+    edges = raw.select((pl.col(n).str.starts_with(" ") | pl.col(n).str.ends_with(" ")).any().alias(n) for n in names)
+    return {name for name, spaced in zip(names, edges.row(0), strict=True) if spaced}
+
+
+def _cell(cell: pl.Expr, spaced: bool, separators: bool) -> pl.Expr:
+    """Return the cell ("" for none) stripped as str.strip() does, when it may have white space to strip."""
+    return _stripped(cell.fill_null(""), separators) if spaced else cell.fill_null("")
 
 
 def _stripped(cell: pl.Expr, separators: bool) -> pl.Expr:

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 
 import polars as pl
@@ -57,6 +58,7 @@ from pipeline.language import N_, Notice, notice_template
 from pipeline.models import (
     Contact,
     ContentItem,
+    Customer,
     Dataset,
     Product,
     Project,
@@ -161,13 +163,19 @@ def _load(settings: Settings, addresses: AddressBook | None = None) -> _Loaded:
     never writes the state: a run records the book's new checks once it has succeeded.
     """
     addresses = addresses or AddressBook(normalise_email)
-    # The remembered addresses (SQLite) and the content (YAML, Markdown) are Python work that
-    # needs none of the CSV files: it runs while Polars and numpy, which let go of the
-    # interpreter, read them.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="windstil-load") as pool:
+    # Reading a CSV file (numpy, Polars) lets go of the interpreter for most of its time, and
+    # so do the readers' Polars queries: the files are read in worker threads, the largest
+    # first, while the readers turn the files read already into values. The remembered
+    # addresses (SQLite) and the content (YAML, Markdown) need none of the files.
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="windstil-load") as pool:
         known = pool.submit(known_address_frame, settings.paths.state)
+        tables = _Tables(pool, settings.paths.data)
         content = pool.submit(load_content, settings.paths.content, settings.paths.root)
-        return _load_all(settings, addresses, known, content)
+        try:
+            return _load_all(settings, addresses, known, content, tables, pool)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # no file read for a load that has failed
+            raise
 
 
 def _load_all(
@@ -175,21 +183,31 @@ def _load_all(
     addresses: AddressBook,
     known: Future[pl.DataFrame],
     content_read: Future[tuple[dict[str, ContentItem], list[Problem]]],
+    tables: _Tables,
+    pool: ThreadPoolExecutor,
 ) -> _Loaded:
     """Read every file of data/ (one reader each), then the content; collect rejects, warnings and errors.
 
-    `known`: the address checks the state remembers; `content_read`: load_content's outcome.
+    `known`: the address checks the state remembers; `content_read`: load_content's outcome;
+    `tables`: the files being read; `pool`: where the orders and evaluations are read.
     """
-    tables, products, product_problems = _open_tables(settings.paths.data)
-    addresses.learn_frame(known.result())
+    products, product_problems = tables.products, tables.product_problems
     reading = Reading(settings.decimal_mark, addresses)
-    account_managers = read_account_managers(_present(tables, "account_managers.csv"), reading)
-    customers = read_customers(_present(tables, "customers.csv"), reading, account_managers)
-    contacts = read_contacts(_present(tables, "contacts.csv"), reading, customers)
-    orders = read_orders(_present(tables, "orders.csv"), reading, customers, products)
-    evaluations = read_evaluations(_present(tables, "evaluations.csv"), reading, customers, orders)
-    interactions = read_interactions(tables.get("interactions.csv"), reading, customers, contacts)
-    suppressions = read_suppressions(tables.get("suppressions.csv"), reading)
+    try:
+        addresses.learn_frame(known.result())
+        account_managers = read_account_managers(tables.present("account_managers.csv"), reading)
+        customers = read_customers(tables.present("customers.csv"), reading, account_managers)
+        # The orders and evaluations (Polars queries, mostly) are read in a worker thread while
+        # this one builds the contacts' values (Python); each reader keeps its own rejects.
+        orders_read = pool.submit(_orders_and_evaluations, tables, reading, customers, products)
+        contacts = read_contacts(tables.present("contacts.csv"), reading, customers)
+        interactions = read_interactions(tables.get("interactions.csv"), reading, customers, contacts)
+        suppressions = read_suppressions(tables.get("suppressions.csv"), reading)
+        orders, evaluations = orders_read.result()
+    except Exception:
+        tables.all()  # a file that cannot be read, or lacks a column, is what the load stops for
+        raise
+    read = tables.all()
 
     errors = [p for p in product_problems if not (p.line is None and p.field == "")]
     warnings = _data_warnings(orders, contacts, products)
@@ -200,7 +218,7 @@ def _load_all(
             errors.append(Problem(item.path, None, "products", Notice(UNKNOWN_PRODUCT, ids=", ".join(unknown))))
     errors.extend(content_problems)
     warnings.extend(problem_notice(p) for p in errors)
-    share_problems = _share_problems(tables, reading.bad_rows, settings.max_reject_share)
+    share_problems = _share_problems(read, reading.bad_rows, settings.max_reject_share)
 
     rejects = sorted(reading.rejects, key=lambda r: (list(COLUMNS).index(r.file), r.line))
     dataset = Dataset(
@@ -227,40 +245,78 @@ def _load_all(
     return _Loaded(dataset, errors, share_problems, warnings)
 
 
-def _present(tables: dict[str, TextTable | None], file: str) -> TextTable:
-    table = tables[file]
-    if table is None:  # _open_tables stops the load when a required file is missing
-        raise InputError(f"{file}: required file is missing", [Problem(file, None, "", "required file is missing")])
-    return table
+def _orders_and_evaluations(
+    tables: _Tables, reading: Reading, customers: dict[str, Customer], products: dict[str, Product]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return the good orders and evaluations (the evaluations name orders)."""
+    orders = read_orders(tables.present("orders.csv"), reading, customers, products)
+    return orders, read_evaluations(tables.present("evaluations.csv"), reading, customers, orders)
 
 
-def _open_tables(data_dir: Path) -> tuple[dict[str, TextTable | None], dict[str, Product], list[Problem]]:
-    """Read every CSV file and products.yaml; raise InputError for a missing file or column."""
-    tables: dict[str, TextTable | None] = {}
-    fatal: list[Problem] = []
-    for file, (required, file_required) in COLUMNS.items():
-        path = data_dir / file
-        if not path.is_file():
-            if file_required:
-                fatal.append(Problem(file, None, "", f"required file is missing (looked in {data_dir})"))
-            tables[file] = None
-            continue
-        try:
-            table = read_table(path, file, COLUMNS_READ[file])
-        except InputError as error:
-            fatal.extend(error.problems)
-            continue
-        missing = [c for c in required if c not in table.header]
-        fatal.extend(Problem(file, 1, c, "required column is missing") for c in missing)
-        tables[file] = table
-    products, product_problems = _products(data_dir / "products.yaml")
-    fatal.extend(p for p in product_problems if p.line is None and p.field == "")
-    if fatal:
-        files = sorted({p.file for p in fatal})
-        columns = [f"{p.file}: {p.field}" for p in fatal if p.field]
-        what = f"missing column {', '.join(columns)}" if columns else f"cannot load {', '.join(files)}"
-        raise InputError(what, fatal)
-    return tables, products, product_problems
+# The order the files are read in: the largest first, then as the readers take them.
+_READ_ORDER = ("orders.csv", *(file for file in COLUMNS if file != "orders.csv"))
+
+
+class _Tables:
+    """The CSV files of data/, each read in a worker thread of `pool`, and products.yaml.
+
+    A reader takes its file as soon as it is read. A missing file or column, or a file that
+    cannot be read, stops the load with one InputError naming every such file, as soon as a
+    reader asks for one of them or when all() is called.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self._reads: dict[str, Future[TextTable] | None] = {}
+        for file in _READ_ORDER:
+            path = data_dir / file
+            self._reads[file] = pool.submit(read_table, path, file, COLUMNS_READ[file]) if path.is_file() else None
+        self.products, self.product_problems = _products(data_dir / "products.yaml")
+
+    def get(self, file: str) -> TextTable | None:
+        """Return the file read (None when the file is not there); raise InputError as all() does."""
+        read = self._reads[file]
+        if read is None:
+            if COLUMNS[file][1]:
+                self.all()
+            return None
+        if read.exception() is not None or any(c not in read.result().header for c in COLUMNS[file][0]):
+            self.all()
+        return read.result()
+
+    def present(self, file: str) -> TextTable:
+        """Return a file that must be there (see get)."""
+        table = self.get(file)
+        if table is None:  # all() stops the load when a required file is missing
+            raise InputError(f"{file}: required file is missing", [Problem(file, None, "", "required file is missing")])
+        return table
+
+    def all(self) -> dict[str, TextTable | None]:
+        """Wait for every file; raise InputError for a missing file or column, or one that cannot be read."""
+        tables: dict[str, TextTable | None] = {}
+        fatal: list[Problem] = []
+        for file, (required, file_required) in COLUMNS.items():
+            read = self._reads[file]
+            if read is None:
+                if file_required:
+                    fatal.append(Problem(file, None, "", f"required file is missing (looked in {self._data_dir})"))
+                tables[file] = None
+                continue
+            try:
+                table = read.result()
+            except InputError as error:
+                fatal.extend(error.problems)
+                continue
+            missing = [c for c in required if c not in table.header]
+            fatal.extend(Problem(file, 1, c, "required column is missing") for c in missing)
+            tables[file] = table
+        fatal.extend(p for p in self.product_problems if p.line is None and p.field == "")
+        if fatal:
+            files = sorted({p.file for p in fatal})
+            columns = [f"{p.file}: {p.field}" for p in fatal if p.field]
+            what = f"missing column {', '.join(columns)}" if columns else f"cannot load {', '.join(files)}"
+            raise InputError(what, fatal)
+        return tables
 
 
 def _data_warnings(orders: pl.DataFrame, contacts: dict[str, Contact], products: dict[str, Product]) -> list[str]:
@@ -271,7 +327,7 @@ def _data_warnings(orders: pl.DataFrame, contacts: dict[str, Contact], products:
     if unknown_products:
         example = ", ".join(sorted(unknown_products)[:3])
         warnings.append(Notice(UNKNOWN_PRODUCTS, count=sum(unknown_products.values()), example=example))
-    in_use = Counter(c.email for c in contacts.values() if c.email_valid)
+    in_use = Counter(map(attrgetter("email"), filter(attrgetter("email_valid"), contacts.values())))  # loops in C
     shared = sorted(a for a, n in in_use.items() if n > 1)
     if shared:
         warnings.append(Notice(SHARED_ADDRESSES, count=len(shared), example=shared[0]))

@@ -83,7 +83,11 @@ class Reading:
         return self.addresses.outcome_frame(texts)
 
     def done(self, checks: RowChecks, taken: pl.Expr) -> None:
-        """Keep a file's rejects and the number of its rows not taken."""
+        """Keep a file's rejects and the number of its rows not taken.
+
+        Readers of different files run in two threads (see load._load_all): extending the one
+        list and setting a key are each atomic, and the rejects are sorted by file and line.
+        """
         self.rejects += checks.rejects()
         self.bad_rows[checks.file] = checks.bad_rows(taken)
 
@@ -232,13 +236,14 @@ def read_orders(
     checks.add(_taken=taken)
     description = checks.text("description", counts=False, only=pl.col("_taken"))  # once the row is taken
     status = mapped("status", {t: s.value for t, s in statuses.items()}, pl.String)
-    frame = checks.rows(
-        pl.col("_taken"),
+    values = dict(
         order_id=order_id, customer_id=customer_id, order_date=order_date,
         revenue_units=revenue[0], revenue_exp=revenue[1], product_id=product_id,
         description=description, end_date=end_date, cost_units=cost[0],
         cost_exp=cost[1], status=status,
     )
+    # Typed in the query that picks the rows: a cast of the frame afterwards copies every column.
+    frame = checks.rows(pl.col("_taken"), **{name: value.cast(ORDER_SCHEMA[name]) for name, value in values.items()})
     reading.done(checks, pl.col("_taken"))
     del products  # product ids are kept as given: an unknown one is a warning, not a reject
     return _typed(frame, ORDER_SCHEMA)

@@ -54,6 +54,7 @@ class RowChecks:
 
     def __init__(self, table: TextTable) -> None:
         self.file = table.file
+        self._controls = table.controls
         self.frame = table.frame.with_row_index(ROW)
         self._checks: list[_Check] = []
         if table.cut is not None:
@@ -115,8 +116,10 @@ class RowChecks:
             long = long & only
         # Most files have neither: then neither costs a pass over the rows building values. A cell
         # of at most MAX_CELL bytes has no more characters than that: then they are not counted.
+        # A file whose bytes hold no control character has none in a cell: not looked for (see csvinput._scan).
+        controls = cell.str.contains(_CONTROL).any() if self._controls else pl.lit(False)
         longest, any_control = self.frame.select(
-            cell.str.len_bytes().max().alias("longest"), cell.str.contains(_CONTROL).any().alias("control")
+            cell.str.len_bytes().max().alias("longest"), controls.alias("control")
         ).row(0)
         any_long = (longest or 0) > MAX_CELL and bool(self.frame.select(long.any()).item())
         if any_long:

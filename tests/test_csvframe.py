@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import polars as pl
@@ -16,8 +17,10 @@ from pipeline.errors import InputError
 
 COLUMNS = ("a", "b", "c", "missing")
 # The characters where the two readers could part: quotes, both separators, every line end,
-# the separators Python strips and Polars does not, a BOM, spaces.
-TRICKY = st.sampled_from(['"', ",", ";", "\n", "\r", "\r\n", " ", "\x1c", "\ufeff", "\u3000", "\x00", "x", "y", "é"])
+# the separators Python strips and Polars does not, a BOM, spaces, a tab.
+TRICKY = st.sampled_from(
+    ['"', ",", ";", "\n", "\r", "\r\n", " ", "\t", "\x1c", "\ufeff", "\u3000", "\xa0", "\x00", "x", "y", "é"]
+)
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +128,46 @@ def test_files_polars_would_read_otherwise_are_left_to_the_csv_module(folder: Pa
     path.write_bytes(text.encode("utf-8"))
     assert _polars(path) is None
     assert _both(path)[0] == _both(path)[1]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+CONTROL_OR_NOT = st.sampled_from(['"', ",", "\n", "\r\n", "\r", "\t", " ", "\x01", "\x0b", "\x1c", "\x7f", "x"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(CONTROL_OR_NOT, max_size=40))
+def test_a_file_said_to_hold_no_control_character_has_none_in_a_cell(folder: Path, chars: list[str]) -> None:
+    """The checks skip looking for control characters in a file read as holding none: no cell may hold one."""
+    path = folder / "controls.csv"
+    path.write_bytes(("a,b,c\n" + "".join(chars)).encode("utf-8"))
+    table = read_table(path, path.name, COLUMNS)
+    if not table.controls:
+        assert not [cell for row in table.frame.rows() for cell in row[1:] if _CONTROL.search(cell)]
+
+
+def test_control_characters_are_looked_for_only_in_a_file_that_has_some(folder: Path) -> None:
+    """A tab, a CR of a CRLF and the line ends are no control characters in a cell; \\x01 or a quoted line break is."""
+    path = folder / "plain.csv"
+    for text, controls in [
+        ("a,b,c\r\n1,\t2,3\r\n", False),
+        ("a,b,c\n1,2\x01,3\n", True),
+        ('a,b,c\n1,"2\n2",3\n', True),
+        ("a,b,c\n1,2\x7f,3\n", True),
+    ]:
+        path.write_bytes(text.encode("utf-8"))
+        assert read_table(path, path.name, COLUMNS).controls is controls, text
+
+
+def test_only_cells_that_may_have_white_space_at_an_end_are_stripped(folder: Path) -> None:
+    """Where a file's only white space is the space, a column with no cell starting or ending in one is not stripped."""
+    path = folder / "spaces.csv"
+    for text, cells in [
+        ("a,b,c\n1, 2,x y\n3,4 ,z\n", [("1", "2", "x y"), ("3", "4", "z")]),
+        ("a,b,c\n1,\t2,x y\n", [("1", "2", "x y")]),  # a tab: every column is stripped
+        ("a,b,c\n1,\u00a02,\u00e9\n", [("1", "2", "\u00e9")]),  # not ASCII: likewise
+        ('a,b,c\n1,"2\n",3\n', [("1", "2", "3")]),  # a line break in a cell
+    ]:
+        path.write_bytes(text.encode("utf-8"))
+        table = _polars(path)
+        assert table is not None
+        assert [row[1:4] for row in table.frame.rows()] == cells, text

@@ -194,6 +194,22 @@ def test_missing_required_file_and_optional_files(tiny_project: Path) -> None:
         _load(tiny_project)
 
 
+def test_every_file_that_stops_the_load_is_named_at_once(tiny_project: Path) -> None:
+    """The files are read side by side while the readers run; one error still names every file that stops the load."""
+    data = tiny_project / "data"
+    (data / "orders.csv").unlink()
+    evaluations = (data / "evaluations.csv").read_text(encoding="utf-8").splitlines()
+    (data / "evaluations.csv").write_text("\n".join(line.replace("score", "mark", 1) for line in evaluations) + "\n")
+    (data / "contacts.csv").write_bytes("contact_id;customer_id;first_name\nP1;C001;Jos\u00e9\n".encode("cp1252"))
+    with pytest.raises(InputError) as caught:
+        _load(tiny_project)
+    assert [(p.file, p.line, p.field) for p in caught.value.problems] == [
+        ("contacts.csv", 2, ""),
+        ("orders.csv", None, ""),
+        ("evaluations.csv", 1, "score"),
+    ]
+
+
 def test_too_many_rejects_stop_the_run(tiny_project: Path) -> None:
     """More than max_reject_share of a file's rows rejected stops the load, naming file and count."""
     _append(tiny_project, "orders.csv", "O9001,C001,,x,2026-01-01,,abc,,")
