@@ -143,10 +143,11 @@ def _write_details(writer: RunWriter, site: SiteData, variant_of: Mapping[tuple[
     calls = _calls_by_customer(site)
     calls_json: dict[str, str] = {}
     said: ItemsSaid = {}  # the chosen items as worded for one recipient, for the next (see _items)
+    language = _language(site)
     for number, start in enumerate(range(0, len(site.selections), DETAIL_SHARD)):
         parts = []
         for selection in site.selections[start : start + DETAIL_SHARD]:
-            detail = _detail(site, selection, variant_of, calls, said)
+            detail = _detail(site, selection, variant_of, calls, said, language)
             shown = detail.pop("calls")  # the last key: its JSON goes on the end of the rest's
             customer = selection.customer_id
             if customer not in calls_json:

@@ -109,18 +109,20 @@ def _detail(
     variant_of: Mapping[tuple[str, MessageKind], int],
     calls: Mapping[str, list[dict[str, Any]]],
     said: ItemsSaid | None = None,
+    language: PageLanguage | None = None,
 ) -> dict[str, Any]:
     """Return what the recipient page shows beyond the table row: messages, items, calls.
 
     `said` keeps each chosen item as the page shows it, for the next recipient with the same
-    one (see _items); without it, every item is worded again.
+    one (see _items); without it, every item is worded again. `language` is the site's, when
+    the caller has it at hand.
     """
     contact = site.data.contacts.get(selection.contact_id)
     customer = site.data.customers.get(selection.customer_id)
     quiet = site.quiet.get(selection.customer_id) if site.quiet else None
     newsletter = site.rendered.get((selection.contact_id, MessageKind.NEWSLETTER))
     alert = site.rendered.get((selection.contact_id, MessageKind.ALERT))
-    language = _language(site)
+    language = language or _language(site)
     said = {} if said is None else said
     return {
         "id": selection.contact_id,
@@ -184,7 +186,7 @@ def _outcome(message: RenderedMessage | None, reasons: Sequence[SkipReason]) -> 
     """Return "" for a message that was made, else why not (reason codes joined with ";")."""
     if message is not None:
         return ""
-    return ";".join(r.value for r in reasons) or NOT_RENDERED
+    return ";".join(reasons) or NOT_RENDERED  # str enums: joined as they are, their values
 
 
 def _findings(site: SiteData, contact_id: str, kind: MessageKind, language: PageLanguage) -> list[list[str]]:
@@ -208,7 +210,7 @@ def _message(
 ) -> dict[str, Any]:
     if message is None:
         # A selection may say "made" while rendering made nothing: show that, do not hide it.
-        return {"made": False, "reasons": [r.value for r in reasons] or [NOT_RENDERED]}
+        return {"made": False, "reasons": list(reasons) or [NOT_RENDERED]}  # str enums: JSON writes their values
     return {
         "made": True,
         "subject": message.subject,
