@@ -286,6 +286,9 @@ class _History:
     alert_months: set[str] = field(default_factory=set)
 
 
+_NO_HISTORY = _History()  # of a contact with no approved deliveries; only read
+
+
 class _Selector:
     def __init__(
         self,
@@ -504,7 +507,7 @@ class _Selector:
         facts = self._customer(contact.customer_id)
         customer = facts.customer
         language = contact.language or customer.language or DEFAULT_LANGUAGE
-        history = self.history.get(contact.contact_id) or _History()
+        history = self.history.get(contact.contact_id) or _NO_HISTORY
         interests = frozenset(contact.interests)
         received = history.received
 
@@ -580,6 +583,8 @@ class _Selector:
         self, facts: _CustomerFacts, pool: list[_Item], interests: frozenset[str], language: str, max_items: int
     ) -> tuple[tuple[ChosenItem, ...], bool]:
         """Return the top items for one contact and whether general items filled in."""
+        # By (-points, item id): sorted as they are, no key function (item ids are unique, so the
+        # rest of an entry is never compared).
         ranked: list[tuple[int, str, _Scored, tuple[str, ...]]] = []
         fallback = True
         for prepared in pool:
@@ -588,14 +593,15 @@ class _Selector:
             if shared or scored.personal:
                 fallback = False
             points = scored.points + self.weights.interest_tag * len(shared)
-            ranked.append((points, prepared.item.id, scored, shared))
+            ranked.append((-points, prepared.item.id, scored, shared))
         if not fallback:
-            ranked = [entry for entry in ranked if entry[0] > 0]
-        ranked.sort(key=lambda entry: (-entry[0], entry[1]))
+            ranked = [entry for entry in ranked if entry[0] < 0]
+        ranked.sort()
         note = (ItemReason(ReasonKind.FALLBACK, _phrases(language)["fallback"], 0),) if fallback else ()
         chosen: list[ChosenItem] = []
         per_tag: dict[str, int] = defaultdict(int)
-        for points, item_id, scored, shared in ranked:
+        for negative, item_id, scored, shared in ranked:
+            points = -negative
             if len(chosen) == max_items:
                 break
             tag = scored.item.first_tag
