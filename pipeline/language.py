@@ -70,10 +70,15 @@ class Money:
 _PLAIN = Locale.parse("nl_NL")
 
 
+_SMALL_SHARE = Decimal("0.00995")  # shown with two decimals below this: 0,99% is 0.00994999…
+# The quanta _shown rounds to, made once: the segmentation report rounds 210,000 values.
+_QUANTA = {places: Decimal(10) ** -places for places in range(4)}
+
+
 def _percent(share: Fraction, locale: Locale) -> str:
     """Write a share with one decimal (4,1%), two below 1% (0,37%), as the reports do."""
     value = Decimal(share.numerator) / Decimal(share.denominator)
-    small = 0 < abs(value) < Decimal("0.00995")
+    small = 0 < abs(value) < _SMALL_SHARE
     negative, shown = _shown(value.scaleb(2), 2 if small else 1)
     return _percent_text(negative, shown, small, locale)
 
@@ -85,7 +90,8 @@ def _percent(share: Fraction, locale: Locale) -> str:
 def _shown(value: Decimal, places: int) -> tuple[bool, Decimal]:
     """Return the sign of `value` and its absolute value rounded to `places` decimals, as Babel rounds them."""
     # Babel's NumberPattern.apply: the sign first, then abs().normalize().quantize() in the current context.
-    return value.is_signed(), abs(value).normalize().quantize(Decimal(10) ** -places)
+    quantum = _QUANTA.get(places) or Decimal(10) ** -places
+    return value.is_signed(), abs(value).normalize().quantize(quantum)
 
 
 def _signed(negative: bool, shown: Decimal) -> Decimal:

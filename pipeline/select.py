@@ -272,6 +272,9 @@ class _CustomerFacts:
     cross_sell: dict[str, list[str]]  # suggested product id -> names of the owned ones suggesting it
     up_sell: dict[str, list[str]]
     scored: dict[str, _Scored] = field(default_factory=dict)  # by item id, filled on demand
+    # The items chosen for its contacts, by (item id, shared interests, fallback, language,
+    # alert): a second contact choosing the same item for the same reasons gets the same one.
+    chosen: dict[tuple[str, tuple[str, ...], bool, str, bool], ChosenItem] = field(default_factory=dict)
 
 
 @dataclass
@@ -281,6 +284,9 @@ class _History:
     received: set[str] = field(default_factory=set)
     newsletter_dates: list[date] = field(default_factory=list)
     alert_months: set[str] = field(default_factory=set)
+
+
+_NO_HISTORY = _History()  # of a contact with no approved deliveries; only read
 
 
 class _Selector:
@@ -316,6 +322,7 @@ class _Selector:
         # reasons: one shared object per distinct choice, not one per contact (a third of the
         # selection stage's memory at 30,000 customers).
         self._distinct: dict[Any, Any] = {}
+        self._choices: dict[tuple[int, ...], tuple[ChosenItem, ...]] = {}  # by the identities of the items
         self.newsletter_items, self.alert_items = self._prepare_items(data.content.values())
         self.pools: dict[tuple[bool, str, Segment, str], list[_Item]] = {}
         self.current: _CustomerFacts | None = None  # of the customer whose contacts are being selected
@@ -441,10 +448,11 @@ class _Selector:
         if scored is not None:
             return scored
         w = self.weights
-        own = tuple(sorted(prepared.products & facts.owned)) if w.own_product else ()
-        product_tags = tuple(sorted(prepared.tags & facts.owned_tags)) if w.product_tag else ()
-        up_sell = tuple(sorted(p for p in prepared.products if p in facts.up_sell)) if w.up_sell else ()
-        cross_sell = tuple(sorted(p for p in prepared.products if p in facts.cross_sell)) if w.cross_sell else ()
+        # Sorted only when not empty: most of an item's products and tags are not the customer's.
+        own = _sorted(prepared.products & facts.owned) if w.own_product else ()
+        product_tags = _sorted(prepared.tags & facts.owned_tags) if w.product_tag else ()
+        up_sell = _sorted(prepared.products & facts.up_sell.keys()) if w.up_sell and facts.up_sell else ()
+        cross_sell = _sorted(prepared.products & facts.cross_sell.keys()) if w.cross_sell and facts.cross_sell else ()
         sectors = prepared.item.sectors
         sector = bool(sectors and w.sector and facts.customer.sector in sectors)
         points = (
@@ -499,7 +507,7 @@ class _Selector:
         facts = self._customer(contact.customer_id)
         customer = facts.customer
         language = contact.language or customer.language or DEFAULT_LANGUAGE
-        history = self.history.get(contact.contact_id) or _History()
+        history = self.history.get(contact.contact_id) or _NO_HISTORY
         interests = frozenset(contact.interests)
         received = history.received
 
@@ -575,22 +583,25 @@ class _Selector:
         self, facts: _CustomerFacts, pool: list[_Item], interests: frozenset[str], language: str, max_items: int
     ) -> tuple[tuple[ChosenItem, ...], bool]:
         """Return the top items for one contact and whether general items filled in."""
+        # By (-points, item id): sorted as they are, no key function (item ids are unique, so the
+        # rest of an entry is never compared).
         ranked: list[tuple[int, str, _Scored, tuple[str, ...]]] = []
         fallback = True
         for prepared in pool:
             scored = self._score(facts, prepared)
-            shared = tuple(sorted(prepared.tags & interests)) if self.weights.interest_tag else ()
+            shared = _sorted(prepared.tags & interests) if self.weights.interest_tag else ()
             if shared or scored.personal:
                 fallback = False
             points = scored.points + self.weights.interest_tag * len(shared)
-            ranked.append((points, prepared.item.id, scored, shared))
+            ranked.append((-points, prepared.item.id, scored, shared))
         if not fallback:
-            ranked = [entry for entry in ranked if entry[0] > 0]
-        ranked.sort(key=lambda entry: (-entry[0], entry[1]))
+            ranked = [entry for entry in ranked if entry[0] < 0]
+        ranked.sort()
         note = (ItemReason(ReasonKind.FALLBACK, _phrases(language)["fallback"], 0),) if fallback else ()
         chosen: list[ChosenItem] = []
         per_tag: dict[str, int] = defaultdict(int)
-        for points, item_id, scored, shared in ranked:
+        for negative, item_id, scored, shared in ranked:
+            points = -negative
             if len(chosen) == max_items:
                 break
             tag = scored.item.first_tag
@@ -598,8 +609,16 @@ class _Selector:
                 if per_tag[tag] >= MAX_PER_FIRST_TAG:
                     continue
                 per_tag[tag] += 1
-            chosen.append(self._shared(ChosenItem(item_id, points, (*self._reasons(facts, scored, shared), *note))))
-        return self._shared(tuple(chosen)), fallback
+            key = (item_id, shared, fallback, language, False)
+            item = facts.chosen.get(key)
+            if item is None:
+                item = self._shared(ChosenItem(item_id, points, (*self._reasons(facts, scored, shared), *note)))
+                facts.chosen[key] = item
+            chosen.append(item)
+        # Each item is the one shared object of its value, so equal choices are the same objects:
+        # told apart by identity, not by hashing every item and its reasons again.
+        choice = self._choices.setdefault(tuple(map(id, chosen)), tuple(chosen))
+        return choice, fallback
 
     def _best_alert(
         self, facts: _CustomerFacts, pool: list[_Item], interests: frozenset[str], language: str
@@ -608,17 +627,22 @@ class _Selector:
         best: tuple[tuple[int, str], _Scored, tuple[str, ...]] | None = None
         for prepared in pool:
             scored = self._score(facts, prepared)
-            shared = tuple(sorted(prepared.tags & interests)) if self.weights.interest_tag else ()
+            shared = _sorted(prepared.tags & interests) if self.weights.interest_tag else ()
             key = (-(scored.points + self.weights.interest_tag * len(shared)), prepared.item.id)
             if best is None or key < best[0]:
                 best = (key, scored, shared)
         if best is None:
             raise ValueError("no alert candidate")  # the caller checks the pool is not empty
         (points, item_id), scored, shared = best
+        chosen = facts.chosen.get((item_id, shared, False, language, True))
+        if chosen is not None:
+            return chosen
         item = scored.item.item
         phrase = _phrases(language)["alert" if item.type is ItemType.ALERT else "event"]
         timely = ItemReason(ReasonKind.TIMELY, phrase.format(n=self._timely(item)), 0)
-        return self._shared(ChosenItem(item_id, -points, (timely, *self._reasons(facts, scored, shared))))
+        chosen = self._shared(ChosenItem(item_id, -points, (timely, *self._reasons(facts, scored, shared))))
+        facts.chosen[(item_id, shared, False, language, True)] = chosen
+        return chosen
 
     def _shared(self, value: T) -> T:
         """Return the equal value made before, if there was one; else keep and return `value`."""
@@ -639,6 +663,11 @@ def _shared_addresses(data: Dataset, selections: Sequence[Selection]) -> list[st
         if selection.newsletter:
             counts[suppression_key(data.contacts[selection.contact_id].email)] += 1
     return sorted(address for address, n in counts.items() if n > 1)
+
+
+def _sorted(values: frozenset[str]) -> tuple[str, ...]:
+    """Return the values sorted, as a tuple; an empty set is not handed to sorted()."""
+    return tuple(sorted(values)) if values else ()
 
 
 def _event_day(item: ContentItem) -> date:

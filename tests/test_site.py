@@ -579,6 +579,23 @@ def test_recipients_file_made_in_batches_is_the_whole_objects_json(monkeypatch: 
     assert json.loads(whole.removeprefix("window.WINDSTIL_RECIPIENTS = ").removesuffix(";\n"))["rows"][0][0]
 
 
+def test_details_file_put_together_is_the_whole_shards_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A details file, put together from each recipient's JSON and its customer's calls, is the shard's js_json."""
+    import pipeline.site as site_module
+
+    monkeypatch.setattr(site_module, "DETAIL_SHARD", 4)
+    site = write_fake_run(tmp_path)
+    variant_of = site_module._variant_index(site_module._ordered_variants(site))
+    calls = site_module._calls_by_customer(site)
+    assert any(len(calls.get(s.customer_id, [])) for s in site.selections)  # calls to put on the end
+    assert any(s.items for s in site.selections)  # and items worded once, written more than once
+    for number, start in enumerate(range(0, len(site.selections), 4)):
+        part = site.selections[start : start + 4]
+        shard = {s.contact_id: site_module._detail(site, s, variant_of, calls) for s in part}
+        whole = f"(window.WINDSTIL_DETAILS = window.WINDSTIL_DETAILS || {{}})[{number}] = {js_json(shard)};\n"
+        assert (tmp_path / f"site/data/details-{number}.js").read_text(encoding="utf-8") == whole
+
+
 # --------------------------------------------------------------------------- the preview server
 
 

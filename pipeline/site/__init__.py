@@ -40,7 +40,14 @@ from pipeline.language import PageLanguage, labels
 from pipeline.models import MessageKind
 from pipeline.site.model import SiteData, _language
 from pipeline.site.overview import _ordered_variants, _overview, _variant_index, _variants
-from pipeline.site.recipients import ROW_FIELDS, _calls_by_customer, _detail, _item_catalogue, _row
+from pipeline.site.recipients import (
+    ROW_FIELDS,
+    ItemsSaid,
+    _calls_by_customer,
+    _detail,
+    _item_catalogue,
+    _row,
+)
 from pipeline.site.terms import (
     CHECK_FIXES,
     CHECK_LABELS,
@@ -109,16 +116,7 @@ def _write_site(writer: RunWriter, site: SiteData) -> None:
         writer.write_bytes(f"site/{name}", _static(site.templates, name))
     writer.write_text("site/data/text.js", text_js(_static(site.templates, "site.js").decode("utf-8"), language))
     writer.write_pieces("site/data/recipients.js", recipients_js(site, variant_of))
-    # Written shard by shard, so the details of all recipients are never in memory at once.
-    calls = _calls_by_customer(site)
-    for number, start in enumerate(range(0, len(site.selections), DETAIL_SHARD)):
-        shard = site.selections[start : start + DETAIL_SHARD]
-        writer.write_text(
-            f"site/data/details-{number}.js",
-            _js_register(
-                "WINDSTIL_DETAILS", number, {s.contact_id: _detail(site, s, variant_of, calls) for s in shard}
-            ),
-        )
+    _write_details(writer, site, variant_of)
     writer.write_text(
         "site/data/variants.js",
         js_assign(
@@ -132,6 +130,35 @@ def _write_site(writer: RunWriter, site: SiteData) -> None:
         ),
     )
     log.info("review site written: %d recipients, %d variants", len(site.selections), len(variants))
+
+
+def _write_details(writer: RunWriter, site: SiteData, variant_of: Mapping[tuple[str, MessageKind], int]) -> None:
+    """Write site/data/details-<n>.js, shard by shard: the details of all recipients are never in memory at once.
+
+    A shard sets `window.WINDSTIL_DETAILS[<n>]` to what `js_json` gives for its {contact id:
+    details} as a whole, put together from each recipient's JSON and its customer's calls,
+    encoded once per customer (every contact of a customer shows the same calls: they were
+    most of the encoding time).
+    """
+    calls = _calls_by_customer(site)
+    calls_json: dict[str, str] = {}
+    said: ItemsSaid = {}  # the chosen items as worded for one recipient, for the next (see _items)
+    language = _language(site)
+    for number, start in enumerate(range(0, len(site.selections), DETAIL_SHARD)):
+        parts = []
+        for selection in site.selections[start : start + DETAIL_SHARD]:
+            detail = _detail(site, selection, variant_of, calls, said, language)
+            shown = detail.pop("calls")  # the last key: its JSON goes on the end of the rest's
+            customer = selection.customer_id
+            if customer not in calls_json:
+                calls_json[customer] = _JSON.encode(shown)
+            key = _JSON.encode(selection.contact_id)
+            parts.append(f'{key}:{_JSON.encode(detail)[:-1]},"calls":{calls_json[customer]}}}')
+        text = _js_escaped("{" + ",".join(parts) + "}")  # escaping goes character by character: the same in parts
+        writer.write_text(
+            f"site/data/details-{number}.js",
+            f"(window.WINDSTIL_DETAILS = window.WINDSTIL_DETAILS || {{}})[{number}] = {text};\n",
+        )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -205,9 +232,19 @@ def js_assign(name: str, value: Any) -> str:
     return f"window.{name} = {js_json(value)};\n"
 
 
+# Compact JSON as json.dumps(ensure_ascii=False, separators=(",", ":")) writes it. The site's
+# values are fresh lists and dicts with no cycles, so the encoder need not look for them
+# (a fifth of its time).
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
 def js_json(value: Any) -> str:
     """Return `value` as JSON with `<`, `>`, `&` and line separators escaped for a script."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+    return _js_escaped(_JSON.encode(value))
+
+
+def _js_escaped(text: str) -> str:
+    """Return JSON text with `<`, `>`, `&` and line separators escaped, safe inside any HTML context."""
     return (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
@@ -215,10 +252,6 @@ def js_json(value: Any) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
-
-
-def _js_register(name: str, key: int, value: Any) -> str:
-    return f"(window.{name} = window.{name} || {{}})[{key}] = {js_json(value)};\n"
 
 
 def _environment(override: Path | None, language: PageLanguage) -> jinja2.Environment:

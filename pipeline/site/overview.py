@@ -217,35 +217,36 @@ def _check_overview(site: SiteData) -> dict[str, Any]:
 
 
 def _segment_rows(site: SiteData) -> list[dict[str, Any]]:
+    # Counted by the segments themselves: str enums, the same keys as their values.
     seg = site.segmentation
-    customers = Counter(v.segment.value for v in seg.customers.values())
-    revenue: dict[str, float] = defaultdict(float)
+    customers = Counter(v.segment for v in seg.customers.values())
+    revenue: dict[Segment, float] = defaultdict(float)
     total_revenue = sum(float(v.revenue) for v in seg.customers.values())
     for value in seg.customers.values():
-        revenue[value.segment.value] += float(value.revenue)
-    quiet_customers: Counter[str] = Counter()
+        revenue[value.segment] += float(value.revenue)
+    quiet_customers: Counter[Segment] = Counter()
     if site.quiet is not None:
         for customer_id, status in site.quiet.items():
             if status.quiet and customer_id in seg.customers:
-                quiet_customers[seg.customers[customer_id].segment.value] += 1
+                quiet_customers[seg.customers[customer_id].segment] += 1
     else:
-        seen = {(s.customer_id, s.segment.value) for s in site.selections if s.quiet}
+        seen = {(s.customer_id, s.segment) for s in site.selections if s.quiet}
         quiet_customers.update(segment for _, segment in seen)
-    made: dict[str, Counter[str]] = defaultdict(Counter)
+    made: dict[Segment, Counter[MessageKind]] = defaultdict(Counter)
     for selection in site.selections:
         for kind in MessageKind:
             if (selection.contact_id, kind) in site.rendered:
-                made[selection.segment.value][kind.value] += 1
-    calls = Counter(c.segment.value for c in site.calls)
+                made[selection.segment][kind] += 1
+    calls = Counter(c.segment for c in site.calls)
     return [
         {
             "segment": s.value,
-            "customers": customers.get(s.value, 0),
-            "revenue_share": (revenue[s.value] / total_revenue * 100) if total_revenue else 0.0,
-            "quiet": quiet_customers.get(s.value, 0),
-            "newsletters": made[s.value].get("newsletter", 0),
-            "alerts": made[s.value].get("alert", 0),
-            "calls": calls.get(s.value, 0),
+            "customers": customers.get(s, 0),
+            "revenue_share": (revenue[s] / total_revenue * 100) if total_revenue else 0.0,
+            "quiet": quiet_customers.get(s, 0),
+            "newsletters": made[s].get(MessageKind.NEWSLETTER, 0),
+            "alerts": made[s].get(MessageKind.ALERT, 0),
+            "calls": calls.get(s, 0),
         }
         for s in Segment
     ]

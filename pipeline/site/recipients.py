@@ -99,19 +99,31 @@ def _check_status(site: SiteData, contact_id: str) -> tuple[str, str]:
     return worst, ";".join(sorted({f.check for f in findings}))
 
 
+# A chosen item as the recipient page shows it, by the item's identity and the contact's language.
+ItemsSaid = dict[tuple[int, str], tuple[ChosenItem, list[Any]]]
+
+
 def _detail(
     site: SiteData,
     selection: Selection,
     variant_of: Mapping[tuple[str, MessageKind], int],
     calls: Mapping[str, list[dict[str, Any]]],
+    said: ItemsSaid | None = None,
+    language: PageLanguage | None = None,
 ) -> dict[str, Any]:
-    """Return what the recipient page shows beyond the table row: messages, items, calls."""
+    """Return what the recipient page shows beyond the table row: messages, items, calls.
+
+    `said` keeps each chosen item as the page shows it, for the next recipient with the same
+    one (see _items); without it, every item is worded again. `language` is the site's, when
+    the caller has it at hand.
+    """
     contact = site.data.contacts.get(selection.contact_id)
     customer = site.data.customers.get(selection.customer_id)
     quiet = site.quiet.get(selection.customer_id) if site.quiet else None
     newsletter = site.rendered.get((selection.contact_id, MessageKind.NEWSLETTER))
     alert = site.rendered.get((selection.contact_id, MessageKind.ALERT))
-    language = _language(site)
+    language = language or _language(site)
+    said = {} if said is None else said
     return {
         "id": selection.contact_id,
         "email": contact.email if contact else "",
@@ -129,6 +141,7 @@ def _detail(
             language,
             selection.language,
             _findings(site, selection.contact_id, MessageKind.NEWSLETTER, language),
+            said,
         ),
         "alert": _message(
             alert,
@@ -138,6 +151,7 @@ def _detail(
             language,
             selection.language,
             _findings(site, selection.contact_id, MessageKind.ALERT, language),
+            said,
         ),
         "alert_variant": variant_of.get((selection.contact_id, MessageKind.ALERT), -1),
         "calls": calls.get(selection.customer_id, []),
@@ -172,7 +186,7 @@ def _outcome(message: RenderedMessage | None, reasons: Sequence[SkipReason]) -> 
     """Return "" for a message that was made, else why not (reason codes joined with ";")."""
     if message is not None:
         return ""
-    return ";".join(r.value for r in reasons) or NOT_RENDERED
+    return ";".join(reasons) or NOT_RENDERED  # str enums: joined as they are, their values
 
 
 def _findings(site: SiteData, contact_id: str, kind: MessageKind, language: PageLanguage) -> list[list[str]]:
@@ -192,10 +206,11 @@ def _message(
     language: PageLanguage,
     contact_language: str,
     findings: list[list[str]] | None = None,
+    said: ItemsSaid | None = None,
 ) -> dict[str, Any]:
     if message is None:
         # A selection may say "made" while rendering made nothing: show that, do not hide it.
-        return {"made": False, "reasons": [r.value for r in reasons] or [NOT_RENDERED]}
+        return {"made": False, "reasons": list(reasons) or [NOT_RENDERED]}  # str enums: JSON writes their values
     return {
         "made": True,
         "subject": message.subject,
@@ -204,19 +219,36 @@ def _message(
         "over_budget": message.html_bytes > SIZE_BUDGET,
         "lints": [[lint.code, language.text(lint.message)] for lint in message.lints],
         "fallback": fallback,
-        "items": [
-            [
-                item.item_id,
-                item.score,
-                [
-                    [r.kind, reason_detail(r.kind, r.detail, contact_language, language.code), r.points]
-                    for r in item.reasons
-                ],
-            ]
-            for item in items
-        ],
+        "items": _items(items, language, contact_language, {} if said is None else said),
         "item_ids": list(message.item_ids),
         "checks": findings or [],
     }
 
 
+
+
+
+def _items(
+    items: Sequence[ChosenItem], language: PageLanguage, contact_language: str, said: ItemsSaid
+) -> list[list[Any]]:
+    """Return the chosen items as [item id, score, [[kind, detail, points], ...]], each worded once.
+
+    Selection hands out one object per distinct chosen item (contacts and customers alike get
+    the very same one), so an item is worded for the first recipient that has it and the same
+    list is written for the others: 109,000 items, most of them alike, at 30,000 customers.
+    The item is kept with its words, so its identity cannot be taken by another meanwhile.
+    """
+    shown: list[list[Any]] = []
+    for item in items:
+        key = (id(item), contact_language)
+        found = said.get(key)
+        if found is None or found[0] is not item:
+            words = [
+                item.item_id,
+                item.score,
+                [[r.kind, reason_detail(r.kind, r.detail, contact_language, language.code), r.points]
+                 for r in item.reasons],
+            ]
+            found = said[key] = (item, words)
+        shown.append(found[1])
+    return shown
