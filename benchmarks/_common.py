@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -146,3 +147,18 @@ def run_measured_tree(
 
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+# A project's inputs: what a copy needs to make the same run.
+INPUTS = ("data", "content", "templates", "settings.yaml", "segments.yaml")
+
+
+def copy_inputs(project: Path, folder: Path) -> Path:
+    """Copy `project`'s inputs (not its output) into `folder`, which exists; return `folder`."""
+    for name in INPUTS:
+        source = project / name
+        if source.is_dir():
+            shutil.copytree(source, folder / name)
+        elif source.is_file():
+            shutil.copy2(source, folder / name)
+    return folder

@@ -23,15 +23,16 @@ import argparse
 import difflib
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import copy_inputs
+
 WALL_CLOCK = ("created", "timings")  # manifest.json keys that change from run to run
 CREATED = re.compile(rb"\d{1,2} [^\s,<]+ \d{4}, \d{2}:\d{2} UTC")  # the site footer's rendering of `created`
-INPUTS = ("data", "content", "templates", "settings.yaml", "segments.yaml")
 
 
 def _files(root: Path) -> set[str]:
@@ -83,12 +84,7 @@ def run_copy(project: Path, as_of: str, work: Path) -> Path:
     """Run the batch on a fresh copy of `project`'s inputs under `work`; return the run folder."""
     copy = work / "project"
     copy.mkdir()
-    for name in INPUTS:
-        source = project / name
-        if source.is_dir():
-            shutil.copytree(source, copy / name)
-        elif source.exists():
-            shutil.copy2(source, copy / name)
+    copy_inputs(project, copy)
     subprocess.run(
         [sys.executable, "-m", "pipeline", "-q", "--project", str(copy), "run", "--as-of", as_of], check=True
     )

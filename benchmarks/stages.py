@@ -16,7 +16,6 @@ checks' own stage left out of both), as `batch.py` prints it.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time
@@ -26,21 +25,9 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import AS_OF
+from _common import AS_OF, copy_inputs
 
 import pipeline.run as run
-
-INPUTS = ("data", "content", "templates", "settings.yaml", "segments.yaml")
-
-
-def _copy(project: Path, folder: Path) -> Path:
-    for name in INPUTS:
-        source = project / name
-        if source.is_dir():
-            shutil.copytree(source, folder / name)
-        elif source.is_file():
-            shutil.copy2(source, folder / name)
-    return folder
 
 
 def main() -> None:
@@ -63,7 +50,7 @@ def main() -> None:
 
     run._Timer.stage = stage  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory(prefix="windstil-stages-") as work:
-        project = _copy(args.project, Path(work))
+        project = copy_inputs(args.project, Path(work))
         start = time.perf_counter()
         result = run.run_batch(project, as_of=date.fromisoformat(args.as_of), jobs=args.jobs)
         wall = time.perf_counter() - start
