@@ -98,13 +98,10 @@ def write_call_lists(
                     tuple(am_calls), settings, as_of)
         for am_id, am_calls in by_am.items()
     )
-    if pool is None:
-        for job in jobs:
-            _log_missing_email(_write_list(writer, job))
-        writer.write_bytes("calls/all.csv", call_list_csv(calls, with_account_manager=True))
-        return
-    results = pool.imap_unordered(write_call_list, jobs)
-    writer.write_bytes("calls/all.csv", call_list_csv(calls, with_account_manager=True))  # meanwhile
+    # In this process the writer counts its own bytes; a worker's come back with its answer.
+    results = (pool.imap_unordered(write_call_list, jobs) if pool is not None
+               else ((0, _write_list(writer, job)) for job in jobs))
+    writer.write_bytes("calls/all.csv", call_list_csv(calls, with_account_manager=True))  # meanwhile, in a pool
     for written, missing_email in results:
         writer.bytes_written += written
         _log_missing_email(missing_email)

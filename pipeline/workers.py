@@ -101,7 +101,7 @@ class Processes:
         error = self._starting.exception()
         if error is not None:  # out of processes or memory, say: slower, but the run is made
             log.warning("could not start the %s processes (%s); working in this process", self._what, error)
-            self._starting = None
+            self._starting, self.jobs = None, 0  # a later stage does not try again
             return None
         return self._starting.result()
 

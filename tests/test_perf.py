@@ -205,6 +205,7 @@ def test_a_run_whose_render_processes_cannot_start_renders_in_its_own_process(
     second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)
     assert _digest(second.folder / "emails") == one
     assert "could not start the render processes ([Errno 11] Resource temporarily unavailable)" in caplog.text
+    assert "call-list processes" not in caplog.text  # not tried again for the call lists
 
 
 def test_a_spool_gives_back_what_was_kept_in_order_and_leaves_no_file(tmp_path: Path) -> None:
