@@ -21,7 +21,7 @@ import gettext
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -197,6 +197,9 @@ def notice_template(msgid: str) -> str:
 # --------------------------------------------------------------------------- the language
 
 
+_TEXTS_KEPT = 50_000  # distinct texts a language remembers the wording of (a few MB at most)
+
+
 @dataclass(frozen=True)
 class PageLanguage:
     """One language for the pages: its catalogue and its locale's way with dates and numbers."""
@@ -204,6 +207,9 @@ class PageLanguage:
     code: str
     translations: gettext.NullTranslations
     locale: Locale
+    # text()'s answers: the site words the same finding or lint for every copy of a variant,
+    # and each answer not in the catalogue is sought among some thirty notice patterns.
+    _texts: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def gettext(self, message: str) -> str:
         """Return `message` in this language."""
@@ -243,8 +249,17 @@ class PageLanguage:
 
     def text(self, value: str) -> str:
         """Return a warning, lint or label made by the core in this language; other text as it is."""
-        if isinstance(value, Notice):
+        if isinstance(value, Notice):  # before the lookup: a notice equals its English text as a key
             return self(value.msgid, **value.params)
+        known = self._texts.get(value)
+        if known is None:
+            known = self._worded(value)
+            if len(self._texts) < _TEXTS_KEPT:
+                self._texts[value] = known
+        return known
+
+    def _worded(self, value: str) -> str:
+        """Return `value` worded in this language (text() without its memory)."""
         translated = self.gettext(value)
         if translated != value or self.code == "en":
             return translated

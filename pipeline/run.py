@@ -454,8 +454,10 @@ def _feed_spam(scorer: SpamScorer[VariantKey], targets: Mapping[MessageKey, Vari
         for selection in done:
             for kind in MessageKind:
                 variant = targets.get((selection.contact_id, kind))
+                if variant is None:  # most messages: at most 200 of them stand for a variant
+                    continue
                 path = folder / "emails" / selection.contact_id / f"{kind.value}.eml"
-                if variant is not None and path.is_file():
+                if path.is_file():
                     scorer.submit(variant, path.read_bytes())
 
     return feed
