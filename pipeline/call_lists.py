@@ -31,9 +31,9 @@ from zoneinfo import ZoneInfo
 import jinja2
 import xlsxwriter
 
-from pipeline.calls import CHANNEL_LABELS
 from pipeline.language import DEFAULT_LANGUAGE, N_, PageLanguage, page_language
 from pipeline.models import AccountManager, CallItem, CallReason, Channel, Dataset, Settings
+from pipeline.processes import ignore_interrupts
 from pipeline.templating import BUNDLED, page_environment
 from pipeline.writer import RunWriter, utf8_text_buffer
 
@@ -105,6 +105,21 @@ def write_call_lists(
     for written, missing_email in results:
         writer.bytes_written += written
         _log_missing_email(missing_email)
+
+
+CHANNEL_LABELS = {
+    Channel.CALL: N_("phone"),
+    Channel.VISIT: N_("visit"),
+    Channel.MEETING: N_("meeting"),
+    Channel.EMAIL: N_("e-mail"),
+}
+
+
+def start_list_writer() -> None:
+    """Set up a spawned process that writes call lists (write_call_list)."""
+    # This module and what it imports are all such a process loads: not Polars, not the
+    # renderer (some 60 MB a process).
+    ignore_interrupts()
 
 
 @dataclass(frozen=True)

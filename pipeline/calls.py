@@ -69,12 +69,12 @@ from decimal import Decimal
 
 import polars as pl
 
+from pipeline.call_lists import CHANNEL_LABELS
 from pipeline.feedback import FeedbackEvent, FeedbackKind
 from pipeline.language import DEFAULT_LANGUAGE, N_, PageLanguage, page_language
 from pipeline.models import (
     CallItem,
     CallReason,
-    Channel,
     Contact,
     Dataset,
     Evaluation,
@@ -115,12 +115,6 @@ LEVEL_LABELS = {
     Level.FINANCE: N_("finance"),
 }
 OUR_LEVEL_LABELS = {OurLevel.ACCOUNT_MANAGER: N_("account manager"), OurLevel.MANAGEMENT: N_("our management")}
-CHANNEL_LABELS = {
-    Channel.CALL: N_("phone"),
-    Channel.VISIT: N_("visit"),
-    Channel.MEETING: N_("meeting"),
-    Channel.EMAIL: N_("e-mail"),
-}
 
 _LEVEL_RANK = {Level.MANAGEMENT: 0, Level.OPERATIONAL: 1, Level.TECHNICAL: 2, Level.FINANCE: 3}
 # The reasons' documented order, looked up per finding (list(CallReason).index made the list each time).

@@ -13,9 +13,10 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+if TYPE_CHECKING:  # at run time only Dataset needs Polars: a call-list process never loads it
+    import polars as pl
 
 
 class Segment(enum.StrEnum):
@@ -219,6 +220,8 @@ class Dataset:
     warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        import polars as pl
+
         from pipeline.tables import orders_frame, records_frame  # they build on these types
 
         if not isinstance(self.orders, pl.DataFrame):

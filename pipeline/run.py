@@ -31,7 +31,7 @@ from typing import Any
 
 from pipeline import __version__, workers
 from pipeline.addresses import VALIDATOR, AddressBook
-from pipeline.call_lists import write_call_lists
+from pipeline.call_lists import start_list_writer, write_call_lists
 from pipeline.calls import build_calls
 from pipeline.checks.content import LinkPolicy
 from pipeline.checks.spam import SpamResult, SpamScorer, spamassassin_available
@@ -64,6 +64,7 @@ from pipeline.models import (
     Selection,
     Settings,
 )
+from pipeline.processes import Processes
 from pipeline.quiet import quiet_periods
 from pipeline.render.compile import Compiled, compile_templates
 from pipeline.reports import segmentation_report_pieces
@@ -73,7 +74,7 @@ from pipeline.select import recipients_csv_bytes, select
 from pipeline.site import REPORT_TITLES, SiteData, write_site
 from pipeline.state import State
 from pipeline.unsubscribe import load_secret
-from pipeline.workers import WORKER, Processes, hold_for_rendering, render_chunk, render_processes, start_list_writer
+from pipeline.workers import WORKER, hold_for_rendering, render_chunk, render_processes
 from pipeline.writer import RunWriter, atomic_folder, csv_bytes, remove_stale_temp_folders, spreadsheet_text
 
 log = logging.getLogger(__name__)

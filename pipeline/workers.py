@@ -1,22 +1,19 @@
-"""The run's worker processes: they render the recipients a chunk at a time, then write the call lists.
+"""The render processes: they render the recipients a chunk at a time.
 
 The render stage hands each process a `Chunk` (a few hundred recipients and only the data
 their messages are made of), never the dataset, so a process stays the size of one chunk
-however large the project is. The call-list stage spawns fresh ones (`start_list_writer`)
-that each write one account manager's files at a time (pipeline.call_lists.write_call_list).
+however large the project is. (The call-list stage spawns fresh processes of its own: see
+pipeline.call_lists.start_list_writer.)
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import multiprocessing
 import os
 import pickle  # nosec B403
-import signal
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -38,6 +35,7 @@ from pipeline.models import (
     Selection,
     Settings,
 )
+from pipeline.processes import Processes, ignore_interrupts
 from pipeline.render.compile import Compiled, compile_templates
 from pipeline.render.message import prepare_run, render_messages
 from pipeline.tables import orders_of_customers, records_frame
@@ -64,56 +62,6 @@ class Chunk:
     orders: pl.DataFrame  # of its customers only
 
 
-class Processes:
-    """A stage's worker processes: spawned from a thread (the stage goes on meanwhile), or none."""
-
-    def __init__(self, starting: Future[Any] | None, jobs: int, what: str) -> None:
-        self._starting = starting
-        self.jobs = jobs  # how many were asked for; 0: the work is done in this process
-        self._what = what
-
-    @classmethod
-    @contextmanager
-    def spawn(cls, jobs: int, what: str, initializer: Callable[..., None],
-              initargs: tuple[Any, ...] = ()) -> Iterator[Processes]:
-        """Start `jobs` processes (none for fewer than two), each set up by `initializer`; end them after."""
-        if jobs < 2:
-            yield cls(None, 0, what)
-            return
-        # Spawned, not forked: a forked process would share the parent's whole dataset, and every
-        # page it touched (a reference count is enough) would be copied into it. Started from a
-        # thread: a process is ready once its interpreter has imported Windstil (0.4 s each),
-        # which this process spends on the stage's own work instead.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="windstil-start") as starter:
-            processes = cls(starter.submit(
-                multiprocessing.get_context("spawn").Pool, jobs, initializer=initializer, initargs=initargs,
-            ), jobs, what)
-            try:
-                yield processes
-            finally:
-                processes.stop()
-
-    @property
-    def pool(self) -> Any:
-        """The process pool, once it has started; None when the work is done in this process."""
-        if self._starting is None:
-            return None
-        error = self._starting.exception()
-        if error is not None:  # out of processes or memory, say: slower, but the run is made
-            log.warning("could not start the %s processes (%s); working in this process", self._what, error)
-            self._starting, self.jobs = None, 0  # a later stage does not try again
-            return None
-        return self._starting.result()
-
-    def stop(self) -> None:
-        """End the processes (at once: they have nothing left to do, or the run is abandoned)."""
-        starting, self._starting = self._starting, None
-        if starting is not None and starting.exception() is None:
-            pool = starting.result()
-            pool.terminate()
-            pool.join()
-
-
 def render_processes(
     project: Project, as_of: date, secret: bytes, jobs: int | None
 ) -> AbstractContextManager[Processes]:
@@ -127,18 +75,6 @@ def render_processes(
                            (project.settings, data.content, data.account_managers, data.products, as_of, secret))
 
 
-def start_list_writer() -> None:
-    """Set up a spawned process that writes call lists (pipeline.call_lists.write_call_list)."""
-    _ignore_interrupts()
-    import pipeline.call_lists  # noqa: F401  # imported now, while the parent builds the calls
-
-
-def _ignore_interrupts() -> None:
-    # Ctrl-C reaches the whole process group; the parent decides and terminates us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 # What a render process holds for the whole run (set by start_worker, or by _render_all
 # itself when it renders in its own process).
 WORKER: dict[str, Any] = {}
@@ -147,7 +83,7 @@ WORKER: dict[str, Any] = {}
 def start_worker(settings: Settings, content: dict[str, ContentItem], account_managers: dict[str, AccountManager],
                   products: dict[str, Product], as_of: date, secret: bytes) -> None:
     """Set up a spawned render process: compile the templates once, keep the run-wide values."""
-    _ignore_interrupts()
+    ignore_interrupts()
     try:
         compiled = compile_templates(settings, content)
     except Exception as error:  # said with the first chunk: a failing initializer is restarted forever

@@ -6,6 +6,8 @@ import binascii
 import hashlib
 import json
 import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,7 +23,7 @@ from babel.numbers import format_percent
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import run, workers
+from pipeline import processes, run, workers
 from pipeline.load import load_project
 from pipeline.models import RenderedMessage
 from pipeline.quiet import quiet_periods
@@ -115,7 +117,7 @@ def test_spawned_render_processes_given_chunks_write_what_one_process_writes(
     call_list_processes = run._call_list_processes
 
     @contextmanager
-    def writers_spy(*args: Any) -> Iterator[workers.Processes]:
+    def writers_spy(*args: Any) -> Iterator[processes.Processes]:
         with call_list_processes(*args) as writers:
             list_writers.append(writers.pool is not None)
             yield writers
@@ -200,7 +202,7 @@ def test_a_run_whose_render_processes_cannot_start_renders_in_its_own_process(
         def Pool(self, *args: object, **kwargs: object) -> object:  # multiprocessing's name
             raise OSError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(workers.multiprocessing, "get_context", lambda method: NoProcesses())
+    monkeypatch.setattr(processes.multiprocessing, "get_context", lambda method: NoProcesses())
     monkeypatch.setattr(workers, "CHUNK", 2)
     second = run.run_batch(tiny_project, as_of=AS_OF, jobs=2, force=True)
     assert _digest(second.folder / "emails") == one
@@ -237,3 +239,12 @@ def test_a_parked_segmentation_comes_back_equal_customers_in_order(
     assert back == segmentation
     assert list(back.customers) == list(segmentation.customers)
     assert back.warnings == segmentation.warnings and back.as_of == segmentation.as_of
+
+
+def test_a_call_list_process_loads_neither_polars_nor_the_renderer() -> None:
+    """What a spawned call-list writer imports (the `windstil` command's module, then its task's) stays small."""
+    code = ("import sys, pipeline.cli, pipeline.call_lists; "
+            "print(sorted(m for m in ('polars', 'pipeline.workers', 'pipeline.render', 'premailer', 'lxml') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
