@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import filecmp
 import os
 import platform
 import shutil
@@ -18,12 +19,42 @@ AS_OF = "2026-11-30"
 
 
 def demo_project(folder: Path, customers: int, seed: int = 1) -> Path:
-    """Write (once) a `windstil demo-data` project of `customers` customers under `folder`."""
+    """Write (once) a `windstil demo-data` project of `customers` customers under `folder`.
+
+    A project made by an older Windstil (templates, content or settings unlike today's) is
+    moved aside and made afresh: a benchmark measures what `demo-data` makes now.
+    """
     out = folder / f"demo-{customers}-{seed}"
+    if (out / "settings.yaml").exists() and is_stale(out):
+        put_aside(out)
     if not (out / "settings.yaml").exists():
         subprocess.run([*WINDSTIL, "demo-data", "--customers", str(customers), "--seed", str(seed),
                         "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
     return out
+
+
+def is_stale(project: Path) -> bool:
+    """Return whether a demo project (or a copy with settings added) differs from what `demo-data` writes today."""
+    from pipeline.demo import settings_yaml
+
+    settings = project / "settings.yaml"
+    return (not _same_files(REPO / "templates", project / "templates")
+            or not _same_files(REPO / "content", project / "content")
+            or not settings.is_file() or not settings.read_text(encoding="utf-8").startswith(settings_yaml()))
+
+
+def put_aside(project: Path) -> None:
+    """Move a stale project out of the way (not deleted: see batch.py on deleting just before a run)."""
+    aside = project.with_name(f".stale-{project.name}-{time.time_ns()}")
+    project.rename(aside)
+    print(f"# {project.name}: made by an older Windstil, moved to {aside.name}; made afresh", file=sys.stderr)
+
+
+def _same_files(left: Path, right: Path) -> bool:
+    """Return whether two folders hold the same files with the same bytes."""
+    ours = {p.relative_to(left): p for p in left.rglob("*") if p.is_file()}
+    theirs = {p.relative_to(right): p for p in right.rglob("*") if p.is_file()}
+    return ours.keys() == theirs.keys() and all(filecmp.cmp(ours[k], theirs[k], shallow=False) for k in ours)
 
 
 def _children(pid: int) -> list[int]:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import AS_OF, WINDSTIL, demo_project, folder_bytes, run_measured_tree
+from _common import AS_OF, WINDSTIL, demo_project, folder_bytes, is_stale, put_aside, run_measured_tree
 
 PREVIOUS_AS_OF = "2026-10-31"  # the month before AS_OF
 FIRST_RUN = ("wall_s", "cpu_s", "peak_rss_mb", "peak_pss_mb", "render_share_of_wall")
@@ -105,6 +105,8 @@ def checks_share(work: Path, size: int, jobs: int, trash: Path, on: dict[str, fl
     walls = {}
     for name, setting in (("off", "checks: {enabled: false}"), ("without_spam", "checks: {spam_max_variants: 0}")):
         project = work / f"{base.name}-checks-{name}"
+        if project.exists() and is_stale(project):
+            put_aside(project)
         if not project.exists():
             shutil.copytree(base, project, ignore=shutil.ignore_patterns("output"))
             with (project / "settings.yaml").open("a", encoding="utf-8") as handle:
