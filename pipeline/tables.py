@@ -285,8 +285,16 @@ def _window_in_decimals(in_window: pl.DataFrame, margin: bool) -> tuple[dict[str
 
 def orders_of_customers(orders: pl.DataFrame, customer_ids: Iterable[str]) -> pl.DataFrame:
     """Return the orders of some customers: customer by customer in the order given, each one's in file order."""
-    wanted = pl.DataFrame({"customer_id": list(customer_ids)}, schema={"customer_id": pl.String})
-    return wanted.join(orders, on="customer_id", how="inner", maintain_order="left_right").select(orders.columns)
+    # Picked out by a mask first, then put in order. A join of all the orders with the few
+    # customers wanted (a render chunk's 250 or so), or a filter by expression (which runs
+    # on Polars' threads), held some 40 MB more at its height at 475,000 orders, once per
+    # chunk, in the main process during the render stage; the mask, nothing to speak of.
+    ids = list(customer_ids)
+    rank = pl.DataFrame({"customer_id": ids, "_rank": range(len(ids))},
+                        schema={"customer_id": pl.String, "_rank": pl.UInt32})
+    picked = orders.filter(orders.get_column("customer_id").is_in(ids))
+    return (picked.join(rank, on="customer_id", how="left", maintain_order="left")
+            .sort("_rank", maintain_order=True).drop("_rank"))
 
 
 # What the render stage's context sentence reads of an order.
