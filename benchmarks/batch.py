@@ -26,7 +26,8 @@ every month, with the state the month before left (the e-mail addresses checked 
 and manifest). The month before's own figures, a first run's, come under `first_run_`. The
 next month's messages differ from the last's (dates, links), so SpamAssassin scores them
 afresh. The run of the month before is not approved: no deliveries are recorded.
-`--large 0` measures the small size only.
+`--large 0` measures the small size only. Both months' runs stay in each project until the
+next measurement moves them aside: at 10,000 and 30,000 customers, some 20 GB of disk.
 """
 
 from __future__ import annotations
