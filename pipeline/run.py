@@ -136,12 +136,7 @@ def run_batch(
     timer = _Timer()
     run_id = as_of.isoformat()
     with timer.stage("load"):
-        addresses = AddressBook(normalise_email)
-        project = load_project(root, addresses)
-        # What this load checked, for the state at the end; the book itself (every address
-        # remembered from earlier runs: 10 MB at 30,000 demo customers) is done with.
-        checked_addresses = addresses.new
-        del addresses
+        project, checked_addresses = _load(root)
     settings, config, data = project.settings, project.segments, project.data
     output = settings.paths.output
     with project_lock(output), _signals_as_errors(), _long_lived(), State.open(settings.paths.state) as state:
@@ -176,7 +171,6 @@ def run_batch(
                 with timer.stage("render"):
                     _park(segmentation, parked)  # waits on disk through the peak (see _render_all)
                     del segmentation
-                    _give_back_freed_memory()
                     _render_all(compiled, selections, project, as_of, secret, writer, records, processes,
                                 progress, scorer, spam_targets)
                 checks, rendered = _checks_stage(timer, project, run_id, writer, records, variants, processes)
@@ -398,12 +392,13 @@ def _render_all(
     SpamAssassin (`scorer`) scores each variant's representative as soon as it is written.
     The render stage is the run's peak: its processes are alive too. What only the later
     stages need waits on disk meanwhile (the segmentation: 17 MB at 30,000 demo customers),
-    as do the records of what is rendered.
+    as do the records of what is rendered, and what was freed before is given back first.
 
     The chunks are cut one by one as the processes ask for more (the pool's pipe holds back
     the parent), so only a few are ever in memory; the records of what each chunk made are
     kept in `records`, unread (see _read_records).
     """
+    _give_back_freed_memory()
     todo = [s for s in selections if s.newsletter or s.alert]
     data = project.data
     done = 0
@@ -544,6 +539,15 @@ class _Spool:
 
 
 _PARKED_AT_ONCE = 1000  # customers a pickle (see _park)
+
+
+def _load(root: Path) -> tuple[Project, dict[str, str | None]]:
+    """Load the project; return it and the addresses this load checked, for the state at the end of the run."""
+    addresses = AddressBook(normalise_email)
+    project = load_project(root, addresses)
+    # The book itself (every address remembered from earlier runs: 10 MB at 30,000 demo
+    # customers) is done with.
+    return project, addresses.new
 
 
 def _give_back_freed_memory() -> None:
