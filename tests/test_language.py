@@ -31,7 +31,7 @@ from hypothesis import given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
 
-from pipeline.language import page_language
+from pipeline.language import Notice, PageLanguage, page_language
 from pipeline.reports import write_segmentation
 from pipeline.run import run_batch
 
@@ -323,3 +323,20 @@ def test_a_negative_zero_keeps_its_sign_after_a_zero() -> None:
     words = page_language("nl")
     written = (words.number(0.0), words.number(-0.0), words.number(Decimal("-0")), words.number(0))
     assert written == ("0", "-0", "-0", "0")
+
+
+def test_a_language_remembers_the_wording_of_a_bounded_number_of_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text is worded once and answered the same again; a notice equal to it is still worded as a notice."""
+    import pipeline.language as language
+
+    bundled = page_language("nl")
+    dutch = PageLanguage(code="nl", translations=bundled.translations, locale=bundled.locale)
+    monkeypatch.setattr(language, "_TEXTS_KEPT", 3)
+    assert dutch.text("<html> has no lang or dir") == "<html> heeft geen lang of dir"
+    assert dutch.text("<html> has no lang or dir") == "<html> heeft geen lang of dir"
+    for n in range(5):
+        assert dutch.text(f"a detail nobody listed {n}") == f"a detail nobody listed {n}"
+    assert len(dutch._texts) == 3
+    notice = Notice("the text part lacks the link '%(url)s'", url="https://example.nl/a")
+    dutch._texts[str(notice)] = "remembered for the plain text"
+    assert dutch.text(notice) != "remembered for the plain text"
