@@ -39,7 +39,6 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import AS_OF, WINDSTIL, demo_project, folder_bytes, is_stale, put_aside, run_measured_tree
@@ -48,7 +47,7 @@ PREVIOUS_AS_OF = "2026-10-31"  # the month before AS_OF
 FIRST_RUN = ("wall_s", "cpu_s", "peak_rss_mb", "peak_pss_mb", "render_share_of_wall")
 
 
-def measure(project: Path, jobs: int, trash: Path) -> dict[str, Any]:
+def measure(project: Path, jobs: int, trash: Path) -> dict[str, float]:
     """Return the figures of the project's monthly run: after a run of the month before, on an empty state."""
     # An earlier output (and the state in it) is moved aside, not deleted: ext4 skips recently
     # freed inodes one by one when it creates a file, so deleting ~100,000 files just before
@@ -57,11 +56,11 @@ def measure(project: Path, jobs: int, trash: Path) -> dict[str, Any]:
         (project / "output").rename(trash / f"{project.name}-{len(list(trash.iterdir()))}")
     first = run_once(project, PREVIOUS_AS_OF, jobs)
     figures = run_once(project, AS_OF, jobs)
-    return figures | {f"first_run_{key}": first[key] for key in FIRST_RUN} | {
-        f"first_run_stage_{key}_s": value for key, value in first["timings"].items()}
+    return figures | {f"first_run_{key}": value for key, value in first.items()
+                      if key in FIRST_RUN or key.startswith("stage_")}
 
 
-def run_once(project: Path, as_of: str, jobs: int) -> dict[str, Any]:
+def run_once(project: Path, as_of: str, jobs: int) -> dict[str, float]:
     wall, peak_kb, peak_pss_kb, cpu, done = run_measured_tree([*WINDSTIL, "-q", "--project", str(project), "run",
                                                             "--as-of", as_of, "--jobs", str(jobs)])
     if done.returncode != 0:
@@ -92,7 +91,6 @@ def run_once(project: Path, as_of: str, jobs: int) -> dict[str, Any]:
         "checks_share_of_wall": timings.get("checks", 0.0) / wall,
         "spam_variants_scored": sum(v["scored"] for v in manifest.get("spam", {}).values()),
         "load_average_1min": os.getloadavg()[0],
-        "timings": timings,
     }
 
 
@@ -144,8 +142,7 @@ def main() -> None:
         results[size] = figures
         print(f"# {size} customers, --jobs {args.jobs}")
         for key, value in figures.items():
-            if key != "timings":
-                print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
+            print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
         if size == args.small:  # the same size again at once, with the checks off and without SpamAssassin
             checks_share(work, args.small, args.jobs, trash, figures)
     if not args.large:

@@ -90,7 +90,7 @@ from pipeline.models import (
     Treatment,
 )
 from pipeline.segment import months_before
-from pipeline.tables import bought_products, records, records_frame, revenue_in_window
+from pipeline.tables import bought_products, records, records_frame, revenue_in_window, rows_of_customers
 
 log = logging.getLogger(__name__)
 
@@ -275,20 +275,14 @@ class _History:
 
     def group(self, customer_ids: Sequence[str]) -> dict[str, _Customer]:
         """Return the facts of these customers, grouped per customer."""
-        def of_batch(frame: pl.DataFrame) -> pl.DataFrame:
-            # By a mask, not an expression: filtering the orders by expression (on Polars'
-            # threads) held some 40 MB more at its height at 475,000 orders.
-            return frame.filter(frame.get_column("customer_id").is_in(customer_ids))
-
-        orders = of_batch(self.data.orders)  # in file order still: the totals add up as before
+        orders = rows_of_customers(self.data.orders, customer_ids)  # in file order: the totals add up as before
         bought = bought_products(orders)
         before, start, as_of = self.windows
         revenue = revenue_in_window(orders, start, as_of)
         previous_revenue = revenue_in_window(orders, before, start)
-        latest_evaluation = {
-            e.customer_id: e for e in records(Evaluation, _latest_per_customer(of_batch(self.evaluations)))
-        }
-        last, pair_last = _interaction_history(of_batch(self.interactions), self.levels)
+        evaluations = rows_of_customers(self.evaluations, customer_ids)
+        latest_evaluation = {e.customer_id: e for e in records(Evaluation, _latest_per_customer(evaluations))}
+        last, pair_last = _interaction_history(rows_of_customers(self.interactions, customer_ids), self.levels)
         return {
             customer_id: _Customer(
                 contacts=tuple(self.contacts.get(customer_id, ())),

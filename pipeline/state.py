@@ -47,12 +47,11 @@ from pipeline.state_rows import (
     interaction_fingerprint,
     moment_text,
 )
-from pipeline.state_schema import MIGRATIONS, OUR_TABLES, SCHEMA_VERSION
+from pipeline.state_schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = [  # the schema is in pipeline.state_schema; its names are importable from here too
     "AUTOMATED_WITHIN_SECONDS",
     "MIGRATIONS",
-    "OUR_TABLES",
     "SCHEMA_VERSION",
     "SQLITE_HEADER",
     "RunRecord",

@@ -150,7 +150,3 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-OUR_TABLES = frozenset(
-    {"runs", "deliveries", "segmentations", "interactions", "suppressions", "outbox", "feedback", "mail_seen",
-     "spam_scores", "accepted_checks", "address_checks"}
-)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -42,6 +42,7 @@ __all__ = [
     "orders_newest_first",
     "orders_of_customers",
     "revenue_in_window",
+    "rows_of_customers",
     "window_totals",
 ]
 
@@ -283,17 +284,21 @@ def _window_in_decimals(in_window: pl.DataFrame, margin: bool) -> tuple[dict[str
     return revenue, net
 
 
+def rows_of_customers(frame: pl.DataFrame, customer_ids: Collection[str]) -> pl.DataFrame:
+    """Return the rows of `frame` (orders, evaluations, interactions) of some customers, in file order."""
+    # By an eager mask, not an expression: filtering by expression runs on Polars' threads, and
+    # picking a render chunk's 250 or so customers out of 475,000 orders that way held some
+    # 40 MB more at its height, once per chunk, in the main process during the render stage.
+    return frame.filter(frame.get_column("customer_id").is_in(list(customer_ids)))
+
+
 def orders_of_customers(orders: pl.DataFrame, customer_ids: Iterable[str]) -> pl.DataFrame:
     """Return the orders of some customers: customer by customer in the order given, each one's in file order."""
-    # Picked out by a mask first, then put in order. A join of all the orders with the few
-    # customers wanted (a render chunk's 250 or so), or a filter by expression (which runs
-    # on Polars' threads), held some 40 MB more at its height at 475,000 orders, once per
-    # chunk, in the main process during the render stage; the mask, nothing to speak of.
     ids = list(customer_ids)
     rank = pl.DataFrame({"customer_id": ids, "_rank": range(len(ids))},
                         schema={"customer_id": pl.String, "_rank": pl.UInt32})
-    picked = orders.filter(orders.get_column("customer_id").is_in(ids))
-    return (picked.join(rank, on="customer_id", how="left", maintain_order="left")
+    # Picked out first, then put in order: a join of all the orders with the few customers held more still.
+    return (rows_of_customers(orders, ids).join(rank, on="customer_id", how="left", maintain_order="left")
             .sort("_rank", maintain_order=True).drop("_rank"))
 
 

@@ -591,7 +591,9 @@ def test_details_file_put_together_is_the_whole_shards_json(tmp_path: Path, monk
     assert any(s.items for s in site.selections)  # and items worded once, written more than once
     for number, start in enumerate(range(0, len(site.selections), 4)):
         part = site.selections[start : start + 4]
-        shard = {s.contact_id: site_module._detail(site, s, variant_of, calls) for s in part}
+        # Each recipient worded afresh (nothing said before), as the reference.
+        language = site_module._language(site)
+        shard = {s.contact_id: site_module._detail(site, s, variant_of, calls, {}, language) for s in part}
         whole = f"(window.WINDSTIL_DETAILS = window.WINDSTIL_DETAILS || {{}})[{number}] = {js_json(shard)};\n"
         assert (tmp_path / f"site/data/details-{number}.js").read_text(encoding="utf-8") == whole
 

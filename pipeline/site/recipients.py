@@ -108,22 +108,19 @@ def _detail(
     selection: Selection,
     variant_of: Mapping[tuple[str, MessageKind], int],
     calls: Mapping[str, list[dict[str, Any]]],
-    said: ItemsSaid | None = None,
-    language: PageLanguage | None = None,
+    said: ItemsSaid,
+    language: PageLanguage,
 ) -> dict[str, Any]:
     """Return what the recipient page shows beyond the table row: messages, items, calls.
 
     `said` keeps each chosen item as the page shows it, for the next recipient with the same
-    one (see _items); without it, every item is worded again. `language` is the site's, when
-    the caller has it at hand.
+    one (see _items); `language` is the site's.
     """
     contact = site.data.contacts.get(selection.contact_id)
     customer = site.data.customers.get(selection.customer_id)
     quiet = site.quiet.get(selection.customer_id) if site.quiet else None
     newsletter = site.rendered.get((selection.contact_id, MessageKind.NEWSLETTER))
     alert = site.rendered.get((selection.contact_id, MessageKind.ALERT))
-    language = language or _language(site)
-    said = {} if said is None else said
     return {
         "id": selection.contact_id,
         "email": contact.email if contact else "",
@@ -205,8 +202,8 @@ def _message(
     reasons: Sequence[SkipReason],
     language: PageLanguage,
     contact_language: str,
-    findings: list[list[str]] | None = None,
-    said: ItemsSaid | None = None,
+    findings: list[list[str]],
+    said: ItemsSaid,
 ) -> dict[str, Any]:
     if message is None:
         # A selection may say "made" while rendering made nothing: show that, do not hide it.
@@ -219,13 +216,10 @@ def _message(
         "over_budget": message.html_bytes > SIZE_BUDGET,
         "lints": [[lint.code, language.text(lint.message)] for lint in message.lints],
         "fallback": fallback,
-        "items": _items(items, language, contact_language, {} if said is None else said),
+        "items": _items(items, language, contact_language, said),
         "item_ids": list(message.item_ids),
-        "checks": findings or [],
+        "checks": findings,
     }
-
-
-
 
 
 def _items(
