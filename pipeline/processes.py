@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import pickle  # nosec B403 - only this run's own values, handed to its own processes
 import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from multiprocessing import shared_memory
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -37,9 +39,10 @@ class Processes:
         # page it touched (a reference count is enough) would be copied into it. Started from a
         # thread: a process is ready once its interpreter has imported Windstil (0.4 s each),
         # which this process spends on the stage's own work instead.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="windstil-start") as starter:
+        with _handed_over(initializer, initargs) as (set_up, set_up_args), \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="windstil-start") as starter:
             processes = cls(starter.submit(
-                multiprocessing.get_context("spawn").Pool, jobs, initializer=initializer, initargs=initargs,
+                multiprocessing.get_context("spawn").Pool, jobs, initializer=set_up, initargs=set_up_args,
             ), jobs, what)
             try:
                 yield processes
@@ -65,6 +68,51 @@ class Processes:
             pool = starting.result()
             pool.terminate()
             pool.join()
+
+
+@contextmanager
+def _handed_over(initializer: Callable[..., None],
+                 initargs: tuple[Any, ...]) -> Iterator[tuple[Callable[..., None], tuple[Any, ...]]]:
+    """Return what sets up a process and its arguments, the values `initargs` passed through shared memory.
+
+    multiprocessing writes a spawned process's arguments into a pipe whose reading end it
+    holds open itself until it has written them all: a process that dies before it has read
+    them (Ctrl-C reaches it while it imports Windstil, or the out-of-memory killer ends it)
+    leaves that write waiting forever once they fill the pipe (64 KiB; the render processes'
+    settings and content are about 120 KiB), and the run with it, Ctrl-C or not. So the values
+    wait in a block of shared memory, and a process is handed only its name. Where shared
+    memory cannot be had, the values go through the pipe as before.
+    """
+    values = pickle.dumps(initargs, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        block = shared_memory.SharedMemory(create=True, size=max(len(values), 1))
+    except OSError as error:
+        log.info("no shared memory for the processes' set-up (%s); handing it over through their pipe", error)
+        yield initializer, initargs
+        return
+    try:
+        _buffer(block)[:len(values)] = values
+        yield _set_up, (initializer, block.name, len(values))
+    finally:
+        block.close()
+        block.unlink()  # after the processes have ended: one that starts later must still find it
+
+
+def _set_up(initializer: Callable[..., None], name: str, size: int) -> None:
+    """Set up a spawned process with `initializer` and the values waiting in the shared memory block `name`."""
+    block = shared_memory.SharedMemory(name=name)
+    try:
+        values = pickle.loads(bytes(_buffer(block)[:size]))  # noqa: S301  # nosec B301 - written by this run's own parent
+    finally:
+        block.close()
+    initializer(*values)
+
+
+def _buffer(block: shared_memory.SharedMemory) -> memoryview:
+    """Return the memory of an open block (typeshed allows None, which only a closed block has)."""
+    if block.buf is None:
+        raise OSError(f"shared memory block {block.name} is closed")
+    return block.buf
 
 
 def ignore_interrupts() -> None:
