@@ -87,7 +87,7 @@ def write_call_lists(
     """Write calls/<am>.csv, .xlsx, .html and .eml for every account manager, and calls/all.csv.
 
     Headings, labels and the e-mail are in settings.yaml's language; the CSV's header keeps the
-    documented column names. With a process `pool` (multiprocessing's) the account managers'
+    documented column names. With a process `pool` (the stage's Workers) the account managers'
     files are written there, one account manager a task, while this process writes all.csv.
     """
     by_am: dict[str, list[CallItem]] = {am: [] for am in data.account_managers}

@@ -63,6 +63,12 @@ class OutputError(WindstilError):
     exit_code = 1
 
 
+class WorkerError(WindstilError):
+    """A worker process of the run ended abruptly (killed, out of memory): the run is abandoned (exit 1)."""
+
+    exit_code = 1
+
+
 class DeliveryError(WindstilError):
     """Sending stopped: the SMTP server refused the connection, TLS or login, or the run cannot go (exit 1)."""
 

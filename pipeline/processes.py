@@ -1,5 +1,10 @@
 """A stage's worker processes: spawned from a thread while the stage goes on, and ended with it.
 
+They are a concurrent.futures.ProcessPoolExecutor, not a multiprocessing.Pool: a Pool
+replaces a worker that dies (the out-of-memory killer, say) and waits forever for the task
+it was doing, where the executor fails every task left with BrokenProcessPool, so the run
+stops with an error instead of hanging.
+
 Kept apart from what the processes do, so that a process importing this module (the
 call-list writers, say) does not also load the renderer or Polars.
 """
@@ -10,19 +15,26 @@ import logging
 import multiprocessing
 import pickle  # nosec B403 - only this run's own values, handed to its own processes
 import signal
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from multiprocessing import shared_memory
-from typing import Any
+from typing import Any, TypeVar
+
+from pipeline.errors import WorkerError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Processes:
     """A stage's worker processes: spawned from a thread (the stage goes on meanwhile), or none."""
 
-    def __init__(self, starting: Future[Any] | None, jobs: int, what: str) -> None:
+    def __init__(self, starting: Future[Workers] | None, jobs: int, what: str) -> None:
         self._starting = starting
         self.jobs = jobs  # how many were asked for; 0: the work is done in this process
         self._what = what
@@ -41,17 +53,15 @@ class Processes:
         # which this process spends on the stage's own work instead.
         with _handed_over(initializer, initargs) as (set_up, set_up_args), \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="windstil-start") as starter:
-            processes = cls(starter.submit(
-                multiprocessing.get_context("spawn").Pool, jobs, initializer=set_up, initargs=set_up_args,
-            ), jobs, what)
+            processes = cls(starter.submit(Workers.start, jobs, what, set_up, set_up_args), jobs, what)
             try:
                 yield processes
             finally:
                 processes.stop()
 
     @property
-    def pool(self) -> Any:
-        """The process pool, once it has started; None when the work is done in this process."""
+    def pool(self) -> Workers | None:
+        """The started processes; None when the work is done in this process."""
         if self._starting is None:
             return None
         error = self._starting.exception()
@@ -65,9 +75,118 @@ class Processes:
         """End the processes (at once: they have nothing left to do, or the run is abandoned)."""
         starting, self._starting = self._starting, None
         if starting is not None and starting.exception() is None:
-            pool = starting.result()
-            pool.terminate()
-            pool.join()
+            starting.result().terminate()
+
+
+class Workers:
+    """Started worker processes, with multiprocessing.Pool's imap and imap_unordered.
+
+    A task is handed out only when a process is about to be free (at most `AHEAD` per
+    process wait in the queue), so a stage that cuts its tasks as it goes (the render's
+    chunks) keeps only a few in memory. When a process dies, what is left fails with a
+    WorkerError.
+    """
+
+    AHEAD = 2  # tasks per process handed out at once: one at work, one waiting
+
+    def __init__(self, executor: ProcessPoolExecutor, jobs: int, what: str) -> None:
+        self._executor = executor
+        self._jobs = jobs
+        self._what = what
+
+    @classmethod
+    def start(cls, jobs: int, what: str, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> Workers:
+        """Return `jobs` processes, each set up by `initializer`, once all are ready."""
+        executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=initializer, initargs=initargs)
+        workers = cls(executor, jobs, what)
+        try:
+            # The executor spawns a process when a task finds none idle: a task each starts them all.
+            for ready in [executor.submit(_ready) for _ in range(jobs)]:
+                ready.result()
+        except BaseException:
+            workers.terminate()
+            raise
+        return workers
+
+    def imap(self, function: Callable[[T], R], items: Iterable[T], chunksize: int = 1) -> Iterator[R]:
+        """Return function(item) for each item, in order; `chunksize` items go to a process at a time."""
+        window: deque[Future[list[R]]] = deque()
+        try:
+            for batch in _batches(items, chunksize):
+                window.append(self._submit(_each, function, batch))
+                if len(window) >= self.AHEAD * self._jobs:
+                    yield from self._result(window.popleft())
+            while window:
+                yield from self._result(window.popleft())
+        finally:
+            for future in window:
+                future.cancel()
+
+    def imap_unordered(self, function: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """Return function(item) for each item, as each is done."""
+        running: set[Future[R]] = set()
+        try:
+            for item in items:
+                running.add(self._submit(function, item))
+                if len(running) >= self.AHEAD * self._jobs:
+                    done, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield self._result(future)
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield self._result(future)
+        finally:
+            for future in running:
+                future.cancel()
+
+    def terminate(self) -> None:
+        """End the processes now, busy or not."""
+        # The executor ends only idle processes (terminate_workers() comes with Python 3.14).
+        processes = list((self._executor._processes or {}).values())
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join()
+
+    def _submit(self, function: Callable[..., R], *args: Any) -> Future[R]:
+        try:
+            return self._executor.submit(function, *args)
+        except BrokenProcessPool as error:
+            raise self._died() from error
+
+    def _result(self, future: Future[R]) -> R:
+        try:
+            return future.result()
+        except BrokenProcessPool as error:
+            raise self._died() from error
+
+    def _died(self) -> WorkerError:
+        return WorkerError(f"a {self._what} process ended abruptly (out of memory, or killed); the run is "
+                           f"abandoned and nothing of it is kept: run it again (--jobs 1 keeps it to one process)")
+
+
+def _ready() -> None:
+    """Nothing: a task that makes the executor start a process."""
+
+
+def _each(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """Return function(item) for each of a batch of items (in a worker process)."""
+    return [function(item) for item in items]
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Return `items` in lists of `size` (the last may be shorter)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 @contextmanager

@@ -394,8 +394,8 @@ def _render_all(
     stages need waits on disk meanwhile (the segmentation: 17 MB at 30,000 demo customers),
     as do the records of what is rendered, and what was freed before is given back first.
 
-    The chunks are cut one by one as the processes ask for more (the pool's pipe holds back
-    the parent), so only a few are ever in memory; the records of what each chunk made are
+    The chunks are cut one by one as the processes take them (at most two a process are
+    handed out at once), so only a few are ever in memory; the records of what each chunk made are
     kept in `records`, unread (see _read_records).
     """
     _give_back_freed_memory()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
+import multiprocessing
 import pickle
 import subprocess
 import sys
@@ -198,8 +199,10 @@ def test_a_run_whose_render_processes_cannot_start_renders_in_its_own_process(
     first = run.run_batch(tiny_project, as_of=AS_OF, jobs=1, force=True)
     one = _digest(first.folder / "emails")
 
-    class NoProcesses:
-        def Pool(self, *args: object, **kwargs: object) -> object:  # multiprocessing's name
+    spawning = multiprocessing.get_context("spawn")
+
+    class NoProcesses(type(spawning)):  # type: ignore[misc]
+        def Process(self, *args: object, **kwargs: object) -> object:  # multiprocessing's name
             raise OSError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(processes.multiprocessing, "get_context", lambda method: NoProcesses())
