@@ -96,7 +96,7 @@ class Workers:
 
     @classmethod
     def start(cls, jobs: int, what: str, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> Workers:
-        """Return `jobs` processes, each set up by `initializer`, once all are ready."""
+        """Return `jobs` processes, each set up by `initializer`: all started, one at least set up."""
         executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=initializer, initargs=initargs)
         workers = cls(executor, jobs, what)
