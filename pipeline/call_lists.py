@@ -33,7 +33,7 @@ import xlsxwriter
 
 from pipeline.language import DEFAULT_LANGUAGE, N_, PageLanguage, page_language
 from pipeline.models import AccountManager, CallItem, CallReason, Channel, Dataset, Settings
-from pipeline.processes import ignore_interrupts
+from pipeline.processes import Workers, ignore_interrupts
 from pipeline.templating import BUNDLED, page_environment
 from pipeline.writer import RunWriter, utf8_text_buffer
 
@@ -82,7 +82,8 @@ XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.she
 
 
 def write_call_lists(
-    writer: RunWriter, calls: Sequence[CallItem], data: Dataset, settings: Settings, as_of: date, pool: Any = None
+    writer: RunWriter, calls: Sequence[CallItem], data: Dataset, settings: Settings, as_of: date,
+    pool: Workers | None = None,
 ) -> None:
     """Write calls/<am>.csv, .xlsx, .html and .eml for every account manager, and calls/all.csv.
 

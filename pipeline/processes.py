@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from itertools import islice
 from multiprocessing import shared_memory
 from typing import Any, TypeVar
 
@@ -91,7 +92,7 @@ class Workers:
 
     def __init__(self, executor: ProcessPoolExecutor, jobs: int, what: str) -> None:
         self._executor = executor
-        self._jobs = jobs
+        self._ahead = self.AHEAD * jobs
         self._what = what
 
     @classmethod
@@ -111,13 +112,14 @@ class Workers:
 
     def imap(self, function: Callable[[T], R], items: Iterable[T], chunksize: int = 1) -> Iterator[R]:
         """Return function(item) for each item, in order; `chunksize` items go to a process at a time."""
+        items = iter(items)
         window: deque[Future[list[R]]] = deque()
         try:
-            for batch in _batches(items, chunksize):
-                window.append(self._submit(_each, function, batch))
-                if len(window) >= self.AHEAD * self._jobs:
-                    yield from self._result(window.popleft())
-            while window:
+            while True:
+                while len(window) < self._ahead and (batch := list(islice(items, chunksize))):
+                    window.append(self._submit(_each, function, batch))
+                if not window:
+                    return
                 yield from self._result(window.popleft())
         finally:
             for future in window:
@@ -125,15 +127,13 @@ class Workers:
 
     def imap_unordered(self, function: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """Return function(item) for each item, as each is done."""
+        items = iter(items)
         running: set[Future[R]] = set()
         try:
-            for item in items:
-                running.add(self._submit(function, item))
-                if len(running) >= self.AHEAD * self._jobs:
-                    done, running = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        yield self._result(future)
-            while running:
+            while True:
+                running.update(self._submit(function, item) for item in islice(items, self._ahead - len(running)))
+                if not running:
+                    return
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield self._result(future)
@@ -175,18 +175,6 @@ def _ready() -> None:
 def _each(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """Return function(item) for each of a batch of items (in a worker process)."""
     return [function(item) for item in items]
-
-
-def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Return `items` in lists of `size` (the last may be shorter)."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 @contextmanager

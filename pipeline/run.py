@@ -65,7 +65,7 @@ from pipeline.models import (
     Selection,
     Settings,
 )
-from pipeline.processes import Processes
+from pipeline.processes import Processes, Workers
 from pipeline.quiet import quiet_periods
 from pipeline.render.compile import Compiled, compile_templates
 from pipeline.reports import segmentation_report_pieces
@@ -266,7 +266,7 @@ def _call_lists(
     quiet: dict[str, QuietStatus],
     selections: Sequence[Selection],
     as_of: date,
-    pool: Any = None,
+    pool: Workers | None = None,
 ) -> tuple[list[CallItem], list[Interaction]]:
     """Make and write the call lists; return them and the call outcomes imported into the state.
 

@@ -23,6 +23,7 @@ from pipeline.checks.content import LinkPolicy, content_findings
 from pipeline.checks.personal import personal_findings
 from pipeline.checks.spam import SpamResult, spam_findings
 from pipeline.models import MessageKind, RenderedMessage, Selection
+from pipeline.processes import Workers
 from pipeline.writer import csv_bytes, spreadsheet_text
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def run_checks(
     variants: Mapping[MessageKey, VariantKey],
     policy: LinkPolicy,
     *,
-    pool: Any = None,
+    pool: Workers | None = None,
 ) -> CheckResults:
     """Check every rendered message in `folder` (the run folder); return the findings per message.
 
