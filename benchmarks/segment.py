@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import AS_OF, demo_project
-from pipeline.load import load_project
 
+from pipeline.load import load_project
 from pipeline.segment import segment
 
 
