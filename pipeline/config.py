@@ -25,6 +25,7 @@ from email_validator import EmailNotValidError, validate_email
 from pipeline.errors import ConfigError, Problem
 from pipeline.models import (
     LANGUAGES,
+    SPAM_MAX_VARIANTS,
     BounceMailbox,
     DeliverySettings,
     DkimSettings,
@@ -360,7 +361,7 @@ def load_settings(root: Path) -> Settings:
         language=language,
         checks_enabled=check.flag(checks.get("enabled"), "checks.enabled", default=True),
         spam_max_variants=check.whole(checks.get("spam_max_variants"), "checks.spam_max_variants", minimum=0,
-                                      default=200),
+                                      default=SPAM_MAX_VARIANTS),
         tracking=_tracking(check, top.get("tracking")),
         bounces=_bounces(check, top.get("bounces")),
         delivery=delivery,

@@ -275,6 +275,9 @@ class DeliverySettings:
     dkim: DkimSettings | None = None
 
 
+SPAM_MAX_VARIANTS = 200  # checks.spam_max_variants when settings.yaml does not say
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """settings.yaml, validated."""
@@ -295,7 +298,7 @@ class Settings:
     utm_medium: str = "email"
     language: str = "nl"  # of everything people at the company read: site, reports, call lists
     checks_enabled: bool = True  # the pre-send checks stage (checks.csv)
-    spam_max_variants: int = 200  # variants SpamAssassin scores per run; 0: none
+    spam_max_variants: int = SPAM_MAX_VARIANTS  # variants SpamAssassin scores per run; 0: none
     tracking: Tracking | None = None  # click tracking; None: off (the default)
     bounces: BounceMailbox | None = None  # the IMAP mailbox `windstil bounces fetch` reads
     delivery: DeliverySettings | None = None  # no `delivery:` block: `windstil send` refuses

@@ -15,6 +15,8 @@ from pipeline.checks import CHECKS, Finding, Level
 from pipeline.checks.content import LinkPolicy, content_findings, fragment_findings
 from pipeline.checks.personal import UNRESOLVED, first_unresolved, personal_findings
 from pipeline.checks.spam import NICENESS, SpamResult, SpamScorer, content_hash, spam_findings, spamd_commands
+from pipeline.checks.stage import VariantKey, _parts, spam_representatives
+from pipeline.models import MessageKind
 
 RUN = "2026-11-30"
 UTM = "utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=2026-11-30"
@@ -402,3 +404,59 @@ def test_spam_summary_shows_a_slightly_negative_total_as_zero() -> None:
     summary = results.spam_summary()
     assert summary["newsletter"] == {"scored": 2, "worst": 2.3, "median": 1.15}
     assert copysign(1.0, summary["alert"]["worst"]) == 1.0
+
+
+def _variants(groups: list[tuple[str, str, tuple[str, ...], int]]) -> dict[tuple[str, MessageKind], VariantKey]:
+    """Return messages for variants given as (kind, language, items, copies), contacts numbered in order."""
+    messages: dict[tuple[str, MessageKind], VariantKey] = {}
+    for kind, language, items, copies in groups:
+        for _ in range(copies):
+            messages[(f"P{len(messages):05d}", MessageKind(kind))] = (kind, language, items)
+    return messages
+
+
+def test_spam_scores_every_item_before_the_largest_variants() -> None:
+    """An item only small variants carry is scored, where "the largest first" would leave it out."""
+    variants = _variants([
+        ("newsletter", "nl", ("a", "b"), 50),
+        ("newsletter", "nl", ("b", "a"), 40),  # the same items, but b in the subject
+        ("newsletter", "nl", ("a",), 30),
+        ("newsletter", "nl", ("a", "b", "c"), 2),  # the only one with c
+        ("newsletter", "en", ("a", "b"), 20),
+        ("alert", "nl", ("a",), 5),
+    ])
+    chosen = spam_representatives(variants, 6)
+    assert sorted(chosen.values()) == sorted({
+        ("newsletter", "nl", ("a", "b", "c")), ("newsletter", "nl", ("b", "a")), ("newsletter", "nl", ("a",)),
+        ("newsletter", "en", ("a", "b")), ("alert", "nl", ("a",)), ("newsletter", "nl", ("a", "b")),
+    })
+    # The most new parts first, each variant through its first copy; then the largest of the rest.
+    assert [contact for contact, _ in chosen] == ["P00120", "P00122", "P00142", "P00050", "P00090", "P00000"]
+    # Four variants cannot have every part: those that have the most between them are taken.
+    assert set(spam_representatives(variants, 4).values()) == {
+        ("newsletter", "nl", ("a", "b", "c")), ("newsletter", "en", ("a", "b")), ("alert", "nl", ("a",)),
+        ("newsletter", "nl", ("b", "a"))}
+    assert spam_representatives(variants, 0) == {}
+
+
+@given(st.lists(st.tuples(st.sampled_from(["newsletter", "alert"]), st.sampled_from(["nl", "en"]),
+                          st.lists(st.sampled_from("abcdefg"), min_size=1, max_size=4, unique=True).map(tuple),
+                          st.integers(1, 5)), max_size=25),
+       st.integers(0, 30))
+def test_spam_representatives_cover_what_the_limit_allows(
+    groups: list[tuple[str, str, tuple[str, ...], int]], limit: int
+) -> None:
+    """At most `limit` variants, each once, each through its first message; every part is had when all fit."""
+    variants = _variants(groups)
+    chosen = spam_representatives(variants, limit)
+    distinct = set(variants.values())
+    assert len(chosen) == min(limit, len(distinct)) == len(set(chosen.values()))
+    firsts: dict[VariantKey, tuple[str, MessageKind]] = {}
+    for message, variant in variants.items():
+        firsts.setdefault(variant, message)
+    assert all(firsts[variant] == message for message, variant in chosen.items())
+    if limit >= len(distinct):
+        assert set(chosen.values()) == distinct
+    parts = [part for variant in distinct for part in _parts(variant)]
+    if len(parts) <= limit:  # one variant per part is always enough
+        assert {part for variant in chosen.values() for part in _parts(variant)} == set(parts)

@@ -4,11 +4,13 @@ A variant is a group of messages with the same kind, language and items: their b
 differ only in the personal parts (name, account manager, unsubscribe token). The
 content-only checks run on one representative of each variant and apply to all its
 copies; the personal checks run on every message; SpamAssassin scores one representative
-per variant, largest variants first, up to `checks.spam_max_variants`.
+per variant, up to `checks.spam_max_variants` variants: first those that between them show it
+every item, then the largest.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import statistics
@@ -46,14 +48,56 @@ def message_variants(selections: Iterable[Selection]) -> dict[MessageKey, Varian
 
 
 def spam_representatives(variants: Mapping[MessageKey, VariantKey], limit: int) -> dict[MessageKey, VariantKey]:
-    """Return the message that stands for each of the `limit` largest variants (ties: first made)."""
+    """Return the message that stands for each variant SpamAssassin scores: at most `limit` variants.
+
+    First the variants that together put every item in front of SpamAssassin, in every kind and
+    language it goes out in, as a subject (a subject carries its first item's title) and in
+    every number of items a message has; then the largest of the rest. Ties go to the larger
+    variant, then the one made first.
+    """
     sizes = Counter(variants.values())
     first: dict[VariantKey, MessageKey] = {}
     for message, variant in variants.items():
         first.setdefault(variant, message)
     order = {variant: n for n, variant in enumerate(first)}
-    largest = sorted(sizes, key=lambda v: (-sizes[v], order[v]))[: max(0, limit)]
-    return {first[v]: v for v in largest}
+    chosen = _covering(first, sizes, order, max(0, limit))
+    taken = set(chosen)
+    rest = sorted((v for v in sizes if v not in taken), key=lambda v: (-sizes[v], order[v]))
+    chosen += rest[: max(0, limit - len(chosen))]
+    return {first[v]: v for v in chosen}
+
+
+def _parts(variant: VariantKey) -> set[tuple[str, ...]]:
+    """Return what of a variant SpamAssassin's verdict may turn on: its items, its subject's item, its length."""
+    kind, language, items = variant
+    return ({(kind, language, "item", item) for item in items}
+            | {(kind, language, "subject", items[0]), (kind, language, "count", str(len(items)))})
+
+
+def _covering(
+    variants: Iterable[VariantKey], sizes: Counter[VariantKey], order: Mapping[VariantKey, int], limit: int,
+) -> list[VariantKey]:
+    """Return up to `limit` variants that between them have every part of all `variants` (greedy set cover).
+
+    Lazy greedy: a variant's count of parts not yet had only falls as others are taken, so a
+    count taken from the heap is checked again only when it comes to the top.
+    """
+    parts = {v: _parts(v) for v in variants}
+    heap = [(-len(p), -sizes[v], order[v], v) for v, p in parts.items()]
+    heapq.heapify(heap)
+    had: set[tuple[str, ...]] = set()
+    chosen: list[VariantKey] = []
+    while heap and len(chosen) < limit:
+        _, size, n, variant = heapq.heappop(heap)
+        new = len(parts[variant] - had)
+        if not new:
+            continue
+        if heap and (-new, size, n) > heap[0][:3]:
+            heapq.heappush(heap, (-new, size, n, variant))  # others may now give more
+            continue
+        chosen.append(variant)
+        had |= parts[variant]
+    return chosen
 
 
 @dataclass
