@@ -45,6 +45,7 @@ from pipeline.checks.stage import (
     message_variants,
     run_checks,
     spam_representatives,
+    unscored_items,
 )
 from pipeline.errors import OutputError, UsageError, WindstilError
 from pipeline.feedback import FeedbackKind
@@ -184,7 +185,8 @@ def run_batch(
                         rendered = _read_records(records, data.contacts)
                     _write_reports(writer, project, segmentation, selections, rendered, imported, as_of,
                                    previous_as_of)
-                _spam_stage(timer, project, state, checks, rendered, variants, scorer, spam_targets, dry_run)
+                warnings += _spam_stage(timer, project, state, checks, rendered, variants, scorer, spam_targets,
+                                        dry_run)
                 writer.write_bytes("checks.csv", checks_csv_bytes(checks))
                 counts = _counts(data, segmentation, quiet, selections, rendered, calls) | checks.counts()
                 previous = _previous_manifest(output, run_id)
@@ -245,10 +247,13 @@ def _spam_stage(
     scorer: SpamScorer[VariantKey] | None,
     spam_targets: Mapping[MessageKey, VariantKey],
     dry_run: bool,
-) -> None:
-    """Add SpamAssassin's findings to the checks, and remember its new scores in the state."""
+) -> list[str]:
+    """Add SpamAssassin's findings to the checks, and remember its new scores in the state.
+
+    Return a warning when items went out in no scored message (see unscored_items).
+    """
     if not project.settings.checks_enabled or rendered is None:
-        return
+        return []
     with timer.stage("checks"):
         # SpamAssassin went on scoring alongside the call lists and reports (one core each,
         # mostly); only what it has left is waited for here.
@@ -256,6 +261,13 @@ def _spam_stage(
                           spam_available=scorer is not None)
         if scorer is not None and scorer.new and not dry_run:
             state.add_spam_scores(scorer.new)
+    if scorer is None:  # nothing to score, or no SpamAssassin: the findings say so
+        return []
+    unscored = unscored_items(variants, [v for v, result in checks.spam.items() if result is not None])
+    if unscored is None:
+        return []
+    log.warning(unscored)
+    return [unscored]
 
 
 def _call_lists(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -15,7 +16,7 @@ from pipeline.checks import CHECKS, Finding, Level
 from pipeline.checks.content import LinkPolicy, content_findings, fragment_findings
 from pipeline.checks.personal import UNRESOLVED, first_unresolved, personal_findings
 from pipeline.checks.spam import NICENESS, SpamResult, SpamScorer, content_hash, spam_findings, spamd_commands
-from pipeline.checks.stage import VariantKey, _parts, spam_representatives
+from pipeline.checks.stage import VariantKey, spam_representatives, unscored_items
 from pipeline.models import MessageKind
 
 RUN = "2026-11-30"
@@ -415,38 +416,41 @@ def _variants(groups: list[tuple[str, str, tuple[str, ...], int]]) -> dict[tuple
     return messages
 
 
-def test_spam_scores_every_item_before_the_largest_variants() -> None:
-    """An item only small variants carry is scored, where "the largest first" would leave it out."""
+def test_spam_scores_the_largest_variants_and_among_equals_what_it_has_not_seen() -> None:
+    """The largest variants first; where the limit cuts through equals, those with items not yet scored."""
     variants = _variants([
         ("newsletter", "nl", ("a", "b"), 50),
-        ("newsletter", "nl", ("b", "a"), 40),  # the same items, but b in the subject
-        ("newsletter", "nl", ("a",), 30),
+        ("newsletter", "nl", ("b", "a"), 40),
+        ("newsletter", "nl", ("a",), 2),
+        ("newsletter", "nl", ("b",), 2),
         ("newsletter", "nl", ("a", "b", "c"), 2),  # the only one with c
-        ("newsletter", "en", ("a", "b"), 20),
         ("alert", "nl", ("a",), 5),
     ])
-    chosen = spam_representatives(variants, 6)
-    assert sorted(chosen.values()) == sorted({
-        ("newsletter", "nl", ("a", "b", "c")), ("newsletter", "nl", ("b", "a")), ("newsletter", "nl", ("a",)),
-        ("newsletter", "en", ("a", "b")), ("alert", "nl", ("a",)), ("newsletter", "nl", ("a", "b")),
-    })
-    # The most new parts first, each variant through its first copy; then the largest of the rest.
-    assert [contact for contact, _ in chosen] == ["P00120", "P00122", "P00142", "P00050", "P00090", "P00000"]
-    # Four variants cannot have every part: those that have the most between them are taken.
-    assert set(spam_representatives(variants, 4).values()) == {
-        ("newsletter", "nl", ("a", "b", "c")), ("newsletter", "en", ("a", "b")), ("alert", "nl", ("a",)),
-        ("newsletter", "nl", ("b", "a"))}
+    chosen = spam_representatives(variants, 4)
+    assert list(chosen.values()) == [
+        ("newsletter", "nl", ("a", "b")), ("newsletter", "nl", ("b", "a")), ("alert", "nl", ("a",)),
+        ("newsletter", "nl", ("a", "b", "c")),  # of the three of 2, the one with c and three items
+    ]
+    assert [contact for contact, _ in chosen] == ["P00000", "P00050", "P00096", "P00094"]  # each variant's first
+    assert list(spam_representatives(variants, 5).values())[-1] == ("newsletter", "nl", ("a",))  # then the earlier
     assert spam_representatives(variants, 0) == {}
+    # The run's warning names what no scored message has, and the messages that have it.
+    notice = unscored_items(variants, list(chosen.values()))
+    assert notice is None
+    notice = unscored_items(variants, list(spam_representatives(variants, 3).values()))
+    assert notice is not None and notice.params == {"count": 1, "example": "c", "messages": 2}
+    assert str(notice) == ("SpamAssassin scored no message with 1 of the run's items (c; in 2 messages): "
+                           "raise checks.spam_max_variants to score them")
 
 
 @given(st.lists(st.tuples(st.sampled_from(["newsletter", "alert"]), st.sampled_from(["nl", "en"]),
                           st.lists(st.sampled_from("abcdefg"), min_size=1, max_size=4, unique=True).map(tuple),
                           st.integers(1, 5)), max_size=25),
        st.integers(0, 30))
-def test_spam_representatives_cover_what_the_limit_allows(
+def test_spam_representatives_are_the_largest_variants(
     groups: list[tuple[str, str, tuple[str, ...], int]], limit: int
 ) -> None:
-    """At most `limit` variants, each once, each through its first message; every part is had when all fit."""
+    """At most `limit` variants, each once, each through its first message, none left out for a smaller one."""
     variants = _variants(groups)
     chosen = spam_representatives(variants, limit)
     distinct = set(variants.values())
@@ -457,6 +461,6 @@ def test_spam_representatives_cover_what_the_limit_allows(
     assert all(firsts[variant] == message for message, variant in chosen.items())
     if limit >= len(distinct):
         assert set(chosen.values()) == distinct
-    parts = [part for variant in distinct for part in _parts(variant)]
-    if len(parts) <= limit:  # one variant per part is always enough
-        assert {part for variant in chosen.values() for part in _parts(variant)} == set(parts)
+    sizes = Counter(variants.values())
+    if chosen:  # none larger left out
+        assert all(sizes[v] <= min(sizes[c] for c in chosen.values()) for v in distinct - set(chosen.values()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -130,6 +131,16 @@ def test_spam_scores_one_message_per_variant_and_caches_them(project: Path) -> N
     with State.open(project / "output" / "state.sqlite") as state:
         cached = state.spam_scores()
     assert len(cached) == 2
+    # The run says which items went out in no scored message (two variants cannot hold them all).
+    manifest = json.loads((project / "output" / RUN_ID / "manifest.json").read_text(encoding="utf-8"))
+    unscored = [w for w in manifest["warnings"] if w.startswith("SpamAssassin scored no message with ")]
+    assert len(unscored) == 1 and unscored[0].endswith("raise checks.spam_max_variants to score them")
+    found = re.fullmatch(
+        r"SpamAssassin scored no message with (\d+) of the run's items \((.+); in (\d+) messages\): .*", unscored[0])
+    assert found is not None
+    count, examples, messages = int(found[1]), found[2].split(", "), int(found[3])
+    assert count >= len(examples) >= 1 and all((project / "content" / f"{item}.md").is_file() for item in examples)
+    assert 1 <= messages <= len(spam)  # the messages are among those "not scored"
     assert all(result.score < 2.0 for result in cached.values())  # our messages are not spam
     assert invoke(project, "run", "--as-of", RUN_ID)[0] == 0
     with State.open(project / "output" / "state.sqlite") as state:

@@ -4,8 +4,7 @@ A variant is a group of messages with the same kind, language and items: their b
 differ only in the personal parts (name, account manager, unsubscribe token). The
 content-only checks run on one representative of each variant and apply to all its
 copies; the personal checks run on every message; SpamAssassin scores one representative
-per variant, up to `checks.spam_max_variants` variants: first those that between them show it
-every item, then the largest.
+per variant, largest variants first, up to `checks.spam_max_variants`.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import heapq
 import logging
 import os
 import statistics
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from pipeline.checks import CHECKS, Finding, Level
 from pipeline.checks.content import LinkPolicy, content_findings
 from pipeline.checks.personal import personal_findings
 from pipeline.checks.spam import SpamResult, spam_findings
+from pipeline.language import N_, Notice, notice_template
 from pipeline.models import MessageKind, RenderedMessage, Selection
 from pipeline.processes import Workers
 from pipeline.writer import csv_bytes, spreadsheet_text
@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 VariantKey = tuple[str, str, tuple[str, ...]]  # kind, language, item ids
 MessageKey = tuple[str, MessageKind]  # contact_id, kind
+UNSCORED_ITEMS = notice_template(N_(
+    "SpamAssassin scored no message with %(count)s of the run's items (%(example)s; in %(messages)s messages): "
+    "raise checks.spam_max_variants to score them"
+))
 COLUMNS = ("contact_id", "kind", "check", "level", "detail")
 
 
@@ -48,22 +52,28 @@ def message_variants(selections: Iterable[Selection]) -> dict[MessageKey, Varian
 
 
 def spam_representatives(variants: Mapping[MessageKey, VariantKey], limit: int) -> dict[MessageKey, VariantKey]:
-    """Return the message that stands for each variant SpamAssassin scores: at most `limit` variants.
+    """Return the message that stands for each of the `limit` largest variants.
 
-    First the variants that together put every item in front of SpamAssassin, in every kind and
-    language it goes out in, as a subject (a subject carries its first item's title) and in
-    every number of items a message has; then the largest of the rest. Ties go to the larger
-    variant, then the one made first.
+    Among equally large variants, those that show SpamAssassin the most of what it has not
+    yet seen go first (see _parts), then the one made first: the limit mostly cuts through
+    variants of a few messages each, and there it decides which items get scored at all.
     """
-    sizes = Counter(variants.values())
     first: dict[VariantKey, MessageKey] = {}
     for message, variant in variants.items():
         first.setdefault(variant, message)
-    order = {variant: n for n, variant in enumerate(first)}
-    chosen = _covering(first, sizes, order, max(0, limit))
-    taken = set(chosen)
-    rest = sorted((v for v in sizes if v not in taken), key=lambda v: (-sizes[v], order[v]))
-    chosen += rest[: max(0, limit - len(chosen))]
+    by_size: dict[int, list[VariantKey]] = defaultdict(list)
+    for variant, size in Counter(variants.values()).items():
+        by_size[size].append(variant)
+    chosen: list[VariantKey] = []
+    shown: set[tuple[str, ...]] = set()
+    for size in sorted(by_size, reverse=True):
+        left = max(0, limit) - len(chosen)
+        if left <= 0:
+            break
+        group = by_size[size]  # in the order made
+        taken = group if len(group) <= left else _most_new(group, shown, left)
+        chosen += taken
+        shown.update(part for variant in taken for part in _parts(variant))
     return {first[v]: v for v in chosen}
 
 
@@ -74,30 +84,39 @@ def _parts(variant: VariantKey) -> set[tuple[str, ...]]:
             | {(kind, language, "subject", items[0]), (kind, language, "count", str(len(items)))})
 
 
-def _covering(
-    variants: Iterable[VariantKey], sizes: Counter[VariantKey], order: Mapping[VariantKey, int], limit: int,
-) -> list[VariantKey]:
-    """Return up to `limit` variants that between them have every part of all `variants` (greedy set cover).
+def _most_new(group: Sequence[VariantKey], shown: set[tuple[str, ...]], count: int) -> list[VariantKey]:
+    """Return `count` of `group`, each time the one with the most parts not yet shown (ties: the earlier).
 
-    Lazy greedy: a variant's count of parts not yet had only falls as others are taken, so a
-    count taken from the heap is checked again only when it comes to the top.
+    Lazy greedy: a variant's count of new parts only falls as others are taken, so a count
+    taken from the heap is worked out again only when it comes to the top.
     """
-    parts = {v: _parts(v) for v in variants}
-    heap = [(-len(p), -sizes[v], order[v], v) for v, p in parts.items()]
+    shown = set(shown)
+    heap = [(-len(_parts(v) - shown), n, v) for n, v in enumerate(group)]
     heapq.heapify(heap)
-    had: set[tuple[str, ...]] = set()
-    chosen: list[VariantKey] = []
-    while heap and len(chosen) < limit:
-        _, size, n, variant = heapq.heappop(heap)
-        new = len(parts[variant] - had)
-        if not new:
+    taken: list[VariantKey] = []
+    while len(taken) < count:
+        _, n, variant = heapq.heappop(heap)
+        new = len(_parts(variant) - shown)
+        if heap and (-new, n) > heap[0][:2]:
+            heapq.heappush(heap, (-new, n, variant))  # another now shows more
             continue
-        if heap and (-new, size, n) > heap[0][:3]:
-            heapq.heappush(heap, (-new, size, n, variant))  # others may now give more
-            continue
-        chosen.append(variant)
-        had |= parts[variant]
-    return chosen
+        taken.append(variant)
+        shown |= _parts(variant)
+    return taken
+
+
+def unscored_items(variants: Mapping[MessageKey, VariantKey], scored: Iterable[VariantKey]) -> Notice | None:
+    """Return a warning naming the items no scored variant has, with the messages that have them; None: none."""
+    seen = {item for _, _, items in scored for item in items}
+    missing: set[str] = set()
+    messages = 0
+    for _, _, items in variants.values():
+        unseen = [item for item in items if item not in seen]
+        missing.update(unseen)
+        messages += bool(unseen)
+    if not missing:
+        return None
+    return Notice(UNSCORED_ITEMS, count=len(missing), example=", ".join(sorted(missing)[:3]), messages=messages)
 
 
 @dataclass
