@@ -513,6 +513,8 @@ def test_overview_shows_counts_lints_and_calls(run_folder: Path) -> None:
     assert 'href="calls/am-jan.html">Jan de Vries</a>' in html
     assert 'href="rejects.csv"' in html
     assert "Dit is de eerste run" in html
+    # Two sentences of one paragraph, each its own trans block: a space between them.
+    assert re.search(r"klanten\. De nieuwsbrieven vallen in <a", html)
 
 
 def test_overview_compares_with_the_previous_run(tmp_path: Path) -> None:
