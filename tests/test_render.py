@@ -905,3 +905,38 @@ def test_bodies_encoded_piece_by_piece_equal_the_encoded_render(batch: Batch) ->
                 for piecewise in (True, False):
                     assert _render_utf8(template, parts.context, piecewise=piecewise) == rendered.encode("utf-8")
     assert seen_wide  # a body beyond Latin-1 was among them
+
+
+def _subject(kind: MessageKind, title: str, customer: str, event: bool = False, count: int = 1) -> str:
+    from gettext import NullTranslations
+
+    from pipeline.render.message import _subject_and_preheader
+
+    items = [{"title": title, "summary": "", "event": event}] * count
+    person = {"first_name": "Emma"}
+    company = {"customer": {"name": customer}, "am": {"name": "Jan de Vries"}}
+    return _subject_and_preheader(kind, items, person, company, NullTranslations(), "en")[0]
+
+
+def test_a_subject_fits_a_phone_by_cutting_the_title() -> None:
+    """Over 60 characters, the title is cut at a word by what the subject is over; a short one stays whole."""
+    assert _subject(MessageKind.ALERT, "Cloud maintenance this weekend", "Harbour B.V.") == \
+        "Cloud maintenance this weekend – for Harbour B.V."
+    assert _subject(MessageKind.ALERT, "Planned maintenance on cloud storage this weekend", "Harbour B.V.") == \
+        "Planned maintenance on cloud storage… – for Harbour B.V."
+
+
+def test_an_alert_for_a_long_customer_name_goes_by_its_title_alone() -> None:
+    """A name that leaves the title under 24 characters would say little and still be cut: the title alone."""
+    title = "Critical vulnerability in SSL VPN firewalls"
+    subject = _subject(MessageKind.ALERT, title, "Warehousing Oost-Groningen Distribution B.V.")
+    assert subject == title
+    long_title = "Critical vulnerability in the SSL VPN of widely used firewalls: patch today"
+    subject = _subject(MessageKind.ALERT, long_title, "Warehousing Oost-Groningen Distribution B.V.")
+    assert subject == "Critical vulnerability in the SSL VPN of widely used…" and len(subject) <= 60
+    # An invitation names no customer: it keeps its form.
+    assert _subject(MessageKind.ALERT, "Customer Day 2026", "Warehousing Oost-Groningen Distribution B.V.",
+                    event=True) == "Invitation: Customer Day 2026"
+    # A newsletter keeps the name and the count; its title is cut no shorter than 24 characters.
+    newsletter = _subject(MessageKind.NEWSLETTER, long_title, "Warehousing B.V.", count=3)
+    assert newsletter.startswith("Emma, 3 tips for you: Critical vulnerability") and len(newsletter) <= 60

@@ -79,7 +79,7 @@ LIST_LABELS = {MessageKind.NEWSLETTER: "nieuwsbrief", MessageKind.ALERT: "alerts
 MAX_TITLE_IN_SUBJECT = 60
 MAX_SUBJECT = 60  # characters: phones cut a longer subject
 MAX_PREHEADER = 110  # characters: inboxes show at most about this many
-MIN_TITLE_IN_SUBJECT = 24  # a title cut shorter says too little: the subject stays long instead
+MIN_TITLE_IN_SUBJECT = 24  # a title cut shorter says too little: an alert then goes by its title alone
 
 _KIND_AND_DETAIL = operator.attrgetter("kind", "detail")
 _ITEM_ID = operator.attrgetter("item_id")
@@ -677,8 +677,13 @@ def _subject_and_preheader(
             "am": customer["am"]["name"]
         }
     subject = clean_text(subject)
-    if len(subject) > MAX_SUBJECT and len(title) > MIN_TITLE_IN_SUBJECT:
+    if len(subject) > MAX_SUBJECT:
         # The rest of the subject is fixed: cut the title by what the whole is over.
-        shorter = _shorten(items[0]["title"], max(MIN_TITLE_IN_SUBJECT, len(title) - (len(subject) - MAX_SUBJECT)))
-        subject = subject.replace(title, shorter, 1)
+        room = len(title) - (len(subject) - MAX_SUBJECT)
+        if room < MIN_TITLE_IN_SUBJECT and kind is MessageKind.ALERT and not items[0]["event"]:
+            # A long customer name would leave the title a word or two ("Critical vulnerability… –
+            # for Warehousing Oost-Groningen B.V.", still too long): the title alone says what it is about.
+            subject = _shorten(items[0]["title"], MAX_SUBJECT)
+        elif len(title) > MIN_TITLE_IN_SUBJECT:
+            subject = subject.replace(title, _shorten(items[0]["title"], max(MIN_TITLE_IN_SUBJECT, room)), 1)
     return subject, _shorten(clean_text(preheader), MAX_PREHEADER)
