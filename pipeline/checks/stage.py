@@ -91,17 +91,18 @@ def _most_new(group: Sequence[VariantKey], shown: set[tuple[str, ...]], count: i
     taken from the heap is worked out again only when it comes to the top.
     """
     shown = set(shown)
-    heap = [(-len(_parts(v) - shown), n, v) for n, v in enumerate(group)]
+    parts = [_parts(v) for v in group]
+    heap = [(-len(p - shown), n) for n, p in enumerate(parts)]
     heapq.heapify(heap)
     taken: list[VariantKey] = []
     while len(taken) < count:
-        _, n, variant = heapq.heappop(heap)
-        new = len(_parts(variant) - shown)
-        if heap and (-new, n) > heap[0][:2]:
-            heapq.heappush(heap, (-new, n, variant))  # another now shows more
+        _, n = heapq.heappop(heap)
+        new = len(parts[n] - shown)
+        if heap and (-new, n) > heap[0]:
+            heapq.heappush(heap, (-new, n))  # another now shows more
             continue
-        taken.append(variant)
-        shown |= _parts(variant)
+        taken.append(group[n])
+        shown |= parts[n]
     return taken
 
 
