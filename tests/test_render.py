@@ -918,25 +918,30 @@ def _subject(kind: MessageKind, title: str, customer: str, event: bool = False, 
     return _subject_and_preheader(kind, items, person, company, NullTranslations(), "en")[0]
 
 
-def test_a_subject_fits_a_phone_by_cutting_the_title() -> None:
+def test_a_newsletter_subject_fits_a_phone_by_cutting_the_title() -> None:
     """Over 60 characters, the title is cut at a word by what the subject is over; a short one stays whole."""
+    assert _subject(MessageKind.NEWSLETTER, "Backups you can restore", "Harbour B.V.", count=2) == \
+        "Emma, 2 tips for you: Backups you can restore"
+    assert _subject(MessageKind.NEWSLETTER, "Planned maintenance on cloud storage this weekend", "Harbour B.V.",
+                    count=3) == "Emma, 3 tips for you: Planned maintenance on cloud storage…"
+
+
+def test_an_alert_subject_is_its_title_with_the_customer_only_where_both_fit() -> None:
+    """An alert is about its title: it is never cut to make room for the customer's name."""
     assert _subject(MessageKind.ALERT, "Cloud maintenance this weekend", "Harbour B.V.") == \
         "Cloud maintenance this weekend – for Harbour B.V."
-    assert _subject(MessageKind.ALERT, "Planned maintenance on cloud storage this weekend", "Harbour B.V.") == \
-        "Planned maintenance on cloud storage… – for Harbour B.V."
-
-
-def test_an_alert_for_a_long_customer_name_goes_by_its_title_alone() -> None:
-    """A name that leaves the title under 24 characters would say little and still be cut: the title alone."""
     title = "Critical vulnerability in SSL VPN firewalls"
-    subject = _subject(MessageKind.ALERT, title, "Warehousing Oost-Groningen Distribution B.V.")
-    assert subject == title
+    assert _subject(MessageKind.ALERT, title, "Harbour Logistics B.V.") == title
     long_title = "Critical vulnerability in the SSL VPN of widely used firewalls: patch today"
-    subject = _subject(MessageKind.ALERT, long_title, "Warehousing Oost-Groningen Distribution B.V.")
+    subject = _subject(MessageKind.ALERT, long_title, "Harbour B.V.")
     assert subject == "Critical vulnerability in the SSL VPN of widely used…" and len(subject) <= 60
-    # An invitation names no customer: it keeps its form.
-    assert _subject(MessageKind.ALERT, "Customer Day 2026", "Warehousing Oost-Groningen Distribution B.V.",
-                    event=True) == "Invitation: Customer Day 2026"
-    # A newsletter keeps the name and the count; its title is cut no shorter than 24 characters.
-    newsletter = _subject(MessageKind.NEWSLETTER, long_title, "Warehousing B.V.", count=3)
-    assert newsletter.startswith("Emma, 3 tips for you: Critical vulnerability") and len(newsletter) <= 60
+
+
+def test_an_invitation_is_not_invited_twice() -> None:
+    """An event's subject says "Invitation:" once: not again before a title that opens with it."""
+    assert _subject(MessageKind.ALERT, "Customer Day 2026", "Harbour B.V.", event=True) == \
+        "Invitation: Customer Day 2026"
+    assert _subject(MessageKind.ALERT, "Invitation: Polderlicht Customer Day 2026", "Harbour B.V.", event=True) == \
+        "Invitation: Polderlicht Customer Day 2026"
+    assert _subject(MessageKind.ALERT, "invitation to our Customer Day", "Harbour B.V.", event=True) == \
+        "invitation to our Customer Day"

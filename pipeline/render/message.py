@@ -79,7 +79,7 @@ LIST_LABELS = {MessageKind.NEWSLETTER: "nieuwsbrief", MessageKind.ALERT: "alerts
 MAX_TITLE_IN_SUBJECT = 60
 MAX_SUBJECT = 60  # characters: phones cut a longer subject
 MAX_PREHEADER = 110  # characters: inboxes show at most about this many
-MIN_TITLE_IN_SUBJECT = 24  # a title cut shorter says too little: an alert then goes by its title alone
+MIN_TITLE_IN_SUBJECT = 24  # a title is not cut shorter (it would say too little): the subject stays long instead
 
 _KIND_AND_DETAIL = operator.attrgetter("kind", "detail")
 _ITEM_ID = operator.attrgetter("item_id")
@@ -669,21 +669,28 @@ def _subject_and_preheader(
         }
     else:
         item = items[0]
+        invitation = t.gettext(_("Invitation: %(title)s"))
         if item["event"]:
-            subject = t.gettext(_("Invitation: %(title)s")) % {"title": title}
+            # "Invitation: Invitation: Customer Day" when the title says so already.
+            subject = title if _opens_with(title, invitation) else invitation % {"title": title}
         else:
             subject = t.gettext(_("%(title)s – for %(customer)s")) % {"title": title, "customer": customer_name}
+            if len(clean_text(subject)) > MAX_SUBJECT:
+                # An alert is about its title: it is not cut to make room for the customer's name
+                # ("Critical vulnerability in… – for Harbour Logistics B.V." says too little).
+                subject = title
         preheader = item["summary"] or t.gettext(_("A short note from %(am)s")) % {
             "am": customer["am"]["name"]
         }
     subject = clean_text(subject)
-    if len(subject) > MAX_SUBJECT:
+    if len(subject) > MAX_SUBJECT and len(title) > MIN_TITLE_IN_SUBJECT:
         # The rest of the subject is fixed: cut the title by what the whole is over.
-        room = len(title) - (len(subject) - MAX_SUBJECT)
-        if room < MIN_TITLE_IN_SUBJECT and kind is MessageKind.ALERT and not items[0]["event"]:
-            # A long customer name would leave the title a word or two ("Critical vulnerability… –
-            # for Warehousing Oost-Groningen B.V.", still too long): the title alone says what it is about.
-            subject = _shorten(items[0]["title"], MAX_SUBJECT)
-        elif len(title) > MIN_TITLE_IN_SUBJECT:
-            subject = subject.replace(title, _shorten(items[0]["title"], max(MIN_TITLE_IN_SUBJECT, room)), 1)
+        shorter = _shorten(items[0]["title"], max(MIN_TITLE_IN_SUBJECT, len(title) - (len(subject) - MAX_SUBJECT)))
+        subject = subject.replace(title, shorter, 1)
     return subject, _shorten(clean_text(preheader), MAX_PREHEADER)
+
+
+def _opens_with(title: str, form: str) -> bool:
+    """Tell whether `title` starts with the words `form` (a subject form, "Invitation: %(title)s") puts before it."""
+    before = form.partition("%(title)s")[0].rstrip(" :–-").casefold()
+    return bool(before) and title.casefold().startswith(before)
