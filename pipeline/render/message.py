@@ -669,13 +669,14 @@ def _subject_and_preheader(
         }
     else:
         item = items[0]
-        invitation = t.gettext(_("Invitation: %(title)s"))
         if item["event"]:
+            invitation = t.gettext(_("Invitation: %(title)s"))
             # "Invitation: Invitation: Customer Day" when the title says so already.
             subject = title if _opens_with(title, invitation) else invitation % {"title": title}
         else:
-            subject = t.gettext(_("%(title)s – for %(customer)s")) % {"title": title, "customer": customer_name}
-            if len(clean_text(subject)) > MAX_SUBJECT:
+            subject = clean_text(t.gettext(_("%(title)s – for %(customer)s")) % {
+                "title": title, "customer": customer_name})
+            if len(subject) > MAX_SUBJECT:
                 # An alert is about its title: it is not cut to make room for the customer's name
                 # ("Critical vulnerability in… – for Harbour Logistics B.V." says too little).
                 subject = title
