@@ -473,7 +473,9 @@ class _Selector:
         phrases = _phrases(scored.item.item.language)
         reasons: list[ItemReason] = []
         if shared:
-            reasons.append(ItemReason(ReasonKind.INTEREST, _join(shared, phrases), w.interest_tag * len(shared)))
+            language = scored.item.item.language
+            labels = [self.data.tag_label(tag, language) for tag in shared]
+            reasons.append(ItemReason(ReasonKind.INTEREST, _join(labels, phrases), w.interest_tag * len(shared)))
         if scored.own:
             names = [self._product_name(p) for p in scored.own]
             reasons.append(ItemReason(ReasonKind.OWN_PRODUCT, _join(names, phrases), w.own_product))
