@@ -688,6 +688,7 @@ def test_utm_parameters_keep_existing_query_and_fragment() -> None:
         "https://x.nl/a?utm_source=partner&utm_medium=email&utm_campaign=2026-11-30"
     )
     assert with_utm("mailto:a@b.nl", params) == "mailto:a@b.nl"
+    assert with_utm("https://x.nl", params) == "https://x.nl/?utm_source=newsletter&utm_medium=email&utm_campaign=2026-11-30"
 
 
 def test_addresses_are_quoted_or_encoded() -> None:
