@@ -5,13 +5,17 @@ is rendered with markdown-it-py (CommonMark plus tables; raw HTML is not interpr
 shows as text) and then sanitised with nh3 against an allow-list: only http, https and mailto
 links, no scripts, no event handlers, no style attributes. An invalid item is reported with
 its path and field and left out.
+
+Beside the items, content/tags.yaml (optional) says how each tag reads in an e-mail's
+sentence, per language: tags are short ids shared by the items, the products and the
+contacts' interests ("microsoft365", "werkplek"), not words a reader should see.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,10 +24,10 @@ import nh3
 import yaml
 from markdown_it import MarkdownIt
 
-from pipeline.config import SAFE_ID, expanded_size, yaml_date
-from pipeline.errors import Problem
+from pipeline.config import SAFE_ID, expanded_size, read_yaml, yaml_date
+from pipeline.errors import ConfigError, Problem
 from pipeline.language import N_, Notice
-from pipeline.models import LANGUAGES, ContentItem, ItemType, Segment
+from pipeline.models import LANGUAGES, ContentItem, ItemType, Segment, TagLabels
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +118,99 @@ def load_content(content_dir: Path, root: Path) -> tuple[dict[str, ContentItem],
             items[item.id] = item
     log.info("loaded %d content items (%d problems)", len(items), len(problems))
     return dict(sorted(items.items())), problems
+
+
+TAGS_FILE = "tags.yaml"
+MAX_LABEL = 60  # a label stands in a sentence, next to others
+
+
+def load_tag_labels(content_dir: Path, root: Path) -> tuple[TagLabels, list[Problem]]:
+    """Read content/tags.yaml: each tag's label by language; none (and no problem) without the file.
+
+    A tag maps to one label for every language (`microsoft365: Microsoft 365`) or to one per
+    language (`werkplek: {nl: werkplekbeheer, en: workplace management}`). Tags are matched
+    as the items' and contacts' tags are: trimmed and lower-cased. A bad entry is reported
+    with its line and left out; its tag then reads as the tag itself.
+    """
+    path = content_dir / TAGS_FILE
+    if not path.is_file():
+        return {}, []
+    display = _display(path, root)
+    try:
+        document, lines = read_yaml(path, display)
+    except ConfigError as error:
+        return {}, list(error.problems) or [Problem(display, None, "", str(error))]
+    if document is None:
+        return {}, []
+    if not isinstance(document, dict):
+        example = "werkplek: {nl: werkplekbeheer, en: workplace management}"
+        not_a_mapping = Notice(N_("must map each tag to its label, e.g. %(example)s"), example=example)
+        return {}, [Problem(display, 1, "", not_a_mapping)]
+    labels: TagLabels = {}
+    doubled: set[str] = set()
+    problems: list[Problem] = []
+    for key, value in document.items():
+        tag = " ".join(str(key).split()).lower()
+        line = lines.get(str(key))
+        if not tag or isinstance(key, bool):
+            problems.append(Problem(display, line, tag, Notice(N_("not a tag"))))
+            continue
+        if f"\x00duplicate:{key}" in lines or tag in labels or tag in doubled:
+            # Which of the two was meant is not for us to guess.
+            twice = N_("the tag is given twice (tags are matched in lower case); neither label is used")
+            problems.append(Problem(display, line, tag, Notice(twice)))
+            labels.pop(tag, None)
+            doubled.add(tag)
+            continue
+        found, wrong = _labels_of(value)
+        for field, message in wrong:
+            where = lines.get(f"{key}.{field}", line) if field else line
+            problems.append(Problem(display, where, f"{tag}.{field}" if field else tag, message))
+        if found:
+            labels[tag] = found
+    return labels, problems
+
+
+def _labels_of(value: Any) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Return one tag's labels by language, and what is wrong with its entry (language or "", message)."""
+    if isinstance(value, str):  # one label for every language: a problem is the tag's
+        label, wrong = _label(value)
+        return (dict.fromkeys(LANGUAGES, label), []) if wrong is None else ({}, [("", wrong)])
+    if not isinstance(value, dict):
+        not_a_label = N_("must be a label, or a label per language (%(values)s)")
+        return {}, [("", Notice(not_a_label, values=", ".join(LANGUAGES)))]
+    found: dict[str, str] = {}
+    problems: list[tuple[str, str]] = []
+    for language, text in value.items():
+        label, wrong = _label(text)
+        if language not in LANGUAGES:
+            problems.append((str(language), Notice(N_("must be one of %(values)s"), values=", ".join(LANGUAGES))))
+        elif wrong is not None:
+            problems.append((str(language), wrong))
+        else:
+            found[language] = label
+    return found, problems
+
+
+def _label(text: Any) -> tuple[str, Notice | None]:
+    """Return a label with its white space made single spaces, or what is wrong with it."""
+    label = " ".join(text.split()) if isinstance(text, str) else ""
+    if not label:
+        return "", Notice(N_("must be a label (text)"))
+    if len(label) > MAX_LABEL:
+        too_long = N_("too long (%(length)s characters, at most %(limit)s)")
+        return "", Notice(too_long, length=len(label), limit=MAX_LABEL)
+    return label, None
+
+
+def unlabelled_tags(items: Iterable[ContentItem], labels: TagLabels) -> dict[str, list[str]]:
+    """Return, per language, the tags of that language's items that have no label in it (sorted)."""
+    missing: dict[str, set[str]] = {}
+    for item in items:
+        for tag in item.tags:
+            if item.language not in labels.get(tag, {}):
+                missing.setdefault(item.language, set()).add(tag)
+    return {language: sorted(tags) for language, tags in sorted(missing.items())}
 
 
 def _front_matter(path: Path, display: str) -> Problem | tuple[str, int, dict[Any, Any], dict[str, int]]:

@@ -33,7 +33,7 @@ import polars as pl
 
 from pipeline.addresses import AddressBook, known_address_frame
 from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently, read_yaml
-from pipeline.content import load_content
+from pipeline.content import TAGS_FILE, load_content, load_tag_labels, unlabelled_tags
 from pipeline.csvinput import (
     BOOLEANS,
     CUT_OFF,
@@ -117,6 +117,10 @@ SHARED_ADDRESSES = notice_template(N_(
 PROBLEM = N_("%(where)s: %(message)s")
 PROBLEM_IN_FIELD = N_("%(where)s: %(field)s: %(message)s")
 UNKNOWN_PRODUCT = N_("unknown product %(ids)s")
+UNLABELLED_TAGS = notice_template(N_(
+    "%(file)s: tags of %(language)s items without a label in %(language)s, named as written in "
+    "%(language)s e-mails: %(tags)s"
+))
 UNKNOWN_OVERRIDES = notice_template(N_("segments.yaml: overrides name unknown customers (%(ids)s); ignored"))
 
 REQUIRED_FILES = ("account_managers.csv", "customers.csv", "contacts.csv", "orders.csv")
@@ -219,7 +223,14 @@ def _load_all(
         if unknown:
             errors.append(Problem(item.path, None, "products", Notice(UNKNOWN_PRODUCT, ids=", ".join(unknown))))
     errors.extend(content_problems)
+    tag_labels, label_problems = load_tag_labels(settings.paths.content, settings.paths.root)
+    errors.extend(label_problems)
     warnings.extend(problem_notice(p) for p in errors)
+    if tag_labels:  # a project that labels its tags learns of the ones it missed
+        labels_file = _display(settings.paths.content / TAGS_FILE, settings.paths.root)
+        for language, tags in unlabelled_tags(content.values(), tag_labels).items():
+            shown = ", ".join(tags[:8]) + (", …" if len(tags) > 8 else "")
+            warnings.append(Notice(UNLABELLED_TAGS, file=labels_file, language=language, tags=shown))
     share_problems = _share_problems(read, reading.bad_rows, settings.max_reject_share)
 
     rejects = sorted(reading.rejects, key=lambda r: (list(COLUMNS).index(r.file), r.line))
@@ -235,6 +246,7 @@ def _load_all(
         content=content,
         rejects=tuple(rejects),
         warnings=tuple(warnings),
+        tag_labels=tag_labels,
     )
     log.info(
         "loaded %d customers, %d contacts, %d orders, %d content items; %d rejects",

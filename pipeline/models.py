@@ -63,6 +63,8 @@ class ItemType(enum.StrEnum):
 
 
 LANGUAGES = ("nl", "en")
+# How a tag reads in an e-mail: tag → language → label (content/tags.yaml).
+TagLabels = dict[str, dict[str, str]]
 
 
 # --------------------------------------------------------------------------- inputs
@@ -218,6 +220,11 @@ class Dataset:
     content: dict[str, ContentItem]  # by id, sorted by id
     rejects: tuple[Reject, ...] = ()
     warnings: tuple[str, ...] = ()
+    tag_labels: TagLabels = field(default_factory=dict)  # how a tag reads in an e-mail; absent: as the tag
+
+    def tag_label(self, tag: str, language: str) -> str:
+        """Return how `tag` reads in an e-mail in `language`: its label, else the tag itself."""
+        return self.tag_labels.get(tag, {}).get(language, tag)
 
     def __post_init__(self) -> None:
         import polars as pl

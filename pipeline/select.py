@@ -104,7 +104,7 @@ _PHRASES = {
     "nl": {
         "cross_sell": "{target} (aanvulling op {bought})",
         "up_sell": "{target} (een stap verder dan {bought})",
-        "priority": "prioriteit {n}",
+        "priority": "door de redactie op {n} van 3 gezet",
         "freshness": "{n} dagen geleden verschenen",
         "fallback": "algemeen onderwerp: niets persoonlijks gevonden",
         "alert": "actueel: {n} dagen geleden verschenen",
@@ -114,7 +114,7 @@ _PHRASES = {
     "en": {
         "cross_sell": "{target} (complements {bought})",
         "up_sell": "{target} (a step up from {bought})",
-        "priority": "priority {n}",
+        "priority": "set to {n} of 3 by the editors",
         "freshness": "published {n} days ago",
         "fallback": "general topic: nothing personal matched",
         "alert": "timely: published {n} days ago",
@@ -473,7 +473,9 @@ class _Selector:
         phrases = _phrases(scored.item.item.language)
         reasons: list[ItemReason] = []
         if shared:
-            reasons.append(ItemReason(ReasonKind.INTEREST, _join(shared, phrases), w.interest_tag * len(shared)))
+            language = scored.item.item.language
+            labels = [self.data.tag_label(tag, language) for tag in shared]
+            reasons.append(ItemReason(ReasonKind.INTEREST, _join(labels, phrases), w.interest_tag * len(shared)))
         if scored.own:
             names = [self._product_name(p) for p in scored.own]
             reasons.append(ItemReason(ReasonKind.OWN_PRODUCT, _join(names, phrases), w.own_product))

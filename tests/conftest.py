@@ -283,6 +283,14 @@ summary: Cloud storage is read-only for two hours on 12 December; here is what t
 ---
 On **12 December** between 06:00 and 08:00 cloud storage is read-only.
 """,
+    "tags.yaml": """\
+# How the tags read in an e-mail, per language.
+backup: {nl: back-ups, en: backups}
+cloud: cloud
+opslag: {nl: opslag, en: storage}
+phishing: phishing
+security: security
+""",
 }
 
 DATA_FILES: dict[str, str] = {

@@ -168,6 +168,28 @@ def test_item_sector_no_customer_has_is_a_warning(tiny_project: Path) -> None:
     ) in output
 
 
+def test_tag_labels_problems_fail_and_gaps_warn(tiny_project: Path) -> None:
+    """A bad entry in content/tags.yaml fails validate where it is; a tag an item uses without a label warns."""
+    labels = tiny_project / "content" / "tags.yaml"
+    text = labels.read_text()
+    labels.write_text(text.replace("opslag: {nl: opslag, en: storage}", "opslag: {nl: opslag, de: Speicher}"))
+    code, output = _validate(tiny_project)
+    assert code == 2
+    assert "content/tags.yaml:4: opslag.de: must be one of nl, en" in output
+    assert (
+        "warning: content/tags.yaml: tags of en items without a label in en, named as written in en e-mails: opslag"
+    ) in output
+    labels.write_text("backup: {nl: back-ups}\n")
+    code, output = _validate(tiny_project)
+    assert code == 0, output
+    missing = "tags of {0} items without a label in {0}, named as written in {0} e-mails: {1}"
+    assert missing.format("en", "backup, cloud, opslag, security") in output
+    assert missing.format("nl", "cloud, opslag, phishing, security") in output
+    labels.unlink()  # no file: the tags read as they are, and nobody is told twice a month
+    code, output = _validate(tiny_project)
+    assert code == 0 and "tags.yaml" not in output
+
+
 def test_a_template_mjml_cannot_compile_fails_validate(tiny_project: Path) -> None:
     """A newsletter template that parses as Jinja but breaks MJML is found by validate, not by the run."""
     template = tiny_project / "templates" / "newsletter.mjml"

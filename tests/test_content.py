@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.content import ALLOWED_TAGS, URL_SCHEMES, load_content, render_markdown
+from pipeline.content import ALLOWED_TAGS, URL_SCHEMES, load_content, load_tag_labels, render_markdown, unlabelled_tags
 from pipeline.errors import Problem
 from pipeline.models import ItemType, Segment
 
@@ -201,3 +201,97 @@ def test_markdown_structure_allowed() -> None:
 def test_no_script_from_any_input(text: str) -> None:
     """Whatever the Markdown, the HTML holds only allowed elements and safe attributes."""
     assert _unsafe(render_markdown(text)) == []
+
+
+# --------------------------------------------------------------------------- content/tags.yaml
+
+
+def _labels(root: Path, text: str) -> tuple[dict[str, dict[str, str]], list[Problem]]:
+    _write(root, "tags.yaml", text)
+    return load_tag_labels(root / "content", root)
+
+
+def test_tag_labels_one_for_every_language_or_one_per_language(tmp_path: Path) -> None:
+    """A plain label serves every language; a mapping gives each language its own; keys match in lower case."""
+    labels, problems = _labels(
+        tmp_path,
+        "# how tags read\nMicrosoft365: Microsoft 365\n"
+        "werkplek: {nl: werkplekbeheer, en: '  workplace\n  management '}\n"
+        "netwerk:\n  nl: netwerken\n",
+    )
+    assert problems == []
+    assert labels == {
+        "microsoft365": {"nl": "Microsoft 365", "en": "Microsoft 365"},
+        "werkplek": {"nl": "werkplekbeheer", "en": "workplace management"},
+        "netwerk": {"nl": "netwerken"},
+    }
+
+
+def test_no_tag_labels_file_is_no_problem(tmp_path: Path) -> None:
+    (tmp_path / "content").mkdir()
+    assert load_tag_labels(tmp_path / "content", tmp_path) == ({}, [])
+    assert _labels(tmp_path, "# nothing yet\n") == ({}, [])
+
+
+def test_tag_label_problems_name_file_line_and_field(tmp_path: Path) -> None:
+    """Each bad entry is reported where it is and left out; the good ones stay."""
+    labels, problems = _labels(
+        tmp_path,
+        "erp: ERP\n"  # 1
+        "cloud: {fr: nuage, nl: cloud}\n"  # 2
+        "backup: {nl: ''}\n"  # 3
+        "hosting: 12\n"  # 4
+        f"printen: {{en: {'p' * 61}}}\n"  # 5
+        "Security: beveiliging\n"  # 6
+        "security: security\n"  # 7
+        "telefonie: [telefonie]\n"  # 8
+        "compliance: ' '\n",  # 9: one label for every language, and one problem
+    )
+    assert labels == {"erp": {"nl": "ERP", "en": "ERP"}, "cloud": {"nl": "cloud"}}
+    assert [(p.file, p.line, p.field, p.message) for p in problems] == [
+        ("content/tags.yaml", 2, "cloud.fr", "must be one of nl, en"),
+        ("content/tags.yaml", 3, "backup.nl", "must be a label (text)"),
+        ("content/tags.yaml", 4, "hosting", "must be a label, or a label per language (nl, en)"),
+        ("content/tags.yaml", 5, "printen.en", "too long (61 characters, at most 60)"),
+        ("content/tags.yaml", 7, "security",
+         "the tag is given twice (tags are matched in lower case); neither label is used"),
+        ("content/tags.yaml", 8, "telefonie", "must be a label, or a label per language (nl, en)"),
+        ("content/tags.yaml", 9, "compliance", "must be a label (text)"),
+    ]
+
+
+def test_tag_labels_file_that_is_not_a_mapping_or_not_yaml(tmp_path: Path) -> None:
+    labels, problems = _labels(tmp_path, "- werkplek\n- cloud\n")
+    assert labels == {}
+    assert [(p.line, p.message) for p in problems] == [
+        (1, "must map each tag to its label, e.g. werkplek: {nl: werkplekbeheer, en: workplace management}")
+    ]
+    labels, problems = _labels(tmp_path, "erp: ERP\ncloud: {nl: [\n")
+    assert labels == {}
+    assert problems[0].file == "content/tags.yaml"
+    assert problems[0].message.startswith("not valid YAML")
+
+
+def test_unlabelled_tags_per_language(tmp_path: Path) -> None:
+    """The tags an item uses that have no label in the item's language, sorted, per language."""
+    _write(tmp_path, "nl/a.md", GOOD)  # tags backup, security
+    english = GOOD.replace("language: nl", "language: en").replace("[Backup, security, backup]", "[cloud]")
+    _write(tmp_path, "en/b.md", english)
+    items, _ = load_content(tmp_path / "content", tmp_path)
+    labels = {"backup": {"nl": "back-ups", "en": "backups"}, "cloud": {"nl": "cloud"}}
+    assert unlabelled_tags(items.values(), labels) == {"en": ["cloud"], "nl": ["security"]}
+    complete = {**labels, "security": {"nl": "beveiliging"}, "cloud": {"en": "cloud"}}
+    assert unlabelled_tags(items.values(), complete) == {}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab:{}[]-,'\" \nnlen#&*!|>\t\\x0")), max_size=60))
+def test_tag_labels_never_fail_on_any_file(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    """Whatever the file holds, it loads to well-formed labels or problems, never an exception."""
+    root = tmp_path_factory.mktemp("labels")
+    labels, problems = _labels(root, text)
+    for tag, by_language in labels.items():
+        assert tag == " ".join(tag.split()).lower() and tag
+        assert by_language and set(by_language) <= {"nl", "en"}
+        assert all(0 < len(label) <= 60 and label == " ".join(label.split()) for label in by_language.values())
+    assert all(p.file == "content/tags.yaml" for p in problems)

@@ -260,6 +260,16 @@ def test_sample_content_uses_the_shared_vocabulary() -> None:
             assert kinds[(language, item_type)] >= 1, (language, item_type)
 
 
+def test_sample_tags_have_words_in_both_languages() -> None:
+    """content/tags.yaml labels every tag of the vocabulary in Dutch and English: no id reaches an e-mail."""
+    data = load_project(REPO).data
+    assert set(data.tag_labels) == set(TAGS)
+    assert all(set(labels) == {"nl", "en"} for labels in data.tag_labels.values())
+    assert data.tag_label("microsoft365", "en") == "Microsoft 365"
+    assert data.tag_label("werkplek", "en") == "workplace management"
+    assert not [w for w in data.warnings if "tags.yaml" in w]
+
+
 def test_sample_content_is_timely_around_the_reference_date() -> None:
     """Alerts of November 2026, events in December 2026, one future and one expired item."""
     items = load_project(REPO).data.content.values()

@@ -688,6 +688,7 @@ def test_utm_parameters_keep_existing_query_and_fragment() -> None:
         "https://x.nl/a?utm_source=partner&utm_medium=email&utm_campaign=2026-11-30"
     )
     assert with_utm("mailto:a@b.nl", params) == "mailto:a@b.nl"
+    assert with_utm("https://x.nl", params) == "https://x.nl/?utm_source=newsletter&utm_medium=email&utm_campaign=2026-11-30"
 
 
 def test_addresses_are_quoted_or_encoded() -> None:
@@ -926,6 +927,27 @@ def test_a_newsletter_subject_fits_a_phone_by_cutting_the_title() -> None:
                     count=3) == "Emma, 3 tips for you: Planned maintenance on cloud storage…"
 
 
+def test_a_newsletter_subject_sets_a_title_with_its_own_colon_apart_and_never_ends_on_a_small_word() -> None:
+    """"Emma, 2 tips for you: Webinar: …" reads as a list of labels; "…in practice for…" stops the eye."""
+    assert _subject(MessageKind.NEWSLETTER, "Webinar: NIS2 in practice", "Harbour B.V.", count=2) == \
+        "Emma, 2 tips for you – Webinar: NIS2 in practice"
+    title = "Webinar: NIS2 in practice for the boards of care homes"
+    subject = _subject(MessageKind.NEWSLETTER, title, "Harbour B.V.", count=3)
+    assert subject == "Emma, 3 tips for you – Webinar: NIS2 in practice…"
+
+
+def test_a_cut_text_does_not_end_on_a_small_word_of_its_language() -> None:
+    from pipeline.render.message import _shorten
+
+    title = "Webinar: NIS2 in de praktijk voor bestuurders en directies"
+    assert _shorten(title, 35, "nl") == "Webinar: NIS2 in de praktijk…"
+    assert _shorten(title, 35, "en") == "Webinar: NIS2 in de praktijk voor…"  # not small words in English
+    assert _shorten("Microsoft 365 does not back up your mail for you", 40, "en") == \
+        "Microsoft 365 does not back up…"
+    assert _shorten("de de de de", 8, "nl") == "de…"  # one word stays, whatever it is
+    assert _shorten("Supercalifragilistic", 10, "en") == "Supercali…"
+
+
 def test_an_alert_subject_is_its_title_with_the_customer_only_where_both_fit() -> None:
     """An alert is about its title: it is never cut to make room for the customer's name."""
     assert _subject(MessageKind.ALERT, "Cloud maintenance this weekend", "Harbour B.V.") == \
@@ -945,3 +967,5 @@ def test_an_invitation_is_not_invited_twice() -> None:
         "Invitation: Polderlicht Customer Day 2026"
     assert _subject(MessageKind.ALERT, "invitation to our Customer Day", "Harbour B.V.", event=True) == \
         "invitation to our Customer Day"
+    assert _subject(MessageKind.ALERT, "Webinar: NIS2 in practice", "Harbour B.V.", event=True) == \
+        "Invitation – Webinar: NIS2 in practice"  # one colon in a subject

@@ -388,6 +388,32 @@ def test_higher_score_first() -> None:
     assert not selection.fallback
 
 
+def test_interest_reason_names_tags_by_their_labels_in_the_items_language() -> None:
+    """The why line names a tag as content/tags.yaml labels it for the item's language; else as the tag."""
+    data = dataset(
+        contacts=[
+            contact("P1", interests=("werkplek", "microsoft365", "backup")),
+            contact("P2", language="en", interests=("werkplek",)),
+        ],
+        items=[
+            item("nl/x", tags=("werkplek", "microsoft365", "backup")),
+            item("en/y", language="en", tags=("werkplek",)),
+        ],
+    )
+    labels = {
+        "werkplek": {"nl": "werkplekbeheer", "en": "workplace management"},
+        "microsoft365": {"nl": "Microsoft 365"},
+    }
+    dutch, english = run(replace(data, tag_labels=labels))
+    (chosen,) = dutch.items
+    assert {r.kind: r.detail for r in chosen.reasons}["interest"] == "backup, Microsoft 365 en werkplekbeheer"
+    assert {r.kind: r.points for r in chosen.reasons}["interest"] == 9  # points count tags, not words
+    (chosen,) = english.items
+    assert {r.kind: r.detail for r in chosen.reasons}["interest"] == "workplace management"
+    (unlabelled,) = one(replace(data, contacts={"P1": data.contacts["P1"]})).items
+    assert {r.kind: r.detail for r in unlabelled.reasons}["interest"] == "backup, microsoft365 en werkplek"
+
+
 def test_reasons_explain_each_point() -> None:
     """Every scored point comes with a reason: interests, own product, product tags, cross-sell, sector."""
     data = dataset(

@@ -69,7 +69,9 @@ def with_utm(url: str, params: tuple[tuple[str, str], ...]) -> str:
     if not extra:
         return url
     query = f"{parts.query}&{urlencode(extra)}" if parts.query else urlencode(extra)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    # An empty path is "/" (RFC 3986, 6.2.3): "https://x.nl/?utm_…", not "https://x.nl?utm_…",
+    # which a text part's link finder may end at the host.
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, parts.fragment))
 
 
 def encode_header_text(name: str, value: str) -> str:

@@ -625,11 +625,31 @@ def _base64_lines(data: bytes) -> bytes:
 _LINE_SPLITTERS: dict[int, Any] = {}  # number of full lines → its struct unpacker
 
 
-def _shorten(text: str, limit: int) -> str:
+# Words a cut text does not end on: "NIS2 in de praktijk voor…" says less than "NIS2 in de
+# praktijk…", and the reader's eye stops on the dangling word.
+_DANGLING = {
+    "nl": frozenset({
+        "aan", "al", "als", "bij", "dan", "dat", "de", "deze", "die", "dit", "door", "een", "en", "er", "geen",
+        "het", "hoe", "in", "is", "maar", "meer", "met", "na", "naar", "niet", "nog", "nu", "of", "om", "ook",
+        "op", "over", "te", "tot", "u", "uit", "uw", "van", "voor", "wat", "we", "wie", "wij", "zijn", "zo",
+    }),
+    "en": frozenset({
+        "a", "about", "after", "an", "and", "are", "as", "at", "but", "by", "can", "for", "from", "how", "in",
+        "into", "is", "its", "more", "no", "not", "of", "on", "or", "our", "so", "the", "their", "this", "to",
+        "we", "what", "when", "why", "will", "with", "you", "your",
+    }),
+}
+
+
+def _shorten(text: str, limit: int, language: str) -> str:
+    """Return `text` cut at a word to at most `limit` characters with "…", not ending on a small word."""
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:–-")
-    return f"{cut}…"
+    words = text[: limit - 1].rsplit(" ", 1)[0].split(" ")
+    dangling = _DANGLING.get(language, frozenset())
+    while len(words) > 1 and words[-1].rstrip(" ,;:–-").casefold() in dangling:
+        words.pop()
+    return f"{' '.join(words).rstrip(' ,;:–-')}…"
 
 
 @functools.lru_cache(maxsize=4096)  # a run combines a few dozen items and products: Babel once per combination
@@ -648,7 +668,7 @@ def _subject_and_preheader(
     """Return a subject and preheader specific to this contact and these items."""
     first = person["first_name"]
     # Item titles and summaries were cleaned once, when the item was prepared.
-    title = _shorten(items[0]["title"], MAX_TITLE_IN_SUBJECT)
+    title = _shorten(items[0]["title"], MAX_TITLE_IN_SUBJECT, language)
     customer_name = customer["customer"]["name"]
     if kind is MessageKind.NEWSLETTER:
         count = len(items)
@@ -684,11 +704,17 @@ def _subject_and_preheader(
             "am": customer["am"]["name"]
         }
     subject = clean_text(subject)
+    if ":" in title and subject.endswith(f": {title}"):
+        # "Anne, 3 tips for you: Webinar: NIS2 in practice" reads as a list of labels: before a
+        # title with a colon of its own, the form's colon becomes a dash. (The forms' text stays
+        # as it was: a project's own translations of them keep working.)
+        subject = f"{subject[: -len(title) - 2]} – {title}"
     if len(subject) > MAX_SUBJECT and len(title) > MIN_TITLE_IN_SUBJECT:
         # The rest of the subject is fixed: cut the title by what the whole is over.
-        shorter = _shorten(items[0]["title"], max(MIN_TITLE_IN_SUBJECT, len(title) - (len(subject) - MAX_SUBJECT)))
+        room = max(MIN_TITLE_IN_SUBJECT, len(title) - (len(subject) - MAX_SUBJECT))
+        shorter = _shorten(items[0]["title"], room, language)
         subject = subject.replace(title, shorter, 1)
-    return subject, _shorten(clean_text(preheader), MAX_PREHEADER)
+    return subject, _shorten(clean_text(preheader), MAX_PREHEADER, language)
 
 
 def _opens_with(title: str, form: str) -> bool:
