@@ -51,10 +51,12 @@ def compute_retention(
     config: SegmentsConfig,
     as_of: date,
     interactions: Sequence[Interaction] = (),
+    earlier: Segmentation | None = None,
 ) -> Retention:
     """Compare this window's buying customers with the previous window's.
 
     `interactions` are extra ones from the state (imported call outcomes), on top of the data's.
+    `earlier`: the segmentation at the end of the previous window, made here when not given.
     """
     start = months_before(as_of, config.window_months)
     previous_start = months_before(as_of, 2 * config.window_months)
@@ -65,7 +67,8 @@ def compute_retention(
     current = {cid for cid in revenue_now if cid in known}
     previous = {cid for cid in revenue_before if cid in known}
     # The segment each customer had at the end of the previous window, by the same method.
-    earlier = segment(data, config, start)
+    if earlier is None:
+        earlier = segment(data, config, start)
 
     retained = sorted(previous & current)
     new = sorted(current - previous)

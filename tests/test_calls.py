@@ -162,11 +162,15 @@ def calls_for(
     *,
     selections: list[Selection] = (),  # type: ignore[assignment]
     interactions: list[Interaction] = (),  # type: ignore[assignment]
+    earlier: dict[str, str] | None = None,
     **config: object,
 ) -> list[CallItem]:
+    """The calls for `segments` now (default K1 in C) and `earlier` a window ago (default: as now)."""
     segmentation = make_segmentation(**(segments or {"K1": "C"}))
+    before = make_segmentation(**(earlier or segments or {"K1": "C"}))
     quiet = {cid: QuietStatus(cid, Activity.QUIET, date(2026, 9, 1), date(2026, 9, 1)) for cid in data.customers}
-    return build_calls(data, make_config(**config), segmentation, quiet, selections, interactions, AS_OF)
+    return build_calls(data, make_config(**config), segmentation, quiet, selections, interactions, AS_OF,
+                       earlier=before)
 
 
 def talk(
@@ -374,6 +378,50 @@ def test_review_segment_d_alone() -> None:
     [call] = calls_for(make_data(orders=[]), {"K1": "D"})
     assert (call.reasons, call.priority, call.due) == ((R.REVIEW_SEGMENT_D,), 4, AS_OF + timedelta(days=30))
     assert any("netjes" in p for p in call.talking_points)
+
+
+def test_a_customer_lost_from_a_is_a_priority_one_decline_not_a_parting() -> None:
+    """An A customer a window ago that stopped buying (now D): priority 1, and the review asks why."""
+    orders = [order("O1", date(2025, 6, 1), "1000")]
+    [call] = calls_for(make_data(orders=orders), {"K1": "D"}, earlier={"K1": "A"})
+    assert (call.reasons, call.priority, call.due) == (
+        (R.REVENUE_DECLINE, R.REVIEW_SEGMENT_D), 1, AS_OF + timedelta(days=14)
+    )
+    assert "12 maanden geleden een A-klant, nu D: zoek uit waarom ze niet meer kopen en wat ze terug zou winnen" \
+        in call.talking_points
+    assert not any("netjes" in p for p in call.talking_points)
+
+
+def test_a_customer_lost_from_b_is_priority_two_and_one_always_d_stays_four() -> None:
+    orders = [order("O1", date(2025, 6, 1), "1000")]
+    [call] = calls_for(make_data(orders=orders), {"K1": "D"}, earlier={"K1": "B"})
+    assert call.priority == 2
+    assert any("een B-klant, nu D" in p for p in call.talking_points)
+    [call] = calls_for(make_data(orders=orders), {"K1": "D"}, earlier={"K1": "D"})
+    assert call.priority == 4
+    assert any("netjes" in p for p in call.talking_points)
+
+
+def test_a_new_customer_without_orders_is_helped_to_a_first_order() -> None:
+    """Customer since this window, nothing ordered: no parting, no question about satisfaction."""
+    data = make_data(orders=[])
+    data = replace(data, customers={"K1": replace(data.customers["K1"], customer_since=date(2026, 9, 29))})
+    [call] = calls_for(data, {"K1": "D"})
+    assert call.reasons == (R.REVIEW_SEGMENT_D,)
+    assert "Klant sinds 29 sep 2026, nog zonder order: help ze op weg naar een eerste opdracht" in call.talking_points
+    assert not any("netjes" in p or "evaluatie" in p for p in call.talking_points)
+    old = replace(data, customers={"K1": replace(data.customers["K1"], customer_since=date(2020, 1, 1))})
+    [call] = calls_for(old, {"K1": "D"})  # on the books for years without an order: the usual review
+    assert any("netjes" in p for p in call.talking_points)
+
+
+def test_the_segmentation_a_window_ago_is_made_when_not_given() -> None:
+    """build_calls segments the window before itself: the only customer was A then, and stopped buying."""
+    orders = [order("O1", date(2025, 6, 1), "1000")]
+    quiet = {"K1": QuietStatus("K1", Activity.QUIET, date(2025, 6, 1), date(2025, 6, 1))}
+    [call] = build_calls(make_data(orders=orders), make_config(), make_segmentation(K1="D"), quiet, [], [], AS_OF)
+    assert call.priority == 1
+    assert any("een A-klant, nu D" in p for p in call.talking_points)
 
 
 def test_no_review_when_the_treatment_does_not_ask() -> None:
@@ -610,7 +658,7 @@ def test_xlsx_opens_with_frozen_header_filter_and_real_dates() -> None:
     assert second["Klant"].data_type == "s" and second["Klant"].value.startswith("'=HYPERLINK")
     assert sheet.column_dimensions["K"].width >= 60
     assert book.sheetnames == ["Bellijst", "Uitleg"]
-    assert book["Uitleg"]["A2"].value == "1 · Eerst"
+    assert book["Uitleg"]["A2"].value == "1 · Hoogst"
 
 
 def test_xlsx_keeps_its_styles_and_print_setup() -> None:
