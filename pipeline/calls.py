@@ -38,7 +38,8 @@ customer that fell from A to D because it stopped buying is a lost A customer, n
 Its review then asks why it stopped, and a customer that came in during the window and has
 not ordered yet is helped to a first order, not judged for parting.
 
-Rows are sorted by priority, then due date, then customer name.
+Rows are sorted by priority, then due date, then segment (A first: of two calls equally urgent,
+the more valuable customer's comes first), then customer name.
 
 Interactions are those of interactions.csv plus those passed in (imported call outcomes);
 the same interaction passed twice counts once. An interaction without `our_level` counts as
@@ -182,7 +183,7 @@ def build_calls(
             call for customer_id in batch
             if (call := _call(data, config, segmentation, quiet, customer_id, grouped[customer_id], as_of, words))
         )
-    calls.sort(key=lambda c: (c.priority, c.due, c.customer_name.casefold(), c.customer_id))
+    calls.sort(key=lambda c: (c.priority, c.due, c.segment, c.customer_name.casefold(), c.customer_id))
     log.info("call lists: %d calls for %d account managers", len(calls), len({c.account_manager_id for c in calls}))
     return calls
 

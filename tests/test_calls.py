@@ -557,8 +557,8 @@ def test_on_one_day_the_later_row_is_the_last_contact_and_a_repeat_keeps_its_fir
 # --------------------------------------------------------------------------- ordering
 
 
-def test_ordering_by_priority_then_due_then_name() -> None:
-    """Priority first, then the earliest due date, then the customer name."""
+def test_ordering_by_priority_then_due_then_segment_then_name() -> None:
+    """Priority first, then the earliest due date, then the segment (A first), then the customer name."""
     customers = {"K1": "am-jan", "K2": "am-jan", "K3": "am-jan", "K4": "am-jan", "K5": "am-jan"}
     contacts = [contact(f"P{i}", customer_id=f"K{i}") for i in range(1, 6)] + [contact("M3", "K3", Level.MANAGEMENT)]
     data = make_data(
@@ -578,6 +578,20 @@ def test_ordering_by_priority_then_due_then_name() -> None:
     summary = [(c.customer_id, c.priority, (c.due - AS_OF).days) for c in calls]
     # K5 evaluation (1, today); K3 A follow-up (2, +7); K2 "Aardappel" before K1 "Klant K1" (2, +14); K4 D (4)
     assert summary == [("K5", 1, 0), ("K3", 2, 7), ("K2", 2, 14), ("K1", 2, 14), ("K4", 4, 30)]
+
+
+def test_of_two_calls_equally_urgent_and_due_the_more_valuable_customer_comes_first() -> None:
+    """Both below the norm (priority 1, due today): the A customer before the C one, whatever their names."""
+    data = make_data(
+        customers={"K1": "am-jan", "K2": "am-jan"},
+        contacts=[contact("P1", customer_id="K1"), contact("P2", customer_id="K2")],
+        evaluations=[Evaluation(k, date(2026, 11, 1), Decimal(5)) for k in ("K1", "K2")],
+    )
+    data = replace(data, customers=data.customers | {"K2": replace(data.customers["K2"], name="Aardappel B.V.")})
+    calls = calls_for(data, {"K1": "A", "K2": "C"}, interactions=[talk("P1", AS_OF, customer_id="K1")])
+    assert [(c.customer_id, c.priority, c.due) for c in calls] == [("K1", 1, AS_OF), ("K2", 1, AS_OF)]
+    calls = calls_for(data, {"K1": "C", "K2": "C"}, interactions=[talk("P1", AS_OF, customer_id="K1")])
+    assert [c.customer_id for c in calls] == ["K2", "K1"]  # both C: by name, "Aardappel" first
 
 
 def test_call_counts_per_account_manager() -> None:
@@ -761,6 +775,9 @@ def test_summary_email(tmp_path: Path) -> None:
         and "1. Klant K1" in text
         and "Evaluatie onder de norm" in text
     )
+    # What an account manager can act on: no run folder path, no command line, no machine column names.
+    assert "Geef na je gesprekken de uitkomsten door aan marketing" in text
+    assert "calls/" not in text and "windstil" not in text and "customer_id" not in text
     html = alternative.get_payload()[1].get_content()
     assert '<html lang="nl">' in html and "&lt;b&gt;" in html
     assert attachment.get_filename() == "bellijst-am-jan-2026-11-30.xlsx"
