@@ -693,6 +693,7 @@ class Retention:
     by_segment: tuple[RetentionSegment, ...]
     declines: tuple[RetainedChange, ...] = ()  # retained customers that bought less, biggest drop first
     satisfaction_norm: Decimal = Decimal(8)
+    returned: tuple[str, ...] = ()  # of `new`: those that bought before the previous window too (came back)
 
     @property
     def factor(self) -> Fraction | None:

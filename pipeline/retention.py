@@ -73,6 +73,9 @@ def compute_retention(
     retained = sorted(previous & current)
     new = sorted(current - previous)
     lost_ids = previous - current
+    # New in this window, but not new to us: they bought before the previous window too.
+    earlier_buyers = revenue_in_window(data.orders, date.min, previous_start)
+    returned = [cid for cid in new if cid in earlier_buyers]
 
     lost = _lost_customers(data, seg, earlier, lost_ids, revenue_before, as_of, interactions)
     by_segment = _by_segment(seg, earlier, previous, current, new, revenue_now)
@@ -86,6 +89,7 @@ def compute_retention(
         current_customers=len(current),
         retained=tuple(retained),
         new=tuple(new),
+        returned=tuple(returned),
         lost=tuple(lost),
         revenue_retained=sum((revenue_now.get(cid, Decimal(0)) for cid in retained), Decimal(0)),
         revenue_new=sum((revenue_now.get(cid, Decimal(0)) for cid in new), Decimal(0)),
