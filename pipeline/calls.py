@@ -81,6 +81,7 @@ from pipeline.models import (
     CallReason,
     Contact,
     Customer,
+    CustomerValue,
     Dataset,
     Evaluation,
     Interaction,
@@ -215,7 +216,7 @@ def _call(data: Dataset, config: SegmentsConfig, segmentation: Segmentation, qui
         contact_name=contact.full_name if contact else "",
         job_title=contact.job_title if contact else "",
         phone=contact.phone if contact else "",
-        talking_points=_talking_points(
+        talking_points=_overridden(value, words) + _talking_points(
             data, facts, findings, last, _also_call(facts, overdue_rules, contact, words), contact, words
         ),
         last_contact=last.date if last else None,
@@ -553,6 +554,14 @@ def _also_call(
                 + (f" ({details})" if details else "")
             )
     return tuple(points)
+
+
+def _overridden(value: CustomerValue, words: PageLanguage) -> tuple[str, ...]:
+    """Return why the customer is in its segment by decision (segments.yaml overrides), first: the call starts there."""
+    if value.segment is value.computed_segment or not value.override_reason:
+        return ()
+    return (words(N_("Segment %(segment)s by decision: %(reason)s"), segment=value.segment.value,
+                  reason=value.override_reason),)
 
 
 def _talking_points(

@@ -424,6 +424,20 @@ def test_the_segmentation_a_window_ago_is_made_when_not_given() -> None:
     assert any("een A-klant, nu D" in p for p in call.talking_points)
 
 
+def test_a_segment_by_decision_opens_the_talking_points_with_its_reason() -> None:
+    """An override in segments.yaml says why this customer is A: the account manager calling should know it."""
+    data = make_data(evaluations=[Evaluation("K1", date(2026, 11, 1), Decimal(5))])
+    segmentation = make_segmentation(K1="A")
+    value = replace(segmentation.customers["K1"], computed_segment=Segment.C,
+                    override_reason="Nieuwe directie, grote aanbesteding in 2027")
+    segmentation = replace(segmentation, customers={"K1": value})
+    quiet = {"K1": QuietStatus("K1", Activity.QUIET, date(2026, 9, 1), date(2026, 9, 1))}
+    [call] = build_calls(data, make_config(), segmentation, quiet, [], [], AS_OF, earlier=segmentation)
+    assert call.talking_points[0] == "Segment A op eigen oordeel: Nieuwe directie, grote aanbesteding in 2027"
+    [call] = calls_for(data, {"K1": "A"})  # computed A: nothing to explain
+    assert not any("eigen oordeel" in p for p in call.talking_points)
+
+
 def test_no_review_when_the_treatment_does_not_ask() -> None:
     """Without review: true a D customer without other reasons is not listed."""
     config = make_config()
