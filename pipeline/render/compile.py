@@ -236,6 +236,7 @@ def compile_templates(settings: Settings, content: dict[str, ContentItem]) -> Co
             except _TemplateProblem as problem:
                 problems.append(problem.problem)
                 continue
+            html, text = _one_full_stop(html), _one_full_stop(text)
             compiled[(kind, language)] = CompiledTemplate(
                 kind=kind,
                 language=language,
@@ -273,6 +274,19 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     for problem in problems:
         seen.setdefault(str(problem), problem)
     return list(seen.values())
+
+
+_NAME_AND_STOP = re.compile(r"(\{\{\s*customer\.name\s*\}\})\.")
+
+
+def _one_full_stop(source: str) -> str:
+    """Return stage-two `source` where a sentence ending on the customer's name takes the name's own full stop.
+
+    "U ontvangt dit bericht als contactpersoon van {{ customer.name }}." would end "B.V.." for
+    Smits Transport B.V.: the translation's full stop becomes `customer.stop`, "" after a name
+    that ends with one.
+    """
+    return _NAME_AND_STOP.sub(r"\1{{ customer.stop }}", source)
 
 
 def _expand(static_env: jinja2.Environment, stage2_env: jinja2.Environment, name: str, language: str) -> str:

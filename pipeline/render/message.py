@@ -228,7 +228,8 @@ def _customer_values(
         compiled, data, customer_id, name, customer.customer_since if customer else None, language, as_of, t
     )
     values = {
-        "customer": {"name": name, "context": context},
+        # A sentence that ends on the name ends once: "contact of Smits Transport B.V." (see compile).
+        "customer": {"name": name, "context": context, "stop": "" if name.endswith(".") else "."},
         "am": manager["am"],
         "invitation": manager["invitation"],
         "lints": manager["lints"],
