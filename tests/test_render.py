@@ -969,3 +969,20 @@ def test_an_invitation_is_not_invited_twice() -> None:
         "invitation to our Customer Day"
     assert _subject(MessageKind.ALERT, "Webinar: NIS2 in practice", "Harbour B.V.", event=True) == \
         "Invitation – Webinar: NIS2 in practice"  # one colon in a subject
+
+
+def test_an_items_text_part_is_plain_text_not_markdown() -> None:
+    """Headings, emphasis and links read as text: no "##", no "**", a link as "text (address)"."""
+    from pipeline.content import render_markdown
+    from pipeline.render.compile import plain_text
+
+    markdown = (
+        "## Wat u moet doen\n\n- **Installeer** de updates\n  binnen zeven dagen.\n- Herstart.\n\n"
+        "3. drie\n4. vier\n\nLees [de checklist](https://x.nl/c) of https://x.nl/d.\n\n"
+        "| a | b |\n|---|---|\n| 1 | 2 |\n"
+    )
+    assert plain_text(render_markdown(markdown)) == (
+        "Wat u moet doen\n\n- Installeer de updates binnen zeven dagen.\n- Herstart.\n\n3. drie\n4. vier\n\n"
+        "Lees de checklist (https://x.nl/c) of https://x.nl/d.\n\na | b\n1 | 2"
+    )
+    assert plain_text("") == ""
