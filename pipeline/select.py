@@ -102,8 +102,8 @@ RECIPIENTS_COLUMNS = (
 # The detail of a reason is in the contact's language: the e-mail may quote it as is.
 _PHRASES = {
     "nl": {
-        "cross_sell": "{target} (aanvulling op {bought})",
-        "up_sell": "{target} (een stap verder dan {bought})",
+        "cross_sell": "{target}, aanvulling op {bought}",
+        "up_sell": "{target}, een stap verder dan {bought}",
         "priority": "door de redactie op {n} van 3 gezet",
         "freshness": "{n} dagen geleden verschenen",
         "fallback": "algemeen onderwerp: niets persoonlijks gevonden",
@@ -112,8 +112,8 @@ _PHRASES = {
         "and": "en",
     },
     "en": {
-        "cross_sell": "{target} (complements {bought})",
-        "up_sell": "{target} (a step up from {bought})",
+        "cross_sell": "{target}, which complements {bought}",
+        "up_sell": "{target}, a step up from {bought}",
         "priority": "set to {n} of 3 by the editors",
         "freshness": "published {n} days ago",
         "fallback": "general topic: nothing personal matched",

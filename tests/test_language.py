@@ -228,8 +228,8 @@ def test_item_reasons_are_said_in_the_project_language() -> None:
     assert reason_detail("priority", "door de redactie op 2 van 3 gezet", "nl", "en") == "set to 2 of 3 by the editors"
     assert reason_detail("freshness", "published 28 days ago", "en", "nl") == "28 dagen geleden verschenen"
     assert reason_detail("interest", "backup en security", "nl", "en") == "backup and security"
-    assert reason_detail("cross_sell", "Cloud Backup (aanvulling op Back-up Pro en NAS)", "nl", "en") == (
-        "Cloud Backup (complements Back-up Pro and NAS)"
+    assert reason_detail("cross_sell", "Cloud Backup, aanvulling op Back-up Pro en NAS", "nl", "en") == (
+        "Cloud Backup, which complements Back-up Pro and NAS"
     )
     assert reason_detail("timely", "event in 12 days", "en", "nl") == "evenement over 12 dagen"
     assert reason_detail("sector", "zorg", "nl", "en") == "zorg"  # data stays as it is

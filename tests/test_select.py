@@ -437,7 +437,7 @@ def test_reasons_explain_each_point() -> None:
     assert by_kind["own_product"].detail == "Cloudopslag"
     assert by_kind["product_tag"].detail == "Cloudopslag"
     assert by_kind["product_tag"].points == 2
-    assert by_kind["up_sell"].detail == "Back-up Pro (een stap verder dan Cloudopslag)"
+    assert by_kind["up_sell"].detail == "Back-up Pro, een stap verder dan Cloudopslag"
     assert by_kind["sector"].detail == "zorg"
     assert by_kind["priority"].points == 2
     assert by_kind["freshness"].points == 2
@@ -453,7 +453,7 @@ def test_cross_sell_names_the_products() -> None:
     )
     (chosen,) = one(data).items
     assert [(r.kind, r.detail, r.points) for r in chosen.reasons] == [
-        ("cross_sell", "Securityscan (aanvulling op Werkplekbeheer)", 4)
+        ("cross_sell", "Securityscan, aanvulling op Werkplekbeheer", 4)
     ]
 
 
@@ -465,7 +465,7 @@ def test_product_suggested_both_ways_counts_once_as_up_sell() -> None:
     )
     (chosen,) = one(data).items
     assert [(r.kind, r.detail, r.points) for r in chosen.reasons] == [
-        ("up_sell", "Securityscan (een stap verder dan Scan Light)", 4)
+        ("up_sell", "Securityscan, een stap verder dan Scan Light", 4)
     ]
 
 

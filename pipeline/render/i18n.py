@@ -91,7 +91,7 @@ REASON_PHRASES: dict[ReasonKind, str] = {
     ReasonKind.INTEREST: _("You told us you are interested in %(detail)s."),
     ReasonKind.CROSS_SELL: _("Worth a look next to what you have: %(detail)s."),
     ReasonKind.UP_SELL: _("A logical next step: %(detail)s."),
-    ReasonKind.OWN_PRODUCT: _("It is about something you use from us: %(detail)s."),
+    ReasonKind.OWN_PRODUCT: _("It is about something you bought from us: %(detail)s."),
     ReasonKind.SECTOR: _("It matters in your sector (%(detail)s)."),
     ReasonKind.PRODUCT_TAG: _("It ties in with what you use: %(detail)s."),
 }
