@@ -324,7 +324,7 @@ def _write_reports(
     templates = settings.paths.templates
     retention = compute_retention(data, segmentation, config, as_of, imported, earlier)
     writer.write_pieces("reports/segments.html", segmentation_report_pieces(
-        segmentation, data, config, previous_as_of=previous_as_of,
+        segmentation, data, config, previous_as_of=previous_as_of, in_run=True,
         templates=templates, language=settings.language))
     writer.write_text("reports/retention.html", render_retention_report(
         retention, templates=templates, language=settings.language))
