@@ -460,7 +460,10 @@ def _scored_products(data: Dataset, selections: Iterable[Selection]) -> dict[Cal
 def _suggestions(
     data: Dataset, pairs: Sequence[tuple[str, str]], words: PageLanguage, limit: int = _MAX_SUGGESTIONS
 ) -> str:
-    shown = [_suggestion(words, data.products[new].name, data.products[had].name) for new, had in pairs]
+    shown = [
+        _suggestion(words, data.products[new].name_in(words.code), data.products[had].name_in(words.code))
+        for new, had in pairs
+    ]
     more = len(shown) - limit
     listed = ", ".join(shown[:limit])
     return words(N_("%(listed)s and %(n)s more"), listed=listed, n=more) if more > 0 else listed

@@ -414,6 +414,25 @@ def test_interest_reason_names_tags_by_their_labels_in_the_items_language() -> N
     assert {r.kind: r.detail for r in unlabelled.reasons}["interest"] == "backup, microsoft365 en werkplek"
 
 
+def test_an_english_item_names_the_products_by_their_english_names() -> None:
+    """A product with a name per language is named in the item's language; one with a single name as it is."""
+    products = PRODUCTS | {
+        "cloud-opslag": replace(PRODUCTS["cloud-opslag"], names={"nl": "Cloudopslag", "en": "Cloud Storage"}),
+    }
+    data = replace(
+        dataset(
+            contacts=[contact("P1", language="en")],
+            orders=[ended_order(product_id="cloud-opslag")],
+            items=[item("en/x", language="en", products=("backup-pro", "cloud-opslag"))],
+        ),
+        products=products,
+    )
+    (chosen,) = one(data).items
+    by_kind = {r.kind: r.detail for r in chosen.reasons}
+    assert by_kind["own_product"] == "Cloud Storage"
+    assert by_kind["up_sell"] == "Back-up Pro, a step up from Cloud Storage"
+
+
 def test_reasons_explain_each_point() -> None:
     """Every scored point comes with a reason: interests, own product, product tags, cross-sell, sector."""
     data = dataset(

@@ -311,7 +311,7 @@ def _context_sentence(
             continue
         if len(products) < 3:
             product = data.products.get(product_id)
-            label = clean_text(product.name if product else description)
+            label = clean_text(product.name_in(language) if product else description)
             if label and label not in products:
                 products.append(label)
         if end_date is not None and end_date <= as_of and (last_end is None or end_date > last_end):
