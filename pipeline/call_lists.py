@@ -75,7 +75,8 @@ REASON_LABELS: dict[CallReason, str] = {
     CallReason.REPLIED: N_("Replied to the e-mail"),
 }
 
-PRIORITY_LABELS = {1: N_("First"), 2: N_("This week"), 3: N_("This month"), 4: N_("Review")}
+# How urgent, not by when: the due date says that (a priority 2 decline is due in 14 days).
+PRIORITY_LABELS = {1: N_("Highest"), 2: N_("High"), 3: N_("Normal"), 4: N_("Review")}
 
 _TOP_IN_SUMMARY = 5
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -334,8 +335,10 @@ REASON_EXPLANATIONS: dict[CallReason, str] = {
     CallReason.CLICKED: N_("A contact clicked an item of this or the previous run's message: ask about it."),
 }
 PRIORITY_EXPLANATIONS = {
-    1: N_("Evaluation below the norm, or revenue decline at an A customer"),
-    2: N_("A or B customer: newsletter follow-up, contact schedule overdue or revenue decline"),
+    1: N_("Evaluation below the norm; revenue decline at a customer that is or was A; a reply or click "
+          "from an A or B customer"),
+    2: N_("A or B customer (a decline: is or was): newsletter follow-up, contact schedule overdue or revenue "
+          "decline"),
     3: N_("Other A, B and C customers"),
     4: N_("D customers: review the relationship"),
 }

@@ -30,9 +30,16 @@ A row's due date is the earliest of its reasons'. Priority (1 is most urgent):
    click in segment A or B (the contact is reading now: the call is worth most today);
 2. segment A or B with a quiet follow-up, an overdue contact schedule or a revenue decline;
 3. everything else for segments A, B and C (catalogue opportunities, C follow-ups);
-4. segment D (the review), unless rule 1 applies.
+4. segment D (the review), unless rule 1 or 2 applies.
 
-Rows are sorted by priority, then due date, then customer name.
+A revenue decline counts in the better of the customer's segment now and the one it had a
+window ago (segmented the same way on the window before, as the retention report does): a
+customer that fell from A to D because it stopped buying is a lost A customer, not a D one.
+Its review then asks why it stopped, and a customer that came in during the window and has
+not ordered yet is helped to a first order, not judged for parting.
+
+Rows are sorted by priority, then due date, then segment (A first: of two calls equally urgent,
+the more valuable customer's comes first), then customer name.
 
 Interactions are those of interactions.csv plus those passed in (imported call outcomes);
 the same interaction passed twice counts once. An interaction without `our_level` counts as
@@ -61,21 +68,20 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 
-import polars as pl
-
+from pipeline.call_history import CallHistory, CustomerFacts, engagement_by_customer
 from pipeline.call_lists import CHANNEL_LABELS
-from pipeline.feedback import FeedbackEvent, FeedbackKind
+from pipeline.feedback import FeedbackEvent
 from pipeline.language import DEFAULT_LANGUAGE, N_, PageLanguage, page_language
 from pipeline.models import (
     CallItem,
     CallReason,
     Contact,
+    Customer,
+    CustomerValue,
     Dataset,
     Evaluation,
     Interaction,
@@ -90,7 +96,7 @@ from pipeline.models import (
     Treatment,
 )
 from pipeline.segment import months_before
-from pipeline.tables import bought_products, records, records_frame, revenue_in_window, rows_of_customers
+from pipeline.segment import segment as segment_customers
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +129,6 @@ _REASON_ORDER = {reason: index for index, reason in enumerate(CallReason)}
 _SALES_KINDS = {CallReason.CROSS_SELL.value: CallReason.CROSS_SELL, CallReason.UP_SELL.value: CallReason.UP_SELL}
 _EVALUATION_MONTHS = 12
 _BATCH = 2_000  # customers whose facts are grouped at a time
-_Engagement = tuple[tuple[FeedbackEvent, ...], tuple[FeedbackEvent, ...]]  # (clicks, replies)
 _MAX_SUGGESTIONS = 3
 
 
@@ -140,22 +145,6 @@ class _Finding:
     counts: bool = True  # False: only talking points (an opportunity nobody scored this run), no reason
 
 
-@dataclass(frozen=True)
-class _Customer:
-    """Everything build_calls knows about one customer, grouped once."""
-
-    contacts: tuple[Contact, ...]
-    selections: tuple[Selection, ...]
-    last: Interaction | None  # the latest up to the as-of date (on one day the later row)
-    pair_last: Mapping[tuple[OurLevel, Level], date]  # per (our level, their level): the latest interaction's date
-    evaluation: Evaluation | None  # the latest up to the as-of date (on one day the later row)
-    bought: frozenset[str] = frozenset()  # product ids of its orders, cancelled ones not counted
-    revenue: Decimal = Decimal(0)  # in (as_of − window, as_of], cancelled orders excluded
-    previous_revenue: Decimal = Decimal(0)  # in the window before that
-    clicks: tuple[FeedbackEvent, ...] = ()  # by people, on this or the previous run's messages, oldest first
-    replies: tuple[FeedbackEvent, ...] = ()  # since the previous run, oldest first
-
-
 def build_calls(
     data: Dataset,
     config: SegmentsConfig,
@@ -168,6 +157,7 @@ def build_calls(
     previous_run: date | None = None,
     *,
     language: str = DEFAULT_LANGUAGE,
+    earlier: Segmentation | None = None,
 ) -> list[CallItem]:
     """Return the call list of every account manager, sorted by priority, due date, customer.
 
@@ -175,11 +165,14 @@ def build_calls(
     data.interactions; an interaction given in both counts once. `feedback` holds the clicks
     and replies recorded in the state; `previous_run` is the as-of date of the run before
     this one (clicks on its messages count, replies since it count). Talking points and notes
-    are written in `language` (settings.yaml: language).
+    are written in `language` (settings.yaml: language). `earlier`: the segmentation a window
+    before the as-of date (see the module docstring), made here when not given.
     """
     words = page_language(language)
-    engagement = _engagement(data, feedback, as_of, previous_run)
-    history = _History.of(data, config, selections, interactions, as_of, engagement)
+    engagement = engagement_by_customer(data, feedback, as_of, previous_run)
+    if earlier is None:
+        earlier = segment_customers(data, config, months_before(as_of, config.window_months))
+    history = CallHistory.of(data, config, selections, interactions, as_of, engagement, earlier)
     ids = list(data.customers)
     calls: list[CallItem] = []
     # A batch of customers at a time: the facts of every customer at once (their orders' products
@@ -191,13 +184,13 @@ def build_calls(
             call for customer_id in batch
             if (call := _call(data, config, segmentation, quiet, customer_id, grouped[customer_id], as_of, words))
         )
-    calls.sort(key=lambda c: (c.priority, c.due, c.customer_name.casefold(), c.customer_id))
+    calls.sort(key=lambda c: (c.priority, c.due, c.segment, c.customer_name.casefold(), c.customer_id))
     log.info("call lists: %d calls for %d account managers", len(calls), len({c.account_manager_id for c in calls}))
     return calls
 
 
 def _call(data: Dataset, config: SegmentsConfig, segmentation: Segmentation, quiet: dict[str, QuietStatus],
-          customer_id: str, facts: _Customer, as_of: date, words: PageLanguage) -> CallItem | None:
+          customer_id: str, facts: CustomerFacts, as_of: date, words: PageLanguage) -> CallItem | None:
     """Return the customer's call, or None when there is no reason to call (or it is not segmented)."""
     value = segmentation.customers.get(customer_id)
     if value is None:
@@ -216,14 +209,14 @@ def _call(data: Dataset, config: SegmentsConfig, segmentation: Segmentation, qui
         customer_id=customer_id,
         customer_name=customer.name,
         segment=segment,
-        priority=_priority(reasons, segment),
+        priority=_priority(reasons, segment, facts.segment_before),
         due=min(f.due for f in findings if f.counts),
         reasons=reasons,
         contact_id=contact.contact_id if contact else "",
         contact_name=contact.full_name if contact else "",
         job_title=contact.job_title if contact else "",
         phone=contact.phone if contact else "",
-        talking_points=_talking_points(
+        talking_points=_overridden(value, words) + _talking_points(
             data, facts, findings, last, _also_call(facts, overdue_rules, contact, words), contact, words
         ),
         last_contact=last.date if last else None,
@@ -232,149 +225,12 @@ def _call(data: Dataset, config: SegmentsConfig, segmentation: Segmentation, qui
     )
 
 
-@dataclass(frozen=True)
-class _History:
-    """What build_calls reads of every customer, kept as it comes (mostly frames) until a batch is grouped."""
-
-    data: Dataset
-    contacts: Mapping[str, list[Contact]]
-    chosen: Mapping[str, list[Selection]]
-    interactions: pl.DataFrame  # the data's and the imported ones up to the as-of date, each once
-    evaluations: pl.DataFrame  # up to the as-of date
-    levels: pl.DataFrame  # contact_id → level, for an interaction without their level
-    windows: tuple[date, date, date]  # the previous revenue window's start, the current one's, the as-of date
-    engagement: Mapping[str, _Engagement]
-
-    @classmethod
-    def of(cls, data: Dataset, config: SegmentsConfig, selections: Sequence[Selection],
-           imported: Sequence[Interaction], as_of: date, engagement: Mapping[str, _Engagement]) -> _History:
-        contacts: dict[str, list[Contact]] = defaultdict(list)
-        for contact in data.contacts.values():
-            contacts[contact.customer_id].append(contact)
-        chosen: dict[str, list[Selection]] = defaultdict(list)
-        for selection in selections:
-            chosen[selection.customer_id].append(selection)
-        interactions = data.interactions
-        if imported:
-            interactions = pl.concat([interactions, records_frame(Interaction, imported)])
-        levels = pl.DataFrame(
-            {"contact_id": list(data.contacts), "_level": [c.level.value for c in data.contacts.values()]},
-            schema={"contact_id": pl.String, "_level": pl.String},
-        )
-        start = months_before(as_of, config.window_months)
-        return cls(
-            data=data,
-            contacts=contacts,
-            chosen=chosen,
-            interactions=interactions.filter(pl.col("date") <= as_of).unique(keep="first", maintain_order=True),
-            evaluations=data.evaluations.filter(pl.col("date") <= as_of),
-            levels=levels,
-            windows=(months_before(as_of, 2 * config.window_months), start, as_of),
-            engagement=engagement,
-        )
-
-    def group(self, customer_ids: Sequence[str]) -> dict[str, _Customer]:
-        """Return the facts of these customers, grouped per customer."""
-        orders = rows_of_customers(self.data.orders, customer_ids)  # in file order: the totals add up as before
-        bought = bought_products(orders)
-        before, start, as_of = self.windows
-        revenue = revenue_in_window(orders, start, as_of)
-        previous_revenue = revenue_in_window(orders, before, start)
-        evaluations = rows_of_customers(self.evaluations, customer_ids)
-        latest_evaluation = {e.customer_id: e for e in records(Evaluation, _latest_per_customer(evaluations))}
-        last, pair_last = _interaction_history(rows_of_customers(self.interactions, customer_ids), self.levels)
-        return {
-            customer_id: _Customer(
-                contacts=tuple(self.contacts.get(customer_id, ())),
-                selections=tuple(self.chosen.get(customer_id, ())),
-                last=last.get(customer_id),
-                pair_last=pair_last.get(customer_id, {}),
-                evaluation=latest_evaluation.get(customer_id),
-                bought=bought.get(customer_id, frozenset()),
-                revenue=revenue.get(customer_id, Decimal(0)),
-                previous_revenue=previous_revenue.get(customer_id, Decimal(0)),
-                clicks=self.engagement.get(customer_id, ((), ()))[0],
-                replies=self.engagement.get(customer_id, ((), ()))[1],
-            )
-            for customer_id in customer_ids
-        }
-
-
-def _latest_per_customer(frame: pl.DataFrame) -> pl.DataFrame:
-    """Return each customer's latest row of `frame` (by date; on one day the later row), columns as they were."""
-    return (
-        frame.with_row_index("_row")
-        .sort(["date", "_row"])
-        .group_by("customer_id", maintain_order=True)
-        .last()
-        .select(frame.columns)
-    )
-
-
-def _interaction_history(
-    frame: pl.DataFrame, levels: pl.DataFrame
-) -> tuple[dict[str, Interaction], dict[str, dict[tuple[OurLevel, Level], date]]]:
-    """Return per customer the latest interaction, and per pair of levels the date of the latest one.
-
-    From the frame of interactions (the data's, then the imported ones, up to the as-of date,
-    the same interaction counted once, where it came first), not a record of every one. An
-    interaction without our level is the account manager's; without theirs, its contact's level
-    (`levels`: contact_id, _level).
-    """
-    last = {i.customer_id: i for i in records(Interaction, _latest_per_customer(frame))}
-    pairs = (
-        frame.lazy()
-        .join(levels.lazy(), on="contact_id", how="left")
-        .select(
-            "customer_id",
-            "date",
-            ours=pl.col("our_level").fill_null(OurLevel.ACCOUNT_MANAGER.value),
-            theirs=pl.coalesce("their_level", "_level"),
-        )
-        .drop_nulls("theirs")
-        .group_by("customer_id", "ours", "theirs")
-        .agg(pl.col("date").max())
-        .collect()
-    )
-    pair_last: dict[str, dict[tuple[OurLevel, Level], date]] = defaultdict(dict)
-    level_pairs = {(o.value, t.value): (o, t) for o in OurLevel for t in Level}
-    for customer_id, ours, theirs, day in pairs.iter_rows():
-        pair_last[customer_id][level_pairs[(ours, theirs)]] = day
-    return last, pair_last
-
-
-def _engagement(
-    data: Dataset, feedback: Sequence[FeedbackEvent], as_of: date, previous_run: date | None
-) -> dict[str, _Engagement]:
-    """Return each customer's (clicks, replies) that make a reason to call, oldest first.
-
-    Clicks: by a person (not marked automated) on a message of this run or the previous one.
-    Replies: since the previous run's as-of date. Neither after this run's as-of date.
-    """
-    runs = {as_of.isoformat(), previous_run.isoformat() if previous_run else ""}
-    clicks: dict[str, list[FeedbackEvent]] = defaultdict(list)
-    replies: dict[str, list[FeedbackEvent]] = defaultdict(list)
-    for event in sorted(feedback, key=lambda e: e.at):
-        contact = data.contacts.get(event.contact_id)
-        day = event.at.date()
-        if contact is None or day > as_of:
-            continue
-        if event.kind is FeedbackKind.CLICK and not event.automated and event.run_id in runs:
-            clicks[contact.customer_id].append(event)
-        elif event.kind is FeedbackKind.REPLY and (previous_run is None or day > previous_run):
-            replies[contact.customer_id].append(event)
-    return {
-        customer_id: (tuple(clicks.get(customer_id, ())), tuple(replies.get(customer_id, ())))
-        for customer_id in {*clicks, *replies}
-    }
-
-
 def _findings(
     data: Dataset,
     config: SegmentsConfig,
     customer_id: str,
     segment: Segment,
-    facts: _Customer,
+    facts: CustomerFacts,
     quiet: QuietStatus | None,
     as_of: date,
     words: PageLanguage,
@@ -438,17 +294,34 @@ def _findings(
 
     # review_segment_d
     if segment is Segment.D and treatment is not None and treatment.review:
-        findings.append(
-            _Finding(
-                CallReason.REVIEW_SEGMENT_D,
-                due(CallReason.REVIEW_SEGMENT_D),
-                (words(N_("D customer: judge whether the relationship can go on; if we part, part decently")),),
-            )
-        )
+        point = _review_point(data.customers[customer_id], facts, config, as_of, words)
+        findings.append(_Finding(CallReason.REVIEW_SEGMENT_D, due(CallReason.REVIEW_SEGMENT_D), (point,)))
     return findings, overdue_rules
 
 
-def _overdue_rules(data: Dataset, facts: _Customer, treatment: Treatment | None, as_of: date) -> list[ScheduleRule]:
+def _review_point(
+    customer: Customer, facts: CustomerFacts, config: SegmentsConfig, as_of: date, words: PageLanguage
+) -> str:
+    """Return what a D customer's review is about: a customer lost from a better segment, a new one, or the rest."""
+    before = facts.segment_before
+    if before is not None and before is not Segment.D:
+        return words(
+            N_("%(months)s months ago a %(segment)s customer, now D: find out why they stopped buying and what "
+               "would win them back"),
+            months=config.window_months,
+            segment=before.value,
+        )
+    if not facts.ordered and customer.customer_since and customer.customer_since > months_before(
+        as_of, config.window_months
+    ):
+        return words(
+            N_("A customer since %(day)s without an order yet: help them to a first order"),
+            day=words.short_date(customer.customer_since),
+        )
+    return words(N_("D customer: judge whether the relationship can go on; if we part, part decently"))
+
+
+def _overdue_rules(data: Dataset, facts: CustomerFacts, treatment: Treatment | None, as_of: date) -> list[ScheduleRule]:
     """Return the contact_schedule pairs whose last interaction is too long ago (or missing)."""
     overdue: list[ScheduleRule] = []
     for rule in treatment.contact_schedule if treatment else ():
@@ -458,7 +331,9 @@ def _overdue_rules(data: Dataset, facts: _Customer, treatment: Treatment | None,
     return overdue
 
 
-def _overdue_finding(rule: ScheduleRule, facts: _Customer, data: Dataset, as_of: date, words: PageLanguage) -> _Finding:
+def _overdue_finding(
+    rule: ScheduleRule, facts: CustomerFacts, data: Dataset, as_of: date, words: PageLanguage
+) -> _Finding:
     """Return the contact_overdue finding of one overdue pair."""
     last = facts.pair_last.get((rule.ours, rule.theirs))
     pair = words(
@@ -480,7 +355,7 @@ def _overdue_finding(rule: ScheduleRule, facts: _Customer, data: Dataset, as_of:
     return _Finding(CallReason.CONTACT_OVERDUE, as_of + timedelta(days=DUE_DAYS[CallReason.CONTACT_OVERDUE]), (point,))
 
 
-def _sales_findings(data: Dataset, facts: _Customer, as_of: date, words: PageLanguage) -> list[_Finding]:
+def _sales_findings(data: Dataset, facts: CustomerFacts, as_of: date, words: PageLanguage) -> list[_Finding]:
     """Return cross_sell / up_sell: named whenever the catalogue has them, a reason when this run scored them."""
     findings: list[_Finding] = []
     scored = _scored_products(data, facts.selections)
@@ -510,7 +385,7 @@ def _sales_findings(data: Dataset, facts: _Customer, as_of: date, words: PageLan
     return findings
 
 
-def _reading_findings(data: Dataset, facts: _Customer, as_of: date, words: PageLanguage) -> list[_Finding]:
+def _reading_findings(data: Dataset, facts: CustomerFacts, as_of: date, words: PageLanguage) -> list[_Finding]:
     """Return replied / clicked: the contact is reading now."""
     findings: list[_Finding] = []
     if facts.replies:
@@ -585,7 +460,10 @@ def _scored_products(data: Dataset, selections: Iterable[Selection]) -> dict[Cal
 def _suggestions(
     data: Dataset, pairs: Sequence[tuple[str, str]], words: PageLanguage, limit: int = _MAX_SUGGESTIONS
 ) -> str:
-    shown = [_suggestion(words, data.products[new].name, data.products[had].name) for new, had in pairs]
+    shown = [
+        _suggestion(words, data.products[new].name_in(words.code), data.products[had].name_in(words.code))
+        for new, had in pairs
+    ]
     more = len(shown) - limit
     listed = ", ".join(shown[:limit])
     return words(N_("%(listed)s and %(n)s more"), listed=listed, n=more) if more > 0 else listed
@@ -596,24 +474,29 @@ def _suggestion(words: PageLanguage, product: str, base: str) -> str:
     return words(N_("%(product)s (with %(base)s)"), product=product, base=base)
 
 
-def _priority(reasons: Sequence[CallReason], segment: Segment) -> int:
-    """Return 1–4 by the rule in the module docstring."""
+def _priority(reasons: Sequence[CallReason], segment: Segment, before: Segment | None = None) -> int:
+    """Return 1–4 by the rule in the module docstring (`before`: the segment a window ago)."""
+    declined = CallReason.REVENUE_DECLINE in reasons
+    # A decline is weighed by what was lost: the better of the two segments (A before B).
+    lost_from = min(segment, before) if declined and before is not None else segment
     if CallReason.EVALUATION_BELOW_NORM in reasons:
         return 1
-    if segment is Segment.A and CallReason.REVENUE_DECLINE in reasons:
+    if declined and lost_from is Segment.A:
         return 1
     if segment in (Segment.A, Segment.B) and {CallReason.REPLIED, CallReason.CLICKED}.intersection(reasons):
         return 1
+    if declined and lost_from is Segment.B:
+        return 2
     if segment is Segment.D:
         return 4
-    urgent = {CallReason.QUIET_FOLLOWUP, CallReason.CONTACT_OVERDUE, CallReason.REVENUE_DECLINE}
+    urgent = {CallReason.QUIET_FOLLOWUP, CallReason.CONTACT_OVERDUE}
     if segment in (Segment.A, Segment.B) and urgent.intersection(reasons):
         return 2
     return 3
 
 
 def _choose_contact(
-    facts: _Customer, overdue_rules: Sequence[ScheduleRule], words: PageLanguage
+    facts: CustomerFacts, overdue_rules: Sequence[ScheduleRule], words: PageLanguage
 ) -> tuple[Contact | None, list[str]]:
     """Return the contact to call (None: nobody callable) and notes for the account manager."""
     notes: list[str] = []
@@ -654,7 +537,7 @@ def _choose_contact(
 
 
 def _also_call(
-    facts: _Customer, overdue_rules: Sequence[ScheduleRule], chosen: Contact | None, words: PageLanguage
+    facts: CustomerFacts, overdue_rules: Sequence[ScheduleRule], chosen: Contact | None, words: PageLanguage
 ) -> tuple[str, ...]:
     """Name whom else to call for an overdue pair of the account manager's that the chosen contact does not cover."""
     points: list[str] = []
@@ -676,9 +559,17 @@ def _also_call(
     return tuple(points)
 
 
+def _overridden(value: CustomerValue, words: PageLanguage) -> tuple[str, ...]:
+    """Return why the customer is in its segment by decision (segments.yaml overrides), first: the call starts there."""
+    if value.segment is value.computed_segment or not value.override_reason:
+        return ()
+    return (words(N_("Segment %(segment)s by decision: %(reason)s"), segment=value.segment.value,
+                  reason=value.override_reason),)
+
+
 def _talking_points(
     data: Dataset,
-    facts: _Customer,
+    facts: CustomerFacts,
     findings: Sequence[_Finding],
     last: Interaction | None,
     also: Sequence[str],
@@ -693,7 +584,7 @@ def _talking_points(
         pass  # that finding already names the last evaluation
     elif facts.evaluation is not None:
         points.append(_evaluation(facts.evaluation, words))
-    else:
+    elif facts.ordered:  # with nothing bought yet, there is nothing to be satisfied with
         points.append(words(N_("No evaluation yet: ask how satisfied they are")))
     if last is not None:
         channel = f" ({words.gettext(CHANNEL_LABELS[last.channel])})" if last.channel else ""

@@ -56,6 +56,7 @@ from pipeline.csvinput import (
 from pipeline.errors import ConfigError, InputError, Problem
 from pipeline.language import N_, Notice, notice_template
 from pipeline.models import (
+    LANGUAGES,
     Contact,
     ContentItem,
     Customer,
@@ -409,7 +410,9 @@ def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
             if name not in allowed:
                 problem(f"{key}.{name}", Notice(N_("unknown key (allowed: %(keys)s)"), keys=", ".join(sorted(allowed))))
         product_id = str(entry.get("id") or "")
-        name = str(entry.get("name") or "").strip()
+        name, names, wrong = _product_names(entry.get("name"))
+        if wrong:
+            problem(f"{key}.name", wrong)
         ok = True
         if not SAFE_ID.fullmatch(product_id):
             problem(f"{key}.id", Notice(N_("missing or unsafe id")))
@@ -418,7 +421,8 @@ def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
             problem(f"{key}.id", Notice(N_("duplicate id %(id)s"), id=product_id))
             ok = False
         if not name:
-            problem(f"{key}.name", Notice(N_("required value is missing")))
+            if not wrong:
+                problem(f"{key}.name", Notice(N_("required value is missing")))
             ok = False
         lists: dict[str, tuple[str, ...]] = {}
         for list_name in ("tags", "cross_sell", "up_sell"):
@@ -433,7 +437,9 @@ def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
             else:
                 lists[list_name] = tuple(dict.fromkeys(str(v).strip() for v in value if str(v).strip()))
         if ok:
-            products[product_id] = Product(product_id, name, lists["tags"], lists["cross_sell"], lists["up_sell"])
+            products[product_id] = Product(
+                product_id, name, lists["tags"], lists["cross_sell"], lists["up_sell"], names
+            )
     for index, product in enumerate(list(products.values())):
         for list_name in ("cross_sell", "up_sell"):
             ids: tuple[str, ...] = getattr(product, list_name)
@@ -441,6 +447,21 @@ def _products(path: Path) -> tuple[dict[str, Product], list[Problem]]:
             if unknown:
                 problem(f"[{index}].{list_name}", Notice(UNKNOWN_PRODUCT, ids=", ".join(unknown)))
     return products, problems
+
+
+def _product_names(value: object) -> tuple[str, dict[str, str], str]:
+    """Return a product's name, its names per language, and what is wrong ("" if nothing).
+
+    products.yaml gives one name (`name: Managed Werkplek`) or one per language
+    (`name: {nl: Managed Werkplek, en: Managed Workplace}`); the first of those is its name
+    where a language has none of its own.
+    """
+    if not isinstance(value, dict):
+        return " ".join(str(value or "").split()), {}, ""
+    names = {language: " ".join(text.split()) for language, text in value.items() if isinstance(text, str)}
+    if not names or set(names) - set(LANGUAGES) or len(names) != len(value) or not all(names.values()):
+        return "", {}, Notice(N_("must be a name, or a name per language (%(values)s)"), values=", ".join(LANGUAGES))
+    return next(iter(names.values())), names, ""
 
 
 def _reject_problems(rejects: Iterable[Reject]) -> list[Problem]:

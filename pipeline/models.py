@@ -162,10 +162,15 @@ class Suppression:
 @dataclass(frozen=True, slots=True)
 class Product:
     id: str
-    name: str
+    name: str  # as products.yaml gives it: its one name, or the first of its names per language
     tags: tuple[str, ...] = ()
     cross_sell: tuple[str, ...] = ()
     up_sell: tuple[str, ...] = ()
+    names: dict[str, str] = field(default_factory=dict)  # per language, when products.yaml gives them
+
+    def name_in(self, language: str) -> str:
+        """Return the product's name in `language`: its own there, else its one name."""
+        return self.names.get(language, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -693,6 +698,7 @@ class Retention:
     by_segment: tuple[RetentionSegment, ...]
     declines: tuple[RetainedChange, ...] = ()  # retained customers that bought less, biggest drop first
     satisfaction_norm: Decimal = Decimal(8)
+    returned: tuple[str, ...] = ()  # of `new`: those that bought before the previous window too (came back)
 
     @property
     def factor(self) -> Fraction | None:

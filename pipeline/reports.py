@@ -199,8 +199,12 @@ def segmentation_report_pieces(
     previous_as_of: date | None = None,
     templates: Path | None = None,
     language: str = DEFAULT_LANGUAGE,
+    in_run: bool = False,
 ) -> Iterator[str]:
-    """Return segments.html as the template makes it, piece by piece, for RunWriter.write_pieces."""
+    """Return segments.html as the template makes it, piece by piece, for RunWriter.write_pieces.
+
+    `in_run`: the page is a run's reports/segments.html, and links back to the run's overview.
+    """
     rows = list(seg.customers.values())
     total_revenue = sum((max(Decimal(0), r.revenue) for r in rows), Decimal(0))
     total_margin = sum((r.margin for r in rows), Decimal(0))
@@ -244,6 +248,7 @@ def segmentation_report_pieces(
     window_start = months_before(seg.as_of, config.window_months)
     words = page_language(language, templates)
     context: dict[str, Any] = {
+        "in_run": in_run,
         "seg": seg,
         "title": words(SEGMENTATION_TITLE, day=seg.as_of),
         "window_start": window_start,
@@ -294,6 +299,7 @@ def render_retention_report(
     }
     revenue_total = ret.revenue_retained + ret.revenue_new
     context: dict[str, Any] = {
+        "in_run": True,  # written into a run's reports/ only
         "ret": ret,
         "title": page_language(language, templates)(RETENTION_TITLE, day=ret.as_of),
         "bars": bars,

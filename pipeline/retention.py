@@ -51,10 +51,12 @@ def compute_retention(
     config: SegmentsConfig,
     as_of: date,
     interactions: Sequence[Interaction] = (),
+    earlier: Segmentation | None = None,
 ) -> Retention:
     """Compare this window's buying customers with the previous window's.
 
     `interactions` are extra ones from the state (imported call outcomes), on top of the data's.
+    `earlier`: the segmentation at the end of the previous window, made here when not given.
     """
     start = months_before(as_of, config.window_months)
     previous_start = months_before(as_of, 2 * config.window_months)
@@ -65,11 +67,15 @@ def compute_retention(
     current = {cid for cid in revenue_now if cid in known}
     previous = {cid for cid in revenue_before if cid in known}
     # The segment each customer had at the end of the previous window, by the same method.
-    earlier = segment(data, config, start)
+    if earlier is None:
+        earlier = segment(data, config, start)
 
     retained = sorted(previous & current)
     new = sorted(current - previous)
     lost_ids = previous - current
+    # New in this window, but not new to us: they bought before the previous window too.
+    earlier_buyers = revenue_in_window(data.orders, date.min, previous_start)
+    returned = [cid for cid in new if cid in earlier_buyers]
 
     lost = _lost_customers(data, seg, earlier, lost_ids, revenue_before, as_of, interactions)
     by_segment = _by_segment(seg, earlier, previous, current, new, revenue_now)
@@ -83,6 +89,7 @@ def compute_retention(
         current_customers=len(current),
         retained=tuple(retained),
         new=tuple(new),
+        returned=tuple(returned),
         lost=tuple(lost),
         revenue_retained=sum((revenue_now.get(cid, Decimal(0)) for cid in retained), Decimal(0)),
         revenue_new=sum((revenue_now.get(cid, Decimal(0)) for cid in new), Decimal(0)),

@@ -71,7 +71,7 @@ from pipeline.quiet import quiet_periods
 from pipeline.render.compile import Compiled, compile_templates
 from pipeline.reports import segmentation_report_pieces
 from pipeline.retention import compute_retention, render_retention_report
-from pipeline.segment import resolve_segmentation, segments_csv_bytes
+from pipeline.segment import months_before, resolve_segmentation, segment, segments_csv_bytes
 from pipeline.select import recipients_csv_bytes, select
 from pipeline.site import REPORT_TITLES, SiteData, write_site
 from pipeline.state import State
@@ -178,12 +178,12 @@ def run_batch(
                 processes.stop()  # idle from here on: their memory is given back before the call lists
                 segmentation = _unpark(parked)
                 with timer.stage("calls"), _call_list_processes(data, processes.jobs) as writers:
-                    calls, imported = _call_lists(writer, project, state, segmentation, quiet, selections, as_of,
-                                                  writers.pool)
+                    calls, imported, earlier = _call_lists(writer, project, state, segmentation, quiet, selections,
+                                                           as_of, writers.pool)
                 with timer.stage("reports"):
                     if rendered is None:
                         rendered = _read_records(records, data.contacts)
-                    _write_reports(writer, project, segmentation, selections, rendered, imported, as_of,
+                    _write_reports(writer, project, segmentation, earlier, selections, rendered, imported, as_of,
                                    previous_as_of)
                 warnings += _spam_stage(timer, project, state, checks, rendered, variants, scorer, spam_targets,
                                         dry_run)
@@ -279,20 +279,24 @@ def _call_lists(
     selections: Sequence[Selection],
     as_of: date,
     pool: Workers | None = None,
-) -> tuple[list[CallItem], list[Interaction]]:
-    """Make and write the call lists; return them and the call outcomes imported into the state.
+) -> tuple[list[CallItem], list[Interaction], Segmentation]:
+    """Make and write the call lists; return them, the call outcomes imported into the state, and `earlier`.
+
+    `earlier` is the segmentation a window before the as-of date, by the same method: the call
+    lists weigh a revenue decline by it, and the retention report counts per segment by it.
 
     The call lists and the reports read data.interactions themselves; they get the imported
     call outcomes on top. With a `pool`, its processes write the account managers' files.
     """
     data, settings = project.data, project.settings
+    earlier = segment(data, project.segments, months_before(as_of, project.segments.window_months))
     imported = state.interactions()
     before = state.latest_run_before(as_of.isoformat())
     feedback = state.feedback((FeedbackKind.CLICK, FeedbackKind.REPLY))
     calls = build_calls(data, project.segments, segmentation, quiet, selections, imported, as_of,
-                        feedback, before.as_of if before else None, language=settings.language)
+                        feedback, before.as_of if before else None, language=settings.language, earlier=earlier)
     write_call_lists(writer, calls, data, settings, as_of, pool)
-    return calls, imported
+    return calls, imported, earlier
 
 
 def _call_list_processes(data: Dataset, jobs: int) -> AbstractContextManager[Processes]:
@@ -308,6 +312,7 @@ def _write_reports(
     writer: RunWriter,
     project: Project,
     segmentation: Segmentation,
+    earlier: Segmentation,
     selections: Sequence[Selection],
     rendered: Mapping[tuple[str, MessageKind], RenderedMessage],
     imported: Sequence[Interaction],
@@ -317,9 +322,9 @@ def _write_reports(
     """Write the reports and the run's CSV files."""
     data, config, settings = project.data, project.segments, project.settings
     templates = settings.paths.templates
-    retention = compute_retention(data, segmentation, config, as_of, imported)
+    retention = compute_retention(data, segmentation, config, as_of, imported, earlier)
     writer.write_pieces("reports/segments.html", segmentation_report_pieces(
-        segmentation, data, config, previous_as_of=previous_as_of,
+        segmentation, data, config, previous_as_of=previous_as_of, in_run=True,
         templates=templates, language=settings.language))
     writer.write_text("reports/retention.html", render_retention_report(
         retention, templates=templates, language=settings.language))

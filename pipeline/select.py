@@ -102,8 +102,8 @@ RECIPIENTS_COLUMNS = (
 # The detail of a reason is in the contact's language: the e-mail may quote it as is.
 _PHRASES = {
     "nl": {
-        "cross_sell": "{target} (aanvulling op {bought})",
-        "up_sell": "{target} (een stap verder dan {bought})",
+        "cross_sell": "{target}, aanvulling op {bought}",
+        "up_sell": "{target}, een stap verder dan {bought}",
         "priority": "door de redactie op {n} van 3 gezet",
         "freshness": "{n} dagen geleden verschenen",
         "fallback": "algemeen onderwerp: niets persoonlijks gevonden",
@@ -112,8 +112,8 @@ _PHRASES = {
         "and": "en",
     },
     "en": {
-        "cross_sell": "{target} (complements {bought})",
-        "up_sell": "{target} (a step up from {bought})",
+        "cross_sell": "{target}, which complements {bought}",
+        "up_sell": "{target}, a step up from {bought}",
         "priority": "set to {n} of 3 by the editors",
         "freshness": "published {n} days ago",
         "fallback": "general topic: nothing personal matched",
@@ -268,8 +268,8 @@ class _CustomerFacts:
     status: QuietStatus
     owned: frozenset[str]
     owned_tags: frozenset[str]
-    tag_products: dict[str, list[str]]  # tag of an owned product -> names of those products
-    cross_sell: dict[str, list[str]]  # suggested product id -> names of the owned ones suggesting it
+    tag_products: dict[str, list[str]]  # tag of an owned product -> ids of those products
+    cross_sell: dict[str, list[str]]  # suggested product id -> ids of the owned ones suggesting it
     up_sell: dict[str, list[str]]
     scored: dict[str, _Scored] = field(default_factory=dict)  # by item id, filled on demand
     # The items chosen for its contacts, by (item id, shared interests, fallback, language,
@@ -414,13 +414,13 @@ class _Selector:
             if product is None:
                 continue
             for tag in product.tags:
-                tag_products[tag].append(product.name)
+                tag_products[tag].append(product_id)
             for target in product.cross_sell:
                 if target not in owned:
-                    cross_sell[target].append(product.name)
+                    cross_sell[target].append(product_id)
             for target in product.up_sell:
                 if target not in owned:
-                    up_sell[target].append(product.name)
+                    up_sell[target].append(product_id)
         for target in up_sell:
             # A product suggested both ways counts once, as the up-sell: one product, one reason.
             cross_sell.pop(target, None)
@@ -470,18 +470,19 @@ class _Selector:
     def _reasons(self, facts: _CustomerFacts, scored: _Scored, shared: Sequence[str]) -> tuple[ItemReason, ...]:
         """Word the reasons of a chosen item, in the order they convince: personal first."""
         w = self.weights
-        phrases = _phrases(scored.item.item.language)
+        language = scored.item.item.language  # the reasons are quoted in the item's own language
+        phrases = _phrases(language)
         reasons: list[ItemReason] = []
         if shared:
-            language = scored.item.item.language
             labels = [self.data.tag_label(tag, language) for tag in shared]
             reasons.append(ItemReason(ReasonKind.INTEREST, _join(labels, phrases), w.interest_tag * len(shared)))
         if scored.own:
-            names = [self._product_name(p) for p in scored.own]
+            names = [self._product_name(p, language) for p in scored.own]
             reasons.append(ItemReason(ReasonKind.OWN_PRODUCT, _join(names, phrases), w.own_product))
         if scored.product_tags:
             # The detail names the products the tags came from: it reads as "ties in with what you use".
-            names = list(dict.fromkeys(n for tag in scored.product_tags for n in facts.tag_products[tag]))
+            ids = dict.fromkeys(p for tag in scored.product_tags for p in facts.tag_products[tag])
+            names = [self._product_name(p, language) for p in ids]
             points = w.product_tag * len(scored.product_tags)
             reasons.append(ItemReason(ReasonKind.PRODUCT_TAG, _join(names, phrases), points))
         for kind, targets, suggested, weight in (
@@ -490,7 +491,10 @@ class _Selector:
         ):
             if targets:
                 detail = "; ".join(
-                    phrases[kind].format(target=self._product_name(t), bought=_join(suggested[t], phrases))
+                    phrases[kind].format(
+                        target=self._product_name(t, language),
+                        bought=_join([self._product_name(b, language) for b in suggested[t]], phrases),
+                    )
                     for t in targets
                 )
                 reasons.append(ItemReason(kind, detail, weight))
@@ -498,9 +502,9 @@ class _Selector:
             reasons.append(ItemReason(ReasonKind.SECTOR, facts.customer.sector, w.sector))
         return (*reasons, *scored.item.general)
 
-    def _product_name(self, product_id: str) -> str:
+    def _product_name(self, product_id: str, language: str) -> str:
         product = self.data.products.get(product_id)
-        return product.name if product is not None else product_id
+        return product.name_in(language) if product is not None else product_id
 
     # ----------------------------------------------------------------- per contact
 

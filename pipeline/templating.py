@@ -8,16 +8,24 @@ undefined names are errors, so a typo in a template fails loudly instead of prin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 if TYPE_CHECKING:
     from pipeline.language import PageLanguage
 
 BUNDLED = Path(__file__).resolve().parent.parent / "templates"
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def code_spans(text: str) -> Markup:
+    """Return `text` escaped, with each `…` span (a command, a setting, as the warnings write them) as <code>."""
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(escape(text))))  # noqa: S704 - escaped first
 
 
 def page_environment(
@@ -54,5 +62,6 @@ def page_environment(
     else:
         env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
         env.globals["lang"] = "en"
+    env.filters["code_spans"] = code_spans
     env.filters.update(filters)
     return env

@@ -162,11 +162,15 @@ def calls_for(
     *,
     selections: list[Selection] = (),  # type: ignore[assignment]
     interactions: list[Interaction] = (),  # type: ignore[assignment]
+    earlier: dict[str, str] | None = None,
     **config: object,
 ) -> list[CallItem]:
+    """The calls for `segments` now (default K1 in C) and `earlier` a window ago (default: as now)."""
     segmentation = make_segmentation(**(segments or {"K1": "C"}))
+    before = make_segmentation(**(earlier or segments or {"K1": "C"}))
     quiet = {cid: QuietStatus(cid, Activity.QUIET, date(2026, 9, 1), date(2026, 9, 1)) for cid in data.customers}
-    return build_calls(data, make_config(**config), segmentation, quiet, selections, interactions, AS_OF)
+    return build_calls(data, make_config(**config), segmentation, quiet, selections, interactions, AS_OF,
+                       earlier=before)
 
 
 def talk(
@@ -376,6 +380,64 @@ def test_review_segment_d_alone() -> None:
     assert any("netjes" in p for p in call.talking_points)
 
 
+def test_a_customer_lost_from_a_is_a_priority_one_decline_not_a_parting() -> None:
+    """An A customer a window ago that stopped buying (now D): priority 1, and the review asks why."""
+    orders = [order("O1", date(2025, 6, 1), "1000")]
+    [call] = calls_for(make_data(orders=orders), {"K1": "D"}, earlier={"K1": "A"})
+    assert (call.reasons, call.priority, call.due) == (
+        (R.REVENUE_DECLINE, R.REVIEW_SEGMENT_D), 1, AS_OF + timedelta(days=14)
+    )
+    assert "12 maanden geleden een A-klant, nu D: zoek uit waarom ze niet meer kopen en wat ze terug zou winnen" \
+        in call.talking_points
+    assert not any("netjes" in p for p in call.talking_points)
+
+
+def test_a_customer_lost_from_b_is_priority_two_and_one_always_d_stays_four() -> None:
+    orders = [order("O1", date(2025, 6, 1), "1000")]
+    [call] = calls_for(make_data(orders=orders), {"K1": "D"}, earlier={"K1": "B"})
+    assert call.priority == 2
+    assert any("een B-klant, nu D" in p for p in call.talking_points)
+    [call] = calls_for(make_data(orders=orders), {"K1": "D"}, earlier={"K1": "D"})
+    assert call.priority == 4
+    assert any("netjes" in p for p in call.talking_points)
+
+
+def test_a_new_customer_without_orders_is_helped_to_a_first_order() -> None:
+    """Customer since this window, nothing ordered: no parting, no question about satisfaction."""
+    data = make_data(orders=[])
+    data = replace(data, customers={"K1": replace(data.customers["K1"], customer_since=date(2026, 9, 29))})
+    [call] = calls_for(data, {"K1": "D"})
+    assert call.reasons == (R.REVIEW_SEGMENT_D,)
+    assert "Klant sinds 29 sep 2026, nog zonder order: help ze op weg naar een eerste opdracht" in call.talking_points
+    assert not any("netjes" in p or "evaluatie" in p for p in call.talking_points)
+    old = replace(data, customers={"K1": replace(data.customers["K1"], customer_since=date(2020, 1, 1))})
+    [call] = calls_for(old, {"K1": "D"})  # on the books for years without an order: the usual review
+    assert any("netjes" in p for p in call.talking_points)
+
+
+def test_the_segmentation_a_window_ago_is_made_when_not_given() -> None:
+    """build_calls segments the window before itself: the only customer was A then, and stopped buying."""
+    orders = [order("O1", date(2025, 6, 1), "1000")]
+    quiet = {"K1": QuietStatus("K1", Activity.QUIET, date(2025, 6, 1), date(2025, 6, 1))}
+    [call] = build_calls(make_data(orders=orders), make_config(), make_segmentation(K1="D"), quiet, [], [], AS_OF)
+    assert call.priority == 1
+    assert any("een A-klant, nu D" in p for p in call.talking_points)
+
+
+def test_a_segment_by_decision_opens_the_talking_points_with_its_reason() -> None:
+    """An override in segments.yaml says why this customer is A: the account manager calling should know it."""
+    data = make_data(evaluations=[Evaluation("K1", date(2026, 11, 1), Decimal(5))])
+    segmentation = make_segmentation(K1="A")
+    value = replace(segmentation.customers["K1"], computed_segment=Segment.C,
+                    override_reason="Nieuwe directie, grote aanbesteding in 2027")
+    segmentation = replace(segmentation, customers={"K1": value})
+    quiet = {"K1": QuietStatus("K1", Activity.QUIET, date(2026, 9, 1), date(2026, 9, 1))}
+    [call] = build_calls(data, make_config(), segmentation, quiet, [], [], AS_OF, earlier=segmentation)
+    assert call.talking_points[0] == "Segment A op eigen oordeel: Nieuwe directie, grote aanbesteding in 2027"
+    [call] = calls_for(data, {"K1": "A"})  # computed A: nothing to explain
+    assert not any("eigen oordeel" in p for p in call.talking_points)
+
+
 def test_no_review_when_the_treatment_does_not_ask() -> None:
     """Without review: true a D customer without other reasons is not listed."""
     config = make_config()
@@ -509,8 +571,8 @@ def test_on_one_day_the_later_row_is_the_last_contact_and_a_repeat_keeps_its_fir
 # --------------------------------------------------------------------------- ordering
 
 
-def test_ordering_by_priority_then_due_then_name() -> None:
-    """Priority first, then the earliest due date, then the customer name."""
+def test_ordering_by_priority_then_due_then_segment_then_name() -> None:
+    """Priority first, then the earliest due date, then the segment (A first), then the customer name."""
     customers = {"K1": "am-jan", "K2": "am-jan", "K3": "am-jan", "K4": "am-jan", "K5": "am-jan"}
     contacts = [contact(f"P{i}", customer_id=f"K{i}") for i in range(1, 6)] + [contact("M3", "K3", Level.MANAGEMENT)]
     data = make_data(
@@ -530,6 +592,20 @@ def test_ordering_by_priority_then_due_then_name() -> None:
     summary = [(c.customer_id, c.priority, (c.due - AS_OF).days) for c in calls]
     # K5 evaluation (1, today); K3 A follow-up (2, +7); K2 "Aardappel" before K1 "Klant K1" (2, +14); K4 D (4)
     assert summary == [("K5", 1, 0), ("K3", 2, 7), ("K2", 2, 14), ("K1", 2, 14), ("K4", 4, 30)]
+
+
+def test_of_two_calls_equally_urgent_and_due_the_more_valuable_customer_comes_first() -> None:
+    """Both below the norm (priority 1, due today): the A customer before the C one, whatever their names."""
+    data = make_data(
+        customers={"K1": "am-jan", "K2": "am-jan"},
+        contacts=[contact("P1", customer_id="K1"), contact("P2", customer_id="K2")],
+        evaluations=[Evaluation(k, date(2026, 11, 1), Decimal(5)) for k in ("K1", "K2")],
+    )
+    data = replace(data, customers=data.customers | {"K2": replace(data.customers["K2"], name="Aardappel B.V.")})
+    calls = calls_for(data, {"K1": "A", "K2": "C"}, interactions=[talk("P1", AS_OF, customer_id="K1")])
+    assert [(c.customer_id, c.priority, c.due) for c in calls] == [("K1", 1, AS_OF), ("K2", 1, AS_OF)]
+    calls = calls_for(data, {"K1": "C", "K2": "C"}, interactions=[talk("P1", AS_OF, customer_id="K1")])
+    assert [c.customer_id for c in calls] == ["K2", "K1"]  # both C: by name, "Aardappel" first
 
 
 def test_call_counts_per_account_manager() -> None:
@@ -610,7 +686,7 @@ def test_xlsx_opens_with_frozen_header_filter_and_real_dates() -> None:
     assert second["Klant"].data_type == "s" and second["Klant"].value.startswith("'=HYPERLINK")
     assert sheet.column_dimensions["K"].width >= 60
     assert book.sheetnames == ["Bellijst", "Uitleg"]
-    assert book["Uitleg"]["A2"].value == "1 · Eerst"
+    assert book["Uitleg"]["A2"].value == "1 · Hoogst"
 
 
 def test_xlsx_keeps_its_styles_and_print_setup() -> None:
@@ -713,6 +789,9 @@ def test_summary_email(tmp_path: Path) -> None:
         and "1. Klant K1" in text
         and "Evaluatie onder de norm" in text
     )
+    # What an account manager can act on: no run folder path, no command line, no machine column names.
+    assert "Geef na je gesprekken de uitkomsten door aan marketing" in text
+    assert "calls/" not in text and "windstil" not in text and "customer_id" not in text
     html = alternative.get_payload()[1].get_content()
     assert '<html lang="nl">' in html and "&lt;b&gt;" in html
     assert attachment.get_filename() == "bellijst-am-jan-2026-11-30.xlsx"

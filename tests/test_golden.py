@@ -52,3 +52,11 @@ def test_rendered_emails_match_the_golden_files(tmp_path: Path) -> None:
     assert sorted(files) == sorted(golden)
     for relpath, content in files.items():
         assert content == golden[relpath], f"{relpath} differs from tests/golden/emails/{relpath}"
+
+
+def test_a_sentence_that_ends_on_a_name_with_a_full_stop_ends_once(tmp_path: Path) -> None:
+    """"… a contact of Harbour Logistics B.V." — not "B.V..", in the HTML and the text, in either language."""
+    files = render_tiny_project(write_tiny_project(tmp_path / "project"))
+    texts = {name: content for name, content in files.items() if name.endswith((".html", ".txt"))}
+    assert any(b"B.V." in content for content in texts.values())  # the tiny project has such names
+    assert [name for name, content in texts.items() if b"B.V.." in content] == []

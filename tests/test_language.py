@@ -228,8 +228,8 @@ def test_item_reasons_are_said_in_the_project_language() -> None:
     assert reason_detail("priority", "door de redactie op 2 van 3 gezet", "nl", "en") == "set to 2 of 3 by the editors"
     assert reason_detail("freshness", "published 28 days ago", "en", "nl") == "28 dagen geleden verschenen"
     assert reason_detail("interest", "backup en security", "nl", "en") == "backup and security"
-    assert reason_detail("cross_sell", "Cloud Backup (aanvulling op Back-up Pro en NAS)", "nl", "en") == (
-        "Cloud Backup (complements Back-up Pro and NAS)"
+    assert reason_detail("cross_sell", "Cloud Backup, aanvulling op Back-up Pro en NAS", "nl", "en") == (
+        "Cloud Backup, which complements Back-up Pro and NAS"
     )
     assert reason_detail("timely", "event in 12 days", "en", "nl") == "evenement over 12 dagen"
     assert reason_detail("sector", "zorg", "nl", "en") == "zorg"  # data stays as it is
@@ -341,3 +341,24 @@ def test_a_language_remembers_the_wording_of_a_bounded_number_of_texts(monkeypat
     notice = Notice("the text part lacks the link '%(url)s'", url="https://example.nl/a")
     dutch._texts[str(notice)] = "remembered for the plain text"
     assert dutch.text(notice) != "remembered for the plain text"
+
+
+def test_a_projects_own_email_catalogue_wins_and_falls_back_to_windstils(tmp_path: Path) -> None:
+    """A project's catalogue (an older copy of templates/) keeps its wording; what it lacks comes from Windstil's."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    from pipeline.render.i18n import load_translations
+
+    catalog = Catalog(locale="nl")
+    catalog.add("A short note from %(am)s", "Even een berichtje van %(am)s")
+    folder = tmp_path / "locale" / "nl" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with (folder / "messages.mo").open("wb") as handle:
+        write_mo(handle, catalog)
+    translations = load_translations(tmp_path / "locale", "nl")
+    assert translations.gettext("A short note from %(am)s") == "Even een berichtje van %(am)s"
+    assert translations.gettext("Invitation: %(title)s") == "Uitnodiging: %(title)s"  # from Windstil's catalogue
+    one, many = "%(name)s, a tip for you: %(title)s", "%(name)s, %(count)d tips for you: %(title)s"
+    plural = translations.ngettext(one, many, 3)
+    assert plural == "%(name)s, %(count)d tips voor u: %(title)s"

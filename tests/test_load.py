@@ -349,6 +349,24 @@ def test_products_yaml_problems_are_reported(tiny_project: Path) -> None:
     assert "backup-pro" in _load(tiny_project).products
 
 
+def test_a_product_can_have_a_name_per_language(tiny_project: Path) -> None:
+    """`name: {nl: …, en: …}` names the product in each language; a bad mapping is reported where it is."""
+    path = tiny_project / "data" / "products.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("name: Werkplekbeheer", "name: {nl: Werkplekbeheer, en: Workplace Management}"))
+    product = _load(tiny_project).products["werkplek-beheer"]
+    assert (product.name, product.name_in("nl"), product.name_in("en")) == (
+        "Werkplekbeheer", "Werkplekbeheer", "Workplace Management"
+    )
+    assert _load(tiny_project).products["backup-pro"].name_in("en") == "Back-up Pro"  # one name: in every language
+    path.write_text(text.replace("name: Werkplekbeheer", "name: {nl: Werkplekbeheer, de: Arbeitsplatz}"))
+    errors, _ = validate_project(tiny_project)
+    assert (errors[0].file, errors[0].line, errors[0].field, errors[0].message) == (
+        "products.yaml", 2, "[0].name", "must be a name, or a name per language (nl, en)"
+    )
+    assert {p.message for p in errors[1:]} == {"unknown product werkplek-beheer"}  # left out, so unknown
+
+
 # --------------------------------------------------------------------------- parsers
 
 

@@ -969,3 +969,40 @@ def test_an_invitation_is_not_invited_twice() -> None:
         "invitation to our Customer Day"
     assert _subject(MessageKind.ALERT, "Webinar: NIS2 in practice", "Harbour B.V.", event=True) == \
         "Invitation – Webinar: NIS2 in practice"  # one colon in a subject
+
+
+def test_an_items_text_part_is_plain_text_not_markdown() -> None:
+    """Headings, emphasis and links read as text: no "##", no "**", a link as "text (address)"."""
+    from pipeline.content import render_markdown
+    from pipeline.render.compile import plain_text
+
+    markdown = (
+        "## Wat u moet doen\n\n- **Installeer** de updates\n  binnen zeven dagen.\n- Herstart.\n\n"
+        "3. drie\n4. vier\n\nLees [de checklist](https://x.nl/c) of https://x.nl/d.\n\n"
+        "| a | b |\n|---|---|\n| 1 | 2 |\n"
+    )
+    assert plain_text(render_markdown(markdown)) == (
+        "Wat u moet doen\n\n- Installeer de updates binnen zeven dagen.\n- Herstart.\n\n3. drie\n4. vier\n\n"
+        "Lees de checklist (https://x.nl/c) of https://x.nl/d.\n\na | b\n1 | 2"
+    )
+    assert plain_text("") == ""
+
+
+def test_a_newsletter_subject_names_the_best_ranked_item_whose_title_fits_whole() -> None:
+    """A first title that would be cut to "Invitation: Polderlicht…" gives way to the next one that fits."""
+    from gettext import NullTranslations
+
+    from pipeline.render.message import _subject_and_preheader
+
+    def subject(*titles: str) -> str:
+        items = [{"title": title, "summary": "", "event": False} for title in titles]
+        company = {"customer": {"name": "Harbour B.V."}, "am": {"name": "Jan de Vries"}}
+        return _subject_and_preheader(
+            MessageKind.NEWSLETTER, items, {"first_name": "Marieke"}, company, NullTranslations(), "en"
+        )[0]
+
+    first, second = "Invitation: Polderlicht Customer Day 2026", "Backups you can restore"
+    assert subject(first, second) == "Marieke, 2 tips for you: Backups you can restore"
+    long_one = "Planned maintenance on cloud storage this weekend, all regions"
+    assert subject(long_one, long_one + " too") == "Marieke, 2 tips for you: Planned maintenance on cloud…"  # none fits
+    assert subject(second, first) == "Marieke, 2 tips for you: Backups you can restore"

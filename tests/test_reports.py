@@ -109,3 +109,15 @@ def test_segmentation_report_without_previous_says_so() -> None:
     config = make_config(overrides=())
     html = render_segmentation_report(segment(data, config, AS_OF), data, config, language="en")
     assert "no earlier frozen segmentation" in html
+
+
+def test_code_spans_in_a_warning_are_code_and_everything_is_escaped() -> None:
+    """A warning's `command` shows as code on a page, not with its backticks; the rest stays escaped text."""
+    from pipeline.templating import code_spans
+
+    assert str(code_spans("freeze it with `windstil segment --freeze`")) == (
+        "freeze it with <code>windstil segment --freeze</code>"
+    )
+    assert str(code_spans("<b>x</b> `<script>` and ` unclosed")) == (
+        "&lt;b&gt;x&lt;/b&gt; <code>&lt;script&gt;</code> and ` unclosed"
+    )

@@ -64,6 +64,23 @@ def test_retained_lost_new_and_factor() -> None:
     ]
 
 
+def test_a_new_customer_that_bought_long_before_came_back() -> None:
+    """New in this window but with an order before the previous one: counted new, and named as come back."""
+    data, config = sample()
+    back = order("x3", "X1", "250", day=date(2026, 2, 1))  # X1 bought in 2024 (and a cancelled order in 2025)
+    data = replace(data, orders=data.orders.vstack(dataset([], [back]).orders))
+    ret = compute_retention(data, segment(data, config, AS_OF), config, AS_OF)
+    assert ret.new == ("N1", "X1")
+    assert ret.returned == ("X1",)
+    assert ret.revenue_new == Decimal("550")
+    english = render_retention_report(ret, language="en")
+    assert "of which 1 came back (they bought before the previous window)" in english
+    assert "waarvan 1 teruggekomen (ze kochten al vóór de vorige periode)" in render_retention_report(ret)
+    data, config = sample()  # N1 is new to us: nothing came back
+    ret = compute_retention(data, segment(data, config, AS_OF), config, AS_OF)
+    assert ret.returned == () and "came back" not in render_retention_report(ret, language="en")
+
+
 def test_per_segment_uses_the_segment_at_the_end_of_the_previous_window() -> None:
     """Previous window 1000/500/400/200 → R1, L1, R2 are A, L2 is B; N1 counts as new A now."""
     data, config = sample()

@@ -65,6 +65,9 @@ def test_run_writes_the_whole_run_folder(project: Path) -> None:
     for name in ("index.html", "manifest.json", "recipients.csv", "rejects.csv", "segments.csv",
                  "reports/segments.html", "reports/retention.html", "calls/all.csv"):
         assert (run / name).is_file(), name
+    for report in ("segments", "retention"):  # each report leads back to the run's overview
+        page = (run / "reports" / f"{report}.html").read_text("utf-8")
+        assert '<a href="../index.html">← Terug naar het overzicht van deze run</a>' in page
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["as_of"] == RUN_ID
     assert manifest["counts"]["newsletters"] == len(list(run.glob("emails/*/newsletter.eml")))

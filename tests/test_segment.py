@@ -349,7 +349,10 @@ def test_segment_command_writes_report_and_freezes(tiny_project: Path) -> None:
     folder = tiny_project / "output" / "segmentation" / "2026-11-30"
     header = (folder / "segments.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.split(",") == list(SEGMENTS_CSV_COLUMNS)
-    assert "Vastgesteld op" in (folder / "segments.html").read_text(encoding="utf-8")  # settings.yaml: language nl
+    frozen_html = (folder / "segments.html").read_text(encoding="utf-8")
+    assert "Vastgesteld op" in frozen_html  # settings.yaml: language nl
+    assert "geannuleerde orders niet meegeteld · <span" in frozen_html  # a space before the dot
+    assert "../index.html" not in frozen_html  # not in a run: no run overview to go back to
     with State.open(tiny_project / "output" / "state.sqlite") as state:
         frozen = state.latest_frozen_segmentation()
     assert frozen is not None and frozen.segment_of("C002") is Segment.A

@@ -414,6 +414,25 @@ def test_interest_reason_names_tags_by_their_labels_in_the_items_language() -> N
     assert {r.kind: r.detail for r in unlabelled.reasons}["interest"] == "backup, microsoft365 en werkplek"
 
 
+def test_an_english_item_names_the_products_by_their_english_names() -> None:
+    """A product with a name per language is named in the item's language; one with a single name as it is."""
+    products = PRODUCTS | {
+        "cloud-opslag": replace(PRODUCTS["cloud-opslag"], names={"nl": "Cloudopslag", "en": "Cloud Storage"}),
+    }
+    data = replace(
+        dataset(
+            contacts=[contact("P1", language="en")],
+            orders=[ended_order(product_id="cloud-opslag")],
+            items=[item("en/x", language="en", products=("backup-pro", "cloud-opslag"))],
+        ),
+        products=products,
+    )
+    (chosen,) = one(data).items
+    by_kind = {r.kind: r.detail for r in chosen.reasons}
+    assert by_kind["own_product"] == "Cloud Storage"
+    assert by_kind["up_sell"] == "Back-up Pro, a step up from Cloud Storage"
+
+
 def test_reasons_explain_each_point() -> None:
     """Every scored point comes with a reason: interests, own product, product tags, cross-sell, sector."""
     data = dataset(
@@ -437,7 +456,7 @@ def test_reasons_explain_each_point() -> None:
     assert by_kind["own_product"].detail == "Cloudopslag"
     assert by_kind["product_tag"].detail == "Cloudopslag"
     assert by_kind["product_tag"].points == 2
-    assert by_kind["up_sell"].detail == "Back-up Pro (een stap verder dan Cloudopslag)"
+    assert by_kind["up_sell"].detail == "Back-up Pro, een stap verder dan Cloudopslag"
     assert by_kind["sector"].detail == "zorg"
     assert by_kind["priority"].points == 2
     assert by_kind["freshness"].points == 2
@@ -453,7 +472,7 @@ def test_cross_sell_names_the_products() -> None:
     )
     (chosen,) = one(data).items
     assert [(r.kind, r.detail, r.points) for r in chosen.reasons] == [
-        ("cross_sell", "Securityscan (aanvulling op Werkplekbeheer)", 4)
+        ("cross_sell", "Securityscan, aanvulling op Werkplekbeheer", 4)
     ]
 
 
@@ -465,7 +484,7 @@ def test_product_suggested_both_ways_counts_once_as_up_sell() -> None:
     )
     (chosen,) = one(data).items
     assert [(r.kind, r.detail, r.points) for r in chosen.reasons] == [
-        ("up_sell", "Securityscan (een stap verder dan Scan Light)", 4)
+        ("up_sell", "Securityscan, een stap verder dan Scan Light", 4)
     ]
 
 

@@ -514,7 +514,10 @@ def test_overview_shows_counts_lints_and_calls(run_folder: Path) -> None:
     assert 'href="rejects.csv"' in html
     assert "Dit is de eerste run" in html
     # Two sentences of one paragraph, each its own trans block: a space between them.
-    assert re.search(r"klanten\. De nieuwsbrieven vallen in <a", html)
+    # The variants page lists the alerts' variants too: the sentence counts both.
+    found = re.search(r"klanten\. De nieuwsbrieven vallen in (\d+) varianten en de alerts in (\d+): "
+                      r'<a href="site/variants.html">controleer elk van de (\d+) varianten', html)
+    assert found and int(found[1]) + int(found[2]) == int(found[3])
 
 
 def test_overview_compares_with_the_previous_run(tmp_path: Path) -> None:

@@ -43,7 +43,8 @@ class Product:
     """A product of the catalogue, with what the generator needs to invent its orders."""
 
     id: str
-    name: str
+    name: str  # Dutch, as the company sells it at home
+    name_en: str | None  # its English name, where it has one of its own
     tags: tuple[str, ...]
     cross_sell: tuple[str, ...]
     up_sell: tuple[str, ...]
@@ -56,6 +57,7 @@ def _product(entry: dict[str, Any]) -> Product:
     return Product(
         id=str(entry["id"]),
         name=str(entry["name"]),
+        name_en=str(entry["name_en"]) if "name_en" in entry else None,
         tags=tuple(entry["tags"]),
         cross_sell=tuple(entry["cross_sell"]),
         up_sell=tuple(entry["up_sell"]),
@@ -81,12 +83,13 @@ def products_yaml() -> str:
         "# id: used in orders.csv (product_id) and in content items (products: [...]).",
         "# tags: the same small vocabulary as the content items and the contacts' interests.",
         "# cross_sell: products that complement this one; up_sell: the bigger version of it.",
+        "# name: one name, or one per language (the English e-mails use `en`).",
         "",
     ]
     for p in PRODUCTS:
         lines += [
             f"- id: {p.id}",
-            f'  name: "{p.name}"',
+            f'  name: {{nl: "{p.name}", en: "{p.name_en}"}}' if p.name_en else f'  name: "{p.name}"',
             f"  tags: [{', '.join(p.tags)}]",
             f"  cross_sell: [{', '.join(p.cross_sell)}]",
             f"  up_sell: [{', '.join(p.up_sell)}]",

@@ -236,6 +236,7 @@ def compile_templates(settings: Settings, content: dict[str, ContentItem]) -> Co
             except _TemplateProblem as problem:
                 problems.append(problem.problem)
                 continue
+            html, text = _one_full_stop(html), _one_full_stop(text)
             compiled[(kind, language)] = CompiledTemplate(
                 kind=kind,
                 language=language,
@@ -273,6 +274,19 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     for problem in problems:
         seen.setdefault(str(problem), problem)
     return list(seen.values())
+
+
+_NAME_AND_STOP = re.compile(r"(\{\{\s*customer\.name\s*\}\})\.")
+
+
+def _one_full_stop(source: str) -> str:
+    """Return stage-two `source` where a sentence ending on the customer's name takes the name's own full stop.
+
+    "U ontvangt dit bericht als contactpersoon van {{ customer.name }}." would end "B.V.." for
+    Smits Transport B.V.: the translation's full stop becomes `customer.stop`, "" after a name
+    that ends with one.
+    """
+    return _NAME_AND_STOP.sub(r"\1{{ customer.stop }}", source)
 
 
 def _expand(static_env: jinja2.Environment, stage2_env: jinja2.Environment, name: str, language: str) -> str:
@@ -396,13 +410,55 @@ def prepare_item(item: ContentItem, settings: Settings, translations: gettext.Nu
         summary=clean_text(item.summary),
         url=url,
         body=Markup(crlf(body)),  # noqa: S704 - sanitised by the loader's allow-list (nh3), restyled here
-        text=crlf(item.body_markdown.strip()),
+        text=crlf(plain_text(item.body_html)),
         cta=translations.gettext(CTA_LABELS[item.type]),
         meta=meta,
         published=item.published,
         expires=item.expires,
         lints=tuple(lints),
     )
+
+
+_BLOCK_ENDS = {"p": "\n\n", "h2": "\n\n", "h3": "\n\n", "h4": "\n\n", "blockquote": "\n\n", "pre": "\n\n",
+               "ul": "\n\n", "ol": "\n\n", "table": "\n\n", "li": "\n", "tr": "\n", "br": "\n", "hr": "\n\n"}
+
+
+def plain_text(body_html: str) -> str:
+    """Return an item's sanitised HTML as the text part says it: paragraphs, "- " list items, "text (link)".
+
+    The Markdown source is no plain text for a reader ("## Wat u moet doen", "**Installeer**"),
+    so the text part is made from the same HTML as the HTML part, with its structure kept in
+    line breaks.
+    """
+    if not body_html.strip():
+        return ""
+    root = lxml.html.fragment_fromstring(_CONTROL.sub("", body_html), create_parent="div")
+    for element in root.iter():  # the HTML's own line breaks are spaces (but in code); the structure makes the lines
+        in_code = any(above.tag == "pre" for above in element.iterancestors())
+        if element.text and not (in_code or element.tag == "pre"):
+            element.text = element.text.replace("\n", " ")
+        if element.tail and not in_code:
+            element.tail = element.tail.replace("\n", " ")
+    for element in root.iter():
+        if not isinstance(element.tag, str) or element is root:
+            continue
+        if element.tag == "a" and (href := element.get("href", "")) and href != element.text_content().strip():
+            element.tail = f" ({href}){element.tail or ''}"
+        elif element.tag == "li":
+            parent = element.getparent()
+            if parent is not None and parent.tag == "ol":
+                number = int(parent.get("start") or 1) + parent.index(element)
+                element.text = f"{number}. {element.text or ''}"
+            else:
+                element.text = f"- {element.text or ''}"
+        elif element.tag in ("td", "th"):
+            element.tail = f" | {element.tail or ''}"
+        elif element.tag == "img" and (alt := element.get("alt")):
+            element.tail = f"[{alt}]{element.tail or ''}"
+        if element.tag in _BLOCK_ENDS:
+            element.tail = _BLOCK_ENDS[element.tag] + (element.tail or "")
+    lines = [" ".join(line.split()).removesuffix(" |") for line in root.text_content().split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def _resolve(url: str, base: str) -> str:

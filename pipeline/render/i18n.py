@@ -26,6 +26,9 @@ import jinja2
 from babel.support import Translations
 
 from pipeline.models import ItemReason, ReasonKind
+from pipeline.templating import BUNDLED
+
+BUNDLED_LOCALE = BUNDLED / "locale"
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,21 @@ def _(message: str) -> str:
 
 
 def load_translations(locale_dir: Path, language: str) -> gettext.NullTranslations:
-    """Return the compiled catalogue for `language`, or the msgids (English) when absent."""
-    translations = Translations.load(str(locale_dir), [language], DOMAIN)
+    """Return the compiled catalogue for `language`: the project's, over Windstil's own.
+
+    A project's own catalogue (a copy of templates/, say) wins where it has a message; a
+    message it lacks (one a newer Windstil added) comes from the bundled catalogue, not as
+    English in a Dutch e-mail. Without either, the msgids (English).
+    """
+    bundled = Translations.load(str(BUNDLED_LOCALE), [language], DOMAIN)
+    if locale_dir.resolve() == BUNDLED_LOCALE.resolve():
+        translations = bundled
+    else:
+        translations = Translations.load(str(locale_dir), [language], DOMAIN)
+        if isinstance(translations, Translations) and isinstance(bundled, Translations):
+            translations.add_fallback(bundled)
+        elif isinstance(bundled, Translations):
+            translations = bundled
     if not isinstance(translations, Translations) and language != "en":
         log.warning("no compiled translations for %r in %s: using English text", language, locale_dir)
     return translations
@@ -75,7 +91,7 @@ REASON_PHRASES: dict[ReasonKind, str] = {
     ReasonKind.INTEREST: _("You told us you are interested in %(detail)s."),
     ReasonKind.CROSS_SELL: _("Worth a look next to what you have: %(detail)s."),
     ReasonKind.UP_SELL: _("A logical next step: %(detail)s."),
-    ReasonKind.OWN_PRODUCT: _("It is about something you use from us: %(detail)s."),
+    ReasonKind.OWN_PRODUCT: _("It is about something you bought from us: %(detail)s."),
     ReasonKind.SECTOR: _("It matters in your sector (%(detail)s)."),
     ReasonKind.PRODUCT_TAG: _("It ties in with what you use: %(detail)s."),
 }

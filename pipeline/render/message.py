@@ -19,6 +19,7 @@ import logging
 import operator
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -228,7 +229,8 @@ def _customer_values(
         compiled, data, customer_id, name, customer.customer_since if customer else None, language, as_of, t
     )
     values = {
-        "customer": {"name": name, "context": context},
+        # A sentence that ends on the name ends once: "contact of Smits Transport B.V." (see compile).
+        "customer": {"name": name, "context": context, "stop": "" if name.endswith(".") else "."},
         "am": manager["am"],
         "invitation": manager["invitation"],
         "lints": manager["lints"],
@@ -309,7 +311,7 @@ def _context_sentence(
             continue
         if len(products) < 3:
             product = data.products.get(product_id)
-            label = clean_text(product.name if product else description)
+            label = clean_text(product.name_in(language) if product else description)
             if label and label not in products:
                 products.append(label)
         if end_date is not None and end_date <= as_of and (last_end is None or end_date > last_end):
@@ -666,21 +668,10 @@ def _subject_and_preheader(
     language: str,
 ) -> tuple[str, str]:
     """Return a subject and preheader specific to this contact and these items."""
-    first = person["first_name"]
     # Item titles and summaries were cleaned once, when the item was prepared.
-    title = _shorten(items[0]["title"], MAX_TITLE_IN_SUBJECT, language)
     customer_name = customer["customer"]["name"]
     if kind is MessageKind.NEWSLETTER:
-        count = len(items)
-        if first:
-            subject = t.ngettext(
-                "%(name)s, a tip for you: %(title)s", "%(name)s, %(count)d tips for you: %(title)s", count
-            )
-        else:
-            subject = t.ngettext(
-                "A tip for %(customer)s: %(title)s", "%(count)d tips for %(customer)s: %(title)s", count
-            )
-        subject %= {"name": first, "count": count, "title": title, "customer": customer_name}
+        subject = _newsletter_subject(items, person["first_name"], customer_name, t, language)
         titles = _format_list(tuple(i["title"] for i in items), language)
         preheader = t.gettext(_("Picked for %(customer)s by %(am)s: %(titles)s")) % {
             "customer": customer_name,
@@ -689,32 +680,67 @@ def _subject_and_preheader(
         }
     else:
         item = items[0]
-        if item["event"]:
-            invitation = t.gettext(_("Invitation: %(title)s"))
-            # "Invitation: Invitation: Customer Day" when the title says so already.
-            subject = title if _opens_with(title, invitation) else invitation % {"title": title}
-        else:
-            subject = clean_text(t.gettext(_("%(title)s – for %(customer)s")) % {
-                "title": title, "customer": customer_name})
-            if len(subject) > MAX_SUBJECT:
-                # An alert is about its title: it is not cut to make room for the customer's name
-                # ("Critical vulnerability in… – for Harbour Logistics B.V." says too little).
-                subject = title
+        subject = _alert_subject(item, customer_name, t, language)
         preheader = item["summary"] or t.gettext(_("A short note from %(am)s")) % {
             "am": customer["am"]["name"]
         }
-    subject = clean_text(subject)
+    return subject, _shorten(clean_text(preheader), MAX_PREHEADER, language)
+
+
+def _newsletter_subject(
+    items: list[dict[str, Any]], first: str, customer_name: str, t: gettext.NullTranslations, language: str
+) -> str:
+    """Return "Anne, 3 tips for you: <title>" with the best-ranked item whose title fits whole; else the first, cut.
+
+    "Marieke, 5 tips voor u – Uitnodiging: Polderlicht…" says nothing: a later item's whole
+    title says more than the first one's cut.
+    """
+    count = len(items)
+    if first:
+        form = t.ngettext("%(name)s, a tip for you: %(title)s", "%(name)s, %(count)d tips for you: %(title)s", count)
+    else:
+        form = t.ngettext("A tip for %(customer)s: %(title)s", "%(count)d tips for %(customer)s: %(title)s", count)
+    made = [
+        _fitted(lambda title: form % {"name": first, "count": count, "title": title, "customer": customer_name},
+                item["title"], language)
+        for item in items
+    ]
+    return next((subject for subject, whole in made if whole), made[0][0])
+
+
+def _alert_subject(item: dict[str, Any], customer_name: str, t: gettext.NullTranslations, language: str) -> str:
+    """Return an alert's subject: its title, for the customer when that fits; an event's as an invitation."""
+    if item["event"]:
+        invitation = t.gettext(_("Invitation: %(title)s"))
+        title = _shorten(item["title"], MAX_TITLE_IN_SUBJECT, language)
+        # "Invitation: Invitation: Customer Day" when the title says so already.
+        if _opens_with(title, invitation):
+            return _fitted(lambda title: title, item["title"], language)[0]
+        return _fitted(lambda title: invitation % {"title": title}, item["title"], language)[0]
+    subject, whole = _fitted(lambda title: t.gettext(_("%(title)s – for %(customer)s")) % {
+        "title": title, "customer": customer_name}, item["title"], language)
+    # An alert is about its title: it is not cut to make room for the customer's name
+    # ("Critical vulnerability in… – for Harbour Logistics B.V." says too little).
+    return subject if whole else _fitted(lambda title: title, item["title"], language)[0]
+
+
+def _fitted(form: Callable[[str], str], full_title: str, language: str) -> tuple[str, bool]:
+    """Return the subject `form` makes of a title, within MAX_SUBJECT where it can be, and whether the title is whole.
+
+    Before a title with a colon of its own, the form's colon becomes a dash ("Anne, 3 tips for
+    you: Webinar: NIS2 in practice" reads as a list of labels; the forms' text stays as it was,
+    so a project's own translations of them keep working). Over the limit, the title is cut
+    at a word by what the whole is over, but not below MIN_TITLE_IN_SUBJECT.
+    """
+    title = _shorten(full_title, MAX_TITLE_IN_SUBJECT, language)
+    subject = clean_text(form(title))
     if ":" in title and subject.endswith(f": {title}"):
-        # "Anne, 3 tips for you: Webinar: NIS2 in practice" reads as a list of labels: before a
-        # title with a colon of its own, the form's colon becomes a dash. (The forms' text stays
-        # as it was: a project's own translations of them keep working.)
         subject = f"{subject[: -len(title) - 2]} – {title}"
     if len(subject) > MAX_SUBJECT and len(title) > MIN_TITLE_IN_SUBJECT:
-        # The rest of the subject is fixed: cut the title by what the whole is over.
         room = max(MIN_TITLE_IN_SUBJECT, len(title) - (len(subject) - MAX_SUBJECT))
-        shorter = _shorten(items[0]["title"], room, language)
-        subject = subject.replace(title, shorter, 1)
-    return subject, _shorten(clean_text(preheader), MAX_PREHEADER, language)
+        shorter = _shorten(full_title, room, language)
+        subject, title = subject.replace(title, shorter, 1), shorter
+    return subject, title == full_title and len(subject) <= MAX_SUBJECT
 
 
 def _opens_with(title: str, form: str) -> bool:

@@ -163,6 +163,7 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
         "largest_kb": round(largest / 1024, 1),
         "variant_count": len(variants),
         "newsletter_variants": sum(1 for v in variants if v["kind"] == "newsletter"),
+        "alert_variants": sum(1 for v in variants if v["kind"] == "alert"),
         "call_rows": [(language.gettext(CALL_LABELS.get(code, code)), n) for code, n in call_reasons.most_common()],
         "call_lists_counts": [(name, path, calls_per_am.get(Path(path).stem, 0)) for name, path in site.call_lists],
         "warnings": [language.text(w) for w in site.warnings],

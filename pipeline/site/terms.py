@@ -91,7 +91,7 @@ INBOX_CLIENTS: tuple[tuple[str, int, int], ...] = (
 REASON_LABELS: dict[str, str] = {
     "interest": N_("interest"),
     "product_tag": N_("fits what they bought"),
-    "own_product": N_("about a product they have"),
+    "own_product": N_("about a product they bought"),
     "cross_sell": N_("cross-sell"),
     "up_sell": N_("up-sell"),
     "sector": N_("sector"),

@@ -368,6 +368,14 @@
     return box;
   }
 
+  // Set `text` into `element`, each `…` span (a command) as <code>, as the overview shows warnings.
+  function withCode(element, text) {
+    element.textContent = "";
+    text.split("`").forEach(function (part, i) {
+      if (part) element.appendChild(i % 2 ? el("code", null, part) : document.createTextNode(part));
+    });
+  }
+
   function frameDocument(frame) {
     try { return frame.contentDocument; } catch (e) { return null; }
   }
@@ -379,7 +387,7 @@
     if (view !== "dark" && view !== "noimages") return;
     var doc = frameDocument(frame);
     if (!doc || !doc.documentElement) {
-      note.textContent = _("This view changes the message itself; that is allowed only when the site is opened through `windstil preview` (a browser does not let a page from disk look into another file).");
+      withCode(note, _("This view changes the message itself; that is allowed only when the site is opened through `windstil preview` (a browser does not let a page from disk look into another file)."));
       return;
     }
     if (view === "dark") {
