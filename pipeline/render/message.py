@@ -700,12 +700,16 @@ def _newsletter_subject(
         form = t.ngettext("%(name)s, a tip for you: %(title)s", "%(name)s, %(count)d tips for you: %(title)s", count)
     else:
         form = t.ngettext("A tip for %(customer)s: %(title)s", "%(count)d tips for %(customer)s: %(title)s", count)
-    made = [
-        _fitted(lambda title: form % {"name": first, "count": count, "title": title, "customer": customer_name},
-                item["title"], language)
-        for item in items
-    ]
-    return next((subject for subject, whole in made if whole), made[0][0])
+    def made(title: str) -> str:
+        return form % {"name": first, "count": count, "title": title, "customer": customer_name}
+
+    cut = ""
+    for item in items:  # per recipient: most first titles fit, and the others are not fitted at all
+        subject, whole = _fitted(made, item["title"], language)
+        if whole:
+            return subject
+        cut = cut or subject
+    return cut
 
 
 def _alert_subject(item: dict[str, Any], customer_name: str, t: gettext.NullTranslations, language: str) -> str:
