@@ -108,6 +108,13 @@ def test_a_reviewer_walks_through_the_tiny_run(page: Any, tiny_run: Path) -> Non
     assert page.locator("#newsletter button[data-width='375']").get_attribute("aria-pressed") == "true"
     mail = page.frame_locator("#newsletter iframe.mail")
     assert name.split()[0] in mail.locator("body").inner_text()
+    # From disk, a view that changes the message cannot be made: it says so, the command as code,
+    # and the message stays as sent, with "light" pressed, not the view that did not happen.
+    page.click("#newsletter button[data-view='dark']")
+    page.wait_for_selector("#newsletter .view-note code")
+    assert page.inner_text("#newsletter .view-note code") == "windstil preview"
+    assert page.get_attribute("#newsletter button[data-view='light']", "aria-pressed") == "true"
+    assert page.get_attribute("#newsletter button[data-view='dark']", "aria-pressed") == "false"
 
     # The reviewer's "do not send": marked here, downloaded from the recipients page for approve --exclude.
     assert "belt" in page.inner_text("#facts") or "geen deze maand" in page.inner_text("#facts")

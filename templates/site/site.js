@@ -380,13 +380,18 @@
     try { return frame.contentDocument; } catch (e) { return null; }
   }
 
-  function applyView(frame, note) {
+  function applyView(frame, note, views) {
     var view = frame.getAttribute("data-view");
     frame.classList.toggle("inverted", view === "invert");
     note.textContent = "";
     if (view !== "dark" && view !== "noimages") return;
     var doc = frameDocument(frame);
     if (!doc || !doc.documentElement) {
+      // The view cannot be made here: the message stays as sent, and so does the button pressed.
+      frame.setAttribute("data-view", "light");
+      views.querySelectorAll("button").forEach(function (b) {
+        b.setAttribute("aria-pressed", b.getAttribute("data-view") === "light" ? "true" : "false");
+      });
       withCode(note, _("This view changes the message itself; that is allowed only when the site is opened through `windstil preview` (a browser does not let a page from disk look into another file)."));
       return;
     }
@@ -509,7 +514,7 @@
       views.appendChild(button);
     });
     frame.setAttribute("data-view", "light");
-    frame.addEventListener("load", function () { applyView(frame, viewNote); });
+    frame.addEventListener("load", function () { applyView(frame, viewNote, views); });
     var links = el("p", { className: "links" },
       el("a", { href: base + ".html", target: "_blank", rel: "noopener" }, _("open the HTML on its own")), " · ",
       el("a", { href: base + ".txt", target: "_blank", rel: "noopener" }, _("text version")), " · ",
