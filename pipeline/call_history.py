@@ -30,7 +30,14 @@ from pipeline.models import (
     Selection,
 )
 from pipeline.segment import months_before
-from pipeline.tables import bought_products, records, records_frame, revenue_in_window, rows_of_customers
+from pipeline.tables import (
+    bought_products,
+    counted_orders,
+    records,
+    records_frame,
+    revenue_in_window,
+    rows_of_customers,
+)
 
 Engagement = tuple[tuple[FeedbackEvent, ...], tuple[FeedbackEvent, ...]]  # (clicks, replies)
 
@@ -104,7 +111,7 @@ class CallHistory:
         before, start, as_of = self.windows
         revenue = revenue_in_window(orders, start, as_of)
         previous_revenue = revenue_in_window(orders, before, start)
-        placed = orders.filter((pl.col("order_date") <= as_of) & (pl.col("status") != "cancelled").fill_null(True))
+        placed = orders.filter((pl.col("order_date") <= as_of) & counted_orders())
         ordered = set(placed.get_column("customer_id").unique().to_list())
         evaluations = rows_of_customers(self.evaluations, customer_ids)
         latest_evaluation = {e.customer_id: e for e in records(Evaluation, _latest_per_customer(evaluations))}

@@ -162,7 +162,7 @@ def load_tag_labels(content_dir: Path, root: Path) -> tuple[TagLabels, list[Prob
             labels.pop(tag, None)
             doubled.add(tag)
             continue
-        found, wrong = _labels_of(value)
+        found, wrong = texts_per_language(value, MAX_LABEL)
         for field, message in wrong:
             where = lines.get(f"{key}.{field}", line) if field else line
             problems.append(Problem(display, where, f"{tag}.{field}" if field else tag, message))
@@ -171,10 +171,15 @@ def load_tag_labels(content_dir: Path, root: Path) -> tuple[TagLabels, list[Prob
     return labels, problems
 
 
-def _labels_of(value: Any) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """Return one tag's labels by language, and what is wrong with its entry (language or "", message)."""
-    if isinstance(value, str):  # one label for every language: a problem is the tag's
-        label, wrong = _label(value)
+def texts_per_language(value: Any, limit: int | None) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Return a text given once for every language, or once per language, by language; and what is wrong.
+
+    What is wrong comes as (the language, or "" for the whole value; the message). The words of
+    a tag (content/tags.yaml) and the names of a product (products.yaml) are given so. `limit`:
+    the most characters a text may have (None: no limit).
+    """
+    if isinstance(value, str):  # one text for every language: a problem is the whole value's
+        label, wrong = _label(value, limit)
         return (dict.fromkeys(LANGUAGES, label), []) if wrong is None else ({}, [("", wrong)])
     if not isinstance(value, dict):
         not_a_label = N_("must be a label, or a label per language (%(values)s)")
@@ -182,7 +187,7 @@ def _labels_of(value: Any) -> tuple[dict[str, str], list[tuple[str, str]]]:
     found: dict[str, str] = {}
     problems: list[tuple[str, str]] = []
     for language, text in value.items():
-        label, wrong = _label(text)
+        label, wrong = _label(text, limit)
         if language not in LANGUAGES:
             problems.append((str(language), Notice(N_("must be one of %(values)s"), values=", ".join(LANGUAGES))))
         elif wrong is not None:
@@ -192,14 +197,14 @@ def _labels_of(value: Any) -> tuple[dict[str, str], list[tuple[str, str]]]:
     return found, problems
 
 
-def _label(text: Any) -> tuple[str, Notice | None]:
-    """Return a label with its white space made single spaces, or what is wrong with it."""
+def _label(text: Any, limit: int | None) -> tuple[str, Notice | None]:
+    """Return a text with its white space made single spaces, or what is wrong with it."""
     label = " ".join(text.split()) if isinstance(text, str) else ""
     if not label:
         return "", Notice(N_("must be a label (text)"))
-    if len(label) > MAX_LABEL:
+    if limit is not None and len(label) > limit:
         too_long = N_("too long (%(length)s characters, at most %(limit)s)")
-        return "", Notice(too_long, length=len(label), limit=MAX_LABEL)
+        return "", Notice(too_long, length=len(label), limit=limit)
     return label, None
 
 

@@ -344,21 +344,27 @@ def page_language(code: str = DEFAULT_LANGUAGE, templates: Path | None = None) -
 
 @functools.lru_cache(maxsize=16)
 def _page_language(code: str, templates: Path | None) -> PageLanguage:
-    translations = _load(BUNDLED / "locale", code)
     own = templates / "locale" if templates is not None else None
-    if own is not None and own.resolve() != (BUNDLED / "locale").resolve() and own.is_dir():
-        extra = _load(own, code)
+    return PageLanguage(code=code, translations=catalogue(code, own), locale=_locale(code))
+
+
+def catalogue(code: str, own: Path | None = None) -> gettext.NullTranslations:
+    """Return the translations of `code`: Windstil's catalogue, with a project's own (`own`, a locale folder) over it.
+
+    The project's wording wins where it has a message; a message it lacks (one a newer Windstil
+    added) comes from Windstil's, not in English. The pages and the e-mails both read theirs
+    so. Without either catalogue, the msgids (English).
+    """
+    bundled = BUNDLED / "locale"
+    translations = Translations.load(str(bundled), [code], DOMAIN)
+    if own is not None and own.resolve() != bundled.resolve() and own.is_dir():
+        extra = Translations.load(str(own), [code], DOMAIN)
         if isinstance(translations, Translations) and isinstance(extra, Translations):
-            translations.merge(extra)  # the project's wording wins where it has its own
+            translations.merge(extra)
         elif isinstance(extra, Translations):
             translations = extra
-    return PageLanguage(code=code, translations=translations, locale=_locale(code))
-
-
-def _load(folder: Path, code: str) -> gettext.NullTranslations:
-    translations = Translations.load(str(folder), [code], DOMAIN)
     if not isinstance(translations, Translations) and code != "en":
-        log.warning("no compiled translations for %r in %s: the pages use English", code, folder)
+        log.warning("no compiled translations for %r in %s or Windstil's own: English is used", code, own or bundled)
     return translations
 
 

@@ -33,7 +33,7 @@ import polars as pl
 
 from pipeline.addresses import AddressBook, known_address_frame
 from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently, read_yaml
-from pipeline.content import TAGS_FILE, load_content, load_tag_labels, unlabelled_tags
+from pipeline.content import TAGS_FILE, load_content, load_tag_labels, texts_per_language, unlabelled_tags
 from pipeline.csvinput import (
     BOOLEANS,
     CUT_OFF,
@@ -458,8 +458,8 @@ def _product_names(value: object) -> tuple[str, dict[str, str], str]:
     """
     if not isinstance(value, dict):
         return " ".join(str(value or "").split()), {}, ""
-    names = {language: " ".join(text.split()) for language, text in value.items() if isinstance(text, str)}
-    if not names or set(names) - set(LANGUAGES) or len(names) != len(value) or not all(names.values()):
+    names, wrong = texts_per_language(value, None)
+    if wrong or not names:  # a product is named in full, or not at all: one problem, for its name
         return "", {}, Notice(N_("must be a name, or a name per language (%(values)s)"), values=", ".join(LANGUAGES))
     return next(iter(names.values())), names, ""
 

@@ -78,7 +78,11 @@ def spam_representatives(variants: Mapping[MessageKey, VariantKey], limit: int) 
 
 
 def _parts(variant: VariantKey) -> set[tuple[str, ...]]:
-    """Return what of a variant SpamAssassin's verdict may turn on: its items, its subject's item, its length."""
+    """Return what of a variant SpamAssassin's verdict may turn on: its items, its first item, its length.
+
+    The first item opens most subjects (a later one does when the first's title does not fit
+    beside the contact's name; that depends on the name, not on the variant).
+    """
     kind, language, items = variant
     return ({(kind, language, "item", item) for item in items}
             | {(kind, language, "subject", items[0]), (kind, language, "count", str(len(items)))})

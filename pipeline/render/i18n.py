@@ -19,20 +19,12 @@ Extract, update and compile them from the project root with:
 from __future__ import annotations
 
 import gettext
-import logging
 from pathlib import Path
 
 import jinja2
-from babel.support import Translations
 
+from pipeline.language import catalogue
 from pipeline.models import ItemReason, ReasonKind
-from pipeline.templating import BUNDLED
-
-BUNDLED_LOCALE = BUNDLED / "locale"
-
-log = logging.getLogger(__name__)
-
-DOMAIN = "messages"
 
 # Stage-one delimiters; babel.cfg repeats them so `pybabel extract` reads the templates.
 STATIC_SYNTAX = {
@@ -51,24 +43,8 @@ def _(message: str) -> str:
 
 
 def load_translations(locale_dir: Path, language: str) -> gettext.NullTranslations:
-    """Return the compiled catalogue for `language`: the project's, over Windstil's own.
-
-    A project's own catalogue (a copy of templates/, say) wins where it has a message; a
-    message it lacks (one a newer Windstil added) comes from the bundled catalogue, not as
-    English in a Dutch e-mail. Without either, the msgids (English).
-    """
-    bundled = Translations.load(str(BUNDLED_LOCALE), [language], DOMAIN)
-    if locale_dir.resolve() == BUNDLED_LOCALE.resolve():
-        translations = bundled
-    else:
-        translations = Translations.load(str(locale_dir), [language], DOMAIN)
-        if isinstance(translations, Translations) and isinstance(bundled, Translations):
-            translations.add_fallback(bundled)
-        elif isinstance(bundled, Translations):
-            translations = bundled
-    if not isinstance(translations, Translations) and language != "en":
-        log.warning("no compiled translations for %r in %s: using English text", language, locale_dir)
-    return translations
+    """Return the e-mails' catalogue for `language`: the project's (`locale_dir`) over Windstil's, as the pages'."""
+    return catalogue(language, locale_dir)
 
 
 def static_environment(templates_dir: Path, translations: gettext.NullTranslations) -> jinja2.Environment:

@@ -700,6 +700,7 @@ def _newsletter_subject(
         form = t.ngettext("%(name)s, a tip for you: %(title)s", "%(name)s, %(count)d tips for you: %(title)s", count)
     else:
         form = t.ngettext("A tip for %(customer)s: %(title)s", "%(count)d tips for %(customer)s: %(title)s", count)
+
     def made(title: str) -> str:
         return form % {"name": first, "count": count, "title": title, "customer": customer_name}
 
@@ -714,18 +715,20 @@ def _newsletter_subject(
 
 def _alert_subject(item: dict[str, Any], customer_name: str, t: gettext.NullTranslations, language: str) -> str:
     """Return an alert's subject: its title, for the customer when that fits; an event's as an invitation."""
+    def alone(title: str) -> str:
+        return title
+
     if item["event"]:
         invitation = t.gettext(_("Invitation: %(title)s"))
-        title = _shorten(item["title"], MAX_TITLE_IN_SUBJECT, language)
         # "Invitation: Invitation: Customer Day" when the title says so already.
-        if _opens_with(title, invitation):
-            return _fitted(lambda title: title, item["title"], language)[0]
-        return _fitted(lambda title: invitation % {"title": title}, item["title"], language)[0]
-    subject, whole = _fitted(lambda title: t.gettext(_("%(title)s – for %(customer)s")) % {
-        "title": title, "customer": customer_name}, item["title"], language)
+        invited = alone if _opens_with(item["title"], invitation) else lambda title: invitation % {"title": title}
+        return _fitted(invited, item["title"], language)[0]
+    for_customer = t.gettext(_("%(title)s – for %(customer)s"))
+    subject, whole = _fitted(lambda title: for_customer % {"title": title, "customer": customer_name},
+                             item["title"], language)
     # An alert is about its title: it is not cut to make room for the customer's name
     # ("Critical vulnerability in… – for Harbour Logistics B.V." says too little).
-    return subject if whole else _fitted(lambda title: title, item["title"], language)[0]
+    return subject if whole else _fitted(alone, item["title"], language)[0]
 
 
 def _fitted(form: Callable[[str], str], full_title: str, language: str) -> tuple[str, bool]:
