@@ -6,6 +6,11 @@ shows as text) and then sanitised with nh3 against an allow-list: only http, htt
 links, no scripts, no event handlers, no style attributes. An invalid item is reported with
 its path and field and left out.
 
+An item may be the translation of another: `translation_of: nl/klantendag-2026` names the
+original's id, in another language. An original and its translations are one topic
+(`ContentItem.topic`): a contact who got one of them is not sent another, and the call lists
+count them as one.
+
 Beside the items, content/tags.yaml (optional) says how each tag reads in an e-mail's
 sentence, per language: tags are short ids shared by the items, the products and the
 contacts' interests ("microsoft365", "werkplek"), not words a reader should see.
@@ -16,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,7 @@ FIELDS = (
     "url",
     "summary",
     "event_date",
+    "translation_of",
 )
 ALLOWED_TAGS = {
     "p",
@@ -116,6 +123,9 @@ def load_content(content_dir: Path, root: Path) -> tuple[dict[str, ContentItem],
         problems.extend(item_problems)
         if item is not None:
             items[item.id] = item
+    for item_id, problem in _translation_problems(items, content_dir).items():
+        items[item_id] = replace(items[item_id], translation_of="")  # kept, as an original
+        problems.append(problem)
     log.info("loaded %d content items (%d problems)", len(items), len(problems))
     return dict(sorted(items.items())), problems
 
@@ -250,6 +260,48 @@ def _front_matter(path: Path, display: str) -> Problem | tuple[str, int, dict[An
     return text, match.end(), meta, lines
 
 
+def _translation_problems(items: dict[str, ContentItem], content_dir: Path) -> dict[str, Problem]:
+    """Return what is wrong with each item's `translation_of`, by item id.
+
+    It must name a loaded item of another language that is an original itself, and that
+    has no other translation in this item's language.
+    """
+    problems: dict[str, Problem] = {}
+    taken: dict[tuple[str, str], str] = {}  # (original, language) -> its translation
+    for item in items.values():
+        if not item.translation_of:
+            continue
+        original = items.get(item.translation_of)
+        if original is None:
+            wrong = Notice(N_("no item %(id)s (the id is its path under content/ without .md)"), id=item.translation_of)
+        elif original.language == item.language:
+            wrong = Notice(N_("%(id)s is in the same language"), id=original.id)
+        elif original.translation_of:
+            wrong = Notice(
+                N_("%(id)s is a translation itself: name its original, %(original)s"),
+                id=original.id,
+                original=original.translation_of,
+            )
+        elif (original.id, item.language) in taken:
+            wrong = Notice(
+                N_("%(id)s already has a translation in this language: %(other)s"),
+                id=original.id,
+                other=taken[original.id, item.language],
+            )
+        else:
+            taken[original.id, item.language] = item.id
+            continue
+        line = _field_line(content_dir / f"{item.id}.md", item.path, "translation_of")
+        problems[item.id] = Problem(item.path, line, "translation_of", wrong)
+    return problems
+
+
+def _field_line(path: Path, display: str, name: str) -> int | None:
+    """Return the line of a front-matter field in an item's file, read again (only to report a problem)."""
+    read = _front_matter(path, display)
+    return None if isinstance(read, Problem) else read[3].get(name)
+
+
 def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | None, list[Problem]]:
     problems: list[Problem] = []
     item_id = relative.with_suffix("").as_posix()
@@ -297,6 +349,7 @@ def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | 
     if url and not _URL.fullmatch(url):
         problem("url", Notice(N_("must be an http:// or https:// URL")))
     tags, products, sectors, segments = _item_lists(meta, problem)
+    translation_of = _item_id(meta.get("translation_of"), "translation_of", problem)
     body = text[body_start:]
     body_html = render_markdown(body) if body.strip() else ""
     if not body_html and not summary:
@@ -323,9 +376,19 @@ def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | 
             url=url,
             summary=summary,
             event_date=event_date,
+            translation_of=translation_of,
         ),
         [],
     )
+
+
+def _item_id(value: object, name: str, problem: Callable[[str, str], None]) -> str:
+    """Return the id of an item named in a field (`nl/klantendag-2026`; a trailing .md is dropped), or ""."""
+    text = str(value or "").strip().removesuffix(".md")
+    if text and not all(SAFE_ID.fullmatch(part) for part in text.split("/")):
+        problem(name, Notice(N_("not an item id: %(value)s (its path under content/ without .md)"), value=repr(text)))
+        return ""
+    return text
 
 
 def _item_lists(

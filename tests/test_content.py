@@ -123,6 +123,52 @@ def test_unsafe_file_name(tmp_path: Path) -> None:
     assert [p.field for p in problems] == ["id"]
 
 
+def _translation(of: str, language: str = "en") -> str:
+    return GOOD.replace("language: nl", f"language: {language}\ntranslation_of: {of}")
+
+
+def test_translation_names_its_original(tmp_path: Path) -> None:
+    """`translation_of` links an item to its original (a trailing .md is dropped): both are one topic."""
+    _write(tmp_path, "nl/backups.md", GOOD)
+    _write(tmp_path, "en/backups.md", _translation("nl/backups.md"))
+    items, problems = load_content(tmp_path / "content", tmp_path)
+    assert problems == []
+    assert items["en/backups"].translation_of == "nl/backups"
+    assert items["en/backups"].topic == items["nl/backups"].topic == "nl/backups"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"en/b.md": _translation("nl/gone")}, "no item nl/gone (the id is its path under content/ without .md)"),
+        ({"nl/a.md": GOOD, "nl/b.md": _translation("nl/a", "nl")}, "nl/a is in the same language"),
+        (
+            {"nl/a.md": GOOD, "en/a.md": _translation("nl/a"), "nl/b.md": _translation("en/a", "nl")},
+            "en/a is a translation itself: name its original, nl/a",
+        ),
+        (
+            {"nl/a.md": GOOD, "en/a.md": _translation("nl/a"), "en/b.md": _translation("nl/a")},
+            "nl/a already has a translation in this language: en/a",
+        ),
+    ],
+)
+def test_translation_problems_keep_the_item_as_an_original(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    """A `translation_of` that names no original of another language is reported with its line; the item stays."""
+    for rel, text in files.items():
+        _write(tmp_path, rel, text)
+    items, problems = load_content(tmp_path / "content", tmp_path)
+    (problem,) = problems
+    rel = problem.file.removeprefix("content/")
+    assert str(problem) == f"content/{rel}:5: translation_of: {message}"
+    assert items[rel.removesuffix(".md")].translation_of == ""  # kept, its own topic
+
+
+def test_translation_of_must_be_an_item_id(tmp_path: Path) -> None:
+    """A `translation_of` that cannot be an id (a path out of content/, a URL) leaves the item out."""
+    problems = _problems(tmp_path, "en/item.md", _translation("../../etc/passwd"))
+    assert [(p.line, p.field) for p in problems] == [(5, "translation_of")]
+
+
 def test_drafts_and_readme_are_skipped(tmp_path: Path) -> None:
     """Files starting with _ or ., and content/README.md, are not items."""
     _write(tmp_path, "_concept.md", "geen front matter")
