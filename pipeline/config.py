@@ -62,6 +62,23 @@ DEFAULT_PATHS = {
 # --------------------------------------------------------------------------- YAML with lines
 
 
+class SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a value shaped like a date that is none stays text.
+
+    PyYAML makes `2026-13-01` or `2026-02-30` a date and fails with a bare ValueError, no file
+    and no line; as text, the field's own check reports it ("must be a date YYYY-MM-DD").
+    """
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+SafeLoader.add_constructor("tag:yaml.org,2002:timestamp", SafeLoader.construct_yaml_timestamp)
+
+
 def read_yaml(path: Path, display: str) -> tuple[Any, dict[str, int]]:
     """Return the parsed YAML document and the line (1-based) of every key path in it."""
     try:
@@ -73,12 +90,12 @@ def read_yaml(path: Path, display: str) -> tuple[Any, dict[str, int]]:
     except OSError as error:
         raise ConfigError(f"{display}: cannot read ({error.strerror})") from error
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=SafeLoader)
         if node is not None and expanded_size(node) > MAX_YAML_NODES:
             # Aliases of aliases ("billion laughs") expand exponentially when walked.
             message = f"too large once its aliases (*name) are expanded (over {MAX_YAML_NODES:,} values)"
             raise ConfigError(f"{display}: {message}", [Problem(display, None, "", message)])
-        document = yaml.load(text, Loader=yaml.SafeLoader)
+        document = yaml.load(text, Loader=SafeLoader)  # noqa: S506 (the safe loader, dates kept as text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -30,7 +30,7 @@ import nh3
 import yaml
 from markdown_it import MarkdownIt
 
-from pipeline.config import SAFE_ID, expanded_size, read_yaml, yaml_date
+from pipeline.config import SAFE_ID, SafeLoader, expanded_size, read_yaml, yaml_date
 from pipeline.errors import ConfigError, Problem
 from pipeline.language import N_, Notice
 from pipeline.models import LANGUAGES, ContentItem, ItemType, Segment, TagLabels
@@ -112,6 +112,7 @@ def load_content(content_dir: Path, root: Path) -> tuple[dict[str, ContentItem],
     """Load every `*.md` item under `content_dir`; return the valid ones by id, and the problems."""
     items: dict[str, ContentItem] = {}
     problems: list[Problem] = []
+    invalid: set[str] = set()  # ids of the items left out for their problems
     if not content_dir.is_dir():
         problems.append(Problem(_display(content_dir, root), None, "", Notice(N_("content folder not found"))))
         return items, problems
@@ -123,7 +124,9 @@ def load_content(content_dir: Path, root: Path) -> tuple[dict[str, ContentItem],
         problems.extend(item_problems)
         if item is not None:
             items[item.id] = item
-    for item_id, problem in _translation_problems(items, content_dir).items():
+        else:
+            invalid.add(relative.with_suffix("").as_posix())
+    for item_id, problem in _translation_problems(items, invalid, content_dir).items():
         items[item_id] = replace(items[item_id], translation_of="")  # kept, as an original
         problems.append(problem)
     log.info("loaded %d content items (%d problems)", len(items), len(problems))
@@ -238,12 +241,12 @@ def _front_matter(path: Path, display: str) -> Problem | tuple[str, int, dict[An
     if match is None:
         return Problem(display, 1, "", Notice(N_("no front matter (the file must start with ---)")))
     try:
-        node = yaml.compose(match.group(1), Loader=yaml.SafeLoader)
+        node = yaml.compose(match.group(1), Loader=SafeLoader)
         if node is not None and expanded_size(node) > MAX_FRONT_MATTER_VALUES:
             # Aliases of aliases ("billion laughs") would take minutes to print or check.
             too_large = Notice(N_("front matter too large once its aliases (*name) are expanded"))
             return Problem(display, 1, "", too_large)
-        meta = yaml.safe_load(match.group(1))
+        meta = yaml.load(match.group(1), Loader=SafeLoader)  # noqa: S506 (the safe loader, dates kept as text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -256,11 +259,14 @@ def _front_matter(path: Path, display: str) -> Problem | tuple[str, int, dict[An
     lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, _ in node.value:
-            lines[str(key_node.value)] = key_node.start_mark.line + 2  # +1 for the --- line
+            line = key_node.start_mark.line + 2  # +1 for the --- line
+            if str(key_node.value) in lines:  # YAML keeps the last of two: a silent overwrite hides a mistake
+                return Problem(display, line, str(key_node.value), Notice(N_("field appears twice")))
+            lines[str(key_node.value)] = line
     return text, match.end(), meta, lines
 
 
-def _translation_problems(items: dict[str, ContentItem], content_dir: Path) -> dict[str, Problem]:
+def _translation_problems(items: dict[str, ContentItem], invalid: set[str], content_dir: Path) -> dict[str, Problem]:
     """Return what is wrong with each item's `translation_of`, by item id.
 
     It must name a loaded item of another language that is an original itself, and that
@@ -272,7 +278,9 @@ def _translation_problems(items: dict[str, ContentItem], content_dir: Path) -> d
         if not item.translation_of:
             continue
         original = items.get(item.translation_of)
-        if original is None:
+        if original is None and item.translation_of in invalid:
+            wrong = Notice(N_("%(id)s is left out for its own problems"), id=item.translation_of)
+        elif original is None:
             wrong = Notice(N_("no item %(id)s (the id is its path under content/ without .md)"), id=item.translation_of)
         elif original.language == item.language:
             wrong = Notice(N_("%(id)s is in the same language"), id=original.id)

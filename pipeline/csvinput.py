@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,27 @@ def parse_tags(text: str) -> tuple[str, ...]:
         if tag:
             seen.setdefault(tag, None)
     return tuple(seen)
+
+
+def bare_address(text: str) -> str:
+    """Return the address inside `Name <address>`, `<address>` or `mailto:address?…`; other text as given, trimmed."""
+    stripped = text.strip()
+    if stripped[:7].lower() == "mailto:":
+        stripped = stripped[7:].split("?", 1)[0].strip()
+    if "<" in stripped:
+        _, address = parseaddr(stripped)
+        if "@" in address:
+            return address
+    return stripped
+
+
+def suppression_key(address: str) -> str:
+    """Return `address` as suppressions are compared: unwrapped (see bare_address), trimmed and lower-cased.
+
+    The loader's `normalise_email` validates and lower-cases; this key also covers a
+    suppression address too malformed to validate, which must still be honoured.
+    """
+    return bare_address(address).lower()
 
 
 def normalise_email(text: str) -> str:

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar, cast
 
+from pipeline.csvinput import suppression_key
 from pipeline.models import (
     Activity,
     ChosenItem,
@@ -122,15 +123,6 @@ _PHRASES = {
         "and": "and",
     },
 }
-
-
-def suppression_key(address: str) -> str:
-    """Return `address` as suppressions are compared: trimmed and lower-cased.
-
-    The loader's `normalise_email` validates and lower-cases; this key also covers a
-    suppression address too malformed to validate, which must still be honoured.
-    """
-    return address.strip().lower()
 
 
 def select(

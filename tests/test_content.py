@@ -82,6 +82,9 @@ def test_item_fields(tmp_path: Path) -> None:
         ("type: article", "type: blog", "type"),
         ("language: nl", "language: de", "language"),
         ("published: 2026-11-02", "published: 2 november", "published"),
+        ("published: 2026-11-02", "published: 2026-13-01", "published"),  # YAML's date, but no date
+        ("published: 2026-11-02", "published: 2026-02-30", "published"),
+        ("type: article", "type: article\ntype: alert", "type"),  # YAML would keep the last: a silent overwrite
         ("published: 2026-11-02", "published: 2026-11-02\nexpires: 2026-11-01", "expires"),
         ("url: https://example.nl/backups", "url: javascript:alert(1)", "url"),
         ("url: https://example.nl/backups", "url: ftp://example.nl/x", "url"),
@@ -103,6 +106,23 @@ def test_problem_lines_point_into_front_matter(tmp_path: Path) -> None:
     """A field's problem carries the line of that field in the file (the --- is line 1)."""
     problems = _problems(tmp_path, "nl/item.md", GOOD.replace("language: nl", "language: fr"))
     assert str(problems[0]) == "content/nl/item.md:4: language: must be one of nl, en"
+
+
+def test_impossible_date_and_twice_a_field_name_their_line(tmp_path: Path) -> None:
+    """A date YAML cannot make, and a field given twice, are reported at their line, not raised."""
+    problems = _problems(tmp_path, "nl/item.md", GOOD.replace("published: 2026-11-02", "published: 2026-13-01"))
+    assert [str(p) for p in problems] == ["content/nl/item.md:7: published: must be a date YYYY-MM-DD"]
+    problems = _problems(tmp_path, "nl/item.md", GOOD.replace("type: article", "type: article\ntype: alert"))
+    assert [str(p) for p in problems] == ["content/nl/item.md:4: type: field appears twice"]
+
+
+def test_translation_of_an_item_left_out_says_so(tmp_path: Path) -> None:
+    """The original is there but has problems of its own: the translation says that, not 'no item'."""
+    _write(tmp_path, "nl/a.md", GOOD.replace("type: article", "type: memo"))
+    _write(tmp_path, "en/a.md", _translation("nl/a"))
+    _, problems = load_content(tmp_path / "content", tmp_path)
+    expected = "content/en/a.md:5: translation_of: nl/a is left out for its own problems"
+    assert [str(p) for p in problems][1:] == [expected]
 
 
 def test_all_problems_of_an_item_at_once(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import load_settings
+from pipeline.csvinput import suppression_key
 from pipeline.errors import InputError
 from pipeline.load import (
     CellError,
@@ -24,6 +25,7 @@ from pipeline.load import (
     sniff_delimiter,
     validate_project,
 )
+from pipeline.mail.send import read_suppressions_csv
 from pipeline.models import Dataset, Evaluation, Level, OrderStatus
 from pipeline.tables import order_records, records
 
@@ -46,6 +48,30 @@ def _append(root: Path, file: str, *lines: str) -> None:
 
 def _reasons(data: Dataset, file: str) -> list[tuple[int, str, str]]:
     return [(r.line, r.column, r.reason) for r in data.rejects if r.file == file]
+
+
+def test_suppression_written_with_its_wrapping_suppresses_the_address(tiny_project: Path) -> None:
+    """`Name <address>`, `<address>` and `mailto:address` in suppressions.csv suppress the address inside, no reject."""
+    path = tiny_project / "data" / "suppressions.csv"
+    path.write_text(
+        path.read_text(encoding="utf-8")
+        + '"Noor Nguyen <Noor.Nguyen@Klant.nl>",afmelding per mail,2026-11-20\n'
+        + "<a.b@klant.nl>,,\n"
+        + "mailto:c.d@klant.nl?subject=afmelden,,\n",
+        encoding="utf-8",
+    )
+    data = load_project(tiny_project).data
+    assert [s.email for s in data.suppressions] == ["j.bos@debrug.nl", "noor.nguyen@klant.nl", "a.b@klant.nl",
+                                                   "c.d@klant.nl"]
+    assert [r.file for r in data.rejects] == ["contacts.csv"]
+    assert read_suppressions_csv(path) >= {"noor.nguyen@klant.nl", "a.b@klant.nl", "c.d@klant.nl"}  # what send reads
+
+
+@given(st.emails(), st.text(alphabet=st.characters(blacklist_characters='<>"\\,;:@()[]', codec="utf-8"), max_size=30))
+def test_bare_address_takes_the_address_out_of_its_wrapping(address: str, name: str) -> None:
+    """Whatever the display name, the key of `Name <address>` is the key of the address itself."""
+    assert suppression_key(f"{name} <{address}>") == suppression_key(address) == address.strip().lower()
+    assert suppression_key(f"mailto:{address}") == address.lower()
 
 
 # --------------------------------------------------------------------------- the tiny project

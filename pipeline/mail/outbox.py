@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from pipeline.csvinput import suppression_key
 from pipeline.models import Suppression
-from pipeline.select import suppression_key
 from pipeline.state import State
 
 log = logging.getLogger(__name__)

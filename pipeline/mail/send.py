@@ -36,12 +36,12 @@ from email.utils import format_datetime, getaddresses
 from pathlib import Path
 
 from pipeline.config import load_settings
+from pipeline.csvinput import suppression_key
 from pipeline.errors import InputError, Problem, UsageError
 from pipeline.lock import project_lock
 from pipeline.mail.outbox import FINAL, Outbox, OutboxRow, PlannedMessage, Status, hard_bounce
 from pipeline.mail.smtp import Outcome, Result, SmtpConnection, credentials_from
 from pipeline.models import DeliverySettings, DkimSettings, MessageKind
-from pipeline.select import suppression_key
 from pipeline.state import State
 
 log = logging.getLogger(__name__)
