@@ -30,10 +30,11 @@ import nh3
 import yaml
 from markdown_it import MarkdownIt
 
-from pipeline.config import SAFE_ID, SafeLoader, expanded_size, read_yaml, yaml_date
+from pipeline.config import SAFE_ID
 from pipeline.errors import ConfigError, Problem
 from pipeline.language import N_, Notice
 from pipeline.models import LANGUAGES, ContentItem, ItemType, Segment, TagLabels
+from pipeline.yamlfile import SafeLoader, expanded_size, read_yaml, yaml_date
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.addresses import AddressBook, known_address_frame
-from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently, read_yaml
+from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently
 from pipeline.content import TAGS_FILE, load_content, load_tag_labels, texts_per_language, unlabelled_tags
 from pipeline.csvinput import (
     BOOLEANS,
@@ -77,6 +77,7 @@ from pipeline.readers import (
     read_orders,
     read_suppressions,
 )
+from pipeline.yamlfile import read_yaml
 
 __all__ = [  # the CSV reading is in pipeline.csvinput; its names are importable from here too
     "BOOLEANS",
