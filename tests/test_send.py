@@ -271,6 +271,30 @@ def test_a_message_done_with_is_not_read_again(project: Path) -> None:
     assert Counter(recorder.message_ids()) == Counter(dict.fromkeys(expected, 1))
 
 
+def test_excluding_after_approval_withdraws_what_has_not_gone(project: Path, tmp_path: Path) -> None:
+    """approve --exclude on an approved run: queued messages are skipped and uncounted; a sent one refuses it all."""
+    with smtp_server() as (server, recorder):
+        configure(project, host="127.0.0.1", port=server.port)
+        send_run(project, RUN, limit=1)  # the first message in sending order: P001's newsletter
+        waiting = sorted({c for c, kind in approved_messages(project).values() if kind != "calls"} - {"P001"})[-1]
+        exclude = tmp_path / "late.txt"
+        runner = CliRunner()
+        exclude.write_text(f"P001\n{waiting}\n")
+        refused = runner.invoke(cli, ["--project", str(project), "approve", RUN, "--exclude", str(exclude)])
+        assert refused.exit_code == 2 and "P001 (newsletter: sent)" in refused.output
+        assert "nothing was changed" in refused.output
+        exclude.write_text(f"{waiting}\n")
+        done = runner.invoke(cli, ["--project", str(project), "approve", RUN, "--exclude", str(exclude)])
+        assert done.exit_code == 0, done.output
+        assert "was approved already: withdrew" in done.output and "of 1 contact;" in done.output
+        assert send_run(project, RUN).exit_code == 0
+    with State.open(project / "output" / "state.sqlite") as state:
+        assert waiting not in {d.contact_id for d in state.deliveries()}  # not counted as sent: next month may mail
+    rows = outbox_rows(project)
+    assert {r["status"] for k, r in rows.items() if k[0] == waiting} <= {"skipped"}
+    assert recipient_of(project, waiting) not in {r.recipient for r in recorder.received}
+
+
 def test_connection_lost_before_the_data_is_deferred_not_uncertain(project: Path) -> None:
     """A 421 at RCPT closes the connection before any data: the message is deferred and sent later, once."""
     clock = FakeClock()
