@@ -6,8 +6,9 @@ import csv
 import email.policy
 import io
 import logging
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from email.parser import BytesHeaderParser
@@ -17,6 +18,7 @@ from pipeline.checks import CHECKS
 from pipeline.config import load_settings
 from pipeline.errors import InputError, Problem, UsageError
 from pipeline.lock import project_lock
+from pipeline.mail.outbox import iso
 from pipeline.models import Delivery
 from pipeline.run import read_deliveries
 from pipeline.state import State
@@ -30,8 +32,10 @@ class ApproveResult:
     added: int  # deliveries recorded now
     excluded: int  # contacts the reviewer left out
     already_sent: int  # deliveries whose contact × kind × month was recorded before
-    was_approved: bool  # the run was approved before this call: nothing changed
+    was_approved: bool  # the run was approved before this call
     accepted: dict[str, int] = field(default_factory=dict)  # checks accepted despite errors → their errors
+    withdrawn: int = 0  # of an approved run: deliveries of excluded contacts taken out
+    unsubscribed: tuple[str, ...] = ()  # contacts left out: they unsubscribed after the run was made
 
 
 def read_exclusions(path: Path, known: set[str]) -> set[str]:
@@ -93,6 +97,8 @@ def approve_run(root: Path, run_id: str, exclude: Path | None = None, accept: It
     """Record run `run_id` as approved with every delivery except the excluded contacts.
 
     A run with `error` findings in its checks is refused unless each such check is in `accept`.
+    Contacts who unsubscribed after the run was made are left out too, and named. Excluding
+    contacts from a run approved already withdraws their messages, unless one is on its way.
     """
     try:
         as_of = date.fromisoformat(run_id)
@@ -110,33 +116,66 @@ def approve_run(root: Path, run_id: str, exclude: Path | None = None, accept: It
         if status is None:
             raise UsageError(f"run {run_id} is not in the state {settings.paths.state}; run it again")
         if status == "approved":
-            return ApproveResult(run_id, 0, len(excluded), 0, was_approved=True)
-        _refuse_late_unsubscribes(state, folder, run_id, [d for d in deliveries if d.contact_id not in excluded])
-        keep = [d for d in deliveries if d.contact_id not in excluded]
+            return _exclude_after_approval(state, run_id, excluded)
+        chosen = [d for d in deliveries if d.contact_id not in excluded]
+        unsubscribed = _late_unsubscribes(state, folder, run_id, chosen)
+        keep = [d for d in chosen if d.contact_id not in unsubscribed]
         added = state.approve_run(run_id, keep, accepted)
     log.info("approved %s: %d deliveries recorded", run_id, added)
-    return ApproveResult(run_id, added, len(excluded), len(keep) - added, was_approved=False, accepted=accepted)
+    return ApproveResult(run_id, added, len(excluded), len(keep) - added, was_approved=False, accepted=accepted,
+                         unsubscribed=tuple(unsubscribed))
 
 
-def _refuse_late_unsubscribes(state: State, folder: Path, run_id: str, deliveries: list[Delivery]) -> None:
-    """Refuse a run whose messages go to an address unsubscribed after the run was rendered.
+def _exclude_after_approval(state: State, run_id: str, excluded: set[str]) -> ApproveResult:
+    """Withdraw the excluded contacts' messages from the approved run; refuse when one is on its way."""
+    if not excluded:
+        return ApproveResult(run_id, 0, 0, 0, was_approved=True)
+    withdrawn, too_late = _withdraw(state, run_id, excluded)
+    if too_late:
+        shown = ", ".join(f"{contact} ({kind}: {status})" for contact, kind, status in too_late[:5])
+        raise UsageError(
+            f"run {run_id} was approved already and {len(too_late)} message(s) of the excluded contacts went out "
+            f"or may have: {shown}; nothing was changed (take them out of the exclusion file to withdraw the rest)"
+        )
+    log.info("approved run %s: withdrew %d deliveries of %d excluded contact(s)", run_id, withdrawn, len(excluded))
+    return ApproveResult(run_id, 0, len(excluded), 0, was_approved=True, withdrawn=withdrawn)
 
-    The run left out every address suppressed when it was made; an unsubscribe imported since
-    (`windstil unsubscribe import`) must not be sent anyway. Re-running drops those messages.
+
+def _withdraw(state: State, run_id: str, contact_ids: Collection[str]) -> tuple[int, list[tuple[str, str, str]]]:
+    """Take the contacts' messages out of an approved run, unless one is on its way; return what happened.
+
+    Returns (the deliveries withdrawn, the messages too late to withdraw as (contact, kind,
+    status)). A message `sending`, `sent` or `uncertain` may have arrived: then nothing is
+    changed at all. Otherwise, in one transaction, the contacts' deliveries of the run are
+    deleted (they no longer count as sent) and their messages waiting in the outbox `skipped`.
+    """
+    ids = sorted(set(contact_ids))
+    among = f"run_id = ? AND contact_id IN ({', '.join('?' for _ in ids)})"  # only placeholders
+    on_its_way = f"SELECT contact_id, kind, status FROM outbox WHERE {among} AND status IN ('sending', 'sent', 'uncertain')"  # noqa: S608, E501
+    skip = f"UPDATE outbox SET status = 'skipped', last_reply = ?, updated = ? WHERE {among} AND status IN ('queued', 'deferred')"  # noqa: S608, E501
+    with state.transaction() as conn:
+        too_late = sorted((r[0], r[1], r[2]) for r in conn.execute(on_its_way, (run_id, *ids)))
+        if too_late:
+            return 0, too_late
+        withdrawn = conn.execute(f"DELETE FROM deliveries WHERE {among}", (run_id, *ids)).rowcount  # noqa: S608
+        conn.execute(skip, ("excluded by the reviewer after the approval", iso(time.time()), run_id, *ids))
+    return withdrawn, too_late
+
+
+def _late_unsubscribes(state: State, folder: Path, run_id: str, deliveries: list[Delivery]) -> list[str]:
+    """Return the contacts whose messages go to an address unsubscribed after the run was rendered.
+
+    The run left out every address suppressed when it was made; an unsubscribe since (the web
+    endpoint, `windstil unsubscribe import`, a mailto) must not be sent anyway, so the
+    approval leaves those contacts out, as if excluded.
     """
     rendered_at = next((r.rendered_at for r in state.runs() if r.run_id == run_id), None)
     if rendered_at is None:
-        return
+        return []
     late = {s.email for s in state.suppressions_added_since(rendered_at)}
     if not late:
-        return
-    hit = sorted({d.contact_id for d in deliveries if _recipient(folder, d) in late})
-    if hit:
-        shown = ", ".join(hit[:5]) + (f" and {len(hit) - 5} more" if len(hit) > 5 else "")
-        raise UsageError(
-            f"run {run_id} has messages for {len(hit)} contact(s) who unsubscribed after it was rendered "
-            f"({shown}); run it again (windstil run --as-of {run_id}) so they are left out, then approve"
-        )
+        return []
+    return sorted({d.contact_id for d in deliveries if _recipient(folder, d) in late})
 
 
 def _recipient(folder: Path, delivery: Delivery) -> str:

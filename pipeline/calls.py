@@ -631,13 +631,19 @@ def _sent_points(
         points.append(words(N_("Alert to %(name)s: %(titles)s"), name=name, titles=title))
     others = [s for s in sent if s is not main]
     if others:
-        extra: dict[str, None] = {}  # items the main recipient did not get, in first-sent order
+        # Items on a topic the main recipient did not get (a translation is the same topic),
+        # one per topic, in first-sent order.
+        seen = {data.topic(i) for i in sent_items(main)}
+        extra: dict[str, str] = {}  # topic -> the first item sent on it
         for other in others:
-            extra.update(dict.fromkeys(i for i in sent_items(other) if i not in sent_items(main)))
+            for item_id in sent_items(other):
+                topic = data.topic(item_id)
+                if topic not in seen:
+                    extra.setdefault(topic, item_id)
         names = _and_join([_contact_name(data, s.contact_id) for s in others], words)
         if extra:
             more = len(extra) - _MAX_SUGGESTIONS
-            titles = ", ".join(f"‘{_title(data, i)}’" for i in list(extra)[:_MAX_SUGGESTIONS])
+            titles = ", ".join(f"‘{_title(data, i)}’" for i in list(extra.values())[:_MAX_SUGGESTIONS])
             if more > 0:
                 titles = words(N_("%(listed)s and %(n)s more"), listed=titles, n=more)
             points.append(words(N_("Also sent to %(names)s, with %(titles)s as well"), names=names, titles=titles))

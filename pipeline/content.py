@@ -6,6 +6,11 @@ shows as text) and then sanitised with nh3 against an allow-list: only http, htt
 links, no scripts, no event handlers, no style attributes. An invalid item is reported with
 its path and field and left out.
 
+An item may be the translation of another: `translation_of: nl/klantendag-2026` names the
+original's id, in another language. An original and its translations are one topic
+(`ContentItem.topic`): a contact who got one of them is not sent another, and the call lists
+count them as one.
+
 Beside the items, content/tags.yaml (optional) says how each tag reads in an e-mail's
 sentence, per language: tags are short ids shared by the items, the products and the
 contacts' interests ("microsoft365", "werkplek"), not words a reader should see.
@@ -16,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,10 +30,11 @@ import nh3
 import yaml
 from markdown_it import MarkdownIt
 
-from pipeline.config import SAFE_ID, expanded_size, read_yaml, yaml_date
+from pipeline.config import SAFE_ID
 from pipeline.errors import ConfigError, Problem
 from pipeline.language import N_, Notice
 from pipeline.models import LANGUAGES, ContentItem, ItemType, Segment, TagLabels
+from pipeline.yamlfile import SafeLoader, expanded_size, read_yaml, yaml_date
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,7 @@ FIELDS = (
     "url",
     "summary",
     "event_date",
+    "translation_of",
 )
 ALLOWED_TAGS = {
     "p",
@@ -105,6 +113,7 @@ def load_content(content_dir: Path, root: Path) -> tuple[dict[str, ContentItem],
     """Load every `*.md` item under `content_dir`; return the valid ones by id, and the problems."""
     items: dict[str, ContentItem] = {}
     problems: list[Problem] = []
+    invalid: set[str] = set()  # ids of the items left out for their problems
     if not content_dir.is_dir():
         problems.append(Problem(_display(content_dir, root), None, "", Notice(N_("content folder not found"))))
         return items, problems
@@ -116,6 +125,11 @@ def load_content(content_dir: Path, root: Path) -> tuple[dict[str, ContentItem],
         problems.extend(item_problems)
         if item is not None:
             items[item.id] = item
+        else:
+            invalid.add(relative.with_suffix("").as_posix())
+    for item_id, problem in _translation_problems(items, invalid, content_dir).items():
+        items[item_id] = replace(items[item_id], translation_of="")  # kept, as an original
+        problems.append(problem)
     log.info("loaded %d content items (%d problems)", len(items), len(problems))
     return dict(sorted(items.items())), problems
 
@@ -228,12 +242,12 @@ def _front_matter(path: Path, display: str) -> Problem | tuple[str, int, dict[An
     if match is None:
         return Problem(display, 1, "", Notice(N_("no front matter (the file must start with ---)")))
     try:
-        node = yaml.compose(match.group(1), Loader=yaml.SafeLoader)
+        node = yaml.compose(match.group(1), Loader=SafeLoader)
         if node is not None and expanded_size(node) > MAX_FRONT_MATTER_VALUES:
             # Aliases of aliases ("billion laughs") would take minutes to print or check.
             too_large = Notice(N_("front matter too large once its aliases (*name) are expanded"))
             return Problem(display, 1, "", too_large)
-        meta = yaml.safe_load(match.group(1))
+        meta = yaml.load(match.group(1), Loader=SafeLoader)  # noqa: S506 (the safe loader, dates kept as text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -246,8 +260,55 @@ def _front_matter(path: Path, display: str) -> Problem | tuple[str, int, dict[An
     lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, _ in node.value:
-            lines[str(key_node.value)] = key_node.start_mark.line + 2  # +1 for the --- line
+            line = key_node.start_mark.line + 2  # +1 for the --- line
+            if str(key_node.value) in lines:  # YAML keeps the last of two: a silent overwrite hides a mistake
+                return Problem(display, line, str(key_node.value), Notice(N_("field appears twice")))
+            lines[str(key_node.value)] = line
     return text, match.end(), meta, lines
+
+
+def _translation_problems(items: dict[str, ContentItem], invalid: set[str], content_dir: Path) -> dict[str, Problem]:
+    """Return what is wrong with each item's `translation_of`, by item id.
+
+    It must name a loaded item of another language that is an original itself, and that
+    has no other translation in this item's language.
+    """
+    problems: dict[str, Problem] = {}
+    taken: dict[tuple[str, str], str] = {}  # (original, language) -> its translation
+    for item in items.values():
+        if not item.translation_of:
+            continue
+        original = items.get(item.translation_of)
+        if original is None and item.translation_of in invalid:
+            wrong = Notice(N_("%(id)s is left out for its own problems"), id=item.translation_of)
+        elif original is None:
+            wrong = Notice(N_("no item %(id)s (the id is its path under content/ without .md)"), id=item.translation_of)
+        elif original.language == item.language:
+            wrong = Notice(N_("%(id)s is in the same language"), id=original.id)
+        elif original.translation_of:
+            wrong = Notice(
+                N_("%(id)s is a translation itself: name its original, %(original)s"),
+                id=original.id,
+                original=original.translation_of,
+            )
+        elif (original.id, item.language) in taken:
+            wrong = Notice(
+                N_("%(id)s already has a translation in this language: %(other)s"),
+                id=original.id,
+                other=taken[original.id, item.language],
+            )
+        else:
+            taken[original.id, item.language] = item.id
+            continue
+        line = _field_line(content_dir / f"{item.id}.md", item.path, "translation_of")
+        problems[item.id] = Problem(item.path, line, "translation_of", wrong)
+    return problems
+
+
+def _field_line(path: Path, display: str, name: str) -> int | None:
+    """Return the line of a front-matter field in an item's file, read again (only to report a problem)."""
+    read = _front_matter(path, display)
+    return None if isinstance(read, Problem) else read[3].get(name)
 
 
 def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | None, list[Problem]]:
@@ -297,6 +358,7 @@ def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | 
     if url and not _URL.fullmatch(url):
         problem("url", Notice(N_("must be an http:// or https:// URL")))
     tags, products, sectors, segments = _item_lists(meta, problem)
+    translation_of = _item_id(meta.get("translation_of"), "translation_of", problem)
     body = text[body_start:]
     body_html = render_markdown(body) if body.strip() else ""
     if not body_html and not summary:
@@ -323,9 +385,19 @@ def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | 
             url=url,
             summary=summary,
             event_date=event_date,
+            translation_of=translation_of,
         ),
         [],
     )
+
+
+def _item_id(value: object, name: str, problem: Callable[[str, str], None]) -> str:
+    """Return the id of an item named in a field (`nl/klantendag-2026`; a trailing .md is dropped), or ""."""
+    text = str(value or "").strip().removesuffix(".md")
+    if text and not all(SAFE_ID.fullmatch(part) for part in text.split("/")):
+        problem(name, Notice(N_("not an item id: %(value)s (its path under content/ without .md)"), value=repr(text)))
+        return ""
+    return text
 
 
 def _item_lists(

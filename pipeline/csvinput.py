@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,10 @@ from pipeline.tables import amount_parts
 MAX_CELL = 1000
 INVALID_EMAIL = "invalid e-mail address"
 CUT_OFF = "row cut off: a quote opened here is never closed before the end of the file"
+TOO_MANY_CELLS = (
+    "more cells than the header has columns: a value holding the delimiter (`,` `;`) needs quotes; "
+    "the cells after the last column are shown"
+)
 # The csv module refuses a cell over 128 KB and so the whole file with it; the file is in
 # memory already, so read such a cell and reject its row ("value too long") instead.
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
@@ -150,6 +155,27 @@ def parse_tags(text: str) -> tuple[str, ...]:
         if tag:
             seen.setdefault(tag, None)
     return tuple(seen)
+
+
+def bare_address(text: str) -> str:
+    """Return the address inside `Name <address>`, `<address>` or `mailto:address?…`; other text as given, trimmed."""
+    stripped = text.strip()
+    if stripped[:7].lower() == "mailto:":
+        stripped = stripped[7:].split("?", 1)[0].strip()
+    if "<" in stripped:
+        _, address = parseaddr(stripped)
+        if "@" in address:
+            return address
+    return stripped
+
+
+def suppression_key(address: str) -> str:
+    """Return `address` as suppressions are compared: unwrapped (see bare_address), trimmed and lower-cased.
+
+    The loader's `normalise_email` validates and lower-cases; this key also covers a
+    suppression address too malformed to validate, which must still be honoured.
+    """
+    return bare_address(address).lower()
 
 
 def normalise_email(text: str) -> str:
@@ -325,6 +351,9 @@ class TextTable:
     header: dict[str, int]  # lower-cased column name → index (first one wins)
     frame: pl.DataFrame
     cut: tuple[int, str, str] | None = None  # (line, column, value) of a last row cut inside an open quote
+    # (line, the cells beyond the header's last column) of each row with something there: its
+    # values have shifted (an unquoted delimiter), so none can be trusted.
+    long_rows: tuple[tuple[int, str], ...] = ()
     controls: bool = True  # False: no cell holds a control character (LF, CR and the other C0 codes but tab; DEL)
 
     @property
@@ -352,14 +381,18 @@ def read_table(path: Path, file: str, columns: Sequence[str]) -> TextTable:
 def _read_with_csv(path: Path, file: str, columns: Sequence[str]) -> TextTable:
     stream = open_csv(path, file)
     indexes = [stream.header.get(name) for name in columns]
+    header_width = max(stream.header.values()) + 1
     lines: list[int] = []
     cells: list[list[str]] = [[] for _ in columns]
     last: list[str] = []
+    long_rows: list[tuple[int, str]] = []
     for line, row in stream:
         lines.append(line)
         width = len(row)
         for index, column in zip(indexes, cells, strict=True):
             column.append(row[index] if index is not None and index < width else "")
+        if width > header_width and any(row[header_width:]):  # empty cells after the last column are harmless
+            long_rows.append((line, stream.delimiter.join(row[header_width:]).rstrip(stream.delimiter)))
         last = row
     cut = None
     if stream.cut_line is not None:
@@ -369,7 +402,7 @@ def _read_with_csv(path: Path, file: str, columns: Sequence[str]) -> TextTable:
         {LINE: lines, **dict(zip(columns, cells, strict=True))},
         schema={LINE: pl.Int64, **dict.fromkeys(columns, pl.String)},
     )
-    return TextTable(file, stream.header, frame, cut)
+    return TextTable(file, stream.header, frame, cut, tuple(long_rows))
 
 
 def _read_with_polars(path: Path, file: str, columns: Sequence[str]) -> TextTable | None:

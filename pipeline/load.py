@@ -32,7 +32,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.addresses import AddressBook, known_address_frame
-from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently, read_yaml
+from pipeline.config import SAFE_ID, load_segments_config, load_settings, load_settings_leniently
 from pipeline.content import TAGS_FILE, load_content, load_tag_labels, texts_per_language, unlabelled_tags
 from pipeline.csvinput import (
     BOOLEANS,
@@ -77,6 +77,7 @@ from pipeline.readers import (
     read_orders,
     read_suppressions,
 )
+from pipeline.yamlfile import read_yaml
 
 __all__ = [  # the CSV reading is in pipeline.csvinput; its names are importable from here too
     "BOOLEANS",
@@ -115,6 +116,10 @@ SHARED_ADDRESSES = notice_template(N_(
     "contacts.csv: %(count)s e-mail addresses belong to more than one contact (e.g. %(example)s); "
     "each of them gets its own newsletter"
 ))
+MISSING_COLUMNS = notice_template(N_(
+    "%(file)s: no column %(columns)s: every row takes the default (see the input files in the docs)%(found)s"
+))
+NOT_READ = N_("; columns not read: %(names)s (renamed?)")
 PROBLEM = N_("%(where)s: %(message)s")
 PROBLEM_IN_FIELD = N_("%(where)s: %(field)s: %(message)s")
 UNKNOWN_PRODUCT = N_("unknown product %(ids)s")
@@ -124,6 +129,7 @@ UNLABELLED_TAGS = notice_template(N_(
 ))
 UNKNOWN_OVERRIDES = notice_template(N_("segments.yaml: overrides name unknown customers (%(ids)s); ignored"))
 
+MAIL_COLUMNS = {"contacts.csv": ("email", "newsletter_opt_in")}  # optional, but without them no e-mail goes
 REQUIRED_FILES = ("account_managers.csv", "customers.csv", "contacts.csv", "orders.csv")
 COLUMNS: dict[str, tuple[tuple[str, ...], bool]] = {
     # file: (required columns, file required)
@@ -217,7 +223,8 @@ def _load_all(
     read = tables.all()
 
     errors = [p for p in product_problems if not (p.line is None and p.field == "")]
-    warnings = _data_warnings(orders, contacts, products)
+    warnings = _column_warnings(read)
+    warnings.extend(_data_warnings(orders, contacts, products))
     content, content_problems = content_read.result()
     for item in content.values():
         unknown = [p for p in item.products if p not in products]
@@ -332,6 +339,29 @@ class _Tables:
             what = f"missing column {', '.join(columns)}" if columns else f"cannot load {', '.join(files)}"
             raise InputError(what, fatal)
         return tables
+
+
+def _column_warnings(tables: dict[str, TextTable | None]) -> list[str]:
+    """Warn of a file whose optional columns look renamed, or that lacks what mail needs.
+
+    An optional column that is missing gives every row its default (no `email`: nobody gets an
+    e-mail; no `newsletter_opt_in`: nobody has agreed to one). That is right for an export
+    without the column, and a silent loss for one whose column was renamed in the CRM. So the
+    file is named when it has columns that are not read (the likely new names), and always
+    when it lacks a column that every e-mail depends on.
+    """
+    warnings: list[str] = []
+    for file, table in tables.items():
+        if table is None:
+            continue
+        known = COLUMNS_READ[file]
+        missing = [c for c in known if c not in table.header]
+        unread = [name for name in table.header if name and name not in known]
+        if not missing or not (unread or set(missing) & set(MAIL_COLUMNS.get(file, ()))):
+            continue
+        found = Notice(NOT_READ, names=", ".join(unread)) if unread else ""
+        warnings.append(Notice(MISSING_COLUMNS, file=file, columns=", ".join(missing), found=found))
+    return warnings
 
 
 def _data_warnings(orders: pl.DataFrame, contacts: dict[str, Contact], products: dict[str, Product]) -> list[str]:

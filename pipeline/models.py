@@ -194,6 +194,12 @@ class ContentItem:
     url: str = ""
     summary: str = ""
     event_date: date | None = None  # for events: when it takes place (default: published)
+    translation_of: str = ""  # the id of the item this one translates ("": an original)
+
+    @property
+    def topic(self) -> str:
+        """The id of the original: an item and its translations are one topic, sent to a contact once."""
+        return self.translation_of or self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +236,11 @@ class Dataset:
     def tag_label(self, tag: str, language: str) -> str:
         """Return how `tag` reads in an e-mail in `language`: its label, else the tag itself."""
         return self.tag_labels.get(tag, {}).get(language, tag)
+
+    def topic(self, item_id: str) -> str:
+        """Return the topic of the item `item_id` (see ContentItem.topic); an item no longer there is its own."""
+        item = self.content.get(item_id)
+        return item.topic if item is not None else item_id
 
     def __post_init__(self) -> None:
         import polars as pl

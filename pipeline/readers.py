@@ -22,11 +22,13 @@ from pipeline.addresses import AddressBook
 from pipeline.csvinput import (
     INVALID_EMAIL,
     TextTable,
+    bare_address,
     parse_amount,
     parse_bool,
     parse_date,
     parse_int,
     parse_tags,
+    suppression_key,
 )
 from pipeline.models import (
     AccountManager,
@@ -339,13 +341,19 @@ def _check_customer_and_owner(
 
 
 def read_suppressions(table: TextTable | None, reading: Reading) -> dict[str, Suppression]:
-    """Return the suppressed addresses (normalised; a malformed one as given, lower-cased), first row first."""
+    """Return the suppressed addresses (normalised; a malformed one as given, lower-cased), first row first.
+
+    An address copied with its wrapping (`Noor Nguyen <noor@…>`, `<noor@…>`, `mailto:noor@…`)
+    suppresses the address inside: an unsubscribe must never miss for the way it was written.
+    """
     if table is None:
         return {}
     checks = RowChecks(table)
     raw_email = checks.text("email", required=True)
     checks.add(_email=raw_email)
-    found = reading.emails([t for t in checks.frame.get_column("_email").unique().to_list() if t])
+    bare = {text: bare_address(text) for text in checks.frame.get_column("_email").unique().to_list() if text}
+    checked = reading.emails(list(set(bare.values())))
+    found = {text: checked[address] for text, address in bare.items()}
     invalid = [text for text, address in found.items() if address is None]
     # Still honoured: suppressing a malformed address costs nothing and is safe.
     checks.reject("email", (pl.col("_email") != "") & pl.col("_email").is_in(invalid), INVALID_EMAIL,
@@ -359,6 +367,6 @@ def read_suppressions(table: TextTable | None, reading: Reading) -> dict[str, Su
     reading.done(checks, pl.col("_taken"))
     suppressions: dict[str, Suppression] = {}
     for text, why, day in rows.iter_rows():
-        address = emails.get(text, text.lower())
+        address = emails.get(text, suppression_key(text))
         suppressions.setdefault(address, Suppression(address, why, days.get(day)))
     return suppressions

@@ -25,6 +25,7 @@ from pipeline.csvinput import (
     CUT_OFF,
     LINE,
     MAX_CELL,
+    TOO_MANY_CELLS,
     WHITESPACE,
     CellError,
     TextTable,
@@ -60,6 +61,11 @@ class RowChecks:
         if table.cut is not None:
             line, column, value = table.cut
             self.reject(column, pl.col(LINE) == line, CUT_OFF, pl.lit(value))
+        if table.long_rows:
+            last = max(table.header.items(), key=lambda item: (item[0] != "", item[1]))[0]  # the last named column
+            lines, extra = zip(*table.long_rows, strict=True)
+            shown = pl.col(LINE).replace_strict(list(lines), list(extra), default="", return_dtype=pl.String)
+            self.reject(last, pl.col(LINE).is_in(list(lines)), TOO_MANY_CELLS, shown)
 
     # ----------------------------------------------------------------- the checks
 

@@ -25,10 +25,10 @@ point comes with an `ItemReason`, so the preview can show why an item was chosen
 
 The filters are hard rules: the contact's language; the item's `segments` and `sectors`;
 `published ≤ as_of < expires`; an event that already took place is over; and never an item
-this contact received in an approved run. Newsletters carry articles, cases and events;
-alerts carry one timely alert (published in the last `event_window_days`) or event (taking
-place within `event_window_days`). The item made into an alert is not repeated in the same
-run's newsletter.
+this contact received in an approved run, nor a translation of it (`translation_of`).
+Newsletters carry articles, cases and events; alerts carry one timely alert (published in
+the last `event_window_days`) or event (taking place within `event_window_days`). The item
+made into an alert is not repeated in the same run's newsletter.
 
 The top `max_items` are taken by (score descending, item id), with at most two items sharing
 their first tag. Items that scored nothing are left out, unless nothing personal (interest,
@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar, cast
 
+from pipeline.csvinput import suppression_key
 from pipeline.models import (
     Activity,
     ChosenItem,
@@ -122,15 +123,6 @@ _PHRASES = {
         "and": "and",
     },
 }
-
-
-def suppression_key(address: str) -> str:
-    """Return `address` as suppressions are compared: trimmed and lower-cased.
-
-    The loader's `normalise_email` validates and lower-cases; this key also covers a
-    suppression address too malformed to validate, which must still be honoured.
-    """
-    return address.strip().lower()
 
 
 def select(
@@ -281,7 +273,7 @@ class _CustomerFacts:
 class _History:
     """A contact's approved deliveries, folded for the cadence and repeat checks."""
 
-    received: set[str] = field(default_factory=set)
+    received: set[str] = field(default_factory=set)  # topics (ContentItem.topic): an item or a translation of it
     newsletter_dates: list[date] = field(default_factory=list)
     alert_months: set[str] = field(default_factory=set)
 
@@ -312,7 +304,7 @@ class _Selector:
         self.history: dict[str, _History] = defaultdict(_History)
         for delivery in deliveries:
             history = self.history[delivery.contact_id]
-            history.received.update(delivery.item_ids)
+            history.received.update(data.topic(i) for i in delivery.item_ids)
             if delivery.kind is MessageKind.NEWSLETTER:
                 history.newsletter_dates.append(delivery.as_of)
             else:
@@ -539,7 +531,7 @@ class _Selector:
         alert_pool = [
             i
             for i in self._pool(facts, language, alert=True)
-            if i.item.id not in received
+            if i.item.topic not in received
             and (i.products & facts.owned or i.tags & facts.owned_tags or i.tags & interests)
         ]
         if not alert_pool:
@@ -556,7 +548,9 @@ class _Selector:
             newsletter_reasons.append(SkipReason.SEGMENT_TREATMENT)
         alert_id = alert_item.item_id if alert_item is not None else None
         pool = [
-            i for i in self._pool(facts, language, alert=False) if i.item.id not in received and i.item.id != alert_id
+            i
+            for i in self._pool(facts, language, alert=False)
+            if i.item.topic not in received and i.item.id != alert_id
         ]
         if not pool:
             newsletter_reasons.append(SkipReason.NO_MATCHING_ITEM)

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -447,12 +447,22 @@ class State:
 
     # ----------------------------------------------------------------- suppressions
 
-    def add_suppressions(self, items: Iterable[Suppression]) -> tuple[int, int]:
-        """Record addresses never to e-mail again; return (added, already known)."""
+    def add_suppressions(self, items: Iterable[Suppression], *, unsubscribes: bool = False) -> tuple[int, int]:
+        """Record addresses never to e-mail again; return (added, already known).
+
+        `unsubscribes`: each address added is also an unsubscribe, recorded as the web
+        endpoint records one (on the suppression's date), so that the review site counts it.
+        """
         added = known = 0
         now = _now()
         with self._write() as conn:
             for item in items:
+                if unsubscribes:
+                    email = item.email.strip().lower()
+                    day = datetime.combine(item.date or date.today(), time(), tzinfo=UTC)
+                    event = FeedbackEvent(FeedbackKind.UNSUBSCRIBE, f"unsubscribe:import:{email}", day, item.source,
+                                          email=email, detail=item.reason)
+                    self._insert_event(conn, event)
                 cursor = conn.execute(
                     "INSERT OR IGNORE INTO suppressions (email, reason, date, source, added_at) VALUES (?, ?, ?, ?, ?)",
                     (

@@ -97,7 +97,7 @@ def import_unsubscribes(
 ) -> UnsubscribeImport:
     """Record the unsubscribes of `path` in the state's suppressions; return what happened."""
     parsed = read_unsubscribes(path, secret, today, display)
-    added, known = state.add_suppressions(parsed.suppressions)
+    added, known = state.add_suppressions(parsed.suppressions, unsubscribes=True)
     log.info(
         "%s: %d suppressions added, %d already known, %d lines rejected",
         parsed.file,

@@ -497,6 +497,24 @@ def test_items_sent_are_named_in_full_for_the_contact_to_call_and_short_for_the_
     )
 
 
+def test_a_translation_is_not_named_as_something_else_sent() -> None:
+    """A colleague who got the English version of the same items got nothing else: translations are one topic."""
+    english = replace(
+        item("en/backup", "Backups you can actually restore", "backup"), language="en", translation_of="nl/backup"
+    )
+    contacts = [contact("P1", first_name="Anna", last_name="A"), contact("P2", first_name="Bram", last_name="B")]
+    sent = [newsletter("P1", items=("nl/backup",)), newsletter("P2", items=("en/backup", "nl/backup-plus"))]
+    data = make_data(contacts=contacts, content={**CONTENT, english.id: english})
+    [call] = calls_for(data, {"K1": "B"}, selections=sent)
+    assert call.talking_points[:2] == (
+        "Nieuwsbrief aan Anna A: ‘Back-ups die u echt terugzet’",
+        "Ook verstuurd aan Bram B, met daarnaast ‘Terugzetten binnen het uur’",
+    )
+    sent[1] = newsletter("P2", items=("en/backup",))
+    [call] = calls_for(data, {"K1": "B"}, selections=sent)
+    assert call.talking_points[1] == "Ook verstuurd aan Bram B"
+
+
 # --------------------------------------------------------------------------- the contact to call
 
 

@@ -134,6 +134,12 @@ def test_duplicate_keys_and_yaml_syntax(tiny_project: Path) -> None:
     assert problems[0].line is not None and "not valid YAML" in problems[0].message
 
 
+def test_impossible_date_is_a_problem_at_its_line(tiny_project: Path) -> None:
+    """until: 2027-13-01 looks like a date to YAML, which cannot make it: reported as the field's problem."""
+    problems = _segments_problems(tiny_project, SEGMENTS_YAML.replace("until: 2027-06-30", "until: 2027-13-01"))
+    assert [str(p) for p in problems] == ["segments.yaml:8: overrides[0].until: must be a date YYYY-MM-DD"]
+
+
 def test_override_of_unknown_customer_fails_validate(tiny_project: Path) -> None:
     """An override naming a customer that is not in customers.csv is a validate error."""
     (tiny_project / "segments.yaml").write_text(SEGMENTS_YAML.replace("customer_id: C003", "customer_id: C0042"))

@@ -82,6 +82,9 @@ def test_item_fields(tmp_path: Path) -> None:
         ("type: article", "type: blog", "type"),
         ("language: nl", "language: de", "language"),
         ("published: 2026-11-02", "published: 2 november", "published"),
+        ("published: 2026-11-02", "published: 2026-13-01", "published"),  # YAML's date, but no date
+        ("published: 2026-11-02", "published: 2026-02-30", "published"),
+        ("type: article", "type: article\ntype: alert", "type"),  # YAML would keep the last: a silent overwrite
         ("published: 2026-11-02", "published: 2026-11-02\nexpires: 2026-11-01", "expires"),
         ("url: https://example.nl/backups", "url: javascript:alert(1)", "url"),
         ("url: https://example.nl/backups", "url: ftp://example.nl/x", "url"),
@@ -105,6 +108,23 @@ def test_problem_lines_point_into_front_matter(tmp_path: Path) -> None:
     assert str(problems[0]) == "content/nl/item.md:4: language: must be one of nl, en"
 
 
+def test_impossible_date_and_twice_a_field_name_their_line(tmp_path: Path) -> None:
+    """A date YAML cannot make, and a field given twice, are reported at their line, not raised."""
+    problems = _problems(tmp_path, "nl/item.md", GOOD.replace("published: 2026-11-02", "published: 2026-13-01"))
+    assert [str(p) for p in problems] == ["content/nl/item.md:7: published: must be a date YYYY-MM-DD"]
+    problems = _problems(tmp_path, "nl/item.md", GOOD.replace("type: article", "type: article\ntype: alert"))
+    assert [str(p) for p in problems] == ["content/nl/item.md:4: type: field appears twice"]
+
+
+def test_translation_of_an_item_left_out_says_so(tmp_path: Path) -> None:
+    """The original is there but has problems of its own: the translation says that, not 'no item'."""
+    _write(tmp_path, "nl/a.md", GOOD.replace("type: article", "type: memo"))
+    _write(tmp_path, "en/a.md", _translation("nl/a"))
+    _, problems = load_content(tmp_path / "content", tmp_path)
+    expected = "content/en/a.md:5: translation_of: nl/a is left out for its own problems"
+    assert [str(p) for p in problems][1:] == [expected]
+
+
 def test_all_problems_of_an_item_at_once(tmp_path: Path) -> None:
     """Several bad fields in one item are all reported."""
     text = GOOD.replace("type: article", "type: memo").replace("language: nl", "language: xx")
@@ -121,6 +141,52 @@ def test_unsafe_file_name(tmp_path: Path) -> None:
     """The id names files, so a file name with spaces or odd characters is refused."""
     problems = _problems(tmp_path, "nl/back ups!.md", GOOD)
     assert [p.field for p in problems] == ["id"]
+
+
+def _translation(of: str, language: str = "en") -> str:
+    return GOOD.replace("language: nl", f"language: {language}\ntranslation_of: {of}")
+
+
+def test_translation_names_its_original(tmp_path: Path) -> None:
+    """`translation_of` links an item to its original (a trailing .md is dropped): both are one topic."""
+    _write(tmp_path, "nl/backups.md", GOOD)
+    _write(tmp_path, "en/backups.md", _translation("nl/backups.md"))
+    items, problems = load_content(tmp_path / "content", tmp_path)
+    assert problems == []
+    assert items["en/backups"].translation_of == "nl/backups"
+    assert items["en/backups"].topic == items["nl/backups"].topic == "nl/backups"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"en/b.md": _translation("nl/gone")}, "no item nl/gone (the id is its path under content/ without .md)"),
+        ({"nl/a.md": GOOD, "nl/b.md": _translation("nl/a", "nl")}, "nl/a is in the same language"),
+        (
+            {"nl/a.md": GOOD, "en/a.md": _translation("nl/a"), "nl/b.md": _translation("en/a", "nl")},
+            "en/a is a translation itself: name its original, nl/a",
+        ),
+        (
+            {"nl/a.md": GOOD, "en/a.md": _translation("nl/a"), "en/b.md": _translation("nl/a")},
+            "nl/a already has a translation in this language: en/a",
+        ),
+    ],
+)
+def test_translation_problems_keep_the_item_as_an_original(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    """A `translation_of` that names no original of another language is reported with its line; the item stays."""
+    for rel, text in files.items():
+        _write(tmp_path, rel, text)
+    items, problems = load_content(tmp_path / "content", tmp_path)
+    (problem,) = problems
+    rel = problem.file.removeprefix("content/")
+    assert str(problem) == f"content/{rel}:5: translation_of: {message}"
+    assert items[rel.removesuffix(".md")].translation_of == ""  # kept, its own topic
+
+
+def test_translation_of_must_be_an_item_id(tmp_path: Path) -> None:
+    """A `translation_of` that cannot be an id (a path out of content/, a URL) leaves the item out."""
+    problems = _problems(tmp_path, "en/item.md", _translation("../../etc/passwd"))
+    assert [(p.line, p.field) for p in problems] == [(5, "translation_of")]
 
 
 def test_drafts_and_readme_are_skipped(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import load_settings
+from pipeline.csvinput import suppression_key
 from pipeline.errors import InputError
 from pipeline.load import (
     CellError,
@@ -24,6 +27,7 @@ from pipeline.load import (
     sniff_delimiter,
     validate_project,
 )
+from pipeline.mail.send import read_suppressions_csv
 from pipeline.models import Dataset, Evaluation, Level, OrderStatus
 from pipeline.tables import order_records, records
 
@@ -46,6 +50,30 @@ def _append(root: Path, file: str, *lines: str) -> None:
 
 def _reasons(data: Dataset, file: str) -> list[tuple[int, str, str]]:
     return [(r.line, r.column, r.reason) for r in data.rejects if r.file == file]
+
+
+def test_suppression_written_with_its_wrapping_suppresses_the_address(tiny_project: Path) -> None:
+    """`Name <address>`, `<address>` and `mailto:address` in suppressions.csv suppress the address inside, no reject."""
+    path = tiny_project / "data" / "suppressions.csv"
+    path.write_text(
+        path.read_text(encoding="utf-8")
+        + '"Noor Nguyen <Noor.Nguyen@Klant.nl>",afmelding per mail,2026-11-20\n'
+        + "<a.b@klant.nl>,,\n"
+        + "mailto:c.d@klant.nl?subject=afmelden,,\n",
+        encoding="utf-8",
+    )
+    data = load_project(tiny_project).data
+    assert [s.email for s in data.suppressions] == ["j.bos@debrug.nl", "noor.nguyen@klant.nl", "a.b@klant.nl",
+                                                   "c.d@klant.nl"]
+    assert [r.file for r in data.rejects] == ["contacts.csv"]
+    assert read_suppressions_csv(path) >= {"noor.nguyen@klant.nl", "a.b@klant.nl", "c.d@klant.nl"}  # what send reads
+
+
+@given(st.emails(), st.text(alphabet=st.characters(blacklist_characters='<>"\\,;:@()[]', codec="utf-8"), max_size=30))
+def test_bare_address_takes_the_address_out_of_its_wrapping(address: str, name: str) -> None:
+    """Whatever the display name, the key of `Name <address>` is the key of the address itself."""
+    assert suppression_key(f"{name} <{address}>") == suppression_key(address) == address.strip().lower()
+    assert suppression_key(f"mailto:{address}") == address.lower()
 
 
 # --------------------------------------------------------------------------- the tiny project
@@ -149,6 +177,61 @@ def test_line_numbers_follow_quoted_newlines(tiny_project: Path) -> None:
     data = _load(tiny_project)
     assert _reasons(data, "orders.csv") == [(6, "order_date", "invalid date")]
     assert next(o for o in order_records(data.orders) if o.order_id == "O9001").description.count("regel") == 2
+
+
+def test_a_row_with_more_cells_than_the_header_is_rejected(tiny_project: Path) -> None:
+    """An unquoted delimiter shifts the cells after it: the row is rejected, showing the cells past the header.
+
+    Empty cells past the header (Excel's trailing `,,`) are harmless and read as ever.
+    """
+    _tolerant(tiny_project)
+    _append(
+        tiny_project, "evaluations.csv", "C001,O1002,2026-03-08,7,2,Reactietijd te traag", "C002,O2002,2026-03-09,8,,,,"
+    )
+    contacts = tiny_project / "data" / "contacts.csv"
+    text = contacts.read_text(encoding="utf-8").replace(';"backup;security"', ";backup;security")
+    contacts.write_text(text, encoding="utf-8")
+    data = _load(tiny_project)
+    evaluations = [r for r in data.rejects if r.file == "evaluations.csv"]
+    assert [(r.line, r.column, r.value) for r in evaluations] == [(6, "comment", "Reactietijd te traag")]
+    assert evaluations[0].reason.startswith("more cells than the header has columns")
+    assert len(data.evaluations) == 5  # the four, and the row with empty cells past the header
+    shifted = next(r for r in data.rejects if r.file == "contacts.csv")
+    assert (shifted.line, shifted.column, shifted.value) == (2, "interests", "security")
+    assert "P001" not in data.contacts
+
+
+@pytest.mark.parametrize(
+    ("file", "column", "renamed", "warned"),
+    [
+        ("contacts.csv", "email", "E-mailadres", "contacts.csv: no column email: every row takes the default "
+         "(see the input files in the docs); columns not read: e-mailadres (renamed?)"),
+        ("contacts.csv", "newsletter_opt_in", None, "contacts.csv: no column newsletter_opt_in: every row takes the "
+         "default (see the input files in the docs)"),
+        ("orders.csv", "status", "Status order", "orders.csv: no column status: every row takes the default "
+         "(see the input files in the docs); columns not read: status order (renamed?)"),
+        ("orders.csv", "cost", None, None),  # not exported, nothing else there: the default is meant
+    ],
+)
+def test_a_missing_optional_column_is_named_when_it_looks_renamed_or_mail_needs_it(
+    tiny_project: Path, file: str, column: str, renamed: str | None, warned: str | None
+) -> None:
+    """A renamed column would silently give every row its default: the load warns, and names the columns not read."""
+    path = tiny_project / "data" / file
+    text = path.read_text(encoding="utf-8")
+    delimiter = ";" if text.split("\n", 1)[0].count(";") else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    index = rows[0].index(column)
+    for row in rows:
+        if renamed is None:
+            del row[index]
+        elif row is rows[0]:
+            row[index] = renamed
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    warnings = [w for w in _load(tiny_project).warnings if "no column" in w]
+    assert warnings == ([warned] if warned else [])
 
 
 def test_blank_lines_are_skipped_but_counted(tiny_project: Path) -> None:

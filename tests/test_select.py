@@ -307,6 +307,20 @@ def test_item_never_sent_twice() -> None:
     assert ids(selection) == ["nl/b"]
 
 
+def test_translation_of_a_received_item_never_sent() -> None:
+    """A contact who got an item is not sent its translation (nor the original of one they got)."""
+    items = [
+        item("nl/a", priority=1),
+        item("en/a", language="en", translation_of="nl/a", priority=1),
+        item("en/b", language="en"),
+    ]
+    english = dataset(contacts=[contact(language="en")], items=items)
+    assert ids(one(english)) == ["en/a", "en/b"]
+    assert ids(one(english, deliveries=[newsletter_sent("P1", date(2026, 6, 1), ("nl/a",))])) == ["en/b"]
+    dutch = dataset(items=[*items, item("nl/c")])
+    assert ids(one(dutch, deliveries=[newsletter_sent("P1", date(2026, 6, 1), ("en/a",))])) == ["nl/c"]
+
+
 def test_all_items_received_means_no_matching_item() -> None:
     """When every candidate item was received before, the newsletter is skipped with no_matching_item."""
     sent = newsletter_sent("P1", date(2026, 6, 1), ("nl/algemeen",))

@@ -230,6 +230,71 @@ def test_connection_dropped_after_data_leaves_the_message_uncertain(project: Pat
     assert recorder.message_ids().count(recorder.dropped[0].message_id) == 1
 
 
+def test_resend_one_uncertain_message_by_its_message_id(project: Path) -> None:
+    """Two uncertain messages, one of which arrived: --resend sends only the other; an id not uncertain is refused."""
+    newsletters = sorted(c for c, kind in approved_messages(project).values() if kind == "newsletter")
+    first, second = recipient_of(project, newsletters[0]), recipient_of(project, newsletters[-1])
+    recorder = Recorder(drop_after_data={first, second})
+    with smtp_server(recorder) as (server, _):
+        configure(project, host="127.0.0.1", port=server.port)
+        send_run(project, RUN)
+        uncertain = {r.recipient: r.message_id for r in recorder.dropped}
+        assert set(uncertain) == {first, second}
+        runner = CliRunner()
+        refused = runner.invoke(cli, ["--project", str(project), "send", RUN, "--resend", "<nope@x>"])
+        assert refused.exit_code == 2
+        assert "--resend: not an uncertain message of run" in refused.output and uncertain[first] in refused.output
+        again = runner.invoke(cli, ["--project", str(project), "send", RUN, "--resend", uncertain[second].strip("<>")])
+    assert again.exit_code == 1  # the first stays uncertain: it arrived, the operator found it in the trace
+    rows = outbox_rows(project)
+    assert (rows[newsletters[0], "newsletter"]["status"], rows[newsletters[-1], "newsletter"]["status"]) == (
+        "uncertain",
+        "sent",
+    )
+    assert recorder.message_ids().count(uncertain[second]) == 1
+    assert uncertain[first] not in recorder.message_ids()
+
+
+def test_a_message_done_with_is_not_read_again(project: Path) -> None:
+    """A message sent, failed or skipped may be gone from the folder (a run made again): the rest still goes."""
+    address = recipient_of(project, "P001")
+    recorder = Recorder(rcpt_replies={address: ["550 5.1.1 User unknown"]})
+    with smtp_server(recorder) as (server, _):
+        configure(project, host="127.0.0.1", port=server.port)
+        send_run(project, RUN, limit=3)
+        (project / "output" / RUN / "emails" / "P001" / "newsletter.eml").unlink()
+        result = send_run(project, RUN)
+    assert result.exit_code == 0
+    rows = outbox_rows(project)
+    assert (rows["P001", "newsletter"]["status"], rows["P001", "alert"]["status"]) == ("failed", "skipped")
+    expected = {m for m, (contact_id, _) in approved_messages(project).items() if contact_id != "P001"}
+    assert Counter(recorder.message_ids()) == Counter(dict.fromkeys(expected, 1))
+
+
+def test_excluding_after_approval_withdraws_what_has_not_gone(project: Path, tmp_path: Path) -> None:
+    """approve --exclude on an approved run: queued messages are skipped and uncounted; a sent one refuses it all."""
+    with smtp_server() as (server, recorder):
+        configure(project, host="127.0.0.1", port=server.port)
+        send_run(project, RUN, limit=1)  # the first message in sending order: P001's newsletter
+        waiting = sorted({c for c, kind in approved_messages(project).values() if kind != "calls"} - {"P001"})[-1]
+        exclude = tmp_path / "late.txt"
+        runner = CliRunner()
+        exclude.write_text(f"P001\n{waiting}\n")
+        refused = runner.invoke(cli, ["--project", str(project), "approve", RUN, "--exclude", str(exclude)])
+        assert refused.exit_code == 2 and "P001 (newsletter: sent)" in refused.output
+        assert "nothing was changed" in refused.output
+        exclude.write_text(f"{waiting}\n")
+        done = runner.invoke(cli, ["--project", str(project), "approve", RUN, "--exclude", str(exclude)])
+        assert done.exit_code == 0, done.output
+        assert "was approved already: withdrew" in done.output and "of 1 contact;" in done.output
+        assert send_run(project, RUN).exit_code == 0
+    with State.open(project / "output" / "state.sqlite") as state:
+        assert waiting not in {d.contact_id for d in state.deliveries()}  # not counted as sent: next month may mail
+    rows = outbox_rows(project)
+    assert {r["status"] for k, r in rows.items() if k[0] == waiting} <= {"skipped"}
+    assert recipient_of(project, waiting) not in {r.recipient for r in recorder.received}
+
+
 def test_connection_lost_before_the_data_is_deferred_not_uncertain(project: Path) -> None:
     """A 421 at RCPT closes the connection before any data: the message is deferred and sent later, once."""
     clock = FakeClock()
@@ -412,6 +477,37 @@ def test_sigkill_mid_batch_then_resend_delivers_each_message_once(project: Path)
     assert again.exit_code == (1 if uncertain else 0)
     for message_id in uncertain:
         assert message_id in again.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "connections"), [(signal.SIGINT, 1), (signal.SIGTERM, 2)])
+def test_stop_signal_finishes_the_message_in_flight_and_exits_128_plus_n(
+    project: Path, signum: signal.Signals, connections: int
+) -> None:
+    """Ctrl+C or SIGTERM mid-batch: the messages in a transaction finish and are `sent`, none uncertain; exit 128+N."""
+    recorder = Recorder(delay=0.15)
+    with smtp_server(recorder) as (server, _):
+        configure(project, host="127.0.0.1", port=server.port, connections=connections)
+        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+        command = [sys.executable, "-m", "pipeline", "--project", str(project), "send", RUN]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while recorder.transactions < 3 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.01)
+        time.sleep(0.07)  # most likely while the server holds a message before answering
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=20)
+        stopped_at = len(recorder.received)
+        rows = outbox_rows(project)
+        assert process.returncode == 128 + signum, stderr
+        assert "no new message was started" in stderr
+        assert 0 < stopped_at < len(approved_messages(project)), "the signal must land mid-batch"
+        assert {r["status"] for r in rows.values()} == {"sent", "queued"}
+        sent = {r["message_id"] for r in rows.values() if r["status"] == "sent"}
+        assert sent == set(recorder.message_ids())
+        again = CliRunner().invoke(cli, ["--project", str(project), "send", RUN], catch_exceptions=False)
+    assert again.exit_code == 0
+    assert Counter(recorder.message_ids()) == Counter({m: 1 for m in approved_messages(project)})
 
 
 # --------------------------------------------------------------------------- pacing

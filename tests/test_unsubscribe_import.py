@@ -19,6 +19,7 @@ from click.testing import CliRunner
 import pipeline.unsubscribe as unsubscribe
 from pipeline.cli import cli
 from pipeline.errors import InputError
+from pipeline.feedback import FeedbackKind
 from pipeline.state import State
 from pipeline.unsubscribe import make_token, verify_token
 from pipeline.unsubscribe_import import import_unsubscribes, read_unsubscribes
@@ -339,23 +340,30 @@ def test_a_later_run_honours_both_state_and_file_suppressions(ran: Path, tmp_pat
     assert "suppressed" in rows["P011"]["reason"].split(";")
 
 
-def test_an_unsubscribe_imported_after_the_render_blocks_approval_until_a_rerun(ran: Path, tmp_path: Path) -> None:
-    """Approving a run rendered before an unsubscribe was imported is refused (exit 2); after a re-run it passes."""
+def test_an_unsubscribe_imported_after_the_render_is_left_out_by_the_approval(ran: Path, tmp_path: Path) -> None:
+    """Approving a run rendered before an unsubscribe leaves that contact out, says so, and records the rest."""
     file = tmp_path / "t.txt"
     file.write_text(token_of(unsubscribe_link(ran / "output" / RUN_ID, "P005")) + "\n")
     assert invoke(ran, "unsubscribe", "import", str(file))[0] == 0
-    code, _, err = invoke(ran, "approve", RUN_ID)
-    assert code == 2
-    assert "1 contact(s) who unsubscribed after it was rendered (P005)" in err
-    assert f"windstil run --as-of {RUN_ID}" in err
-    with sqlite3.connect(ran / "output" / "state.sqlite") as conn:
-        assert conn.execute("SELECT count(*) FROM deliveries").fetchone() == (0,)
-    assert invoke(ran, "run", "--as-of", RUN_ID, "--jobs", "1")[0] == 0
-    code, _, err = invoke(ran, "approve", RUN_ID)
+    code, out, err = invoke(ran, "approve", RUN_ID)
     assert code == 0, err
+    assert "left out 1 contact who unsubscribed after the run was made: P005" in out
     with sqlite3.connect(ran / "output" / "state.sqlite") as conn:
         contacts = {c for (c,) in conn.execute("SELECT contact_id FROM deliveries")}
     assert "P005" not in contacts and {"P001", "P002", "P007"} <= contacts
+
+
+def test_an_imported_unsubscribe_counts_as_one_for_the_review_site(ran: Path, tmp_path: Path) -> None:
+    """An import records each new unsubscribe as the web endpoint does, on its date: the overview counts it once."""
+    file = tmp_path / "t.txt"
+    file.write_text(token_of(unsubscribe_link(ran / "output" / RUN_ID, "P005")) + "\niemand@example.nl\n")
+    assert invoke(ran, "unsubscribe", "import", str(file))[0] == 0
+    assert invoke(ran, "unsubscribe", "import", str(file))[0] == 0  # again: nothing new
+    with State.open(ran / "output" / "state.sqlite") as state:
+        events = state.feedback([FeedbackKind.UNSUBSCRIBE])
+    address = verify_token(SECRET.encode(), token_of(unsubscribe_link(ran / "output" / RUN_ID, "P005"))).email
+    assert sorted(e.email for e in events) == sorted(["iemand@example.nl", address.lower()])
+    assert {e.at.date() for e in events} == {date.today()}
 
 
 def test_an_unrelated_unsubscribe_does_not_block_approval(ran: Path, tmp_path: Path) -> None:

@@ -199,16 +199,27 @@ def approve(obj: Context, run_id: str, exclude: Path | None, accept: tuple[str, 
     from pipeline.approve import approve_run
 
     result = approve_run(obj.project, run_id, exclude, accept)
+    if result.was_approved and result.excluded:
+        click.echo(f"run {run_id} was approved already: withdrew {result.withdrawn} message(s) of "
+                   f"{_contacts(result.excluded)}; they will not be sent")
+        return
     if result.was_approved:
         click.echo(f"run {run_id} was approved already; nothing changed")
         return
     click.echo(
-        f"approved {run_id}: {result.added} deliveries recorded, {result.excluded} contacts excluded"
+        f"approved {run_id}: {result.added} deliveries recorded, {_contacts(result.excluded)} excluded"
         + (f", {result.already_sent} already sent this month" if result.already_sent else "")
     )
+    if result.unsubscribed:
+        shown = ", ".join(result.unsubscribed[:5]) + (" …" if len(result.unsubscribed) > 5 else "")
+        click.echo(f"left out {_contacts(len(result.unsubscribed))} who unsubscribed after the run was made: {shown}")
     if result.accepted:
         listed = ", ".join(f"{check} ({n} error{'' if n == 1 else 's'})" for check, n in result.accepted.items())
         click.echo(f"accepted despite their findings: {listed}")
+
+
+def _contacts(count: int) -> str:
+    return f"{count} contact{'' if count == 1 else 's'}"
 
 
 # --------------------------------------------------------------------------- preview

@@ -250,7 +250,7 @@ def serve(obj: Context, host: str, port: int) -> None:
     unsubscribes) and, when `tracking: {clicks: true, url: ...}` is set, at the path of
     `tracking.url` (records the click and redirects to the item's own page). Every record is
     written to the state at once; the next run and `send` honour it. Run it behind the
-    company's HTTPS proxy; see the README for a systemd unit.
+    company's HTTPS proxy; the docs (Feedback) have a systemd unit and a proxy example.
 
     \b
     Example:

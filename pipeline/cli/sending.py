@@ -20,9 +20,12 @@ from pipeline.cli.base import Context, cli, echo_err, pass_context, summary_tabl
 @click.option("--dry-run", is_flag=True, help="Connect and log in, then stop: check the settings, send nothing.")
 @click.option("--resend-uncertain", is_flag=True,
               help="Send again the messages left uncertain (they may have arrived already).")
+@click.option("--resend", "resend", metavar="MESSAGE_ID", multiple=True,
+              help="Send again only this uncertain message (its Message-ID); repeat for more.")
 @pass_context
 @user_errors
-def send(obj: Context, run_id: str, limit: int | None, dry_run: bool, resend_uncertain: bool) -> None:
+def send(obj: Context, run_id: str, limit: int | None, dry_run: bool, resend_uncertain: bool,
+         resend: tuple[str, ...]) -> None:
     """Deliver an approved run over SMTP (settings.yaml `delivery:`): paced, resumable, never twice.
 
     Sends the run's newsletters and alerts (minus the exclusions), then each account manager's
@@ -32,14 +35,18 @@ def send(obj: Context, run_id: str, limit: int | None, dry_run: bool, resend_unc
 
     Exit 0 when nothing is left to do; 1 when messages remain deferred or uncertain (run it
     again later), or the server refused the login; 2 for a run that is not approved or a bad
-    setting. Uncertain messages (the connection broke before the server's reply) are listed;
-    `windstil outbox RUN` shows them all.
+    setting. Ctrl+C or SIGTERM finishes the messages in an SMTP transaction, records them and
+    exits 130 or 143. Uncertain messages (the connection broke before the server's reply) are
+    listed; `windstil outbox RUN` shows them all. Look each one up in the provider's message
+    trace: resend those that did not arrive with --resend MESSAGE_ID (or all with
+    --resend-uncertain).
 
     \b
     Example:
       WINDSTIL_SMTP_PASSWORD=… windstil send 2026-11-30 --dry-run
       windstil send 2026-11-30
       windstil send 2026-11-30 --limit 500
+      windstil send 2026-11-30 --resend '<newsletter.20261130.93cb…@polderlicht-it.nl>'
     """
     from pipeline.mail.outbox import Status
     from pipeline.mail.send import send_run
@@ -58,7 +65,7 @@ def send(obj: Context, run_id: str, limit: int | None, dry_run: bool, resend_unc
     started = time.perf_counter()
     try:
         result = send_run(obj.project, run_id, limit=limit, dry_run=dry_run, resend_uncertain=resend_uncertain,
-                          progress=progress)
+                          resend=resend, progress=progress)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -77,8 +84,9 @@ def send(obj: Context, run_id: str, limit: int | None, dry_run: bool, resend_unc
     for row in result.uncertain:
         echo_err(f"uncertain: {row.kind} {row.contact_id} <{row.recipient}> {row.message_id}: {row.last_reply}")
     if result.uncertain:
-        echo_err(f"{len(result.uncertain)} message(s) may or may not have arrived; see the README (Sending) before "
-                 f"`windstil send {run_id} --resend-uncertain`")
+        echo_err(f"{len(result.uncertain)} message(s) may or may not have arrived: look each Message-ID up in the "
+                 f"provider's message trace (docs: Sending, 'What to do with uncertain messages'); resend those that "
+                 f"did not arrive with `windstil send {run_id} --resend MESSAGE_ID`")
     if result.stopped:
         echo_err(f"stopped: {result.stopped}")
     deferred = result.counts.get(Status.DEFERRED, 0)

@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from pipeline.csvinput import suppression_key
 from pipeline.models import Suppression
-from pipeline.select import suppression_key
 from pipeline.state import State
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ class Status(enum.StrEnum):
 
 # Statuses whose message may have reached the server: they count for the pacing windows.
 COUNTED = (Status.SENT, Status.UNCERTAIN)
+# Statuses no send changes again: the message went, or never will.
+FINAL = (Status.SENT, Status.FAILED, Status.SKIPPED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +168,20 @@ class Outbox:
                     conn.execute("UPDATE outbox SET status = 'queued', stage = 0 WHERE id = ?", (r.id,))
         return uncertain, len(requeued)
 
-    def requeue_uncertain(self, now: float) -> int:
-        """Queue this run's `uncertain` messages again (`--resend-uncertain`); return how many."""
+    def requeue_uncertain(self, now: float, message_ids: Collection[str] | None = None) -> int:
+        """Queue this run's `uncertain` messages again (those of `message_ids`, when given); return how many."""
         with self.state.transaction() as conn:
-            cursor = conn.execute(
+            if message_ids is None:
+                cursor = conn.execute(
+                    "UPDATE outbox SET status = 'queued', next_attempt = 0, updated = ? "
+                    "WHERE run_id = ? AND status = 'uncertain'",
+                    (iso(now), self.run_id),
+                )
+                return cursor.rowcount
+            cursor = conn.executemany(
                 "UPDATE outbox SET status = 'queued', next_attempt = 0, updated = ? "
-                "WHERE run_id = ? AND status = 'uncertain'",
-                (iso(now), self.run_id),
+                "WHERE run_id = ? AND status = 'uncertain' AND message_id = ?",
+                [(iso(now), self.run_id, message_id) for message_id in message_ids],
             )
             return cursor.rowcount
 

@@ -8,6 +8,12 @@ moment, so a kill -9 leaves at most that many `uncertain` messages.
 
 Time comes from the `clock` and `sleep` arguments (default: the real ones), so the pacing and
 the back-off can be tested against a real server without waiting minutes.
+
+Ctrl+C (SIGINT) and SIGTERM (a scheduler's stop) stop the send the same way: no new message
+is started, the ones in an SMTP transaction are finished and their outcome recorded, and
+the send ends with the signal's exit code (130, 143). A message the server accepted is
+`sent`, never left `uncertain` by a stop. Only a kill that gives no chance (kill -9, power
+loss) leaves the messages in a transaction `uncertain`.
 """
 
 from __future__ import annotations
@@ -17,23 +23,25 @@ import io
 import logging
 import os
 import re
+import signal
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
 
 from pipeline.config import load_settings
+from pipeline.csvinput import suppression_key
 from pipeline.errors import InputError, Problem, UsageError
 from pipeline.lock import project_lock
-from pipeline.mail.outbox import Outbox, OutboxRow, PlannedMessage, Status, hard_bounce
+from pipeline.mail.outbox import FINAL, Outbox, OutboxRow, PlannedMessage, Status, hard_bounce
 from pipeline.mail.smtp import Outcome, Result, SmtpConnection, credentials_from
 from pipeline.models import DeliverySettings, DkimSettings, MessageKind
-from pipeline.select import suppression_key
 from pipeline.state import State
 
 log = logging.getLogger(__name__)
@@ -65,13 +73,16 @@ class SendResult:
     uncertain: list[OutboxRow] = field(default_factory=list)  # the run's uncertain messages
     elsewhere: list[OutboxRow] = field(default_factory=list)  # this month's message went with another run
     stopped: str = ""  # why sending stopped before the work was done
+    signal: int = 0  # the signal that stopped it (SIGINT, SIGTERM), 0: none
     server: str = ""
 
     @property
     def exit_code(self) -> int:
-        """Return 0 when nothing is left to do, 1 when messages remain deferred or uncertain."""
+        """Return 0 when nothing is left to do, 1 when messages remain deferred or uncertain, 128+N after signal N."""
         if self.dry_run:
             return 0
+        if self.signal:
+            return 128 + self.signal
         left = self.counts.get(Status.DEFERRED, 0) + self.counts.get(Status.UNCERTAIN, 0)
         return 1 if left or self.stopped else 0
 
@@ -83,12 +94,17 @@ def send_run(
     limit: int | None = None,
     dry_run: bool = False,
     resend_uncertain: bool = False,
+    resend: Collection[str] = (),
     progress: Progress | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     environ: Mapping[str, str] | None = None,
 ) -> SendResult:
-    """Deliver the approved run `run_id` of the project at `root` (see the module docstring)."""
+    """Deliver the approved run `run_id` of the project at `root` (see the module docstring).
+
+    `resend_uncertain`: queue every uncertain message of the run again; `resend`: only the
+    uncertain messages with these Message-IDs (with or without the angle brackets).
+    """
     try:
         as_of = date.fromisoformat(run_id)
     except ValueError:
@@ -96,7 +112,7 @@ def send_run(
     settings = load_settings(root)
     delivery = settings.delivery
     if delivery is None:
-        raise UsageError("settings.yaml has no delivery: block; add the SMTP server there (see the README, Sending)")
+        raise UsageError("settings.yaml has no delivery: block; add the SMTP server there (docs: Sending)")
     folder = settings.paths.output / run_id
     credentials = credentials_from(delivery, dict(os.environ if environ is None else environ))
     signer = DkimSigner(delivery.dkim) if delivery.dkim else None
@@ -127,6 +143,9 @@ def send_run(
             if resend_uncertain:
                 requeued = outbox.requeue_uncertain(now)
                 log.info("queued %d uncertain message(s) again (--resend-uncertain)", requeued)
+            elif resend:
+                requeued = outbox.requeue_uncertain(now, _uncertain_ids(outbox, resend))
+                log.info("queued %d uncertain message(s) again (--resend)", requeued)
             _Sender(outbox, delivery, connections, folder, envelope_from, signer, suppressed, run_id,
                     clock, sleep, progress, limit, result).run()
         finally:
@@ -175,21 +194,51 @@ class _Sender:
         self.paused_until = 0.0
         self.claimed = 0
         self.finished = 0
+        self.sleeping = False  # in a wait for the pacing or a retry: a stop signal ends the wait
 
     def run(self) -> None:
         counts = self.outbox.counts()
         due = counts[Status.QUEUED] + counts[Status.DEFERRED]
         self.result.due = due if self.limit is None else min(due, self.limit)
         self._tick()
-        with ThreadPoolExecutor(max_workers=len(self.idle), thread_name_prefix="smtp") as pool:
+        with ThreadPoolExecutor(max_workers=len(self.idle), thread_name_prefix="smtp") as pool, self._stop_signals():
             try:
                 self._loop(pool)
-            except KeyboardInterrupt:
-                self.result.stopped = "interrupted (Ctrl+C); messages in an SMTP transaction were finished"
+            except KeyboardInterrupt:  # not in the main thread, where the signals cannot be taken over
+                self._stop(signal.SIGINT)
                 self._collect(wait_all=True)
             finally:
                 self.outbox.release(self.reserved)
                 self.reserved.clear()
+
+    @contextmanager
+    def _stop_signals(self) -> Iterator[None]:
+        """While sending, SIGINT and SIGTERM stop the send between messages (see the module docstring)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_signal(signum: int, frame: object) -> None:
+            self._stop(signal.Signals(signum))
+            if self.sleeping:
+                self.sleeping = False
+                raise _Wake
+
+        before = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in before.items():
+                signal.signal(signum, handler)
+
+    def _stop(self, signum: signal.Signals) -> None:
+        if self.result.signal:
+            return
+        name = "Ctrl+C" if signum is signal.SIGINT else signum.name
+        self.result.signal = int(signum)
+        self.result.stopped = (f"interrupted ({name}): no new message was started, the ones in an SMTP transaction "
+                               f"were finished and recorded; `windstil send {self.run_id}` goes on from there")
+        log.warning("%s: finishing the message(s) in an SMTP transaction, then stopping", name)
 
     def _loop(self, pool: ThreadPoolExecutor) -> None:
         while True:
@@ -221,7 +270,12 @@ class _Sender:
                 when = datetime.fromtimestamp(self.clock() + wait_for).astimezone().strftime("%Y-%m-%d %H:%M")
                 self.result.stopped = f"the next message can go at {when}; run `windstil send {self.run_id}` again then"
                 return
-            self.sleep(wait_for)
+            try:
+                self.sleeping = True
+                self.sleep(wait_for)
+                self.sleeping = False
+            except _Wake:
+                pass  # a stop signal: the loop sees `stopped` and returns
 
     def _start(self, pool: ThreadPoolExecutor, row: OutboxRow, now: float) -> None:
         """Start the SMTP transaction of `row` while committing it as `sending`; its data ends only after the commit."""
@@ -353,6 +407,22 @@ class _Sender:
             self.progress(min(self.finished, self.result.due), self.result.due)
 
 
+def _uncertain_ids(outbox: Outbox, wanted: Collection[str]) -> list[str]:
+    """Return the Message-IDs of `wanted` as the outbox holds them; refuse one that is not an uncertain message."""
+    uncertain = {row.message_id for row in outbox.rows(Status.UNCERTAIN)}
+    ids = [f"<{text.strip().strip('<>')}>" for text in wanted]
+    unknown = [i for i in ids if i not in uncertain]
+    if unknown:
+        listed = ", ".join(sorted(uncertain)) or "none"
+        raise UsageError(f"--resend: not an uncertain message of run {outbox.run_id}: {', '.join(unknown)} "
+                         f"(its uncertain messages: {listed}); nothing was sent")
+    return ids
+
+
+class _Wake(Exception):
+    """Raised by the stop-signal handler in the sending loop's wait, to end the wait at once."""
+
+
 def _stop_reason(result: Result, reply: str) -> str:
     if result is Result.QUOTA:
         return f"the server says the sending quota is used up ({reply}); send again later"
@@ -377,13 +447,16 @@ def plan_messages(folder: Path, state: State, run_id: str, as_of: date) -> list[
 
     The approved deliveries in the state are the run's messages minus the reviewer's
     exclusions. Each .eml must still carry the Message-ID that was approved: a run folder
-    changed since the approval is refused, every problem listed.
+    changed since the approval is refused, every problem listed. A message this run is done
+    with (sent, failed or skipped) is not read again: a run made again with --force no longer
+    writes the message of a contact who bounced or unsubscribed meanwhile.
     """
     month = as_of.strftime("%Y-%m")
     problems: list[Problem] = []
     planned: list[PlannedMessage] = []
+    done = {(row.contact_id, row.kind) for row in Outbox(state, run_id).rows() if row.status in FINAL}
     approved = sorted(
-        (d for d in state.deliveries() if d.run_id == run_id),
+        (d for d in state.deliveries() if d.run_id == run_id and (d.contact_id, d.kind.value) not in done),
         key=lambda d: (d.contact_id, d.kind is not MessageKind.NEWSLETTER),
     )
     for delivery in approved:

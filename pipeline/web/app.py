@@ -1,6 +1,6 @@
 """The ASGI app of `windstil serve`: one-click unsubscribe (RFC 8058), click redirects, /healthz.
 
-Built on Starlette and served by uvicorn (see the README for running it behind the company's
+Built on Starlette and served by uvicorn (docs/guide/feedback.md: running it behind the company's
 HTTPS proxy). It faces the internet, so:
 
 - a GET never changes anything (mail scanners open every link); only a POST unsubscribes;
