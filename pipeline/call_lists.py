@@ -229,7 +229,18 @@ _XLSX_COLUMNS = (
     (N_("Last contact"), 14, "last_contact"),
     (N_("Channel"), 10, "last_channel"),
     (N_("Note"), 30, "note"),
+    # Left empty for the account manager to fill in, and `windstil calls import` reads back.
+    (N_("Called on"), 12, "called_on"),
+    (N_("Outcome"), 36, "outcome"),
 )
+FILL_IN = ("called_on", "outcome")
+# The .xlsx headings `windstil calls import` reads as the columns of an outcomes file.
+OUTCOME_HEADINGS = {
+    "customer_id": N_("Customer no."),
+    "contact_id": N_("Contact no."),
+    "date": N_("Called on"),
+    "outcome": N_("Outcome"),
+}
 XLSX_DATE_FORMAT = "DD-MM-YYYY"
 XLSX_DATE_FORMATS = {"nl": XLSX_DATE_FORMAT, "en": "DD/MM/YYYY"}  # as each locale writes a short date
 CALL_LIST = N_("Call list")
@@ -267,16 +278,19 @@ def _workbook(
     sheet = book.add_worksheet(words(CALL_LIST))
     header = book.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E79", "pattern": 1,
                               "valign": "vcenter", "text_wrap": True})
+    fill_in_header = book.add_format({"bold": True, "font_color": "#1F1F1F", "bg_color": "#FFE699", "pattern": 1,
+                                      "valign": "vcenter", "text_wrap": True})
     top = book.add_format({"valign": "top"})
     formats = {
         **{key: top for _, _, key in _XLSX_COLUMNS},
         **dict.fromkeys(("reasons", "talking_points", "note"), book.add_format({"valign": "top", "text_wrap": True})),
-        **dict.fromkeys(("due", "last_contact"), book.add_format(
+        **dict.fromkeys(("due", "last_contact", "called_on"), book.add_format(
             {"valign": "top", "num_format": XLSX_DATE_FORMATS.get(language, XLSX_DATE_FORMAT)})),
+        "outcome": book.add_format({"valign": "top", "text_wrap": True}),
     }
-    for column, (title, width, _) in enumerate(_XLSX_COLUMNS):
+    for column, (title, width, key) in enumerate(_XLSX_COLUMNS):
         sheet.set_column(column, column, width)
-        sheet.write_string(0, column, words(title), header)
+        sheet.write_string(0, column, words(title), fill_in_header if key in FILL_IN else header)
     column_formats = [formats[key] for _, _, key in _XLSX_COLUMNS]
     # A call list has some 14 cells a call: the writers are looked up once, not per cell.
     write_datetime, write_number = sheet.write_datetime, sheet.write_number
@@ -313,6 +327,8 @@ def _xlsx_values(call: CallItem, row: Mapping[str, str], words: PageLanguage) ->
         "talking_points": "\n".join(f"• {_no_formula(p)}" for p in call.talking_points),
         "last_contact": call.last_contact,
         "last_channel": channel,
+        "called_on": None,
+        "outcome": "",
     }
     return [values[key] for _, _, key in _XLSX_COLUMNS]
 

@@ -6,6 +6,12 @@ ones: `channel` (call/visit/meeting/email, default `call`) and `our_level`
 (account_manager/management, default `account_manager`: set `management` when our director
 held the conversation, so the management pair of the contact schedule counts it).
 
+Or it is the account manager's own call list, returned with its "Called on" and "Outcome"
+columns filled in: the .xlsx as it was sent (its first sheet), or that sheet saved as CSV. Its
+headings, in any language of the lists, stand for those columns (see
+call_lists.OUTCOME_HEADINGS), and a row left empty (neither date nor outcome) is a call not
+made: counted, not an error.
+
 Each row is checked: a known customer, a known contact of that customer, a date
 (`YYYY-MM-DD`, or the Dutch `DD-MM-YYYY`) not after today, an outcome. Bad rows are rejected
 with `file:line: field: reason`; the good rows are stored in one transaction even when
@@ -23,14 +29,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import zipfile
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 
+import openpyxl
+
+from pipeline.call_lists import OUTCOME_HEADINGS
 from pipeline.errors import InputError, Problem
+from pipeline.language import page_language
 from pipeline.load import CellError, parse_date, read_csv
-from pipeline.models import Channel, Dataset, Interaction, OurLevel
+from pipeline.models import LANGUAGES, Channel, Dataset, Interaction, OurLevel
 from pipeline.state import State
 
 log = logging.getLogger(__name__)
@@ -66,6 +77,7 @@ class CallOutcomes:
     interactions: tuple[Interaction, ...]
     rejected: tuple[Problem, ...]
     not_reached: int
+    not_called: int = 0  # rows of a returned call list left empty
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,7 @@ class ImportResult:
     duplicates: int
     rejected: tuple[Problem, ...]  # one or more per rejected row
     not_reached: int
+    not_called: int = 0
 
     @property
     def rejected_rows(self) -> int:
@@ -84,18 +97,25 @@ class ImportResult:
 def read_call_outcomes(path: Path, data: Dataset, today: date, display: str | None = None) -> CallOutcomes:
     """Parse and check an outcomes file against the data; raise InputError when it cannot be read at all."""
     file = display or path.name
-    table = read_csv(path, file)
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.header]
+    header, rows = _read_xlsx(path, file) if path.suffix.lower() == ".xlsx" else _read_csv(path, file)
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         problems = [Problem(file, 1, column, "required column is missing") for column in missing]
         expected = ", ".join((*REQUIRED_COLUMNS, "note"))
-        raise InputError(f"{file}: not a call outcomes file (expected the columns {expected})", problems)
+        raise InputError(
+            f"{file}: not a call outcomes file (expected the columns {expected}, or a call list's .xlsx with "
+            "'Called on' and 'Outcome' filled in)",
+            problems,
+        )
 
     interactions: list[Interaction] = []
     rejected: list[Problem] = []
-    not_reached = 0
-    for line, cells in table.rows:
-        row = {column: _cell(cells, table.header.get(column)) for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)}
+    not_reached = not_called = 0
+    for line, cells in rows:
+        row = {column: _cell(cells, header.get(column)) for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)}
+        if not row["date"] and not row["outcome"]:
+            not_called += 1  # a call list's row nobody filled in: the call was not made
+            continue
         row_problems: list[tuple[str, str]] = []
         interaction = _check_row(row, data, today, row_problems)
         if row_problems:
@@ -105,7 +125,62 @@ def read_call_outcomes(path: Path, data: Dataset, today: date, display: str | No
         else:
             interactions.append(interaction)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    return CallOutcomes(file, f"{SOURCE}:{path.name}:{digest}", tuple(interactions), tuple(rejected), not_reached)
+    return CallOutcomes(
+        file, f"{SOURCE}:{path.name}:{digest}", tuple(interactions), tuple(rejected), not_reached, not_called
+    )
+
+
+def _headings() -> dict[str, str]:
+    """Return each call-list heading that names an outcomes column (lower-cased, any language) → that column."""
+    return {
+        page_language(language)(title).casefold(): column
+        for language in LANGUAGES
+        for column, title in OUTCOME_HEADINGS.items()
+    }
+
+
+def _columns(names: list[str]) -> dict[str, int]:
+    """Return the header as column → index: its names as they are, or a call list's headings (first one wins)."""
+    headings = _headings()
+    header: dict[str, int] = {}
+    for index, name in enumerate(names):
+        key = " ".join(name.split()).casefold()
+        header.setdefault(headings.get(key, key), index)
+    return header
+
+
+def _read_csv(path: Path, file: str) -> tuple[dict[str, int], list[tuple[int, list[str]]]]:
+    table = read_csv(path, file)
+    names = [""] * (max(table.header.values(), default=-1) + 1)
+    for name, index in table.header.items():
+        names[index] = name
+    return _columns(names), table.rows
+
+
+def _read_xlsx(path: Path, file: str) -> tuple[dict[str, int], list[tuple[int, list[str]]]]:
+    """Return the header and rows (with their row numbers) of a workbook's first sheet, every cell as text."""
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as error:
+        unreadable = f"cannot be read as an Excel workbook ({error})"
+        raise InputError(f"{file}: {unreadable}", [Problem(file, None, "", unreadable)]) from None
+    try:
+        values = book.worksheets[0].iter_rows(values_only=True)
+        rows = [(number, [_text(v) for v in row]) for number, row in enumerate(values, start=1)]
+    finally:
+        book.close()
+    if not rows:
+        raise InputError(f"{file}: the sheet is empty (no header row)", [Problem(file, 1, "", "no header row")])
+    return _columns(rows[0][1]), [(number, cells) for number, cells in rows[1:] if any(cells)]
+
+
+def _text(value: object) -> str:
+    """Return a cell's value as the CSV would hold it: a date as YYYY-MM-DD, a whole number without `.0`."""
+    if isinstance(value, datetime | date):
+        return (value.date() if isinstance(value, datetime) else value).isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value).strip()
 
 
 def _cell(cells: list[str], index: int | None) -> str:
@@ -186,6 +261,8 @@ def import_call_outcomes(
     """Record the valid outcomes of `path` in the state; return what was added, duplicate, rejected."""
     outcomes = read_call_outcomes(path, data, today, display)
     added, duplicates = state.add_interactions(outcomes.interactions, outcomes.source_key)
-    result = ImportResult(outcomes.file, added, duplicates, outcomes.rejected, outcomes.not_reached)
+    result = ImportResult(
+        outcomes.file, added, duplicates, outcomes.rejected, outcomes.not_reached, outcomes.not_called
+    )
     log.info("%s: %d added, %d duplicates, %d rejected", result.file, added, duplicates, result.rejected_rows)
     return result

@@ -689,9 +689,12 @@ def test_xlsx_opens_with_frozen_header_filter_and_real_dates() -> None:
     book = openpyxl.load_workbook(io.BytesIO(call_list_xlsx(calls, AMS["am-jan"], AS_OF)))
     sheet = book.active
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:N3"
+    assert sheet.auto_filter.ref == "A1:P3"
     header = [c.value for c in sheet[1]]
     assert header[:4] == ["Prioriteit", "Uiterlijk", "Klantnr.", "Klant"]
+    assert header[-2:] == ["Gebeld op", "Uitkomst"]  # left empty for the account manager, read back by calls import
+    assert sheet["O1"].fill.fgColor.rgb == "FFFFE699" and sheet["A1"].fill.fgColor.rgb == "FF1F4E79"
+    assert (sheet["O2"].value, sheet["P2"].value, sheet["O2"].number_format) == (None, None, "DD-MM-YYYY")
     first = {h: c for h, c in zip(header, sheet[2], strict=True)}
     assert first["Prioriteit"].value == 1 and first["Prioriteit"].data_type == "n"
     assert first["Uiterlijk"].is_date and first["Uiterlijk"].value == datetime(2026, 11, 30)
@@ -741,7 +744,7 @@ def test_xlsx_is_reproducible_and_empty_list_still_has_a_header() -> None:
     _, calls = sample_calls()
     assert call_list_xlsx(calls, AMS["am-jan"], AS_OF) == call_list_xlsx(calls, AMS["am-jan"], AS_OF)
     sheet = openpyxl.load_workbook(io.BytesIO(call_list_xlsx([], AMS["am-sara"], AS_OF))).active
-    assert (sheet.max_row, sheet.auto_filter.ref) == (1, "A1:N1")
+    assert (sheet.max_row, sheet.auto_filter.ref) == (1, "A1:P1")
 
 
 def written(tmp_path: Path) -> tuple[Path, Dataset, list[CallItem]]:
@@ -808,7 +811,7 @@ def test_summary_email(tmp_path: Path) -> None:
         and "Evaluatie onder de norm" in text
     )
     # What an account manager can act on: no run folder path, no command line, no machine column names.
-    assert "Geef na je gesprekken de uitkomsten door aan marketing" in text
+    assert "Vul na je gesprekken in de bijgevoegde lijst “Gebeld op” en “Uitkomst” in" in text
     assert "calls/" not in text and "windstil" not in text and "customer_id" not in text
     html = alternative.get_payload()[1].get_content()
     assert '<html lang="nl">' in html and "&lt;b&gt;" in html

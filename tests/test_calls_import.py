@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+import shutil
+from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 from conftest import AS_OF, make_config
@@ -204,3 +206,61 @@ def test_help_has_an_example() -> None:
     result = CliRunner().invoke(cli, ["calls", "import", "--help"])
     assert result.exit_code == 0
     assert "Example:" in result.output and "customer_id, contact_id" in result.output
+
+
+# --------------------------------------------------------------------------- the call list, returned
+
+
+@pytest.fixture(scope="module")
+def returned_list(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The tiny project run once, and its first account manager's .xlsx with two calls filled in."""
+    from conftest import write_tiny_project
+
+    from pipeline.run import run_batch
+
+    project = tmp_path_factory.mktemp("returned") / "project"
+    write_tiny_project(project)
+    run_batch(project, as_of=AS_OF, jobs=1)
+    workbook = next(iter(sorted((project / "output" / AS_OF.isoformat() / "calls").glob("*.xlsx"))))
+    book = openpyxl.load_workbook(workbook)
+    sheet = book.active
+    column = {cell.value: cell.column for cell in sheet[1]}
+    assert sheet.max_row >= 4, "the test needs three calls on the list"
+    sheet.cell(2, column["Gebeld op"], datetime(2026, 11, 24))
+    sheet.cell(2, column["Uitkomst"], "Gesproken: wil een offerte voor de back-up")
+    sheet.cell(3, column["Gebeld op"], datetime(2026, 11, 25))
+    sheet.cell(3, column["Uitkomst"], "Geen gehoor")
+    returned = tmp_path_factory.mktemp("mail") / "bellijst-terug.xlsx"
+    book.save(returned)
+    return project, returned
+
+
+def test_the_returned_call_list_is_imported_as_it_is(returned_list: tuple[Path, Path], tmp_path: Path) -> None:
+    """The .xlsx an account manager got, with Called on and Outcome filled in: rows left empty were not called."""
+    source, returned = returned_list
+    project = tmp_path / "project"
+    shutil.copytree(source, project)
+    sheet = openpyxl.load_workbook(returned, read_only=True).active
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    code, out, err = invoke(project, str(returned))
+    assert (code, err) == (0, "")
+    assert out.strip().endswith(f"1 added, 0 skipped as duplicates, 0 rejected, 1 not reached (not recorded), "
+                                f"{len(rows) - 2} left empty (not called)")
+    with State.open(load_settings(project).paths.state) as state:
+        [recorded] = state.interactions()
+    assert (recorded.customer_id, recorded.contact_id, recorded.date) == (rows[0][2], rows[0][5], date(2026, 11, 24))
+    assert recorded.note == "Gesproken: wil een offerte voor de back-up"
+
+
+def test_the_returned_call_list_saved_as_csv_reads_the_same(returned_list: tuple[Path, Path], tmp_path: Path) -> None:
+    """Saved from Excel as CSV (`;`, Dutch dates, the list's own headings), the returned list reads the same."""
+    source, returned = returned_list
+    sheet = openpyxl.load_workbook(returned, read_only=True).active
+    lines = []
+    for row in sheet.iter_rows(values_only=True):
+        cells = [v.strftime("%d-%m-%Y") if isinstance(v, datetime) else "" if v is None else str(v) for v in row]
+        lines.append(";".join(f'"{c}"' for c in cells))
+    file = write(tmp_path / "bellijst.csv", "\n".join(lines) + "\n", bom=True)
+    outcomes = read_call_outcomes(file, tiny_data(source), today=AS_OF)
+    assert [(i.contact_id, i.date) for i in outcomes.interactions] == [(sheet.cell(2, 6).value, date(2026, 11, 24))]
+    assert (outcomes.not_reached, outcomes.not_called, outcomes.rejected) == (1, sheet.max_row - 3, ())

@@ -30,11 +30,13 @@ def calls() -> None:
 @pass_context
 @user_errors
 def calls_import(obj: Context, file: Path) -> None:
-    """Record call outcomes (CSV) in the state, so the next run knows who was called.
+    """Record call outcomes in the state, so the next run knows who was called.
 
-    Columns: customer_id, contact_id, date (YYYY-MM-DD, not after today), outcome, note;
-    optional channel (default call) and our_level (account_manager, or management when our
-    director held the conversation). `;` or `,`, UTF-8 with or without BOM.
+    FILE is an account manager's call list (.xlsx, or saved as CSV) with "Called on" and
+    "Outcome" filled in (rows left empty were not called), or a CSV with the columns
+    customer_id, contact_id, date (YYYY-MM-DD, not after today), outcome, note; optional
+    channel (default call) and our_level (account_manager, or management when our director
+    held the conversation). `;` or `,`, UTF-8 with or without BOM.
 
     Importing the same file twice adds nothing. Rows that cannot be recorded are listed as
     `file:line: field: reason`; the other rows are recorded, and the exit code is 2 so a
@@ -44,7 +46,7 @@ def calls_import(obj: Context, file: Path) -> None:
     \b
     Example:
       windstil calls import uitkomsten-jan.csv
-      windstil --project ~/crm-export calls import ~/Downloads/bellijst-am-jan.csv
+      windstil --project ~/crm-export calls import ~/Downloads/bellijst-AM02-2026-11-30.xlsx
     """
     from pipeline.calls_import import import_call_outcomes
     from pipeline.config import load_settings
@@ -64,6 +66,8 @@ def calls_import(obj: Context, file: Path) -> None:
     ]
     if result.not_reached:
         parts.append(f"{result.not_reached} not reached (not recorded)")
+    if result.not_called:
+        parts.append(f"{result.not_called} left empty (not called)")
     click.echo(f"{result.file}: " + ", ".join(parts))
     if result.rejected:
         sys.exit(2)
