@@ -189,6 +189,24 @@ def test_translation_of_must_be_an_item_id(tmp_path: Path) -> None:
     assert [(p.line, p.field) for p in problems] == [(5, "translation_of")]
 
 
+def test_an_item_file_not_ending_in_md_is_named(tmp_path: Path) -> None:
+    """A file saved as .MD or .markdown would be skipped without a word: it is a problem, with the name to use."""
+    _write(tmp_path, "nl/a.markdown", GOOD)
+    _write(tmp_path, "nl/b.MD", GOOD)
+    items, problems = load_content(tmp_path / "content", tmp_path)
+    assert items == {}
+    assert [str(p) for p in problems] == [
+        "content/nl/a.markdown: not read: an item's file name ends in .md (rename it to a.md)",
+        "content/nl/b.MD: not read: an item's file name ends in .md (rename it to b.md)",
+    ]
+
+
+def test_language_no_is_not_an_empty_language(tmp_path: Path) -> None:
+    """`language: no` (Norwegian, or a slip) is YAML's false: refused, not read as no language at all."""
+    problems = _problems(tmp_path, "nl/item.md", GOOD.replace("language: nl", "language: no"))
+    assert [str(p) for p in problems] == ["content/nl/item.md:4: language: must be one of nl, en"]
+
+
 def test_drafts_and_readme_are_skipped(tmp_path: Path) -> None:
     """Files starting with _ or ., and content/README.md, are not items."""
     _write(tmp_path, "_concept.md", "geen front matter")
