@@ -256,7 +256,9 @@ def _front_matter(path: Path, display: str) -> Problem | tuple[str, int, dict[An
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
-        invalid = Notice(N_("front matter is not valid YAML: %(error)s"), error=str(error))
+        # One line: PyYAML's own text spans several, with a line count of the front matter alone.
+        reason = " ".join((getattr(error, "problem", None) or str(error)).split())
+        invalid = Notice(N_("front matter is not valid YAML: %(error)s"), error=reason)
         return Problem(display, line, "", invalid)
     except RecursionError:  # PyYAML composes recursively: [[[[…]]]] thousands deep
         return Problem(display, 1, "", Notice(N_("front matter nested too deeply to read")))

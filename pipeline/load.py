@@ -664,11 +664,19 @@ def content_check_problems(items: Iterable[ContentItem]) -> tuple[list[Problem],
     """
     from pipeline.checks import Level as CheckLevel
     from pipeline.checks.content import fragment_findings, link_scheme_findings
+    from pipeline.checks.personal import first_unresolved
 
     errors: list[Problem] = []
     warnings: list[str] = []
     for item in sorted(items, key=lambda i: i.path):
         findings = [*link_scheme_findings(item.url, "url"), *fragment_findings(item.body_html)]
+        for name, text in (("title", item.title), ("summary", item.summary), ("body", item.body_markdown)):
+            raw = text.encode("utf-8")
+            at = first_unresolved(raw)
+            if at >= 0:
+                around = " ".join(raw[max(0, at - 20) : at + 32].decode("utf-8", "replace").split())
+                detail = f"template syntax reaches the e-mail as written, not filled in: {around!r}"
+                errors.append(Problem(item.path, None, name, f"link_unresolved: {detail}"))
         for finding in findings:
             field = "url" if finding.detail.startswith("url ") else "body"
             if finding.level is CheckLevel.ERROR:

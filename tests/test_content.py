@@ -125,6 +125,14 @@ def test_translation_of_an_item_left_out_says_so(tmp_path: Path) -> None:
     assert [str(p) for p in problems][1:] == [expected]
 
 
+def test_a_yaml_error_is_one_line(tmp_path: Path) -> None:
+    """A tab in the front matter: one line naming the file's line, not PyYAML's several with its own count."""
+    problems = _problems(tmp_path, "nl/item.md", GOOD.replace("type: article", "type:\tarticle\n\tx: y"))
+    (problem,) = problems
+    assert "\n" not in str(problem) and str(problem).startswith("content/nl/item.md:")
+    assert "front matter is not valid YAML: " in str(problem) and "<unicode string>" not in str(problem)
+
+
 def test_all_problems_of_an_item_at_once(tmp_path: Path) -> None:
     """Several bad fields in one item are all reported."""
     text = GOOD.replace("type: article", "type: memo").replace("language: nl", "language: xx")
