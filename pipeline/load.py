@@ -337,6 +337,9 @@ class _Tables:
                 continue
             missing = [c for c in required if c not in table.header]
             fatal.extend(Problem(file, 1, c, "required column is missing") for c in missing)
+            hint = _header_hint(table.header) if missing else ""
+            if hint:
+                fatal.append(Problem(file, 1, "", hint))
             tables[file] = table
         fatal.extend(p for p in self.product_problems if p.line is None and p.field == "")
         if fatal:
@@ -345,6 +348,20 @@ class _Tables:
             what = f"missing column {', '.join(columns)}" if columns else f"cannot load {', '.join(files)}"
             raise InputError(what, fatal)
         return tables
+
+
+def _header_hint(header: dict[str, int]) -> str:
+    """Return why a header lacks its columns when the file's shape says so: a tab, UTF-16, Excel's `sep=` line."""
+    names = [name for name in header if name]
+    if any("\x00" in name for name in names):
+        return "the file looks like UTF-16 text: save it as 'CSV UTF-8' (Excel)"
+    if names and names[0].startswith("sep="):
+        return "the first line is Excel's 'sep=' line: remove it, the header must be the first line"
+    if len(names) == 1:
+        shown = names[0] if len(names[0]) <= 60 else names[0][:57] + "…"
+        tab = " (tab-separated?)" if "\t" in names[0] else ""
+        return f"the header reads as one column{tab}: {shown!r}; separate the columns with , or ;"
+    return ""
 
 
 def _column_warnings(tables: dict[str, TextTable | None]) -> list[str]:

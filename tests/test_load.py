@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -249,6 +250,25 @@ def test_rows_rejected_for_a_rejected_row_they_name_are_pointed_to_it(tiny_proje
         f"interactions.csv: {len(knocked)} rows name a contact_id whose own row was rejected "
         "(e.g. P001, contacts.csv:2): fix that row, and these are taken too"
     )
+
+
+@pytest.mark.parametrize(
+    ("shape", "hint"),
+    [
+        (lambda text: text.replace(",", "\t"), "the header reads as one column (tab-separated?): "),
+        (lambda text: "sep=,\n" + text, "the first line is Excel's 'sep=' line: remove it"),
+        (lambda text: text.replace(",", "|"), "the header reads as one column: "),
+    ],
+)
+def test_a_header_that_is_not_columns_says_why(tiny_project: Path, shape: Callable[[str], str], hint: str) -> None:
+    """Tabs, Excel's `sep=` line or another separator: the missing columns come with the likely cause."""
+    path = tiny_project / "data" / "account_managers.csv"
+    path.write_text(shape(path.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        _load(tiny_project)
+    messages = [str(p) for p in caught.value.problems if p.file == "account_managers.csv"]
+    assert "account_managers.csv:1: account_manager_id: required column is missing" in messages
+    assert any(m.startswith(f"account_managers.csv:1: {hint}") for m in messages), messages
 
 
 def test_blank_lines_are_skipped_but_counted(tiny_project: Path) -> None:
