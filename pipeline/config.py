@@ -170,6 +170,9 @@ class _Checker:
         """Return the number under `key` as the Decimal written (0.3 is 0.3), `default` when absent or wrong."""
         if key not in top:
             return default
+        if isinstance(top[key], str) and top[key].strip().endswith("%"):  # "5%": meant well, written as text
+            self.problem(key, message)
+            return default
         exact = self.fraction(top[key], key)
         if exact is None:
             return default
@@ -297,7 +300,8 @@ def _max_reject_share(check: _Checker, top: dict[str, Any]) -> Decimal:
 
 def _language(check: _Checker, top: dict[str, Any]) -> str:
     """Return settings.yaml's language (default nl), one of LANGUAGES."""
-    language = top.get("language", "nl")
+    given = top.get("language", "nl")
+    language = given.strip().lower() if isinstance(given, str) else given  # NL is nl, as in the CSV files
     if language not in LANGUAGES:
         check.problem("language", f"must be one of {', '.join(LANGUAGES)} (the language of the site and call lists)")
         language = "nl"
@@ -331,7 +335,7 @@ def load_settings_leniently(root: Path) -> Settings | None:
         unsubscribe_url="",
         unsubscribe_mailto="",
         decimal_mark=str(mark),
-        language=str(given["language"]) if given.get("language") in LANGUAGES else "nl",
+        language=_language(check, given),
     )
 
 

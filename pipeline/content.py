@@ -117,6 +117,11 @@ def load_content(content_dir: Path, root: Path) -> tuple[dict[str, ContentItem],
     if not content_dir.is_dir():
         problems.append(Problem(_display(content_dir, root), None, "", Notice(N_("content folder not found"))))
         return items, problems
+    for path in sorted(content_dir.rglob("*")):
+        if path.suffix.lower() in (".md", ".markdown") and path.suffix != ".md" and path.is_file():
+            renamed = Notice(N_("not read: an item's file name ends in .md (rename it to %(name)s)"),
+                             name=path.with_suffix(".md").name)
+            problems.append(Problem(_display(path, root), None, "", renamed))
     for path in sorted(content_dir.rglob("*.md")):
         relative = path.relative_to(content_dir)
         if any(part.startswith((".", "_")) for part in relative.parts) or (relative.as_posix().lower() == "readme.md"):
@@ -251,7 +256,9 @@ def _front_matter(path: Path, display: str) -> Problem | tuple[str, int, dict[An
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
-        invalid = Notice(N_("front matter is not valid YAML: %(error)s"), error=str(error))
+        # One line: PyYAML's own text spans several, with a line count of the front matter alone.
+        reason = " ".join((getattr(error, "problem", None) or str(error)).split())
+        invalid = Notice(N_("front matter is not valid YAML: %(error)s"), error=reason)
         return Problem(display, line, "", invalid)
     except RecursionError:  # PyYAML composes recursively: [[[[…]]]] thousands deep
         return Problem(display, 1, "", Notice(N_("front matter nested too deeply to read")))
@@ -340,7 +347,7 @@ def _load_item(path: Path, relative: Path, display: str) -> tuple[ContentItem | 
             item_type = ItemType(str(meta["type"]).strip().lower())
         except ValueError:
             problem("type", Notice(N_("must be one of %(values)s"), values=", ".join(t.value for t in ItemType)))
-    language = str(meta.get("language") or "").strip().lower()
+    language = "" if meta.get("language") is None else str(meta["language"]).strip().lower()  # `no` is YAML's False
     if language and language not in LANGUAGES:
         problem("language", Notice(N_("must be one of %(values)s"), values=", ".join(LANGUAGES)))
     published = _date(meta.get("published"), "published", problem)

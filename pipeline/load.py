@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -38,6 +38,7 @@ from pipeline.csvinput import (
     BOOLEANS,
     CUT_OFF,
     INVALID_EMAIL,
+    LINE,
     MAX_CELL,
     CellError,
     CsvStream,
@@ -120,6 +121,10 @@ MISSING_COLUMNS = notice_template(N_(
     "%(file)s: no column %(columns)s: every row takes the default (see the input files in the docs)%(found)s"
 ))
 NOT_READ = N_("; columns not read: %(names)s (renamed?)")
+KNOCK_ON = notice_template(N_(
+    "%(file)s: %(count)s rows name a %(column)s whose own row was rejected (e.g. %(example)s, %(where)s): "
+    "fix that row, and these are taken too"
+))
 PROBLEM = N_("%(where)s: %(message)s")
 PROBLEM_IN_FIELD = N_("%(where)s: %(field)s: %(message)s")
 UNKNOWN_PRODUCT = N_("unknown product %(ids)s")
@@ -239,9 +244,10 @@ def _load_all(
         for language, tags in unlabelled_tags(content.values(), tag_labels).items():
             shown = ", ".join(tags[:8]) + (", …" if len(tags) > 8 else "")
             warnings.append(Notice(UNLABELLED_TAGS, file=labels_file, language=language, tags=shown))
-    share_problems = _share_problems(read, reading.bad_rows, settings.max_reject_share)
+    share_problems = _share_problems(read, reading.bad_rows, settings.max_reject_share, reading.rejects)
 
     rejects = sorted(reading.rejects, key=lambda r: (list(COLUMNS).index(r.file), r.line))
+    warnings.extend(_knock_on_warnings(read, rejects))
     dataset = Dataset(
         account_managers=account_managers,
         customers=customers,
@@ -331,6 +337,9 @@ class _Tables:
                 continue
             missing = [c for c in required if c not in table.header]
             fatal.extend(Problem(file, 1, c, "required column is missing") for c in missing)
+            hint = _header_hint(table.header) if missing else ""
+            if hint:
+                fatal.append(Problem(file, 1, "", hint))
             tables[file] = table
         fatal.extend(p for p in self.product_problems if p.line is None and p.field == "")
         if fatal:
@@ -339,6 +348,20 @@ class _Tables:
             what = f"missing column {', '.join(columns)}" if columns else f"cannot load {', '.join(files)}"
             raise InputError(what, fatal)
         return tables
+
+
+def _header_hint(header: dict[str, int]) -> str:
+    """Return why a header lacks its columns when the file's shape says so: a tab, UTF-16, Excel's `sep=` line."""
+    names = [name for name in header if name]
+    if any("\x00" in name for name in names):
+        return "the file looks like UTF-16 text: save it as 'CSV UTF-8' (Excel)"
+    if names and names[0].startswith("sep="):
+        return "the first line is Excel's 'sep=' line: remove it, the header must be the first line"
+    if len(names) == 1:
+        shown = names[0] if len(names[0]) <= 60 else names[0][:57] + "…"
+        tab = " (tab-separated?)" if "\t" in names[0] else ""
+        return f"the header reads as one column{tab}: {shown!r}; separate the columns with , or ;"
+    return ""
 
 
 def _column_warnings(tables: dict[str, TextTable | None]) -> list[str]:
@@ -364,6 +387,40 @@ def _column_warnings(tables: dict[str, TextTable | None]) -> list[str]:
     return warnings
 
 
+# The files whose rows others refer to, by the referring column.
+_REFERRED = {
+    "account_manager_id": "account_managers.csv",
+    "customer_id": "customers.csv",
+    "contact_id": "contacts.csv",
+    "order_id": "orders.csv",
+}
+
+
+def _knock_on_warnings(tables: dict[str, TextTable | None], rejects: Sequence[Reject]) -> list[str]:
+    """Name the rows rejected only because the row they refer to was rejected itself.
+
+    A contact rejected for a bad cell makes each of its interactions an "unknown contact_id",
+    though the contact is in the file: the warning points to the row to fix first.
+    """
+    rejected_ids: dict[str, dict[str, int]] = {}  # column -> id of a rejected row -> its line
+    for column, file in _REFERRED.items():
+        lines = {r.line for r in rejects if r.file == file}
+        table = tables.get(file)
+        if table is not None and lines:
+            rows = table.frame.filter(pl.col(LINE).is_in(list(lines))).select(column, LINE).iter_rows()
+            rejected_ids[column] = {value: line for value, line in rows if value}
+    knocked: dict[tuple[str, str], list[Reject]] = {}
+    for reject in rejects:
+        if reject.reason == f"unknown {reject.column}" and reject.value in rejected_ids.get(reject.column, {}):
+            knocked.setdefault((reject.file, reject.column), []).append(reject)
+    warnings: list[str] = []
+    for (file, column), found in knocked.items():
+        example = found[0].value
+        where = f"{_REFERRED[column]}:{rejected_ids[column][example]}"
+        warnings.append(Notice(KNOCK_ON, file=file, count=len(found), column=column, example=example, where=where))
+    return warnings
+
+
 def _data_warnings(orders: pl.DataFrame, contacts: dict[str, Contact], products: dict[str, Product]) -> list[str]:
     """Return what is worth knowing about good rows: unknown products, addresses shared by contacts."""
     warnings: list[str] = []
@@ -379,14 +436,23 @@ def _data_warnings(orders: pl.DataFrame, contacts: dict[str, Contact], products:
     return warnings
 
 def _share_problems(
-    tables: dict[str, TextTable | None], bad_rows: dict[str, int], max_share: Decimal
+    tables: dict[str, TextTable | None], bad_rows: dict[str, int], max_share: Decimal, rejects: Sequence[Reject] = ()
 ) -> list[Problem]:
-    """Return a problem per file with more than `max_share` of its rows rejected."""
+    """Return a problem per file with more than `max_share` of its rows rejected, with its most common reason."""
     problems: list[Problem] = []
     for file, read in tables.items():
         if read is None or not read.count:
             continue
         share = Decimal(bad_rows.get(file, 0)) / Decimal(read.count)
+        reasons = Counter(r.reason for r in rejects if r.file == file).most_common(1)
+        hint = ""
+        if reasons:
+            reason, count = reasons[0]
+            hint = f"; most often: {reason} ({count})"
+            if reason == "invalid amount":
+                hint += ", is settings.yaml's decimal_mark the one of this export?"
+            elif reason.startswith("unknown "):
+                hint += ", were the rows they name rejected themselves?"
         if share > max_share:
             problems.append(
                 Problem(
@@ -394,7 +460,7 @@ def _share_problems(
                     None,
                     "",
                     f"{bad_rows[file]} of {read.count} rows rejected ({share:.0%}), more than "
-                    f"max_reject_share {max_share:.0%}; fix the export "
+                    f"max_reject_share {max_share:.0%}{hint}; fix the export "
                     f"(windstil validate lists every row)",
                 )
             )
@@ -615,11 +681,19 @@ def content_check_problems(items: Iterable[ContentItem]) -> tuple[list[Problem],
     """
     from pipeline.checks import Level as CheckLevel
     from pipeline.checks.content import fragment_findings, link_scheme_findings
+    from pipeline.checks.personal import first_unresolved
 
     errors: list[Problem] = []
     warnings: list[str] = []
     for item in sorted(items, key=lambda i: i.path):
         findings = [*link_scheme_findings(item.url, "url"), *fragment_findings(item.body_html)]
+        for name, text in (("title", item.title), ("summary", item.summary), ("body", item.body_markdown)):
+            raw = text.encode("utf-8")
+            at = first_unresolved(raw)
+            if at >= 0:
+                around = " ".join(raw[max(0, at - 20) : at + 32].decode("utf-8", "replace").split())
+                detail = f"template syntax reaches the e-mail as written, not filled in: {around!r}"
+                errors.append(Problem(item.path, None, name, f"link_unresolved: {detail}"))
         for finding in findings:
             field = "url" if finding.detail.startswith("url ") else "body"
             if finding.level is CheckLevel.ERROR:

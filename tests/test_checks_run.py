@@ -107,6 +107,16 @@ def test_validate_reports_a_content_image_without_alt(project: Path) -> None:
         in output
 
 
+def test_validate_reports_template_syntax_in_a_content_item(project: Path) -> None:
+    """An author who writes `{{ first_name }}` expecting a merge field learns before the run that it goes out as is."""
+    item = project / "content" / "nl" / "phishing-golf.md"
+    item.write_text(item.read_text(encoding="utf-8") + "\nBeste {{ first_name }}, let op.\n", encoding="utf-8")
+    code, output = invoke(project, "validate")
+    assert code == 2
+    assert ("content/nl/phishing-golf.md: body: link_unresolved: template syntax reaches the e-mail as written, "
+            "not filled in: ") in output and "{{ first_name }}" in output
+
+
 def test_checks_can_be_switched_off(project: Path) -> None:
     """checks.enabled: false leaves the stage out; checks.csv keeps its header only."""
     settings = project / "settings.yaml"

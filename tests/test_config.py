@@ -186,6 +186,14 @@ def test_settings_problems_all_at_once(tiny_project: Path) -> None:
     )
 
 
+def test_settings_written_as_people_write_them(tiny_project: Path) -> None:
+    """`language: NL` is nl, as in the CSV files; `max_reject_share: 5%` is refused with how to write it."""
+    settings = load_settings_text(tiny_project, SETTINGS_YAML + "language: NL\n")
+    assert settings.language == "nl"
+    text = SETTINGS_YAML.replace("max_reject_share: 0.05", "max_reject_share: 5%")
+    assert [p.message for p in _settings_problems(tiny_project, text)] == ["must be a share from 0 to 1 (0.05 is 5%)"]
+
+
 def test_absolute_paths_are_allowed(tiny_project: Path, tmp_path: Path) -> None:
     """An absolute path (a shared drive, say) is the user's explicit choice and is kept."""
     elsewhere = tmp_path / "export"

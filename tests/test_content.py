@@ -125,6 +125,14 @@ def test_translation_of_an_item_left_out_says_so(tmp_path: Path) -> None:
     assert [str(p) for p in problems][1:] == [expected]
 
 
+def test_a_yaml_error_is_one_line(tmp_path: Path) -> None:
+    """A tab in the front matter: one line naming the file's line, not PyYAML's several with its own count."""
+    problems = _problems(tmp_path, "nl/item.md", GOOD.replace("type: article", "type:\tarticle\n\tx: y"))
+    (problem,) = problems
+    assert "\n" not in str(problem) and str(problem).startswith("content/nl/item.md:")
+    assert "front matter is not valid YAML: " in str(problem) and "<unicode string>" not in str(problem)
+
+
 def test_all_problems_of_an_item_at_once(tmp_path: Path) -> None:
     """Several bad fields in one item are all reported."""
     text = GOOD.replace("type: article", "type: memo").replace("language: nl", "language: xx")
@@ -187,6 +195,24 @@ def test_translation_of_must_be_an_item_id(tmp_path: Path) -> None:
     """A `translation_of` that cannot be an id (a path out of content/, a URL) leaves the item out."""
     problems = _problems(tmp_path, "en/item.md", _translation("../../etc/passwd"))
     assert [(p.line, p.field) for p in problems] == [(5, "translation_of")]
+
+
+def test_an_item_file_not_ending_in_md_is_named(tmp_path: Path) -> None:
+    """A file saved as .MD or .markdown would be skipped without a word: it is a problem, with the name to use."""
+    _write(tmp_path, "nl/a.markdown", GOOD)
+    _write(tmp_path, "nl/b.MD", GOOD)
+    items, problems = load_content(tmp_path / "content", tmp_path)
+    assert items == {}
+    assert [str(p) for p in problems] == [
+        "content/nl/a.markdown: not read: an item's file name ends in .md (rename it to a.md)",
+        "content/nl/b.MD: not read: an item's file name ends in .md (rename it to b.md)",
+    ]
+
+
+def test_language_no_is_not_an_empty_language(tmp_path: Path) -> None:
+    """`language: no` (Norwegian, or a slip) is YAML's false: refused, not read as no language at all."""
+    problems = _problems(tmp_path, "nl/item.md", GOOD.replace("language: nl", "language: no"))
+    assert [str(p) for p in problems] == ["content/nl/item.md:4: language: must be one of nl, en"]
 
 
 def test_drafts_and_readme_are_skipped(tmp_path: Path) -> None:

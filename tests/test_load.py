@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -234,6 +235,42 @@ def test_a_missing_optional_column_is_named_when_it_looks_renamed_or_mail_needs_
     assert warnings == ([warned] if warned else [])
 
 
+def test_rows_rejected_for_a_rejected_row_they_name_are_pointed_to_it(tiny_project: Path) -> None:
+    """A contact rejected for a bad cell makes its interactions 'unknown contact_id': a warning names the row to fix."""
+    _tolerant(tiny_project)
+    contacts = tiny_project / "data" / "contacts.csv"
+    text = contacts.read_text(encoding="utf-8")
+    contacts.write_text(text.replace(";management;;ja;nee;", ";management;;Y;nee;", 1), encoding="utf-8")
+    data = _load(tiny_project)
+    assert _reasons(data, "contacts.csv")[0] == (2, "newsletter_opt_in", "invalid boolean")
+    knocked = [r for r in data.rejects if r.file == "interactions.csv" and r.value == "P001"]
+    assert knocked and all(r.reason == "unknown contact_id" for r in knocked)  # the reject itself as ever
+    warning = next(w for w in data.warnings if "whose own row was rejected" in w)
+    assert warning == (
+        f"interactions.csv: {len(knocked)} rows name a contact_id whose own row was rejected "
+        "(e.g. P001, contacts.csv:2): fix that row, and these are taken too"
+    )
+
+
+@pytest.mark.parametrize(
+    ("shape", "hint"),
+    [
+        (lambda text: text.replace(",", "\t"), "the header reads as one column (tab-separated?): "),
+        (lambda text: "sep=,\n" + text, "the first line is Excel's 'sep=' line: remove it"),
+        (lambda text: text.replace(",", "|"), "the header reads as one column: "),
+    ],
+)
+def test_a_header_that_is_not_columns_says_why(tiny_project: Path, shape: Callable[[str], str], hint: str) -> None:
+    """Tabs, Excel's `sep=` line or another separator: the missing columns come with the likely cause."""
+    path = tiny_project / "data" / "account_managers.csv"
+    path.write_text(shape(path.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        _load(tiny_project)
+    messages = [str(p) for p in caught.value.problems if p.file == "account_managers.csv"]
+    assert "account_managers.csv:1: account_manager_id: required column is missing" in messages
+    assert any(m.startswith(f"account_managers.csv:1: {hint}") for m in messages), messages
+
+
 def test_blank_lines_are_skipped_but_counted(tiny_project: Path) -> None:
     """Blank lines (and Excel's `;;;` rows) are no rows, but still count as lines."""
     _tolerant(tiny_project)
@@ -302,6 +339,9 @@ def test_too_many_rejects_stop_the_run(tiny_project: Path) -> None:
         _load(tiny_project)
     assert caught.value.exit_code == 2
     assert "orders.csv: 2 of 22 rows rejected" in str(caught.value)
+    # The most common reason comes along, with what usually causes it.
+    problem = str(next(p for p in caught.value.problems if p.file == "orders.csv"))
+    assert "most often: invalid amount (2), is settings.yaml's decimal_mark the one of this export?" in problem
 
 
 def test_invalid_emails_do_not_count_toward_the_share(tiny_project: Path) -> None:

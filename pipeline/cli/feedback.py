@@ -231,7 +231,8 @@ def bounces_fetch(obj: Context) -> None:
 
     settings, secret, contacts = _mail_context(obj)
     if settings.bounces is None:
-        raise UsageError("settings.yaml: bounces: missing (host, port, username, folder of the IMAP mailbox)")
+        raise UsageError("settings.yaml has no bounces: block: add the IMAP mailbox there (host and username; "
+                         "port, folder and security have defaults: see the settings reference)")
     with project_lock(settings.paths.output), State.open(settings.paths.state) as db:
         result = fetch_mailbox(settings.bounces, db, secret, contacts, datetime.now(UTC))
     _print_mail_import(result)

@@ -89,6 +89,9 @@ def send(obj: Context, run_id: str, limit: int | None, dry_run: bool, resend_unc
                  f"did not arrive with `windstil send {run_id} --resend MESSAGE_ID`")
     if result.stopped:
         echo_err(f"stopped: {result.stopped}")
+    queued = result.counts.get(Status.QUEUED, 0)
+    if queued and limit is not None and not result.stopped:
+        echo_err(f"{queued} message(s) still queued after --limit {limit}; `windstil send {run_id}` goes on with them")
     deferred = result.counts.get(Status.DEFERRED, 0)
     if deferred:
         echo_err(f"{deferred} message(s) deferred by the server; run `windstil send {run_id}` again later")

@@ -120,6 +120,9 @@ def send_run(
     suppressed = read_suppressions_csv(settings.paths.data / "suppressions.csv")
     with project_lock(settings.paths.output), State.open(settings.paths.state) as state:
         status = state.run_status(run_id)
+        if status is None and not (folder / "manifest.json").is_file():
+            raise UsageError(f"no run {run_id} in {settings.paths.output} (make it with "
+                             f"`windstil run --as-of {run_id}`, review it, approve it, then send)")
         if status != "approved":
             shown = "not in the state" if status is None else f"{status}, not approved"
             raise UsageError(f"run {run_id} is {shown}: review it and `windstil approve {run_id}` before sending")
