@@ -229,6 +229,7 @@ class CsvStream:
     def __init__(self, path: Path, file: str) -> None:
         self.file = file
         self.header: dict[str, int] = {}  # lower-cased column name → index (first one wins)
+        self.width = 0  # cells in the header row, named or not
         self.count = 0  # rows yielded so far
         self.cut_line: int | None = None
         self._path = path
@@ -243,6 +244,7 @@ class CsvStream:
             if any(cells):
                 for index, name in enumerate(cells):
                     self.header.setdefault(name.lower(), index)
+                self.width = len(cells)
                 break
         if not self.header:
             self._handle.close()
@@ -381,7 +383,7 @@ def read_table(path: Path, file: str, columns: Sequence[str]) -> TextTable:
 def _read_with_csv(path: Path, file: str, columns: Sequence[str]) -> TextTable:
     stream = open_csv(path, file)
     indexes = [stream.header.get(name) for name in columns]
-    header_width = max(stream.header.values()) + 1
+    header_width = stream.width
     lines: list[int] = []
     cells: list[list[str]] = [[] for _ in columns]
     last: list[str] = []
