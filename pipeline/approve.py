@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import csv
-import email.policy
 import io
 import logging
-import time
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from pipeline.checks import CHECKS
 from pipeline.config import load_settings
+from pipeline.csvinput import suppression_key
 from pipeline.errors import InputError, Problem, UsageError
 from pipeline.lock import project_lock
-from pipeline.mail.outbox import iso
+from pipeline.mail.outbox import Outbox
+from pipeline.mail.send import planned_message
 from pipeline.models import Delivery
 from pipeline.run import read_deliveries
 from pipeline.state import State
@@ -110,13 +109,13 @@ def approve_run(root: Path, run_id: str, exclude: Path | None = None, accept: It
         raise UsageError(f"no run {run_id} in {settings.paths.output} (run `windstil run --as-of {run_id}` first)")
     deliveries = read_deliveries(folder, run_id, as_of)
     excluded = read_exclusions(exclude, {d.contact_id for d in deliveries}) if exclude else set()
-    accepted = refuse_unaccepted_errors(run_id, check_errors(folder, excluded), accept)
     with project_lock(settings.paths.output), State.open(settings.paths.state) as state:
         status = state.run_status(run_id)
         if status is None:
             raise UsageError(f"run {run_id} is not in the state {settings.paths.state}; run it again")
-        if status == "approved":
+        if status == "approved":  # only fewer messages can follow: the checks were passed or accepted then
             return _exclude_after_approval(state, run_id, excluded)
+        accepted = refuse_unaccepted_errors(run_id, check_errors(folder, excluded), accept)
         chosen = [d for d in deliveries if d.contact_id not in excluded]
         unsubscribed = _late_unsubscribes(state, folder, run_id, chosen)
         keep = [d for d in chosen if d.contact_id not in unsubscribed]
@@ -130,7 +129,7 @@ def _exclude_after_approval(state: State, run_id: str, excluded: set[str]) -> Ap
     """Withdraw the excluded contacts' messages from the approved run; refuse when one is on its way."""
     if not excluded:
         return ApproveResult(run_id, 0, 0, 0, was_approved=True)
-    withdrawn, too_late = _withdraw(state, run_id, excluded)
+    withdrawn, too_late = Outbox(state, run_id).withdraw(excluded)
     if too_late:
         shown = ", ".join(f"{contact} ({kind}: {status})" for contact, kind, status in too_late[:5])
         raise UsageError(
@@ -139,27 +138,6 @@ def _exclude_after_approval(state: State, run_id: str, excluded: set[str]) -> Ap
         )
     log.info("approved run %s: withdrew %d deliveries of %d excluded contact(s)", run_id, withdrawn, len(excluded))
     return ApproveResult(run_id, 0, len(excluded), 0, was_approved=True, withdrawn=withdrawn)
-
-
-def _withdraw(state: State, run_id: str, contact_ids: Collection[str]) -> tuple[int, list[tuple[str, str, str]]]:
-    """Take the contacts' messages out of an approved run, unless one is on its way; return what happened.
-
-    Returns (the deliveries withdrawn, the messages too late to withdraw as (contact, kind,
-    status)). A message `sending`, `sent` or `uncertain` may have arrived: then nothing is
-    changed at all. Otherwise, in one transaction, the contacts' deliveries of the run are
-    deleted (they no longer count as sent) and their messages waiting in the outbox `skipped`.
-    """
-    ids = sorted(set(contact_ids))
-    among = f"run_id = ? AND contact_id IN ({', '.join('?' for _ in ids)})"  # only placeholders
-    on_its_way = f"SELECT contact_id, kind, status FROM outbox WHERE {among} AND status IN ('sending', 'sent', 'uncertain')"  # noqa: S608, E501
-    skip = f"UPDATE outbox SET status = 'skipped', last_reply = ?, updated = ? WHERE {among} AND status IN ('queued', 'deferred')"  # noqa: S608, E501
-    with state.transaction() as conn:
-        too_late = sorted((r[0], r[1], r[2]) for r in conn.execute(on_its_way, (run_id, *ids)))
-        if too_late:
-            return 0, too_late
-        withdrawn = conn.execute(f"DELETE FROM deliveries WHERE {among}", (run_id, *ids)).rowcount  # noqa: S608
-        conn.execute(skip, ("excluded by the reviewer after the approval", iso(time.time()), run_id, *ids))
-    return withdrawn, too_late
 
 
 def _late_unsubscribes(state: State, folder: Path, run_id: str, deliveries: list[Delivery]) -> list[str]:
@@ -175,15 +153,14 @@ def _late_unsubscribes(state: State, folder: Path, run_id: str, deliveries: list
     late = {s.email for s in state.suppressions_added_since(rendered_at)}
     if not late:
         return []
-    return sorted({d.contact_id for d in deliveries if _recipient(folder, d) in late})
+    month = deliveries[0].month if deliveries else ""
+    problems: list[Problem] = []  # a message that cannot be read is refused by send, with its problem
+    hit = set()
+    for delivery in deliveries:
+        path = f"emails/{delivery.contact_id}/{delivery.kind.value}.eml"
+        message = planned_message(folder, path, delivery.contact_id, delivery.kind.value, month, problems)
+        if message is not None and suppression_key(message.recipient) in late:
+            hit.add(delivery.contact_id)
+    return sorted(hit)
 
 
-def _recipient(folder: Path, delivery: Delivery) -> str:
-    """Return the lower-cased address in the To header of a delivery's .eml ("" when unreadable)."""
-    path = folder / "emails" / delivery.contact_id / f"{delivery.kind.value}.eml"
-    try:
-        with path.open("rb") as handle:
-            headers = BytesHeaderParser(policy=email.policy.default).parse(handle)
-        return str(headers["To"].addresses[0].addr_spec).lower() if headers["To"] else ""
-    except (OSError, IndexError, AttributeError, ValueError):
-        return ""

@@ -65,7 +65,11 @@ NOT_REACHED = frozenset(
         "left voicemail",
     }
 )
-_DUTCH_DATE = re.compile(r"(\d{1,2})-(\d{1,2})-(\d{4})")
+_DUTCH_DATE = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})")  # day first: 24-11-2026, 24/11/2026, 24.11.2026
+# A returned call list is a few hundred rows of 16 columns; bounds for a workbook that is not one.
+XLSX_MAX_BYTES = 50_000_000
+XLSX_MAX_COLUMNS = 64
+XLSX_MAX_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -140,12 +144,21 @@ def _headings() -> dict[str, str]:
 
 
 def _columns(names: list[str]) -> dict[str, int]:
-    """Return the header as column → index: its names as they are, or a call list's headings (first one wins)."""
+    """Return the header as column → index (first one wins).
+
+    A returned call list (its "Called on" and "Outcome" headings, in any language) is read by
+    those headings only: its other columns, such as the last contact's channel and the list's
+    own note, are what the list said, not what came of the call.
+    """
     headings = _headings()
+    keys = [" ".join(name.split()).casefold() for name in names]
+    call_list = {"date", "outcome"} <= {headings.get(key) for key in keys}
     header: dict[str, int] = {}
-    for index, name in enumerate(names):
-        key = " ".join(name.split()).casefold()
-        header.setdefault(headings.get(key, key), index)
+    for index, key in enumerate(keys):
+        if key in headings:
+            header.setdefault(headings[key], index)
+        elif not call_list:
+            header.setdefault(key, index)
     return header
 
 
@@ -158,20 +171,41 @@ def _read_csv(path: Path, file: str) -> tuple[dict[str, int], list[tuple[int, li
 
 
 def _read_xlsx(path: Path, file: str) -> tuple[dict[str, int], list[tuple[int, list[str]]]]:
-    """Return the header and rows (with their row numbers) of a workbook's first sheet, every cell as text."""
+    """Return the header and rows (with their row numbers) of a workbook's first sheet, every cell as text.
+
+    A workbook is a zip of XML that can claim a sheet of 16,384 columns by a million rows in a
+    few kilobytes: the unpacked size, the columns and the rows read are bounded first.
+    """
+
+    def unreadable(reason: str) -> InputError:
+        return InputError(f"{file}: {reason}", [Problem(file, None, "", reason)])
+
     try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+        if unpacked > XLSX_MAX_BYTES:
+            raise unreadable(f"the workbook unpacks to {unpacked:,} bytes, more than a call list's {XLSX_MAX_BYTES:,}")
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as error:
-        unreadable = f"cannot be read as an Excel workbook ({error})"
-        raise InputError(f"{file}: {unreadable}", [Problem(file, None, "", unreadable)]) from None
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, SyntaxError) as error:  # SyntaxError: XML ParseError
+        raise unreadable(f"cannot be read as an Excel workbook ({error})") from None
+    rows: list[tuple[int, list[str]]] = []
     try:
-        values = book.worksheets[0].iter_rows(values_only=True)
-        rows = [(number, [_text(v) for v in row]) for number, row in enumerate(values, start=1)]
+        if not book.worksheets:
+            raise unreadable("the workbook has no sheet")
+        sheet = book.worksheets[0].iter_rows(max_col=XLSX_MAX_COLUMNS, values_only=True)
+        for number, values in enumerate(sheet, start=1):
+            if number > XLSX_MAX_ROWS:
+                raise unreadable(f"more than {XLSX_MAX_ROWS:,} rows: not a call list")
+            cells = [_text(v) for v in values]
+            if any(cells):
+                rows.append((number, cells))
+    except (SyntaxError, ValueError, KeyError) as error:  # broken sheet XML (ParseError is a SyntaxError)
+        raise unreadable(f"cannot be read as an Excel workbook ({error})") from None
     finally:
         book.close()
-    if not rows:
-        raise InputError(f"{file}: the sheet is empty (no header row)", [Problem(file, 1, "", "no header row")])
-    return _columns(rows[0][1]), [(number, cells) for number, cells in rows[1:] if any(cells)]
+    if not rows or rows[0][0] != 1:
+        raise InputError(f"{file}: no header row in the first line", [Problem(file, 1, "", "no header row")])
+    return _columns(rows[0][1]), rows[1:]
 
 
 def _text(value: object) -> str:

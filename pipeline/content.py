@@ -118,14 +118,16 @@ def load_content(content_dir: Path, root: Path) -> tuple[dict[str, ContentItem],
         problems.append(Problem(_display(content_dir, root), None, "", Notice(N_("content folder not found"))))
         return items, problems
     for path in sorted(content_dir.rglob("*")):
-        if path.suffix.lower() in (".md", ".markdown") and path.suffix != ".md" and path.is_file():
-            renamed = Notice(N_("not read: an item's file name ends in .md (rename it to %(name)s)"),
+        relative = path.relative_to(content_dir)
+        if any(part.startswith((".", "_")) for part in relative.parts) or relative.stem.lower() == "readme":
+            continue  # drafts (_name), hidden files and READMEs are not items
+        if path.suffix.lower() not in (".md", ".markdown") or not path.is_file():
+            continue
+        if path.suffix != ".md":  # .MD, .markdown: would be skipped without a word
+            renamed = Notice(N_("not read: an item's file name must end in .md (rename it to %(name)s)"),
                              name=path.with_suffix(".md").name)
             problems.append(Problem(_display(path, root), None, "", renamed))
-    for path in sorted(content_dir.rglob("*.md")):
-        relative = path.relative_to(content_dir)
-        if any(part.startswith((".", "_")) for part in relative.parts) or (relative.as_posix().lower() == "readme.md"):
-            continue  # drafts (_name), hidden files and a folder README are not items
+            continue
         item, item_problems = _load_item(path, relative, _display(path, root))
         problems.extend(item_problems)
         if item is not None:
@@ -277,39 +279,52 @@ def _front_matter(path: Path, display: str) -> Problem | tuple[str, int, dict[An
 def _translation_problems(items: dict[str, ContentItem], invalid: set[str], content_dir: Path) -> dict[str, Problem]:
     """Return what is wrong with each item's `translation_of`, by item id.
 
-    It must name a loaded item of another language that is an original itself, and that
-    has no other translation in this item's language.
+    It must name a loaded item of another language (first pass), which is an original itself
+    and has no other translation in this item's language (second pass, once the links of the
+    first pass that are wrong count for nothing: an original is not blamed for a bad link of
+    its own original's).
     """
-    problems: dict[str, Problem] = {}
-    taken: dict[tuple[str, str], str] = {}  # (original, language) -> its translation
+    wrong: dict[str, Notice] = {}
     for item in items.values():
+        original = items.get(item.translation_of)
         if not item.translation_of:
             continue
-        original = items.get(item.translation_of)
         if original is None and item.translation_of in invalid:
-            wrong = Notice(N_("%(id)s is left out for its own problems"), id=item.translation_of)
+            wrong[item.id] = Notice(N_("%(id)s is left out for its own problems"), id=item.translation_of)
         elif original is None:
-            wrong = Notice(N_("no item %(id)s (the id is its path under content/ without .md)"), id=item.translation_of)
+            wrong[item.id] = Notice(
+                N_("no item %(id)s (the id is its path under content/ without .md)"), id=item.translation_of
+            )
         elif original.language == item.language:
-            wrong = Notice(N_("%(id)s is in the same language"), id=original.id)
-        elif original.translation_of:
-            wrong = Notice(
+            wrong[item.id] = Notice(N_("%(id)s is in the same language"), id=original.id)
+    taken: dict[tuple[str, str], str] = {}  # (original, language) -> its translation
+    for item in items.values():
+        if not item.translation_of or item.id in wrong:
+            continue
+        original = items[item.translation_of]
+        if original.translation_of and original.id not in wrong:
+            wrong[item.id] = Notice(
                 N_("%(id)s is a translation itself: name its original, %(original)s"),
                 id=original.id,
                 original=original.translation_of,
             )
         elif (original.id, item.language) in taken:
-            wrong = Notice(
+            wrong[item.id] = Notice(
                 N_("%(id)s already has a translation in this language: %(other)s"),
                 id=original.id,
                 other=taken[original.id, item.language],
             )
         else:
             taken[original.id, item.language] = item.id
-            continue
-        line = _field_line(content_dir / f"{item.id}.md", item.path, "translation_of")
-        problems[item.id] = Problem(item.path, line, "translation_of", wrong)
-    return problems
+    return {
+        item_id: Problem(
+            items[item_id].path,
+            _field_line(content_dir / f"{item_id}.md", items[item_id].path, "translation_of"),
+            "translation_of",
+            notice,
+        )
+        for item_id, notice in wrong.items()
+    }
 
 
 def _field_line(path: Path, display: str, name: str) -> int | None:

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 import polars as pl
@@ -158,15 +158,26 @@ def parse_tags(text: str) -> tuple[str, ...]:
 
 
 def bare_address(text: str) -> str:
-    """Return the address inside `Name <address>`, `<address>` or `mailto:address?…`; other text as given, trimmed."""
+    """Return the address inside `Name <address>`, `Last, First <address>`, `<mailto:address>` or
+    `mailto:address?…` (percent-escapes undone); other text as given, trimmed.
+
+    Text naming several addresses (`Noor <a@…>, Piet <b@…>`) is left as it is: it is no one
+    address, and is reported as invalid rather than half taken.
+    """
     stripped = text.strip()
+    inside = _BRACKETED.findall(stripped) if "<" in stripped else []
+    if len(inside) > 1:
+        return stripped
+    if inside:
+        stripped = inside[0].strip()
     if stripped[:7].lower() == "mailto:":
         stripped = stripped[7:].split("?", 1)[0].strip()
-    if "<" in stripped:
-        _, address = parseaddr(stripped)
-        if "@" in address:
-            return address
+        if "@" not in stripped:  # mailto:noor%40klant.nl; an address with its @ may hold a % of its own
+            stripped = unquote(stripped)
     return stripped
+
+
+_BRACKETED = re.compile(r"<([^<>]*@[^<>]*)>")
 
 
 def suppression_key(address: str) -> str:
@@ -229,6 +240,7 @@ class CsvStream:
     def __init__(self, path: Path, file: str) -> None:
         self.file = file
         self.header: dict[str, int] = {}  # lower-cased column name → index (first one wins)
+        self.width = 0  # cells in the header row, named or not
         self.count = 0  # rows yielded so far
         self.cut_line: int | None = None
         self._path = path
@@ -243,6 +255,7 @@ class CsvStream:
             if any(cells):
                 for index, name in enumerate(cells):
                     self.header.setdefault(name.lower(), index)
+                self.width = len(cells)
                 break
         if not self.header:
             self._handle.close()
@@ -381,7 +394,7 @@ def read_table(path: Path, file: str, columns: Sequence[str]) -> TextTable:
 def _read_with_csv(path: Path, file: str, columns: Sequence[str]) -> TextTable:
     stream = open_csv(path, file)
     indexes = [stream.header.get(name) for name in columns]
-    header_width = max(stream.header.values()) + 1
+    header_width = stream.width
     lines: list[int] = []
     cells: list[list[str]] = [[] for _ in columns]
     last: list[str] = []

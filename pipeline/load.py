@@ -687,7 +687,7 @@ def content_check_problems(items: Iterable[ContentItem]) -> tuple[list[Problem],
     warnings: list[str] = []
     for item in sorted(items, key=lambda i: i.path):
         findings = [*link_scheme_findings(item.url, "url"), *fragment_findings(item.body_html)]
-        for name, text in (("title", item.title), ("summary", item.summary), ("body", item.body_markdown)):
+        for name, text in (("title", item.title), ("summary", item.summary), ("body", item.body_html)):
             raw = text.encode("utf-8")
             at = first_unresolved(raw)
             if at >= 0:

@@ -348,7 +348,8 @@ def read_suppressions(table: TextTable | None, reading: Reading) -> dict[str, Su
     """
     if table is None:
         return {}
-    checks = RowChecks(table)
+    # A row with a cell too many is listed but still suppresses: suppressing too much is the safe side.
+    checks = RowChecks(table, long_rows_count=False)
     raw_email = checks.text("email", required=True)
     checks.add(_email=raw_email)
     bare = {text: bare_address(text) for text in checks.frame.get_column("_email").unique().to_list() if text}
@@ -359,7 +360,7 @@ def read_suppressions(table: TextTable | None, reading: Reading) -> dict[str, Su
     checks.reject("email", (pl.col("_email") != "") & pl.col("_email").is_in(invalid), INVALID_EMAIL,
                   pl.col("_email"), counts=False)
     emails = {text: address for text, address in found.items() if address is not None}
-    days = checks.parsed("date", parse_date)
+    days = checks.parsed("date", parse_date, counts=False)  # a date that cannot be read is listed; it still suppresses
     taken = checks.ok()
     checks.add(_taken=taken)
     reason = checks.text("reason", counts=False, only=pl.col("_taken"))  # read for every row taken

@@ -53,7 +53,8 @@ class _Check:
 class RowChecks:
     """The checks of one file's rows, in the order each row's cells are read; then its rejects."""
 
-    def __init__(self, table: TextTable) -> None:
+    def __init__(self, table: TextTable, *, long_rows_count: bool = True) -> None:
+        """`long_rows_count`: False keeps a row with more cells than the header (listed all the same)."""
         self.file = table.file
         self._controls = table.controls
         self.frame = table.frame.with_row_index(ROW)
@@ -65,7 +66,7 @@ class RowChecks:
             last = max(table.header.items(), key=lambda item: (item[0] != "", item[1]))[0]  # the last named column
             lines, extra = zip(*table.long_rows, strict=True)
             shown = pl.col(LINE).replace_strict(list(lines), list(extra), default="", return_dtype=pl.String)
-            self.reject(last, pl.col(LINE).is_in(list(lines)), TOO_MANY_CELLS, shown)
+            self.reject(last, pl.col(LINE).is_in(list(lines)), TOO_MANY_CELLS, shown, counts=long_rows_count)
 
     # ----------------------------------------------------------------- the checks
 

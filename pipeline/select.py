@@ -518,7 +518,9 @@ class _Selector:
             common.append(SkipReason.NO_OPT_IN)
         if not contact.email_valid:
             common.append(SkipReason.NO_VALID_EMAIL)
-        if contact.email and suppression_key(contact.email) in self.suppressed:
+        # A valid address is normalised already (lower-cased, trimmed): it is its own key.
+        key = contact.email if contact.email_valid else suppression_key(contact.email)
+        if contact.email and key in self.suppressed:
             common.append(SkipReason.SUPPRESSED)
         treatment = facts.treatment
 
@@ -661,7 +663,7 @@ def _shared_addresses(data: Dataset, selections: Sequence[Selection]) -> list[st
     counts: dict[str, int] = defaultdict(int)
     for selection in selections:
         if selection.newsletter:
-            counts[suppression_key(data.contacts[selection.contact_id].email)] += 1
+            counts[data.contacts[selection.contact_id].email] += 1  # newsletters go to valid, normalised addresses
     return sorted(address for address, n in counts.items() if n > 1)
 
 

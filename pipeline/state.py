@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from pipeline.checks.spam import SpamResult
+from pipeline.csvinput import suppression_key
 from pipeline.errors import StateError
 from pipeline.feedback import SOFT_BOUNCES_IN_A_ROW, FeedbackEvent, FeedbackKind
 from pipeline.models import (
@@ -450,33 +451,24 @@ class State:
     def add_suppressions(self, items: Iterable[Suppression], *, unsubscribes: bool = False) -> tuple[int, int]:
         """Record addresses never to e-mail again; return (added, already known).
 
-        `unsubscribes`: each address added is also an unsubscribe, recorded as the web
-        endpoint records one (on the suppression's date), so that the review site counts it.
+        `unsubscribes`: each address added (not one suppressed already, by a bounce or an
+        unsubscribe through the endpoint) is also an unsubscribe, recorded as the endpoint
+        records one, on the suppression's date, so that the review site counts it once.
         """
         added = known = 0
-        now = _now()
         with self._write() as conn:
             for item in items:
-                if unsubscribes:
-                    email = item.email.strip().lower()
-                    day = datetime.combine(item.date or date.today(), time(), tzinfo=UTC)
-                    event = FeedbackEvent(FeedbackKind.UNSUBSCRIBE, f"unsubscribe:import:{email}", day, item.source,
-                                          email=email, detail=item.reason)
-                    self._insert_event(conn, event)
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO suppressions (email, reason, date, source, added_at) VALUES (?, ?, ?, ?, ?)",
-                    (
-                        item.email.strip().lower(),
-                        item.reason,
-                        item.date.isoformat() if item.date else None,
-                        item.source,
-                        now,
-                    ),
-                )
-                if cursor.rowcount:
-                    added += 1
-                else:
+                email = suppression_key(item.email)
+                before = conn.total_changes
+                self._suppress(conn, item)
+                if conn.total_changes == before:
                     known += 1
+                    continue
+                added += 1
+                if unsubscribes:
+                    day = datetime.combine(item.date or date.today(), time(), tzinfo=UTC)
+                    self._insert_event(conn, FeedbackEvent(FeedbackKind.UNSUBSCRIBE, f"unsubscribe:import:{email}", day,
+                                                           item.source, email=email, detail=item.reason))
         return added, known
 
     def suppressions(self) -> list[Suppression]:
@@ -681,7 +673,7 @@ class State:
         conn.execute(
             "INSERT OR IGNORE INTO suppressions (email, reason, date, source, added_at) VALUES (?, ?, ?, ?, ?)",
             (
-                item.email.strip().lower(),
+                suppression_key(item.email),
                 item.reason,
                 item.date.isoformat() if item.date else None,
                 item.source,

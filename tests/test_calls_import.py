@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import time
+import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -211,25 +213,28 @@ def test_help_has_an_example() -> None:
 # --------------------------------------------------------------------------- the call list, returned
 
 
-@pytest.fixture(scope="module")
-def returned_list(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The tiny project run once, and its first account manager's .xlsx with two calls filled in."""
+@pytest.fixture(scope="module", params=["nl", "en"])
+def returned_list(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The tiny project run once (lists in Dutch, then English), and a .xlsx with two calls filled in."""
     from conftest import write_tiny_project
 
     from pipeline.run import run_batch
 
     project = tmp_path_factory.mktemp("returned") / "project"
     write_tiny_project(project)
+    settings = project / "settings.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8") + f"language: {request.param}\n", encoding="utf-8")
     run_batch(project, as_of=AS_OF, jobs=1)
     workbook = next(iter(sorted((project / "output" / AS_OF.isoformat() / "calls").glob("*.xlsx"))))
     book = openpyxl.load_workbook(workbook)
     sheet = book.active
     column = {cell.value: cell.column for cell in sheet[1]}
+    called, outcome = ("Gebeld op", "Uitkomst") if request.param == "nl" else ("Called on", "Outcome")
     assert sheet.max_row >= 4, "the test needs three calls on the list"
-    sheet.cell(2, column["Gebeld op"], datetime(2026, 11, 24))
-    sheet.cell(2, column["Uitkomst"], "Gesproken: wil een offerte voor de back-up")
-    sheet.cell(3, column["Gebeld op"], datetime(2026, 11, 25))
-    sheet.cell(3, column["Uitkomst"], "Geen gehoor")
+    sheet.cell(2, column[called], datetime(2026, 11, 24))
+    sheet.cell(2, column[outcome], "Gesproken: wil een offerte voor de back-up")
+    sheet.cell(3, column[called], datetime(2026, 11, 25))
+    sheet.cell(3, column[outcome], "Geen gehoor")
     returned = tmp_path_factory.mktemp("mail") / "bellijst-terug.xlsx"
     book.save(returned)
     return project, returned
@@ -249,7 +254,8 @@ def test_the_returned_call_list_is_imported_as_it_is(returned_list: tuple[Path, 
     with State.open(load_settings(project).paths.state) as state:
         [recorded] = state.interactions()
     assert (recorded.customer_id, recorded.contact_id, recorded.date) == (rows[0][2], rows[0][5], date(2026, 11, 24))
-    assert recorded.note == "Gesproken: wil een offerte voor de back-up"
+    assert recorded.note == "Gesproken: wil een offerte voor de back-up"  # the list's own note and channel not read
+    assert recorded.channel is Channel.CALL
 
 
 def test_the_returned_call_list_saved_as_csv_reads_the_same(returned_list: tuple[Path, Path], tmp_path: Path) -> None:
@@ -258,9 +264,40 @@ def test_the_returned_call_list_saved_as_csv_reads_the_same(returned_list: tuple
     sheet = openpyxl.load_workbook(returned, read_only=True).active
     lines = []
     for row in sheet.iter_rows(values_only=True):
-        cells = [v.strftime("%d-%m-%Y") if isinstance(v, datetime) else "" if v is None else str(v) for v in row]
+        day = "%d-%m-%Y" if "Gebeld op" in [c.value for c in sheet[1]] else "%d/%m/%Y"  # as each locale saves it
+        cells = [v.strftime(day) if isinstance(v, datetime) else "" if v is None else str(v) for v in row]
         lines.append(";".join(f'"{c}"' for c in cells))
     file = write(tmp_path / "bellijst.csv", "\n".join(lines) + "\n", bom=True)
     outcomes = read_call_outcomes(file, tiny_data(source), today=AS_OF)
     assert [(i.contact_id, i.date) for i in outcomes.interactions] == [(sheet.cell(2, 6).value, date(2026, 11, 24))]
     assert (outcomes.not_reached, outcomes.not_called, outcomes.rejected) == (1, sheet.max_row - 3, ())
+
+
+@pytest.mark.parametrize(
+    ("sheet_xml", "message"),
+    [
+        # A few bytes that claim a sheet of 16,384 columns and a million rows.
+        ('<dimension ref="A1:XFD1048576"/><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>x</t></is></c></row>'
+         '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>y</t></is></c></row></sheetData>',
+         "more than 100,000 rows: not a call list"),
+        ("<sheetData><row r=", "cannot be read as an Excel workbook"),
+    ],
+)
+def test_a_workbook_that_is_no_call_list_is_refused_quickly(tiny_project: Path, tmp_path: Path, sheet_xml: str,
+                                                             message: str) -> None:
+    """A hostile or broken .xlsx: one line, exit 2, in well under a second, not a traceback or an hour."""
+    path = tmp_path / "list.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["Klantnr.", "Contactnr.", "Gebeld op", "Uitkomst"])
+    book.save(path)
+    with zipfile.ZipFile(path) as original:
+        entries = {name: original.read(name) for name in original.namelist()}
+    head = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    entries["xl/worksheets/sheet1.xml"] = head + sheet_xml.encode() + b"</worksheet>"
+    with zipfile.ZipFile(path, "w") as rebuilt:
+        for name, data in entries.items():
+            rebuilt.writestr(name, data)
+    started = time.perf_counter()
+    code, _, err = invoke(tiny_project, str(path))
+    assert code == 2 and message in err and "Traceback" not in err
+    assert time.perf_counter() - started < 5

@@ -110,7 +110,10 @@ def test_validate_reports_a_content_image_without_alt(project: Path) -> None:
 def test_validate_reports_template_syntax_in_a_content_item(project: Path) -> None:
     """An author who writes `{{ first_name }}` expecting a merge field learns before the run that it goes out as is."""
     item = project / "content" / "nl" / "phishing-golf.md"
-    item.write_text(item.read_text(encoding="utf-8") + "\nBeste {{ first_name }}, let op.\n", encoding="utf-8")
+    text = item.read_text(encoding="utf-8") + "\nLees [[PDF] de handleiding](https://www.polderlicht-it.nl/pdf).\n"
+    item.write_text(text, encoding="utf-8")
+    assert invoke(project, "validate")[0] == 0  # Markdown's own brackets are no template syntax
+    item.write_text(text + "\nBeste {{ first_name }}, let op.\n", encoding="utf-8")
     code, output = invoke(project, "validate")
     assert code == 2
     assert ("content/nl/phishing-golf.md: body: link_unresolved: template syntax reaches the e-mail as written, "

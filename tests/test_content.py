@@ -191,6 +191,15 @@ def test_translation_problems_keep_the_item_as_an_original(tmp_path: Path, files
     assert items[rel.removesuffix(".md")].translation_of == ""  # kept, its own topic
 
 
+def test_a_bad_link_of_an_original_does_not_fall_on_its_translation(tmp_path: Path) -> None:
+    """nl/a names a missing original (a typo); en/a, a translation of nl/a, is right: only nl/a is reported."""
+    _write(tmp_path, "nl/a.md", _translation("en/typo", "nl"))
+    _write(tmp_path, "en/a.md", _translation("nl/a"))
+    items, problems = load_content(tmp_path / "content", tmp_path)
+    assert [(p.file, p.field) for p in problems] == [("content/nl/a.md", "translation_of")]
+    assert items["en/a"].translation_of == "nl/a" and items["nl/a"].translation_of == ""
+
+
 def test_translation_of_must_be_an_item_id(tmp_path: Path) -> None:
     """A `translation_of` that cannot be an id (a path out of content/, a URL) leaves the item out."""
     problems = _problems(tmp_path, "en/item.md", _translation("../../etc/passwd"))
@@ -201,11 +210,14 @@ def test_an_item_file_not_ending_in_md_is_named(tmp_path: Path) -> None:
     """A file saved as .MD or .markdown would be skipped without a word: it is a problem, with the name to use."""
     _write(tmp_path, "nl/a.markdown", GOOD)
     _write(tmp_path, "nl/b.MD", GOOD)
+    _write(tmp_path, "_concepten/c.markdown", GOOD)  # drafts, hidden folders and READMEs are not items
+    _write(tmp_path, ".obsidian/README.MD", GOOD)
+    _write(tmp_path, "nl/README.markdown", GOOD)
     items, problems = load_content(tmp_path / "content", tmp_path)
     assert items == {}
     assert [str(p) for p in problems] == [
-        "content/nl/a.markdown: not read: an item's file name ends in .md (rename it to a.md)",
-        "content/nl/b.MD: not read: an item's file name ends in .md (rename it to b.md)",
+        "content/nl/a.markdown: not read: an item's file name must end in .md (rename it to a.md)",
+        "content/nl/b.MD: not read: an item's file name must end in .md (rename it to b.md)",
     ]
 
 

@@ -284,6 +284,10 @@ def test_excluding_after_approval_withdraws_what_has_not_gone(project: Path, tmp
         assert refused.exit_code == 2 and "P001 (newsletter: sent)" in refused.output
         assert "nothing was changed" in refused.output
         exclude.write_text(f"{waiting}\n")
+        # The run's checks were passed or accepted at its approval: a withdrawal does not ask again.
+        checks = project / "output" / RUN / "checks.csv"
+        checks.write_text(checks.read_text(encoding="utf-8") + "P001,newsletter,contrast,error,grey on white\n",
+                          encoding="utf-8")
         done = runner.invoke(cli, ["--project", str(project), "approve", RUN, "--exclude", str(exclude)])
         assert done.exit_code == 0, done.output
         assert "was approved already: withdrew" in done.output and "of 1 contact;" in done.output
@@ -291,8 +295,50 @@ def test_excluding_after_approval_withdraws_what_has_not_gone(project: Path, tmp
     with State.open(project / "output" / "state.sqlite") as state:
         assert waiting not in {d.contact_id for d in state.deliveries()}  # not counted as sent: next month may mail
     rows = outbox_rows(project)
-    assert {r["status"] for k, r in rows.items() if k[0] == waiting} <= {"skipped"}
+    assert {r["status"] for k, r in rows.items() if k[0] == waiting} == {"skipped"}
     assert recipient_of(project, waiting) not in {r.recipient for r in recorder.received}
+
+
+def test_a_stop_signal_ends_a_wait_for_the_pacing_at_once(project: Path) -> None:
+    """per_minute 1: after the first message the send waits a minute; SIGTERM then ends it at once, exit 143."""
+
+    def sleep(seconds: float) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives during the wait, as from a scheduler
+        time.sleep(seconds)
+
+    with smtp_server() as (server, recorder):
+        configure(project, host="127.0.0.1", port=server.port, per_minute=1)
+        started = time.monotonic()
+        result = send_run(project, RUN, sleep=sleep)
+    assert time.monotonic() - started < 30  # not the minute's wait
+    assert (result.exit_code, len(recorder.received), result.counts[Status.SENT]) == (143, 1, 1)
+    assert "SIGTERM" in result.stopped and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+
+
+def test_resend_and_resend_uncertain_together_are_refused(project: Path) -> None:
+    """--resend names some uncertain messages, --resend-uncertain all of them: both at once is a usage error."""
+    with smtp_server() as (server, recorder):
+        configure(project, host="127.0.0.1", port=server.port)
+        result = CliRunner().invoke(cli, ["--project", str(project), "send", RUN, "--resend-uncertain",
+                                          "--resend", "<x@y>"])
+    assert result.exit_code == 2 and "give one of the two" in result.output and recorder.transactions == 0
+
+
+def test_a_queued_message_to_an_address_unsubscribed_since_may_be_gone_from_the_folder(project: Path) -> None:
+    """A run made again after an unsubscribe no longer writes that message: the send skips it, and goes on."""
+    with smtp_server() as (server, recorder):
+        configure(project, host="127.0.0.1", port=server.port)
+        send_run(project, RUN, limit=1)  # every message queued, the first sent
+        waiting = sorted({c for c, kind in approved_messages(project).values() if kind == "newsletter"})[-1]
+        address = recipient_of(project, waiting)
+        suppressions = project / "data" / "suppressions.csv"
+        suppressions.write_text(suppressions.read_text(encoding="utf-8") + f"{address},afgemeld,\n", encoding="utf-8")
+        for eml in (project / "output" / RUN / "emails" / waiting).glob("*.eml"):
+            eml.unlink()
+        result = send_run(project, RUN)
+    assert result.exit_code == 0
+    assert {r["status"] for k, r in outbox_rows(project).items() if k[0] == waiting} == {"skipped"}
+    assert address not in {r.recipient for r in recorder.received}
 
 
 def test_connection_lost_before_the_data_is_deferred_not_uncertain(project: Path) -> None:

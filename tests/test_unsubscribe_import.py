@@ -20,6 +20,7 @@ import pipeline.unsubscribe as unsubscribe
 from pipeline.cli import cli
 from pipeline.errors import InputError
 from pipeline.feedback import FeedbackKind
+from pipeline.models import Suppression
 from pipeline.state import State
 from pipeline.unsubscribe import make_token, verify_token
 from pipeline.unsubscribe_import import import_unsubscribes, read_unsubscribes
@@ -354,9 +355,13 @@ def test_an_unsubscribe_imported_after_the_render_is_left_out_by_the_approval(ra
 
 
 def test_an_imported_unsubscribe_counts_as_one_for_the_review_site(ran: Path, tmp_path: Path) -> None:
-    """An import records each new unsubscribe as the web endpoint does, on its date: the overview counts it once."""
+    """Each new unsubscribe of an import is one event, on its date; one already suppressed adds none."""
+    with State.open(ran / "output" / "state.sqlite") as state:  # suppressed before: a bounce
+        state.add_suppressions([Suppression("al.gebounced@example.nl", "hard_bounce", date(2026, 11, 1), "bounces")])
     file = tmp_path / "t.txt"
-    file.write_text(token_of(unsubscribe_link(ran / "output" / RUN_ID, "P005")) + "\niemand@example.nl\n")
+    file.write_text(
+        token_of(unsubscribe_link(ran / "output" / RUN_ID, "P005")) + "\niemand@example.nl\nAl.Gebounced@example.nl\n"
+    )
     assert invoke(ran, "unsubscribe", "import", str(file))[0] == 0
     assert invoke(ran, "unsubscribe", "import", str(file))[0] == 0  # again: nothing new
     with State.open(ran / "output" / "state.sqlite") as state:

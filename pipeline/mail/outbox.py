@@ -34,6 +34,7 @@ from __future__ import annotations
 import enum
 import logging
 import sqlite3
+import time
 from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -167,6 +168,32 @@ class Outbox:
                 for r in requeued:
                     conn.execute("UPDATE outbox SET status = 'queued', stage = 0 WHERE id = ?", (r.id,))
         return uncertain, len(requeued)
+
+    def withdraw(self, contact_ids: Collection[str]) -> tuple[int, list[tuple[str, str, str]]]:
+        """Take the contacts' messages out of the approved run, unless one is on its way; return what happened.
+
+        Returns (the deliveries withdrawn, the messages too late as (contact, kind, status)). A
+        message `sending`, `sent` or `uncertain` may have arrived: then nothing changes at all.
+        Otherwise, in one transaction, the contacts' deliveries of the run are deleted (they no
+        longer count as sent) and their messages waiting in the outbox become `skipped`.
+        """
+        ids = sorted(set(contact_ids))
+        among = f"run_id = ? AND contact_id IN ({', '.join('?' for _ in ids)})"  # placeholders only
+        on_its_way = (Status.SENDING, *COUNTED)
+        waiting = (Status.QUEUED, Status.DEFERRED)
+        with self.state.transaction() as conn:
+            rows = conn.execute(f"SELECT contact_id, kind, status FROM outbox WHERE {among}", (self.run_id, *ids))  # noqa: S608
+            too_late = sorted((r[0], r[1], r[2]) for r in rows if r[2] in on_its_way)
+            if too_late:
+                return 0, too_late
+            withdrawn = conn.execute(f"DELETE FROM deliveries WHERE {among}", (self.run_id, *ids)).rowcount  # noqa: S608
+            conn.execute(
+                f"UPDATE outbox SET status = ?, last_reply = ?, updated = ? WHERE {among} "  # noqa: S608
+                f"AND status IN ({', '.join('?' for _ in waiting)})",
+                (Status.SKIPPED, "excluded by the reviewer after the approval", iso(time.time()), self.run_id, *ids,
+                 *waiting),
+            )
+        return withdrawn, too_late
 
     def requeue_uncertain(self, now: float, message_ids: Collection[str] | None = None) -> int:
         """Queue this run's `uncertain` messages again (those of `message_ids`, when given); return how many."""

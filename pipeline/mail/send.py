@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import load_settings
 from pipeline.csvinput import suppression_key
@@ -109,6 +110,9 @@ def send_run(
         as_of = date.fromisoformat(run_id)
     except ValueError:
         raise UsageError(f"{run_id!r} is not a run id (the run's as-of date, YYYY-MM-DD)") from None
+    if resend_uncertain and resend:
+        raise UsageError("--resend-uncertain sends every uncertain message again, --resend only those named: "
+                         "give one of the two")
     settings = load_settings(root)
     delivery = settings.delivery
     if delivery is None:
@@ -126,7 +130,7 @@ def send_run(
         if status != "approved":
             shown = "not in the state" if status is None else f"{status}, not approved"
             raise UsageError(f"run {run_id} is {shown}: review it and `windstil approve {run_id}` before sending")
-        planned = plan_messages(folder, state, run_id, as_of)
+        planned = plan_messages(folder, state, run_id, as_of, suppressed)
         connections = [SmtpConnection(delivery, credentials) for _ in range(delivery.connections)]
         connections[0].open()  # a wrong password or host fails here, before anything is claimed
         result = SendResult(run_id=run_id, dry_run=dry_run, server=connections[0].where)
@@ -207,41 +211,56 @@ class _Sender:
         with ThreadPoolExecutor(max_workers=len(self.idle), thread_name_prefix="smtp") as pool, self._stop_signals():
             try:
                 self._loop(pool)
-            except KeyboardInterrupt:  # not in the main thread, where the signals cannot be taken over
-                self._stop(signal.SIGINT)
-                self._collect(wait_all=True)
+            except KeyboardInterrupt:  # a second signal: the wait for a transaction is given up
+                self.result.signal = self.result.signal or int(signal.SIGINT)
+                self.result.stopped = ("interrupted twice: the message(s) in an SMTP transaction were left as they "
+                                       f"were; `windstil send {self.run_id}` marks them uncertain and goes on")
             finally:
                 self.outbox.release(self.reserved)
                 self.reserved.clear()
+        if self.result.signal:
+            log.info("stopped by %s after finishing the messages in an SMTP transaction",
+                     signal.Signals(self.result.signal).name)
 
     @contextmanager
     def _stop_signals(self) -> Iterator[None]:
-        """While sending, SIGINT and SIGTERM stop the send between messages (see the module docstring)."""
+        """While sending, SIGINT, SIGTERM and SIGHUP stop the send between messages (see the module docstring).
+
+        The handler only sets flags (no I/O: it may interrupt a write to the same stream) and
+        ends a wait for the pacing at once. A second signal restores the handlers before and
+        raises KeyboardInterrupt: a transaction that hangs can still be given up.
+        """
         if threading.current_thread() is not threading.main_thread():
-            yield
+            yield  # signals are the main thread's
             return
+        signums = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+        before: dict[int, Any] = {}
+
+        def restore() -> None:
+            for signum, handler in before.items():
+                signal.signal(signum, handler)
 
         def on_signal(signum: int, frame: object) -> None:
+            if self.result.signal:
+                restore()
+                raise KeyboardInterrupt
             self._stop(signal.Signals(signum))
             if self.sleeping:
                 self.sleeping = False
                 raise _Wake
 
-        before = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+        before.update({signum: signal.signal(signum, on_signal) for signum in signums})
         try:
             yield
         finally:
-            for signum, handler in before.items():
-                signal.signal(signum, handler)
+            restore()
 
     def _stop(self, signum: signal.Signals) -> None:
-        if self.result.signal:
-            return
+        """Record the stop (called from the signal handler: flags and text only)."""
         name = "Ctrl+C" if signum is signal.SIGINT else signum.name
         self.result.signal = int(signum)
         self.result.stopped = (f"interrupted ({name}): no new message was started, the ones in an SMTP transaction "
                                f"were finished and recorded; `windstil send {self.run_id}` goes on from there")
-        log.warning("%s: finishing the message(s) in an SMTP transaction, then stopping", name)
 
     def _loop(self, pool: ThreadPoolExecutor) -> None:
         while True:
@@ -445,26 +464,35 @@ def _dry_run_due(outbox: Outbox, planned: list[PlannedMessage]) -> int:
 # --------------------------------------------------------------------------- the run's messages
 
 
-def plan_messages(folder: Path, state: State, run_id: str, as_of: date) -> list[PlannedMessage]:
+def plan_messages(
+    folder: Path, state: State, run_id: str, as_of: date, suppressed: Collection[str] = ()
+) -> list[PlannedMessage]:
     """Return the run's messages in sending order: approved newsletters and alerts, then call lists.
 
     The approved deliveries in the state are the run's messages minus the reviewer's
     exclusions. Each .eml must still carry the Message-ID that was approved: a run folder
     changed since the approval is refused, every problem listed. A message this run is done
-    with (sent, failed or skipped) is not read again: a run made again with --force no longer
-    writes the message of a contact who bounced or unsubscribed meanwhile.
+    with (sent, failed or skipped), or one queued to an address suppressed since (`suppressed`:
+    data/suppressions.csv's; the state's are read here), is not read again: a run made again
+    with --force no longer writes the message of a contact who bounced or unsubscribed
+    meanwhile, and the sender skips the queued one before it reads a file.
     """
     month = as_of.strftime("%Y-%m")
     problems: list[Problem] = []
     planned: list[PlannedMessage] = []
-    done = {(row.contact_id, row.kind) for row in Outbox(state, run_id).rows() if row.status in FINAL}
+    gone = {suppression_key(s.email) for s in state.suppressions()} | set(suppressed)
+    done = {
+        (row.contact_id, row.kind)
+        for row in Outbox(state, run_id).rows()
+        if row.status in FINAL or suppression_key(row.recipient) in gone
+    }
     approved = sorted(
         (d for d in state.deliveries() if d.run_id == run_id and (d.contact_id, d.kind.value) not in done),
         key=lambda d: (d.contact_id, d.kind is not MessageKind.NEWSLETTER),
     )
     for delivery in approved:
         path = f"emails/{delivery.contact_id}/{delivery.kind.value}.eml"
-        message = _planned(folder, path, delivery.contact_id, delivery.kind.value, month, problems)
+        message = planned_message(folder, path, delivery.contact_id, delivery.kind.value, month, problems)
         if message is None:
             continue
         if delivery.message_id and message.message_id != delivery.message_id:
@@ -474,7 +502,7 @@ def plan_messages(folder: Path, state: State, run_id: str, as_of: date) -> list[
         planned.append(message)
     calls = folder / "calls"
     for eml in sorted(calls.glob("*.eml")) if calls.is_dir() else ():
-        message = _planned(folder, f"calls/{eml.name}", eml.stem, "calls", month, problems)
+        message = planned_message(folder, f"calls/{eml.name}", eml.stem, "calls", month, problems)
         if message is not None:
             planned.append(message)
     if problems:
@@ -482,8 +510,10 @@ def plan_messages(folder: Path, state: State, run_id: str, as_of: date) -> list[
     return planned
 
 
-def _planned(folder: Path, path: str, contact_id: str, kind: str, month: str,
-             problems: list[Problem]) -> PlannedMessage | None:
+def planned_message(folder: Path, path: str, contact_id: str, kind: str, month: str,
+                    problems: list[Problem]) -> PlannedMessage | None:
+    """Return the message at `folder`/`path` as the outbox plans it (its one recipient and Message-ID), or
+    None with the problem appended."""
     try:
         with (folder / path).open("rb") as handle:
             head = handle.read(HEADER_CHUNK)
