@@ -294,7 +294,8 @@ class _Sender:
                 return
             try:
                 self.sleeping = True
-                self.sleep(wait_for)
+                if not self.result.signal:  # a signal just before the flag was set: no wait at all
+                    self.sleep(wait_for)
                 self.sleeping = False
             except _Wake:
                 pass  # a stop signal: the loop sees `stopped` and returns
