@@ -170,13 +170,13 @@ def test_fetch_classifies_the_samples_once(imap: Imap, tmp_path: Path, monkeypat
 
     # Fetched once: the UIDs are remembered, so nothing is fetched or read again.
     code, out, _ = invoke(project, "bounces", "fetch")
-    assert code == 0 and "0 new mails (nothing new); 0 read before" in out
+    assert code == 0 and "0 new mails (nothing new); 9 read before" in out
     # A new mail is fetched alone; the server's mails stay unread and in place.
     reply = SAMPLES[-1].read_bytes().replace(b"<DB9PR07MB8123E4F5", b"<DB9PR07MB8123FFFF")
     with MailBoxUnencrypted("127.0.0.1", imap.port).login(USER, PASSWORD) as box:
         box.append(reply, "INBOX")
     code, out, _ = invoke(project, "bounces", "fetch")
-    assert code == 0 and "1 new mails (1 reply); 0 read before" in out
+    assert code == 0 and "1 new mails (1 reply); 9 read before" in out
     with MailBoxUnencrypted("127.0.0.1", imap.port).login(USER, PASSWORD) as box:
         status = box.folder.status("INBOX")
     assert (status["MESSAGES"], status["UNSEEN"]) == (10, 10)

@@ -16,6 +16,7 @@ import logging
 import os
 import ssl
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
@@ -69,12 +70,14 @@ def fetch_mailbox(
             raise MailboxError(f"bounces fetch: {where}: {error}") from error
         status = mailbox.folder.status(box.folder, ["UIDVALIDITY"])
         prefix = f"imap:{box.username}@{box.host}/{box.folder}/{status['UIDVALIDITY']}/"
-        uids = [uid for uid in mailbox.uids("ALL") if not state.mail_seen(prefix + uid)]
+        every = mailbox.uids("ALL")
+        uids = [uid for uid in every if not state.mail_seen(prefix + uid)]
         log.info("bounces fetch: %s: %d new mails", where, len(uids))
         result = process_mails(_raw_mails(mailbox, uids), state, secret, contacts, f"bounces fetch {where}", now)
         # Read and recorded (by Message-ID, in process_mails): the UIDs need not be fetched again.
         state.remember_mails([prefix + uid for uid in uids], "imap uid")
-        return result
+        # The mails remembered by their UID were read before too, though not fetched again to say so.
+        return replace(result, already_read=result.already_read + len(every) - len(uids))
     except (TimeoutError, OSError, imaplib.IMAP4.abort) as error:
         raise MailboxError(f"bounces fetch: {where}: connection lost ({error}); run it again") from error
     finally:
