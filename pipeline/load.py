@@ -681,17 +681,15 @@ def content_check_problems(items: Iterable[ContentItem]) -> tuple[list[Problem],
     """
     from pipeline.checks import Level as CheckLevel
     from pipeline.checks.content import fragment_findings, link_scheme_findings
-    from pipeline.checks.personal import first_unresolved
+    from pipeline.checks.personal import unresolved_snippet
 
     errors: list[Problem] = []
     warnings: list[str] = []
     for item in sorted(items, key=lambda i: i.path):
         findings = [*link_scheme_findings(item.url, "url"), *fragment_findings(item.body_html)]
         for name, text in (("title", item.title), ("summary", item.summary), ("body", item.body_html)):
-            raw = text.encode("utf-8")
-            at = first_unresolved(raw)
-            if at >= 0:
-                around = " ".join(raw[max(0, at - 20) : at + 32].decode("utf-8", "replace").split())
+            around = unresolved_snippet(text.encode("utf-8"))
+            if around is not None:
                 detail = f"template syntax reaches the e-mail as written, not filled in: {around!r}"
                 errors.append(Problem(item.path, None, name, f"link_unresolved: {detail}"))
         for finding in findings:

@@ -25,11 +25,10 @@ def personal_findings(html: bytes, text: bytes, subject: str, preheader: str) ->
     """Return the findings of the per-message checks on one message's bytes, subject and preheader."""
     findings: list[Finding] = []
     for part, body in (("HTML", html), ("text", text)):
-        at = first_unresolved(body)
-        if at >= 0:
-            around = body[max(0, at - 20) : at + 32].decode("utf-8", "replace")
-            findings.append(Finding("link_unresolved", Level.ERROR,
-                                    f"template syntax left in the {part} part: {' '.join(around.split())!r}"))
+        around = unresolved_snippet(body)
+        if around is not None:
+            detail = f"template syntax left in the {part} part: {around!r}"
+            findings.append(Finding("link_unresolved", Level.ERROR, detail))
     size = len(html)
     if size > CLIP_BYTES:
         findings.append(Finding("size_clip", Level.ERROR,
@@ -44,6 +43,14 @@ def personal_findings(html: bytes, text: bytes, subject: str, preheader: str) ->
                                 f"subject of {len(subject)} characters: phones cut it after about {SUBJECT_MAX}"))
     findings += preheader_findings(preheader)
     return findings
+
+
+def unresolved_snippet(body: bytes) -> str | None:
+    """Return the text around the first template syntax in `body` (one line), None when there is none."""
+    at = first_unresolved(body)
+    if at < 0:
+        return None
+    return " ".join(body[max(0, at - 20) : at + 32].decode("utf-8", "replace").split())
 
 
 def first_unresolved(body: bytes) -> int:

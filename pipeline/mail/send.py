@@ -18,8 +18,6 @@ loss) leaves the messages in a transaction `uncertain`.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import os
 import re
@@ -37,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import load_settings
-from pipeline.csvinput import suppression_key
+from pipeline.csvinput import read_csv, suppression_key
 from pipeline.errors import InputError, Problem, UsageError
 from pipeline.lock import project_lock
 from pipeline.mail.outbox import FINAL, Outbox, OutboxRow, PlannedMessage, Status, hard_bounce
@@ -546,20 +544,18 @@ _HEADERS = {name: re.compile(rb"^" + name.encode() + rb"[ \t]*:(.*(?:\n[ \t].*)*
 
 
 def read_suppressions_csv(path: Path) -> frozenset[str]:
-    """Return the addresses of data/suppressions.csv (none when it is absent), as suppressions compare."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
+    """Return the addresses of data/suppressions.csv (none when it is absent), as suppressions compare.
+
+    Read with the loader's own CSV reader (delimiter, quotes, BOM as in a run), every row's
+    address taken as it is: a row the run lists as a reject still suppresses here too.
+    """
+    if not path.is_file():
         return frozenset()
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read the suppressions ({error})") from error
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    rows = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    column = next((name for name in rows.fieldnames or () if name.strip().lower() == "email"), None)
+    table = read_csv(path, "suppressions.csv")
+    column = table.header.get("email")
     if column is None:
         raise InputError(f"{path}: no email column")
-    return frozenset(suppression_key(row[column]) for row in rows if (row.get(column) or "").strip())
+    return frozenset(suppression_key(cells[column]) for _, cells in table.rows if len(cells) > column and cells[column])
 
 
 # --------------------------------------------------------------------------- the bytes sent
