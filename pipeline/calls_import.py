@@ -1,8 +1,8 @@
 """Read the call outcomes account managers return, and record them in the state as interactions.
 
 The file (CSV, `;` or `,`, UTF-8 with or without BOM, header row) has the columns
-`customer_id`, `contact_id`, `date`, `outcome` (all required) and `note`, plus two optional
-ones: `channel` (call/visit/meeting/email, default `call`) and `our_level`
+`customer_id`, `contact_id`, `date`, `outcome` (all required), plus three optional ones:
+`note`, `channel` (call/visit/meeting/email, default `call`) and `our_level`
 (account_manager/management, default `account_manager`: set `management` when our director
 held the conversation, so the management pair of the contact schedule counts it).
 
@@ -105,10 +105,10 @@ def read_call_outcomes(path: Path, data: Dataset, today: date, display: str | No
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         problems = [Problem(file, 1, column, "required column is missing") for column in missing]
-        expected = ", ".join((*REQUIRED_COLUMNS, "note"))
+        expected = ", ".join(REQUIRED_COLUMNS)
         raise InputError(
-            f"{file}: not a call outcomes file (expected the columns {expected}, or a call list's .xlsx with "
-            "'Called on' and 'Outcome' filled in)",
+            f"{file}: not a call outcomes file (expected the columns {expected} and optionally note, or a call "
+            "list's .xlsx with 'Called on' and 'Outcome' filled in)",
             problems,
         )
 

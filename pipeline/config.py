@@ -379,6 +379,9 @@ def _bounces(check: _Checker, value: Any) -> BounceMailbox | None:
         if security not in ("tls", "starttls", "none"):
             check.problem("bounces.security", "must be one of tls, starttls, none")
             security = "tls"
+    if security == "none" and host and host.lower() not in LOCAL_HOSTS:
+        check.problem("bounces.security", "none sends the password unencrypted: only for a server on this machine "
+                      "(host localhost or 127.0.0.1); use tls or starttls")
     port = check.whole(given.get("port"), "bounces.port", maximum=65535, default=993 if security == "tls" else 143)
     return BounceMailbox(
         host=host,

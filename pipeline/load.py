@@ -122,8 +122,8 @@ MISSING_COLUMNS = notice_template(N_(
 ))
 NOT_READ = N_("; columns not read: %(names)s (renamed?)")
 KNOCK_ON = notice_template(N_(
-    "%(file)s: %(count)s rows name a %(column)s whose own row was rejected (e.g. %(example)s, %(where)s): "
-    "fix that row, and these are taken too"
+    "%(file)s: %(count)s row(s) refer to a row that was rejected itself (e.g. %(column)s %(example)s, "
+    "%(where)s): fix that row, and these are taken too"
 ))
 PROBLEM = N_("%(where)s: %(message)s")
 PROBLEM_IN_FIELD = N_("%(where)s: %(field)s: %(message)s")

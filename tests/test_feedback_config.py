@@ -44,6 +44,8 @@ def test_bad_tracking_settings_name_their_key(tiny_project: Path) -> None:
         ("bounces: {host: imap.example.nl, username: retour@x.nl, security: ssl}\n",
          "bounces.security: must be one of tls, starttls, none"),
         ("bounces: {username: retour@x.nl}\n", "bounces.host: required key is missing"),
+        ("bounces: {host: imap.example.nl, username: retour@x.nl, security: none}\n",
+         "bounces.security: none sends the password unencrypted: only for a server on this machine"),
         ("bounces: {host: imap.example.nl, username: retour@x.nl, port: 99999}\n",
          "bounces.port: must be a whole number from 1 to 65535"),
     ],

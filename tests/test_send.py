@@ -371,14 +371,18 @@ def test_quota_reply_stops_the_send(project: Path) -> None:
 
 
 def test_limit_says_what_is_left_and_a_run_that_does_not_exist_says_to_make_it(project: Path) -> None:
-    """--limit N: the summary says how many are still queued; `send` of a date never run says to run it first."""
+    """--limit N: the summary says how many are still queued, exit 1 (something is left to do); then the rest, exit 0.
+
+    `send` of a date never run says to run it first."""
     with smtp_server() as (server, _):
         configure(project, host="127.0.0.1", port=server.port)
         runner = CliRunner()
         limited = runner.invoke(cli, ["--project", str(project), "send", RUN, "--limit", "2"])
         left = len(approved_messages(project)) - 2
         expected = f"{left} message(s) still queued after --limit 2; `windstil send {RUN}` goes on with them"
-        assert expected in limited.output
+        assert expected in limited.output and limited.exit_code == 1
+        rest = runner.invoke(cli, ["--project", str(project), "send", RUN])
+        assert rest.exit_code == 0 and "still queued" not in rest.output
         missing = runner.invoke(cli, ["--project", str(project), "send", "2027-02-28"])
     assert missing.exit_code == 2
     assert "no run 2027-02-28 in" in missing.output and "windstil run --as-of 2027-02-28" in missing.output

@@ -34,7 +34,7 @@ def calls_import(obj: Context, file: Path) -> None:
 
     FILE is an account manager's call list (.xlsx, or saved as CSV) with "Called on" and
     "Outcome" filled in (rows left empty were not called), or a CSV with the columns
-    customer_id, contact_id, date (YYYY-MM-DD, not after today), outcome, note; optional
+    customer_id, contact_id, date (YYYY-MM-DD, not after today), outcome; optional note,
     channel (default call) and our_level (account_manager, or management when our director
     held the conversation). `;` or `,`, UTF-8 with or without BOM.
 

@@ -77,12 +77,13 @@ class SendResult:
 
     @property
     def exit_code(self) -> int:
-        """Return 0 when nothing is left to do, 1 when messages remain deferred or uncertain, 128+N after signal N."""
+        """Return 0 when nothing is left to do, 1 when messages remain (queued after --limit, deferred or
+        uncertain), 128+N after signal N."""
         if self.dry_run:
             return 0
         if self.signal:
             return 128 + self.signal
-        left = self.counts.get(Status.DEFERRED, 0) + self.counts.get(Status.UNCERTAIN, 0)
+        left = sum(self.counts.get(status, 0) for status in (Status.QUEUED, Status.DEFERRED, Status.UNCERTAIN))
         return 1 if left or self.stopped else 0
 
 
