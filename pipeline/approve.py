@@ -7,7 +7,7 @@ import io
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -35,6 +35,16 @@ class ApproveResult:
     accepted: dict[str, int] = field(default_factory=dict)  # checks accepted despite errors → their errors
     withdrawn: int = 0  # of an approved run: deliveries of excluded contacts taken out
     unsubscribed: tuple[str, ...] = ()  # contacts left out: they unsubscribed after the run was made
+    # The call-list rows made with the run about a customer of a contact left out now (excluded,
+    # withdrawn or unsubscribed): they may still mention that contact's messages.
+    stale_calls: tuple[StaleCall, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StaleCall:
+    account_manager_id: str
+    customer_id: str
+    customer: str
 
 
 def read_exclusions(path: Path, known: set[str]) -> set[str]:
@@ -114,7 +124,8 @@ def approve_run(root: Path, run_id: str, exclude: Path | None = None, accept: It
         if status is None:
             raise UsageError(f"run {run_id} is not in the state {settings.paths.state}; run it again")
         if status == "approved":  # only fewer messages can follow: the checks were passed or accepted then
-            return _exclude_after_approval(state, run_id, excluded)
+            result = _exclude_after_approval(state, run_id, excluded)
+            return replace(result, stale_calls=stale_calls(folder, excluded)) if result.withdrawn else result
         accepted = refuse_unaccepted_errors(run_id, check_errors(folder, excluded), accept)
         chosen = [d for d in deliveries if d.contact_id not in excluded]
         unsubscribed = _late_unsubscribes(state, folder, run_id, chosen)
@@ -122,7 +133,8 @@ def approve_run(root: Path, run_id: str, exclude: Path | None = None, accept: It
         added = state.approve_run(run_id, keep, accepted)
     log.info("approved %s: %d deliveries recorded", run_id, added)
     return ApproveResult(run_id, added, len(excluded), len(keep) - added, was_approved=False, accepted=accepted,
-                         unsubscribed=tuple(unsubscribed))
+                         unsubscribed=tuple(unsubscribed),
+                         stale_calls=stale_calls(folder, excluded | set(unsubscribed)))
 
 
 def _exclude_after_approval(state: State, run_id: str, excluded: set[str]) -> ApproveResult:
@@ -138,6 +150,31 @@ def _exclude_after_approval(state: State, run_id: str, excluded: set[str]) -> Ap
         )
     log.info("approved run %s: withdrew %d deliveries of %d excluded contact(s)", run_id, withdrawn, len(excluded))
     return ApproveResult(run_id, 0, len(excluded), 0, was_approved=True, withdrawn=withdrawn)
+
+
+def stale_calls(folder: Path, left_out: set[str]) -> tuple[StaleCall, ...]:
+    """Return the run's call-list rows about the customers of contacts left out after the run was made.
+
+    The call lists were written with the run, when those contacts' messages were still in it:
+    a row about their customer may say what was sent to them ("Newsletter to …", "Also sent
+    to …"), and the account manager would ask about a message that never went out.
+    """
+    if not left_out:
+        return ()
+    recipients = _csv_rows(folder / "recipients.csv")
+    customers = {row["customer_id"] for row in recipients if row.get("contact_id") in left_out}
+    rows = {(row["account_manager_id"], row["customer_id"], row.get("customer", ""))
+            for row in _csv_rows(folder / "calls" / "all.csv") if row.get("customer_id") in customers}
+    return tuple(StaleCall(*row) for row in sorted(rows))
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    """Return the rows of one of the run's own CSV files (none when it is absent)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return []
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 def _late_unsubscribes(state: State, folder: Path, run_id: str, deliveries: list[Delivery]) -> list[str]:

@@ -53,7 +53,8 @@ OVERRIDE_EXPIRED = notice_template(N_(
     "remove it or extend `until` in segments.yaml"
 ))
 NOT_FROZEN = notice_template(N_(
-    "no frozen segmentation: computed one for %(as_of)s (review it, then freeze it with `windstil segment --freeze`)"
+    "no frozen segmentation: computed one for %(as_of)s (review it, then freeze it with "
+    "`windstil segment --as-of %(date)s --freeze`; approving does not wait for it)"
 ))
 FROZEN_OLD = notice_template(N_(
     "the frozen segmentation of %(frozen)s is %(age)s days old (more than %(limit)s); "
@@ -343,7 +344,7 @@ def resolve_segmentation(
     """
     computed = segment(data, config, as_of, previous=frozen)
     if frozen is None:
-        note = Notice(NOT_FROZEN, as_of=as_of)
+        note = Notice(NOT_FROZEN, as_of=as_of, date=as_of.isoformat())  # the command's date as typed
         log.warning(note)
         return replace(computed, warnings=(*computed.warnings, note))
     warnings: list[str] = []

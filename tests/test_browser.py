@@ -148,9 +148,37 @@ def test_a_reviewer_walks_through_the_tiny_run(page: Any, tiny_run: Path) -> Non
         assert title in shown
     page.go_back()
     page.wait_for_selector("#rows tr input[type=checkbox]")
-    assert page.locator("#rows tr input[type=checkbox]").first.is_checked()  # marked as seen
+    box = page.locator("#rows tr input[type=checkbox]").first
+    assert not box.is_checked()  # opening a variant is not reading it: the reviewer ticks it
+    box.check()
+    page.reload()
+    page.wait_for_selector("#rows tr input[type=checkbox]")
+    assert page.locator("#rows tr input[type=checkbox]").first.is_checked()  # the tick is remembered
 
     assert page.errors == []
+
+
+def test_a_filter_in_the_address_applies_on_an_open_page(page: Any, tiny_run: Path) -> None:
+    """A new address with a filter (a link followed, one edited by hand) filters the table already open."""
+    page.goto((tiny_run / "site" / "recipients.html").as_uri())
+    page.wait_for_selector("#rows tr")
+    everyone = page.locator("#rows tr").count()
+    segments = page.locator("#rows tr td:nth-child(3)").all_inner_texts()
+    wanted = sorted(set(segments))[0]
+    page.evaluate(f"location.hash = 'segment={wanted}'")
+    page.wait_for_function(f"document.querySelectorAll('#rows tr').length === {segments.count(wanted)}")
+    assert page.locator("#f-segment").input_value() == wanted
+    assert segments.count(wanted) < everyone
+
+
+@pytest.mark.parametrize("path", ["index.html", "site/recipients.html", "site/variants.html"])
+def test_on_a_phone_the_page_does_not_scroll_sideways(browser: Any, tiny_run: Path, path: str) -> None:
+    """390 px wide: wide tables scroll within themselves, the page itself fits the screen."""
+    with watched_page(browser.new_context(viewport={"width": 390, "height": 844})) as phone:
+        phone.goto((tiny_run / path).as_uri())
+        phone.wait_for_load_state("load")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        assert phone.errors == []
 
 
 def test_thirty_thousand_recipients_stay_responsive(page: Any, tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import signal
@@ -122,6 +124,8 @@ def test_one_newsletter_per_contact_per_month_whatever_is_rerun(project: Path) -
     code, first = invoke(project, "approve", RUN_ID)
     assert code == 0
     assert f"{messages} deliveries recorded" in first
+    assert "no exclusion list given: every recipient of the run is approved" in first
+    assert f"next: windstil send {RUN_ID}" in first and "call lists were made with the run" not in first
     code, second = invoke(project, "approve", RUN_ID)
     assert code == 0 and "already" in second
     assert invoke(project, "run", "--as-of", RUN_ID, "--force")[0] == 0
@@ -142,11 +146,22 @@ def test_approve_leaves_out_excluded_contacts(project: Path, tmp_path: Path) -> 
     code, output = invoke(project, "approve", RUN_ID, "--exclude", str(bad))
     assert code == 2
     assert "bad.txt:2: contact_id" in output
+    # The contact left out: one whose customer is on a call list, which was written with the run.
+    run = project / "output" / RUN_ID
+    calls = {row["customer_id"]: row for row in csv.DictReader(io.StringIO((run / "calls" / "all.csv").read_text()))}
+    customer_of = {row["contact_id"]: row["customer_id"]
+                   for row in csv.DictReader(io.StringIO((run / "recipients.csv").read_text()))}
+    left_out = next(c for c in made if customer_of[c] in calls)
     exclude = tmp_path / "exclude.txt"
-    exclude.write_text(f"# reviewer: not this month\n{made[0]}\n")
+    exclude.write_text(f"# reviewer: not this month\n{left_out}\n")
     code, output = invoke(project, "approve", RUN_ID, "--exclude", str(exclude))
     assert code == 0, output
-    assert newsletter_deliveries(project) == [(cid, "newsletter") for cid in made[1:]]
+    assert newsletter_deliveries(project) == [(cid, "newsletter") for cid in made if cid != left_out]
+    call = calls[customer_of[left_out]]
+    assert "no exclusion list given" not in output
+    assert ("the call lists were made with the run: 1 row(s) about these customers may still mention messages "
+            f"that will not be sent now; tell the account managers: {call['account_manager_id']}: "
+            f"{call['customer']} ({call['customer_id']})") in output
 
 
 def test_next_run_honours_cadence_of_approved_deliveries(project: Path) -> None:

@@ -36,10 +36,10 @@ def send(obj: Context, run_id: str, limit: int | None, dry_run: bool, resend_unc
     Exit 0 when nothing is left to do; 1 when messages remain queued (after --limit), deferred
     or uncertain (run it again later), or the server refused the login; 2 for a run that is not
     approved or a bad setting. Ctrl+C, SIGTERM or SIGHUP finishes the messages in an SMTP
-    transaction, records them and exits 130, 143 or 129. Uncertain messages (the connection broke before the server's reply) are
-    listed; `windstil outbox RUN` shows them all. Look each one up in the provider's message
-    trace: resend those that did not arrive with --resend MESSAGE_ID (or all with
-    --resend-uncertain).
+    transaction, records them and exits 130, 143 or 129. Uncertain messages (the connection
+    broke before the server's reply) are listed; `windstil outbox RUN` shows them all. Look
+    each one up in the provider's message trace: resend those that did not arrive with
+    --resend MESSAGE_ID (or all with --resend-uncertain).
 
     \b
     Example:

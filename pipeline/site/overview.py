@@ -8,12 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+# The call reasons in the call lists' own words, so that the site and the lists name them alike.
+from pipeline.call_lists import REASON_LABELS as CALL_LABELS
 from pipeline.feedback import FeedbackKind
 from pipeline.language import N_, labels
 from pipeline.models import MessageKind, Segment
 from pipeline.site.model import SiteData, _language, _name
 from pipeline.site.terms import (
-    CALL_LABELS,
     CHECK_FIXES,
     CHECK_LABELS,
     COUNT_LABELS,
@@ -130,7 +131,7 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
         "newsletter": Counter(r.value for s in site.selections for r in s.newsletter_reasons),
         "alert": Counter(r.value for s in site.selections for r in s.alert_reasons),
     }
-    call_reasons = Counter(r.value for c in site.calls for r in c.reasons)
+    call_reasons = Counter(r for c in site.calls for r in c.reasons)
     calls_per_am = Counter(c.account_manager_id for c in site.calls)
     figures = [(key, language.gettext(label)) for key, label in FIGURES]
     all_counts = count_labels(language)
@@ -164,7 +165,7 @@ def _overview(site: SiteData, variants: Sequence[Mapping[str, Any]]) -> dict[str
         "variant_count": len(variants),
         "newsletter_variants": sum(1 for v in variants if v["kind"] == "newsletter"),
         "alert_variants": sum(1 for v in variants if v["kind"] == "alert"),
-        "call_rows": [(language.gettext(CALL_LABELS.get(code, code)), n) for code, n in call_reasons.most_common()],
+        "call_rows": [(language.gettext(CALL_LABELS[reason]), n) for reason, n in call_reasons.most_common()],
         "call_lists_counts": [(name, path, calls_per_am.get(Path(path).stem, 0)) for name, path in site.call_lists],
         "warnings": [language.text(w) for w in site.warnings],
         "contacts": len(site.selections),

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pipeline.call_lists import REASON_LABELS as CALL_LABELS
 from pipeline.language import PageLanguage, labels
 from pipeline.models import ChosenItem, Dataset, MessageKind, RenderedMessage, Selection, SkipReason
 from pipeline.select import reason_detail
 from pipeline.site.model import SiteData, _language, _name
-from pipeline.site.terms import CALL_LABELS, NOT_RENDERED, SIZE_BUDGET, TYPE_LABELS
+from pipeline.site.terms import NOT_RENDERED, SIZE_BUDGET, TYPE_LABELS
 
 
 def _safe_url(url: str) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import date
 
 from pipeline.language import N_, PageLanguage, labels, page_language
-from pipeline.models import CallReason, MessageKind, SkipReason
+from pipeline.models import MessageKind, SkipReason
 
 SIZE_BUDGET = 90 * 1024  # bytes; Gmail clips a message at about 100 KB (docs/reference/codes.md: size_budget)
 
@@ -99,17 +99,6 @@ REASON_LABELS: dict[str, str] = {
     "freshness": N_("new"),
     "fallback": N_("general item (fallback)"),
     "timely": N_("current"),
-}
-CALL_LABELS: dict[str, str] = {
-    CallReason.EVALUATION_BELOW_NORM: N_("evaluation below the norm"),
-    CallReason.QUIET_FOLLOWUP: N_("follow-up call after the newsletter"),
-    CallReason.CONTACT_OVERDUE: N_("contact overdue"),
-    CallReason.CROSS_SELL: N_("cross-sell"),
-    CallReason.UP_SELL: N_("up-sell"),
-    CallReason.REVENUE_DECLINE: N_("revenue decline"),
-    CallReason.REVIEW_SEGMENT_D: N_("review D customer"),
-    CallReason.CLICKED: N_("clicked in the e-mail"),
-    CallReason.REPLIED: N_("replied to the e-mail"),
 }
 SKIPPED = N_("skipped: %(reason)s")
 LINTED = N_("lint: %(lint)s")

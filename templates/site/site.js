@@ -169,9 +169,14 @@
       lint: document.getElementById("f-lint"),
       checks: document.getElementById("f-checks"),
     };
-    var state = readHash();
-    Object.keys(controls).forEach(function (key) { if (state[key]) controls[key].value = state[key]; });
-    var page = parseInt(state.page || "1", 10) || 1;
+    var page = 1;
+    function fromHash() {
+      // The filters the address names: a link from the overview, or one typed or pasted in.
+      var state = readHash();
+      Object.keys(controls).forEach(function (key) { controls[key].value = state[key] || ""; });
+      page = parseInt(state.page || "1", 10) || 1;
+    }
+    fromHash();
 
     function matches(r, f) {
       if (f.segment && r[F.segment] !== f.segment) return false;
@@ -296,6 +301,9 @@
     document.getElementById("f-reset").addEventListener("click", function () {
       setTimeout(function () { page = 1; apply(); }, 0);
     });
+    // apply() writes the address with replaceState, which fires no hashchange: this is a new
+    // address from outside the page (a link followed, or one edited by hand).
+    window.addEventListener("hashchange", function () { fromHash(); apply(); });
     apply();
   }
 
@@ -682,9 +690,9 @@
           save();
           showCount();
         });
+        // Ticked by the reviewer once the variant is read, not by opening it.
         var open = el("a", { className: "open", href: "recipient.html#" + encodeURIComponent(v.representative) },
           v.representative_name);
-        open.addEventListener("click", function () { box.checked = true; checked[number] = 1; save(); });
         var kindCell = el("td", null, v.kind === "newsletter" ? _("newsletter") : _("alert"));
         if (v.fallback) kindCell.appendChild(el("span", { className: "tag warn" }, _("general")));
         if (v.with_lints) kindCell.appendChild(el("span", { className: "tag warn" }, _("%(n)s with a lint", { n: nlNumber(v.with_lints) })));
