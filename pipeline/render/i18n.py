@@ -19,6 +19,7 @@ Extract, update and compile them from the project root with:
 from __future__ import annotations
 
 import gettext
+from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
@@ -62,7 +63,7 @@ def static_environment(templates_dir: Path, translations: gettext.NullTranslatio
 
 
 # Why an item was chosen, one sentence per ItemReason.kind ("%(detail)s" is the reason's
-# detail), in the order a reader finds most convincing; at most two are used.
+# detail), in the order a reader finds most convincing; at most two are used per item.
 REASON_PHRASES: dict[ReasonKind, str] = {
     ReasonKind.INTEREST: _("You told us you are interested in %(detail)s."),
     ReasonKind.CROSS_SELL: _("Worth a look next to what you have: %(detail)s."),
@@ -80,17 +81,37 @@ GENERAL_PHRASES: dict[ReasonKind, str] = {
 }
 
 
-def why_line(reasons: tuple[ItemReason, ...], translations: gettext.NullTranslations) -> str:
-    """Return the "why this is relevant for you" sentences for an item's reasons."""
+# An item whose every reason was given for an item above it in the same message.
+SAME_REASON = _("For the same reason as above.")
+
+
+def why_sentences(reasons: tuple[ItemReason, ...], translations: gettext.NullTranslations) -> tuple[str, ...]:
+    """Return the sentences on why an item was chosen, the most convincing first.
+
+    The personal ones (an interest, a product of the customer's, ...), or where none scored
+    the one general sentence ("Our editors recommend it.").
+    """
     by_kind = {reason.kind: reason for reason in reversed(reasons)}  # the first of a kind wins
     if ReasonKind.OWN_PRODUCT in by_kind:
         by_kind.pop(ReasonKind.PRODUCT_TAG, None)  # it would name the same products again
     phrases = _translated_phrases(translations)
-    sentences = [phrases[kind] % {"detail": by_kind[kind].detail} for kind in REASON_PHRASES if kind in by_kind][:2]
+    sentences = [phrases[kind] % {"detail": by_kind[kind].detail} for kind in REASON_PHRASES if kind in by_kind]
     if not sentences:
         kind = next((k for k in GENERAL_PHRASES if k in by_kind), ReasonKind.FALLBACK)
         sentences.append(phrases[kind])
-    return " ".join(sentences)
+    return tuple(sentences)
+
+
+def why_line(sentences: Sequence[str], said: set[str], translations: gettext.NullTranslations) -> str:
+    """Return an item's "why this is relevant for you": its two strongest sentences not in `said`.
+
+    `said` holds what the items above it in the message said, and gets this item's sentences.
+    Three items picked for one up-sell used to repeat "A logical next step: …" word for word;
+    the second now gives its next reason, and an item with none left says so in a few words.
+    """
+    fresh = [sentence for sentence in sentences if sentence not in said][:2]
+    said.update(fresh)
+    return " ".join(fresh) if fresh else translations.gettext(SAME_REASON)
 
 
 def _translated_phrases(translations: gettext.NullTranslations) -> dict[ReasonKind, str]:

@@ -57,7 +57,7 @@ from pipeline.render.formatting import (
     sender_domain,
     with_utm,
 )
-from pipeline.render.i18n import _, why_line
+from pipeline.render.i18n import _, why_line, why_sentences
 from pipeline.tables import orders_newest_first
 from pipeline.tracking import click_url, make_click_token
 from pipeline.unsubscribe import make_token
@@ -366,43 +366,50 @@ def _orders_of(compiled: Compiled, data: Dataset, customer_id: str) -> list[tupl
 
 
 def _item_values(
-    compiled: Compiled, run: dict[str, Any], choice: ChosenItem, language: str
+    compiled: Compiled, run: dict[str, Any], choice: ChosenItem, language: str, said: set[str]
 ) -> tuple[dict[str, Any], tuple[Lint, ...]]:
-    """Return a chosen item's template values and lints for this run.
+    """Return a chosen item's template values and lints for this run, below the items in `said`.
 
-    Its values differ between recipients only by the line on why it was chosen, so they are
-    made once per item and why line (links carry the run's UTM parameters); the templates
-    only read them.
+    Its values differ between recipients only by the line on why it was chosen (which leaves
+    out what the items above it said: `said` collects it), so they are made once per item and
+    why line (links carry the run's UTM parameters); the templates only read them.
     """
     cache = compiled.cache
-    # Selection shares one ChosenItem object between the contacts that get the same item for
-    # the same reasons: looked up by identity first (the entry holds the object, so its id
-    # cannot be reused; the table is bounded and emptied when full).
-    by_id = cache.get("chosen")
-    if by_id is None or len(by_id) >= _CHOSEN_HELD:
-        by_id = cache["chosen"] = {}
-    known = by_id.get(id(choice))
-    if known is not None and known[0] is choice and known[1] == language and known[2] == run["as_of"]:
-        return known[3]  # type: ignore[no-any-return]
-    # The why line reads only each reason's kind and detail: reasons that differ in points alone
-    # share it, and a key of plain strings hashes in C (a dataclass hashes in Python).
     # Why lines and the values made with them are as many as distinct reasons, which grow with
     # the customers: held in their own table, emptied when full, so a render process stays the
     # same size however large the batch.
     made = cache.get("why")
     if made is None or len(made) >= _WHY_HELD:
         made = cache["why"] = {}
-    why_key = (language, tuple(map(_KIND_AND_DETAIL, choice.reasons)))
-    why = made.get(why_key)
-    if why is None:
-        why = made[why_key] = clean_text(why_line(choice.reasons, compiled.translations[language]))
+    why = why_line(_why_sentences(compiled, made, choice, language), said, compiled.translations[language])
     key = (run["as_of"], choice.item_id, why)
     held = made.get(key)
     if held is None:
         values, lints = _item_base(compiled, run, choice.item_id)
         held = made[key] = ({**values, "why": why}, lints)
-    by_id[id(choice)] = (choice, language, run["as_of"], held)
     return held
+
+
+def _why_sentences(compiled: Compiled, made: dict[Any, Any], choice: ChosenItem, language: str) -> tuple[str, ...]:
+    """Return the sentences on why `choice` was chosen, made once per distinct reasons and language."""
+    # Selection shares one ChosenItem object between the contacts that get the same item for
+    # the same reasons: looked up by identity first (the entry holds the object, so its id
+    # cannot be reused; the table is bounded and emptied when full).
+    by_id = compiled.cache.get("chosen")
+    if by_id is None or len(by_id) >= _CHOSEN_HELD:
+        by_id = compiled.cache["chosen"] = {}
+    known = by_id.get(id(choice))
+    if known is not None and known[0] is choice and known[1] == language:
+        return known[2]  # type: ignore[no-any-return]
+    # The sentences read only each reason's kind and detail: reasons that differ in points alone
+    # share them, and a key of plain strings hashes in C (a dataclass hashes in Python).
+    why_key = (language, tuple(map(_KIND_AND_DETAIL, choice.reasons)))
+    sentences = made.get(why_key)
+    if sentences is None:
+        translations = compiled.translations[language]
+        sentences = made[why_key] = tuple(clean_text(s) for s in why_sentences(choice.reasons, translations))
+    by_id[id(choice)] = (choice, language, sentences)
+    return sentences
 
 
 def _item_base(compiled: Compiled, run: dict[str, Any], item_id: str) -> tuple[dict[str, Any], tuple[Lint, ...]]:
@@ -516,8 +523,9 @@ def _message_parts(
     lints = person["lints"] + customer["lints"]
     items = []
     click_base = run["click_url"]
+    said: set[str] = set()  # the why sentences of the items above: not repeated below
     for choice in chosen:
-        values, item_lints = _item_values(compiled, run, choice, language)
+        values, item_lints = _item_values(compiled, run, choice, language, said)
         if click_base and values["url"]:
             # The token names contact, run and item; the endpoint redirects to the item's own URL
             # with this run's UTM parameters, the same URL the untracked link carries.
