@@ -50,6 +50,7 @@ from pipeline.checks.stage import (
 from pipeline.errors import OutputError, UsageError, WindstilError
 from pipeline.feedback import FeedbackKind
 from pipeline.fingerprint import project_hashes
+from pipeline.language import Notice
 from pipeline.load import load_project, normalise_email
 from pipeline.lock import project_lock
 from pipeline.models import (
@@ -75,7 +76,7 @@ from pipeline.segment import months_before, resolve_segmentation, segment, segme
 from pipeline.select import recipients_csv_bytes, select
 from pipeline.site import REPORT_TITLES, SiteData, write_site
 from pipeline.state import State
-from pipeline.unsubscribe import load_secret
+from pipeline.unsubscribe import SECRET_CREATED, load_secret, secret_missing
 from pipeline.workers import WORKER, hold_for_rendering, render_chunk, render_processes
 from pipeline.writer import RunWriter, atomic_folder, csv_bytes, remove_stale_temp_folders, spreadsheet_text
 
@@ -145,7 +146,10 @@ def run_batch(
             raise UsageError(f"run {run_id} is approved already; re-run it with --force to replace its files")
         remove_stale_temp_folders(output)
         warnings = _logged_warnings(data)
-        secret = load_secret(settings.paths.state.parent)
+        new_secret = secret_missing(settings.paths.state.parent)
+        secret = load_secret(settings.paths.state.parent)  # logs its own warning when it makes one
+        if new_secret:
+            warnings.append(Notice(SECRET_CREATED))
         with timer.stage("compile"):
             compiled = compile_templates(settings, data.content)
         # Started now, the render processes get ready while this process segments and selects.

@@ -22,12 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import StateError
+from pipeline.language import N_, notice_template
 
 log = logging.getLogger(__name__)
 
 SECRET_ENV = "WINDSTIL_SECRET"  # noqa: S105 - the variable's name, not a secret
 SECRET_FILE = "secret"  # noqa: S105 - a file name, not a secret
 LISTS = ("newsletter", "alerts")
+# For the review site too: the run that makes the secret is the one whose links depend on it first.
+SECRET_CREATED = notice_template(N_(
+    "WINDSTIL_SECRET is not set: this run created the unsubscribe secret, the file `secret` next to the "
+    "state database; keep it with the state, and give `windstil serve` (or whatever answers the "
+    "unsubscribe links) the same secret: the links in these e-mails depend on it"
+))
 
 _VERSION = b"wt1"
 _MAC_BYTES = 16  # 128 bits: ample for a link token, and keeps the URL short
@@ -40,6 +47,11 @@ class TokenInfo:
     contact_id: str
     email: str
     list_name: str
+
+
+def secret_missing(state_dir: Path) -> bool:
+    """Tell whether load_secret() would make a new secret: no WINDSTIL_SECRET and no `secret` file yet."""
+    return not os.environ.get(SECRET_ENV) and not (state_dir / SECRET_FILE).exists()
 
 
 def load_secret(state_dir: Path) -> bytes:

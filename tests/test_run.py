@@ -312,3 +312,21 @@ def test_second_run_at_once_is_refused_with_the_holders_pid(project: Path, tmp_p
     finally:
         proc.kill()
         proc.communicate()
+
+
+def test_the_run_that_makes_the_unsubscribe_secret_says_so_on_the_review_site(
+    tiny_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without WINDSTIL_SECRET the first run makes one: a run warning (manifest, overview) says so, once."""
+    monkeypatch.delenv("WINDSTIL_SECRET", raising=False)
+    assert invoke(tiny_project, "run", "--as-of", RUN_ID)[0] == 0
+    folder = tiny_project / "output" / RUN_ID
+    said = [w for w in json.loads((folder / "manifest.json").read_text())["warnings"] if "secret" in w]
+    assert said == ["WINDSTIL_SECRET is not set: this run created the unsubscribe secret, the file `secret` next to "
+                    "the state database; keep it with the state, and give `windstil serve` (or whatever answers the "
+                    "unsubscribe links) the same secret: the links in these e-mails depend on it"]
+    assert "deze run heeft het afmeldgeheim gemaakt" in (folder / "index.html").read_text(encoding="utf-8")
+    assert (tiny_project / "output" / "secret").is_file()
+    assert invoke(tiny_project, "run", "--as-of", RUN_ID)[0] == 0  # the secret is there now: no warning
+    again = json.loads((folder / "manifest.json").read_text())["warnings"]
+    assert not [w for w in again if "secret" in w]
