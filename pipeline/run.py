@@ -146,10 +146,7 @@ def run_batch(
             raise UsageError(f"run {run_id} is approved already; re-run it with --force to replace its files")
         remove_stale_temp_folders(output)
         warnings = _logged_warnings(data)
-        new_secret = secret_missing(settings.paths.state.parent)
-        secret = load_secret(settings.paths.state.parent)  # logs its own warning when it makes one
-        if new_secret:
-            warnings.append(Notice(SECRET_CREATED))
+        secret = _unsubscribe_secret(settings.paths.state.parent, warnings)
         with timer.stage("compile"):
             compiled = compile_templates(settings, data.content)
         # Started now, the render processes get ready while this process segments and selects.
@@ -204,6 +201,13 @@ def run_batch(
             state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
             state.remember_address_checks(VALIDATOR, checked_addresses)  # for the next load
     return RunResult(run_id, output / run_id, counts, timer.timings, tuple(warnings), dry_run)
+
+
+def _unsubscribe_secret(state_dir: Path, warnings: list[str]) -> bytes:
+    """Return the unsubscribe secret; when this run makes it, a run warning says so (its links depend on it)."""
+    if secret_missing(state_dir):
+        warnings.append(Notice(SECRET_CREATED))  # load_secret logs a warning of its own
+    return load_secret(state_dir)
 
 
 def _logged_warnings(data: Dataset) -> list[str]:
