@@ -169,6 +169,14 @@ def test_a_filter_in_the_address_applies_on_an_open_page(page: Any, tiny_run: Pa
     page.wait_for_function(f"document.querySelectorAll('#rows tr').length === {segments.count(wanted)}")
     assert page.locator("#f-segment").input_value() == wanted
     assert segments.count(wanted) < everyone
+    # A contact who gets no message had nothing checked: not "in order".
+    page.evaluate("location.hash = ''")
+    page.wait_for_function(f"document.querySelectorAll('#rows tr').length === {everyone}")
+    cells = page.locator("#rows tr").evaluate_all(
+        "rows => rows.map(r => [r.children[5].className === 'yes' || r.children[6].className === 'yes', "
+        "r.children[8].textContent])")
+    assert any(made for made, _ in cells) and any(not made for made, _ in cells)
+    assert all((checks == "–") == (not made) for made, checks in cells)
 
 
 @pytest.mark.parametrize("path", ["index.html", "site/recipients.html", "site/variants.html"])

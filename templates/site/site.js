@@ -218,7 +218,8 @@
       return el("td", { className: "no", title: codes }, reasonText(codes, labels.skip));
     }
 
-    function checkCell(level, codes) {
+    function checkCell(level, codes, made) {
+      if (!made) return el("td", null, "–");  // no message, nothing checked
       if (!codes) return el("td", { className: "yes" }, _("in order"));
       return el("td", { className: level === "error" ? "no" : "warn", "data-level": level },
         el("span", { className: "tag " + (level === "error" ? "bad" : "") }, labels.level[level] || level), " ",
@@ -247,7 +248,7 @@
           outcomeCell(r[F.newsletter], r[F.fallback] ? _("made (general)") : _("made")),
           outcomeCell(r[F.alert], _("made")),
           el("td", { className: lints ? "warn" : "" }, lints ? reasonText(lints, labels.lint) : "–"),
-          checkCell(r[F.check_level], r[F.checks])
+          checkCell(r[F.check_level], r[F.checks], r[F.newsletter] === "" || r[F.alert] === "")
         ));
       });
       tbody.appendChild(fragment);
