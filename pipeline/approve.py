@@ -24,6 +24,8 @@ from pipeline.state import State
 
 log = logging.getLogger(__name__)
 
+STALE_SHOWN = 10  # customers named in the warning on call lists made before contacts were left out
+
 
 @dataclass(frozen=True)
 class ApproveResult:
@@ -124,17 +126,18 @@ def approve_run(root: Path, run_id: str, exclude: Path | None = None, accept: It
         if status is None:
             raise UsageError(f"run {run_id} is not in the state {settings.paths.state}; run it again")
         if status == "approved":  # only fewer messages can follow: the checks were passed or accepted then
+            stale = stale_calls(folder, excluded)  # read before anything changes
             result = _exclude_after_approval(state, run_id, excluded)
-            return replace(result, stale_calls=stale_calls(folder, excluded)) if result.withdrawn else result
+            return replace(result, stale_calls=stale) if result.withdrawn else result
         accepted = refuse_unaccepted_errors(run_id, check_errors(folder, excluded), accept)
         chosen = [d for d in deliveries if d.contact_id not in excluded]
         unsubscribed = _late_unsubscribes(state, folder, run_id, chosen)
         keep = [d for d in chosen if d.contact_id not in unsubscribed]
+        stale = stale_calls(folder, excluded | set(unsubscribed))
         added = state.approve_run(run_id, keep, accepted)
     log.info("approved %s: %d deliveries recorded", run_id, added)
     return ApproveResult(run_id, added, len(excluded), len(keep) - added, was_approved=False, accepted=accepted,
-                         unsubscribed=tuple(unsubscribed),
-                         stale_calls=stale_calls(folder, excluded | set(unsubscribed)))
+                         unsubscribed=tuple(unsubscribed), stale_calls=stale)
 
 
 def _exclude_after_approval(state: State, run_id: str, excluded: set[str]) -> ApproveResult:
@@ -158,23 +161,46 @@ def stale_calls(folder: Path, left_out: set[str]) -> tuple[StaleCall, ...]:
     The call lists were written with the run, when those contacts' messages were still in it:
     a row about their customer may say what was sent to them ("Newsletter to …", "Also sent
     to …"), and the account manager would ask about a message that never went out.
+
+    Never stops the approval: a file that cannot be read (re-saved by a spreadsheet, say) is
+    reported in a warning instead.
     """
     if not left_out:
         return ()
-    recipients = _csv_rows(folder / "recipients.csv")
-    customers = {row["customer_id"] for row in recipients if row.get("contact_id") in left_out}
-    rows = {(row["account_manager_id"], row["customer_id"], row.get("customer", ""))
-            for row in _csv_rows(folder / "calls" / "all.csv") if row.get("customer_id") in customers}
-    return tuple(StaleCall(*row) for row in sorted(rows))
+    try:
+        recipients = _csv_rows(folder / "recipients.csv", ("contact_id", "customer_id"))
+        calls = _csv_rows(folder / "calls" / "all.csv", ("account_manager_id", "customer_id", "customer"))
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as error:
+        log.warning("could not check the call lists for rows about the contacts left out (%s): look for them "
+                    "by hand", error)
+        return ()
+    customers = {row["customer_id"] for row in recipients if row["contact_id"] in left_out}
+    rows = {(row["account_manager_id"], _cell(row["customer_id"]), _cell(row["customer"])) for row in calls}
+    stale = tuple(StaleCall(*row) for row in sorted(rows) if row[1] in customers)
+    if stale:
+        shown = "; ".join(f"{s.account_manager_id}: {s.customer} ({s.customer_id})" for s in stale[:STALE_SHOWN])
+        more = f"; … and {len(stale) - STALE_SHOWN} more in calls/all.csv" if len(stale) > STALE_SHOWN else ""
+        log.warning("the call lists were made with the run: what they say about %d customer(s) may mention messages "
+                    "that will not be sent now; tell the account managers: %s%s", len(stale), shown, more)
+    return stale
 
 
-def _csv_rows(path: Path) -> list[dict[str, str]]:
-    """Return the rows of one of the run's own CSV files (none when it is absent)."""
+def _csv_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """Return the rows of one of the run's own CSV files (none when it is absent); ValueError without `columns`."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return []
-    return list(csv.DictReader(io.StringIO(text)))
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in columns if c not in (reader.fieldnames or ())]
+    if missing:
+        raise ValueError(f"{path.name} has no column {', '.join(missing)}")
+    return list(reader)
+
+
+def _cell(value: str) -> str:
+    """Return a call list's cell as it was before writing defused a formula-like start (`'=…` → `=…`)."""
+    return value[1:] if value[:1] == "'" and value[1:2] in ("=", "@", "+", "-", "\t", "\r") else value
 
 
 def _late_unsubscribes(state: State, folder: Path, run_id: str, deliveries: list[Delivery]) -> list[str]:

@@ -17,6 +17,7 @@ import logging
 import os
 import pickle  # nosec B403
 import platform
+import secrets
 import signal
 import tempfile
 import time
@@ -76,7 +77,7 @@ from pipeline.segment import months_before, resolve_segmentation, segment, segme
 from pipeline.select import recipients_csv_bytes, select
 from pipeline.site import REPORT_TITLES, SiteData, write_site
 from pipeline.state import State
-from pipeline.unsubscribe import SECRET_CREATED, load_secret, secret_missing
+from pipeline.unsubscribe import SECRET_CREATED, SECRET_ENV, load_secret, secret_missing
 from pipeline.workers import WORKER, hold_for_rendering, render_chunk, render_processes
 from pipeline.writer import RunWriter, atomic_folder, csv_bytes, remove_stale_temp_folders, spreadsheet_text
 
@@ -146,7 +147,7 @@ def run_batch(
             raise UsageError(f"run {run_id} is approved already; re-run it with --force to replace its files")
         remove_stale_temp_folders(output)
         warnings = _logged_warnings(data)
-        secret = _unsubscribe_secret(settings.paths.state.parent, warnings)
+        secret = _unsubscribe_secret(state, settings.paths.state.parent, warnings, dry_run)
         with timer.stage("compile"):
             compiled = compile_templates(settings, data.content)
         # Started now, the render processes get ready while this process segments and selects.
@@ -203,11 +204,18 @@ def run_batch(
     return RunResult(run_id, output / run_id, counts, timer.timings, tuple(warnings), dry_run)
 
 
-def _unsubscribe_secret(state_dir: Path, warnings: list[str]) -> bytes:
-    """Return the unsubscribe secret; when this run makes it, a run warning says so (its links depend on it)."""
-    if secret_missing(state_dir):
-        warnings.append(Notice(SECRET_CREATED))  # load_secret logs a warning of its own
-    return load_secret(state_dir)
+def _unsubscribe_secret(state: State, state_dir: Path, warnings: list[str], dry_run: bool) -> bytes:
+    """Return the unsubscribe secret, made on first use (a dry run writes none: it gets a throwaway one).
+
+    Without WINDSTIL_SECRET, the project's first run (or one whose secret is new) says in a run
+    warning that its links depend on the secret file: also when a dry run or a failed run came first.
+    """
+    missing = secret_missing(state_dir)
+    if missing or (not os.environ.get(SECRET_ENV) and not state.runs()):
+        warnings.append(Notice(SECRET_CREATED))
+    if missing and dry_run:
+        return secrets.token_hex(32).encode("ascii")
+    return load_secret(state_dir)  # logs a warning of its own when it makes the secret
 
 
 def _logged_warnings(data: Dataset) -> list[str]:

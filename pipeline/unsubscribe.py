@@ -31,9 +31,9 @@ SECRET_FILE = "secret"  # noqa: S105 - a file name, not a secret
 LISTS = ("newsletter", "alerts")
 # For the review site too: the run that makes the secret is the one whose links depend on it first.
 SECRET_CREATED = notice_template(N_(
-    "WINDSTIL_SECRET is not set: this run created the unsubscribe secret, the file `secret` next to the "
-    "state database; keep it with the state, and give `windstil serve` (or whatever answers the "
-    "unsubscribe links) the same secret: the links in these e-mails depend on it"
+    "WINDSTIL_SECRET is not set: the unsubscribe links in these e-mails are signed with the file `secret` next "
+    "to the state database, made for this project's first run; keep it with the state, and give `windstil "
+    "serve` (or whatever answers the unsubscribe links) the same secret"
 ))
 
 _VERSION = b"wt1"

@@ -423,6 +423,30 @@ def test_customer_context_is_the_same_from_a_chunk_or_the_whole_dataset(batch: B
     assert len(batch.files) > 3
 
 
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        # Distinct reasons: each item its two strongest, as ever.
+        ([(("A", "B", "C"), 2), (("D",), 2)], ["A B", "D"]),
+        # One up-sell behind three items (the sample's P00001): the next reason, then "the same".
+        ([(("A", "B"), 2), (("A", "D"), 2), (("A", "D"), 2), (("E", "B"), 2)], ["A B", "D", "SAME", "E"]),
+        # The item right above is about something else: the reason is given again.
+        ([(("A",), 2), (("Y",), 2), (("A",), 2)], ["A", "Y", "A"]),
+        # General reasons: one shown, the next one when the first was given above.
+        ([(("G1", "G2"), 1), (("G1", "G2"), 1), (("G1",), 1)], ["G1", "G2", "SAME"]),
+    ],
+)
+def test_an_items_reason_is_not_said_twice_in_a_message(items: list[tuple[tuple[str, ...], int]],
+                                                         expected: list[str]) -> None:
+    """Each item's why line leaves out what the items above said; "the same as above" only right below it."""
+    import gettext
+
+    from pipeline.render.i18n import SAME_REASON, WhyLines
+
+    lines = WhyLines(gettext.NullTranslations())
+    assert [lines.line(item) for item in items] == [SAME_REASON if e == "SAME" else e for e in expected]
+
+
 def test_why_lines_held_for_rendering_stay_bounded(batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:
     """The table of why lines is emptied when full: it stays small, and the messages do not change."""
     import pipeline.render.message as message_module

@@ -159,9 +159,38 @@ def test_approve_leaves_out_excluded_contacts(project: Path, tmp_path: Path) -> 
     assert newsletter_deliveries(project) == [(cid, "newsletter") for cid in made if cid != left_out]
     call = calls[customer_of[left_out]]
     assert "no exclusion list given" not in output
-    assert ("the call lists were made with the run: 1 row(s) about these customers may still mention messages "
+    assert ("warning: the call lists were made with the run: what they say about 1 customer(s) may mention messages "
             f"that will not be sent now; tell the account managers: {call['account_manager_id']}: "
             f"{call['customer']} ({call['customer_id']})") in output
+
+
+def test_stale_call_rows_never_stop_an_approval(project: Path, tmp_path: Path) -> None:
+    """The call-list check reads the run's files as written; one re-saved by a spreadsheet warns, never fails."""
+    from pipeline.approve import stale_calls
+
+    assert invoke(project, "run", "--as-of", RUN_ID)[0] == 0
+    run = project / "output" / RUN_ID
+    called = {row["customer_id"] for row in csv.DictReader(io.StringIO((run / "calls" / "all.csv").read_text()))}
+    mailed = {row["contact_id"]: row["customer_id"]
+              for row in csv.DictReader(io.StringIO((run / "recipients.csv").read_text()))
+              if row["newsletter"] == "rendered"}
+    contact = next(c for c, customer in mailed.items() if customer in called)
+    assert [s.customer_id for s in stale_calls(run, {contact})] == [mailed[contact]]
+    assert stale_calls(run, {"P-NOT-HERE"}) == ()
+    # Saved again by Excel: another code page, or ';' between the cells.
+    (run / "calls" / "all.csv").write_bytes("customer_id;customer\nC1;Café\n".encode("cp1252"))
+    assert stale_calls(run, {contact}) == ()
+    (run / "calls" / "all.csv").write_text("customer_id;customer\nC1;X\n")
+    assert stale_calls(run, {contact}) == ()
+    (run / "calls" / "all.csv").unlink()
+    assert stale_calls(run, {contact}) == ()
+    exclude = tmp_path / "exclude.txt"
+    exclude.write_text(f"{contact}\n")
+    (run / "calls" / "all.csv").write_bytes("customer_id;customer\nC1;Café\n".encode("cp1252"))
+    code, output = invoke(project, "approve", RUN_ID, "--exclude", str(exclude))
+    assert code == 0, output
+    assert "could not check the call lists for rows about the contacts left out" in output
+    assert f"next: windstil send {RUN_ID}" in output
 
 
 def test_next_run_honours_cadence_of_approved_deliveries(project: Path) -> None:
@@ -317,15 +346,20 @@ def test_second_run_at_once_is_refused_with_the_holders_pid(project: Path, tmp_p
 def test_the_run_that_makes_the_unsubscribe_secret_says_so_on_the_review_site(
     tiny_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without WINDSTIL_SECRET the first run makes one: a run warning (manifest, overview) says so, once."""
+    """Without WINDSTIL_SECRET the first run makes one: a run warning (manifest, overview) says so, once.
+
+    A dry run before it writes no secret (it writes nothing), and does not take the warning away."""
     monkeypatch.delenv("WINDSTIL_SECRET", raising=False)
+    code, output = invoke(tiny_project, "run", "--as-of", RUN_ID, "--dry-run")
+    assert code == 0, output
+    assert not (tiny_project / "output" / "secret").exists()
     assert invoke(tiny_project, "run", "--as-of", RUN_ID)[0] == 0
     folder = tiny_project / "output" / RUN_ID
     said = [w for w in json.loads((folder / "manifest.json").read_text())["warnings"] if "secret" in w]
-    assert said == ["WINDSTIL_SECRET is not set: this run created the unsubscribe secret, the file `secret` next to "
-                    "the state database; keep it with the state, and give `windstil serve` (or whatever answers the "
-                    "unsubscribe links) the same secret: the links in these e-mails depend on it"]
-    assert "deze run heeft het afmeldgeheim gemaakt" in (folder / "index.html").read_text(encoding="utf-8")
+    assert said == ["WINDSTIL_SECRET is not set: the unsubscribe links in these e-mails are signed with the file "
+                    "`secret` next to the state database, made for this project's first run; keep it with the "
+                    "state, and give `windstil serve` (or whatever answers the unsubscribe links) the same secret"]
+    assert "afmeldlinks in deze e-mails zijn ondertekend" in (folder / "index.html").read_text(encoding="utf-8")
     assert (tiny_project / "output" / "secret").is_file()
     assert invoke(tiny_project, "run", "--as-of", RUN_ID)[0] == 0  # the secret is there now: no warning
     again = json.loads((folder / "manifest.json").read_text())["warnings"]

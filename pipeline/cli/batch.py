@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from pipeline.cli.base import ISO_DATE, Context, cli, echo_err, pass_context, summary_table, user_errors
-
-if TYPE_CHECKING:
-    from pipeline.approve import StaleCall
+from pipeline.cli.base import ISO_DATE, Context, cli, pass_context, summary_table, user_errors
 
 # --------------------------------------------------------------------------- validate
 
@@ -206,7 +202,6 @@ def approve(obj: Context, run_id: str, exclude: Path | None, accept: tuple[str, 
     if result.was_approved and result.excluded:
         click.echo(f"run {run_id} was approved already: withdrew {result.withdrawn} message(s) of "
                    f"{_contacts(result.excluded)}; they will not be sent")
-        _echo_stale_calls(result.stale_calls)
         return
     if result.was_approved:
         click.echo(f"run {run_id} was approved already; nothing changed")
@@ -224,20 +219,7 @@ def approve(obj: Context, run_id: str, exclude: Path | None, accept: tuple[str, 
     if result.accepted:
         listed = ", ".join(f"{check} ({n} error{'' if n == 1 else 's'})" for check, n in result.accepted.items())
         click.echo(f"accepted despite their findings: {listed}")
-    _echo_stale_calls(result.stale_calls)
     click.echo(f"next: windstil send {run_id}  (windstil send {run_id} --dry-run checks the connection first)")
-
-
-def _echo_stale_calls(rows: Sequence[StaleCall]) -> None:
-    """Warn that call-list rows made with the run may mention messages now left out."""
-    if not rows:
-        return
-    by_manager: dict[str, list[str]] = {}
-    for row in rows:
-        by_manager.setdefault(row.account_manager_id, []).append(f"{row.customer} ({row.customer_id})")
-    listed = "; ".join(f"{manager}: {', '.join(customers)}" for manager, customers in by_manager.items())
-    echo_err(f"warning: the call lists were made with the run: {len(rows)} row(s) about these customers may still "
-             f"mention messages that will not be sent now; tell the account managers: {listed}")
 
 
 def _contacts(count: int) -> str:

@@ -19,7 +19,6 @@ Extract, update and compile them from the project root with:
 from __future__ import annotations
 
 import gettext
-from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
@@ -85,33 +84,52 @@ GENERAL_PHRASES: dict[ReasonKind, str] = {
 SAME_REASON = _("For the same reason as above.")
 
 
-def why_sentences(reasons: tuple[ItemReason, ...], translations: gettext.NullTranslations) -> tuple[str, ...]:
-    """Return the sentences on why an item was chosen, the most convincing first.
+WhySentences = tuple[tuple[str, ...], int]  # the sentences, most convincing first; how many an item shows
 
-    The personal ones (an interest, a product of the customer's, ...), or where none scored
-    the one general sentence ("Our editors recommend it.").
+
+def why_sentences(reasons: tuple[ItemReason, ...], translations: gettext.NullTranslations) -> WhySentences:
+    """Return the sentences on why an item was chosen, the most convincing first, and how many to show.
+
+    The personal ones (an interest, a product of the customer's, ...; two shown), or where none
+    scored the general ones ("It is current.", "Our editors recommend it."; one shown).
     """
     by_kind = {reason.kind: reason for reason in reversed(reasons)}  # the first of a kind wins
     if ReasonKind.OWN_PRODUCT in by_kind:
         by_kind.pop(ReasonKind.PRODUCT_TAG, None)  # it would name the same products again
     phrases = _translated_phrases(translations)
     sentences = [phrases[kind] % {"detail": by_kind[kind].detail} for kind in REASON_PHRASES if kind in by_kind]
-    if not sentences:
-        kind = next((k for k in GENERAL_PHRASES if k in by_kind), ReasonKind.FALLBACK)
-        sentences.append(phrases[kind])
-    return tuple(sentences)
+    if sentences:
+        return tuple(sentences), 2
+    general = [phrases[kind] for kind in GENERAL_PHRASES if kind in by_kind]
+    return tuple(general or [phrases[ReasonKind.FALLBACK]]), 1
 
 
-def why_line(sentences: Sequence[str], said: set[str], translations: gettext.NullTranslations) -> str:
-    """Return an item's "why this is relevant for you": its two strongest sentences not in `said`.
+class WhyLines:
+    """The "why this is relevant for you" lines of one message's items, top to bottom.
 
-    `said` holds what the items above it in the message said, and gets this item's sentences.
-    Three items picked for one up-sell used to repeat "A logical next step: …" word for word;
-    the second now gives its next reason, and an item with none left says so in a few words.
+    Three items picked for one up-sell used to repeat "A logical next step: …" word for word.
+    An item now shows its strongest sentences that no item above it showed; with none left, it
+    says "For the same reason as above." when the item right above stands for the same
+    reasons, and otherwise gives its own again (the one above is about something else).
     """
-    fresh = [sentence for sentence in sentences if sentence not in said][:2]
-    said.update(fresh)
-    return " ".join(fresh) if fresh else translations.gettext(SAME_REASON)
+
+    def __init__(self, translations: gettext.NullTranslations) -> None:
+        self._translations = translations
+        self._said: set[str] = set()
+        self._above: set[str] = set()  # what the item right above stands for
+
+    def line(self, why: WhySentences) -> str:
+        sentences, shown = why
+        own = sentences[:shown]
+        fresh = [sentence for sentence in sentences if sentence not in self._said][:shown]
+        if fresh:
+            self._said.update(fresh)
+            self._above = {*own, *fresh}
+            return " ".join(fresh)
+        if set(own) <= self._above:
+            return self._translations.gettext(SAME_REASON)
+        self._above = set(own)
+        return " ".join(own)
 
 
 def _translated_phrases(translations: gettext.NullTranslations) -> dict[ReasonKind, str]:

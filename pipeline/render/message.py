@@ -57,7 +57,7 @@ from pipeline.render.formatting import (
     sender_domain,
     with_utm,
 )
-from pipeline.render.i18n import _, why_line, why_sentences
+from pipeline.render.i18n import WhyLines, WhySentences, _, why_sentences
 from pipeline.tables import orders_newest_first
 from pipeline.tracking import click_url, make_click_token
 from pipeline.unsubscribe import make_token
@@ -366,13 +366,13 @@ def _orders_of(compiled: Compiled, data: Dataset, customer_id: str) -> list[tupl
 
 
 def _item_values(
-    compiled: Compiled, run: dict[str, Any], choice: ChosenItem, language: str, said: set[str]
+    compiled: Compiled, run: dict[str, Any], choice: ChosenItem, language: str, lines: WhyLines
 ) -> tuple[dict[str, Any], tuple[Lint, ...]]:
-    """Return a chosen item's template values and lints for this run, below the items in `said`.
+    """Return a chosen item's template values and lints for this run, as the next item of a message.
 
     Its values differ between recipients only by the line on why it was chosen (which leaves
-    out what the items above it said: `said` collects it), so they are made once per item and
-    why line (links carry the run's UTM parameters); the templates only read them.
+    out what the items above it in the message said: `lines` knows), so they are made once per
+    item and why line (links carry the run's UTM parameters); the templates only read them.
     """
     cache = compiled.cache
     # Why lines and the values made with them are as many as distinct reasons, which grow with
@@ -381,7 +381,7 @@ def _item_values(
     made = cache.get("why")
     if made is None or len(made) >= _WHY_HELD:
         made = cache["why"] = {}
-    why = why_line(_why_sentences(compiled, made, choice, language), said, compiled.translations[language])
+    why = lines.line(_why_sentences(compiled, made, choice, language))
     key = (run["as_of"], choice.item_id, why)
     held = made.get(key)
     if held is None:
@@ -390,7 +390,7 @@ def _item_values(
     return held
 
 
-def _why_sentences(compiled: Compiled, made: dict[Any, Any], choice: ChosenItem, language: str) -> tuple[str, ...]:
+def _why_sentences(compiled: Compiled, made: dict[Any, Any], choice: ChosenItem, language: str) -> WhySentences:
     """Return the sentences on why `choice` was chosen, made once per distinct reasons and language."""
     # Selection shares one ChosenItem object between the contacts that get the same item for
     # the same reasons: looked up by identity first (the entry holds the object, so its id
@@ -407,7 +407,8 @@ def _why_sentences(compiled: Compiled, made: dict[Any, Any], choice: ChosenItem,
     sentences = made.get(why_key)
     if sentences is None:
         translations = compiled.translations[language]
-        sentences = made[why_key] = tuple(clean_text(s) for s in why_sentences(choice.reasons, translations))
+        texts, shown = why_sentences(choice.reasons, translations)
+        sentences = made[why_key] = (tuple(clean_text(s) for s in texts), shown)
     by_id[id(choice)] = (choice, language, sentences)
     return sentences
 
@@ -523,9 +524,9 @@ def _message_parts(
     lints = person["lints"] + customer["lints"]
     items = []
     click_base = run["click_url"]
-    said: set[str] = set()  # the why sentences of the items above: not repeated below
+    lines = WhyLines(t)  # what the items above said is not said again below
     for choice in chosen:
-        values, item_lints = _item_values(compiled, run, choice, language, said)
+        values, item_lints = _item_values(compiled, run, choice, language, lines)
         if click_base and values["url"]:
             # The token names contact, run and item; the endpoint redirects to the item's own URL
             # with this run's UTM parameters, the same URL the untracked link carries.
