@@ -17,7 +17,6 @@ import logging
 import os
 import pickle  # nosec B403
 import platform
-import secrets
 import signal
 import tempfile
 import time
@@ -51,7 +50,6 @@ from pipeline.checks.stage import (
 from pipeline.errors import OutputError, UsageError, WindstilError
 from pipeline.feedback import FeedbackKind
 from pipeline.fingerprint import project_hashes
-from pipeline.language import Notice
 from pipeline.load import load_project, normalise_email
 from pipeline.lock import project_lock
 from pipeline.models import (
@@ -77,7 +75,7 @@ from pipeline.segment import months_before, resolve_segmentation, segment, segme
 from pipeline.select import recipients_csv_bytes, select
 from pipeline.site import REPORT_TITLES, SiteData, write_site
 from pipeline.state import State
-from pipeline.unsubscribe import SECRET_CREATED, SECRET_ENV, load_secret, secret_missing
+from pipeline.unsubscribe import secret_for_run
 from pipeline.workers import WORKER, hold_for_rendering, render_chunk, render_processes
 from pipeline.writer import RunWriter, atomic_folder, csv_bytes, remove_stale_temp_folders, spreadsheet_text
 
@@ -147,7 +145,7 @@ def run_batch(
             raise UsageError(f"run {run_id} is approved already; re-run it with --force to replace its files")
         remove_stale_temp_folders(output)
         warnings = _logged_warnings(data)
-        secret = _unsubscribe_secret(state, settings.paths.state.parent, warnings, dry_run)
+        secret = secret_for_run(settings.paths.state.parent, warnings, first=not state.runs(), dry_run=dry_run)
         with timer.stage("compile"):
             compiled = compile_templates(settings, data.content)
         # Started now, the render processes get ready while this process segments and selects.
@@ -202,20 +200,6 @@ def run_batch(
             state.record_run(run_id, as_of, manifest["hashes"]["inputs"] | manifest["hashes"]["config"])
             state.remember_address_checks(VALIDATOR, checked_addresses)  # for the next load
     return RunResult(run_id, output / run_id, counts, timer.timings, tuple(warnings), dry_run)
-
-
-def _unsubscribe_secret(state: State, state_dir: Path, warnings: list[str], dry_run: bool) -> bytes:
-    """Return the unsubscribe secret, made on first use (a dry run writes none: it gets a throwaway one).
-
-    Without WINDSTIL_SECRET, the project's first run (or one whose secret is new) says in a run
-    warning that its links depend on the secret file: also when a dry run or a failed run came first.
-    """
-    missing = secret_missing(state_dir)
-    if missing or (not os.environ.get(SECRET_ENV) and not state.runs()):
-        warnings.append(Notice(SECRET_CREATED))
-    if missing and dry_run:
-        return secrets.token_hex(32).encode("ascii")
-    return load_secret(state_dir)  # logs a warning of its own when it makes the secret
 
 
 def _logged_warnings(data: Dataset) -> list[str]:

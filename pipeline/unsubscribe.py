@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import StateError
-from pipeline.language import N_, notice_template
+from pipeline.language import N_, Notice, notice_template
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,20 @@ class TokenInfo:
 def secret_missing(state_dir: Path) -> bool:
     """Tell whether load_secret() would make a new secret: no WINDSTIL_SECRET and no `secret` file yet."""
     return not os.environ.get(SECRET_ENV) and not (state_dir / SECRET_FILE).exists()
+
+
+def secret_for_run(state_dir: Path, warnings: list[str], *, first: bool, dry_run: bool) -> bytes:
+    """Return a run's unsubscribe secret, made on first use (a dry run writes none: it gets a throwaway one).
+
+    Without WINDSTIL_SECRET, the project's `first` run (or one whose secret is new) adds a run
+    warning that its links depend on the secret file: also when a dry run or a failed run came first.
+    """
+    missing = secret_missing(state_dir)
+    if missing or (first and not os.environ.get(SECRET_ENV)):
+        warnings.append(Notice(SECRET_CREATED))
+    if missing and dry_run:
+        return secrets.token_hex(32).encode("ascii")
+    return load_secret(state_dir)  # logs a warning of its own when it makes the secret
 
 
 def load_secret(state_dir: Path) -> bytes:
