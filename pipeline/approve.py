@@ -21,6 +21,7 @@ from pipeline.mail.send import planned_message
 from pipeline.models import Delivery
 from pipeline.run import read_deliveries
 from pipeline.state import State
+from pipeline.writer import spreadsheet_value
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,8 @@ def stale_calls(folder: Path, left_out: set[str]) -> tuple[StaleCall, ...]:
                     "by hand", error)
         return ()
     customers = {row["customer_id"] for row in recipients if row["contact_id"] in left_out}
-    rows = {(row["account_manager_id"], _cell(row["customer_id"]), _cell(row["customer"])) for row in calls}
+    rows = {(row["account_manager_id"], spreadsheet_value(row["customer_id"]), spreadsheet_value(row["customer"]))
+            for row in calls}
     stale = tuple(StaleCall(*row) for row in sorted(rows) if row[1] in customers)
     if stale:
         shown = "; ".join(f"{s.account_manager_id}: {s.customer} ({s.customer_id})" for s in stale[:STALE_SHOWN])
@@ -196,11 +198,6 @@ def _csv_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     if missing:
         raise ValueError(f"{path.name} has no column {', '.join(missing)}")
     return list(reader)
-
-
-def _cell(value: str) -> str:
-    """Return a call list's cell as it was before writing defused a formula-like start (`'=…` → `=…`)."""
-    return value[1:] if value[:1] == "'" and value[1:2] in ("=", "@", "+", "-", "\t", "\r") else value
 
 
 def _late_unsubscribes(state: State, folder: Path, run_id: str, deliveries: list[Delivery]) -> list[str]:

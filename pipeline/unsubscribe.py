@@ -54,6 +54,11 @@ def secret_missing(state_dir: Path) -> bool:
     return not os.environ.get(SECRET_ENV) and not (state_dir / SECRET_FILE).exists()
 
 
+def existing_secret(state_dir: Path) -> bytes | None:
+    """Return the secret sent e-mails were signed with, or None when there is none yet (never make one here)."""
+    return None if secret_missing(state_dir) else load_secret(state_dir)
+
+
 def secret_for_run(state_dir: Path, warnings: list[str], *, first: bool, dry_run: bool) -> bytes:
     """Return a run's unsubscribe secret, made on first use (a dry run writes none: it gets a throwaway one).
 

@@ -235,6 +235,11 @@ def spreadsheet_text(value: str) -> str:
     return value
 
 
+def spreadsheet_value(cell: str) -> str:
+    """Return the value a spreadsheet_text() cell was written from (`'=…` → `=…`; other cells as they are)."""
+    return cell[1:] if cell[:1] == "'" and spreadsheet_text(cell[1:]) == cell else cell
+
+
 def remove_stale_temp_folders(output: Path) -> list[Path]:
     """Remove temporary run folders left by runs that were killed (their process is gone)."""
     removed = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.errors import OutputError
 from pipeline.writer import RunWriter
@@ -113,3 +115,21 @@ def test_pieces_keep_the_writers_guards(tmp_path: Path) -> None:
         writer.write_pieces("a.html", ["y"])
     assert victim.read_text() == "keep"
     assert not (tmp_path / "out.html").exists()
+
+
+@given(st.text(max_size=40))
+def test_a_defused_spreadsheet_cell_reads_back_as_its_value(value: str) -> None:
+    """What spreadsheet_text() writes, spreadsheet_value() reads back; a formula start is always defused.
+
+    A value that itself starts with a quote before a formula start ("'=x") reads back without
+    it: the cell cannot tell the two apart, and written again it is the same cell.
+    """
+    from pipeline.writer import spreadsheet_text, spreadsheet_value
+
+    written = spreadsheet_text(value)
+    assert written in (value, "'" + value)
+    assert spreadsheet_text(spreadsheet_value(written)) == written
+    if not (value[:1] == "'" and spreadsheet_text(value[1:]) == value):
+        assert spreadsheet_value(written) == value
+    assert spreadsheet_value("'=x") == "=x" and spreadsheet_value("'x") == "'x"
+    assert spreadsheet_text("=SUM(A1)") == "'=SUM(A1)" and spreadsheet_value("+31 6 1234") == "+31 6 1234"

@@ -108,19 +108,16 @@ def unsubscribe_import(obj: Context, file: Path) -> None:
       windstil unsubscribe import afmeldingen-nov.csv
       windstil --project ~/crm-export unsubscribe import ~/Downloads/afmeldingen.txt
     """
-    import os
 
     from pipeline.config import load_settings
     from pipeline.lock import project_lock
     from pipeline.state import State
-    from pipeline.unsubscribe import SECRET_ENV, SECRET_FILE, load_secret
+    from pipeline.unsubscribe import existing_secret
     from pipeline.unsubscribe_import import import_unsubscribes
 
     settings = load_settings(obj.project)
-    state_dir = settings.paths.state.parent
     # Never make a new secret here: tokens in sent e-mails were signed with an existing one.
-    has_secret = bool(os.environ.get(SECRET_ENV)) or (state_dir / SECRET_FILE).exists()
-    secret = load_secret(state_dir) if has_secret else None
+    secret = existing_secret(settings.paths.state.parent)
     # The project lock: an unsubscribe recorded while a run is selecting would be missed by
     # that run and, being older than its render, not caught by approve either.
     with project_lock(settings.paths.output), State.open(settings.paths.state) as state:
@@ -151,17 +148,14 @@ def bounces() -> None:
 
 def _mail_context(obj: Context) -> tuple[Any, bytes | None, dict[str, str]]:
     """Return the settings, the unsubscribe secret (None if there is none yet) and the contacts by address."""
-    import os
 
     from pipeline.config import load_settings
     from pipeline.load import load_dataset
-    from pipeline.unsubscribe import SECRET_ENV, SECRET_FILE, load_secret
+    from pipeline.unsubscribe import existing_secret
 
     settings = load_settings(obj.project)
-    state_dir = settings.paths.state.parent
     # Never make a new secret here: tokens in sent e-mails were signed with an existing one.
-    has_secret = bool(os.environ.get(SECRET_ENV)) or (state_dir / SECRET_FILE).exists()
-    secret = load_secret(state_dir) if has_secret else None
+    secret = existing_secret(settings.paths.state.parent)
     data = load_dataset(settings)
     contacts = {c.email.lower(): c.contact_id for c in data.contacts.values() if c.email}
     return settings, secret, contacts

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -11,7 +10,7 @@ import uvicorn
 from pipeline.errors import UsageError
 from pipeline.models import Settings
 from pipeline.state import State
-from pipeline.unsubscribe import SECRET_ENV, SECRET_FILE, load_secret
+from pipeline.unsubscribe import SECRET_ENV, SECRET_FILE, load_secret, secret_missing
 from pipeline.web.app import Endpoint, create_app
 
 log = logging.getLogger(__name__)
@@ -20,7 +19,7 @@ log = logging.getLogger(__name__)
 def existing_secret(settings: Settings) -> bytes:
     """Return the secret the e-mails were signed with; never make a new one (no link would verify)."""
     state_dir = settings.paths.state.parent
-    if not os.environ.get(SECRET_ENV) and not (state_dir / SECRET_FILE).exists():
+    if secret_missing(state_dir):
         raise UsageError(
             f"no unsubscribe secret: set {SECRET_ENV} to the value the e-mails were made with, "
             f"or run where the state folder's `{SECRET_FILE}` file is ({state_dir})"
